@@ -1,0 +1,48 @@
+# amihead front door. Every target installs missing Debian packages first
+# (scripts/deps.sh, quiet when all is present), then configures and builds.
+#
+#   make demo    the main job: a simulated fleet read by the head-end
+#   make test    sanitised build (ASan+UBSan) + unit, integration, fuzz tests
+#   make build   release build, binaries in build/bin/
+#   make bench   benchmarks, each a ratio to a ceiling measured in the same run
+#   make fuzz    long libFuzzer campaign (FUZZ_SECONDS per target, default 600)
+
+JOBS        ?= 2
+FUZZ_SECONDS ?= 600
+CMAKE       ?= cmake
+
+.PHONY: all deps build test demo bench fuzz format clean
+
+all: build
+
+deps:
+	@sh scripts/deps.sh
+
+build: deps
+	@$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@$(CMAKE) --build build -j$(JOBS)
+
+# The test build uses clang so the same tree carries ASan, UBSan and the
+# libFuzzer targets (run for a bounded time as CTest cases).
+build-test: deps
+	@$(CMAKE) -S . -B build/test -DCMAKE_BUILD_TYPE=Debug \
+	    -DCMAKE_C_COMPILER=clang -DAH_SANITIZE=ON -DAH_FUZZ=ON >/dev/null
+	@$(CMAKE) --build build/test -j$(JOBS)
+
+test: build-test
+	@cd build/test && ctest --output-on-failure -j$(JOBS)
+
+demo: build
+	@sh scripts/demo.sh
+
+bench: build
+	@sh bench/run.sh
+
+fuzz: build-test
+	@sh scripts/fuzz.sh build/test $(FUZZ_SECONDS)
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	@rm -rf build

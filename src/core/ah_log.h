@@ -1,0 +1,41 @@
+/*
+ * ah_log — levelled logging with a context (link, meter).
+ *
+ * The level is checked before any formatting (Redis serverLog). A message
+ * repeated from the same call site within a second is counted, not printed,
+ * and the count is reported with the next one that gets through.
+ * Codecs and validators never log.
+ */
+#ifndef AH_LOG_H
+#define AH_LOG_H
+
+#include <stdbool.h>
+
+enum ah_log_level { AH_LOG_DEBUG, AH_LOG_INFO, AH_LOG_WARN, AH_LOG_ERROR, AH_LOG_OFF };
+
+extern enum ah_log_level ah_log_threshold;
+
+/* Per call-site state for rate limiting. */
+struct ah_log_site {
+    long long last_ms;
+    unsigned suppressed;
+};
+
+void ah_log_set_level(enum ah_log_level lvl);
+/* "debug" | "info" | "warn" | "error" | "off"; returns AH_EINVAL otherwise. */
+int ah_log_parse_level(const char *s, enum ah_log_level *out);
+
+void ah_log_emit(struct ah_log_site *site, enum ah_log_level lvl, const char *ctx,
+                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* ctx names the link and meter, e.g. "tcp:127.0.0.1:7001/123456789012";
+ * may be NULL. */
+#define ah_log(lvl, ctx, ...)                                                  \
+    do {                                                                       \
+        if ((lvl) >= ah_log_threshold) {                                       \
+            static struct ah_log_site ah_log_site_;                            \
+            ah_log_emit(&ah_log_site_, (lvl), (ctx), __VA_ARGS__);             \
+        }                                                                      \
+    } while (0)
+
+#endif /* AH_LOG_H */

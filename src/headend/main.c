@@ -1,0 +1,37 @@
+/*
+ * amihead — collector head-end for AMI data concentrators.
+ *
+ * main only dispatches subcommands; each lives in its own cmd_*.c.
+ */
+#include "cmd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct cmd commands[] = {
+    {"read", cmd_read, "read one DI / Modbus map from one meter"},
+    {"ports", cmd_ports, "list serial ports with their USB details"},
+    {"version", cmd_version, "print the version"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: amihead <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\n'amihead <command> --help' for the options of a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "amihead: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
