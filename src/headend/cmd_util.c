@@ -1,0 +1,211 @@
+/* cmd_util — parsing and printing shared by the subcommands. */
+#include "cmd_util.h"
+
+#include "dlt645_di.h"
+
+#include "ah_err.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cmd_parse_long(const char *s, long min, long max, long *out)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cmd_parse_hex(const char *s, int digits, unsigned long *out)
+{
+    if (!s || (int)strlen(s) != digits)
+        return -1;
+    unsigned long v = 0;
+    for (int i = 0; i < digits; i++) {
+        char ch = s[i];
+        unsigned d;
+        if (ch >= '0' && ch <= '9')
+            d = (unsigned)(ch - '0');
+        else if (ch >= 'a' && ch <= 'f')
+            d = (unsigned)(ch - 'a' + 10);
+        else if (ch >= 'A' && ch <= 'F')
+            d = (unsigned)(ch - 'A' + 10);
+        else
+            return -1;
+        v = v << 4 | d;
+    }
+    *out = v;
+    return 0;
+}
+
+int cmd_parse_parity(const char *s, enum link_parity *out)
+{
+    if (!strcmp(s, "none"))
+        *out = LINK_PARITY_NONE;
+    else if (!strcmp(s, "even"))
+        *out = LINK_PARITY_EVEN;
+    else if (!strcmp(s, "odd"))
+        *out = LINK_PARITY_ODD;
+    else
+        return -1;
+    return 0;
+}
+
+json_t *cmd_json_scaled(int64_t raw, uint8_t dec)
+{
+    if (dec == 0)
+        return json_integer((json_int_t)raw);
+    double div = 1.0;
+    for (uint8_t i = 0; i < dec; i++)
+        div *= 10.0;
+    return json_real((double)raw / div);
+}
+
+char *cmd_json_dumps(const json_t *j)
+{
+    /* 15 significant digits print every register (≤ 10 digits) exactly and
+     * without float noise: 12345.67, not 12345.670000000000073. */
+    return json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15) | JSON_ENCODE_ANY);
+}
+
+static void fmt_tm(const struct dlt645_value *v, char *buf, size_t cap)
+{
+    const struct dlt645_tm *t = &v->tm;
+    size_t n = 0;
+    buf[0] = '\0';
+    if (v->tm_fields & DLT645_TM_DATE)
+        n += (size_t)snprintf(buf + n, cap - n, "20%02u-%02u-%02u", t->year, t->mon, t->day);
+    if (v->tm_fields & DLT645_TM_HM)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%02u:%02u", n ? "T" : "", t->hour, t->min);
+    if ((v->tm_fields & DLT645_TM_SEC) && n < cap)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%02u", (v->tm_fields & DLT645_TM_HM) ? ":" : "", t->sec);
+    (void)n;
+}
+
+static json_t *value_json(uint32_t di, const struct dlt645_value *v)
+{
+    char ts[40];
+    switch (v->kind) {
+    case DLT645_V_NUM: {
+        json_t *num = cmd_json_scaled(v->raw, v->decimals);
+        if (!v->has_tm)
+            return num;
+        fmt_tm(v, ts, sizeof ts);
+        return json_pack("{s:o,s:s}", "value", num, "time", ts);
+    }
+    case DLT645_V_TIME:
+        fmt_tm(v, ts, sizeof ts);
+        if (v->tm_fields & DLT645_TM_WDAY) {
+            return json_pack("{s:s,s:i}", "date", ts, "weekday", v->tm.wday);
+        }
+        return json_string(ts);
+    case DLT645_V_BITS: {
+        json_t *set = json_array();
+        for (unsigned b = 0; b < 32; b++) {
+            if (!(v->bits & (1u << b)))
+                continue;
+            const char *nm = dlt645_status_bit_name(di, b);
+            char tmp[16];
+            if (!nm) {
+                snprintf(tmp, sizeof tmp, "bit%u", b);
+                nm = tmp;
+            }
+            json_array_append_new(set, json_string(nm));
+        }
+        return json_pack("{s:I,s:o}", "word", (json_int_t)v->bits, "set", set);
+    }
+    case DLT645_V_TEXT:
+        return json_string(v->text);
+    case DLT645_V_NA:
+    default:
+        return json_null();
+    }
+}
+
+int cmd_print_result(const char *addr, uint32_t di, enum dlt645_proto proto,
+                     const char *name, const char *unit, json_t *value, bool json)
+{
+    char di_txt[9];
+    snprintf(di_txt, sizeof di_txt, "%0*X", proto == DLT645_1997 ? 4 : 8, di);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:s}", "addr", addr, "di", di_txt, "name", name,
+                          "value", value, "unit", unit ? unit : "");
+    if (json) {
+        char *s = cmd_json_dumps(o);
+        puts(s);
+        free(s);
+    } else {
+        char *s = cmd_json_dumps(value);
+        printf("%s %s %s = %s%s%s\n", addr, di_txt, name, s, unit && *unit ? " " : "",
+               unit ? unit : "");
+        free(s);
+    }
+    json_decref(o);
+    return 0;
+}
+
+static void hex(const uint8_t *p, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 3 < cap; i++)
+        o += (size_t)snprintf(out + o, cap - o, "%s%02X", i ? " " : "", p[i]);
+    out[o] = '\0';
+}
+
+int cmd_print_values(const char *addr, uint32_t di, enum dlt645_proto proto,
+                     const uint8_t *p, size_t len, bool json)
+{
+    static struct dlt645_value vals[256];
+    size_t n = 0;
+    char name[DLT645_NAME_MAX] = "unknown";
+    const char *unit = "";
+    dlt645_di_describe(di, proto, name, sizeof name, &unit);
+
+    uint8_t isz, idec;
+    bool isign;
+    const char *cunit;
+    if (proto == DLT645_2007 && dlt645_curve_item(di, &isz, &idec, &isign, &cunit)) {
+        struct dlt645_tm start;
+        int rc = dlt645_curve_decode(di, p, len, &start, vals, 256, &n);
+        if (rc != AH_OK) {
+            fprintf(stderr, "amihead read: meter %s: curve %08X does not decode: %s\n", addr,
+                    di, ah_strerror(rc));
+            return 1;
+        }
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, value_json(di, &vals[i]));
+        return cmd_print_result(addr, di, proto, name, cunit, arr, json);
+    }
+
+    int rc = dlt645_decode(di, proto, p, len, vals, 256, &n);
+    if (rc == AH_ENOTSUP) {
+        char h[3 * 200 * 8 + 1];
+        hex(p, len, h, sizeof h);
+        return cmd_print_result(addr, di, proto, "unknown", "",
+                                json_pack("{s:s}", "raw", h), json);
+    }
+    if (rc != AH_OK) {
+        fprintf(stderr, "amihead read: meter %s: reply to DI %0*X does not fit its format "
+                        "(%zu bytes): %s\n",
+                addr, proto == DLT645_1997 ? 4 : 8, di, len, ah_strerror(rc));
+        return 1;
+    }
+    json_t *value;
+    if (n == 1) {
+        value = value_json(di, &vals[0]);
+        if (vals[0].unit)
+            unit = vals[0].unit;
+    } else {
+        value = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(value, value_json(di, &vals[i]));
+    }
+    return cmd_print_result(addr, di, proto, name, unit, value, json);
+}
