@@ -371,6 +371,8 @@ const char *mbmap_exception_text(unsigned code)
         return "acknowledge (request accepted, still processing)";
     case 0x06:
         return "server device busy";
+    case 0x07:
+        return "negative acknowledge";
     case 0x08:
         return "memory parity error";
     case 0x0A:
