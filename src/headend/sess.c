@@ -126,7 +126,7 @@ static void on_frame(struct sess *s, const struct dlt645_frame *f, int64_t now_m
             return;
         }
         s->stats.followups++;
-        s->reasm.next_seq++;
+        /* dlt645_reasm_add counted the chunk: next_seq is the SEQ to ask */
         if (s->reasm.next_seq == 0 || build_request(s, true) != AH_OK)
             finish(s, AH_EFRAME);
         return;
