@@ -114,8 +114,8 @@ static int mbio_translate(mbio_t *io, int errnum, const char *what)
 {
     if (errnum >= EMBXILFUN && errnum <= EMBXGTAR) {
         unsigned code = (unsigned)(errnum - MODBUS_ENOBASE);
-        snprintf(io->detail, sizeof io->detail, "exception 0x%02X %s (%s)", code,
-                 mbmap_exception_text(code), what);
+        snprintf(io->detail, sizeof io->detail, "%s: exception 0x%02X %s", what, code,
+                 mbmap_exception_text(code));
         return AH_EMETER;
     }
     int err;
@@ -145,7 +145,7 @@ static int mbio_translate(mbio_t *io, int errnum, const char *what)
         text = strerror(errnum);
         break;
     }
-    snprintf(io->detail, sizeof io->detail, "%s (%s)", text, what);
+    snprintf(io->detail, sizeof io->detail, "%s: %s", what, text);
     return err;
 }
 
@@ -214,8 +214,8 @@ static int mbio_read_span(mbio_t *io, uint8_t fc, const struct mbmap_span *sp,
         if (n == (int)sp->count)
             return AH_OK;
         if (n >= 0) {
-            snprintf(io->detail, sizeof io->detail, "short reply: %d registers (%s)", n,
-                     what);
+            snprintf(io->detail, sizeof io->detail, "%s: short reply, %d registers", what,
+                     n);
             err = AH_EFRAME;
         } else {
             err = mbio_translate(io, errnum, what);

@@ -47,8 +47,8 @@ int mbio_connect(mbio_t *io);
  */
 int mbio_read_map(mbio_t *io, const struct mbmap *m, double *values, size_t n_values);
 
-/* Detail of the last failure, e.g. "exception 0x02 illegal data address
- * (FC04 0x0000 x80)"; "" when none. Borrowed, valid until the next call. */
+/* Detail of the last failure, e.g. "FC04 0x0000 x80: exception 0x02 illegal
+ * data address"; "" when none. Borrowed, valid until the next call. */
 const char *mbio_detail(const mbio_t *io);
 
 /* "tcp:HOST:PORT" or "rtu:PATH@BAUD"; borrowed. */
