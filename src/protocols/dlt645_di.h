@@ -44,6 +44,7 @@ struct dlt645_value {
 #define DLT645_TM_HM 0x02   /* hour, min */
 #define DLT645_TM_SEC 0x04
 #define DLT645_TM_WDAY 0x08
+#define DLT645_TM_MDAY 0x10 /* mon, day without a year (MMDDhhmm, §2.7, §2.10) */
 
 /* Name and unit of a DI (2007: 4-byte DI; 1997: DI in the low 16 bits).
  * Returns false for a DI the table does not know. */
@@ -61,6 +62,10 @@ int dlt645_decode(uint32_t di, enum dlt645_proto proto, const uint8_t *p, size_t
 int dlt645_encode_values(uint32_t di, enum dlt645_proto proto,
                          const struct dlt645_value *v, size_t n, uint8_t *out,
                          size_t cap);
+
+/* The i-th entry of the DI table as one DI it answers (tests and fuzzing
+ * walk the table with this). false past the end. */
+bool dlt645_di_example(size_t i, uint32_t *di, enum dlt645_proto *proto);
 
 /* Name of bit `bit` of status word 04000501..07 (NULL if reserved). */
 const char *dlt645_status_bit_name(uint32_t di, unsigned bit);
@@ -115,5 +120,11 @@ bool dlt645_curve_item(uint32_t di, uint8_t *size, uint8_t *decimals, bool *sign
  * Missing points (FF/EE fill) become DLT645_V_NA. */
 int dlt645_curve_decode(uint32_t di, const uint8_t *p, size_t len, struct dlt645_tm *start,
                         struct dlt645_value *out, size_t max, size_t *n);
+
+/* Encode a curve reply payload (the simulator's side of
+ * dlt645_curve_decode): start time + n items, DLT645_V_NA as FF fill.
+ * Returns bytes written or a negative ah_err. */
+int dlt645_curve_encode(uint32_t di, const struct dlt645_tm *start,
+                        const struct dlt645_value *v, size_t n, uint8_t *out, size_t cap);
 
 #endif /* AH_DLT645_DI_H */
