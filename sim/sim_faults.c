@@ -1,0 +1,298 @@
+/*
+ * sim_faults — fault schedules: the documented default mix and JSON specs.
+ *
+ * Reads the spec file (the only I/O of this module) and turns it into
+ * struct sim_fault entries of the fleet. Spec format: docs/amisim.md.
+ */
+#include "sim_fleet.h"
+
+#include "ah_clock.h"
+#include "ah_err.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FOREVER (INT64_MAX / 4)
+
+static struct sim_fault mk(int type, uint32_t conc, uint32_t meter, int64_t from,
+                           int64_t to)
+{
+    struct sim_fault ft;
+    memset(&ft, 0, sizeof ft);
+    ft.type = (uint8_t)type;
+    ft.conc = conc;
+    ft.meter = meter;
+    ft.from = from;
+    ft.to = to;
+    return ft;
+}
+
+/* Pick a meter for a fault: from `start` on, the first unused meter that
+ * passes `want` (0 any, 1 three-phase, 2 vacant home). */
+static int pick(const struct sim_fleet *f, uint32_t k, uint32_t start, int want,
+                uint32_t *out)
+{
+    for (uint32_t n = 0; n < f->per; n++) {
+        uint32_t j = (start + n) % f->per;
+        const struct sim_meter *m = sim_fleet_meter(f, k, j);
+        if (m->fault >= 0)
+            continue;
+        if (want == 1 && m->wiring != SIM_3P4W)
+            continue;
+        if (want == 2) {
+            double s = 0;
+            for (int t = 0; t < SIM_TARIFFS; t++)
+                s += m->mean[SIM_IMP][t];
+            if (s > 0)
+                continue;
+        }
+        *out = j;
+        return 0;
+    }
+    return -1;
+}
+
+int sim_fleet_default_faults(struct sim_fleet *f)
+{
+    int64_t e = f->epoch_s, h = 3600;
+    int rc;
+    for (uint32_t k = 0; k < f->nconc; k++) {
+        /* link faults everywhere, a little of each */
+        static const struct {
+            int type;
+            double p;
+            int32_t arg;
+        } lk[] = {
+            {SIM_F_NO_REPLY, 0.005, 0}, {SIM_F_JUNK, 0.005, 0},
+            {SIM_F_BAD_CS, 0.003, 0},   {SIM_F_TRUNCATED, 0.002, 0},
+            {SIM_F_LATE, 0.002, 6000},  {SIM_F_DISCONNECT, 0.001, 0},
+        };
+        for (size_t i = 0; i < sizeof lk / sizeof lk[0]; i++) {
+            struct sim_fault ft = mk(lk[i].type, k, SIM_LINK_METER, -FOREVER, FOREVER);
+            ft.p = lk[i].p;
+            ft.arg = lk[i].arg;
+            if ((rc = sim_fleet_add_fault(f, &ft)) < 0)
+                return rc;
+        }
+        if (k == (f->nconc > 1 ? 1u : 0u)) {
+            struct sim_fault ft =
+                mk(SIM_F_OFFLINE, k, SIM_LINK_METER, e + 3 * h, e + 5 * h);
+            ft.p = 1;
+            if ((rc = sim_fleet_add_fault(f, &ft)) < 0)
+                return rc;
+        }
+        /* meter faults on every fourth concentrator, one meter per type */
+        if (k % 4 != 0 || f->per == 0)
+            continue;
+        uint32_t step = f->per / 10 ? f->per / 10 : 1;
+        for (int t = 0; t <= SIM_F_MISSING; t++) {
+            uint32_t start = ((uint32_t)t * step + 1 + k / 4) % f->per, j;
+            int want = t == SIM_F_IMBALANCE ? 1 : 0;
+            if (t == SIM_F_CREEPING && pick(f, k, start, 2, &j) == 0)
+                want = 2;
+            if (pick(f, k, start, want, &j) < 0)
+                continue;
+            const struct sim_meter *m = sim_fleet_meter(f, k, j);
+            int64_t from = e + 2 * h + t * 1800;
+            struct sim_fault ft = mk(t, k, j, from, from + 6 * h);
+            switch (t) {
+            case SIM_F_JUMPING:
+                ft.to = FOREVER;
+                /* five times the most a healthy meter can register in 15 min */
+                ft.p = (double)(5 * sim_meter_emax(m)) / 100.0;
+                break;
+            case SIM_F_PHASE_LOSS:
+            case SIM_F_IMBALANCE:
+                ft.arg = m->wiring == SIM_3P4W ? 1 : 0;
+                break;
+            case SIM_F_CLOCK_DRIFT:
+                ft.from = e - 86400;
+                ft.to = FOREVER;
+                ft.arg = 480;
+                ft.p = 60;
+                break;
+            case SIM_F_THEFT:
+                ft.to = FOREVER;
+                ft.p = 0.4;
+                break;
+            case SIM_F_MISSING:
+                ft.to = from + 2 * h;
+                break;
+            default:
+                break;
+            }
+            if ((rc = sim_fleet_add_fault(f, &ft)) < 0)
+                return rc;
+        }
+    }
+    return AH_OK;
+}
+
+/* "+2h30m", "-1d", "+90s" relative to the epoch, or an absolute time. */
+static int parse_when(const struct sim_fleet *f, json_t *v, int64_t dflt, int64_t *out)
+{
+    if (!v) {
+        *out = dflt;
+        return 0;
+    }
+    if (json_is_integer(v)) {
+        *out = (int64_t)json_integer_value(v);
+        return 0;
+    }
+    if (!json_is_string(v))
+        return AH_EINVAL;
+    const char *s = json_string_value(v);
+    if (s[0] == '+' || s[0] == '-') {
+        int64_t sign = s[0] == '-' ? -1 : 1, total = 0;
+        const char *p = s + 1;
+        if (!*p)
+            return AH_EINVAL;
+        while (*p) {
+            char *end;
+            long long n = strtoll(p, &end, 10);
+            if (end == p || n < 0)
+                return AH_EINVAL;
+            int64_t mul = *end == 'd'   ? 86400
+                          : *end == 'h' ? 3600
+                          : *end == 'm' ? 60
+                          : *end == 's' ? 1
+                                        : 0;
+            if (!mul)
+                return AH_EINVAL;
+            total += (int64_t)n * mul;
+            p = end + 1;
+        }
+        *out = f->epoch_s + sign * total;
+        return 0;
+    }
+    int64_t ms;
+    if (ah_time_parse(s, &ms) < 0)
+        return AH_EINVAL;
+    *out = ms / 1000;
+    return 0;
+}
+
+static int parse_meter(const struct sim_fleet *f, const char *s, uint32_t *conc,
+                       uint32_t *idx)
+{
+    const char *colon = strchr(s, ':');
+    if (!colon)
+        return sim_fleet_find(f, s, conc, idx) < 0 || strlen(s) != 12 ? AH_EINVAL : 0;
+    char *end;
+    unsigned long c = strtoul(s, &end, 10);
+    if (end != colon)
+        return AH_EINVAL;
+    *conc = (uint32_t)c;
+    if (!strcmp(colon + 1, "district") || !strcmp(colon + 1, "d")) {
+        *idx = SIM_DISTRICT_IDX;
+        return 0;
+    }
+    unsigned long j = strtoul(colon + 1, &end, 10);
+    if (*end || end == colon + 1)
+        return AH_EINVAL;
+    *idx = (uint32_t)j;
+    return 0;
+}
+
+int sim_fleet_load_faults(struct sim_fleet *f, const char *path, char *err, size_t cap)
+{
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (!root) {
+        snprintf(err, cap, "%s:%d: %s", path, je.line, je.text);
+        return AH_ECONFIG;
+    }
+    json_t *arr = json_is_array(root) ? root : json_object_get(root, "faults");
+    int rc = AH_OK;
+    if (!json_is_array(arr)) {
+        snprintf(err, cap, "%s: expected {\"faults\": [...]}", path);
+        rc = AH_ECONFIG;
+        goto out;
+    }
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o)
+    {
+        const char *what = "type";
+        json_t *jt = json_object_get(o, "type");
+        int type = json_is_string(jt) ? sim_fault_parse_type(json_string_value(jt)) : -1;
+        if (type < 0)
+            goto bad;
+        struct sim_fault ft = mk(type, 0, SIM_LINK_METER, 0, 0);
+        what = "from/to";
+        if (parse_when(f, json_object_get(o, "from"), -FOREVER, &ft.from) < 0 ||
+            parse_when(f, json_object_get(o, "to"), FOREVER, &ft.to) < 0)
+            goto bad;
+        if (type < SIM_F_FIRST_LINK) {
+            what = "meter";
+            json_t *jm = json_object_get(o, "meter");
+            if (!json_is_string(jm) ||
+                parse_meter(f, json_string_value(jm), &ft.conc, &ft.meter) < 0)
+                goto bad;
+            const struct sim_meter *m = sim_fleet_meter(f, ft.conc, ft.meter);
+            if (!m)
+                goto bad;
+            json_t *ph = json_object_get(o, "phase");
+            what = "phase";
+            if (json_is_string(ph)) {
+                const char *p = json_string_value(ph);
+                if (strlen(p) != 1 || p[0] < 'A' || p[0] > 'C')
+                    goto bad;
+                ft.arg = p[0] - 'A';
+            } else if (json_is_integer(ph)) {
+                ft.arg = (int32_t)json_integer_value(ph);
+            } else if (ph) {
+                goto bad;
+            } else {
+                ft.arg = m->wiring == SIM_3P4W ? 1 : 0;
+            }
+            switch (type) {
+            case SIM_F_THEFT:
+                ft.p = json_is_number(json_object_get(o, "fraction"))
+                           ? json_number_value(json_object_get(o, "fraction"))
+                           : 0.4;
+                break;
+            case SIM_F_JUMPING:
+                ft.p = json_is_number(json_object_get(o, "kwh"))
+                           ? json_number_value(json_object_get(o, "kwh"))
+                           : (double)(5 * sim_meter_emax(m)) / 100.0;
+                break;
+            case SIM_F_CLOCK_DRIFT:
+                ft.p = json_is_number(json_object_get(o, "rate_s_per_day"))
+                           ? json_number_value(json_object_get(o, "rate_s_per_day"))
+                           : 60;
+                ft.arg = json_is_integer(json_object_get(o, "offset_s"))
+                             ? (int32_t)json_integer_value(json_object_get(o, "offset_s"))
+                             : 480;
+                break;
+            default:
+                break;
+            }
+        } else {
+            what = "concentrator";
+            json_t *jc = json_object_get(o, "concentrator");
+            if (!json_is_integer(jc) || json_integer_value(jc) < 0)
+                goto bad;
+            ft.conc = (uint32_t)json_integer_value(jc);
+            ft.p = type == SIM_F_OFFLINE ? 1.0 : 0.02;
+            if (json_is_number(json_object_get(o, "p")))
+                ft.p = json_number_value(json_object_get(o, "p"));
+            ft.arg = type == SIM_F_LATE ? 6000 : 0;
+            if (json_is_integer(json_object_get(o, "delay_ms")))
+                ft.arg = (int32_t)json_integer_value(json_object_get(o, "delay_ms"));
+        }
+        what = "fault (unknown meter, second fault on a meter, bad window or parameter)";
+        if (sim_fleet_add_fault(f, &ft) < 0)
+            goto bad;
+        continue;
+    bad:
+        snprintf(err, cap, "%s: faults[%zu]: bad %s", path, i, what);
+        rc = AH_ECONFIG;
+        goto out;
+    }
+out:
+    json_decref(root);
+    return rc;
+}

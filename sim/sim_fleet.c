@@ -1,0 +1,576 @@
+/*
+ * sim_fleet — the fleet: parameters, district sums, fault effects.
+ *
+ * Every answer is computed from the seed at the time asked; nothing is
+ * stored per interval. Must not do I/O (spec files are read in sim_faults).
+ */
+#include "sim_fleet.h"
+
+#include "ah_err.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const fault_names[SIM_F_NTYPES] = {
+    "stopped",         "reversed",   "backwards",    "jumping", "creeping",
+    "phase_imbalance", "phase_loss", "clock_drift",  "theft",   "missing",
+    "no_reply",        "late_reply", "bad_checksum", "junk",    "truncated",
+    "disconnect",      "offline",
+};
+
+const char *sim_fault_name(int type)
+{
+    return type >= 0 && type < SIM_F_NTYPES ? fault_names[type] : "?";
+}
+
+int sim_fault_parse_type(const char *s)
+{
+    for (int i = 0; i < SIM_F_NTYPES; i++)
+        if (!strcmp(s, fault_names[i]))
+            return i;
+    return AH_EINVAL;
+}
+
+void sim_fleet_meter_addr(uint32_t conc, uint32_t idx, char out[13])
+{
+    uint64_t v = ((uint64_t)conc + 1) * 1000000ULL;
+    if (idx != SIM_DISTRICT_IDX)
+        v += (uint64_t)idx + 1;
+    snprintf(out, 13, "%012llu", (unsigned long long)v);
+}
+
+void sim_fleet_conc_addr(uint32_t conc, char out[13])
+{
+    snprintf(out, 13, "%012llu", (unsigned long long)conc + 1);
+}
+
+int sim_fleet_find(const struct sim_fleet *f, const char digits[13], uint32_t *conc,
+                   uint32_t *idx)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 12; i++) {
+        if (digits[i] < '0' || digits[i] > '9')
+            return AH_ENOENT;
+        v = v * 10 + (uint64_t)(digits[i] - '0');
+    }
+    uint64_t c = v / 1000000ULL, j = v % 1000000ULL;
+    if (c == 0 || c > f->nconc)
+        return AH_ENOENT;
+    *conc = (uint32_t)(c - 1);
+    if (j == 0) {
+        *idx = SIM_DISTRICT_IDX;
+        return AH_OK;
+    }
+    if (j > f->per)
+        return AH_ENOENT;
+    *idx = (uint32_t)(j - 1);
+    return AH_OK;
+}
+
+const struct sim_meter *sim_fleet_meter(const struct sim_fleet *f, uint32_t conc,
+                                        uint32_t idx)
+{
+    if (conc >= f->nconc)
+        return NULL;
+    if (idx == SIM_DISTRICT_IDX)
+        return &f->conc[conc].district;
+    if (idx >= f->per)
+        return NULL;
+    return &f->meters[(size_t)conc * f->per + idx];
+}
+
+int sim_fleet_init(struct sim_fleet *f, const struct sim_fleet_opts *o)
+{
+    memset(f, 0, sizeof *f);
+    if (o->nconc == 0 || o->nconc > 99999 || o->per > 999998)
+        return AH_EINVAL;
+    f->seed = o->seed;
+    f->tz_s = o->tz_s;
+    f->nconc = o->nconc;
+    f->per = o->per;
+    f->history_days = o->history_days ? o->history_days : 10;
+    f->dlt1997_every = o->dlt1997_every;
+    f->epoch_s = o->epoch_s;
+    f->meters = calloc((size_t)o->nconc * (o->per ? o->per : 1), sizeof *f->meters);
+    f->conc = calloc(o->nconc, sizeof *f->conc);
+    if (!f->meters || !f->conc) {
+        sim_fleet_free(f);
+        return AH_ENOMEM;
+    }
+    for (uint32_t k = 0; k < o->nconc; k++) {
+        double sum_w = 0; /* mean primary power of the district, W */
+        for (uint32_t j = 0; j < o->per; j++) {
+            struct sim_meter *m = &f->meters[(size_t)k * o->per + j];
+            sim_meter_init_customer(m, o->seed, k, j);
+            if (o->dlt1997_every && (j + 1) % o->dlt1997_every == 0)
+                m->proto = 1997;
+            double day = 0;
+            for (int t = 0; t < SIM_TARIFFS; t++)
+                day += m->mean[SIM_IMP][t];
+            sum_w += day * 10.0 / 24.0 * m->ct * m->pt; /* 0.01 kWh/day → W */
+        }
+        struct sim_conc *c = &f->conc[k];
+        struct sim_meter *d = &c->district;
+        memset(d, 0, sizeof *d);
+        d->seed = sim_hash3(o->seed, k, 0xD15D);
+        d->conc = k;
+        d->index = SIM_DISTRICT_IDX;
+        d->kind = SIM_DISTRICT;
+        d->wiring = SIM_3P4W;
+        d->proto = 2007;
+        d->fault = -1;
+        d->pt = 1;
+        d->un_dv = 2200;
+        d->ib_da = 15;
+        d->imax_da = 60;
+        d->tanphi_milli = 330;
+        d->pw[0] = 34;
+        d->pw[1] = 33;
+        d->pw[2] = 33;
+        /* CT sized so the peak (~3 × mean) stays under half of Imax */
+        static const uint16_t cts[] = {20,  40,  60,  100, 160, 200,
+                                       300, 400, 600, 800, 1000};
+        d->ct = cts[sizeof cts / sizeof cts[0] - 1];
+        for (size_t i = 0; i < sizeof cts / sizeof cts[0]; i++)
+            if (sum_w * 3.0 < 0.5 * 220.0 * 6.0 * 3.0 * cts[i]) {
+                d->ct = cts[i];
+                break;
+            }
+        for (int t = 0; t < SIM_TARIFFS; t++)
+            d->e0[SIM_IMP][t] = (uint32_t)(sim_hash3(d->seed, 11, (uint64_t)t) % 100000u);
+        c->loss_ppm = o->loss_ppm >= 0
+                          ? (uint32_t)o->loss_ppm
+                          : 20000u + (uint32_t)(sim_hash3(o->seed, k, 0x1055) % 40001u);
+        for (int i = 0; i < 8; i++)
+            c->link_faults[i] = -1;
+    }
+    return AH_OK;
+}
+
+void sim_fleet_free(struct sim_fleet *f)
+{
+    free(f->meters);
+    free(f->conc);
+    free(f->faults);
+    f->meters = NULL;
+    f->conc = NULL;
+    f->faults = NULL;
+    f->nfaults = f->capfaults = 0;
+}
+
+int sim_fleet_add_fault(struct sim_fleet *f, const struct sim_fault *ft)
+{
+    if (ft->type >= SIM_F_NTYPES || ft->conc >= f->nconc || ft->to <= ft->from)
+        return AH_EINVAL;
+    struct sim_meter *m = NULL;
+    if (ft->type < SIM_F_FIRST_LINK) {
+        m = (struct sim_meter *)sim_fleet_meter(f, ft->conc, ft->meter);
+        if (!m || m->fault >= 0)
+            return AH_EINVAL; /* unknown meter, or one fault per meter */
+        if (ft->type == SIM_F_IMBALANCE && m->wiring != SIM_3P4W)
+            return AH_EINVAL;
+        if ((ft->type == SIM_F_PHASE_LOSS || ft->type == SIM_F_IMBALANCE) &&
+            (ft->arg < 0 || ft->arg > 2 || (m->wiring == SIM_1P2W && ft->arg != 0)))
+            return AH_EINVAL;
+        if (ft->type == SIM_F_THEFT && (ft->p < 0 || ft->p >= 1))
+            return AH_EINVAL;
+    } else {
+        if (ft->p < 0 || ft->p > 1)
+            return AH_EINVAL;
+        int n = 0;
+        while (n < 7 && f->conc[ft->conc].link_faults[n] >= 0)
+            n++;
+        if (n >= 7)
+            return AH_EINVAL;
+    }
+    if (f->nfaults == f->capfaults) {
+        size_t cap = f->capfaults ? f->capfaults * 2 : 64;
+        struct sim_fault *p = realloc(f->faults, cap * sizeof *p);
+        if (!p)
+            return AH_ENOMEM;
+        f->faults = p;
+        f->capfaults = cap;
+    }
+    f->faults[f->nfaults] = *ft;
+    if (m) {
+        m->fault = (int32_t)f->nfaults;
+    } else {
+        int n = 0;
+        while (f->conc[ft->conc].link_faults[n] >= 0)
+            n++;
+        f->conc[ft->conc].link_faults[n] = (int32_t)f->nfaults;
+    }
+    f->nfaults++;
+    return AH_OK;
+}
+
+const struct sim_fault *sim_fleet_meter_fault(const struct sim_fleet *f,
+                                              const struct sim_meter *m)
+{
+    return m->fault >= 0 ? &f->faults[m->fault] : NULL;
+}
+
+const struct sim_fault *sim_fleet_link_fault(const struct sim_fleet *f, uint32_t conc,
+                                             int type, int64_t t)
+{
+    const int32_t *lf = f->conc[conc].link_faults;
+    for (int i = 0; i < 8 && lf[i] >= 0; i++) {
+        const struct sim_fault *ft = &f->faults[lf[i]];
+        if (ft->type == type && t >= ft->from && t < ft->to)
+            return ft;
+    }
+    return NULL;
+}
+
+/* ---- registers --------------------------------------------------------- */
+
+static void customer_truth(const struct sim_fleet *f, const struct sim_meter *m,
+                           int64_t t, struct sim_regs *shown, struct sim_regs *truth);
+
+/* The district meter's healthy reading: Σ customers' true primary energy
+ * since the base day, grossed up by the technical loss, on its own CT. */
+static void district_model(const struct sim_fleet *f, uint32_t k, int64_t t,
+                           struct sim_regs *out)
+{
+    const struct sim_conc *c = &f->conc[k];
+    const struct sim_meter *d = &c->district;
+    double sum[2][SIM_TARIFFS];
+    memset(sum, 0, sizeof sum);
+    for (uint32_t j = 0; j < f->per; j++) {
+        const struct sim_meter *m = &f->meters[(size_t)k * f->per + j];
+        struct sim_regs tr;
+        customer_truth(f, m, t, NULL, &tr);
+        double mul = (double)m->ct * m->pt;
+        for (int dir = 0; dir < 2; dir++)
+            for (int i = 0; i < SIM_TARIFFS; i++)
+                sum[dir][i] += (double)(tr.e[dir][i] - m->e0[dir][i]) * mul;
+    }
+    double g = 1e6 / (1e6 - (double)c->loss_ppm) / d->ct;
+    for (int i = 0; i < SIM_TARIFFS; i++) {
+        out->e[SIM_IMP][i] = d->e0[SIM_IMP][i] + (int64_t)floor(sum[SIM_IMP][i] * g);
+        /* PV export flows back through the transformer, no loss added */
+        out->e[SIM_EXP][i] = d->e0[SIM_EXP][i] + (int64_t)floor(sum[SIM_EXP][i] / d->ct);
+    }
+    sim_regs_fill_q(d, out);
+}
+
+static void model_regs(const struct sim_fleet *f, const struct sim_meter *m, int64_t t,
+                       struct sim_regs *out)
+{
+    if (m->kind == SIM_DISTRICT)
+        district_model(f, m->conc, t, out);
+    else
+        sim_model_at(m, t, f->tz_s, out);
+}
+
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Creep: 0.01 kWh per elapsed interval of the window, in that interval's
+ * tariff, so a creeping meter advances with no current at all. */
+static void add_creep(const struct sim_fleet *f, const struct sim_fault *ft, int64_t t,
+                      struct sim_regs *r)
+{
+    int64_t end = clamp64(t, ft->from, ft->to);
+    int64_t first = (ft->from + SIM_IVL_S - 1) / SIM_IVL_S * SIM_IVL_S;
+    for (int64_t b = first + SIM_IVL_S; b <= end; b += SIM_IVL_S) {
+        int32_t day = sim_local_day(b - 1, f->tz_s);
+        int i = (int)((b - 1 + f->tz_s - (int64_t)day * 86400) / SIM_IVL_S);
+        r->e[SIM_IMP][sim_tariff_of(i)] += 1;
+    }
+}
+
+static void apply_fault(const struct sim_fleet *f, const struct sim_meter *m,
+                        const struct sim_fault *ft, int64_t t, const struct sim_regs *R,
+                        struct sim_regs *shown, struct sim_regs *truth)
+{
+    *shown = *R;
+    *truth = *R;
+    if (!ft || t <= ft->from)
+        return;
+    if (ft->type == SIM_F_JUMPING) {
+        int32_t day = sim_local_day(ft->from, f->tz_s);
+        int i = (int)((ft->from + f->tz_s - (int64_t)day * 86400) / SIM_IVL_S);
+        shown->e[SIM_IMP][sim_tariff_of(i)] += (int64_t)llround(ft->p * 100.0);
+        sim_regs_fill_q(m, shown);
+        return;
+    }
+    if (ft->type == SIM_F_IMBALANCE || ft->type == SIM_F_CLOCK_DRIFT)
+        return;
+    struct sim_regs a, b;
+    model_regs(f, m, ft->from, &a);
+    if (t >= ft->to)
+        model_regs(f, m, ft->to, &b);
+    else
+        b = *R;
+    int64_t w[2][SIM_TARIFFS];
+    for (int dir = 0; dir < 2; dir++)
+        for (int k = 0; k < SIM_TARIFFS; k++)
+            w[dir][k] = b.e[dir][k] - a.e[dir][k];
+    for (int dir = 0; dir < 2; dir++)
+        for (int k = 0; k < SIM_TARIFFS; k++) {
+            int64_t x = w[dir][k];
+            switch (ft->type) {
+            case SIM_F_STOPPED:
+                shown->e[dir][k] -= x;
+                break;
+            case SIM_F_CREEPING:
+            case SIM_F_MISSING: /* nothing consumed while the supply is off */
+                shown->e[dir][k] -= x;
+                truth->e[dir][k] -= x;
+                break;
+            case SIM_F_THEFT:
+                shown->e[dir][k] -= (int64_t)floor((1.0 - ft->p) * (double)x);
+                break;
+            case SIM_F_PHASE_LOSS:
+                shown->e[dir][k] -= x * m->pw[ft->arg] / 100;
+                break;
+            case SIM_F_REVERSED:
+                if (dir == SIM_IMP) {
+                    shown->e[SIM_IMP][k] -= x;
+                    shown->e[SIM_EXP][k] += x;
+                }
+                break;
+            case SIM_F_BACKWARDS:
+                if (dir == SIM_IMP) {
+                    shown->e[SIM_IMP][k] -= 2 * x;
+                    if (shown->e[SIM_IMP][k] < 0)
+                        shown->e[SIM_IMP][k] = 0;
+                }
+                break;
+            default:
+                break;
+            }
+        }
+    if (ft->type == SIM_F_CREEPING)
+        add_creep(f, ft, t, shown);
+    sim_regs_fill_q(m, shown);
+    sim_regs_fill_q(m, truth);
+}
+
+static void wrap_regs(struct sim_regs *r)
+{
+    for (int dir = 0; dir < 2; dir++)
+        for (int k = 0; k < SIM_TARIFFS; k++)
+            r->e[dir][k] %= SIM_REG_WRAP;
+    for (int i = 0; i < 4; i++)
+        r->q[i] %= SIM_REG_WRAP;
+}
+
+static void customer_truth(const struct sim_fleet *f, const struct sim_meter *m,
+                           int64_t t, struct sim_regs *shown, struct sim_regs *truth)
+{
+    struct sim_regs R, s;
+    sim_model_at(m, t, f->tz_s, &R);
+    apply_fault(f, m, sim_fleet_meter_fault(f, m), t, &R, shown ? shown : &s, truth);
+}
+
+void sim_fleet_regs(const struct sim_fleet *f, uint32_t conc, uint32_t idx, int64_t t,
+                    struct sim_regs *shown, struct sim_regs *truth)
+{
+    const struct sim_meter *m = sim_fleet_meter(f, conc, idx);
+    struct sim_regs R, s, tr;
+    model_regs(f, m, t, &R);
+    apply_fault(f, m, sim_fleet_meter_fault(f, m), t, &R, &s, &tr);
+    wrap_regs(&s);
+    if (shown)
+        *shown = s;
+    if (truth)
+        *truth = tr;
+}
+
+/* ---- instantaneous values ---------------------------------------------- */
+
+static bool in_window(const struct sim_fault *ft, int64_t t)
+{
+    return ft && t >= ft->from && t < ft->to;
+}
+
+/* True average power (W, secondary, import − export) of the interval
+ * holding t, with the customer's own load faults applied. */
+static int64_t customer_power_w(const struct sim_fleet *f, const struct sim_meter *m,
+                                int64_t t)
+{
+    const struct sim_fault *ft = sim_fleet_meter_fault(f, m);
+    if (ft && (ft->type == SIM_F_CREEPING || ft->type == SIM_F_MISSING) &&
+        in_window(ft, t))
+        return 0;
+    return sim_model_power_w(m, t, f->tz_s);
+}
+
+int64_t sim_fleet_clock_offset(const struct sim_fleet *f, const struct sim_meter *m,
+                               int64_t t)
+{
+    const struct sim_fault *ft = sim_fleet_meter_fault(f, m);
+    if (!ft || ft->type != SIM_F_CLOCK_DRIFT || !in_window(ft, t))
+        return 0;
+    return ft->arg + (int64_t)floor(ft->p * (double)(t - ft->from) / 86400.0);
+}
+
+void sim_fleet_view(const struct sim_fleet *f, uint32_t conc, uint32_t idx, int64_t t,
+                    struct sim_view *v)
+{
+    const struct sim_meter *m = sim_fleet_meter(f, conc, idx);
+    const struct sim_fault *ft = sim_fleet_meter_fault(f, m);
+    memset(v, 0, sizeof *v);
+    v->powered = !(ft && ft->type == SIM_F_MISSING && in_window(ft, t));
+    sim_fleet_regs(f, conc, idx, t, &v->regs, NULL);
+    v->clock_s = t + f->tz_s + sim_fleet_clock_offset(f, m, t);
+
+    /* phase powers (true, W secondary) */
+    double pp[3] = {0, 0, 0};
+    if (m->kind == SIM_DISTRICT) {
+        const struct sim_conc *c = &f->conc[conc];
+        double g = 1e6 / (1e6 - (double)c->loss_ppm) / m->ct;
+        for (uint32_t j = 0; j < f->per; j++) {
+            const struct sim_meter *cm = &f->meters[(size_t)conc * f->per + j];
+            double p = (double)customer_power_w(f, cm, t) * cm->ct * cm->pt * g;
+            if (cm->wiring == SIM_1P2W)
+                pp[cm->phase] += p;
+            else
+                for (int ph = 0; ph < 3; ph++)
+                    pp[ph] += p * cm->pw[ph] / 100.0;
+        }
+    } else {
+        double p = (double)customer_power_w(f, m, t);
+        uint8_t pw[3] = {m->pw[0], m->pw[1], m->pw[2]};
+        if (ft && ft->type == SIM_F_IMBALANCE && in_window(ft, t)) {
+            pw[ft->arg] = 75;
+            pw[(ft->arg + 1) % 3] = 18;
+            pw[(ft->arg + 2) % 3] = 7;
+        }
+        for (int ph = 0; ph < (m->wiring == SIM_3P4W ? 3 : 1); ph++)
+            pp[ph] = p * pw[ph] / 100.0;
+    }
+    double tan = m->tanphi_milli / 1000.0;
+    double pf = 1.0 / sqrt(1.0 + tan * tan);
+    int nph = m->wiring == SIM_3P4W ? 3 : 1;
+    /* the measured side: what the faulty meter sees */
+    double sign = 1, frac = 1;
+    int lost = -1;
+    if (ft && in_window(ft, t)) {
+        if (ft->type == SIM_F_REVERSED || ft->type == SIM_F_BACKWARDS)
+            sign = -1;
+        if (ft->type == SIM_F_THEFT)
+            frac = ft->p;
+        if (ft->type == SIM_F_PHASE_LOSS)
+            lost = ft->arg;
+    }
+    if (!v->powered)
+        return;
+    /* reversed CT, and anything later than t, must not move a register
+     * backwards: minute-level voltage noise only */
+    uint64_t minute = (uint64_t)(t / 60);
+    double ptot = 0, qtot = 0;
+    for (int ph = 0; ph < nph; ph++) {
+        double un = m->un_dv / 10.0;
+        double dv =
+            ((double)(sim_hash3(m->seed, minute, (uint64_t)ph) % 601) - 300.0) / 10000.0;
+        double volt = un * (1.0 + dv);
+        double cur = pp[ph] / (volt * pf) * frac * sign;
+        double p = pp[ph] * frac * sign;
+        if (ph == lost) {
+            volt = un * 0.02; /* 失压: a few volts left on the phase */
+            p = 0;
+        }
+        double q = fabs(p) * tan * (p < 0 ? -1 : 1);
+        v->volt_dv[ph] = (int32_t)lround(volt * 10.0);
+        v->curr_ma[ph] = (int32_t)lround(cur * 1000.0);
+        v->p_w[1 + ph] = (int32_t)lround(p);
+        v->q_var[1 + ph] = (int32_t)lround(q);
+        v->pf_milli[1 + ph] = (int32_t)lround(pf * 1000.0) * (p < 0 ? -1 : 1);
+        ptot += p;
+        qtot += q;
+        if (p < 0) {
+            v->status[1] |= (uint16_t)(1u << ph); /* SW2 D0..D2 */
+            if (!m->pv)
+                v->status[3 + ph] |= (uint16_t)(1u << 6); /* SW4..6 D6 reverse flow */
+        }
+        if (q < 0)
+            v->status[1] |= (uint16_t)(1u << (4 + ph));
+        if (ph == lost && fabs(cur) > 0.001)
+            v->status[3 + ph] |= 1u; /* D0 loss of voltage under current */
+    }
+    v->p_w[0] = (int32_t)lround(ptot);
+    v->q_var[0] = (int32_t)lround(qtot);
+    v->pf_milli[0] = (int32_t)lround(pf * 1000.0) * (ptot < 0 ? -1 : 1);
+    if (ptot < 0)
+        v->status[0] |= 1u << 4;
+    if (qtot < 0)
+        v->status[0] |= 1u << 5;
+    if (nph == 3) {
+        double imax = 0, imin = 1e18;
+        for (int ph = 0; ph < 3; ph++) {
+            double a = fabs((double)v->curr_ma[ph]);
+            imax = a > imax ? a : imax;
+            imin = a < imin ? a : imin;
+        }
+        if (imax >= m->ib_da * 10.0 && (imax - imin) / imax > 0.3)
+            v->status[6] |= 1u << 3; /* SW7 D3 current imbalance */
+    }
+    v->freq_chz = 5000 + (int32_t)(sim_hash3(m->seed ^ 0xF, minute, 0) % 11) - 5;
+}
+
+/* ---- memory ------------------------------------------------------------ */
+
+bool sim_fleet_has_record(const struct sim_fleet *f, const struct sim_meter *m, int64_t t,
+                          int64_t now)
+{
+    if (t % SIM_IVL_S != 0 || t > now || t <= now - (int64_t)f->history_days * 86400)
+        return false;
+    const struct sim_fault *ft = sim_fleet_meter_fault(f, m);
+    if (ft && ft->type == SIM_F_MISSING && in_window(ft, t))
+        return false;
+    return true;
+}
+
+unsigned sim_fleet_events(const struct sim_fleet *f, const struct sim_meter *m, int kind,
+                          int phase, int64_t now, struct sim_event *out, unsigned max)
+{
+    struct sim_event ev[4];
+    unsigned n = 0;
+    const struct sim_fault *ft = sim_fleet_meter_fault(f, m);
+    if (kind == SIM_EV_POWER_DOWN) {
+        /* a few outages before the epoch, so counters are not all zero */
+        unsigned hist = (unsigned)(sim_hash(m->seed ^ 0xE1) % 3);
+        for (unsigned i = 0; i < hist; i++) {
+            int64_t s = f->epoch_s - (int64_t)(i + 1) * 86400 *
+                                         (int64_t)(9 + sim_hash3(m->seed, 0xE2, i) % 20);
+            s -= s % 60;
+            ev[n].start = s;
+            ev[n].end = s + 60 * (int64_t)(20 + sim_hash3(m->seed, 0xE3, i) % 180);
+            n++;
+        }
+        if (ft && ft->type == SIM_F_MISSING && ft->from <= now) {
+            /* newest first */
+            memmove(&ev[1], &ev[0], n * sizeof ev[0]);
+            ev[0].start = ft->from;
+            ev[0].end = ft->to <= now ? ft->to : 0;
+            n++;
+        }
+    } else if (kind == SIM_EV_COVER_OPEN) {
+        if (ft && ft->type == SIM_F_THEFT && ft->from <= now) {
+            ev[0].start = ft->from;
+            ev[0].end = ft->from + 600 <= now ? ft->from + 600 : 0;
+            n = 1;
+        }
+    } else if (kind == SIM_EV_PHASE_LOSS) {
+        if (ft && ft->type == SIM_F_PHASE_LOSS && ft->from <= now &&
+            (phase < 0 || phase == ft->arg)) {
+            ev[0].start = ft->from;
+            ev[0].end = ft->to <= now ? ft->to : 0;
+            n = 1;
+        }
+    }
+    for (unsigned i = 0; i < n && i < max; i++) {
+        out[i] = ev[i];
+        sim_fleet_regs(f, m->conc, m->index, ev[i].start, &out[i].before, NULL);
+        sim_fleet_regs(f, m->conc, m->index, ev[i].end ? ev[i].end : now, &out[i].after,
+                       NULL);
+    }
+    return n;
+}
