@@ -27,7 +27,7 @@ enum link_kind { LINK_TCP, LINK_ACCEPTED, LINK_SERIAL };
 struct link {
     enum link_kind kind;
     int fd;
-    char name[128];
+    char name[300];
     char host[96];
     char port[16];
     char path[256];

@@ -28,6 +28,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* After a corrupted frame, how long to wait for a good one before resending:
+ * the longest legal inter-byte gap Tb (DL/T 645-2007, protocols.md §1.5). */
+#define SESS_BAD_FRAME_GRACE_MS 500
+
 enum sess_state { SESS_IDLE, SESS_SEND, SESS_WAIT, SESS_DONE, SESS_FAILED };
 
 struct sess_req {
@@ -54,6 +58,7 @@ struct sess {
     struct dlt645_reasm reasm;
     uint8_t tx[DLT645_FRAME_MAX];
     size_t txlen;
+    bool saw_bad;            /* a corrupted frame arrived in this attempt */
     int attempt;             /* 0-based attempt of the current frame */
     int64_t deadline_ms;     /* monotonic */
     int64_t sent_ms;

@@ -119,11 +119,30 @@ static void test_bad_checksum_then_good(void **state)
     sess_start(&s, &r);
     sess_sent(&s, 0);
     feed_hex(&s, "68 12 90 78 56 34 12 68 91 08 33 33 34 33 9A 78 56 34 89 16", 10);
-    assert_int_equal(s.state, SESS_SEND);
+    assert_int_equal(s.state, SESS_WAIT);
     assert_int_equal(s.stats.bad_frames, 1);
-    sess_sent(&s, 20);
-    feed_hex(&s, "68 12 90 78 56 34 12 68 91 08 33 33 34 33 9A 78 56 34 88 16", 30);
+    /* nothing good within one inter-byte gap: resend, well before timeout */
+    sess_on_tick(&s, 10 + SESS_BAD_FRAME_GRACE_MS);
+    assert_int_equal(s.state, SESS_SEND);
+    assert_int_equal(s.stats.timeouts, 0);
+    sess_sent(&s, 600);
+    feed_hex(&s, "68 12 90 78 56 34 12 68 91 08 33 33 34 33 9A 78 56 34 88 16", 630);
     assert_int_equal(s.state, SESS_DONE);
+    assert_int_equal(s.stats.retries, 1);
+}
+
+/* Frame-shaped junk with a bad CS, then the real reply in the same read. */
+static void test_junk_then_reply(void **state)
+{
+    (void)state;
+    struct sess s = {0};
+    struct sess_req r = read_req(0x00010000);
+    sess_start(&s, &r);
+    sess_sent(&s, 0);
+    feed_hex(&s, "00 68 01 02 03 04 05 06 68 91 00 00 16 "
+                 "68 12 90 78 56 34 12 68 91 08 33 33 34 33 9A 78 56 34 88 16", 10);
+    assert_int_equal(s.state, SESS_DONE);
+    assert_int_equal(s.stats.retries, 0);
 }
 
 /* Another meter's reply on a shared line is ignored, not a failure. */
@@ -203,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_error_reply_no_retry),
         cmocka_unit_test(test_timeout_after_retries),
         cmocka_unit_test(test_bad_checksum_then_good),
+        cmocka_unit_test(test_junk_then_reply),
         cmocka_unit_test(test_other_meter_ignored),
         cmocka_unit_test(test_followup_reassembly),
         cmocka_unit_test(test_read_address),
