@@ -8,7 +8,6 @@
 #include "store.h"
 
 #include "ah_err.h"
-#include "ah_log.h"
 
 #include <rocksdb/c.h>
 
@@ -400,6 +399,10 @@ int store_open(const char *path, const struct store_opts *opts, store_t **out)
         int lrc = classify(err);
         if (lrc == AH_ENOENT && !(opts->no_create || opts->read_only)) {
             rocksdb_free(err);
+            err = NULL;
+            /* the failed listing still returns an (empty) array */
+            if (listed)
+                rocksdb_list_column_families_destroy(listed, n_listed);
             listed = NULL;
             n_listed = 0;
         } else {
@@ -468,7 +471,6 @@ out_free:
         rocksdb_list_column_families_destroy(listed, n_listed);
     if (rc != AH_OK && open_detail[0] == '\0')
         snprintf(open_detail, DETAIL_MAX, "store %s: %s", path, ah_strerror(rc));
-    ah_log(AH_LOG_ERROR, "store", "open failed: %s", open_detail);
     store_close(&s);
     return rc;
 }
