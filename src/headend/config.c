@@ -984,12 +984,13 @@ static bool skip_line(const char *s)
     return *s == '#' || *s == '\n' || *s == '\r' || !*s;
 }
 
-static void load_inventory(struct loader *L)
+static void load_inventory(struct loader *L, unsigned yaml_line)
 {
     const char *F = L->c->inventory;
     FILE *fp = fopen(F, "r");
     if (!fp) {
-        err_at(L, L->yfile, 0, "inventory", "cannot open %s: %s", F, strerror(errno));
+        err_at(L, L->yfile, yaml_line, "inventory", "cannot open %s: %s", F,
+               strerror(errno));
         return;
     }
     struct csv_parser p;
@@ -1335,7 +1336,7 @@ static void load_yaml(struct loader *L, FILE *fp)
     parse_section(L, &doc, sec[SEC_VALIDATION], validation_keys, NKEYS(validation_keys),
                   &c->validation, "validation", sec_key_line[SEC_VALIDATION], val_lines);
     check_cross(L, sched_lines, val_lines, exp_lines, sec_lines,
-                sec[SEC_SECURITY] ? yline(sec[SEC_SECURITY]) : 0);
+                sec_key_line[SEC_SECURITY]);
 
     /* Links after schedule: they inherit its timeout and retries. */
     if (sec[SEC_LINKS])
@@ -1354,7 +1355,7 @@ static void load_yaml(struct loader *L, FILE *fp)
     else if (!resolve_path(L->yfile, c->inventory, sizeof c->inventory))
         err_at(L, L->yfile, yline(inv), "inventory", "path too long");
     else if (c->links && !L->nomem) {
-        load_inventory(L);
+        load_inventory(L, yline(inv));
         if (!L->nomem)
             check_inventory(L);
     }
