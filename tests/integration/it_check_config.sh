@@ -1,0 +1,50 @@
+#!/bin/sh
+# it_check_config — `amihead check-config` on the shipped example (exit 0,
+# one-line summary) and on a broken copy (exit 1, every problem as
+# FILE:LINE: key: message on stderr).
+set -u
+: "${AH_BIN:?AH_BIN not set}" "${AH_SRC:?AH_SRC not set}"
+AMIHEAD="$AH_BIN/amihead"
+tmp=$(mktemp -d /tmp/it_check_config.XXXXXX) || exit 1
+trap 'rm -rf "$tmp"' EXIT INT TERM
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# 1. The example is valid.
+timeout 10 "$AMIHEAD" check-config -c "$AH_SRC/examples/amihead.yaml" \
+    >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ $rc -eq 0 ] || { cat "$tmp/err" >&2; fail "example: exit $rc, want 0"; }
+grep -Eq '^ok: 5 links, 13 meters, 3 districts$' "$tmp/out" ||
+    fail "example summary: $(cat "$tmp/out")"
+
+# 2. A broken copy: a typo in a key, a bad link and two bad inventory rows.
+sed -e 's/^  retries: 2$/  retires: 2/' \
+    -e 's/^    endpoint: 10.12.3.40:502$/    endpoint: 10.12.3.40/' \
+    "$AH_SRC/examples/amihead.yaml" >"$tmp/amihead.yaml"
+sed -e 's/^TQ0701-002,dlt645-2007,c0,000000101002,/TQ0701-002,dlt645-2007,c0,00000010100,/' \
+    -e 's/^TQ0703-006,modbus,rtu1,,2,/TQ0703-006,modbus,rtu1,,1,/' \
+    "$AH_SRC/examples/meters.csv" >"$tmp/meters.csv"
+y_retries=$(grep -n '^  retires: 2$' "$tmp/amihead.yaml" | cut -d: -f1)
+y_endpoint=$(grep -n '^    endpoint: 10.12.3.40$' "$tmp/amihead.yaml" | cut -d: -f1)
+c_addr=$(grep -n '^TQ0701-002,' "$tmp/meters.csv" | cut -d: -f1)
+c_unit=$(grep -n '^TQ0703-006,' "$tmp/meters.csv" | cut -d: -f1)
+
+timeout 10 "$AMIHEAD" check-config -c "$tmp/amihead.yaml" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ $rc -eq 1 ] || fail "broken config: exit $rc, want 1"
+[ ! -s "$tmp/out" ] || fail "broken config printed a summary: $(cat "$tmp/out")"
+for want in \
+    "$tmp/amihead.yaml:$y_retries: schedule.retires: unknown key" \
+    "$tmp/amihead.yaml:$y_endpoint: links[pv1].endpoint: '10.12.3.40' is not host:port" \
+    "$tmp/meters.csv:$c_addr: address: '00000010100' is not a DL/T 645 address" \
+    "$tmp/meters.csv:$c_unit: unit_id: unit 1 already used on link 'rtu1' by meter 'TQ0703-005'"
+do
+    grep -qF "$want" "$tmp/err" || { cat "$tmp/err" >&2; fail "missing: $want"; }
+done
+grep -q '4 errors' "$tmp/err" || { cat "$tmp/err" >&2; fail "want exactly 4 errors"; }
+
+# 3. Usage errors exit 2.
+timeout 10 "$AMIHEAD" check-config >/dev/null 2>&1
+rc=$?
+[ $rc -eq 2 ] || fail "no -c: exit $rc, want 2"
+echo "ok"
