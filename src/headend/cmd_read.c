@@ -236,6 +236,17 @@ int cmd_read(int argc, char **argv)
         fprintf(stderr, "amihead read: --addr must be 1..12 decimal digits, got '%s'\n",
                 addr_s);
         return 2;
+    } else if (dlt645_addr_is_broadcast(&req.addr)) {
+        /* 99…99 is for broadcast time and freeze only; slaves never answer
+         * it (DL/T 645-2007 §1.3), so a read to it can only mislead. */
+        fprintf(stderr, "amihead read: 999999999999 is the broadcast address; "
+                        "meters never answer a read to it\n");
+        return 2;
+    }
+    if (req.func == DLT645_F_READ_ADDR && di_s) {
+        fprintf(stderr, "amihead read: --addr AAAAAAAAAAAA reads the address (13H); "
+                        "it takes no --di\n");
+        return 2;
     }
     if (req.func == DLT645_F_READ) {
         unsigned long di;

@@ -75,6 +75,10 @@ char *cmd_json_dumps(const json_t *j)
     return json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15) | JSON_ENCODE_ANY);
 }
 
+static int cmd_print_result_items(const char *addr, uint32_t di, enum dlt645_proto proto,
+                                  const char *name, const char *unit, json_t *value,
+                                  const struct dlt645_value *vals, size_t n, bool json);
+
 static void fmt_tm(const struct dlt645_value *v, char *buf, size_t cap)
 {
     const struct dlt645_tm *t = &v->tm;
@@ -132,10 +136,28 @@ static json_t *value_json(uint32_t di, const struct dlt645_value *v)
 int cmd_print_result(const char *addr, uint32_t di, enum dlt645_proto proto,
                      const char *name, const char *unit, json_t *value, bool json)
 {
+    return cmd_print_result_items(addr, di, proto, name, unit, value, NULL, 0, json);
+}
+
+/* Blocks also name their items ("items", parallel to "value") so that a
+ * summary of counts and minutes is not an unlabelled list. */
+static int cmd_print_result_items(const char *addr, uint32_t di, enum dlt645_proto proto,
+                                  const char *name, const char *unit, json_t *value,
+                                  const struct dlt645_value *vals, size_t n, bool json)
+{
     char di_txt[9];
     snprintf(di_txt, sizeof di_txt, "%0*X", proto == DLT645_1997 ? 4 : 8, di);
     json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:s}", "addr", addr, "di", di_txt, "name", name,
                           "value", value, "unit", unit ? unit : "");
+    if (vals) {
+        json_t *items = json_array();
+        for (size_t i = 0; i < n; i++) {
+            json_t *it = json_pack("{s:s,s:s}", "name", vals[i].name, "unit",
+                                   vals[i].unit ? vals[i].unit : "");
+            json_array_append_new(items, it);
+        }
+        json_object_set_new(o, "items", items);
+    }
     if (json) {
         char *s = cmd_json_dumps(o);
         puts(s);
@@ -207,5 +229,7 @@ int cmd_print_values(const char *addr, uint32_t di, enum dlt645_proto proto,
         for (size_t i = 0; i < n; i++)
             json_array_append_new(value, value_json(di, &vals[i]));
     }
-    return cmd_print_result(addr, di, proto, name, unit, value, json);
+    int rc2 = cmd_print_result_items(addr, di, proto, name, unit, value, n > 1 ? vals : NULL,
+                                     n, json);
+    return rc2;
 }
