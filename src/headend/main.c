@@ -4,12 +4,14 @@
  * main only dispatches subcommands; each lives in its own cmd_*.c.
  */
 #include "cmd.h"
+#include "cmd_check_config.h"
 
 #include <stdio.h>
 #include <string.h>
 
 static const struct cmd commands[] = {
     {"read", cmd_read, "read one DI / Modbus map from one meter"},
+    {"check-config", cmd_check_config, "check amihead.yaml and the meter inventory"},
     {"ports", cmd_ports, "list serial ports with their USB details"},
     {"version", cmd_version, "print the version"},
 };
