@@ -387,6 +387,9 @@ int store_open(const char *path, const struct store_opts *opts, store_t **out)
      * the store is the last consistent prefix of the WAL, so a torn batch at
      * the tail is dropped whole (docs/storage.md "crash safety"). */
     rocksdb_options_set_wal_recovery_mode(s->opts, 2);
+    /* Flush all families together, so no family's SST files can run ahead
+     * of another's (a batch spans families). */
+    rocksdb_options_set_atomic_flush(s->opts, 1);
     rocksdb_options_set_keep_log_file_num(s->opts, 4);
     if (opts->max_open_files)
         rocksdb_options_set_max_open_files(s->opts, opts->max_open_files);
