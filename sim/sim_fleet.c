@@ -35,6 +35,10 @@ int sim_fault_parse_type(const char *s)
 
 void sim_fleet_meter_addr(uint32_t conc, uint32_t idx, char out[13])
 {
+    if (conc == SIM_MODBUS_CONC) {
+        snprintf(out, 13, "%012llu", 900000000000ULL + idx);
+        return;
+    }
     uint64_t v = ((uint64_t)conc + 1) * 1000000ULL;
     if (idx != SIM_DISTRICT_IDX)
         v += (uint64_t)idx + 1;
@@ -72,6 +76,8 @@ int sim_fleet_find(const struct sim_fleet *f, const char digits[13], uint32_t *c
 const struct sim_meter *sim_fleet_meter(const struct sim_fleet *f, uint32_t conc,
                                         uint32_t idx)
 {
+    if (conc == SIM_MODBUS_CONC)
+        return idx < f->nmb ? &f->mb[idx] : NULL;
     if (conc >= f->nconc)
         return NULL;
     if (idx == SIM_DISTRICT_IDX)
@@ -98,6 +104,25 @@ int sim_fleet_init(struct sim_fleet *f, const struct sim_fleet_opts *o)
     if (!f->meters || !f->conc) {
         sim_fleet_free(f);
         return AH_ENOMEM;
+    }
+    if (o->modbus_count) {
+        f->mb = calloc(o->modbus_count, sizeof *f->mb);
+        if (!f->mb) {
+            sim_fleet_free(f);
+            return AH_ENOMEM;
+        }
+        f->nmb = o->modbus_count;
+        for (uint32_t i = 0; i < o->modbus_count; i++) {
+            /* a small workshop on a DIN-rail meter, direct 10(100) A */
+            struct sim_meter *m = &f->mb[i];
+            uint32_t j = 0;
+            do
+                sim_meter_init_customer(m, o->seed ^ 0x4D42ULL, SIM_MODBUS_CONC,
+                                        i + j++ * 1000);
+            while (m->kind != SIM_COMMERCIAL || m->ct != 1);
+            m->index = i;
+            m->pv = false;
+        }
     }
     for (uint32_t k = 0; k < o->nconc; k++) {
         double sum_w = 0; /* mean primary power of the district, W */
@@ -154,6 +179,9 @@ void sim_fleet_free(struct sim_fleet *f)
     free(f->meters);
     free(f->conc);
     free(f->faults);
+    free(f->mb);
+    f->mb = NULL;
+    f->nmb = 0;
     f->meters = NULL;
     f->conc = NULL;
     f->faults = NULL;

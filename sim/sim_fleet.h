@@ -21,6 +21,8 @@
 #include <stdint.h>
 
 #define SIM_DISTRICT_IDX UINT32_MAX
+/* Pseudo concentrator of the stand-alone Modbus meters (address 9000000000nn). */
+#define SIM_MODBUS_CONC (UINT32_MAX - 1)
 
 enum sim_fault_type {
     /* meter faults */
@@ -76,6 +78,8 @@ struct sim_fleet {
     int64_t epoch_s;
     struct sim_meter *meters; /* nconc × per, owned */
     struct sim_conc *conc;    /* nconc, owned */
+    struct sim_meter *mb;     /* stand-alone Modbus meters, owned */
+    uint32_t nmb;
     struct sim_fault *faults; /* owned */
     size_t nfaults, capfaults;
 };
@@ -87,7 +91,8 @@ struct sim_fleet_opts {
     uint32_t history_days;
     uint32_t dlt1997_every;
     int64_t epoch_s;
-    int32_t loss_ppm; /* < 0: per district from the seed (2–6 %) */
+    int32_t loss_ppm;      /* < 0: per district from the seed (2–6 %) */
+    uint32_t modbus_count; /* stand-alone Modbus meters (3P4W, healthy) */
 };
 
 /* Build a fleet (caller owns; free with sim_fleet_free). AH_ENOMEM/AH_EINVAL. */
