@@ -55,8 +55,10 @@ static _Thread_local char open_detail[DETAIL_MAX];
 
 /* ---- error translation (the one place) -------------------------------- */
 
-static int classify(const char *msg)
+int store_err_from_rocksdb(const char *msg)
 {
+    if (!msg)
+        return AH_OK;
     /* Status::ToString() texts of RocksDB 7.x: "<code>: <subcode/state>". */
     if (strstr(msg, "No space left") || strstr(msg, "NoSpace"))
         return AH_ENOSPC;
@@ -76,7 +78,7 @@ static int classify(const char *msg)
 static int err_take(store_t *s, char *err, const char *what)
 {
     char *dst = s ? s->detail : open_detail;
-    int rc = classify(err);
+    int rc = store_err_from_rocksdb(err);
     snprintf(dst, DETAIL_MAX, "%s: %s", what, err);
     rocksdb_free(err);
     return rc;
@@ -399,7 +401,7 @@ int store_open(const char *path, const struct store_opts *opts, store_t **out)
     char *err = NULL;
     listed = rocksdb_list_column_families(s->opts, path, &n_listed, &err);
     if (err) {
-        int lrc = classify(err);
+        int lrc = store_err_from_rocksdb(err);
         if (lrc == AH_ENOENT && !(opts->no_create || opts->read_only)) {
             rocksdb_free(err);
             err = NULL;

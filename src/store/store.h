@@ -75,6 +75,13 @@ void store_close(store_t **s);
  */
 const char *store_last_error(const store_t *s);
 
+/* The ah_err for a RocksDB status text (the errptr scheme's translation,
+ * exposed so that it can be tested without filling a disk): "No space left"
+ * -> AH_ENOSPC, "Corruption" -> AH_ESTORE, a held LOCK -> AH_EBUSY, a
+ * missing store -> AH_ENOENT, other IO errors -> AH_EIO, else AH_ESTORE.
+ * NULL -> AH_OK. */
+int store_err_from_rocksdb(const char *msg);
+
 /* Head-end id kept in meta, "" when none. Borrowed, valid until close. */
 const char *store_headend_id(const store_t *s);
 

@@ -599,6 +599,34 @@ static void test_headend_id_kept(void **state)
     assert_string_equal(store_headend_id(f->s), "gd-sz-he01");
 }
 
+/* Status texts as RocksDB 7.8 prints them. */
+static void test_rocksdb_errors_translated(void **state)
+{
+    (void)state;
+    assert_int_equal(
+        store_err_from_rocksdb("IO error: No space left on device: While "
+                               "appending to file: /var/lib/amihead/000012.log: "
+                               "No space left on device"),
+        AH_ENOSPC);
+    assert_int_equal(
+        store_err_from_rocksdb("Corruption: block checksum mismatch: stored = "
+                               "1, computed = 2 in /x/000007.sst offset 0"),
+        AH_ESTORE);
+    assert_int_equal(
+        store_err_from_rocksdb("IO error: While lock file: /x/LOCK: Resource "
+                               "temporarily unavailable"),
+        AH_EBUSY);
+    assert_int_equal(
+        store_err_from_rocksdb("Invalid argument: /x/CURRENT: does not exist "
+                               "(create_if_missing is false)"),
+        AH_ENOENT);
+    assert_int_equal(store_err_from_rocksdb("IO error: Input/output error"), AH_EIO);
+    assert_int_equal(
+        store_err_from_rocksdb("Invalid argument: Column family not found: x"),
+        AH_ESTORE);
+    assert_int_equal(store_err_from_rocksdb(NULL), AH_OK);
+}
+
 /* ---- kill -9 in the middle of synced commits -------------------------- */
 
 #define CRASH_METERS 4
@@ -751,6 +779,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_damaged_record_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_beside_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_headend_id_kept, setup, teardown),
+        cmocka_unit_test(test_rocksdb_errors_translated),
         cmocka_unit_test_setup_teardown(test_kill9_loses_no_committed_batch, setup,
                                         teardown),
     };
