@@ -3,12 +3,11 @@
  * read back from RocksDB are outside input (a damaged disk, a foreign
  * store): decode must never read out of bounds, and whatever it accepts must
  * encode back to exactly the same bytes (one canonical form per read).
- *
- * store_rec is pure but lives in src/store, which the fuzz build (linked
- * against the pure library only) does not compile; the unit is included
- * here whole.
  */
-#include "../../src/store/store_rec.c"
+#include "ah_err.h"
+#include "store_rec.h"
+
+#include <string.h>
 
 #include <stdlib.h>
 
