@@ -318,9 +318,20 @@ int main(int argc, char **argv)
         goto out;
     }
     if (!port && !dial && !pty && !mbtcp && !mbrtu) {
-        fprintf(stderr, "amisim: nothing to serve: give --port-base, --dial, --pty or a "
-                        "Modbus option\n");
-        status = 2;
+        /* files only: what a fleet would look like, without serving it */
+        struct sim_endpoints ep0 = {.bind = bind_addr, .baud = (unsigned)baud};
+        if (!truth && !wconf) {
+            fprintf(stderr,
+                    "amisim: nothing to serve: give --port-base, --dial, --pty or "
+                    "a Modbus option\n");
+            status = 2;
+            goto out;
+        }
+        if (truth && (rc = sim_truth_write(&f, &ep0, truth, ts_from, ts_to)) < 0)
+            fprintf(stderr, "amisim: truth %s: %s\n", truth, ah_strerror(rc));
+        else if (wconf && (rc = sim_write_config(&f, &ep0, wconf)) < 0)
+            fprintf(stderr, "amisim: write-config %s: %s\n", wconf, ah_strerror(rc));
+        status = rc < 0 ? 1 : 0;
         goto out;
     }
 
