@@ -57,11 +57,17 @@ static void put_f32(uint16_t *regs, size_t nregs, const struct mbmap_qty *q, dou
     uint16_t *r = regs + q->addr;
     switch (q->type) {
     case MBMAP_F32_ABCD:
-        modbus_set_float_abcd((float)raw, r);
+    case MBMAP_F32_CDAB: {
+        /* register-level word order (§4.1); libmodbus 3.1.6's
+         * modbus_set_float_abcd() swaps the bytes inside each register */
+        float fv = (float)raw;
+        uint32_t bits;
+        memcpy(&bits, &fv, sizeof bits);
+        uint16_t hi = (uint16_t)(bits >> 16), lo = (uint16_t)bits;
+        r[0] = q->type == MBMAP_F32_ABCD ? hi : lo;
+        r[1] = q->type == MBMAP_F32_ABCD ? lo : hi;
         break;
-    case MBMAP_F32_CDAB:
-        modbus_set_float_cdab((float)raw, r);
-        break;
+    }
     case MBMAP_U16:
     case MBMAP_I16:
         r[0] = (uint16_t)(int16_t)llround(raw);

@@ -1,0 +1,70 @@
+#!/bin/sh
+# it_sim_modbus — mbpoll (Debian) reads amisim's Modbus TCP and RTU meters
+# (SDM630 input registers, DTSU666 holding registers, float32 ABCD,
+# reference/protocols.md §4.2/§4.3) and gets values consistent with the
+# simulator's own truth (`amisim --series`).
+set -eu
+BIN=${AH_BIN:-build/bin}
+TMP=$(mktemp -d)
+PID=
+cleanup() {
+    [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+    rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+command -v mbpoll >/dev/null || { echo "mbpoll missing"; exit 1; }
+
+EPOCH=2025-03-14T00:00:00Z
+ARGS="--concentrators 1 --meters 1 --seed 11 --epoch $EPOCH --modbus-meters 2"
+i=0
+while :; do
+    P2=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 20000 ))
+    "$BIN/amisim" $ARGS --modbus-tcp-base "$P2" --modbus-rtu >"$TMP/out" 2>"$TMP/err" &
+    PID=$!
+    n=0
+    while [ $n -lt 100 ] && ! grep -q '^ready$' "$TMP/out"; do sleep 0.1; n=$((n + 1)); done
+    grep -q '^ready$' "$TMP/out" && break
+    kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; PID=
+    i=$((i + 1)); [ $i -lt 10 ] || { cat "$TMP/err"; exit 1; }
+done
+RTU0=$(awk '$1 == "modbus-rtu" && $2 == 0 {print $3}' "$TMP/out")
+RTU1=$(awk '$1 == "modbus-rtu" && $2 == 1 {print $3}' "$TMP/out")
+
+# true import registers (0.01 kWh) around now: at the epoch and 15 min later
+"$BIN/amisim" $ARGS --modbus-tcp-base 1 --series "$EPOCH,2025-03-14T00:15:00Z" \
+    --series-meter 900000000000 >"$TMP/s0"
+"$BIN/amisim" $ARGS --modbus-tcp-base 1 --series "$EPOCH,2025-03-14T00:15:00Z" \
+    --series-meter 900000000001 >"$TMP/s1"
+
+poll() { # poll ARGS... -> values, one per line
+    timeout 10 mbpoll "$@" | awk -F'\t' '/^\[[0-9]+\]:/ {print $2}'
+}
+check() { # check LABEL VALUE LO HI
+    awk -v v="$2" -v lo="$3" -v hi="$4" -v l="$1" 'BEGIN {
+        if (v + 0 < lo || v + 0 > hi) { printf "%s: %s not in [%s, %s]\n", l, v, lo, hi; exit 1 }
+    }'
+}
+lo0=$(python3 -c "import json,sys; l=[json.loads(x) for x in open('$TMP/s0')]; print(l[0]['shown']['fwd']/100 - 0.02, l[1]['shown']['fwd']/100 + 0.02)")
+lo1=$(python3 -c "import json,sys; l=[json.loads(x) for x in open('$TMP/s1')]; print(l[0]['shown']['fwd']/100 - 0.02, l[1]['shown']['fwd']/100 + 0.02)")
+
+# SDM630, FC 04, PDU 0x0000..: three phase voltages; 0x0048 import energy
+for how in "-m tcp -p $P2 127.0.0.1" "-m rtu -b 9600 -P none $RTU0"; do
+    poll $how -a 1 -r 1 -c 3 -t 3:float -B -1 >"$TMP/v"
+    [ "$(wc -l <"$TMP/v")" -eq 3 ] || { echo "sdm630 voltages: $how"; exit 1; }
+    while read -r v; do check "sdm630 V ($how)" "$v" 213.4 226.6; done <"$TMP/v"
+    e=$(poll $how -a 1 -r 73 -c 1 -t 3:float -B -1)
+    check "sdm630 import kWh ($how)" "$e" $lo0
+    f=$(poll $how -a 1 -r 71 -c 1 -t 3:float -B -1)
+    check "sdm630 Hz ($how)" "$f" 49.9 50.1
+done
+
+# DTSU666, FC 03, 0x2006.. raw floats V x 10 (§4.3); 0x101E import energy
+for how in "-m tcp -p $((P2 + 1)) 127.0.0.1" "-m rtu -b 9600 -P none $RTU1"; do
+    poll $how -a 1 -r 8199 -c 3 -t 4:float -B -1 >"$TMP/v"
+    [ "$(wc -l <"$TMP/v")" -eq 3 ] || { echo "dtsu666 voltages: $how"; exit 1; }
+    while read -r v; do check "dtsu666 V x10 ($how)" "$v" 2134 2266; done <"$TMP/v"
+    e=$(poll $how -a 1 -r 4127 -c 1 -t 4:float -B -1)
+    check "dtsu666 import kWh ($how)" "$e" $lo1
+done
+if grep -q -i 'sanitizer\|ERROR' "$TMP/err"; then cat "$TMP/err"; exit 1; fi
+echo "it_sim_modbus: ok"
