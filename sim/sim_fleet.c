@@ -33,21 +33,31 @@ int sim_fault_parse_type(const char *s)
     return AH_EINVAL;
 }
 
+/* 12 decimal digits of v mod 10^12 (a DL/T 645 address, §1.3). */
+static void digits12(uint64_t v, char out[13])
+{
+    for (int i = 11; i >= 0; i--) {
+        out[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    out[12] = '\0';
+}
+
 void sim_fleet_meter_addr(uint32_t conc, uint32_t idx, char out[13])
 {
     if (conc == SIM_MODBUS_CONC) {
-        snprintf(out, 13, "%012llu", 900000000000ULL + idx);
+        digits12(900000000000ULL + idx, out);
         return;
     }
     uint64_t v = ((uint64_t)conc + 1) * 1000000ULL;
     if (idx != SIM_DISTRICT_IDX)
         v += (uint64_t)idx + 1;
-    snprintf(out, 13, "%012llu", (unsigned long long)v);
+    digits12(v, out);
 }
 
 void sim_fleet_conc_addr(uint32_t conc, char out[13])
 {
-    snprintf(out, 13, "%012llu", (unsigned long long)conc + 1);
+    digits12((uint64_t)conc + 1, out);
 }
 
 int sim_fleet_find(const struct sim_fleet *f, const char digits[13], uint32_t *conc,
