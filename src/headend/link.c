@@ -18,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -170,6 +173,8 @@ static speed_t baud_to_speed(int baud)
 
 /* Pseudo-terminals (virtual COM ports, the simulator's serial mode): plain
  * termios, 8 data bits and the configured parity, raw mode. */
+static bool is_pty(const char *path);
+
 static int tty_open(link_t *l)
 {
     speed_t sp = baud_to_speed(l->ser.baud);
@@ -189,7 +194,9 @@ static int tty_open(link_t *l)
     t.c_cflag &= (tcflag_t) ~(CSIZE | PARENB | PARODD | CSTOPB | CRTSCTS);
     t.c_cflag |= CLOCAL | CREAD;
     t.c_cflag |= l->ser.data_bits == 7 ? CS7 : CS8;
-    if (l->ser.parity != LINK_PARITY_NONE)
+    /* A pty moves bytes, not characters: it has no parity bit and its
+     * tcsetattr fails on PARENB. Real ttys get the configured parity. */
+    if (l->ser.parity != LINK_PARITY_NONE && !is_pty(l->path))
         t.c_cflag |= PARENB | (l->ser.parity == LINK_PARITY_ODD ? PARODD : 0);
     if (l->ser.stop_bits == 2)
         t.c_cflag |= CSTOPB;
@@ -219,14 +226,27 @@ static int sp_to_ah(enum sp_return r)
 
 /* Real ports: libserialport knows USB adapters by sysfs; it cannot open a
  * pseudo-terminal, so a port it does not know falls back to termios. */
+/* Unix98 pseudo-terminal slaves have majors 136..143 (Linux devices.txt). */
+static bool is_pty(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISCHR(st.st_mode))
+        return false;
+    unsigned maj = major(st.st_rdev);
+    return maj >= 136 && maj <= 143;
+}
+
 static int serial_open(link_t *l)
 {
-    struct sp_port *port = NULL;
-    if (sp_get_port_by_name(l->path, &port) != SP_OK) {
-        if (access(l->path, F_OK) != 0)
-            return AH_ENOENT;
+    if (access(l->path, F_OK) != 0)
+        return AH_ENOENT;
+    /* A pty drops PARENB, so libserialport's check of the settings it just
+     * wrote fails on it even where it can open it: pttys go to termios. */
+    if (is_pty(l->path))
         return tty_open(l);
-    }
+    struct sp_port *port = NULL;
+    if (sp_get_port_by_name(l->path, &port) != SP_OK)
+        return tty_open(l);
     enum sp_return r = sp_open(port, SP_MODE_READ_WRITE);
     if (r != SP_OK)
         goto fail;

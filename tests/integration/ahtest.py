@@ -52,35 +52,35 @@ def free_port_block(n):
 
 
 class Truth:
-    """The simulator's ground truth (sim --truth FILE)."""
+    """The simulator's ground truth (amisim --truth FILE, format
+    amisim-truth-1; registers per interval from --truth-series FROM,TO)."""
 
     def __init__(self, path):
         with open(path) as f:
             self.doc = json.load(f)
-        self.series = {}
-        for m in self.doc.get("meters", []):
-            self.series[m["addr"]] = m
+        check(self.doc.get("format") == "amisim-truth-1", f"truth format {path}")
+        self.series = self.doc.get("series") or {}
 
-    def meter(self, addr):
-        m = self.series.get(addr)
-        check(m is not None, f"meter {addr} not in truth file")
-        return m
+    def _fwd(self, addr):
+        m = self.series.get("meters", {}).get(addr)
+        check(m is not None, f"meter {addr} has no truth series")
+        return m["fwd"]
 
     def register_at(self, addr, t):
-        """True forward active register (kWh) at interval end t (UTC s)."""
-        m = self.meter(addr)
-        step = m["interval_s"]
-        i = (t - m["from"]) // step
-        check(0 <= i < len(m["fwd"]) and (t - m["from"]) % step == 0,
-              f"truth has no interval {t} for {addr}")
-        return m["fwd"][i] / 100.0
+        """True forward active register (kWh, secondary) at interval end t."""
+        fwd = self._fwd(addr)
+        off = t - self.series["from_s"]
+        step = self.series["step_s"]
+        check(off % step == 0 and 0 <= off // step < len(fwd),
+              f"truth series has no interval {t} for {addr}")
+        return fwd[off // step] / 100.0
 
     def register_bounds(self, addr, t0, t1):
-        m = self.meter(addr)
-        step = m["interval_s"]
-        i0 = max(0, (t0 - m["from"]) // step)
-        i1 = min(len(m["fwd"]) - 1, (t1 - m["from"]) // step + 1)
-        return m["fwd"][i0] / 100.0, m["fwd"][i1] / 100.0
+        fwd = self._fwd(addr)
+        step = self.series["step_s"]
+        i0 = max(0, (t0 - self.series["from_s"]) // step)
+        i1 = min(len(fwd) - 1, (t1 - self.series["from_s"]) // step + 1)
+        return fwd[i0] / 100.0, fwd[i1] / 100.0
 
     def faults(self):
         return self.doc.get("faults", [])
@@ -104,25 +104,26 @@ class Sim:
         self.port_base = free_port_block(n)
         cmd = [os.path.join(BIN, "amisim"), "--port-base", str(self.port_base),
                "--truth", self.truth_path, *self.args]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=sys.stderr,
-                                     text=True, bufsize=1)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=sys.stderr)
         self.started = time.time()
         deadline = time.monotonic() + self.timeout
-        while True:
+        fd = self.proc.stdout.fileno()
+        pending = b""
+        # raw reads: a buffered readline would hide 'ready' from select()
+        while "ready" not in self.lines:
             left = deadline - time.monotonic()
             if left <= 0:
                 self.__exit__(None, None, None)
                 fail(f"amisim not ready within {self.timeout}s: {self.lines}")
-            r, _, _ = select.select([self.proc.stdout], [], [], left)
+            r, _, _ = select.select([fd], [], [], left)
             if not r:
                 continue
-            line = self.proc.stdout.readline()
-            if not line:
+            chunk = os.read(fd, 4096)
+            if not chunk:
                 fail(f"amisim exited {self.proc.wait()}: {self.lines}")
-            line = line.strip()
-            self.lines.append(line)
-            if line == "ready":
-                break
+            pending += chunk
+            *done, pending = pending.split(b"\n")
+            self.lines += [ln.decode().strip() for ln in done]
         self._parse_epoch()
         return self
 

@@ -21,6 +21,7 @@ BIN = os.environ.get("AH_BIN", "build/bin")
 AMIHEAD = os.path.join(BIN, "amihead")
 
 EPOCH = "2025-03-14T00:00:00Z"   # 08:00 meter local time (UTC+8)
+SERIES = "2025-03-13T15:00:00Z,2025-03-14T03:00:00Z"
 
 
 def read(link, addr, di, *extra, timeout_ms=2000, retries=2):
@@ -101,10 +102,10 @@ def scenario(link, sim, label):
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         with ahtest.Sim(tmp, "--concentrators", "1", "--meters", "4", "--faults", "none",
-                        "--epoch", EPOCH, "--time-scale", "1") as sim:
+                        "--epoch", EPOCH, "--time-scale", "1", "--truth-series", SERIES) as sim:
             scenario(["--tcp", sim.tcp_endpoint(0)], sim, "tcp")
         with ahtest.Sim(tmp, "--concentrators", "1", "--meters", "2", "--faults", "none",
-                        "--epoch", EPOCH, "--time-scale", "1", "--pty", "--baud", "2400",
+                        "--epoch", EPOCH, "--time-scale", "1", "--truth-series", SERIES, "--pty", "--baud", "2400",
                         "--td-ms", "50") as sim:
             scenario(["--serial", sim.pty_path(0), "--baud", "2400", "--parity", "even"],
                      sim, "pty 2400 8E1")
