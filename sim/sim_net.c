@@ -347,12 +347,12 @@ static int open_pty(struct sim_net *n, uint32_t k, FILE *announce)
         close(fd);
         return ah_err_from_errno(errno);
     }
-    /* raw 8E1 at the configured rate, as an RS-485 meter port (§1.1) */
+    /* raw 8 data bits at the configured rate. A pty carries no parity bit
+     * (Linux drops PARENB), so 8E1 lives in the pacing: 11 bits per byte. */
     struct termios tio;
     if (tcgetattr(sfd, &tio) == 0) {
         cfmakeraw(&tio);
-        tio.c_cflag |= CS8 | PARENB | CLOCAL | CREAD;
-        tio.c_cflag &= ~(tcflag_t)(PARODD | CSTOPB);
+        tio.c_cflag |= CS8 | CLOCAL | CREAD;
         speed_t sp = n->o.baud == 1200   ? B1200
                      : n->o.baud == 4800 ? B4800
                      : n->o.baud == 9600 ? B9600
