@@ -24,7 +24,7 @@ sed -n '1,20p' "$tmp/sim.out"
 
 tcp=$(awk '$1=="concentrator" && $3=="dlt645-tcp" {print $4; exit}' "$tmp/sim.out")
 pty=$(awk '$1=="pty" {print $3; exit}' "$tmp/sim.out")
-mb=$(awk '$2=="modbus-tcp" {print $3; exit}' "$tmp/sim.out")
+mb=$(awk '$1=="modbus-tcp" {print $3; exit}' "$tmp/sim.out")
 meter=000001000001
 
 run() { echo "\$ amihead $*"; "$BIN/amihead" "$@" || true; }
@@ -39,7 +39,7 @@ run read --tcp "$tcp" --addr $meter --di 0202FF00
 run read --tcp "$tcp" --addr $meter --di 04000101
 run read --tcp "$tcp" --addr $meter --di 04000102
 run read --tcp "$tcp" --addr $meter --di 05060101
-run read --tcp "$tcp" --addr $meter --di 06000001 --n 1 --from "$(date -u +%Y-%m-%d) 00:00" --json
+run read --tcp "$tcp" --addr $meter --di 06000001 --n 1 --from "$(date -u -d yesterday +%Y-%m-%d) 00:00" --json
 echo
 echo "== an unsupported DI is an answer (ERR=02), not a timeout"
 run read --tcp "$tcp" --addr $meter --di 04000C01
