@@ -541,6 +541,9 @@ static int parse_u64(const uint8_t *p, size_t n, size_t *i, uint64_t *out)
 {
     uint64_t v = 0;
     size_t start = *i;
+    /* One spelling per number: no leading zeros. */
+    if (*i + 1 < n && p[*i] == '0' && p[*i + 1] >= '0' && p[*i + 1] <= '9')
+        return AH_EFRAME;
     while (*i < n && p[*i] >= '0' && p[*i] <= '9') {
         unsigned dgt = (unsigned)(p[*i] - '0');
         if (v > (UINT64_MAX - dgt) / 10)
