@@ -992,7 +992,8 @@ int vee_eval(const struct vee_meter_info *m, const struct vee_thresholds *t,
         out->flags |= VEE_F_METER_EXCHANGED;
         forget(st, VEE_ST_FWD | VEE_ST_REV | VEE_ST_COVER | VEE_ST_CLEAR | VEE_ST_DRIFT |
                        VEE_ST_SERIAL);
-        st->day_bits |= VEE_DAY_BROKEN;
+        if (st->day_bits & VEE_DAY_VALID)
+            st->day_bits |= VEE_DAY_BROKEN;
     }
 
     rule_clock(&c);
