@@ -1,0 +1,779 @@
+/*
+ * scheduler — cycles, per-link job queues and the epoll loop of `amihead run`
+ * (see sched.h). It must not write the store (reads go to pipe_) and must
+ * never have two requests in flight on one link.
+ *
+ * Per link, one cycle per interval:
+ *
+ *   IDLE ── boundary + stagger reached ──► CYCLE: for each meter of the link
+ *     ▲                                     │  backed off? ── skip ──┐
+ *     │                                     ▼                        │
+ *     │             04000101 date, 04000102 time (meter clock),      │
+ *     │             0201FF00 V, 0202FF00 I, then 06000001 N=1 at     │
+ *     │             each missing interval end (oldest first)         │
+ *     │                                     │ timeout after retries: │
+ *     │                                     │ meter fails the cycle  │
+ *     └──────────── last meter done ◄───────┴────────────────────────┘
+ *
+ * A link that drops goes DOWN; it reconnects with backoff and resumes the
+ * cycle at the meter it was on.
+ */
+#include "scheduler.h"
+
+#include "ah_clock.h"
+#include "ah_err.h"
+#include "ah_log.h"
+#include "dlt645_di.h"
+#include "link.h"
+#include "sess.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- pure helpers ------------------------------------------------------ */
+
+int64_t sched_interval_floor(int64_t t, int64_t step)
+{
+    int64_t r = t % step;
+    if (r < 0)
+        r += step;
+    return t - r;
+}
+
+void sched_window(int64_t now, int64_t step, int backfill_days, int64_t *from,
+                  int64_t *to)
+{
+    int64_t newest = sched_interval_floor(now, step);
+    *to = newest + step;
+    *from = newest - (int64_t)backfill_days * 86400;
+    if (backfill_days > 0)
+        *from += step; /* exactly backfill_days worth of intervals */
+}
+
+bool sched_backoff_skip(int streak, int since, int backoff_after, int backoff_max)
+{
+    if (streak < backoff_after)
+        return false;
+    int e = streak - backoff_after;
+    if (e > 20)
+        e = 20;
+    int wait = 1 << e;
+    if (wait > backoff_max)
+        wait = backoff_max;
+    return since <= wait;
+}
+
+int64_t sched_reconnect_delay_ms(int failures)
+{
+    int64_t d = SCHED_RECONNECT_MIN_MS;
+    for (int i = 1; i < failures && d < SCHED_RECONNECT_MAX_MS; i++)
+        d *= 2;
+    return d > SCHED_RECONNECT_MAX_MS ? SCHED_RECONNECT_MAX_MS : d;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+ * civil-from-days algorithm, written from its description). */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+int64_t sched_tm_to_s(const struct dlt645_tm *tm)
+{
+    int64_t days = days_from_civil(2000 + tm->year, tm->mon, tm->day);
+    return days * 86400 + tm->hour * 3600 + tm->min * 60 + tm->sec;
+}
+
+void sched_s_to_tm(int64_t s, struct dlt645_tm *tm)
+{
+    int64_t days = s / 86400, sod = s % 86400;
+    if (sod < 0) {
+        sod += 86400;
+        days--;
+    }
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    int64_t y = yoe + era * 400 + (m <= 2);
+    memset(tm, 0, sizeof *tm);
+    tm->year = (uint8_t)((y - 2000) % 100);
+    tm->mon = (uint8_t)m;
+    tm->day = (uint8_t)d;
+    tm->hour = (uint8_t)(sod / 3600);
+    tm->min = (uint8_t)(sod / 60 % 60);
+    tm->sec = (uint8_t)(sod % 60);
+    tm->wday = (uint8_t)((days % 7 + 11) % 7); /* 1970-01-01 was a Thursday */
+}
+
+/* ---- the engine -------------------------------------------------------- */
+
+/* DL/T 645-2007 data identifiers read each cycle (protocols.md §2.5, §2.8,
+ * §2.9). */
+#define DI_DATE     0x04000101u /* YYMMDDWW */
+#define DI_TIME     0x04000102u /* hhmmss */
+#define DI_VOLTAGE  0x0201FF00u /* phase voltages block */
+#define DI_CURRENT  0x0202FF00u /* phase currents block */
+#define DI_LOAD_REC 0x06000001u /* load records, N blocks from a given time */
+
+enum job_step { JOB_DATE, JOB_TIME, JOB_V, JOB_I, JOB_LR, JOB_DONE };
+
+struct meter_state {
+    int streak; /* failed cycles in a row */
+    int since;  /* cycles since the last attempt */
+};
+
+struct slink {
+    const struct cfg_link *cl;
+    link_t *l;
+    bool up;
+    int conn_fails;
+    int64_t reconnect_at; /* monotonic ms */
+    size_t *meters;       /* indices into cfg->meters */
+    size_t n_meters;
+    int64_t offset_ms; /* stagger of this link's cycle start */
+
+    bool active;        /* a cycle is running */
+    int64_t boundary_s; /* its interval boundary (UTC s) */
+    int64_t next_start; /* head-end clock ms of the next cycle */
+    int64_t cycle_t0;   /* head-end clock ms the cycle started */
+    size_t cur;         /* meter position in the cycle */
+    bool job_begun;
+    enum job_step step;
+    uint64_t gaps[SCHED_BACKFILL_PER_CYCLE];
+    size_t n_gaps, gi;
+    bool any_ok; /* the meter answered something this cycle */
+
+    /* what this meter's cycle read so far */
+    bool have_date, have_clock, have_v, have_i;
+    struct dlt645_tm date;
+    int64_t clock_ms;
+    int32_t volt[3], curr[3];
+    uint32_t vi_present;
+
+    bool in_flight;
+    struct sess sess;
+    char ctx[CFG_NAME_MAX * 2 + 2];
+};
+
+struct sched {
+    const struct cfg *cfg;
+    const struct ah_clock *clk;
+    pipe_t *pipe;
+    uint32_t *midx;
+    struct meter_state *ms;
+    struct slink *links;
+    size_t n_links;
+    int ep;
+    int64_t tz_s; /* meter local − UTC */
+    int64_t step_s;
+    struct sched_stats st;
+};
+
+static int64_t tz_offset_s(const char *zone)
+{
+    if (zone && zone[0]) {
+        setenv("TZ", zone, 1);
+        tzset();
+    }
+    time_t now = time(NULL);
+    struct tm lt;
+    localtime_r(&now, &lt);
+    return lt.tm_gmtoff;
+}
+
+int sched_new(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pipe,
+              const uint32_t *meter_idx, sched_t **out)
+{
+    struct sched *s = calloc(1, sizeof *s);
+    if (!s)
+        return AH_ENOMEM;
+    s->cfg = cfg;
+    s->clk = clk;
+    s->pipe = pipe;
+    s->ep = -1;
+    s->step_s = (int64_t)cfg->schedule.interval_min * 60;
+    s->tz_s = tz_offset_s(cfg->headend.timezone);
+    s->midx = malloc((cfg->n_meters ? cfg->n_meters : 1) * sizeof *s->midx);
+    s->ms = calloc(cfg->n_meters ? cfg->n_meters : 1, sizeof *s->ms);
+    s->links = calloc(cfg->n_links ? cfg->n_links : 1, sizeof *s->links);
+    if (!s->midx || !s->ms || !s->links)
+        goto out_nomem;
+    memcpy(s->midx, meter_idx, cfg->n_meters * sizeof *s->midx);
+    s->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (s->ep < 0) {
+        sched_destroy(&s);
+        return AH_EIO;
+    }
+    size_t skipped = 0;
+    for (size_t i = 0; i < cfg->n_meters; i++) {
+        const struct cfg_meter *m = &cfg->meters[i];
+        if (m->proto != CFG_PROTO_DLT645_2007 ||
+            cfg->links[m->link].type != CFG_LINK_DLT645_TCP) {
+            skipped++;
+            continue;
+        }
+        s->links[m->link].n_meters++;
+    }
+    if (skipped)
+        ah_log(
+            AH_LOG_WARN, "sched",
+            "%zu meter(s) not on a DL/T 645-2007 TCP link are not polled by this version",
+            skipped);
+    for (size_t k = 0; k < cfg->n_links; k++) {
+        struct slink *L = &s->links[k];
+        L->cl = &cfg->links[k];
+        snprintf(L->ctx, sizeof L->ctx, "%s", L->cl->name);
+        if (L->n_meters == 0)
+            continue;
+        L->meters = malloc(L->n_meters * sizeof *L->meters);
+        if (!L->meters)
+            goto out_nomem;
+        L->n_meters = 0;
+        L->l = link_new_tcp(L->cl->endpoint);
+        if (!L->l)
+            goto out_nomem;
+        /* spread the links' cycle starts over stagger_s so that they do not
+         * all hit the meters at the boundary (DESIGN.md §3 "staggered") */
+        L->offset_ms = (int64_t)cfg->schedule.stagger_s * 1000 * (int64_t)(k + 1) /
+                       (int64_t)(cfg->n_links + 1);
+    }
+    for (size_t i = 0; i < cfg->n_meters; i++) {
+        const struct cfg_meter *m = &cfg->meters[i];
+        struct slink *L = &s->links[m->link];
+        if (L->meters && m->proto == CFG_PROTO_DLT645_2007 &&
+            cfg->links[m->link].type == CFG_LINK_DLT645_TCP)
+            L->meters[L->n_meters++] = i;
+    }
+    s->n_links = cfg->n_links;
+    *out = s;
+    return AH_OK;
+out_nomem:
+    s->n_links = cfg->n_links;
+    sched_destroy(&s);
+    return AH_ENOMEM;
+}
+
+void sched_destroy(sched_t **sp)
+{
+    if (!sp || !*sp)
+        return;
+    struct sched *s = *sp;
+    for (size_t k = 0; k < s->n_links; k++) {
+        link_destroy(&s->links[k].l);
+        free(s->links[k].meters);
+    }
+    if (s->ep >= 0)
+        close(s->ep);
+    free(s->links);
+    free(s->ms);
+    free(s->midx);
+    free(s);
+    *sp = NULL;
+}
+
+const struct sched_stats *sched_stats(const sched_t *s)
+{
+    return &s->st;
+}
+
+static int link_timeout_ms(const struct sched *s, const struct slink *L)
+{
+    (void)s;
+    return L->cl->timeout_ms;
+}
+
+static void link_drop(struct sched *s, struct slink *L, int why)
+{
+    if (L->up) {
+        epoll_ctl(s->ep, EPOLL_CTL_DEL, link_fd(L->l), NULL);
+        link_close(L->l);
+        s->st.link_drops++;
+        ah_log(AH_LOG_WARN, L->ctx, "link dropped: %s", ah_strerror(why));
+    }
+    if (L->in_flight) {
+        sess_on_link_error(&L->sess, why);
+        L->in_flight = false;
+    }
+    L->up = false;
+    L->job_begun = false; /* the meter's job restarts after reconnecting */
+    L->conn_fails = 1;
+    L->reconnect_at = ah_mono_ms() + sched_reconnect_delay_ms(L->conn_fails);
+}
+
+static void link_try_connect(struct sched *s, struct slink *L)
+{
+    int t = link_timeout_ms(s, L);
+    int rc = link_open(L->l, t < 1000 ? t : 1000);
+    if (rc == AH_OK) {
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
+        ev.data.u64 = (uint64_t)(L - s->links);
+        if (epoll_ctl(s->ep, EPOLL_CTL_ADD, link_fd(L->l), &ev) != 0) {
+            link_close(L->l);
+            rc = AH_EIO;
+        }
+    }
+    if (rc != AH_OK) {
+        L->conn_fails++;
+        L->reconnect_at = ah_mono_ms() + sched_reconnect_delay_ms(L->conn_fails);
+        ah_log(AH_LOG_WARN, L->ctx, "connect to %s failed: %s (retry in %lld ms)",
+               L->cl->endpoint, ah_strerror(rc),
+               (long long)sched_reconnect_delay_ms(L->conn_fails));
+        return;
+    }
+    if (L->conn_fails > 0)
+        s->st.reconnects++;
+    ah_log(AH_LOG_INFO, L->ctx, "connected to %s", L->cl->endpoint);
+    L->conn_fails = 0;
+    L->up = true;
+}
+
+static void next_cycle_time(struct sched *s, struct slink *L)
+{
+    int64_t step_ms = s->step_s * 1000;
+    L->next_start = (L->boundary_s + s->step_s) * 1000 + L->offset_ms;
+    int64_t now = ah_clock_now_ms(s->clk);
+    if (now >= L->next_start) {
+        /* the cycle ran into the next one: start at once, on the newest
+         * boundary (the intervals skipped are gaps the backfill recovers) */
+        s->st.overruns++;
+        ah_log(AH_LOG_WARN, L->ctx, "cycle of %lld overran its interval (%lld ms)",
+               (long long)L->boundary_s, (long long)(now - L->cycle_t0));
+        L->next_start = now;
+    }
+    (void)step_ms;
+}
+
+static void cycle_begin(struct sched *s, struct slink *L, int64_t now)
+{
+    L->active = true;
+    L->cycle_t0 = now;
+    L->boundary_s = sched_interval_floor(now / 1000, s->step_s);
+    L->cur = 0;
+    L->job_begun = false;
+    s->st.cycles++;
+    ah_log(AH_LOG_DEBUG, L->ctx, "cycle %lld: %zu meters", (long long)L->boundary_s,
+           L->n_meters);
+}
+
+/* Begin the job of the meter at L->cur. false when it is backed off. */
+static bool meter_begin(struct sched *s, struct slink *L)
+{
+    size_t mi = L->meters[L->cur];
+    struct meter_state *m = &s->ms[mi];
+    m->since++;
+    if (sched_backoff_skip(m->streak, m->since, s->cfg->schedule.backoff_after,
+                           s->cfg->schedule.backoff_max_cycles)) {
+        s->st.backed_off++;
+        return false;
+    }
+    m->since = 0;
+    int64_t from, to;
+    sched_window(L->boundary_s, s->step_s, s->cfg->schedule.backfill_days, &from, &to);
+    size_t n = 0;
+    int rc = pipe_missing_intervals(s->pipe, s->midx[mi], (uint64_t)from, (uint64_t)to,
+                                    (uint64_t)s->step_s, L->gaps,
+                                    SCHED_BACKFILL_PER_CYCLE, &n);
+    if (rc != AH_OK) {
+        ah_log(AH_LOG_ERROR, L->ctx, "gap list of %s: %s", s->cfg->meters[mi].id,
+               ah_strerror(rc));
+        n = 0;
+    }
+    L->n_gaps = n < SCHED_BACKFILL_PER_CYCLE ? n : SCHED_BACKFILL_PER_CYCLE;
+    L->gi = 0;
+    L->step = JOB_DATE;
+    L->any_ok = false;
+    L->have_date = L->have_clock = L->have_v = L->have_i = false;
+    L->vi_present = 0;
+    L->job_begun = true;
+    return true;
+}
+
+static void meter_end(struct sched *s, struct slink *L, bool failed)
+{
+    size_t mi = L->meters[L->cur];
+    struct meter_state *m = &s->ms[mi];
+    if (failed) {
+        m->streak++;
+        if (m->streak == s->cfg->schedule.backoff_after)
+            ah_log(AH_LOG_WARN, L->ctx, "meter %s failed %d cycles in a row: backing off",
+                   s->cfg->meters[mi].id, m->streak);
+    } else {
+        m->streak = 0;
+    }
+    L->job_begun = false;
+    L->cur++;
+}
+
+/* Scale raw with dec decimals to want decimals (exact when want >= dec). */
+static int64_t rescale(int64_t raw, int dec, int want)
+{
+    for (; dec < want; dec++)
+        raw *= 10;
+    for (; dec > want; dec--)
+        raw /= 10;
+    return raw;
+}
+
+static void lr_to_rec(const struct dlt645_load_record *r, struct store_rec *o)
+{
+#define NA(f) (r->na & (1ull << (f)))
+    for (int ph = 0; ph < 3; ph++) {
+        if (!NA(DLT645_LR_UA + ph)) {
+            o->voltage[ph] = r->volt[ph];
+            o->present |= STORE_REC_HAS_VOLTAGE(ph);
+        }
+        if (!NA(DLT645_LR_IA + ph)) {
+            o->current[ph] = r->curr[ph];
+            o->present |= STORE_REC_HAS_CURRENT(ph);
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        if (!NA(DLT645_LR_P + i)) {
+            o->p[i] = r->p[i];
+            o->present |= STORE_REC_HAS_P(i);
+        }
+        if (!NA(DLT645_LR_Q + i)) {
+            o->q[i] = r->q[i];
+            o->present |= STORE_REC_HAS_Q(i);
+        }
+        if (!NA(DLT645_LR_PF + i)) {
+            o->pf[i] = (int16_t)r->pf[i];
+            o->present |= STORE_REC_HAS_PF(i);
+        }
+    }
+    if (!NA(DLT645_LR_FREQ)) {
+        o->freq = (uint16_t)r->freq;
+        o->present |= STORE_REC_HAS_FREQ;
+    }
+    if (!NA(DLT645_LR_E_FWD)) {
+        o->imp_total = r->e_fwd;
+        o->present |= STORE_REC_HAS_IMP_TOTAL;
+    }
+    if (!NA(DLT645_LR_E_REV)) {
+        o->exp_total = r->e_rev;
+        o->present |= STORE_REC_HAS_EXP_TOTAL;
+    }
+    const int64_t rv[STORE_REC_NREACTIVE] = {r->e_cr1,  r->e_cr2,  r->e_q[0],
+                                             r->e_q[1], r->e_q[2], r->e_q[3]};
+    for (int i = 0; i < STORE_REC_NREACTIVE; i++) {
+        if (!NA(DLT645_LR_E_CR1 + i)) {
+            o->reactive[i] = rv[i];
+            o->present |= STORE_REC_HAS_REACTIVE(i);
+        }
+    }
+#undef NA
+}
+
+static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, size_t n)
+{
+    size_t mi = L->meters[L->cur];
+    const struct cfg_meter *cm = &s->cfg->meters[mi];
+    size_t off = 0;
+    while (off < n) {
+        struct dlt645_load_record r;
+        size_t used = 0;
+        int rc = dlt645_lr_decode(p + off, n - off, &r, &used);
+        if (rc != AH_OK || used == 0) {
+            ah_log(AH_LOG_WARN, L->ctx, "meter %s: bad load record: %s", cm->id,
+                   ah_strerror(rc));
+            return;
+        }
+        off += used;
+        if (r.invalid)
+            continue;
+        int64_t end = sched_tm_to_s(&r.t) - s->tz_s;
+        if (end % s->step_s != 0 || end > L->boundary_s) {
+            ah_log(AH_LOG_WARN, L->ctx,
+                   "meter %s: load record at %lld is not an interval end", cm->id,
+                   (long long)end);
+            continue;
+        }
+        if ((uint64_t)end != L->gaps[L->gi])
+            ah_log(AH_LOG_DEBUG, L->ctx, "meter %s lacks interval %llu, sent %lld",
+                   cm->id, (unsigned long long)L->gaps[L->gi], (long long)end);
+        struct pipe_read pr;
+        memset(&pr, 0, sizeof pr);
+        pr.meter = s->midx[mi];
+        pr.end = (uint64_t)end;
+        struct store_rec *o = &pr.rec;
+        o->source = end == L->boundary_s ? STORE_REC_LIVE : STORE_REC_BACKFILL;
+        o->ct = (uint32_t)cm->ct;
+        o->pt = (uint32_t)cm->pt;
+        o->headend_clock_ms = ah_clock_now_ms(s->clk);
+        lr_to_rec(&r, o);
+        if (end == L->boundary_s) {
+            /* the live interval carries what this cycle read beside it */
+            if (L->have_clock) {
+                o->meter_clock_ms = L->clock_ms;
+                o->present |= STORE_REC_HAS_METER_CLOCK;
+            }
+            for (int ph = 0; ph < 3; ph++) {
+                if (!(o->present & STORE_REC_HAS_VOLTAGE(ph)) &&
+                    (L->vi_present & STORE_REC_HAS_VOLTAGE(ph))) {
+                    o->voltage[ph] = L->volt[ph];
+                    o->present |= STORE_REC_HAS_VOLTAGE(ph);
+                }
+                if (!(o->present & STORE_REC_HAS_CURRENT(ph)) &&
+                    (L->vi_present & STORE_REC_HAS_CURRENT(ph))) {
+                    o->current[ph] = L->curr[ph];
+                    o->present |= STORE_REC_HAS_CURRENT(ph);
+                }
+            }
+        }
+        if (pipe_push(s->pipe, &pr) == AH_OK)
+            s->st.reads++;
+    }
+}
+
+static void on_values(struct sched *s, struct slink *L, uint32_t di, const uint8_t *p,
+                      size_t n)
+{
+    struct dlt645_value v[8];
+    size_t nv = 0;
+    if (dlt645_decode(di, DLT645_2007, p, n, v, 8, &nv) != AH_OK || nv == 0) {
+        ah_log(AH_LOG_WARN, L->ctx, "meter %s: reply to %08X does not fit its DI",
+               s->cfg->meters[L->meters[L->cur]].id, di);
+        return;
+    }
+    if (di == DI_DATE && v[0].kind == DLT645_V_TIME) {
+        L->date = v[0].tm;
+        L->have_date = true;
+    } else if (di == DI_TIME && v[0].kind == DLT645_V_TIME && L->have_date) {
+        struct dlt645_tm t = L->date;
+        t.hour = v[0].tm.hour;
+        t.min = v[0].tm.min;
+        t.sec = v[0].tm.sec;
+        L->clock_ms = (sched_tm_to_s(&t) - s->tz_s) * 1000;
+        L->have_clock = true;
+    } else if (di == DI_VOLTAGE || di == DI_CURRENT) {
+        for (size_t ph = 0; ph < 3 && ph < nv; ph++) {
+            if (v[ph].kind != DLT645_V_NUM)
+                continue;
+            if (di == DI_VOLTAGE) {
+                L->volt[ph] = (int32_t)rescale(v[ph].raw, v[ph].decimals, 1); /* 0.1 V */
+                L->vi_present |= STORE_REC_HAS_VOLTAGE(ph);
+            } else {
+                L->curr[ph] = (int32_t)rescale(v[ph].raw, v[ph].decimals, 3); /* mA */
+                L->vi_present |= STORE_REC_HAS_CURRENT(ph);
+            }
+        }
+    }
+}
+
+/* The transaction of L finished: take its result and move the job on. */
+static void on_done(struct sched *s, struct slink *L)
+{
+    L->in_flight = false;
+    int rc = L->sess.result;
+    const struct cfg_meter *cm = &s->cfg->meters[L->meters[L->cur]];
+    if (rc == AH_OK) {
+        L->any_ok = true;
+        size_t n;
+        const uint8_t *p = sess_payload(&L->sess, &n);
+        if (L->step == JOB_LR)
+            on_load_record(s, L, p, n);
+        else
+            on_values(s, L, L->sess.req.di, p, n);
+    } else if (rc == AH_EMETER) {
+        /* the meter is alive but has no such data (e.g. the record is not
+         * written yet): the interval stays a gap for a later cycle */
+        L->any_ok = true;
+        s->st.meter_errors++;
+    } else if (rc == AH_ECLOSED || rc == AH_EIO) {
+        return; /* link_drop handles it */
+    } else {
+        s->st.timeouts++;
+        ah_log(AH_LOG_WARN, L->ctx,
+               "meter %s: no valid reply to %08X after %d attempt(s): %s", cm->id,
+               L->sess.req.di, L->sess.attempt + 1, ah_strerror(rc));
+        meter_end(s, L, true); /* one dead meter costs at most timeout × retries */
+        return;
+    }
+    if (L->step == JOB_LR)
+        L->gi++;
+    else
+        L->step++;
+}
+
+/* Start the next request of L, or move through meters / end the cycle. */
+static void link_advance(struct sched *s, struct slink *L)
+{
+    while (L->up && L->active && !L->in_flight) {
+        if (L->cur >= L->n_meters) {
+            L->active = false;
+            next_cycle_time(s, L);
+            ah_log(AH_LOG_INFO, L->ctx, "cycle %lld done in %lld ms (head-end clock)",
+                   (long long)L->boundary_s,
+                   (long long)(ah_clock_now_ms(s->clk) - L->cycle_t0));
+            return;
+        }
+        if (!L->job_begun && !meter_begin(s, L)) {
+            L->cur++;
+            continue;
+        }
+        if (L->step == JOB_LR && L->gi >= L->n_gaps)
+            L->step = JOB_DONE;
+        if (L->step == JOB_DONE) {
+            meter_end(s, L, !L->any_ok);
+            continue;
+        }
+        const struct cfg_meter *cm = &s->cfg->meters[L->meters[L->cur]];
+        struct sess_req rq;
+        memset(&rq, 0, sizeof rq);
+        rq.proto = DLT645_2007;
+        rq.addr = cm->addr;
+        rq.func = DLT645_F_READ;
+        rq.timeout_ms = L->cl->timeout_ms;
+        rq.retries = L->cl->retries;
+        static const uint32_t dis[] = {DI_DATE, DI_TIME, DI_VOLTAGE, DI_CURRENT};
+        if (L->step == JOB_LR) {
+            rq.di = DI_LOAD_REC;
+            rq.with_n = rq.with_time = true;
+            rq.n = 1; /* one record per request: 06000001 N=1 (protocols.md §1.4 (c)) */
+            sched_s_to_tm((int64_t)L->gaps[L->gi] + s->tz_s, &rq.t);
+        } else {
+            rq.di = dis[L->step];
+        }
+        if (sess_start(&L->sess, &rq) != AH_OK) {
+            ah_log(AH_LOG_ERROR, L->ctx, "meter %s: cannot build request %08X", cm->id,
+                   rq.di);
+            meter_end(s, L, true);
+            continue;
+        }
+        size_t n;
+        const uint8_t *tx = sess_tx(&L->sess, &n);
+        link_flush_input(L->l); /* a late reply to an earlier request is stale */
+        int rc = link_write_all(L->l, tx, n, rq.timeout_ms);
+        s->st.requests++;
+        if (rc != AH_OK) {
+            link_drop(s, L, rc);
+            return;
+        }
+        L->in_flight = true;
+        sess_sent(&L->sess, ah_mono_ms());
+    }
+}
+
+/* Resend after a timeout with attempts left (the session went back to SEND). */
+static void link_resend(struct sched *s, struct slink *L)
+{
+    size_t n;
+    const uint8_t *tx = sess_tx(&L->sess, &n);
+    link_flush_input(L->l);
+    int rc = link_write_all(L->l, tx, n, L->sess.req.timeout_ms);
+    s->st.requests++;
+    if (rc != AH_OK) {
+        link_drop(s, L, rc);
+        return;
+    }
+    sess_sent(&L->sess, ah_mono_ms());
+}
+
+static void link_check(struct sched *s, struct slink *L)
+{
+    if (!L->in_flight)
+        return;
+    if (L->sess.state == SESS_SEND)
+        link_resend(s, L);
+    else if (L->sess.state == SESS_DONE || L->sess.state == SESS_FAILED)
+        on_done(s, L);
+}
+
+static void link_on_readable(struct sched *s, struct slink *L)
+{
+    uint8_t buf[1024];
+    for (;;) {
+        ssize_t got = link_read(L->l, buf, sizeof buf);
+        if (got == AH_EAGAIN)
+            return;
+        if (got < 0) {
+            link_drop(s, L, (int)got);
+            return;
+        }
+        if (L->in_flight && L->sess.state == SESS_WAIT)
+            sess_on_bytes(&L->sess, buf, (size_t)got, ah_mono_ms());
+    }
+}
+
+int sched_run(sched_t *s, int64_t until_ms, volatile sig_atomic_t *stop)
+{
+    int64_t now = ah_clock_now_ms(s->clk);
+    for (size_t k = 0; k < s->n_links; k++) {
+        struct slink *L = &s->links[k];
+        if (!L->n_meters)
+            continue;
+        /* the first cycle starts at once: the store may lack a whole
+         * backfill window */
+        L->next_start = now;
+        L->reconnect_at = 0;
+    }
+    while (!*stop) {
+        now = ah_clock_now_ms(s->clk);
+        if (until_ms >= 0 && now >= until_ms)
+            break;
+        int64_t mono = ah_mono_ms();
+        int64_t wait = 50; /* ms, real: bounds the latency of cycle starts */
+        for (size_t k = 0; k < s->n_links; k++) {
+            struct slink *L = &s->links[k];
+            if (!L->n_meters)
+                continue;
+            if (!L->up && mono >= L->reconnect_at)
+                link_try_connect(s, L);
+            if (!L->active && now >= L->next_start)
+                cycle_begin(s, L, now);
+            link_advance(s, L);
+            if (L->in_flight && L->sess.state == SESS_WAIT) {
+                int64_t left = L->sess.deadline_ms - ah_mono_ms();
+                if (left < wait)
+                    wait = left < 0 ? 0 : left;
+            }
+            if (!L->active) {
+                int64_t left = ah_clock_real_ms_until(s->clk, L->next_start);
+                if (left < wait)
+                    wait = left;
+            }
+        }
+        struct epoll_event ev[16];
+        int n = epoll_wait(s->ep, ev, 16, (int)wait);
+        if (n < 0 && errno != EINTR) {
+            ah_log(AH_LOG_ERROR, "sched", "epoll_wait: %s", strerror(errno));
+            return AH_EIO;
+        }
+        for (int i = 0; i < n; i++) {
+            struct slink *L = &s->links[ev[i].data.u64];
+            if (L->up)
+                link_on_readable(s, L);
+        }
+        mono = ah_mono_ms();
+        for (size_t k = 0; k < s->n_links; k++) {
+            struct slink *L = &s->links[k];
+            if (L->in_flight && L->sess.state == SESS_WAIT)
+                sess_on_tick(&L->sess, mono);
+            link_check(s, L);
+        }
+    }
+    for (size_t k = 0; k < s->n_links; k++) {
+        struct slink *L = &s->links[k];
+        if (L->up) {
+            epoll_ctl(s->ep, EPOLL_CTL_DEL, link_fd(L->l), NULL);
+            link_close(L->l);
+            L->up = false;
+        }
+    }
+    return AH_OK;
+}

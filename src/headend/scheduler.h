@@ -1,0 +1,104 @@
+/*
+ * scheduler (prefix sched_; not sched.h, which would shadow the system
+ * <sched.h> that <pthread.h> includes) — the polling engine of `amihead run` (DESIGN.md §1, §3, §4):
+ * interval-aligned cycles on the head-end clock, one job queue per link,
+ * strictly one DL/T 645 request in flight per link, backfill (补抄) of the
+ * intervals the store still lacks, per-meter backoff, TCP reconnect with
+ * backoff, cycle overruns counted and logged. One epoll loop drives every
+ * link's session (sess_).
+ *
+ * This cut: DL/T 645-2007 over TCP client links only; meters on other link
+ * types or protocols are skipped with one warning at start. The TCP connect
+ * itself blocks for at most min(timeout_ms, 1000) ms (link_open has no
+ * non-blocking connect yet).
+ *
+ * It must not write to the store: decoded reads go to the pipeline (pipe_),
+ * the single writer; the store is only asked for gap lists, through it.
+ *
+ * Time zone: meters speak local wall time. The offset of cfg headend.timezone
+ * (the box's TZ when empty) is taken once at start, so zones with daylight
+ * saving are not supported in this cut (China, UTC+8, has none).
+ */
+#ifndef AH_SCHED_H
+#define AH_SCHED_H
+
+#include "config.h"
+#include "dlt645.h"
+#include "pipeline.h"
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ah_clock;
+
+/* Most load records asked of one meter in one cycle, so that a long gap
+ * (first start, a concentrator back after a day offline) is recovered over
+ * several cycles instead of overrunning one. */
+#define SCHED_BACKFILL_PER_CYCLE 192
+
+/* Reconnect backoff of a TCP link: 1 s doubling to 60 s (real time). */
+#define SCHED_RECONNECT_MIN_MS 1000
+#define SCHED_RECONNECT_MAX_MS 60000
+
+/* ---- pure helpers (unit-tested) ---------------------------------------- */
+
+/* Last interval boundary at or before t (seconds, step > 0). */
+int64_t sched_interval_floor(int64_t t, int64_t step);
+
+/*
+ * The backfill window of a cycle starting at now (UTC s): interval ends
+ * *from <= end < *to that the cycle should hold, aligned to step. The
+ * newest is the last boundary at or before now; the window reaches back
+ * backfill_days (0: only the newest interval).
+ */
+void sched_window(int64_t now, int64_t step, int backfill_days, int64_t *from,
+                  int64_t *to);
+
+/*
+ * Whether a meter that failed `streak` cycles in a row sits out a cycle,
+ * `since` cycles after its last attempt (1 = the cycle right after). Below
+ * backoff_after it is always tried; from there it waits 1, 2, 4 … cycles,
+ * at most backoff_max, between attempts.
+ */
+bool sched_backoff_skip(int streak, int since, int backoff_after, int backoff_max);
+
+/* Reconnect delay after `failures` consecutive failed connects (>= 1). */
+int64_t sched_reconnect_delay_ms(int failures);
+
+/* Meter-local broken-down time <-> seconds of local wall time since
+ * 1970-01-01 00:00 (no zone involved). year 0..99 = 2000..2099. */
+int64_t sched_tm_to_s(const struct dlt645_tm *tm);
+void sched_s_to_tm(int64_t s, struct dlt645_tm *tm);
+
+/* ---- the engine -------------------------------------------------------- */
+
+struct sched_stats {
+    unsigned long cycles, overruns, requests, timeouts, meter_errors, link_drops,
+        reconnects, reads, backed_off;
+};
+
+typedef struct sched sched_t;
+
+/*
+ * Build the engine for cfg (borrowed, must outlive it), reading time through
+ * clk (borrowed) and handing reads to pipe (borrowed). meter_idx[i] is the
+ * store index of cfg->meters[i] (copied). Returns AH_OK with *out (caller
+ * owns, sched_destroy), AH_ENOMEM, AH_EIO (epoll).
+ */
+int sched_new(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pipe,
+              const uint32_t *meter_idx, sched_t **out);
+void sched_destroy(sched_t **s);
+
+/*
+ * Run the loop until the head-end clock reaches until_ms (< 0: forever) or
+ * *stop becomes non-zero (signal handler). Returns AH_OK, or AH_EIO when
+ * epoll fails.
+ */
+int sched_run(sched_t *s, int64_t until_ms, volatile sig_atomic_t *stop);
+
+/* Counters so far (borrowed). */
+const struct sched_stats *sched_stats(const sched_t *s);
+
+#endif /* AH_SCHED_H */
