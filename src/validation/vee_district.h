@@ -19,8 +19,9 @@
 #define VEE_DIST_LINE_LOSS       (1u << 0)
 #define VEE_DIST_LINE_LOSS_SWING (1u << 1)
 #define VEE_DIST_INCOMPLETE      (1u << 2)
-#define VEE_DIST_NO_ENERGY       (1u << 3) /* complete, but the district meter registered ≤ 0 \
-                                            */
+#define VEE_DIST_NO_ENERGY                                                               \
+    (1u << 3) /* complete, but the district meter registered ≤ 0                       \
+               */
 
 /* Most customers listed with a swing (line_loss_top_k ≤ this). */
 #define VEE_DISTRICT_TOP_MAX 16
