@@ -5,6 +5,8 @@
  */
 #include "cmd.h"
 #include "cmd_check_config.h"
+#include "cmd_export.h"
+#include "cmd_run.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +14,11 @@
 static const struct cmd commands[] = {
     {"read", cmd_read, "read one DI / Modbus map from one meter"},
     {"check-config", cmd_check_config, "check amihead.yaml and the meter inventory"},
+    {"run", cmd_run, "poll the meters and store their reads"},
+    {"query", cmd_query, "stored interval reads of one meter"},
+    {"stats", cmd_stats, "completeness per district and link"},
+    {"keygen", cmd_keygen, "make a CURVE key pair for the export endpoints"},
+    {"tail", cmd_tail, "print the export in sequence order, filling gaps by replay"},
     {"ports", cmd_ports, "list serial ports with their USB details"},
     {"version", cmd_version, "print the version"},
 };
