@@ -27,7 +27,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: amihead <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
     fprintf(f, "\n'amihead <command> --help' for the options of a command.\n");
 }
 

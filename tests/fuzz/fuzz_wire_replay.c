@@ -3,11 +3,11 @@
  * and the outbox record decoder, on outside bytes. Anything the parser
  * accepts must print back to exactly the same bytes (one canonical form),
  * and the reply header must always fit WIRE_REPLY_HDR_MAX.
- *
- * wire.c is compiled into this target because fuzz targets link only the
- * pure library and src/export is built with the head-end.
  */
-#include "../../src/export/wire.c"
+#include "ah_err.h"
+#include "wire.h"
+
+#include <string.h>
 
 #include <stdio.h>
 #include <stdlib.h>
