@@ -291,12 +291,6 @@ const struct sched_stats *sched_stats(const sched_t *s)
     return &s->st;
 }
 
-static int link_timeout_ms(const struct sched *s, const struct slink *L)
-{
-    (void)s;
-    return L->cl->timeout_ms;
-}
-
 static void link_drop(struct sched *s, struct slink *L, int why)
 {
     if (L->up) {
@@ -317,7 +311,7 @@ static void link_drop(struct sched *s, struct slink *L, int why)
 
 static void link_try_connect(struct sched *s, struct slink *L)
 {
-    int t = link_timeout_ms(s, L);
+    int t = L->cl->timeout_ms;
     int rc = link_open(L->l, t < 1000 ? t : 1000);
     if (rc == AH_OK) {
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
@@ -344,7 +338,6 @@ static void link_try_connect(struct sched *s, struct slink *L)
 
 static void next_cycle_time(struct sched *s, struct slink *L)
 {
-    int64_t step_ms = s->step_s * 1000;
     L->next_start = (L->boundary_s + s->step_s) * 1000 + L->offset_ms;
     int64_t now = ah_clock_now_ms(s->clk);
     if (now >= L->next_start) {
@@ -355,7 +348,6 @@ static void next_cycle_time(struct sched *s, struct slink *L)
                (long long)L->boundary_s, (long long)(now - L->cycle_t0));
         L->next_start = now;
     }
-    (void)step_ms;
 }
 
 static void cycle_begin(struct sched *s, struct slink *L, int64_t now)

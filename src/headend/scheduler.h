@@ -1,6 +1,7 @@
 /*
  * scheduler (prefix sched_; not sched.h, which would shadow the system
- * <sched.h> that <pthread.h> includes) — the polling engine of `amihead run` (DESIGN.md §1, §3, §4):
+ * <sched.h> that <pthread.h> includes) — the polling engine of
+ * `amihead run` (DESIGN.md §1, §3, §4):
  * interval-aligned cycles on the head-end clock, one job queue per link,
  * strictly one DL/T 645 request in flight per link, backfill (补抄) of the
  * intervals the store still lacks, per-meter backoff, TCP reconnect with
