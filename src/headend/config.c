@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "ah_err.h"
+#include "vee_district.h"
 
 #include <csv.h>
 #include <yaml.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Enums are stored through memcpy of an int (set_value): make sure they are. */
@@ -462,34 +464,47 @@ static const struct cfg_key metrics_keys[] = {
         .flags = CFG_EMPTY_OK),
 };
 
+/*
+ * Every field of struct vee_thresholds, in its order. Ranges are those
+ * vee_thresholds_check accepts (counts 1..254: the validator's run counters
+ * saturate at 255), narrowed where a value would make a rule meaningless
+ * (a 0 % imbalance or phase-loss threshold). Defaults are
+ * vee_thresholds_default()'s; test_config compares them field by field.
+ */
+#define VK(k, t, lo, hi, d)                                                              \
+    KEY(#k, t, struct vee_thresholds, k, .min = (lo), .max = (hi), .def = (d))
 static const struct cfg_key validation_keys[] = {
-    KEY("stopped_intervals", CFG_T_INT, struct cfg_validation, stopped_intervals,
-        .min = 1, .max = 2976, .def = "4"),
-    KEY("creeping_intervals", CFG_T_INT, struct cfg_validation, creeping_intervals,
-        .min = 1, .max = 2976, .def = "4"),
-    KEY("imbalance_pct", CFG_T_DOUBLE, struct cfg_validation, imbalance_pct, .min = 1,
-        .max = 100, .def = "20"),
-    KEY("imbalance_intervals", CFG_T_INT, struct cfg_validation, imbalance_intervals,
-        .min = 1, .max = 2976, .def = "4"),
-    KEY("imbalance_min_load_pct", CFG_T_DOUBLE, struct cfg_validation,
-        imbalance_min_load_pct, .min = 0, .max = 100, .def = "10"),
-    KEY("voltage_unbalance_pct", CFG_T_DOUBLE, struct cfg_validation,
-        voltage_unbalance_pct, .min = 0.1, .max = 100, .def = "4"),
-    KEY("phase_loss_pct", CFG_T_DOUBLE, struct cfg_validation, phase_loss_pct, .min = 1,
-        .max = 100, .def = "78"),
-    KEY("clock_drift_s", CFG_T_INT, struct cfg_validation, clock_drift_s, .min = 1,
-        .max = 86400, .def = "300"),
-    KEY("clock_suspect_s", CFG_T_INT, struct cfg_validation, clock_suspect_s, .min = 1,
-        .max = 604800, .def = "3600"),
-    KEY("jump_factor", CFG_T_DOUBLE, struct cfg_validation, jump_factor, .min = 1,
-        .max = 100, .def = "1.2"),
-    KEY("line_loss_min_pct", CFG_T_DOUBLE, struct cfg_validation, line_loss_min_pct,
-        .min = -100, .max = 100, .def = "-1"),
-    KEY("line_loss_max_pct", CFG_T_DOUBLE, struct cfg_validation, line_loss_max_pct,
-        .min = -100, .max = 100, .def = "10"),
-    KEY("line_loss_swing_pct", CFG_T_DOUBLE, struct cfg_validation, line_loss_swing_pct,
-        .min = 0, .max = 1000, .def = "20"),
+    VK(stopped_intervals, CFG_T_INT, 1, 254, "4"),
+    VK(creeping_intervals, CFG_T_INT, 1, 254, "4"),
+    VK(imbalance_pct, CFG_T_DOUBLE, 1, 100, "20"),
+    VK(imbalance_intervals, CFG_T_INT, 1, 254, "4"),
+    VK(imbalance_min_load_pct, CFG_T_DOUBLE, 0, 100, "10"),
+    VK(voltage_unbalance_pct, CFG_T_DOUBLE, 0.1, 100, "4"),
+    VK(voltage_unbalance_intervals, CFG_T_INT, 1, 254, "4"),
+    VK(phase_loss_pct, CFG_T_DOUBLE, 1, 100, "78"),
+    VK(phase_loss_dead_pct, CFG_T_DOUBLE, 1, 100, "60"),
+    VK(clock_drift_s, CFG_T_INT, 1, 86400, "300"),
+    VK(clock_suspect_s, CFG_T_INT, 2, 2678400, "3600"),
+    VK(jump_factor, CFG_T_DOUBLE, 1, 100, "1.2"),
+    VK(spike_factor, CFG_T_DOUBLE, 1, 1000, "10"),
+    VK(spike_min_kwh, CFG_T_DOUBLE, 0, 1e6, "1"),
+    VK(spike_min_days, CFG_T_INT, 1, 254, "7"),
+    VK(drop_factor, CFG_T_DOUBLE, 0, 1, "0.2"),
+    VK(drop_min_mean_kwh, CFG_T_DOUBLE, 0, 1e7, "5"),
+    VK(drop_min_days, CFG_T_INT, 1, VEE_DAYS, "7"),
+    VK(reverse_min_kwh, CFG_T_DOUBLE, 0, 1e6, "0.05"),
+    VK(reverse_flow_intervals, CFG_T_INT, 1, 254, "2"),
+    VK(sum_tol_kwh_per_interval, CFG_T_DOUBLE, 0, 1000, "0.02"),
+    VK(sum_tol_pct, CFG_T_DOUBLE, 0, 100, "0.5"),
+    VK(clear_intervals, CFG_T_INT, 1, 254, "4"),
+    VK(line_loss_min_pct, CFG_T_DOUBLE, -100, 100, "-1"),
+    VK(line_loss_max_pct, CFG_T_DOUBLE, -100, 100, "10"),
+    VK(line_loss_swing_pct, CFG_T_DOUBLE, 0, 1000, "20"),
+    VK(line_loss_swing_floor_pct, CFG_T_DOUBLE, 0, 100, "1"),
+    VK(line_loss_top_k, CFG_T_INT, 0, VEE_DISTRICT_TOP_MAX, "10"),
 };
+#undef VK
+enum { VK_CLOCK_DRIFT = 9, VK_CLOCK_SUSPECT = 10, VK_LOSS_MIN = 23, VK_LOSS_MAX = 24 };
 
 /* CSV columns, in the documented order (the header may order them freely). */
 struct meter_row {
@@ -529,7 +544,8 @@ enum { MC_ID, MC_PROTO, MC_LINK, MC_ADDR, MC_UNIT, MC_MAP, MC_N = 16 };
 _Static_assert(sizeof meter_cols / sizeof meter_cols[0] == MC_N, "column count");
 
 #define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
-#define MAX_KEYS 16
+#define MAX_KEYS 32 /* most keys of one table (validation) */
+_Static_assert(NKEYS(validation_keys) <= MAX_KEYS, "MAX_KEYS");
 
 /* ---- loader state ----------------------------------------------------- */
 
@@ -1185,6 +1201,206 @@ const struct cfg_meter *cfg_meter_find(const struct cfg *c, const char *id)
     return NULL;
 }
 
+/* ---- the validator's view ---------------------------------------------- */
+
+int cfg_vee_thresholds(const struct cfg *c, struct vee_thresholds *out)
+{
+    if (!c || !out)
+        return AH_EINVAL;
+    *out = c->validation;
+    return vee_thresholds_check(out);
+}
+
+int cfg_vee_meter_info(const struct cfg *c, const struct cfg_meter *m,
+                       struct vee_meter_info *out)
+{
+    if (!c || !m || !out)
+        return AH_EINVAL;
+    memset(out, 0, sizeof *out);
+    switch (m->wiring) {
+    case CFG_WIRING_1P2W:
+        out->wiring = VEE_1P2W;
+        break;
+    case CFG_WIRING_3P3W:
+        out->wiring = VEE_3P3W;
+        break;
+    case CFG_WIRING_3P4W:
+        out->wiring = VEE_3P4W;
+        break;
+    default:
+        return AH_EINVAL;
+    }
+    out->bidirectional = m->bidirectional;
+    if (m->ct < 1 || m->pt < 1)
+        return AH_EINVAL;
+    out->ct = (uint32_t)m->ct;
+    out->pt = (uint32_t)m->pt;
+    /* The CSV ranges (0.01..10000 A, 57.7..1000 V) keep these in uint32. */
+    if (!(m->rated_current > 0 && m->max_current <= 10000 && m->nominal_voltage > 0 &&
+          m->nominal_voltage <= 1000))
+        return AH_EINVAL;
+    out->ib_ma = (uint32_t)lround(m->rated_current * 1000.0);
+    out->imax_ma = (uint32_t)lround(m->max_current * 1000.0);
+    out->un_dv = (uint32_t)lround(m->nominal_voltage * 10.0);
+    out->interval_s = (uint32_t)(c->schedule.interval_min * 60);
+    out->tz_offset_s = c->headend.tz_offset_s;
+    out->install_time = 0; /* meters.csv has no installation date */
+    /* XXXXXX.XX kWh (protocols.md §2.3): 999999.99 + 0.01 wraps to 0. Modbus
+     * maps carry floats without a documented wrap: the validator's default. */
+    out->reg_modulus = cfg_proto_is_dlt645(m->proto) ? VEE_REG_MODULUS_DEFAULT : 0;
+    return vee_meter_info_check(out);
+}
+
+/* Rows that pass the column table must also pass the validator's check. */
+static void check_vee_meters(struct loader *L)
+{
+    const struct cfg *c = L->c;
+    if (c->schedule.interval_min < 1 || 60 % c->schedule.interval_min)
+        return; /* reported on schedule.interval_min; every row would repeat it */
+    struct vee_meter_info vi;
+    for (size_t i = 0; i < c->n_meters; i++)
+        if (cfg_vee_meter_info(c, &c->meters[i], &vi) != AH_OK)
+            err_at(L, c->inventory, c->meters[i].line, "row",
+                   "ratings rejected by the validator (vee_meter_info_check)");
+}
+
+/* ---- time zone offset ------------------------------------------------- */
+
+/*
+ * The validator and scheduler need one fixed offset (meter wall time - UTC).
+ * Switching TZ to ask localtime_r about another zone changes the whole
+ * process's time zone under any thread that formats a time, so a named zone
+ * is read from its TZif file instead: the footer of a version 2+ file
+ * (RFC 8536 §3.3) is the POSIX TZ string for times after the last
+ * transition, i.e. today's rule. "STD offset" alone means no daylight
+ * saving; anything after it (a DST name and rule) is refused.
+ */
+static bool tz_posix_fixed(const char *tz, int32_t *off)
+{
+    const char *p = tz;
+    if (*p == '<') { /* quoted name: <+08>, <-03> (POSIX XBD 8.3) */
+        while (*p && *p != '>')
+            p++;
+        if (*p != '>' || p - tz < 4)
+            return false;
+        p++;
+    } else {
+        while (isalpha((unsigned char)*p))
+            p++;
+        if (p - tz < 3)
+            return false;
+    }
+    int sign = 1;
+    if (*p == '+' || *p == '-')
+        sign = *p++ == '-' ? -1 : 1;
+    long part[3] = {0, 0, 0};
+    for (int i = 0; i < 3; i++) {
+        if (!isdigit((unsigned char)*p))
+            return false;
+        long v = 0;
+        int nd = 0;
+        while (isdigit((unsigned char)*p) && nd < 3) {
+            v = v * 10 + (*p++ - '0');
+            nd++;
+        }
+        part[i] = v;
+        if (*p != ':' || i == 2)
+            break;
+        p++;
+    }
+    if (*p || part[0] > 24 || part[1] > 59 || part[2] > 59)
+        return false; /* trailing text: a DST rule follows */
+    /* POSIX offsets count west of Greenwich: "CST-8" is UTC+8. */
+    long west = part[0] * 3600 + part[1] * 60 + part[2];
+    *off = (int32_t)(-sign * west);
+    return true;
+}
+
+static int tz_zone_offset(const char *zone, int32_t *off, char *err, size_t errlen)
+{
+    const char *dir = getenv("TZDIR");
+    if (!dir || !*dir)
+        dir = "/usr/share/zoneinfo";
+    char path[CFG_PATH_MAX * 2];
+    snprintf(path, sizeof path, "%s/%s", dir, zone);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char head[5] = {0}, tail[128];
+    size_t n = fread(head, 1, sizeof head, f);
+    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    size_t want =
+        size > (long)sizeof tail - 1 ? sizeof tail - 1 : (size_t)(size < 0 ? 0 : size);
+    size_t got = 0;
+    if (size > 0 && fseek(f, -(long)want, SEEK_END) == 0)
+        got = fread(tail, 1, want, f);
+    fclose(f);
+    if (n != 5 || memcmp(head, "TZif", 4) || head[4] < '2' || got < 2 ||
+        tail[got - 1] != '\n') {
+        snprintf(err, errlen, "%s is not a TZif version 2+ file", path);
+        return -1;
+    }
+    tail[got - 1] = 0;
+    const char *nl = memrchr(tail, '\n', got - 1); /* the data before holds NULs */
+    const char *tz = nl ? nl + 1 : NULL;
+    if (!tz || !*tz) {
+        snprintf(err, errlen, "zone '%s' has no rule for present-day times", zone);
+        return -1;
+    }
+    if (!tz_posix_fixed(tz, off)) {
+        snprintf(err, errlen,
+                 "zone '%s' observes daylight saving time (%s); amihead needs a fixed "
+                 "UTC offset",
+                 zone, tz);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * The box's own zone (headend.timezone ""): localtime_r needs no TZ switch
+ * here. Sampled over a year from now: differing offsets mean DST.
+ */
+static int tz_local_offset(int32_t *off, char *err, size_t errlen)
+{
+    tzset(); /* pick up TZ as it is now (localtime_r may not) */
+    time_t now = time(NULL);
+    long first = 0;
+    for (int k = 0; k <= 12; k++) {
+        time_t t = now + (time_t)k * 30 * 86400;
+        struct tm tm;
+        if (!localtime_r(&t, &tm)) {
+            snprintf(err, errlen, "localtime_r failed for the box's time zone");
+            return -1;
+        }
+        if (k == 0)
+            first = tm.tm_gmtoff;
+        else if (tm.tm_gmtoff != first) {
+            snprintf(err, errlen,
+                     "not set, and the box's time zone observes daylight saving "
+                     "time; name a zone with a fixed UTC offset");
+            return -1;
+        }
+    }
+    *off = (int32_t)first;
+    return 0;
+}
+
+static void load_tz_offset(struct loader *L, unsigned line)
+{
+    struct cfg_headend *h = &L->c->headend;
+    char err[200];
+    int rc = *h->timezone ? tz_zone_offset(h->timezone, &h->tz_offset_s, err, sizeof err)
+                          : tz_local_offset(&h->tz_offset_s, err, sizeof err);
+    if (rc)
+        err_at(L, L->yfile, line, "headend.timezone", "%s", err);
+    else if (h->tz_offset_s < -14 * 3600 || h->tz_offset_s > 14 * 3600)
+        err_at(L, L->yfile, line, "headend.timezone", "UTC offset %d s beyond ±14 h",
+               (int)h->tz_offset_s);
+}
+
 /* ---- YAML document ---------------------------------------------------- */
 
 /* Relative paths in the YAML are relative to the YAML file's directory. */
@@ -1224,9 +1440,37 @@ static const struct cfg_key inventory_key = {.key = "inventory",
                                              .off = offsetof(struct cfg, inventory),
                                              .size = FSIZE(struct cfg, inventory)};
 
+/*
+ * Cross-key rules of `validation:`, then the validator's own check as the
+ * last word: the key table is meant to accept only what vee accepts, and a
+ * config that passes here must never make vee_eval refuse every read.
+ * errors_before: diag error count before the section was parsed.
+ */
+static void check_validation(struct loader *L, const unsigned val_lines[MAX_KEYS],
+                             unsigned sec_line, size_t errors_before)
+{
+    const struct vee_thresholds *v = &L->c->validation;
+    if (v->clock_suspect_s <= v->clock_drift_s)
+        err_at(L, L->yfile,
+               val_lines[VK_CLOCK_SUSPECT] ? val_lines[VK_CLOCK_SUSPECT]
+                                           : val_lines[VK_CLOCK_DRIFT],
+               "validation.clock_suspect_s", "%d must be above clock_drift_s (%d)",
+               v->clock_suspect_s, v->clock_drift_s);
+    if (v->line_loss_min_pct >= v->line_loss_max_pct)
+        err_at(L, L->yfile,
+               val_lines[VK_LOSS_MIN] ? val_lines[VK_LOSS_MIN] : val_lines[VK_LOSS_MAX],
+               "validation.line_loss_min_pct", "%g must be below line_loss_max_pct (%g)",
+               v->line_loss_min_pct, v->line_loss_max_pct);
+    /* A value already reported left its field unset: no second message. */
+    if (L->d->n_errors == errors_before && vee_thresholds_check(v) != AH_OK)
+        err_at(L, L->yfile, sec_line, "validation",
+               "thresholds rejected by the validator (vee_thresholds_check; "
+               "ranges in docs/validation.md)");
+}
+
 static void check_cross(struct loader *L, unsigned sched_lines[MAX_KEYS],
-                        unsigned val_lines[MAX_KEYS], unsigned exp_lines[MAX_KEYS],
-                        unsigned sec_lines[MAX_KEYS], unsigned sec_line)
+                        unsigned exp_lines[MAX_KEYS], unsigned sec_lines[MAX_KEYS],
+                        unsigned sec_line)
 {
     struct cfg *c = L->c;
     const struct cfg_schedule *s = &c->schedule;
@@ -1237,13 +1481,6 @@ static void check_cross(struct loader *L, unsigned sched_lines[MAX_KEYS],
         err_at(L, L->yfile, sched_lines[2], "schedule.stagger_s",
                "%d s is not shorter than the %d min interval", s->stagger_s,
                s->interval_min);
-    const struct cfg_validation *v = &c->validation;
-    if (v->clock_suspect_s <= v->clock_drift_s)
-        err_at(L, L->yfile, val_lines[8], "validation.clock_suspect_s",
-               "must be above clock_drift_s (%d)", v->clock_drift_s);
-    if (v->line_loss_min_pct >= v->line_loss_max_pct)
-        err_at(L, L->yfile, val_lines[10], "validation.line_loss_min_pct",
-               "must be below line_loss_max_pct (%g)", v->line_loss_max_pct);
     if (!strcmp(c->export.pub, c->export.replay))
         err_at(L, L->yfile, exp_lines[1], "export.replay", "same endpoint as export.pub");
 
@@ -1321,6 +1558,8 @@ static void load_yaml(struct loader *L, FILE *fp)
         exp_lines[MAX_KEYS], sec_lines[MAX_KEYS];
     parse_section(L, &doc, sec[SEC_HEADEND], headend_keys, NKEYS(headend_keys),
                   &c->headend, "headend", sec_key_line[SEC_HEADEND], lines);
+    if (!lines[1] || *c->headend.timezone) /* a refused zone is reported already */
+        load_tz_offset(L, lines[1] ? lines[1] : sec_key_line[SEC_HEADEND]);
     parse_section(L, &doc, sec[SEC_STORAGE], storage_keys, NKEYS(storage_keys),
                   &c->storage, "storage", sec_key_line[SEC_STORAGE], lines);
     if (!resolve_path(L->yfile, c->storage.path, sizeof c->storage.path))
@@ -1333,10 +1572,11 @@ static void load_yaml(struct loader *L, FILE *fp)
                   &c->security, "security", sec_key_line[SEC_SECURITY], sec_lines);
     parse_section(L, &doc, sec[SEC_METRICS], metrics_keys, NKEYS(metrics_keys),
                   &c->metrics, "metrics", sec_key_line[SEC_METRICS], lines);
+    size_t errors_before = L->d->n_errors;
     parse_section(L, &doc, sec[SEC_VALIDATION], validation_keys, NKEYS(validation_keys),
                   &c->validation, "validation", sec_key_line[SEC_VALIDATION], val_lines);
-    check_cross(L, sched_lines, val_lines, exp_lines, sec_lines,
-                sec_key_line[SEC_SECURITY]);
+    check_validation(L, val_lines, sec_key_line[SEC_VALIDATION], errors_before);
+    check_cross(L, sched_lines, exp_lines, sec_lines, sec_key_line[SEC_SECURITY]);
 
     /* Links after schedule: they inherit its timeout and retries. */
     if (sec[SEC_LINKS])
@@ -1356,8 +1596,10 @@ static void load_yaml(struct loader *L, FILE *fp)
         err_at(L, L->yfile, yline(inv), "inventory", "path too long");
     else if (c->links && !L->nomem) {
         load_inventory(L, yline(inv));
-        if (!L->nomem)
+        if (!L->nomem) {
             check_inventory(L);
+            check_vee_meters(L);
+        }
     }
 out:
     yaml_document_delete(&doc);

@@ -20,6 +20,7 @@
 #include "dlt645.h"
 #include "link.h"
 #include "mbmap.h"
+#include "vee.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -111,6 +112,10 @@ struct cfg {
         char id[CFG_HOSTPORT_MAX];
         char timezone[64]; /* "" = the box's TZ */
         enum ah_log_level log_level;
+        /* Meters' wall time - UTC, s; fixed (zones with daylight saving are
+         * refused), taken at load: from the zone's TZif footer for a named
+         * zone, from localtime_r of the process TZ for "". */
+        int32_t tz_offset_s;
     } headend;
 
     char inventory[CFG_PATH_MAX]; /* resolved against the YAML's directory */
@@ -151,22 +156,9 @@ struct cfg {
         char listen[CFG_HOSTPORT_MAX]; /* "" = no metrics endpoint */
     } metrics;
 
-    /* Thresholds of reference/vee.md. */
-    struct cfg_validation {
-        int stopped_intervals;
-        int creeping_intervals;
-        double imbalance_pct;
-        int imbalance_intervals;
-        double imbalance_min_load_pct;
-        double voltage_unbalance_pct;
-        double phase_loss_pct;
-        int clock_drift_s;
-        int clock_suspect_s;
-        double jump_factor;
-        double line_loss_min_pct;
-        double line_loss_max_pct;
-        double line_loss_swing_pct;
-    } validation;
+    /* Thresholds of reference/vee.md: every field of struct vee_thresholds
+     * is a `validation:` key of the same name (docs/config.md). */
+    struct vee_thresholds validation;
 
     struct cfg_meter *meters; /* n_meters rows in file order */
     size_t n_meters;
@@ -191,6 +183,22 @@ void cfg_destroy(struct cfg **c);
 /* Borrowed pointers into c, NULL when absent (binary search). */
 const struct cfg_link *cfg_link_find(const struct cfg *c, const char *name);
 const struct cfg_meter *cfg_meter_find(const struct cfg *c, const char *id);
+
+/*
+ * The validator's view of the config (src/validation/vee.h). Both return
+ * AH_OK, or AH_EINVAL when the result fails vee_thresholds_check /
+ * vee_meter_info_check (cfg_load already refused such configs) or an
+ * argument is NULL. *out is fully written on AH_OK.
+ *
+ * cfg_vee_meter_info: Ib / Imax in mA and Un in 0.1 V (rounded), interval
+ * from schedule.interval_min, tz offset from headend.timezone, install time
+ * 0 (the inventory has none), register modulus 1e8 (XXXXXX.XX kWh wraps at
+ * 999999.99, protocols.md §2.3) for DL/T 645 meters and the validator's
+ * default for Modbus meters. m: a row of c (borrowed).
+ */
+int cfg_vee_thresholds(const struct cfg *c, struct vee_thresholds *out);
+int cfg_vee_meter_info(const struct cfg *c, const struct cfg_meter *m,
+                       struct vee_meter_info *out);
 
 /* Text as written in the files ("dlt645-tcp", "modbus", "3P4W", ...). */
 const char *cfg_link_type_name(enum cfg_link_type t);
