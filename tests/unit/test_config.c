@@ -16,10 +16,12 @@
 #include "config.h"
 #include "dlt645.h"
 #include "mbmap.h"
+#include "vee.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct fx {
@@ -498,8 +500,289 @@ static void diag_list_is_bounded(void **state)
     assert_int_equal(x->diag.dropped, 100 - CFG_DIAG_MAX);
 }
 
+/* ---- validation: the thresholds and meter info the validator gets ---- */
+
+/* Every field of struct vee_thresholds; *_I ints, *_D doubles. */
+#define VEE_THRESHOLD_FIELDS(I, D)                                                       \
+    I(stopped_intervals)                                                                 \
+    I(creeping_intervals)                                                                \
+    D(imbalance_pct)                                                                     \
+    I(imbalance_intervals)                                                               \
+    D(imbalance_min_load_pct)                                                            \
+    D(voltage_unbalance_pct)                                                             \
+    I(voltage_unbalance_intervals)                                                       \
+    D(phase_loss_pct)                                                                    \
+    D(phase_loss_dead_pct)                                                               \
+    I(clock_drift_s)                                                                     \
+    I(clock_suspect_s)                                                                   \
+    D(jump_factor)                                                                       \
+    D(spike_factor)                                                                      \
+    D(spike_min_kwh)                                                                     \
+    I(spike_min_days)                                                                    \
+    D(drop_factor)                                                                       \
+    D(drop_min_mean_kwh)                                                                 \
+    I(drop_min_days)                                                                     \
+    D(reverse_min_kwh)                                                                   \
+    I(reverse_flow_intervals)                                                            \
+    D(sum_tol_kwh_per_interval)                                                          \
+    D(sum_tol_pct)                                                                       \
+    I(clear_intervals)                                                                   \
+    D(line_loss_min_pct)                                                                 \
+    D(line_loss_max_pct)                                                                 \
+    D(line_loss_swing_pct)                                                               \
+    D(line_loss_swing_floor_pct)                                                         \
+    I(line_loss_top_k)
+
+#define CHECK_I(f)                                                                       \
+    if (a->f != b->f) {                                                                  \
+        fprintf(stderr, "%s: %d != %d\n", #f, a->f, b->f);                               \
+        same = false;                                                                    \
+    }
+#define CHECK_D(f)                                                                       \
+    if (!(a->f == b->f)) {                                                               \
+        fprintf(stderr, "%s: %g != %g\n", #f, a->f, b->f);                               \
+        same = false;                                                                    \
+    }
+
+static bool thresholds_equal(const struct vee_thresholds *a,
+                             const struct vee_thresholds *b)
+{
+    bool same = true;
+    VEE_THRESHOLD_FIELDS(CHECK_I, CHECK_D)
+    return same;
+}
+
+#define NAME_OF(f) #f,
+static const char *const threshold_names[] = {VEE_THRESHOLD_FIELDS(NAME_OF, NAME_OF)};
+
+static const char *ROWS_D1 =
+    "D1-M,dlt645-2007,c0,000000000101,,,3P4W,80,1,1.5,6,220,D1,A,district,no\n"
+    "D1-001,dlt645-1997,bus1,123456789012,,,1P2W,1,1,5,60,220,D1,C,customer,yes\n"
+    "D1-002,modbus,rtu1,,7,sdm630,3P3W,15,100,1.5,6,100,D1,B,customer,no\n";
+
+/* Without a validation section the validator gets exactly its defaults. */
+static void validation_defaults_are_the_validators(void **state)
+{
+    struct fx *x = *state;
+    int rc = load(x, YAML_MIN, csv_of(ROWS_D1));
+    if (rc)
+        dump(x);
+    assert_int_equal(rc, 0);
+    struct vee_thresholds t, d = vee_thresholds_default();
+    memset(&t, 0xA5, sizeof t);
+    assert_int_equal(cfg_vee_thresholds(x->c, &t), AH_OK);
+    assert_true(thresholds_equal(&t, &d));
+    assert_int_equal(cfg_vee_thresholds(NULL, &t), AH_EINVAL);
+}
+
+/* The example names every threshold, each at its default. */
+static void example_lists_every_threshold_at_its_default(void **state)
+{
+    (void)state;
+    const char *path = AH_VECTORS_DIR "/../../examples/amihead.yaml";
+    static char text[16384];
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    const char *sec = strstr(text, "\nvalidation:");
+    assert_non_null(sec);
+    for (size_t i = 0; i < sizeof threshold_names / sizeof threshold_names[0]; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "\n  %s:", threshold_names[i]);
+        if (!strstr(sec, key)) {
+            fprintf(stderr, "examples/amihead.yaml lacks validation.%s\n",
+                    threshold_names[i]);
+            fail();
+        }
+    }
+    struct cfg_diag d;
+    cfg_diag_init(&d);
+    struct cfg *c = NULL;
+    assert_int_equal(cfg_load(path, &c, &d), 0);
+    struct vee_thresholds t, def = vee_thresholds_default();
+    assert_int_equal(cfg_vee_thresholds(c, &t), AH_OK);
+    assert_true(thresholds_equal(&t, &def));
+    assert_int_equal(c->headend.tz_offset_s, 8 * 3600); /* Asia/Shanghai */
+    cfg_destroy(&c);
+}
+
+/* Values the validator would refuse never get past the loader. */
+static void validation_out_of_range_named_by_line(void **state)
+{
+    struct fx *x = *state;
+    char y[2048];
+    snprintf(y, sizeof y,
+             "%s"
+             "validation:\n"                     /* 17 */
+             "  stopped_intervals: 255\n"        /* 18 run counters saturate */
+             "  drop_min_days: 15\n"             /* 19 ring holds 14 days */
+             "  line_loss_top_k: 17\n"           /* 20 at most 16 listed */
+             "  drop_factor: 1.5\n"              /* 21 */
+             "  spike_factor: 0.5\n"             /* 22 */
+             "  clock_drift_s: 600\n"            /* 23 */
+             "  clock_suspect_s: 600\n"          /* 24 not above drift */
+             "  line_loss_min_pct: 12\n"         /* 25 not below max (10) */
+             "  voltage_unbalance_interval: 4\n" /* 26 typo */
+             "  reverse_min_kwh: nan\n",         /* 27 */
+             YAML_MIN);
+    assert_int_equal(load(x, y, csv_of(ROWS_D1)), AH_ECONFIG);
+    const char *F = "amihead.yaml";
+    assert_msg(x, F, 18, "validation.stopped_intervals", "255 out of range 1..254");
+    assert_msg(x, F, 19, "validation.drop_min_days", "15 out of range 1..14");
+    assert_msg(x, F, 20, "validation.line_loss_top_k", "17 out of range 0..16");
+    assert_msg(x, F, 21, "validation.drop_factor", "1.5 out of range 0..1");
+    assert_msg(x, F, 22, "validation.spike_factor", "0.5 out of range 1..1000");
+    assert_msg(x, F, 24, "validation.clock_suspect_s",
+               "600 must be above clock_drift_s (600)");
+    assert_msg(x, F, 25, "validation.line_loss_min_pct",
+               "12 must be below line_loss_max_pct (10)");
+    assert_msg(x, F, 26, "validation.voltage_unbalance_interval", "unknown key");
+    assert_msg(x, F, 27, "validation.reverse_min_kwh", "'nan' is not a number");
+    assert_int_equal(x->diag.n_errors, 9);
+
+    /* the edges themselves are accepted, and the validator agrees */
+    snprintf(y, sizeof y,
+             "%s"
+             "validation:\n"
+             "  stopped_intervals: 254\n"
+             "  drop_min_days: 14\n"
+             "  line_loss_top_k: 0\n"
+             "  drop_factor: 1\n"
+             "  clock_drift_s: 1\n"
+             "  clock_suspect_s: 2\n"
+             "  line_loss_min_pct: -100\n"
+             "  line_loss_max_pct: 100\n",
+             YAML_MIN);
+    int rc = load(x, y, csv_of(ROWS_D1));
+    if (rc)
+        dump(x);
+    assert_int_equal(rc, 0);
+    struct vee_thresholds t;
+    assert_int_equal(cfg_vee_thresholds(x->c, &t), AH_OK);
+    assert_int_equal(t.stopped_intervals, 254);
+    assert_int_equal(t.drop_min_days, 14);
+    assert_int_equal(t.line_loss_top_k, 0);
+    assert_true(t.drop_factor == 1.0);
+    assert_int_equal(t.clock_suspect_s, 2);
+    assert_int_equal(t.creeping_intervals, 4); /* untouched keys keep defaults */
+}
+
+static const char *YAML_SHANGHAI_HEAD = "headend:\n"
+                                        "  timezone: Asia/Shanghai\n";
+
+static void meter_info_for_validator(void **state)
+{
+    struct fx *x = *state;
+    char y[2048];
+    snprintf(y, sizeof y, "%s%s", YAML_SHANGHAI_HEAD, YAML_MIN);
+    int rc = load(x, y, csv_of(ROWS_D1));
+    if (rc)
+        dump(x);
+    assert_int_equal(rc, 0);
+    struct vee_meter_info vi;
+
+    /* District meter: 3P4W 220/380 V, 1.5(6) A behind an 80/1 (400/5) CT */
+    memset(&vi, 0xA5, sizeof vi);
+    assert_int_equal(cfg_vee_meter_info(x->c, cfg_meter_find(x->c, "D1-M"), &vi), AH_OK);
+    assert_int_equal(vi.wiring, VEE_3P4W);
+    assert_false(vi.bidirectional);
+    assert_int_equal(vi.ct, 80);
+    assert_int_equal(vi.pt, 1);
+    assert_int_equal(vi.ib_ma, 1500);
+    assert_int_equal(vi.imax_ma, 6000);
+    assert_int_equal(vi.un_dv, 2200);
+    assert_int_equal(vi.interval_s, 900);
+    assert_int_equal(vi.tz_offset_s, 8 * 3600);
+    assert_int_equal(vi.install_time, 0);
+    assert_int_equal(vi.reg_modulus, 100000000); /* 999999.99 kWh + 0.01 */
+    /* Emax, secondary: 220 V × 6 A × 3 phases × 0.25 h = 0.99 kWh */
+    assert_int_equal(vee_emax(&vi), 99);
+
+    /* Household PV prosumer: 1P2W 220 V 5(60) A direct, DL/T 645-1997 */
+    assert_int_equal(cfg_vee_meter_info(x->c, cfg_meter_find(x->c, "D1-001"), &vi),
+                     AH_OK);
+    assert_int_equal(vi.wiring, VEE_1P2W);
+    assert_true(vi.bidirectional);
+    assert_int_equal(vi.ct, 1);
+    assert_int_equal(vi.pt, 1);
+    assert_int_equal(vi.ib_ma, 5000);
+    assert_int_equal(vi.imax_ma, 60000);
+    assert_int_equal(vi.un_dv, 2200);
+    assert_int_equal(vi.interval_s, 900);
+    assert_int_equal(vi.tz_offset_s, 8 * 3600);
+    assert_int_equal(vi.reg_modulus, 100000000);
+    /* 220 V × 60 A × 0.25 h = 3.3 kWh */
+    assert_int_equal(vee_emax(&vi), 330);
+
+    /* Modbus 3P3W 100 V line behind 15× CT and 100× PT: validator's modulus */
+    assert_int_equal(cfg_vee_meter_info(x->c, cfg_meter_find(x->c, "D1-002"), &vi),
+                     AH_OK);
+    assert_int_equal(vi.wiring, VEE_3P3W);
+    assert_int_equal(vi.ct, 15);
+    assert_int_equal(vi.pt, 100);
+    assert_int_equal(vi.un_dv, 1000);
+    assert_int_equal(vi.reg_modulus, 0);
+
+    assert_int_equal(cfg_vee_meter_info(x->c, NULL, &vi), AH_EINVAL);
+}
+
+/* The offset is fixed at load; zones with daylight saving are refused. */
+static void timezone_offset_fixed_or_refused(void **state)
+{
+    struct fx *x = *state;
+    static const struct {
+        const char *zone;
+        int32_t off;
+    } ok[] = {
+        {"Asia/Shanghai", 8 * 3600},
+        {"Asia/Kolkata", 5 * 3600 + 1800}, /* IST-5:30 */
+        {"Etc/GMT+5", -5 * 3600},          /* <-05>5 */
+        {"UTC", 0},
+    };
+    char y[2048];
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        snprintf(y, sizeof y, "headend:\n  timezone: %s\n%s", ok[i].zone, YAML_MIN);
+        int rc = load(x, y, csv_of(ROWS_D1));
+        if (rc)
+            dump(x);
+        assert_int_equal(rc, 0);
+        assert_int_equal(x->c->headend.tz_offset_s, ok[i].off);
+    }
+
+    snprintf(y, sizeof y, "headend:\n  timezone: Europe/Berlin\n%s", YAML_MIN);
+    assert_int_equal(load(x, y, csv_of(ROWS_D1)), AH_ECONFIG);
+    assert_msg(x, "amihead.yaml", 2, "headend.timezone",
+               "'Europe/Berlin' observes daylight saving time (CET-1CEST");
+    assert_int_equal(x->diag.n_errors, 1);
+
+    /* No zone named: the box's TZ, asked through localtime_r. */
+    const char *saved = getenv("TZ");
+    char keep[128] = "";
+    if (saved)
+        snprintf(keep, sizeof keep, "%s", saved);
+    setenv("TZ", "CST-8", 1);
+    assert_int_equal(load(x, YAML_MIN, csv_of(ROWS_D1)), 0);
+    assert_int_equal(x->c->headend.tz_offset_s, 8 * 3600);
+    setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1);
+    assert_int_equal(load(x, YAML_MIN, csv_of(ROWS_D1)), AH_ECONFIG);
+    /* no headend section: the message names the file only */
+    char want[256];
+    snprintf(want, sizeof want, "%s: headend.timezone: not set, and the box's", x->yaml);
+    assert_int_equal(x->diag.n_errors, 1);
+    assert_non_null(strstr(x->diag.msg[0], want));
+    if (saved)
+        setenv("TZ", keep, 1);
+    else
+        unsetenv("TZ");
+    tzset();
+}
+
 int main(void)
 {
+    /* headend.timezone "" means the box's zone: make it one without DST. */
+    setenv("TZ", "UTC0", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(good_config_loads_values_and_defaults, setup,
                                         teardown),
@@ -519,6 +802,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(security_needs_both_keys_that_exist, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(diag_list_is_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(validation_defaults_are_the_validators, setup,
+                                        teardown),
+        cmocka_unit_test(example_lists_every_threshold_at_its_default),
+        cmocka_unit_test_setup_teardown(validation_out_of_range_named_by_line, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(meter_info_for_validator, setup, teardown),
+        cmocka_unit_test_setup_teardown(timezone_offset_fixed_or_refused, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
