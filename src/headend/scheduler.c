@@ -184,18 +184,6 @@ struct sched {
     struct sched_stats st;
 };
 
-static int64_t tz_offset_s(const char *zone)
-{
-    if (zone && zone[0]) {
-        setenv("TZ", zone, 1);
-        tzset();
-    }
-    time_t now = time(NULL);
-    struct tm lt;
-    localtime_r(&now, &lt);
-    return lt.tm_gmtoff;
-}
-
 int sched_new(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pipe,
               const uint32_t *meter_idx, sched_t **out)
 {
@@ -207,7 +195,7 @@ int sched_new(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pipe,
     s->pipe = pipe;
     s->ep = -1;
     s->step_s = (int64_t)cfg->schedule.interval_min * 60;
-    s->tz_s = tz_offset_s(cfg->headend.timezone);
+    s->tz_s = cfg->headend.tz_offset_s;
     s->midx = malloc((cfg->n_meters ? cfg->n_meters : 1) * sizeof *s->midx);
     s->ms = calloc(cfg->n_meters ? cfg->n_meters : 1, sizeof *s->ms);
     s->links = calloc(cfg->n_links ? cfg->n_links : 1, sizeof *s->links);

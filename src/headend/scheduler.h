@@ -16,9 +16,9 @@
  * It must not write to the store: decoded reads go to the pipeline (pipe_),
  * the single writer; the store is only asked for gap lists, through it.
  *
- * Time zone: meters speak local wall time. The offset of cfg headend.timezone
- * (the box's TZ when empty) is taken once at start, so zones with daylight
- * saving are not supported in this cut (China, UTC+8, has none).
+ * Time zone: meters speak local wall time; the fixed offset is the config's
+ * headend.tz_offset_s (zones with daylight saving are refused there; China,
+ * UTC+8, has none).
  */
 #ifndef AH_SCHED_H
 #define AH_SCHED_H
