@@ -8,6 +8,7 @@ import select
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 BIN = os.environ.get("AH_BIN", "build/bin")
@@ -25,6 +26,24 @@ def check(cond, msg):
 
 def utc(s):
     return calendar.timegm(time.strptime(s, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+def iso(t):
+    """Epoch seconds as amisim's ISO 8601 UTC form (the inverse of utc)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def amisim_series(args, frm, to, meter=None):
+    """`amisim ARGS --series FROM,TO [--series-meter ADDR]`: the simulator's
+    shown and true registers, one dict per meter and interval (FROM and TO
+    in ISO form or epoch seconds)."""
+    frm, to = (iso(t) if isinstance(t, int) else t for t in (frm, to))
+    cmd = [os.path.join(BIN, "amisim"), *args, "--series", f"{frm},{to}"]
+    if meter:
+        cmd += ["--series-meter", meter]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True,
+                         timeout=60).stdout
+    return [json.loads(ln) for ln in out.splitlines()]
 
 
 def free_port_block(n):
@@ -86,25 +105,27 @@ class Truth:
         return self.doc.get("faults", [])
 
 
-class Sim:
-    """amisim as a helper: started with a free port block, waits for 'ready',
-    killed on exit."""
+class Amisim:
+    """amisim as a helper with exactly the arguments given: waits for
+    'ready', killed on exit. With log_markers, its stderr goes to a file
+    and leaving the with-block fails the test when any marker (e.g.
+    "Sanitizer") is in it; without, stderr is the test's own."""
 
-    def __init__(self, tmp, *args, timeout=60):
-        self.tmp = tmp
+    def __init__(self, *args, timeout=60, log_markers=None):
         self.args = list(args)
         self.timeout = timeout
+        self.log_markers = log_markers
+        self.log = None
         self.lines = []
-        self.truth_path = os.path.join(tmp, f"truth-{id(self)}.json")
+
+    def command(self):
+        return [os.path.join(BIN, "amisim"), *self.args]
 
     def __enter__(self):
-        n = 1
-        if "--concentrators" in self.args:
-            n = int(self.args[self.args.index("--concentrators") + 1])
-        self.port_base = free_port_block(n)
-        cmd = [os.path.join(BIN, "amisim"), "--port-base", str(self.port_base),
-               "--truth", self.truth_path, *self.args]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=sys.stderr)
+        if self.log_markers:
+            self.log = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE,
+                                     stderr=self.log or sys.stderr)
         self.started = time.time()
         deadline = time.monotonic() + self.timeout
         fd = self.proc.stdout.fileno()
@@ -146,6 +167,14 @@ class Sim:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.log:
+            self.log.seek(0)
+            err = self.log.read()
+            self.log.close()
+            self.log = None
+            if any(m in err for m in self.log_markers):
+                print(err, file=sys.stderr)
+                fail(f"amisim logged one of {self.log_markers}")
         return False
 
     def endpoint_lines(self, kind):
@@ -167,6 +196,27 @@ class Sim:
     def meter_addr(conc, idx):
         """amisim's address scheme: (conc + 1) * 10^6 + idx + 1."""
         return "%012d" % ((conc + 1) * 1000000 + idx + 1)
+
+
+class Sim(Amisim):
+    """amisim as a helper: started with a free port block and a truth file,
+    waits for 'ready', killed on exit."""
+
+    def __init__(self, tmp, *args, timeout=60, log_markers=None):
+        super().__init__(*args, timeout=timeout, log_markers=log_markers)
+        self.tmp = tmp
+        self.truth_path = os.path.join(tmp, f"truth-{id(self)}.json")
+
+    def command(self):
+        return [os.path.join(BIN, "amisim"), "--port-base", str(self.port_base),
+                "--truth", self.truth_path, *self.args]
+
+    def __enter__(self):
+        n = 1
+        if "--concentrators" in self.args:
+            n = int(self.args[self.args.index("--concentrators") + 1])
+        self.port_base = free_port_block(n)
+        return super().__enter__()
 
     def truth(self):
         return Truth(self.truth_path)

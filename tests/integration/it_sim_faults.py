@@ -16,101 +16,24 @@ meter faults (concentrator 0, from a --faults spec file):
 link faults (concentrators 1..7, p = 1): no reply, late reply, bad checksum,
 junk bytes, truncated frame, TCP disconnect, concentrator offline.
 """
-import json, os, random, socket, subprocess, sys, time
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
 
-BIN = os.environ.get("AH_BIN", "build/bin")
-AMISIM = os.path.join(BIN, "amisim")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ahtest  # noqa: E402
+from dlt645wire import (Link, bcd_le, find_frame, frame, hms_s,  # noqa: E402
+                        load_records, recv_frame, tm5)
+
+AMISIM = os.path.join(ahtest.BIN, "amisim")
 EPOCH = "2025-03-14T00:00:00Z"
 E = 1741910400
 TZ = 8 * 3600
 H = 3600
-
-
-def bcd(n):
-    return ((n // 10) << 4) | (n % 10)
-
-
-def frame(addr, c, data):
-    a = bytes.fromhex(addr)[::-1]
-    d = bytes((x + 0x33) & 0xFF for x in data)
-    f = b"\x68" + a + b"\x68" + bytes([c, len(d)]) + d
-    return b"\xfe" * 4 + f + bytes([sum(f) & 0xFF, 0x16])
-
-
-def find_frame(buf, check=True):
-    i = buf.find(b"\x68")
-    while i >= 0 and len(buf) - i >= 12:
-        if buf[i + 7] == 0x68:
-            L = buf[i + 9]
-            if len(buf) - i < 12 + L:
-                return None
-            f = buf[i:i + 12 + L]
-            if not check or (sum(f[:-2]) & 0xFF == f[-2] and f[-1] == 0x16):
-                return f, i
-        i = buf.find(b"\x68", i + 1)
-    return None
-
-
-def bcd_le(b, sign=False):
-    b = bytearray(b)
-    neg = sign and b[-1] & 0x80
-    if neg:
-        b[-1] &= 0x7F
-    v = int(bytes(b[::-1]).hex())
-    return -v if neg else v
-
-
-def tm5(local_s):
-    t = time.gmtime(local_s)
-    return bytes([bcd(t.tm_min), bcd(t.tm_hour), bcd(t.tm_mday), bcd(t.tm_mon),
-                  bcd(t.tm_year % 100)])
-
-
-def recv_all(s, timeout):
-    buf = b""
-    end = time.time() + timeout
-    closed = False
-    while time.time() < end:
-        s.settimeout(max(0.01, end - time.time()))
-        try:
-            c = s.recv(4096)
-        except socket.timeout:
-            break
-        except ConnectionResetError:
-            closed = True
-            break
-        if not c:
-            closed = True
-            break
-        buf += c
-        if find_frame(buf, check=False) and buf.endswith(b"\x16"):
-            break
-    return buf, closed
-
-
-class Link:
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=3)
-
-    def read(self, addr, di, extra=b""):
-        self.s.sendall(frame(addr, 0x11, di.to_bytes(4, "little") + extra))
-        buf, _ = recv_all(self.s, 2)
-        f = find_frame(buf)
-        assert f, "no reply to %08X" % di
-        f = f[0]
-        c = f[8]
-        data = bytes((x - 0x33) & 0xFF for x in f[10:-2])
-        payload, seq = data[4:], 0
-        while c & 0x20:
-            seq += 1
-            self.s.sendall(frame(addr, 0x12, di.to_bytes(4, "little") + bytes([seq])))
-            buf, _ = recv_all(self.s, 2)
-            f = find_frame(buf)[0]
-            c = f[8]
-            data = bytes((x - 0x33) & 0xFF for x in f[10:-2])
-            payload += data[4:-1]
-        assert not c & 0x40, "abnormal reply to %08X: %s" % (di, data.hex())
-        return payload
 
 
 def records(link, addr, start_utc, n):
@@ -118,21 +41,7 @@ def records(link, addr, start_utc, n):
     out = []
     while len(out) < n:
         k = min(8, n - len(out))
-        pl = link.read(addr, 0x06000001, bytes([k]) + tm5(start_utc + TZ))
-        i = 0
-        while i < len(pl):
-            ll = pl[i + 2]
-            rec = pl[i:i + 3 + ll]
-            b = rec[8:]
-            t = rec[3:8]
-            volts = [None if b[2 * j:2 * j + 2] == b"\xff\xff" else bcd_le(b[2 * j:2 * j + 2])
-                     for j in range(3)]
-            curr = [None if b[6 + 3 * j:9 + 3 * j] == b"\xff\xff\xff"
-                    else bcd_le(b[6 + 3 * j:9 + 3 * j], True) for j in range(3)]
-            k4 = 18 + 25 + 9
-            out.append({"t": t, "volt": volts, "curr": curr, "fwd": bcd_le(b[k4:k4 + 4]),
-                        "rev": bcd_le(b[k4 + 4:k4 + 8])})
-            i += 5 + ll
+        out += load_records(link.value(addr, 0x06000001, bytes([k]) + tm5(start_utc + TZ)))
         start_utc += 900 * k
     return out[:n]
 
@@ -177,132 +86,111 @@ def main():
     spec["faults"].append({"type": "offline", "concentrator": 7, "from": "-1h", "to": "+1h"})
     json.dump(spec, open(tmp + "/faults.json", "w"))
 
-    for _ in range(20):
-        base = random.randint(20000, 40000)
-        p = subprocess.Popen([AMISIM] + common + ["--port-base", str(base), "--faults",
-                                                  tmp + "/faults.json", "--truth",
-                                                  tmp + "/t.json"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = ""
-        while line != "ready":
-            line = p.stdout.readline().strip()
-            if not line:
-                break
-        if line == "ready":
-            break
-        p.kill()
-        p.wait()
-    else:
-        sys.exit("amisim did not start")
     try:
-        truth = json.load(open(tmp + "/t.json"))
-        assert len([f for f in truth["faults"]]) == len(spec["faults"])
-        link = Link(base)
-        a = lambda name: pick[name]["address"]
-        emax = lambda m: m["un_v"] * m["imax_a"] * (3 if m["wiring"] == "3P4W" else 1) * 0.25 / 10.0
-
-        # stopped: frozen while current flows
-        r = records(link, a("stopped"), E - 6 * H + 900, 15)
-        assert len({x["fwd"] for x in r}) == 1, [x["fwd"] for x in r]
-        assert any(abs(x["curr"][0]) > 0 for x in r)
-        # reversed CT: negative current, reverse register grows, SW1 D4
-        r = records(link, a("reversed"), E - 5 * H, 8)
-        assert all(x["curr"][0] < 0 for x in r if x["curr"][0])
-        assert r[-1]["rev"] > r[0]["rev"] and r[-1]["fwd"] == r[0]["fwd"]
-        sw = link.read(a("reversed"), 0x04000501)
-        assert sw[0] & 0x10, sw.hex()
-        # backwards: forward register decreases
-        r = records(link, a("backwards"), E - 5 * H, 8)
-        assert r[-1]["fwd"] < r[0]["fwd"]
-        # jumping: one interval above 1.2 x Emax
-        r = records(link, a("jumping"), E - 4 * H, 8)
-        d = [y["fwd"] - x["fwd"] for x, y in zip(r, r[1:])]
-        assert max(d) > 1.2 * emax(pick["jumping"]), (d, emax(pick["jumping"]))
-        assert sorted(d)[-2] < emax(pick["jumping"])
-        # creeping: 0.01 kWh per interval with no current
-        r = records(link, a("creeping"), E - 5 * H, 8)
-        d = [y["fwd"] - x["fwd"] for x, y in zip(r, r[1:])]
-        assert d == [1] * 7 and all(x["curr"][0] == 0 for x in r), (d, r[0])
-        # imbalance: phase B heavy now
-        cur = link.read(a("phase_imbalance"), 0x0202FF00)
-        i3 = [abs(bcd_le(cur[3 * j:3 * j + 3], True)) for j in range(3)]
-        assert (max(i3) - min(i3)) / max(i3) > 0.2 and i3[1] == max(i3), i3
-        # phase loss C: voltage near 0 under load, status word 6 D0, event count
-        m = pick["phase_loss"]
-        v = link.read(a("phase_loss"), 0x0201FF00)
-        cur = link.read(a("phase_loss"), 0x0202FF00)
-        vc, ic = bcd_le(v[4:6]) / 10.0, bcd_le(cur[6:9], True)
-        assert vc < 0.78 * m["un_v"] and ic != 0 and bcd_le(v[0:2]) / 10 > 200, (vc, ic)
-        assert link.read(a("phase_loss"), 0x04000506)[0] & 1
-        assert bcd_le(link.read(a("phase_loss"), 0x10030001)) == 1
-        # clock drift: 600 s ahead
-        now_local = time.time() - started + E + TZ
-        t = link.read(a("clock_drift"), 0x04000102)
-        hms = int(t[2:3].hex()) * 3600 + int(t[1:2].hex()) * 60 + int(t[0:1].hex())
-        want = (now_local + 600) % 86400
-        assert abs(hms - want) < 10, (hms, want)
-        # theft: 40 % registered, cover open event at the start
-        r = records(link, a("theft"), E - 4 * H, 5)
-        ser = subprocess.run([AMISIM] + common + ["--faults", tmp + "/faults.json", "--series",
-                                                  "2025-03-13T20:00:00Z,2025-03-13T21:00:00Z",
-                                                  "--series-meter", a("theft")],
-                             capture_output=True, text=True, check=True).stdout.splitlines()
-        tr = [json.loads(x)["true"]["fwd"] for x in ser]
-        shown = r[-1]["fwd"] - r[0]["fwd"]
-        true_adv = tr[-1] - tr[0]
-        assert abs(shown - 0.4 * true_adv) <= 5, (shown, true_adv)
-        assert bcd_le(link.read(a("theft"), 0x03300D00)) == 1
-        ev = link.read(a("theft"), 0x03300D01)
-        assert ev[:6] == bytes([0]) + tm5(E - 6 * H + TZ), ev[:6].hex()
-        # missing: the next record after the outage is the one at its end
-        r = records(link, a("missing"), E - 6 * H, 1)
-        assert r[0]["t"] == tm5(E - 4 * H + TZ), r[0]["t"].hex()
-        assert bcd_le(link.read(a("missing"), 0x03110000)) >= 1
-        ev = link.read(a("missing"), 0x03110001)
-        assert ev == bytes([0]) + tm5(E - 6 * H + TZ) + bytes([0]) + tm5(E - 4 * H + TZ), ev.hex()
-
-        # link faults, concentrators 1..7
-        req = lambda k: frame("%06d000001" % (k + 1), 0x11, bytes([0, 0, 1, 0]))
-        def talk(k, timeout=1.0):
-            s = socket.create_connection(("127.0.0.1", base + k), timeout=2)
-            t = time.time()
-            s.sendall(req(k))
-            buf, closed = recv_all(s, timeout)
-            s.close()
-            return buf, closed, time.time() - t
-        buf, closed, _ = talk(1)
-        assert buf == b"" and not closed, "no_reply answered"
-        buf, closed, dt = talk(2, 3.0)
-        assert find_frame(buf) and dt >= 1.4, ("late_reply", dt)
-        buf, _, _ = talk(3)
-        f = find_frame(buf, check=False)
-        assert f and not find_frame(buf), "bad checksum not bad"
-        buf, _, _ = talk(4)
-        f = find_frame(buf)
-        assert f and f[1] > 0 and buf[0] != 0x68, ("junk", buf.hex())
-        buf, closed, _ = talk(5)
-        assert buf and not find_frame(buf, check=False), ("truncated", buf.hex())
-        buf, closed, _ = talk(6)
-        assert buf == b"" and closed, "disconnect"
-        try:
-            buf, closed, _ = talk(7)
-            assert buf == b"" and closed, "offline concentrator answered"
-        except (ConnectionRefusedError, ConnectionResetError):
-            pass
-        print("it_sim_faults: ok (10 meter faults, 7 link faults)")
+        with ahtest.Sim(tmp, *common, "--faults", tmp + "/faults.json",
+                        log_markers=("Sanitizer",)) as sim:
+            check(sim, common, tmp, spec, pick)
     finally:
-        p.terminate()
-        try:
-            p.wait(5)
-        except subprocess.TimeoutExpired:
-            p.kill()
-        err = p.stderr.read()
-        subprocess.run(["rm", "-rf", tmp])
-        if "Sanitizer" in err:
-            print(err, file=sys.stderr)
-            sys.exit(1)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
-started = time.time()
+def check(sim, common, tmp, spec, pick):
+    base = sim.port_base
+    truth = sim.truth().doc
+    assert len([f for f in truth["faults"]]) == len(spec["faults"])
+    link = Link.connect(base, timeout=2)
+    a = lambda name: pick[name]["address"]
+    emax = lambda m: m["un_v"] * m["imax_a"] * (3 if m["wiring"] == "3P4W" else 1) * 0.25 / 10.0
+
+    # stopped: frozen while current flows
+    r = records(link, a("stopped"), E - 6 * H + 900, 15)
+    assert len({x["fwd"] for x in r}) == 1, [x["fwd"] for x in r]
+    assert any(abs(x["curr"][0]) > 0 for x in r)
+    # reversed CT: negative current, reverse register grows, SW1 D4
+    r = records(link, a("reversed"), E - 5 * H, 8)
+    assert all(x["curr"][0] < 0 for x in r if x["curr"][0])
+    assert r[-1]["rev"] > r[0]["rev"] and r[-1]["fwd"] == r[0]["fwd"]
+    sw = link.value(a("reversed"), 0x04000501)
+    assert sw[0] & 0x10, sw.hex()
+    # backwards: forward register decreases
+    r = records(link, a("backwards"), E - 5 * H, 8)
+    assert r[-1]["fwd"] < r[0]["fwd"]
+    # jumping: one interval above 1.2 x Emax
+    r = records(link, a("jumping"), E - 4 * H, 8)
+    d = [y["fwd"] - x["fwd"] for x, y in zip(r, r[1:])]
+    assert max(d) > 1.2 * emax(pick["jumping"]), (d, emax(pick["jumping"]))
+    assert sorted(d)[-2] < emax(pick["jumping"])
+    # creeping: 0.01 kWh per interval with no current
+    r = records(link, a("creeping"), E - 5 * H, 8)
+    d = [y["fwd"] - x["fwd"] for x, y in zip(r, r[1:])]
+    assert d == [1] * 7 and all(x["curr"][0] == 0 for x in r), (d, r[0])
+    # imbalance: phase B heavy now
+    cur = link.value(a("phase_imbalance"), 0x0202FF00)
+    i3 = [abs(bcd_le(cur[3 * j:3 * j + 3], True)) for j in range(3)]
+    assert (max(i3) - min(i3)) / max(i3) > 0.2 and i3[1] == max(i3), i3
+    # phase loss C: voltage near 0 under load, status word 6 D0, event count
+    m = pick["phase_loss"]
+    v = link.value(a("phase_loss"), 0x0201FF00)
+    cur = link.value(a("phase_loss"), 0x0202FF00)
+    vc, ic = bcd_le(v[4:6]) / 10.0, bcd_le(cur[6:9], True)
+    assert vc < 0.78 * m["un_v"] and ic != 0 and bcd_le(v[0:2]) / 10 > 200, (vc, ic)
+    assert link.value(a("phase_loss"), 0x04000506)[0] & 1
+    assert bcd_le(link.value(a("phase_loss"), 0x10030001)) == 1
+    # clock drift: 600 s ahead
+    now_local = time.time() - sim.started + E + TZ
+    t = link.value(a("clock_drift"), 0x04000102)
+    hms = hms_s(t)
+    want = (now_local + 600) % 86400
+    assert abs(hms - want) < 10, (hms, want)
+    # theft: 40 % registered, cover open event at the start
+    r = records(link, a("theft"), E - 4 * H, 5)
+    ser = ahtest.amisim_series(common + ["--faults", tmp + "/faults.json"],
+                               "2025-03-13T20:00:00Z", "2025-03-13T21:00:00Z",
+                               meter=a("theft"))
+    tr = [x["true"]["fwd"] for x in ser]
+    shown = r[-1]["fwd"] - r[0]["fwd"]
+    true_adv = tr[-1] - tr[0]
+    assert abs(shown - 0.4 * true_adv) <= 5, (shown, true_adv)
+    assert bcd_le(link.value(a("theft"), 0x03300D00)) == 1
+    ev = link.value(a("theft"), 0x03300D01)
+    assert ev[:6] == bytes([0]) + tm5(E - 6 * H + TZ), ev[:6].hex()
+    # missing: the next record after the outage is the one at its end
+    r = records(link, a("missing"), E - 6 * H, 1)
+    assert r[0]["t"] == tm5(E - 4 * H + TZ), r[0]["t"].hex()
+    assert bcd_le(link.value(a("missing"), 0x03110000)) >= 1
+    ev = link.value(a("missing"), 0x03110001)
+    assert ev == bytes([0]) + tm5(E - 6 * H + TZ) + bytes([0]) + tm5(E - 4 * H + TZ), ev.hex()
+
+    # link faults, concentrators 1..7
+    req = lambda k: frame("%06d000001" % (k + 1), 0x11, bytes([0, 0, 1, 0]))
+    def talk(k, timeout=1.0):
+        s = socket.create_connection(("127.0.0.1", base + k), timeout=2)
+        t = time.time()
+        s.sendall(req(k))
+        buf, closed = recv_frame(s, timeout, check=False)
+        s.close()
+        return buf, closed, time.time() - t
+    buf, closed, _ = talk(1)
+    assert buf == b"" and not closed, "no_reply answered"
+    buf, closed, dt = talk(2, 3.0)
+    assert find_frame(buf) and dt >= 1.4, ("late_reply", dt)
+    buf, _, _ = talk(3)
+    f = find_frame(buf, check=False)
+    assert f and not find_frame(buf), "bad checksum not bad"
+    buf, _, _ = talk(4)
+    f = find_frame(buf)
+    assert f and f[1] > 0 and buf[0] != 0x68, ("junk", buf.hex())
+    buf, closed, _ = talk(5)
+    assert buf and not find_frame(buf, check=False), ("truncated", buf.hex())
+    buf, closed, _ = talk(6)
+    assert buf == b"" and closed, "disconnect"
+    try:
+        buf, closed, _ = talk(7)
+        assert buf == b"" and closed, "offline concentrator answered"
+    except (ConnectionRefusedError, ConnectionResetError):
+        pass
+    print("it_sim_faults: ok (10 meter faults, 7 link faults)")
+
+
 if __name__ == "__main__":
     main()

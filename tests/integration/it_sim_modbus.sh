@@ -4,29 +4,14 @@
 # reference/protocols.md §4.2/§4.3) and gets values consistent with the
 # simulator's own truth (`amisim --series`).
 set -eu
-BIN=${AH_BIN:-build/bin}
-TMP=$(mktemp -d)
-PID=
-cleanup() {
-    [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
+. "$(dirname "$0")/lib.sh"
 command -v mbpoll >/dev/null || { echo "mbpoll missing"; exit 1; }
 
 EPOCH=2025-03-14T00:00:00Z
 ARGS="--concentrators 1 --meters 1 --seed 11 --epoch $EPOCH --modbus-meters 2"
-i=0
-while :; do
-    P2=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 20000 ))
-    "$BIN/amisim" $ARGS --modbus-tcp-base "$P2" --modbus-rtu >"$TMP/out" 2>"$TMP/err" &
-    PID=$!
-    n=0
-    while [ $n -lt 100 ] && ! grep -q '^ready$' "$TMP/out"; do sleep 0.1; n=$((n + 1)); done
-    grep -q '^ready$' "$TMP/out" && break
-    kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; PID=
-    i=$((i + 1)); [ $i -lt 10 ] || { cat "$TMP/err"; exit 1; }
-done
+pick_port() { P=$(( 20000 + $(rand16) % 20000 )); }
+run_amisim() { exec "$BIN/amisim" $ARGS --modbus-tcp-base "$P" --modbus-rtu; }
+amisim_up 10 100
 RTU0=$(awk '$1 == "modbus-rtu" && $2 == 0 {print $3}' "$TMP/out")
 RTU1=$(awk '$1 == "modbus-rtu" && $2 == 1 {print $3}' "$TMP/out")
 
@@ -48,7 +33,7 @@ lo0=$(python3 -c "import json,sys; l=[json.loads(x) for x in open('$TMP/s0')]; p
 lo1=$(python3 -c "import json,sys; l=[json.loads(x) for x in open('$TMP/s1')]; print(l[0]['shown']['fwd']/100 - 0.02, l[1]['shown']['fwd']/100 + 0.02)")
 
 # SDM630, FC 04, PDU 0x0000..: three phase voltages; 0x0048 import energy
-for how in "-m tcp -p $P2 127.0.0.1" "-m rtu -b 9600 -P none $RTU0"; do
+for how in "-m tcp -p $P 127.0.0.1" "-m rtu -b 9600 -P none $RTU0"; do
     poll $how -a 1 -r 1 -c 3 -t 3:float -B -1 >"$TMP/v"
     [ "$(wc -l <"$TMP/v")" -eq 3 ] || { echo "sdm630 voltages: $how"; exit 1; }
     while read -r v; do check "sdm630 V ($how)" "$v" 213.4 226.6; done <"$TMP/v"
@@ -59,7 +44,7 @@ for how in "-m tcp -p $P2 127.0.0.1" "-m rtu -b 9600 -P none $RTU0"; do
 done
 
 # DTSU666, FC 03, 0x2006.. raw floats V x 10 (§4.3); 0x101E import energy
-for how in "-m tcp -p $((P2 + 1)) 127.0.0.1" "-m rtu -b 9600 -P none $RTU1"; do
+for how in "-m tcp -p $((P + 1)) 127.0.0.1" "-m rtu -b 9600 -P none $RTU1"; do
     poll $how -a 1 -r 8199 -c 3 -t 4:float -B -1 >"$TMP/v"
     [ "$(wc -l <"$TMP/v")" -eq 3 ] || { echo "dtsu666 voltages: $how"; exit 1; }
     while read -r v; do check "dtsu666 V x10 ($how)" "$v" 2134 2266; done <"$TMP/v"
