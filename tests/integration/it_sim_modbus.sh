@@ -32,24 +32,27 @@ check() { # check LABEL VALUE LO HI
 lo0=$(python3 -c "import json,sys; l=[json.loads(x) for x in open('$TMP/s0')]; print(l[0]['shown']['fwd']/100 - 0.02, l[1]['shown']['fwd']/100 + 0.02)")
 lo1=$(python3 -c "import json,sys; l=[json.loads(x) for x in open('$TMP/s1')]; print(l[0]['shown']['fwd']/100 - 0.02, l[1]['shown']['fwd']/100 + 0.02)")
 
+# voltages_and_import NAME FC VREG VLO VHI EREG ELO EHI HOW: the three
+# phase voltages from VREG each in [VLO, VHI] and the import energy from
+# EREG in [ELO, EHI], over the link mbpoll options HOW (float32 ABCD)
+voltages_and_import() {
+    poll $9 -a 1 -r "$3" -c 3 -t "$2":float -B -1 >"$TMP/v"
+    [ "$(wc -l <"$TMP/v")" -eq 3 ] || { echo "$1 voltages: $9"; exit 1; }
+    while read -r v; do check "$1 V ($9)" "$v" "$4" "$5"; done <"$TMP/v"
+    e=$(poll $9 -a 1 -r "$6" -c 1 -t "$2":float -B -1)
+    check "$1 import kWh ($9)" "$e" "$7" "$8"
+}
+
 # SDM630, FC 04, PDU 0x0000..: three phase voltages; 0x0048 import energy
 for how in "-m tcp -p $P 127.0.0.1" "-m rtu -b 9600 -P none $RTU0"; do
-    poll $how -a 1 -r 1 -c 3 -t 3:float -B -1 >"$TMP/v"
-    [ "$(wc -l <"$TMP/v")" -eq 3 ] || { echo "sdm630 voltages: $how"; exit 1; }
-    while read -r v; do check "sdm630 V ($how)" "$v" 213.4 226.6; done <"$TMP/v"
-    e=$(poll $how -a 1 -r 73 -c 1 -t 3:float -B -1)
-    check "sdm630 import kWh ($how)" "$e" $lo0
+    voltages_and_import sdm630 3 1 213.4 226.6 73 $lo0 "$how"
     f=$(poll $how -a 1 -r 71 -c 1 -t 3:float -B -1)
     check "sdm630 Hz ($how)" "$f" 49.9 50.1
 done
 
 # DTSU666, FC 03, 0x2006.. raw floats V x 10 (§4.3); 0x101E import energy
 for how in "-m tcp -p $((P + 1)) 127.0.0.1" "-m rtu -b 9600 -P none $RTU1"; do
-    poll $how -a 1 -r 8199 -c 3 -t 4:float -B -1 >"$TMP/v"
-    [ "$(wc -l <"$TMP/v")" -eq 3 ] || { echo "dtsu666 voltages: $how"; exit 1; }
-    while read -r v; do check "dtsu666 V x10 ($how)" "$v" 2134 2266; done <"$TMP/v"
-    e=$(poll $how -a 1 -r 4127 -c 1 -t 4:float -B -1)
-    check "dtsu666 import kWh ($how)" "$e" $lo1
+    voltages_and_import "dtsu666" 4 8199 2134 2266 4127 $lo1 "$how"
 done
 if grep -q -i 'sanitizer\|ERROR' "$TMP/err"; then cat "$TMP/err"; exit 1; fi
 echo "it_sim_modbus: ok"
