@@ -31,10 +31,26 @@
 
 typedef struct pipe pipe_t;
 
+/* What the scheduler read beside the interval, for validation (vee.h
+ * struct vee_input). Status words 1..7 and the meter clock travel in rec
+ * (STORE_REC_HAS_STATUS / STORE_REC_HAS_METER_CLOCK with headend_clock_ms,
+ * the head-end clock when the meter clock was read). */
+#define PIPE_HAS_COVER       (1u << 0) /* cover_count and terminal_count */
+#define PIPE_HAS_CLEAR_COUNT (1u << 1) /* clear_count */
+#define PIPE_HAS_SERIAL      (1u << 2) /* serial */
+#define PIPE_HAS_FREEZE      (1u << 3) /* freeze_at and freeze_fwd */
+
 struct pipe_read {
     uint32_t meter; /* store index */
     uint64_t end;   /* interval end, UTC s */
     struct store_rec rec;
+    uint32_t has;            /* PIPE_HAS_* */
+    uint32_t cover_count;    /* 03300D00 meter cover opened (protocols.md §2.6) */
+    uint32_t terminal_count; /* 03300E00 terminal cover opened */
+    uint32_t clear_count;    /* 03300100 meter clear */
+    uint64_t serial;         /* meter identity: number 04000402 (or address) */
+    int64_t freeze_at;       /* UTC s of the daily freeze (local midnight) */
+    int64_t freeze_fwd;      /* forward total at freeze_at, 0.01 kWh secondary */
 };
 
 struct pipe_stats {
