@@ -154,20 +154,139 @@ static int tcp_open(link_t *l, int timeout_ms)
     return rc;
 }
 
+int link_connect_start(link_t *l)
+{
+    if (l->fd >= 0)
+        return AH_OK;
+    if (l->kind != LINK_TCP)
+        return link_open(l, 0);
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(l->host, l->port, &hints, &res) != 0 || !res)
+        return AH_ENOENT;
+    int rc = AH_ECONNREFUSED;
+    /* the first address only: trying the next one would need another
+     * round through the loop, and head-ends are configured by address */
+    int fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    res->ai_protocol);
+    if (fd < 0) {
+        rc = ah_err_from_errno(errno);
+    } else if (connect(fd, res->ai_addr, res->ai_addrlen) == 0) {
+        l->fd = fd;
+        rc = AH_OK;
+    } else if (errno == EINPROGRESS) {
+        l->fd = fd;
+        rc = AH_EAGAIN;
+    } else {
+        rc = ah_err_from_errno(errno);
+        close(fd);
+    }
+    freeaddrinfo(res);
+    if (rc == AH_OK) {
+        int one = 1;
+        setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        setsockopt(l->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    }
+    return rc;
+}
+
+int link_connect_finish(link_t *l)
+{
+    if (l->fd < 0)
+        return AH_ECLOSED;
+    int soerr = 0;
+    socklen_t sl = sizeof soerr;
+    if (getsockopt(l->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
+        soerr = errno;
+    if (soerr) {
+        close(l->fd);
+        l->fd = -1;
+        return ah_err_from_errno(soerr);
+    }
+    int one = 1;
+    setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(l->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    return AH_OK;
+}
+
+int link_listen_tcp(const char *host_port, int *bound_port)
+{
+    link_t *tmp = link_new_tcp(host_port);
+    if (!tmp) {
+        /* port 0 is legal here, not for link_new_tcp */
+        const char *colon = host_port ? strrchr(host_port, ':') : NULL;
+        if (!colon || strcmp(colon, ":0") != 0)
+            return AH_EINVAL;
+        char hp[128];
+        snprintf(hp, sizeof hp, "%.*s:1", (int)(colon - host_port), host_port);
+        tmp = link_new_tcp(hp);
+        if (!tmp)
+            return AH_EINVAL;
+        snprintf(tmp->port, sizeof tmp->port, "0");
+    }
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    int gai = getaddrinfo(tmp->host, tmp->port, &hints, &res);
+    link_destroy(&tmp);
+    if (gai != 0 || !res)
+        return AH_ENOENT;
+    int rc;
+    int fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    res->ai_protocol);
+    if (fd < 0) {
+        rc = ah_err_from_errno(errno);
+        goto out;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 16) != 0) {
+        rc = ah_err_from_errno(errno);
+        close(fd);
+        goto out;
+    }
+    if (bound_port) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        *bound_port = 0;
+        if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+            *bound_port =
+                ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    }
+    rc = fd;
+out:
+    freeaddrinfo(res);
+    return rc;
+}
+
 static speed_t baud_to_speed(int baud)
 {
     switch (baud) {
-    case 300: return B300;
-    case 600: return B600;
-    case 1200: return B1200;
-    case 2400: return B2400;
-    case 4800: return B4800;
-    case 9600: return B9600;
-    case 19200: return B19200;
-    case 38400: return B38400;
-    case 57600: return B57600;
-    case 115200: return B115200;
-    default: return 0;
+    case 300:
+        return B300;
+    case 600:
+        return B600;
+    case 1200:
+        return B1200;
+    case 2400:
+        return B2400;
+    case 4800:
+        return B4800;
+    case 9600:
+        return B9600;
+    case 19200:
+        return B19200;
+    case 38400:
+        return B38400;
+    case 57600:
+        return B57600;
+    case 115200:
+        return B115200;
+    default:
+        return 0;
     }
 }
 
@@ -215,12 +334,17 @@ static int tty_open(link_t *l)
 static int sp_to_ah(enum sp_return r)
 {
     switch (r) {
-    case SP_OK: return AH_OK;
-    case SP_ERR_ARG: return AH_EINVAL;
-    case SP_ERR_MEM: return AH_ENOMEM;
-    case SP_ERR_SUPP: return AH_ENOTSUP;
+    case SP_OK:
+        return AH_OK;
+    case SP_ERR_ARG:
+        return AH_EINVAL;
+    case SP_ERR_MEM:
+        return AH_ENOMEM;
+    case SP_ERR_SUPP:
+        return AH_ENOTSUP;
     case SP_ERR_FAIL:
-    default: return ah_err_from_errno(errno ? errno : EIO);
+    default:
+        return ah_err_from_errno(errno ? errno : EIO);
     }
 }
 

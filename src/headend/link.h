@@ -20,14 +20,17 @@ typedef struct link link_t;
 enum link_parity { LINK_PARITY_NONE, LINK_PARITY_EVEN, LINK_PARITY_ODD };
 
 struct link_serial_opts {
-    int baud;       /* 300 .. 115200 */
+    int baud; /* 300 .. 115200 */
     enum link_parity parity;
-    int data_bits;  /* 7 or 8 */
-    int stop_bits;  /* 1 or 2 */
+    int data_bits; /* 7 or 8 */
+    int stop_bits; /* 1 or 2 */
 };
 
 /* DL/T 645 default character: 2400 bit/s 8E1 (protocols.md §1.1). */
-#define LINK_SERIAL_DLT645_DEFAULT {2400, LINK_PARITY_EVEN, 8, 1}
+#define LINK_SERIAL_DLT645_DEFAULT                                                       \
+    {                                                                                    \
+        2400, LINK_PARITY_EVEN, 8, 1                                                     \
+    }
 
 /* "host:port" (IPv4, name, or [v6]:port). Caller owns the result. NULL on
  * a malformed spec. Nothing is opened until link_open. */
@@ -40,6 +43,23 @@ link_t *link_new_accepted(int fd, const char *peer_name);
 /* Open / connect, waiting at most timeout_ms. AH_OK or a negative ah_err
  * (AH_ECONNREFUSED, AH_ETIMEDOUT, AH_ENOENT, AH_EIO …). */
 int link_open(link_t *l, int timeout_ms);
+/*
+ * Non-blocking open for an event loop (DESIGN.md §3: one slow peer must not
+ * stall the other links). TCP: AH_OK when connected at once, AH_EAGAIN when
+ * the connect is under way (link_fd() turns writable when it settles: then
+ * call link_connect_finish), or a negative ah_err. Other kinds open at once
+ * (serial opens do not block: O_NONBLOCK) or fail.
+ */
+int link_connect_start(link_t *l);
+/* Settle a connect that link_connect_start left under way: AH_OK, or the
+ * connect's error (the fd is then closed). */
+int link_connect_finish(link_t *l);
+
+/* A non-blocking listening TCP socket on "host:port" (port 0: any; the
+ * port bound goes to *bound_port when non-NULL). Returns the fd (caller
+ * owns, close()) or a negative ah_err. */
+int link_listen_tcp(const char *host_port, int *bound_port);
+
 /* Close the fd; the link may be opened again (reconnect). */
 void link_close(link_t *l);
 void link_destroy(link_t **l);

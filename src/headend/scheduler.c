@@ -9,14 +9,26 @@
  *     ▲                                     │  backed off? ── skip ──┐
  *     │                                     ▼                        │
  *     │             04000101 date, 04000102 time (meter clock),      │
- *     │             0201FF00 V, 0202FF00 I, then 06000001 N=1 at     │
+ *     │             0201FF00 V, 0202FF00 I, 040005FF status words,   │
+ *     │             once a day after daily_freeze_after: 05060001    │
+ *     │             + 05060101 (daily freeze), then 06000001 N=1 at  │
  *     │             each missing interval end (oldest first)         │
  *     │                                     │ timeout after retries: │
  *     │                                     │ meter fails the cycle  │
  *     └──────────── last meter done ◄───────┴────────────────────────┘
  *
  * A link that drops goes DOWN; it reconnects with backoff and resumes the
- * cycle at the meter it was on.
+ * cycle at the meter it was on. Link kinds:
+ *
+ *   dlt645-tcp     non-blocking connect inside the loop (EPOLLOUT), backoff
+ *   dlt645-serial  link_new_serial (termios for ptys, libserialport else)
+ *   dlt645-listen  no connect: an accepted socket is identified by 13H
+ *                  (DL/T 645-2007 §1.4 read address) and, when its address
+ *                  is a configured dial-in link's, becomes that link's
+ *                  transport (replacing an older socket of the same
+ *                  concentrator); unknown ones are refused and closed
+ *   modbus-*       a thread per link (mbpoll), started and stopped by
+ *                  sched_run
  */
 #include "scheduler.h"
 
@@ -25,9 +37,14 @@
 #include "ah_log.h"
 #include "dlt645_di.h"
 #include "link.h"
+#include "mbpoll.h"
+#include "metrics.h"
 #include "sess.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,18 +146,65 @@ void sched_s_to_tm(int64_t s, struct dlt645_tm *tm)
 #define DI_VOLTAGE  0x0201FF00u /* phase voltages block */
 #define DI_CURRENT  0x0202FF00u /* phase currents block */
 #define DI_LOAD_REC 0x06000001u /* load records, N blocks from a given time */
+#define DI_STATUS   0x040005FFu /* status words 1..7 block (protocols.md §2.5) */
+#define DI_FRZ_TIME 0x05060001u /* last daily freeze: time YYMMDDhhmm (§2.8) */
+#define DI_FRZ_FWD  0x05060101u /* last daily freeze: forward active block (§2.8) */
 
-enum job_step { JOB_DATE, JOB_TIME, JOB_V, JOB_I, JOB_LR, JOB_DONE };
+enum job_step {
+    JOB_DATE,
+    JOB_TIME,
+    JOB_V,
+    JOB_I,
+    JOB_STATUS,
+    JOB_FRZ_T,
+    JOB_FRZ_E,
+    JOB_LR,
+    JOB_DONE
+};
 
 struct meter_state {
-    int streak; /* failed cycles in a row */
-    int since;  /* cycles since the last attempt */
+    int streak;         /* failed cycles in a row */
+    int since;          /* cycles since the last attempt */
+    int64_t freeze_day; /* local day number + 1 of the last freeze read, 0 none */
+    size_t backlog;     /* intervals missing at its last cycle start */
+};
+
+enum slink_kind { SL_NONE, SL_TCP, SL_SERIAL, SL_DIALIN, SL_MODBUS };
+
+/* epoll tags: what an event's u64 names (high half) and its index. */
+enum { TAG_LINK = 0, TAG_LISTEN = 1, TAG_PENDING = 2 };
+#define EV_DATA(tag, i) (((uint64_t)(tag) << 32) | (uint64_t)(i))
+
+/* A socket of a dial-in listener waiting for its 13H answer. */
+#define SCHED_PENDING_MAX 32
+struct spending {
+    link_t *l; /* NULL: free slot */
+    size_t lis;
+    struct sess sess;
+    char peer[64];
+};
+
+struct slisten {
+    const char *addr; /* borrowed from cfg */
+    int fd;
+    int port; /* bound */
+};
+
+struct link_met {
+    struct met_series *reads, *requests, *retries, *timeouts, *rtt, *ratio, *missing,
+        *overruns, *up;
 };
 
 struct slink {
     const struct cfg_link *cl;
+    enum slink_kind kind;
     link_t *l;
     bool up;
+    bool connecting;          /* TCP connect under way (EPOLLOUT) */
+    int64_t connect_deadline; /* monotonic ms */
+    size_t lis;               /* SL_DIALIN: its listener */
+    struct link_met met;
+    unsigned cyc_tried, cyc_ok;
     int conn_fails;
     int64_t reconnect_at; /* monotonic ms */
     size_t *meters;       /* indices into cfg->meters */
@@ -159,7 +223,10 @@ struct slink {
     bool any_ok; /* the meter answered something this cycle */
 
     /* what this meter's cycle read so far */
-    bool have_date, have_clock, have_v, have_i;
+    bool have_date, have_clock, have_v, have_i, have_status, freeze_due;
+    uint16_t status[7];
+    bool have_frz_t, have_frz;
+    int64_t frz_at, frz_fwd;
     struct dlt645_tm date;
     int64_t clock_ms;
     int32_t volt[3], curr[3];
@@ -182,7 +249,55 @@ struct sched {
     int64_t tz_s; /* meter local − UTC */
     int64_t step_s;
     struct sched_stats st;
+    met_t *met;
+    struct slisten *lis;
+    size_t n_lis;
+    struct spending pend[SCHED_PENDING_MAX];
+    mbpoll_t **mb; /* per link, Modbus ones only */
 };
+
+static enum slink_kind kind_of(const struct cfg *cfg, const struct cfg_meter *m)
+{
+    enum cfg_link_type t = cfg->links[m->link].type;
+    if (t == CFG_LINK_MODBUS_TCP || t == CFG_LINK_MODBUS_RTU)
+        return m->proto == CFG_PROTO_MODBUS && m->map ? SL_MODBUS : SL_NONE;
+    if (m->proto != CFG_PROTO_DLT645_2007)
+        return SL_NONE;
+    return t == CFG_LINK_DLT645_TCP      ? SL_TCP
+           : t == CFG_LINK_DLT645_SERIAL ? SL_SERIAL
+                                         : SL_DIALIN;
+}
+
+static void link_metrics(struct sched *s, struct slink *L)
+{
+    char lab[CFG_NAME_MAX + 16];
+    snprintf(lab, sizeof lab, "link=\"%s\"", L->cl->name);
+    met_t *m = s->met;
+    L->met.reads = met_series(m, "amihead_reads_total",
+                              "Interval reads handed to the pipeline", MET_COUNTER, lab);
+    L->met.requests =
+        met_series(m, "amihead_requests_total",
+                   "Requests written to the link (retries included)", MET_COUNTER, lab);
+    L->met.retries =
+        met_series(m, "amihead_retries_total",
+                   "Requests repeated after a timeout or bad frame", MET_COUNTER, lab);
+    L->met.timeouts =
+        met_series(m, "amihead_timeouts_total",
+                   "Transactions that failed after every attempt", MET_COUNTER, lab);
+    L->met.rtt = met_series(m, "amihead_rtt_ms", "Round-trip time of the last answer, ms",
+                            MET_GAUGE, lab);
+    L->met.ratio = met_series(m, "amihead_link_success_ratio",
+                              "Meters that answered / meters tried in the last cycle",
+                              MET_GAUGE, lab);
+    L->met.missing =
+        met_series(m, "amihead_missing_intervals",
+                   "Intervals missing in the backfill window (backlog)", MET_GAUGE, lab);
+    L->met.overruns =
+        met_series(m, "amihead_cycle_overruns_total",
+                   "Cycles that ran into the next interval", MET_COUNTER, lab);
+    L->met.up =
+        met_series(m, "amihead_link_up", "1 when the link is connected", MET_GAUGE, lab);
+}
 
 int sched_new(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pipe,
               const uint32_t *meter_idx, sched_t **out)
@@ -207,34 +322,59 @@ int sched_new(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pipe,
         sched_destroy(&s);
         return AH_EIO;
     }
+    s->met = met_new();
+    s->lis = calloc(cfg->n_links ? cfg->n_links : 1, sizeof *s->lis);
+    s->mb = calloc(cfg->n_links ? cfg->n_links : 1, sizeof *s->mb);
+    if (!s->met || !s->lis || !s->mb)
+        goto out_nomem;
     size_t skipped = 0;
     for (size_t i = 0; i < cfg->n_meters; i++) {
         const struct cfg_meter *m = &cfg->meters[i];
-        if (m->proto != CFG_PROTO_DLT645_2007 ||
-            cfg->links[m->link].type != CFG_LINK_DLT645_TCP) {
+        enum slink_kind kd = kind_of(cfg, m);
+        if (kd == SL_NONE) {
             skipped++;
             continue;
         }
+        s->links[m->link].kind = kd;
         s->links[m->link].n_meters++;
     }
     if (skipped)
-        ah_log(
-            AH_LOG_WARN, "sched",
-            "%zu meter(s) not on a DL/T 645-2007 TCP link are not polled by this version",
-            skipped);
+        ah_log(AH_LOG_WARN, "sched",
+               "%zu meter(s) speak DL/T 645-1997 or lack a register map: not polled by "
+               "this version",
+               skipped);
     for (size_t k = 0; k < cfg->n_links; k++) {
         struct slink *L = &s->links[k];
         L->cl = &cfg->links[k];
         snprintf(L->ctx, sizeof L->ctx, "%s", L->cl->name);
         if (L->n_meters == 0)
             continue;
+        link_metrics(s, L);
         L->meters = malloc(L->n_meters * sizeof *L->meters);
         if (!L->meters)
             goto out_nomem;
         L->n_meters = 0;
-        L->l = link_new_tcp(L->cl->endpoint);
-        if (!L->l)
+        if (L->kind == SL_TCP) {
+            L->l = link_new_tcp(L->cl->endpoint);
+        } else if (L->kind == SL_SERIAL) {
+            struct link_serial_opts so = {L->cl->baud, L->cl->parity, 8,
+                                          L->cl->stop_bits};
+            L->l = link_new_serial(L->cl->device, &so);
+        } else if (L->kind == SL_DIALIN) {
+            size_t j = 0;
+            while (j < s->n_lis && strcmp(s->lis[j].addr, L->cl->listen) != 0)
+                j++;
+            if (j == s->n_lis) {
+                s->lis[j].addr = L->cl->listen;
+                s->lis[j].fd = -1;
+                s->n_lis++;
+            }
+            L->lis = j;
+        }
+        if (!L->l && (L->kind == SL_TCP || L->kind == SL_SERIAL)) {
+            ah_log(AH_LOG_ERROR, L->ctx, "cannot set up link");
             goto out_nomem;
+        }
         /* spread the links' cycle starts over stagger_s so that they do not
          * all hit the meters at the boundary (DESIGN.md §3 "staggered") */
         L->offset_ms = (int64_t)cfg->schedule.stagger_s * 1000 * (int64_t)(k + 1) /
@@ -243,11 +383,25 @@ int sched_new(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pipe,
     for (size_t i = 0; i < cfg->n_meters; i++) {
         const struct cfg_meter *m = &cfg->meters[i];
         struct slink *L = &s->links[m->link];
-        if (L->meters && m->proto == CFG_PROTO_DLT645_2007 &&
-            cfg->links[m->link].type == CFG_LINK_DLT645_TCP)
+        if (L->meters && kind_of(cfg, m) != SL_NONE)
             L->meters[L->n_meters++] = i;
     }
     s->n_links = cfg->n_links;
+    for (size_t j = 0; j < s->n_lis; j++) {
+        int fd = link_listen_tcp(s->lis[j].addr, &s->lis[j].port);
+        if (fd < 0) {
+            ah_log(AH_LOG_ERROR, "sched", "listen on %s: %s", s->lis[j].addr,
+                   ah_strerror(fd));
+            sched_destroy(&s);
+            return fd;
+        }
+        s->lis[j].fd = fd;
+        struct epoll_event ev = {.events = EPOLLIN};
+        ev.data.u64 = EV_DATA(TAG_LISTEN, j);
+        epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev);
+        ah_log(AH_LOG_INFO, "sched", "waiting for dial-in concentrators on %s",
+               s->lis[j].addr);
+    }
     *out = s;
     return AH_OK;
 out_nomem:
@@ -262,11 +416,22 @@ void sched_destroy(sched_t **sp)
         return;
     struct sched *s = *sp;
     for (size_t k = 0; k < s->n_links; k++) {
+        if (s->mb)
+            mbpoll_stop(&s->mb[k], NULL);
         link_destroy(&s->links[k].l);
         free(s->links[k].meters);
     }
+    for (size_t j = 0; j < s->n_lis; j++)
+        if (s->lis[j].fd >= 0)
+            close(s->lis[j].fd);
+    for (size_t j = 0; j < SCHED_PENDING_MAX; j++)
+        link_destroy(&s->pend[j].l);
     if (s->ep >= 0)
         close(s->ep);
+    met_stop(s->met);
+    met_destroy(&s->met);
+    free(s->lis);
+    free(s->mb);
     free(s->links);
     free(s->ms);
     free(s->midx);
@@ -279,6 +444,23 @@ const struct sched_stats *sched_stats(const sched_t *s)
     return &s->st;
 }
 
+met_t *sched_metrics(sched_t *s)
+{
+    return s->met;
+}
+
+int sched_serve_metrics(sched_t *s, const char *listen, int *bound_port)
+{
+    if (!listen || !*listen)
+        return AH_OK;
+    return met_serve(s->met, listen, bound_port);
+}
+
+int sched_listen_port(const sched_t *s, size_t i)
+{
+    return i < s->n_lis ? s->lis[i].port : -1;
+}
+
 static void link_drop(struct sched *s, struct slink *L, int why)
 {
     if (L->up) {
@@ -286,7 +468,10 @@ static void link_drop(struct sched *s, struct slink *L, int why)
         link_close(L->l);
         s->st.link_drops++;
         ah_log(AH_LOG_WARN, L->ctx, "link dropped: %s", ah_strerror(why));
+        met_set(L->met.up, 0);
     }
+    if (L->kind == SL_DIALIN)
+        link_destroy(&L->l); /* the concentrator dials again */
     if (L->in_flight) {
         sess_on_link_error(&L->sess, why);
         L->in_flight = false;
@@ -297,31 +482,78 @@ static void link_drop(struct sched *s, struct slink *L, int why)
     L->reconnect_at = ah_mono_ms() + sched_reconnect_delay_ms(L->conn_fails);
 }
 
+static void link_connect_failed(struct slink *L, int rc)
+{
+    L->conn_fails++;
+    L->reconnect_at = ah_mono_ms() + sched_reconnect_delay_ms(L->conn_fails);
+    ah_log(AH_LOG_WARN, L->ctx, "connect to %s failed: %s (retry in %lld ms)",
+           link_name(L->l), ah_strerror(rc),
+           (long long)sched_reconnect_delay_ms(L->conn_fails));
+}
+
+static void link_now_up(struct sched *s, struct slink *L)
+{
+    if (L->conn_fails > 0)
+        s->st.reconnects++;
+    ah_log(AH_LOG_INFO, L->ctx, "connected to %s (%s)", link_name(L->l),
+           link_backend(L->l));
+    L->conn_fails = 0;
+    L->up = true;
+    met_set(L->met.up, 1);
+}
+
+/* Open a TCP or serial link without blocking the loop: a TCP connect under
+ * way is finished by link_on_connect when the socket turns writable. */
 static void link_try_connect(struct sched *s, struct slink *L)
 {
-    int t = L->cl->timeout_ms;
-    int rc = link_open(L->l, t < 1000 ? t : 1000);
-    if (rc == AH_OK) {
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
-        ev.data.u64 = (uint64_t)(L - s->links);
+    int rc = link_connect_start(L->l);
+    if (rc == AH_OK || rc == AH_EAGAIN) {
+        struct epoll_event ev = {.events = rc == AH_OK ? EPOLLIN | EPOLLRDHUP : EPOLLOUT};
+        ev.data.u64 = EV_DATA(TAG_LINK, L - s->links);
         if (epoll_ctl(s->ep, EPOLL_CTL_ADD, link_fd(L->l), &ev) != 0) {
             link_close(L->l);
             rc = AH_EIO;
         }
     }
-    if (rc != AH_OK) {
-        L->conn_fails++;
-        L->reconnect_at = ah_mono_ms() + sched_reconnect_delay_ms(L->conn_fails);
-        ah_log(AH_LOG_WARN, L->ctx, "connect to %s failed: %s (retry in %lld ms)",
-               L->cl->endpoint, ah_strerror(rc),
-               (long long)sched_reconnect_delay_ms(L->conn_fails));
+    if (rc == AH_EAGAIN) {
+        L->connecting = true;
+        L->connect_deadline = ah_mono_ms() + L->cl->timeout_ms;
         return;
     }
-    if (L->conn_fails > 0)
-        s->st.reconnects++;
-    ah_log(AH_LOG_INFO, L->ctx, "connected to %s", L->cl->endpoint);
-    L->conn_fails = 0;
-    L->up = true;
+    if (rc != AH_OK) {
+        link_connect_failed(L, rc);
+        return;
+    }
+    link_now_up(s, L);
+}
+
+static void link_on_connect(struct sched *s, struct slink *L)
+{
+    L->connecting = false;
+    int fd = link_fd(L->l);
+    epoll_ctl(s->ep, EPOLL_CTL_DEL, fd, NULL);
+    int rc = link_connect_finish(L->l);
+    if (rc == AH_OK) {
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
+        ev.data.u64 = EV_DATA(TAG_LINK, L - s->links);
+        if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            link_close(L->l);
+            rc = AH_EIO;
+        }
+    }
+    if (rc != AH_OK) {
+        link_connect_failed(L, rc);
+        return;
+    }
+    link_now_up(s, L);
+}
+
+static void link_connect_timeout(struct sched *s, struct slink *L)
+{
+    L->connecting = false;
+    epoll_ctl(s->ep, EPOLL_CTL_DEL, link_fd(L->l), NULL);
+    link_close(L->l);
+    link_connect_failed(L, AH_ETIMEDOUT);
 }
 
 static void next_cycle_time(struct sched *s, struct slink *L)
@@ -332,6 +564,7 @@ static void next_cycle_time(struct sched *s, struct slink *L)
         /* the cycle ran into the next one: start at once, on the newest
          * boundary (the intervals skipped are gaps the backfill recovers) */
         s->st.overruns++;
+        met_add(L->met.overruns, 1);
         ah_log(AH_LOG_WARN, L->ctx, "cycle of %lld overran its interval (%lld ms)",
                (long long)L->boundary_s, (long long)(now - L->cycle_t0));
         L->next_start = now;
@@ -345,6 +578,7 @@ static void cycle_begin(struct sched *s, struct slink *L, int64_t now)
     L->boundary_s = sched_interval_floor(now / 1000, s->step_s);
     L->cur = 0;
     L->job_begun = false;
+    L->cyc_tried = L->cyc_ok = 0;
     s->st.cycles++;
     ah_log(AH_LOG_DEBUG, L->ctx, "cycle %lld: %zu meters", (long long)L->boundary_s,
            L->n_meters);
@@ -374,11 +608,24 @@ static bool meter_begin(struct sched *s, struct slink *L)
         n = 0;
     }
     L->n_gaps = n < SCHED_BACKFILL_PER_CYCLE ? n : SCHED_BACKFILL_PER_CYCLE;
+    if (rc == AH_OK) {
+        met_add(L->met.missing, (double)n - (double)m->backlog);
+        m->backlog = n;
+    }
     L->gi = 0;
     L->step = JOB_DATE;
     L->any_ok = false;
     L->have_date = L->have_clock = L->have_v = L->have_i = false;
+    L->have_status = L->have_frz_t = L->have_frz = false;
     L->vi_present = 0;
+    /* the daily freeze once per local day, after daily_freeze_after
+     * (the meter freezes at 00:00; reading later leaves it time to) */
+    int64_t local = L->boundary_s + s->tz_s;
+    int64_t day = sched_interval_floor(local, 86400) / 86400;
+    L->freeze_due =
+        m->freeze_day != day + 1 &&
+        local - day * 86400 >= (int64_t)s->cfg->schedule.daily_freeze_after * 60;
+    L->cyc_tried++;
     L->job_begun = true;
     return true;
 }
@@ -394,6 +641,7 @@ static void meter_end(struct sched *s, struct slink *L, bool failed)
                    s->cfg->meters[mi].id, m->streak);
     } else {
         m->streak = 0;
+        L->cyc_ok++;
     }
     L->job_begun = false;
     L->cur++;
@@ -514,18 +762,29 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
                     o->present |= STORE_REC_HAS_CURRENT(ph);
                 }
             }
+            if (L->have_status) {
+                memcpy(o->status, L->status, sizeof o->status);
+                o->present |= STORE_REC_HAS_STATUS;
+            }
+            if (L->have_frz) {
+                pr.has |= PIPE_HAS_FREEZE;
+                pr.freeze_at = L->frz_at;
+                pr.freeze_fwd = L->frz_fwd;
+            }
         }
-        if (pipe_push(s->pipe, &pr) == AH_OK)
+        if (pipe_push(s->pipe, &pr) == AH_OK) {
             s->st.reads++;
+            met_add(L->met.reads, 1);
+        }
     }
 }
 
 static void on_values(struct sched *s, struct slink *L, uint32_t di, const uint8_t *p,
                       size_t n)
 {
-    struct dlt645_value v[8];
+    struct dlt645_value v[12];
     size_t nv = 0;
-    if (dlt645_decode(di, DLT645_2007, p, n, v, 8, &nv) != AH_OK || nv == 0) {
+    if (dlt645_decode(di, DLT645_2007, p, n, v, 12, &nv) != AH_OK || nv == 0) {
         ah_log(AH_LOG_WARN, L->ctx, "meter %s: reply to %08X does not fit its DI",
                s->cfg->meters[L->meters[L->cur]].id, di);
         return;
@@ -540,6 +799,21 @@ static void on_values(struct sched *s, struct slink *L, uint32_t di, const uint8
         t.sec = v[0].tm.sec;
         L->clock_ms = (sched_tm_to_s(&t) - s->tz_s) * 1000;
         L->have_clock = true;
+    } else if (di == DI_STATUS) {
+        memset(L->status, 0, sizeof L->status);
+        for (size_t i = 0; i < 7 && i < nv; i++)
+            L->status[i] = (uint16_t)(v[i].kind == DLT645_V_BITS ? v[i].bits : 0);
+        L->have_status = nv >= 7;
+    } else if (di == DI_FRZ_TIME) {
+        if (v[0].kind == DLT645_V_TIME && (v[0].tm_fields & DLT645_TM_DATE)) {
+            L->frz_at = sched_tm_to_s(&v[0].tm) - s->tz_s;
+            L->have_frz_t = true;
+        }
+    } else if (di == DI_FRZ_FWD) {
+        if (L->have_frz_t && v[0].kind == DLT645_V_NUM) {
+            L->frz_fwd = rescale(v[0].raw, v[0].decimals, 2); /* 0.01 kWh */
+            L->have_frz = true;
+        }
     } else if (di == DI_VOLTAGE || di == DI_CURRENT) {
         for (size_t ph = 0; ph < 3 && ph < nv; ph++) {
             if (v[ph].kind != DLT645_V_NUM)
@@ -561,6 +835,16 @@ static void on_done(struct sched *s, struct slink *L)
     L->in_flight = false;
     int rc = L->sess.result;
     const struct cfg_meter *cm = &s->cfg->meters[L->meters[L->cur]];
+    if (rc == AH_OK || rc == AH_EMETER)
+        met_set(L->met.rtt, (double)L->sess.rtt_ms);
+    if ((L->step == JOB_FRZ_E || L->step == JOB_FRZ_T) &&
+        (rc == AH_OK || rc == AH_EMETER)) {
+        /* read, or the meter has no freeze: either way not again today */
+        int64_t local = L->boundary_s + s->tz_s;
+        if (L->step == JOB_FRZ_E || rc == AH_EMETER)
+            s->ms[L->meters[L->cur]].freeze_day =
+                sched_interval_floor(local, 86400) / 86400 + 1;
+    }
     if (rc == AH_OK) {
         L->any_ok = true;
         size_t n;
@@ -578,6 +862,7 @@ static void on_done(struct sched *s, struct slink *L)
         return; /* link_drop handles it */
     } else {
         s->st.timeouts++;
+        met_add(L->met.timeouts, 1);
         ah_log(AH_LOG_WARN, L->ctx,
                "meter %s: no valid reply to %08X after %d attempt(s): %s", cm->id,
                L->sess.req.di, L->sess.attempt + 1, ah_strerror(rc));
@@ -586,6 +871,8 @@ static void on_done(struct sched *s, struct slink *L)
     }
     if (L->step == JOB_LR)
         L->gi++;
+    else if (L->step == JOB_FRZ_T && rc != AH_OK)
+        L->step = JOB_LR; /* no freeze time: its energy would be unplaced */
     else
         L->step++;
 }
@@ -596,6 +883,8 @@ static void link_advance(struct sched *s, struct slink *L)
     while (L->up && L->active && !L->in_flight) {
         if (L->cur >= L->n_meters) {
             L->active = false;
+            if (L->cyc_tried)
+                met_set(L->met.ratio, (double)L->cyc_ok / (double)L->cyc_tried);
             next_cycle_time(s, L);
             ah_log(AH_LOG_INFO, L->ctx, "cycle %lld done in %lld ms (head-end clock)",
                    (long long)L->boundary_s,
@@ -606,6 +895,8 @@ static void link_advance(struct sched *s, struct slink *L)
             L->cur++;
             continue;
         }
+        if ((L->step == JOB_FRZ_T || L->step == JOB_FRZ_E) && !L->freeze_due)
+            L->step = JOB_LR;
         if (L->step == JOB_LR && L->gi >= L->n_gaps)
             L->step = JOB_DONE;
         if (L->step == JOB_DONE) {
@@ -620,7 +911,8 @@ static void link_advance(struct sched *s, struct slink *L)
         rq.func = DLT645_F_READ;
         rq.timeout_ms = L->cl->timeout_ms;
         rq.retries = L->cl->retries;
-        static const uint32_t dis[] = {DI_DATE, DI_TIME, DI_VOLTAGE, DI_CURRENT};
+        static const uint32_t dis[] = {DI_DATE,   DI_TIME,     DI_VOLTAGE, DI_CURRENT,
+                                       DI_STATUS, DI_FRZ_TIME, DI_FRZ_FWD};
         if (L->step == JOB_LR) {
             rq.di = DI_LOAD_REC;
             rq.with_n = rq.with_time = true;
@@ -640,6 +932,7 @@ static void link_advance(struct sched *s, struct slink *L)
         link_flush_input(L->l); /* a late reply to an earlier request is stale */
         int rc = link_write_all(L->l, tx, n, rq.timeout_ms);
         s->st.requests++;
+        met_add(L->met.requests, 1);
         if (rc != AH_OK) {
             link_drop(s, L, rc);
             return;
@@ -657,6 +950,8 @@ static void link_resend(struct sched *s, struct slink *L)
     link_flush_input(L->l);
     int rc = link_write_all(L->l, tx, n, L->sess.req.timeout_ms);
     s->st.requests++;
+    met_add(L->met.requests, 1);
+    met_add(L->met.retries, 1);
     if (rc != AH_OK) {
         link_drop(s, L, rc);
         return;
@@ -690,19 +985,214 @@ static void link_on_readable(struct sched *s, struct slink *L)
     }
 }
 
+/* ---- dial-in (dlt645-listen) ------------------------------------------- */
+
+static void pending_close(struct sched *s, struct spending *P)
+{
+    epoll_ctl(s->ep, EPOLL_CTL_DEL, link_fd(P->l), NULL);
+    link_destroy(&P->l);
+}
+
+static void pending_send(struct sched *s, struct spending *P)
+{
+    size_t n;
+    const uint8_t *tx = sess_tx(&P->sess, &n);
+    if (link_write_all(P->l, tx, n, P->sess.req.timeout_ms) != AH_OK) {
+        ah_log(AH_LOG_WARN, "dialin", "%s hung up before identifying itself", P->peer);
+        pending_close(s, P);
+        return;
+    }
+    sess_sent(&P->sess, ah_mono_ms());
+}
+
+static void on_accept(struct sched *s, size_t j)
+{
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(s->lis[j].fd, (struct sockaddr *)&ss, &sl,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return;
+        char host[INET6_ADDRSTRLEN] = "?", peer[64];
+        int port = 0;
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+            port = ntohs(a->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+            port = ntohs(a->sin6_port);
+        }
+        snprintf(peer, sizeof peer, "%s:%d", host, port);
+        struct spending *P = NULL;
+        for (size_t i = 0; i < SCHED_PENDING_MAX && !P; i++)
+            if (!s->pend[i].l)
+                P = &s->pend[i];
+        link_t *l = P ? link_new_accepted(fd, peer) : NULL;
+        if (!l) {
+            ah_log(AH_LOG_WARN, "dialin", "refused %s: too many unidentified connections",
+                   peer);
+            close(fd);
+            continue;
+        }
+        P->l = l;
+        P->lis = j;
+        snprintf(P->peer, sizeof P->peer, "%s", peer);
+        /* who is it? 13H read address to AA×6 (DL/T 645-2007 §1.4): a
+         * concentrator on a point-to-point link answers with its own */
+        struct sess_req rq;
+        memset(&rq, 0, sizeof rq);
+        rq.proto = DLT645_2007;
+        rq.func = DLT645_F_READ_ADDR;
+        rq.addr = dlt645_addr_wildcard;
+        rq.timeout_ms = s->cfg->schedule.timeout_ms;
+        rq.retries = s->cfg->schedule.retries;
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
+        ev.data.u64 = EV_DATA(TAG_PENDING, P - s->pend);
+        if (sess_start(&P->sess, &rq) != AH_OK ||
+            epoll_ctl(s->ep, EPOLL_CTL_ADD, link_fd(l), &ev) != 0) {
+            link_destroy(&P->l);
+            continue;
+        }
+        ah_log(AH_LOG_DEBUG, "dialin", "%s connected on %s: asking its address", peer,
+               s->lis[j].addr);
+        pending_send(s, P);
+    }
+}
+
+/* The 13H answer came: hand the socket to the configured link of that
+ * address, or refuse it. */
+static void pending_identified(struct sched *s, struct spending *P)
+{
+    char a[13];
+    dlt645_addr_format(&P->sess.reply_addr, a);
+    struct slink *L = NULL;
+    for (size_t k = 0; k < s->n_links && !L; k++) {
+        struct slink *c = &s->links[k];
+        if (c->kind == SL_DIALIN && c->n_meters && c->lis == P->lis &&
+            dlt645_addr_eq(&c->cl->address, &P->sess.reply_addr))
+            L = c;
+    }
+    if (!L) {
+        ah_log(AH_LOG_WARN, "dialin",
+               "refused %s: it gave address %s, which no dlt645-listen link on %s has",
+               P->peer, a, s->lis[P->lis].addr);
+        pending_close(s, P);
+        return;
+    }
+    if (L->up || L->l) {
+        ah_log(AH_LOG_WARN, L->ctx,
+               "concentrator %s dialled again from %s: replacing its "
+               "old connection",
+               a, P->peer);
+        link_drop(s, L, AH_ECLOSED);
+        s->st.reconnects++;
+    }
+    int fd = link_fd(P->l);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
+    ev.data.u64 = EV_DATA(TAG_LINK, L - s->links);
+    epoll_ctl(s->ep, EPOLL_CTL_MOD, fd, &ev);
+    L->l = P->l;
+    P->l = NULL;
+    link_flush_input(L->l);
+    ah_log(AH_LOG_INFO, L->ctx, "concentrator %s dialled in from %s", a, P->peer);
+    L->conn_fails = 0;
+    L->up = true;
+    met_set(L->met.up, 1);
+}
+
+static void pending_on_readable(struct sched *s, struct spending *P)
+{
+    uint8_t buf[512];
+    for (;;) {
+        ssize_t got = link_read(P->l, buf, sizeof buf);
+        if (got == AH_EAGAIN)
+            return;
+        if (got < 0) {
+            ah_log(AH_LOG_WARN, "dialin", "%s hung up before identifying itself",
+                   P->peer);
+            pending_close(s, P);
+            return;
+        }
+        if (P->sess.state == SESS_WAIT)
+            sess_on_bytes(&P->sess, buf, (size_t)got, ah_mono_ms());
+    }
+}
+
+static void pending_check(struct sched *s, struct spending *P, int64_t mono)
+{
+    if (P->sess.state == SESS_WAIT)
+        sess_on_tick(&P->sess, mono);
+    if (P->sess.state == SESS_SEND) {
+        pending_send(s, P);
+    } else if (P->sess.state == SESS_DONE) {
+        pending_identified(s, P);
+    } else if (P->sess.state == SESS_FAILED) {
+        ah_log(AH_LOG_WARN, "dialin", "refused %s: no answer to 13H read address: %s",
+               P->peer, ah_strerror(P->sess.result));
+        pending_close(s, P);
+    }
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+static int start_modbus(struct sched *s)
+{
+    for (size_t k = 0; k < s->n_links; k++) {
+        struct slink *L = &s->links[k];
+        if (L->kind != SL_MODBUS || !L->n_meters || s->mb[k])
+            continue;
+        struct mbpoll_conf mc = {.cfg = s->cfg,
+                                 .link = k,
+                                 .clk = s->clk,
+                                 .pipe = s->pipe,
+                                 .midx = s->midx,
+                                 .met = {L->met.reads, L->met.requests, L->met.timeouts,
+                                         L->met.rtt, L->met.ratio, L->met.overruns,
+                                         L->met.up}};
+        int rc = mbpoll_start(&mc, &s->mb[k]);
+        if (rc != AH_OK) {
+            ah_log(AH_LOG_ERROR, L->ctx, "Modbus link thread: %s", ah_strerror(rc));
+            return rc;
+        }
+    }
+    return AH_OK;
+}
+
+static void stop_modbus(struct sched *s)
+{
+    for (size_t k = 0; k < s->n_links; k++) {
+        if (!s->mb[k])
+            continue;
+        struct mbpoll_stats ms;
+        mbpoll_stop(&s->mb[k], &ms);
+        s->st.cycles += ms.cycles;
+        s->st.overruns += ms.overruns;
+        s->st.requests += ms.requests;
+        s->st.timeouts += ms.timeouts;
+        s->st.meter_errors += ms.meter_errors;
+        s->st.reads += ms.reads;
+        s->st.backed_off += ms.backed_off;
+    }
+}
+
 int sched_run(sched_t *s, int64_t until_ms, volatile sig_atomic_t *stop)
 {
     int64_t now = ah_clock_now_ms(s->clk);
     for (size_t k = 0; k < s->n_links; k++) {
         struct slink *L = &s->links[k];
-        if (!L->n_meters)
+        if (!L->n_meters || L->kind == SL_MODBUS)
             continue;
         /* the first cycle starts at once: the store may lack a whole
          * backfill window */
         L->next_start = now;
         L->reconnect_at = 0;
+        met_set(L->met.up, 0);
     }
-    while (!*stop) {
+    int rc = start_modbus(s);
+    while (rc == AH_OK && !*stop) {
         now = ah_clock_now_ms(s->clk);
         if (until_ms >= 0 && now >= until_ms)
             break;
@@ -710,9 +1200,12 @@ int sched_run(sched_t *s, int64_t until_ms, volatile sig_atomic_t *stop)
         int64_t wait = 50; /* ms, real: bounds the latency of cycle starts */
         for (size_t k = 0; k < s->n_links; k++) {
             struct slink *L = &s->links[k];
-            if (!L->n_meters)
+            if (!L->n_meters || L->kind == SL_MODBUS)
                 continue;
-            if (!L->up && mono >= L->reconnect_at)
+            if (L->connecting && mono >= L->connect_deadline)
+                link_connect_timeout(s, L);
+            if (!L->up && !L->connecting && L->kind != SL_DIALIN &&
+                mono >= L->reconnect_at)
                 link_try_connect(s, L);
             if (!L->active && now >= L->next_start)
                 cycle_begin(s, L, now);
@@ -729,15 +1222,27 @@ int sched_run(sched_t *s, int64_t until_ms, volatile sig_atomic_t *stop)
             }
         }
         struct epoll_event ev[16];
-        int n = epoll_wait(s->ep, ev, 16, (int)wait);
+        int n = epoll_wait(s->ep, ev, 16, (int)(wait < 0 ? 0 : wait));
         if (n < 0 && errno != EINTR) {
             ah_log(AH_LOG_ERROR, "sched", "epoll_wait: %s", strerror(errno));
-            return AH_EIO;
+            rc = AH_EIO;
+            break;
         }
         for (int i = 0; i < n; i++) {
-            struct slink *L = &s->links[ev[i].data.u64];
-            if (L->up)
-                link_on_readable(s, L);
+            uint32_t tag = (uint32_t)(ev[i].data.u64 >> 32);
+            size_t idx = (size_t)(ev[i].data.u64 & 0xFFFFFFFFu);
+            if (tag == TAG_LISTEN) {
+                on_accept(s, idx);
+            } else if (tag == TAG_PENDING) {
+                if (s->pend[idx].l)
+                    pending_on_readable(s, &s->pend[idx]);
+            } else {
+                struct slink *L = &s->links[idx];
+                if (L->connecting)
+                    link_on_connect(s, L);
+                else if (L->up)
+                    link_on_readable(s, L);
+            }
         }
         mono = ah_mono_ms();
         for (size_t k = 0; k < s->n_links; k++) {
@@ -746,14 +1251,23 @@ int sched_run(sched_t *s, int64_t until_ms, volatile sig_atomic_t *stop)
                 sess_on_tick(&L->sess, mono);
             link_check(s, L);
         }
+        for (size_t j = 0; j < SCHED_PENDING_MAX; j++)
+            if (s->pend[j].l)
+                pending_check(s, &s->pend[j], mono);
     }
+    stop_modbus(s);
     for (size_t k = 0; k < s->n_links; k++) {
         struct slink *L = &s->links[k];
+        if (L->connecting) {
+            epoll_ctl(s->ep, EPOLL_CTL_DEL, link_fd(L->l), NULL);
+            link_close(L->l);
+            L->connecting = false;
+        }
         if (L->up) {
             epoll_ctl(s->ep, EPOLL_CTL_DEL, link_fd(L->l), NULL);
             link_close(L->l);
             L->up = false;
         }
     }
-    return AH_OK;
+    return rc;
 }

@@ -8,10 +8,15 @@
  * backoff, cycle overruns counted and logged. One epoll loop drives every
  * link's session (sess_).
  *
- * This cut: DL/T 645-2007 over TCP client links only; meters on other link
- * types or protocols are skipped with one warning at start. The TCP connect
- * itself blocks for at most min(timeout_ms, 1000) ms (link_open has no
- * non-blocking connect yet).
+ * Links: dlt645-tcp (non-blocking connect inside the loop), dlt645-serial
+ * (ptys through termios, real ports through libserialport), dlt645-listen
+ * (concentrators dial in; identified by 13H, unknown ones refused) and
+ * modbus-tcp / modbus-rtu (one thread per link, mbpoll.h). DL/T 645-1997
+ * meters are skipped with one warning at start. Each cycle also reads the
+ * status words (040005FF, into the live record) and, once a local day after
+ * schedule.daily_freeze_after, the daily freeze (05060001 + 05060101, into
+ * the live read's freeze_at / freeze_fwd). Prometheus series per link
+ * (amihead_*{link="…"}) are kept in the engine's registry.
  *
  * It must not write to the store: decoded reads go to the pipeline (pipe_),
  * the single writer; the store is only asked for gap lists, through it.
@@ -99,7 +104,18 @@ void sched_destroy(sched_t **s);
  */
 int sched_run(sched_t *s, int64_t until_ms, volatile sig_atomic_t *stop);
 
-/* Counters so far (borrowed). */
+/* Counters so far (borrowed). Modbus threads' counters are added when
+ * sched_run returns. */
 const struct sched_stats *sched_stats(const sched_t *s);
+
+struct met;
+/* The engine's metrics registry (borrowed; lives until sched_destroy). */
+struct met *sched_metrics(sched_t *s);
+/* Serve the registry on "host:port" (metrics.listen; "" or NULL: nothing).
+ * AH_OK or met_serve's error. Stopped by sched_destroy. */
+int sched_serve_metrics(sched_t *s, const char *listen, int *bound_port);
+/* Port bound by the i-th dial-in listener (distinct listen addresses in
+ * link order), -1 past the end. */
+int sched_listen_port(const sched_t *s, size_t i);
 
 #endif /* AH_SCHED_H */
