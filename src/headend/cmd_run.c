@@ -160,6 +160,19 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "amihead run: scheduler: %s\n", ah_strerror(rc));
         goto out_pipe;
     }
+    /* ---- metrics (owned by the links helper: sched_ keeps the registry) */
+    if (c->metrics.listen[0]) {
+        int mport = 0;
+        rc = sched_serve_metrics(sch, c->metrics.listen, &mport);
+        /* metrics never stop collection (metrics.h): a busy port is logged */
+        if (rc != AH_OK)
+            ah_log(AH_LOG_ERROR, "run", "metrics on %s: %s (collecting without)",
+                   c->metrics.listen, ah_strerror(rc));
+        else
+            ah_log(AH_LOG_INFO, "run", "metrics on http://%s/metrics (port %d)",
+                   c->metrics.listen, mport);
+    }
+    /* ---- end of metrics */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal; /* no SA_RESTART: epoll_wait returns EINTR */
