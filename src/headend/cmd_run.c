@@ -5,6 +5,9 @@
  * scheduler's loop until --until on the head-end clock or SIGTERM/SIGINT,
  * then commit what is queued and exit 0.
  *
+ * The publisher (pub_) is made here from export/security and handed to the
+ * pipeline, which validates, stores and publishes in one batch.
+ *
  * It must not poll or write the store itself: sched_ and pipe_ do.
  */
 #include "cmd_run.h"
@@ -14,6 +17,7 @@
 #include "ah_log.h"
 #include "config.h"
 #include "pipeline.h"
+#include "pub.h"
 #include "scheduler.h"
 #include "store.h"
 
@@ -148,11 +152,32 @@ int cmd_run(int argc, char **argv)
             goto out_midx;
         }
     }
+    pub_t *pub = NULL;
+    struct pub_opts po = {
+        .endpoint = c->export.pub[0] ? c->export.pub : NULL,
+        .replay = c->export.replay[0] ? c->export.replay : NULL,
+        .headend_id = c->headend.id[0] ? c->headend.id : NULL,
+        .retention_ms = (int64_t)c->export.retention_days * 86400 * 1000,
+        .retention_bytes = (uint64_t)c->export.retention_mb << 20,
+        .server_secret_key = c->security.enabled ? c->security.server_secret_key : NULL,
+        .client_keys_dir = c->security.enabled ? c->security.client_keys_dir : NULL,
+        .clock = &clk,
+    };
+    rc = pub_new(st, &po, &pub);
+    if (rc != AH_OK) {
+        fprintf(stderr, "amihead run: export %s / %s: %s\n",
+                po.endpoint ? po.endpoint : PUB_DEFAULT_ENDPOINT,
+                po.replay ? po.replay : PUB_DEFAULT_REPLAY, ah_strerror(rc));
+        goto out_midx;
+    }
+    char reldir[CFG_PATH_MAX + 16];
+    pipe_release_dir(c->storage.path, reldir, sizeof reldir);
+    struct pipe_vee pv = {c, midx, pub, &clk, reldir};
     pipe_t *pipe = NULL;
-    rc = pipe_start(st, c->storage.sync, &pipe);
+    rc = pipe_start_vee(st, c->storage.sync, &pv, &pipe);
     if (rc != AH_OK) {
         fprintf(stderr, "amihead run: pipeline: %s\n", ah_strerror(rc));
-        goto out_midx;
+        goto out_pub;
     }
     sched_t *sch = NULL;
     rc = sched_new(c, &clk, pipe, midx, &sch);
@@ -200,6 +225,8 @@ out_pipe : {
         status = 1;
     }
 }
+out_pub:
+    pub_destroy(&pub);
 out_midx:
     free(midx);
 out_store:

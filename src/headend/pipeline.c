@@ -1,16 +1,74 @@
 /*
  * pipeline — the single writer thread (see pipeline.h). Must not do I/O on
  * links; the store is touched only while holding p->store_lock.
+ *
+ * One batch = the reads taken from the queue, validated per meter in time
+ * order (vee_eval with the meter's persisted state), their events and
+ * outbox messages, the gap and district-day work that became due, and the
+ * operator releases waiting in the spool; committed as one RocksDB batch
+ * and published only after the commit (pub_commit).
+ *
+ * Reads are published when they can no longer become suspect: while a
+ * rule that needs several reads in a row (STOPPED, CREEPING, imbalance,
+ * reverse flow) has a run going, the meter's clean reads are held back; if
+ * the run starts an episode they are re-flagged from its `since` and never
+ * reach read/…; if it breaks off they are published in order. The first
+ * held read's time is kept with the meter state, so a restart resumes the
+ * hold from the store.
  */
 #include "pipeline.h"
 
 #include "ah_err.h"
 #include "ah_log.h"
+#include "config.h"
+#include "pub.h"
+#include "vee.h"
+#include "vee_district.h"
+#include "wire.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+/* Meter state value: vee_state (VEE_STATE_LEN) | tail version u8 |
+ * gap_until u64 BE | held_from u64 BE. */
+#define TAIL_VERSION 1
+#define MSTATE_LEN   (VEE_STATE_LEN + 1 + 8 + 8)
+/* Most reads held back per meter (run counters saturate at 255). */
+#define HOLD_MAX 256
+/* Districts: days looked back for an unjudged one. */
+#define DAYS_BACK_MAX 70
+
+struct held {
+    uint64_t end;
+    struct store_rec rec;
+};
+
+struct mstate {
+    bool loaded, dirty;
+    struct vee_state vs;
+    uint64_t gap_until; /* intervals up to here were checked for gaps */
+    struct held *hold;  /* reads held back, ascending; NULL when none */
+    size_t nhold;
+};
+
+struct district {
+    const char *name;
+    size_t dmeter; /* cfg index of the district meter, SIZE_MAX when none */
+    size_t *cust;  /* cfg indices of customer meters */
+    size_t ncust;
+    int32_t done; /* last local day judged, INT32_MIN when none */
+    bool has_prev_loss;
+    double prev_loss;
+};
 
 struct pipe {
     store_t *st;
@@ -24,22 +82,843 @@ struct pipe {
     bool stopping;
     int last_err;
     struct pipe_stats stats;
+
+    /* validation (NULL cfg: plain store writer) */
+    const struct cfg *cfg;
+    const uint32_t *midx;
+    pub_t *pub;
+    const struct ah_clock *clk;
+    char release_dir[CFG_PATH_MAX + 16];
+    struct vee_thresholds thr;
+    struct vee_meter_info *info; /* per cfg meter */
+    struct mstate *ms;           /* per cfg meter */
+    size_t *by_store;            /* store index -> cfg index (SIZE_MAX none) */
+    uint32_t max_store;
+    struct district *dist;
+    size_t ndist;
+    int64_t step_s, lag_s;
+    int64_t start_s;             /* head-end clock when the pipeline started */
+    int64_t last_tick_s;         /* last gap / district pass */
+    const struct pipe_read *cur; /* reads of the batch being built */
+    size_t ncur;
 };
 
-/* Write up to n reads as one batch; on a commit failure keep trying with
- * a pause, since dropping reads would make them gaps (DESIGN.md §5). */
-static void write_batch(struct pipe *p, const struct pipe_read *r, size_t n)
+static int64_t now_s(const struct pipe *p)
 {
-    pthread_mutex_lock(&p->store_lock);
-    for (int attempt = 0;; attempt++) {
+    return ah_clock_now_ms(p->clk) / 1000;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* ---- batch begin / stage / commit ---------------------------------------- */
+
+static void batch_begin(struct pipe *p)
+{
+    if (p->pub)
+        pub_begin(p->pub);
+    else
         store_batch_begin(p->st);
-        int rc = AH_OK;
+}
+
+static int batch_commit(struct pipe *p)
+{
+    return p->pub ? pub_commit(p->pub, p->sync) : store_batch_commit(p->st, p->sync);
+}
+
+static const char *meter_id(const struct pipe *p, size_t ci)
+{
+    return p->cfg->meters[ci].id;
+}
+
+static int put_event(struct pipe *p, uint64_t t, uint32_t meter, uint16_t type, json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    if (!s)
+        return AH_ENOMEM;
+    int rc = store_batch_put_event(p->st, t, meter, type, s, strlen(s));
+    free(s);
+    return rc;
+}
+
+static json_t *jtime(int64_t s)
+{
+    char b[32];
+    ah_time_format(s * 1000, b, sizeof b);
+    return json_string(b);
+}
+
+static int stage_read(struct pipe *p, size_t ci, uint64_t end, const struct store_rec *r)
+{
+    if (!p->pub)
+        return AH_OK;
+    struct wire_read w = {meter_id(p, ci), p->cfg->meters[ci].district, end, r};
+    return pub_stage_read(p->pub, &w, NULL);
+}
+
+/* ---- meter state ---------------------------------------------------------- */
+
+static int hold_reload(struct pipe *p, size_t ci, uint64_t from);
+
+static int mstate_load(struct pipe *p, size_t ci)
+{
+    struct mstate *m = &p->ms[ci];
+    if (m->loaded)
+        return AH_OK;
+    uint8_t buf[MSTATE_LEN + 16];
+    size_t len = 0;
+    int rc = store_get_meter_state(p->st, p->midx[ci], buf, sizeof buf, &len);
+    uint64_t held_from = 0;
+    if (rc == AH_ENOENT) {
+        /* a meter never seen: what lies before its first backfill window
+         * was never expected */
+        vee_state_init(&m->vs);
+        int64_t g = floor_div(now_s(p), p->step_s) * p->step_s - (p->lag_s - p->step_s);
+        m->gap_until = g > 0 ? (uint64_t)g : 0;
+    } else if (rc != AH_OK) {
+        return rc;
+    } else if (len != MSTATE_LEN || buf[VEE_STATE_LEN] != TAIL_VERSION ||
+               vee_state_decode(buf, VEE_STATE_LEN, &m->vs) != AH_OK) {
+        /* a state this code cannot read: start afresh rather than stop the
+         * head-end; the next reads re-baseline the meter */
+        ah_log(AH_LOG_WARN, "pipeline", "meter %s: stored validation state unreadable",
+               meter_id(p, ci));
+        vee_state_init(&m->vs);
+        int64_t g = now_s(p) - p->lag_s;
+        m->gap_until = g > 0 ? (uint64_t)g : 0;
+    } else {
+        m->gap_until = store_rec_get_be64(buf + VEE_STATE_LEN + 1);
+        held_from = store_rec_get_be64(buf + VEE_STATE_LEN + 9);
+    }
+    m->loaded = true;
+    if (held_from)
+        return hold_reload(p, ci, held_from);
+    return AH_OK;
+}
+
+static int mstate_put(struct pipe *p, size_t ci)
+{
+    struct mstate *m = &p->ms[ci];
+    uint8_t buf[MSTATE_LEN];
+    int n = vee_state_encode(&m->vs, buf, VEE_STATE_LEN);
+    if (n < 0)
+        return n;
+    buf[VEE_STATE_LEN] = TAIL_VERSION;
+    store_rec_put_be64(buf + VEE_STATE_LEN + 1, m->gap_until);
+    store_rec_put_be64(buf + VEE_STATE_LEN + 9, m->nhold ? m->hold[0].end : 0);
+    return store_batch_put_meter_state(p->st, p->midx[ci], buf, sizeof buf);
+}
+
+/* ---- held reads ----------------------------------------------------------- */
+
+struct reload_ctx {
+    struct pipe *p;
+    size_t ci;
+};
+
+static int hold_push(struct pipe *p, size_t ci, uint64_t end, const struct store_rec *r)
+{
+    struct mstate *m = &p->ms[ci];
+    if (!m->hold) {
+        m->hold = malloc(HOLD_MAX * sizeof *m->hold);
+        if (!m->hold)
+            return AH_ENOMEM;
+    }
+    if (m->nhold == HOLD_MAX) {
+        /* a run longer than any rule's count: the oldest cannot be re-flagged
+         * by it any more (since is at most 254 intervals back) */
+        int rc = stage_read(p, ci, m->hold[0].end, &m->hold[0].rec);
+        if (rc)
+            return rc;
+        memmove(m->hold, m->hold + 1, (HOLD_MAX - 1) * sizeof *m->hold);
+        m->nhold--;
+    }
+    m->hold[m->nhold].end = end;
+    m->hold[m->nhold].rec = *r;
+    m->nhold++;
+    return AH_OK;
+}
+
+static int reload_one(void *vctx, uint32_t meter, uint64_t end, const struct store_rec *r)
+{
+    (void)meter;
+    struct reload_ctx *c = vctx;
+    if (!vee_is_billable(r->quality))
+        return 0;
+    return hold_push(c->p, c->ci, end, r);
+}
+
+static int hold_reload(struct pipe *p, size_t ci, uint64_t from)
+{
+    struct reload_ctx c = {p, ci};
+    return store_reads_each(p->st, p->midx[ci], from, UINT64_MAX, reload_one, &c);
+}
+
+/* Whether a run of a multi-read rule is going that may still start an
+ * episode reaching back over the meter's latest reads. */
+static bool run_pending(const struct vee_state *s)
+{
+    for (unsigned b = 0; b < VEE_NRULES; b++)
+        if (s->run[b] > 0 && !(s->active & VEE_F(b)))
+            return true;
+    return s->neg_run > 0 && !(s->active & VEE_F_REVERSED);
+}
+
+/* An episode of bit started at since: held reads from since on are suspect. */
+static int hold_reflag(struct pipe *p, size_t ci, unsigned bit, int64_t since)
+{
+    struct mstate *m = &p->ms[ci];
+    for (size_t i = 0; i < m->nhold; i++) {
+        if ((int64_t)m->hold[i].end < since || (m->hold[i].rec.quality & VEE_F(bit)))
+            continue;
+        m->hold[i].rec.quality |= VEE_F(bit);
+        int rc =
+            store_batch_put_read(p->st, p->midx[ci], m->hold[i].end, &m->hold[i].rec);
+        if (rc)
+            return rc;
+    }
+    return AH_OK;
+}
+
+static int hold_flush(struct pipe *p, size_t ci)
+{
+    struct mstate *m = &p->ms[ci];
+    for (size_t i = 0; i < m->nhold; i++) {
+        if (!vee_is_billable(m->hold[i].rec.quality))
+            continue;
+        int rc = stage_read(p, ci, m->hold[i].end, &m->hold[i].rec);
+        if (rc)
+            return rc;
+    }
+    m->nhold = 0;
+    return AH_OK;
+}
+
+/* ---- one read --------------------------------------------------------------- */
+
+static void to_input(const struct pipe_read *r, struct vee_input *in)
+{
+    const struct store_rec *s = &r->rec;
+    memset(in, 0, sizeof *in);
+    in->end = (int64_t)r->end;
+    in->source = s->source == STORE_REC_BACKFILL   ? VEE_SRC_BACKFILL
+                 : s->source == STORE_REC_RELEASED ? VEE_SRC_RELEASED
+                                                   : VEE_SRC_LIVE;
+    if (s->present & STORE_REC_HAS_IMP_TOTAL) {
+        in->present |= VEE_HAS_FWD;
+        in->fwd = s->imp_total;
+    }
+    if (s->present & STORE_REC_HAS_EXP_TOTAL) {
+        in->present |= VEE_HAS_REV;
+        in->rev = s->exp_total;
+    }
+    for (int ph = 0; ph < 3; ph++) {
+        if (s->present & STORE_REC_HAS_VOLTAGE(ph)) {
+            in->present |= VEE_HAS_VOLTAGE(ph);
+            in->voltage[ph] = s->voltage[ph];
+        }
+        if (s->present & STORE_REC_HAS_CURRENT(ph)) {
+            in->present |= VEE_HAS_CURRENT(ph);
+            in->current[ph] = s->current[ph];
+        }
+    }
+    if (s->present & STORE_REC_HAS_P(STORE_REC_TOTAL)) {
+        in->present |= VEE_HAS_P;
+        in->p_total = s->p[STORE_REC_TOTAL];
+    }
+    if (s->present & STORE_REC_HAS_STATUS) {
+        in->present |= VEE_HAS_STATUS;
+        memcpy(in->status, s->status, sizeof in->status);
+    }
+    if (s->present & STORE_REC_HAS_METER_CLOCK) {
+        in->present |= VEE_HAS_CLOCK;
+        in->meter_clock_ms = s->meter_clock_ms;
+        in->headend_clock_ms = s->headend_clock_ms;
+    }
+    if (r->has & PIPE_HAS_COVER) {
+        in->present |= VEE_HAS_COVER;
+        in->cover_count = r->cover_count;
+        in->terminal_count = r->terminal_count;
+    }
+    if (r->has & PIPE_HAS_CLEAR_COUNT) {
+        in->present |= VEE_HAS_CLEAR_COUNT;
+        in->clear_count = r->clear_count;
+    }
+    if (r->has & PIPE_HAS_SERIAL) {
+        in->present |= VEE_HAS_SERIAL;
+        in->serial = r->serial;
+    }
+    if (r->has & PIPE_HAS_FREEZE) {
+        in->present |= VEE_HAS_FREEZE;
+        in->freeze_at = r->freeze_at;
+        in->freeze_fwd = r->freeze_fwd;
+    }
+}
+
+static int put_transition(struct pipe *p, size_t ci, const struct vee_transition *t,
+                          uint32_t quality)
+{
+    const char *type = vee_flag_name(t->bit);
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string(type));
+    json_object_set_new(o, "state", json_string(t->started ? "start" : "cleared"));
+    json_object_set_new(o, "meter", json_string(meter_id(p, ci)));
+    json_object_set_new(o, "district", json_string(p->cfg->meters[ci].district));
+    json_object_set_new(o, "since", jtime(t->since));
+    json_object_set_new(o, "at", jtime(t->at));
+    json_object_set_new(o, "value", json_integer(t->value));
+    json_object_set_new(o, "threshold", json_integer(t->threshold));
+    json_object_set_new(o, "aux",
+                        json_pack("[III]", (json_int_t)t->aux[0], (json_int_t)t->aux[1],
+                                  (json_int_t)t->aux[2]));
+    json_object_set_new(o, "quality", json_integer(quality));
+    int rc = put_event(p, (uint64_t)t->at, p->midx[ci], t->bit, o);
+    if (rc || !p->pub)
+        return rc;
+    const struct wire_item ev[6] = {
+        {"since", t->since, 0}, {"value", t->value, 0}, {"threshold", t->threshold, 0},
+        {"aux0", t->aux[0], 0}, {"aux1", t->aux[1], 0}, {"aux2", t->aux[2], 0}};
+    struct wire_anomaly a = {meter_id(p, ci),
+                             p->cfg->meters[ci].district,
+                             type,
+                             t->started ? WIRE_EP_START : WIRE_EP_CLEARED,
+                             (uint64_t)t->at,
+                             quality,
+                             ev,
+                             6};
+    return pub_stage_anomaly(p->pub, &a, NULL);
+}
+
+static bool in_batch(const struct pipe *p, uint32_t meter, uint64_t end)
+{
+    for (size_t i = 0; i < p->ncur; i++)
+        if (p->cur[i].meter == meter && p->cur[i].end == end)
+            return true;
+    return false;
+}
+
+static int validate_one(struct pipe *p, const struct pipe_read *r)
+{
+    size_t ci = r->meter <= p->max_store ? p->by_store[r->meter] : SIZE_MAX;
+    if (ci == SIZE_MAX) /* not in this config: store as collected */
+        return store_batch_put_read(p->st, r->meter, r->end, &r->rec);
+    int rc = mstate_load(p, ci);
+    if (rc)
+        return rc;
+    struct mstate *m = &p->ms[ci];
+    struct vee_input in;
+    to_input(r, &in);
+    struct vee_result res;
+    struct store_rec rec = r->rec;
+    rc = vee_eval(&p->info[ci], &p->thr, &m->vs, &in, now_s(p), &res);
+    if (rc == AH_ERANGE) {
+        /* not after the last validated read: a duplicate (already stored:
+         * keep what was stored and published) or a late backfill the
+         * validator cannot sequence; that one is stored with its info
+         * flags and published only when no episode is open */
+        if (store_has_read(p->st, r->meter, r->end) || in_batch(p, r->meter, r->end))
+            return AH_OK;
+        rec.quality = res.flags;
+        if ((rc = store_batch_put_read(p->st, r->meter, r->end, &rec)) != AH_OK)
+            return rc;
+        if (m->vs.active == 0)
+            return stage_read(p, ci, r->end, &rec);
+        return AH_OK;
+    }
+    if (rc)
+        return rc;
+    rec.quality = res.flags;
+    m->dirty = true;
+    if ((rc = store_batch_put_read(p->st, r->meter, r->end, &rec)) != AH_OK)
+        return rc;
+    for (unsigned i = 0; i < res.ntrans; i++) {
+        if (res.trans[i].started &&
+            (rc = hold_reflag(p, ci, res.trans[i].bit, res.trans[i].since)) != AH_OK)
+            return rc;
+        if ((rc = put_transition(p, ci, &res.trans[i], res.flags)) != AH_OK)
+            return rc;
+    }
+    if (run_pending(&m->vs)) {
+        if (vee_is_billable(rec.quality))
+            return hold_push(p, ci, r->end, &rec);
+        return AH_OK;
+    }
+    if ((rc = hold_flush(p, ci)) != AH_OK)
+        return rc;
+    if (vee_is_billable(rec.quality))
+        return stage_read(p, ci, r->end, &rec);
+    return AH_OK;
+}
+
+/* ---- gaps ----------------------------------------------------------------- */
+
+static int gap_stage(struct pipe *p, size_t ci, uint64_t first, uint64_t last)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string("GAP"));
+    json_object_set_new(o, "meter", json_string(meter_id(p, ci)));
+    json_object_set_new(o, "district", json_string(p->cfg->meters[ci].district));
+    json_object_set_new(o, "first", jtime((int64_t)first));
+    json_object_set_new(o, "last", jtime((int64_t)last));
+    json_object_set_new(
+        o, "intervals",
+        json_integer((json_int_t)((last - first) / (uint64_t)p->step_s + 1)));
+    int rc = put_event(p, first, p->midx[ci], PIPE_EV_GAP, o);
+    if (rc || !p->pub)
+        return rc;
+    struct wire_gap g = {
+        meter_id(p, ci), p->cfg->meters[ci].district, first, last, (uint32_t)p->step_s,
+        "not-collected"};
+    return pub_stage_gap(p->pub, &g, NULL);
+}
+
+/* Intervals of meter ci older than the backfill window that are still
+ * missing: reported once, never estimated. */
+static int gaps_meter(struct pipe *p, size_t ci, int64_t now)
+{
+    int rc = mstate_load(p, ci);
+    if (rc)
+        return rc;
+    struct mstate *m = &p->ms[ci];
+    int64_t lim = now - p->lag_s;
+    if (lim <= 0 || (uint64_t)lim <= m->gap_until)
+        return AH_OK;
+    uint64_t to = (uint64_t)lim; /* exclusive */
+    uint64_t miss[256];
+    uint64_t from = m->gap_until + 1;
+    for (;;) {
+        size_t n = 0;
+        rc = store_missing_intervals(p->st, p->midx[ci], from, to, (uint64_t)p->step_s,
+                                     miss, 256, &n);
+        if (rc)
+            return rc;
+        size_t k = n < 256 ? n : 256;
+        uint64_t run0 = 0, prev = 0;
+        bool open = false;
+        for (size_t i = 0; i < k; i++) {
+            if (in_batch(p, p->midx[ci], miss[i]))
+                continue;
+            if (open && miss[i] == prev + (uint64_t)p->step_s) {
+                prev = miss[i];
+                continue;
+            }
+            if (open && (rc = gap_stage(p, ci, run0, prev)) != AH_OK)
+                return rc;
+            run0 = prev = miss[i];
+            open = true;
+        }
+        if (open && (rc = gap_stage(p, ci, run0, prev)) != AH_OK)
+            return rc;
+        if (n <= 256)
+            break;
+        from = miss[255] + 1;
+    }
+    m->gap_until = to - 1;
+    m->dirty = true;
+    return AH_OK;
+}
+
+/* ---- district days -------------------------------------------------------- */
+
+struct day_energy {
+    bool complete;   /* every interval of the day and its baseline stored */
+    bool has_energy; /* baseline and end stored */
+    int64_t energy;  /* primary 0.01 kWh */
+    uint32_t collected;
+};
+
+static int meter_day(struct pipe *p, size_t ci, int32_t day, struct day_energy *e)
+{
+    memset(e, 0, sizeof *e);
+    int64_t d0 = (int64_t)day * 86400 - p->info[ci].tz_offset_s, d1 = d0 + 86400;
+    if (d0 < 0)
+        return AH_OK;
+    uint64_t miss[1];
+    size_t n = 0;
+    int rc = store_missing_intervals(p->st, p->midx[ci], (uint64_t)d0 + 1,
+                                     (uint64_t)d1 + 1, (uint64_t)p->step_s, miss, 0, &n);
+    if (rc)
+        return rc;
+    uint32_t per_day = (uint32_t)(86400 / p->step_s);
+    e->collected = n >= per_day ? 0 : per_day - (uint32_t)n;
+    struct store_rec a, b;
+    if (store_get_read(p->st, p->midx[ci], (uint64_t)d0, &a) != AH_OK ||
+        store_get_read(p->st, p->midx[ci], (uint64_t)d1, &b) != AH_OK ||
+        !(a.present & b.present & STORE_REC_HAS_IMP_TOTAL))
+        return AH_OK;
+    int64_t mod =
+        p->info[ci].reg_modulus ? p->info[ci].reg_modulus : VEE_REG_MODULUS_DEFAULT;
+    int64_t d = b.imp_total - a.imp_total;
+    if (d < 0)
+        d += mod; /* one rollover at most in a day */
+    e->has_energy = true;
+    e->energy = d * (int64_t)b.ct * (int64_t)b.pt;
+    e->complete = n == 0;
+    return AH_OK;
+}
+
+static const char *dist_flag_name(uint32_t f)
+{
+    switch (f) {
+    case VEE_DIST_LINE_LOSS:
+        return "LINE_LOSS";
+    case VEE_DIST_LINE_LOSS_SWING:
+        return "LINE_LOSS_SWING";
+    case VEE_DIST_INCOMPLETE:
+        return "INCOMPLETE";
+    default:
+        return "NO_ENERGY";
+    }
+}
+
+static uint16_t dist_flag_type(uint32_t f)
+{
+    switch (f) {
+    case VEE_DIST_LINE_LOSS:
+        return PIPE_EV_LINE_LOSS;
+    case VEE_DIST_LINE_LOSS_SWING:
+        return PIPE_EV_LOSS_SWING;
+    case VEE_DIST_INCOMPLETE:
+        return PIPE_EV_INCOMPLETE;
+    default:
+        return PIPE_EV_NO_ENERGY;
+    }
+}
+
+static int district_day(struct pipe *p, struct district *d, int32_t day, bool *judged)
+{
+    *judged = false;
+    int64_t tz = p->cfg->headend.tz_offset_s;
+    int64_t d1 = ((int64_t)day + 1) * 86400 - tz;
+    size_t n = d->ncust;
+    struct vee_district_customer *cu = calloc(n ? n : 1, sizeof *cu);
+    if (!cu)
+        return AH_ENOMEM;
+    bool all = true;
+    uint32_t collected = 0;
+    int64_t cust_sum = 0;
+    int rc = AH_OK;
+    for (size_t i = 0; i < n && rc == AH_OK; i++) {
+        struct day_energy e, pe;
+        if ((rc = meter_day(p, d->cust[i], day, &e)) != AH_OK ||
+            (rc = meter_day(p, d->cust[i], day - 1, &pe)) != AH_OK)
+            break;
+        cu[i].id = (uint32_t)d->cust[i];
+        cu[i].complete = e.complete;
+        cu[i].energy = e.energy;
+        cu[i].has_prev_day = pe.has_energy;
+        cu[i].prev_day = pe.energy;
+        all = all && e.complete;
+        collected += e.collected;
+        cust_sum += e.energy;
+    }
+    struct day_energy de = {0};
+    if (rc == AH_OK && d->dmeter != SIZE_MAX)
+        rc = meter_day(p, d->dmeter, day, &de);
+    all = all && de.complete;
+    if (rc != AH_OK || (!all && now_s(p) < d1 + p->lag_s)) {
+        free(cu);
+        return rc; /* not complete yet and still inside the backfill window */
+    }
+    struct vee_district_input in = {de.complete,      de.energy,    cu,    n,
+                                    d->has_prev_loss, d->prev_loss, false, 0};
+    struct vee_district_result res;
+    if ((rc = vee_district_eval(&p->thr, &in, &res)) != AH_OK) {
+        free(cu);
+        return rc;
+    }
+    uint32_t expected = (uint32_t)(n * (size_t)(86400 / p->step_s));
+    bool complete = !(res.flags & VEE_DIST_INCOMPLETE);
+    int64_t evt_meter = d->dmeter != SIZE_MAX ? p->midx[d->dmeter]
+                        : n                   ? p->midx[d->cust[0]]
+                                              : 0;
+    time_t lt = (time_t)((int64_t)day * 86400);
+    struct tm tm;
+    gmtime_r(&lt, &tm);
+    char dayname[40];
+    snprintf(dayname, sizeof dayname, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday);
+
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string("DAILY"));
+    json_object_set_new(o, "district", json_string(d->name));
+    json_object_set_new(o, "day", json_string(dayname));
+    json_object_set_new(o, "day_number", json_integer(day));
+    json_object_set_new(o, "complete", json_boolean(complete));
+    json_object_set_new(o, "expected", json_integer(expected));
+    json_object_set_new(o, "collected", json_integer(collected));
+    json_object_set_new(o, "district_energy", json_integer(de.energy));
+    json_object_set_new(o, "customers_energy", json_integer(cust_sum));
+    if (res.loss_valid)
+        json_object_set_new(o, "loss_pct", json_real(res.loss_pct));
+    json_t *fl = json_array();
+    const char *flags[4];
+    size_t nf = 0;
+    for (uint32_t f = 1; f <= VEE_DIST_NO_ENERGY; f <<= 1)
+        if (res.flags & f) {
+            flags[nf++] = dist_flag_name(f);
+            json_array_append_new(fl, json_string(dist_flag_name(f)));
+        }
+    json_object_set_new(o, "flags", fl);
+    json_t *mv = json_array();
+    for (unsigned i = 0; i < res.nmovers; i++)
+        json_array_append_new(mv, json_pack("{s:s,s:I,s:I,s:I}", "meter",
+                                            meter_id(p, res.movers[i].id), "energy",
+                                            (json_int_t)res.movers[i].energy, "previous",
+                                            (json_int_t)res.movers[i].prev, "change",
+                                            (json_int_t)res.movers[i].change));
+    json_object_set_new(o, "customers", mv);
+    if (res.flags & VEE_DIST_LINE_LOSS_SWING) {
+        json_object_set_new(o, "swing_day_pct", json_real(res.swing_day_pct));
+        json_object_set_new(o, "swing_month_pct", json_real(res.swing_month_pct));
+    }
+    for (uint32_t f = 1; f <= VEE_DIST_NO_ENERGY && rc == AH_OK; f <<= 1)
+        if (res.flags & f) {
+            json_t *c = json_deep_copy(o);
+            json_object_set_new(c, "type", json_string(dist_flag_name(f)));
+            rc = put_event(p, (uint64_t)d1, (uint32_t)evt_meter, dist_flag_type(f), c);
+        }
+    if (rc == AH_OK)
+        rc = put_event(p, (uint64_t)d1, (uint32_t)evt_meter, PIPE_EV_DAILY, o);
+    else
+        json_decref(o);
+    if (rc == AH_OK && p->pub) {
+        struct wire_daily w = {d->name,
+                               (uint16_t)(tm.tm_year + 1900),
+                               (uint8_t)(tm.tm_mon + 1),
+                               (uint8_t)tm.tm_mday,
+                               complete && collected == expected,
+                               expected,
+                               collected,
+                               de.energy,
+                               cust_sum,
+                               res.loss_valid ? (int64_t)llround(res.loss_pct * 100.0)
+                                              : 0,
+                               flags,
+                               nf};
+        rc = pub_stage_daily(p->pub, &w, NULL);
+    }
+    free(cu);
+    if (rc == AH_OK) {
+        *judged = true;
+        d->done = day;
+        d->has_prev_loss = res.loss_valid;
+        d->prev_loss = res.loss_pct;
+    }
+    return rc;
+}
+
+static int districts_tick(struct pipe *p, int64_t now)
+{
+    int64_t tz = p->cfg->headend.tz_offset_s;
+    int32_t today = (int32_t)floor_div(now + tz, 86400);
+    int32_t first = (int32_t)floor_div(p->start_s - p->lag_s + tz, 86400);
+    for (size_t i = 0; i < p->ndist; i++) {
+        struct district *d = &p->dist[i];
+        int32_t from = d->done == INT32_MIN ? first : d->done + 1;
+        if (from < today - DAYS_BACK_MAX)
+            from = today - DAYS_BACK_MAX;
+        for (int32_t day = from; day < today; day++) {
+            bool judged = false;
+            int rc = district_day(p, d, day, &judged);
+            if (rc)
+                return rc;
+            if (!judged)
+                break; /* days are judged in order */
+        }
+    }
+    return AH_OK;
+}
+
+/* ---- operator releases ----------------------------------------------------- */
+
+struct rel_ctx {
+    struct pipe *p;
+    size_t ci;
+    unsigned long count;
+};
+
+static int release_one(void *vctx, uint32_t meter, uint64_t end,
+                       const struct store_rec *r)
+{
+    struct rel_ctx *c = vctx;
+    if (vee_is_billable(r->quality))
+        return 0; /* clean, or released before */
+    struct store_rec rec = *r;
+    rec.quality |= VEE_F_RELEASED;
+    rec.source = STORE_REC_RELEASED;
+    int rc = store_batch_put_read(c->p->st, meter, end, &rec);
+    if (rc == AH_OK)
+        rc = stage_read(c->p, c->ci, end, &rec);
+    if (rc == AH_OK)
+        c->count++;
+    return rc;
+}
+
+/* Apply one request file; *done: it was applied (or is invalid) and may go. */
+static int release_apply(struct pipe *p, const char *path, bool *done)
+{
+    *done = false;
+    json_error_t je;
+    json_t *o = json_load_file(path, 0, &je);
+    const char *meter = NULL, *reason = NULL, *op = NULL;
+    json_int_t from = 0, to = 0, req = 0;
+    if (!o ||
+        json_unpack(o, "{s:s,s:I,s:I,s:s,s:s,s:I}", "meter", &meter, "from", &from, "to",
+                    &to, "reason", &reason, "operator", &op, "requested", &req) != 0) {
+        ah_log(AH_LOG_WARN, "release", "%s: not a release request (%s), ignored", path,
+               o ? "fields" : je.text);
+        json_decref(o);
+        *done = true;
+        return AH_OK;
+    }
+    const struct cfg_meter *cm = cfg_meter_find(p->cfg, meter);
+    if (!cm || from < 0 || to <= from) {
+        ah_log(AH_LOG_WARN, "release", "%s: meter %s unknown or empty range, ignored",
+               path, meter);
+        json_decref(o);
+        *done = true;
+        return AH_OK;
+    }
+    size_t ci = (size_t)(cm - p->cfg->meters);
+    struct rel_ctx c = {p, ci, 0};
+    int rc = store_reads_each(p->st, p->midx[ci], (uint64_t)from, (uint64_t)to,
+                              release_one, &c);
+    if (rc == AH_OK) {
+        json_object_set_new(o, "type", json_string("RELEASE"));
+        json_object_set_new(o, "released", json_integer((json_int_t)c.count));
+        json_object_set_new(o, "applied", jtime(now_s(p)));
+        json_object_set_new(o, "from", jtime((int64_t)from));
+        json_object_set_new(o, "to", jtime((int64_t)to));
+        json_object_set_new(o, "requested", jtime((int64_t)req));
+        /* key time = the request's own time: applying it twice (a crash
+         * between commit and unlink) writes the same event again */
+        rc = put_event(p, (uint64_t)req, p->midx[ci], PIPE_EV_RELEASE, json_incref(o));
+        ah_log(AH_LOG_INFO, "release", "meter %s: %lu reads released by %s: %s", meter,
+               c.count, op, reason);
+    }
+    json_decref(o);
+    *done = rc == AH_OK;
+    return rc;
+}
+
+/* Request files applied in this batch: unlinked after the commit. */
+#define REL_MAX 16
+static int releases_tick(struct pipe *p, char done[][PATH_MAX], size_t *ndone)
+{
+    *ndone = 0;
+    if (!p->release_dir[0])
+        return AH_OK;
+    DIR *dir = opendir(p->release_dir);
+    if (!dir)
+        return AH_OK;
+    struct dirent *de;
+    int rc = AH_OK;
+    while (rc == AH_OK && *ndone < REL_MAX && (de = readdir(dir)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (l < 5 || strcmp(de->d_name + l - 4, ".req") != 0)
+            continue;
+        char path[PATH_MAX];
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", p->release_dir, de->d_name) >=
+            sizeof path)
+            continue;
+        bool ok = false;
+        rc = release_apply(p, path, &ok);
+        if (ok)
+            memcpy(done[(*ndone)++], path, sizeof path);
+    }
+    closedir(dir);
+    return rc;
+}
+
+/* ---- the batch ---------------------------------------------------------- */
+
+static int cmp_read(const void *a, const void *b)
+{
+    const struct pipe_read *x = a, *y = b;
+    if (x->meter != y->meter)
+        return x->meter < y->meter ? -1 : 1;
+    if (x->end != y->end)
+        return x->end < y->end ? -1 : 1;
+    return 0;
+}
+
+/* Build the whole batch: reads, then the periodic work. */
+static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
+                       char rel[][PATH_MAX], size_t *nrel)
+{
+    *nrel = 0;
+    int rc = AH_OK;
+    if (!p->cfg) {
         for (size_t i = 0; i < n && rc == AH_OK; i++)
             rc = store_batch_put_read(p->st, r[i].meter, r[i].end, &r[i].rec);
-        /* issue 5 seam: vee_ validation of r[] with per-meter state goes
-         * here, before the reads enter the batch. */
+        return rc;
+    }
+    p->cur = r;
+    p->ncur = n;
+    for (size_t i = 0; i < n && rc == AH_OK; i++)
+        rc = validate_one(p, &r[i]);
+    int64_t now = now_s(p);
+    if (rc == AH_OK && now - p->last_tick_s >= p->step_s) {
+        for (size_t ci = 0; ci < p->cfg->n_meters && rc == AH_OK; ci++)
+            rc = gaps_meter(p, ci, now);
         if (rc == AH_OK)
-            rc = store_batch_commit(p->st, p->sync);
+            rc = districts_tick(p, now);
+        if (rc == AH_OK)
+            p->last_tick_s = now;
+    }
+    if (rc == AH_OK)
+        rc = releases_tick(p, rel, nrel);
+    for (size_t ci = 0; ci < p->cfg->n_meters && rc == AH_OK; ci++)
+        if (p->ms[ci].dirty) {
+            rc = mstate_put(p, ci);
+            p->ms[ci].dirty = false;
+        }
+    p->cur = NULL;
+    p->ncur = 0;
+    return rc;
+}
+
+/* Write up to n reads (sorted in place) as one batch; on a commit failure
+ * keep trying with a pause, since dropping reads would make them gaps
+ * (DESIGN.md §5). The batch is built once: validation state has moved on. */
+static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
+{
+    static char rel[REL_MAX][PATH_MAX];
+    size_t nrel = 0;
+    if (n > 1)
+        qsort(r, n, sizeof *r, cmp_read);
+    pthread_mutex_lock(&p->store_lock);
+    batch_begin(p);
+    int rc = build_batch(p, r, n, rel, &nrel);
+    if (rc != AH_OK) {
+        /* a record or state that cannot be encoded will never commit; the
+         * validation state may be ahead of the store, so reload it */
+        ah_log(AH_LOG_ERROR, "pipeline", "building a batch of %zu reads failed: %s", n,
+               ah_strerror(rc));
+        if (p->cfg)
+            for (size_t ci = 0; ci < p->cfg->n_meters; ci++) {
+                p->ms[ci].loaded = false;
+                p->ms[ci].nhold = 0;
+            }
+        batch_begin(p);
+        pthread_mutex_lock(&p->lock);
+        p->stats.commit_errors++;
+        p->last_err = rc;
+        pthread_mutex_unlock(&p->lock);
+        pthread_mutex_unlock(&p->store_lock);
+        return;
+    }
+    if (store_batch_count(p->st) == 0) {
+        pthread_mutex_unlock(&p->store_lock);
+        return;
+    }
+    for (int attempt = 0;; attempt++) {
+        rc = batch_commit(p);
         if (rc == AH_OK) {
             pthread_mutex_lock(&p->lock);
             p->last_err = AH_OK;
@@ -53,15 +932,18 @@ static void write_batch(struct pipe *p, const struct pipe_read *r, size_t n)
         p->last_err = rc;
         bool give_up = p->stopping && attempt >= 3;
         pthread_mutex_unlock(&p->lock);
-        if (rc == AH_EINVAL || give_up)
-            break; /* a record that cannot be encoded will never commit */
+        if (give_up)
+            break;
         pthread_mutex_unlock(&p->store_lock);
         struct timespec ts = {0, 200 * 1000 * 1000};
         nanosleep(&ts, NULL);
         pthread_mutex_lock(&p->store_lock);
     }
     pthread_mutex_unlock(&p->store_lock);
-    /* issue 6 seam: pub_ publishes what this batch committed, from here. */
+    if (rc == AH_OK)
+        for (size_t i = 0; i < nrel; i++)
+            if (unlink(rel[i]) != 0)
+                ah_log(AH_LOG_WARN, "release", "%s: %s", rel[i], strerror(errno));
 }
 
 static void *pipe_writer(void *arg)
@@ -74,8 +956,18 @@ static void *pipe_writer(void *arg)
     }
     for (;;) {
         pthread_mutex_lock(&p->lock);
-        while (p->len == 0 && !p->stopping)
-            pthread_cond_wait(&p->not_empty, &p->lock);
+        if (p->len == 0 && !p->stopping) {
+            if (p->cfg) {
+                /* idle: wake every second for gaps, district days, releases */
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_sec += 1;
+                pthread_cond_timedwait(&p->not_empty, &p->lock, &ts);
+            } else {
+                while (p->len == 0 && !p->stopping)
+                    pthread_cond_wait(&p->not_empty, &p->lock);
+            }
+        }
         if (p->len == 0 && p->stopping) {
             pthread_mutex_unlock(&p->lock);
             break;
@@ -89,18 +981,129 @@ static void *pipe_writer(void *arg)
         pthread_cond_broadcast(&p->not_full);
         pthread_mutex_unlock(&p->lock);
 
+        if (n == 0 && !p->cfg)
+            continue;
         write_batch(p, batch, n);
 
         pthread_mutex_lock(&p->lock);
         p->stats.written += n;
-        p->stats.batches++;
+        if (n)
+            p->stats.batches++;
         pthread_mutex_unlock(&p->lock);
     }
     free(batch);
     return NULL;
 }
 
-int pipe_start(store_t *st, bool sync, pipe_t **out)
+/* ---- set-up -------------------------------------------------------------- */
+
+static int find_daily(void *vctx, uint64_t t, uint32_t meter, uint16_t type,
+                      const uint8_t *bytes, size_t len)
+{
+    (void)t;
+    (void)meter;
+    struct pipe *p = vctx;
+    if (type != PIPE_EV_DAILY)
+        return 0;
+    json_t *o = json_loadb((const char *)bytes, len, 0, NULL);
+    const char *name = NULL;
+    json_int_t day = 0;
+    if (o && json_unpack(o, "{s:s,s:I}", "district", &name, "day_number", &day) == 0)
+        for (size_t i = 0; i < p->ndist; i++)
+            if (!strcmp(p->dist[i].name, name) && day > p->dist[i].done) {
+                p->dist[i].done = (int32_t)day;
+                json_t *l = json_object_get(o, "loss_pct");
+                p->dist[i].has_prev_loss = json_is_number(l);
+                p->dist[i].prev_loss = json_is_number(l) ? json_number_value(l) : 0;
+            }
+    json_decref(o);
+    return 0;
+}
+
+static int setup_vee(struct pipe *p, const struct pipe_vee *v)
+{
+    const struct cfg *c = v->cfg;
+    p->cfg = c;
+    p->midx = v->midx;
+    p->pub = v->pub;
+    p->clk = v->clk ? v->clk : ah_clock_default();
+    if (v->release_dir)
+        snprintf(p->release_dir, sizeof p->release_dir, "%s", v->release_dir);
+    int rc = cfg_vee_thresholds(c, &p->thr);
+    if (rc)
+        return rc;
+    size_t nm = c->n_meters ? c->n_meters : 1;
+    p->info = calloc(nm, sizeof *p->info);
+    p->ms = calloc(nm, sizeof *p->ms);
+    p->dist = calloc(c->n_districts ? c->n_districts : 1, sizeof *p->dist);
+    if (!p->info || !p->ms || !p->dist)
+        return AH_ENOMEM;
+    p->max_store = 0;
+    for (size_t i = 0; i < c->n_meters; i++) {
+        if ((rc = cfg_vee_meter_info(c, &c->meters[i], &p->info[i])) != AH_OK)
+            return rc;
+        if (v->midx[i] > p->max_store)
+            p->max_store = v->midx[i];
+    }
+    p->by_store = malloc(((size_t)p->max_store + 1) * sizeof *p->by_store);
+    if (!p->by_store)
+        return AH_ENOMEM;
+    for (size_t i = 0; i <= p->max_store; i++)
+        p->by_store[i] = SIZE_MAX;
+    for (size_t i = 0; i < c->n_meters; i++)
+        p->by_store[v->midx[i]] = i;
+    for (size_t i = 0; i < c->n_meters; i++) {
+        const struct cfg_meter *m = &c->meters[i];
+        struct district *d = NULL;
+        for (size_t k = 0; k < p->ndist; k++)
+            if (!strcmp(p->dist[k].name, m->district))
+                d = &p->dist[k];
+        if (!d) {
+            if (p->ndist == (c->n_districts ? c->n_districts : 1))
+                return AH_EINVAL;
+            d = &p->dist[p->ndist++];
+            d->name = m->district;
+            d->dmeter = SIZE_MAX;
+            d->done = INT32_MIN;
+            d->cust = malloc(c->n_meters * sizeof *d->cust);
+            if (!d->cust)
+                return AH_ENOMEM;
+        }
+        if (m->role == CFG_ROLE_DISTRICT)
+            d->dmeter = i;
+        else
+            d->cust[d->ncust++] = i;
+    }
+    p->step_s = (int64_t)c->schedule.interval_min * 60;
+    p->lag_s = (int64_t)c->schedule.backfill_days * 86400 + p->step_s;
+    p->start_s = now_s(p);
+    p->last_tick_s = INT64_MIN / 2;
+    int64_t from = p->start_s - (int64_t)(DAYS_BACK_MAX + 2) * 86400;
+    return store_events_each(p->st, from > 0 ? (uint64_t)from : 0, UINT64_MAX, find_daily,
+                             p);
+}
+
+static void free_vee(struct pipe *p)
+{
+    if (p->ms && p->cfg)
+        for (size_t i = 0; i < p->cfg->n_meters; i++)
+            free(p->ms[i].hold);
+    if (p->dist)
+        for (size_t i = 0; i < p->ndist; i++)
+            free(p->dist[i].cust);
+    free(p->dist);
+    free(p->by_store);
+    free(p->ms);
+    free(p->info);
+}
+
+int pipe_release_dir(const char *storage_path, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "%s.release", storage_path);
+    return n < 0 || (size_t)n >= cap ? AH_EOVERFLOW : AH_OK;
+}
+
+int pipe_start_vee(store_t *st, bool sync, const struct pipe_vee *v, pipe_t **out)
 {
     struct pipe *p = calloc(1, sizeof *p);
     if (!p)
@@ -112,6 +1115,15 @@ int pipe_start(store_t *st, bool sync, pipe_t **out)
     }
     p->st = st;
     p->sync = sync;
+    if (v) {
+        int rc = setup_vee(p, v);
+        if (rc) {
+            free_vee(p);
+            free(p->q);
+            free(p);
+            return rc;
+        }
+    }
     pthread_mutex_init(&p->lock, NULL);
     pthread_mutex_init(&p->store_lock, NULL);
     pthread_cond_init(&p->not_empty, NULL);
@@ -121,12 +1133,18 @@ int pipe_start(store_t *st, bool sync, pipe_t **out)
         pthread_cond_destroy(&p->not_empty);
         pthread_mutex_destroy(&p->store_lock);
         pthread_mutex_destroy(&p->lock);
+        free_vee(p);
         free(p->q);
         free(p);
         return AH_EIO;
     }
     *out = p;
     return AH_OK;
+}
+
+int pipe_start(store_t *st, bool sync, pipe_t **out)
+{
+    return pipe_start_vee(st, sync, NULL, out);
 }
 
 int pipe_push(pipe_t *p, const struct pipe_read *r)
@@ -171,6 +1189,7 @@ int pipe_stop(pipe_t **pp)
     pthread_cond_destroy(&p->not_empty);
     pthread_mutex_destroy(&p->store_lock);
     pthread_mutex_destroy(&p->lock);
+    free_vee(p);
     free(p->q);
     free(p);
     *pp = NULL;

@@ -18,6 +18,7 @@
 #ifndef AH_PIPELINE_H
 #define AH_PIPELINE_H
 
+#include "ah_clock.h"
 #include "store.h"
 
 #include <stdbool.h>
@@ -60,6 +61,38 @@ struct pipe_stats {
 /* Start the writer thread on st (borrowed; the pipeline is its only user
  * until pipe_stop). sync: fsync each batch. AH_ENOMEM, AH_EIO. */
 int pipe_start(store_t *st, bool sync, pipe_t **out);
+
+/* Event types of the events column family (key time|meter|type): a meter
+ * rule's episode transition uses its enum vee_bit; the others follow. The
+ * value is one JSON object (docs/operations.md "Events"). */
+#define PIPE_EV_GAP        0x100 /* intervals left the backfill window missing */
+#define PIPE_EV_RELEASE    0x101 /* an operator released suspect reads */
+#define PIPE_EV_DAILY      0x200 /* a district day judged (totals, loss) */
+#define PIPE_EV_LINE_LOSS  0x201
+#define PIPE_EV_LOSS_SWING 0x202
+#define PIPE_EV_INCOMPLETE 0x203
+#define PIPE_EV_NO_ENERGY  0x204
+
+struct cfg;
+typedef struct pub pub_t;
+
+/* What validation and publishing need (all borrowed, must outlive the
+ * pipeline). */
+struct pipe_vee {
+    const struct cfg *cfg;
+    const uint32_t *midx;       /* store index of cfg->meters[i] */
+    pub_t *pub;                 /* NULL: validate and store, publish nothing */
+    const struct ah_clock *clk; /* head-end clock */
+    const char *release_dir;    /* spool of `amihead release` requests, or NULL */
+};
+
+/* pipe_start with validation (vee_), events, gaps, district days, operator
+ * releases and publishing (pub_) in the writer's batches. AH_ENOMEM,
+ * AH_EIO, AH_EINVAL (a meter the validator refuses). */
+int pipe_start_vee(store_t *st, bool sync, const struct pipe_vee *v, pipe_t **out);
+
+/* Directory of release requests beside the store: "<storage>.release". */
+int pipe_release_dir(const char *storage_path, char *buf, size_t cap);
 
 /* Queue one read (copied); waits while the queue is full. AH_OK, or
  * AH_ECLOSED after pipe_stop began. */

@@ -1,0 +1,189 @@
+/*
+ * cmd_release — `amihead release -c FILE --meter ID --from T --to T --reason
+ * TEXT [--operator NAME]`: an operator releases the suspect reads of one
+ * meter in [from, to) so that they flow to billing.
+ *
+ * The store has one writer, the running head-end's pipeline (DESIGN.md §1),
+ * and only that writer can publish. So release does not touch the store: it
+ * drops a request file into the spool beside the store
+ * ("<storage.path>.release/", pipe_release_dir) and the pipeline applies it
+ * in its next batch — marks the reads RELEASED, keeps who / why / when in a
+ * RELEASE event and publishes the reads on read/… — then deletes the file.
+ * A request made while no head-end runs waits for the next start
+ * (docs/operations.md "Releasing suspect reads").
+ *
+ * It must not open the store for writing.
+ */
+#include "cmd_run.h"
+#include "cmd_vee.h"
+
+#include "ah_clock.h"
+#include "ah_err.h"
+#include "config.h"
+#include "pipeline.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char usage_text[] =
+    "usage: amihead release -c FILE --meter ID --from T --to T --reason TEXT\n"
+    "                       [--operator NAME] [--wait SECONDS]\n"
+    "  releases the meter's suspect reads with from <= interval end < to (UTC) to\n"
+    "  billing; the running head-end applies and publishes the request\n"
+    "  --operator   who releases them ($USER)\n"
+    "  --wait S     wait up to S seconds for the head-end to apply it (0: return)\n";
+
+/* Write the request atomically: a reader sees the whole file or none. */
+static int write_request(const char *dir, const char *text, char *path, size_t cap)
+{
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+        return AH_EIO;
+    char tmp[1024];
+    long long ms = (long long)ah_wall_ms();
+    int n1 = snprintf(tmp, sizeof tmp, "%s/.%lld-%ld.tmp", dir, ms, (long)getpid());
+    int n2 = snprintf(path, cap, "%s/%lld-%ld.req", dir, ms, (long)getpid());
+    if (n1 < 0 || (size_t)n1 >= sizeof tmp || n2 < 0 || (size_t)n2 >= cap)
+        return AH_EOVERFLOW;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0640);
+    if (fd < 0)
+        return AH_EIO;
+    size_t len = strlen(text);
+    bool ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return AH_EIO;
+    }
+    return AH_OK;
+}
+
+int cmd_release(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                         {"meter", required_argument, 0, 'm'},
+                                         {"from", required_argument, 0, 'f'},
+                                         {"to", required_argument, 0, 't'},
+                                         {"reason", required_argument, 0, 'r'},
+                                         {"operator", required_argument, 0, 'o'},
+                                         {"wait", required_argument, 0, 'w'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *file = NULL, *meter = NULL, *reason = NULL, *op = getenv("USER");
+    int64_t from = -1, to = -1;
+    long wait_s = 0;
+    int o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "c:m:h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c':
+            file = optarg;
+            break;
+        case 'm':
+            meter = optarg;
+            break;
+        case 'r':
+            reason = optarg;
+            break;
+        case 'o':
+            op = optarg;
+            break;
+        case 'w': {
+            char *end;
+            wait_s = strtol(optarg, &end, 10);
+            if (*end || end == optarg || wait_s < 0 || wait_s > 86400) {
+                fprintf(stderr, "amihead release: --wait wants 0..86400, got '%s'\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        }
+        case 'f':
+        case 't': {
+            int64_t t;
+            if (ah_time_parse(optarg, &t) != AH_OK || t < 0) {
+                fprintf(stderr, "amihead release: bad time '%s'\n", optarg);
+                return 2;
+            }
+            if (o == 'f')
+                from = t / 1000;
+            else
+                to = t / 1000;
+            break;
+        }
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        default:
+            fputs(usage_text, stderr);
+            return 2;
+        }
+    }
+    if (!file || !meter || !reason || from < 0 || to < 0 || optind != argc) {
+        fputs(usage_text, stderr);
+        return 2;
+    }
+    if (to <= from) {
+        fprintf(stderr, "amihead release: --to must be after --from\n");
+        return 2;
+    }
+    if (!reason[0] || !op || !op[0]) {
+        fprintf(stderr, "amihead release: a reason and an operator (--operator or $USER) "
+                        "are required\n");
+        return 2;
+    }
+    struct cfg *c = cmd_run_load_config("release", file);
+    if (!c)
+        return 1;
+    int status = 1;
+    if (!cfg_meter_find(c, meter)) {
+        fprintf(stderr, "amihead release: meter %s is not in %s\n", meter, c->inventory);
+        goto out;
+    }
+    char dir[CFG_PATH_MAX + 16], path[1100];
+    if (pipe_release_dir(c->storage.path, dir, sizeof dir) != AH_OK) {
+        fprintf(stderr, "amihead release: storage path too long\n");
+        goto out;
+    }
+    json_t *req =
+        json_pack("{s:s,s:I,s:I,s:s,s:s,s:I}", "meter", meter, "from", (json_int_t)from,
+                  "to", (json_int_t)to, "reason", reason, "operator", op, "requested",
+                  (json_int_t)(ah_wall_ms() / 1000));
+    char *text = req ? json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(req);
+    if (!text) {
+        fprintf(stderr, "amihead release: %s\n", ah_strerror(AH_ENOMEM));
+        goto out;
+    }
+    int rc = write_request(dir, text, path, sizeof path);
+    free(text);
+    if (rc != AH_OK) {
+        fprintf(stderr, "amihead release: %s: %s\n", dir, strerror(errno));
+        goto out;
+    }
+    for (long i = 0; i < wait_s * 10 && access(path, F_OK) == 0; i++)
+        usleep(100 * 1000);
+    if (access(path, F_OK) == 0) {
+        printf("release of %s queued as %s; the running head-end applies it\n", meter,
+               path);
+        status = wait_s ? 1 : 0;
+        if (wait_s)
+            fprintf(stderr,
+                    "amihead release: not applied within %ld s (is amihead run "
+                    "running?)\n",
+                    wait_s);
+    } else {
+        printf("release of %s applied by the head-end (amihead events --type RELEASE)\n",
+               meter);
+        status = 0;
+    }
+out:
+    cfg_destroy(&c);
+    return status;
+}
