@@ -7,7 +7,9 @@ simulated hours at 360x against two amisim fleets:
   two Modbus TCP meters (sdm630, dtsu666);
 - fleet B (amisim --dial): two concentrators dial in to the head-end's
   dlt645-listen address; only 000000000001 is configured, 000000000002 must
-  be refused with a log line naming the peer and the address it gave.
+  be refused with a log line naming the peer and the address it gave;
+  half-way, a second connection identifying as 000000000001 replaces the
+  old socket (then hangs up, and amisim dials in again).
 
 Then `amihead query --json` holds every interval from the first cycle to
 the last for every DL/T 645 meter (registers equal to amisim's load records)
@@ -27,6 +29,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import BIN, Amisim, Sim, amisim_series, check, fail, iso  # noqa: E402
+from dlt645wire import decode, frame, recv_frame  # noqa: E402
 
 SCALE = 360
 EPOCH = "2025-03-14T00:00:00Z"
@@ -127,6 +130,19 @@ metrics:
     return os.path.join(tmp, "amihead.yaml"), groups
 
 
+def impostor(lport):
+    """Dial in, answer 13H as concentrator 000000000001 (DL/T 645-2007 §1.4:
+    93H, DATA = the address), then hang up."""
+    with socket.create_connection(("127.0.0.1", lport), timeout=5) as s:
+        buf, closed = recv_frame(s, 5)
+        check(not closed and buf, "dial-in: no 13H request from amihead")
+        _, c, _ = decode(buf[buf.index(0x68):])
+        check(c == 0x13, f"dial-in: first request has C={c:02X}, want 13H")
+        addr = "000000000001"
+        s.sendall(frame(addr, 0x93, bytes.fromhex(addr)[::-1]))
+        time.sleep(0.2)
+
+
 def scrape(port):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
         text = r.read().decode()
@@ -171,8 +187,13 @@ def run(tmp):
             with Amisim(*fleet_b, "--faults", "none", "--time-scale", str(SCALE),
                         "--epoch", iso(sim.sim_now()), "--dial", f"127.0.0.1:{lport}",
                         log_markers=["Sanitizer"]):
+                # half-way, a second connection claims to be 000000000001
+                # (a concentrator whose old socket hangs behind its NAT):
+                # it replaces the old one
+                time.sleep((until - start) / SCALE / 2)
+                impostor(lport)
                 # scrape once most of the run is over
-                time.sleep(max(0.0, (until - start) / SCALE - 3.0))
+                time.sleep(max(0.0, (until - start) / SCALE / 2 - 4.0))
                 text, vals = scrape(mport)
                 try:
                     p.wait(timeout=(until - start) / SCALE + 30)
@@ -193,6 +214,11 @@ def run(tmp):
           f"no refusal of concentrator 000000000002 in the log: {err[-3000:]}")
     check("concentrator 000000000001 dialled in from 127.0.0.1:" in err,
           f"dial-in of 000000000001 not logged: {err[-3000:]}")
+    check(re.search(r"concentrator 000000000001 dialled again from 127\.0\.0\.1:\d+: "
+                    r"replacing its old connection", err),
+          f"no replacement of the old socket logged: {err[-3000:]}")
+    check(err.count("concentrator 000000000001 dialled in from") >= 3,
+          f"000000000001 did not dial in again after the replacement: {err[-3000:]}")
     check("(termios)" in err, f"serial link not opened through termios: {err[-2000:]}")
 
     # metrics: every series per link, plausible values
