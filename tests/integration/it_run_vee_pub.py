@@ -1,0 +1,206 @@
+#!/usr/bin/python3
+"""it_run_vee_pub — validation and publishing in `amihead run`, end to end.
+
+amisim, one concentrator with five customer meters (and its district
+meter), 08:00 local: meter 0:1 stops registering at +1h while current
+flows, meter 0:2 has its CT reversed at +1h, the rest are healthy.
+`amihead tail` subscribes before the head-end starts and stays connected;
+`amihead run` polls three simulated hours at 360x; half-way through an
+operator releases the stopped meter's suspect reads.
+
+Then:
+- the tail's messages carry seq 1..N without a gap, each once;
+- read/<district>/<meter> carries exactly the stored reads that are
+  billable (no fault bit, or released), each once, and nothing else (a
+  meter's last few clean reads may still be held back while a run that
+  could start an episode is going, docs/operations.md): no
+  read of the stopped or reversed meter after +1h except the released ones;
+- anomaly/STOPPED/<stopped> and anomaly/REVERSED/<reversed> arrive (start);
+- `amihead events --json` lists each episode start once, and the release
+  with its operator and reason;
+- the released reads reach the subscriber with source "released", stored
+  with the RELEASED bit (27) beside their fault bits.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ahtest import BIN, Sim, check, fail, free_port_block, iso, utc  # noqa: E402
+
+SCALE = 360
+EPOCH = "2025-03-14T00:00:00Z"
+STEP = 900
+FAULT_FROM = utc(EPOCH) + 3600
+RUN_S = 3 * 3600
+FAULT_BITS = (1 << 24) - 1
+RELEASED = 1 << 27
+
+
+def amihead(*args, timeout=30):
+    return subprocess.run([os.path.join(BIN, "amihead"), *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="it_run_vee_pub.")
+    try:
+        run(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("ok")
+
+
+def stored_reads(yaml, meter):
+    r = amihead("query", "-c", yaml, "--meter", meter, "--json")
+    check(r.returncode == 0, f"query {meter}: {r.stderr}")
+    return {utc(x["interval_end"]): x for x in map(json.loads, r.stdout.splitlines())}
+
+
+def read_meters(csv_path):
+    with open(csv_path) as f:
+        next(f)
+        return [ln.split(",") for ln in f if ln.strip() and not ln.startswith("#")]
+
+
+def run(tmp):
+    faults = os.path.join(tmp, "faults.json")
+    with open(faults, "w") as f:
+        json.dump({"faults": [
+            {"type": "stopped", "meter": "0:1", "from": "+1h"},
+            {"type": "reversed", "meter": "0:2", "from": "+1h"}]}, f)
+    stopped, reversed_ = Sim.meter_addr(0, 1), Sim.meter_addr(0, 2)
+    port = free_port_block(2)
+    ep, rp = f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{port + 1}"
+    with Sim(tmp, "--concentrators", "1", "--meters", "5", "--faults", faults,
+             "--time-scale", str(SCALE), "--epoch", EPOCH, "--write-config", tmp) as sim:
+        yaml = os.path.join(tmp, "amihead.yaml")
+        with open(yaml) as f:
+            text = f.read()
+        with open(yaml, "w") as f:
+            f.write(text.replace("backfill_days: 3", "backfill_days: 1")
+                    .replace("tcp://127.0.0.1:5556", ep)
+                    .replace("tcp://127.0.0.1:5557", rp))
+        rows = read_meters(os.path.join(tmp, "meters.csv"))
+        district = {r[0]: r[12] for r in rows}
+
+        tail_out = open(os.path.join(tmp, "tail.out"), "w+")
+        tail = subprocess.Popen([os.path.join(BIN, "amihead"), "tail", "--endpoint", ep,
+                                 "--replay", rp, "--from-seq", "1"],
+                                stdout=tail_out, stderr=subprocess.PIPE, text=True)
+        try:
+            start = sim.sim_now()
+            until = start + RUN_S
+            head = subprocess.Popen([os.path.join(BIN, "amihead"), "run", "-c", yaml,
+                                     "--time-scale", str(SCALE), "--epoch", str(start),
+                                     "--until", str(until)],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True)
+            try:
+                # the operator, once STOPPED has been found (+1h + 4 intervals)
+                rel_to = FAULT_FROM + 5 * STEP
+                while sim.sim_now() < rel_to + 2 * STEP and head.poll() is None:
+                    time.sleep(0.2)
+                r = amihead("release", "-c", yaml, "--meter", stopped, "--from",
+                            iso(FAULT_FROM), "--to", iso(rel_to), "--reason",
+                            "meter replaced, registers confirmed on site", "--operator",
+                            "li.wei", "--wait", "10")
+                check(r.returncode == 0, f"release: exit {r.returncode}: {r.stderr}")
+                out, err = head.communicate(timeout=(until - start) / SCALE + 30)
+            except subprocess.TimeoutExpired:
+                head.kill()
+                out, err = head.communicate()
+                fail(f"amihead run did not stop: {err[-2000:]}")
+            check(head.returncode == 0, f"amihead run: exit {head.returncode}: {err[-2000:]}")
+            check("Sanitizer" not in err, err[-3000:])
+            # let the tail drain, then stop it
+            last = -1
+            while True:
+                time.sleep(1.5)
+                size = os.path.getsize(tail_out.name)
+                if size == last:
+                    break
+                last = size
+        finally:
+            tail.terminate()
+            try:
+                tail.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                tail.kill()
+        tail_out.seek(0)
+        msgs = []
+        for line in tail_out:
+            seq, topic, body = line.rstrip("\n").split(" ", 2)
+            msgs.append((int(seq), topic, json.loads(body)))
+
+    check(msgs, "the subscriber received nothing")
+    seqs = [m[0] for m in msgs]
+    check(seqs == list(range(1, len(seqs) + 1)),
+          f"sequence not 1..N once each: first {seqs[:5]}, gaps/dups at "
+          f"{[b for a, b in zip(seqs, seqs[1:]) if b != a + 1][:5]}")
+    for seq, topic, body in msgs:
+        check(body["seq"] == seq, f"seq {seq}: body says {body['seq']}")
+
+    published = {}
+    for _, topic, body in msgs:
+        if body["type"] != "read":
+            continue
+        key = (body["meter"], utc(body["end"]))
+        check(key not in published, f"read {key} published twice")
+        check(topic == f"read/{district[body['meter']]}/{body['meter']}", f"topic {topic}")
+        published[key] = body
+
+    released = 0
+    for m in district:
+        reads = stored_reads(yaml, m)
+        # a meter's last reads may still be held back at the stop (a rule
+        # needing 4 reads in a row has a run going): at most 3, all at the end
+        held = 0
+        for t in sorted(reads, reverse=True):
+            if (m, t) in published or reads[t]["quality"] & FAULT_BITS:
+                break
+            held += 1
+        check(held <= 3, f"{m}: last {held} clean reads never published")
+        for t, row in sorted(reads.items())[:len(reads) - held]:
+            billable = not (row["quality"] & FAULT_BITS) or row["quality"] & RELEASED
+            pub = published.pop((m, t), None)
+            check(bool(pub) == bool(billable),
+                  f"{m} {iso(t)} quality {row['quality']:#x}: "
+                  f"{'published' if pub else 'not published'}")
+            if m in (stopped, reversed_) and t > FAULT_FROM and pub:
+                check(m == stopped and pub["source"] == "released" and
+                      row["quality"] & RELEASED and row["quality"] & 1,
+                      f"{m} {iso(t)}: read after the fault published: {pub}")
+                released += 1
+    check(not published, f"published reads the store does not hold: {list(published)[:3]}")
+    check(released >= 4, f"{released} released reads of {stopped} reached the subscriber")
+
+    anomalies = {(b["type"] if False else t.split("/")[1], b["meter"], b["state"])
+                 for _, t, b in msgs if b["type"] == "anomaly"}
+    check(("STOPPED", stopped, "start") in anomalies, f"no anomaly/STOPPED: {anomalies}")
+    check(("REVERSED", reversed_, "start") in anomalies, f"no anomaly/REVERSED: {anomalies}")
+
+    r = amihead("events", "-c", yaml, "--json")
+    check(r.returncode == 0, f"events: {r.stderr}")
+    ev = [json.loads(x) for x in r.stdout.splitlines()]
+    starts = [(e["type"], e["meter"], e["since"]) for e in ev if e.get("state") == "start"]
+    check(len(starts) == len(set(starts)), f"an episode start listed twice: {starts}")
+    for ty, m in (("STOPPED", stopped), ("REVERSED", reversed_)):
+        mine = [s for s in starts if s[0] == ty and s[1] == m]
+        check(len(mine) == 1, f"{ty} {m}: {len(mine)} episode starts, want 1: {mine}")
+        check(utc(mine[0][2]) > FAULT_FROM - STEP, f"{ty} {m} since {mine[0][2]}")
+    rel = [e for e in ev if e["type"] == "RELEASE"]
+    check(len(rel) == 1 and rel[0]["operator"] == "li.wei" and
+          rel[0]["meter"] == stopped and "registers confirmed" in rel[0]["reason"] and
+          rel[0]["released"] == released, f"release event: {rel}")
+    r = amihead("events", "-c", yaml, "--json", "--meter", stopped, "--type", "stopped")
+    check(r.returncode == 0 and r.stdout.count('"start"') == 1,
+          f"events --meter --type: {r.stdout} {r.stderr}")
+
+
+if __name__ == "__main__":
+    main()
