@@ -10,8 +10,10 @@
  *     │                                     ▼                        │
  *     │             04000101 date, 04000102 time (meter clock),      │
  *     │             0201FF00 V, 0202FF00 I, 040005FF status words,   │
+ *     │             03300D00 / 03300E00 / 03300100 event counters,   │
  *     │             once a day after daily_freeze_after: 05060001    │
- *     │             + 05060101 (daily freeze), then 06000001 N=1 at  │
+ *     │             + 05060101 (daily freeze) and 04000402 (meter    │
+ *     │             number), then 06000001 N=1 at                    │
  *     │             each missing interval end (oldest first)         │
  *     │                                     │ timeout after retries: │
  *     │                                     │ meter fails the cycle  │
@@ -149,6 +151,10 @@ void sched_s_to_tm(int64_t s, struct dlt645_tm *tm)
 #define DI_STATUS   0x040005FFu /* status words 1..7 block (protocols.md §2.5) */
 #define DI_FRZ_TIME 0x05060001u /* last daily freeze: time YYMMDDhhmm (§2.8) */
 #define DI_FRZ_FWD  0x05060101u /* last daily freeze: forward active block (§2.8) */
+#define DI_COVER    0x03300D00u /* meter cover opened: total count (§2.6) */
+#define DI_TERMINAL 0x03300E00u /* terminal cover opened: total count (§2.6) */
+#define DI_CLEARED  0x03300100u /* meter cleared: total count (§2.6) */
+#define DI_NUMBER   0x04000402u /* meter number, the identity (§2.5) */
 
 enum job_step {
     JOB_DATE,
@@ -156,8 +162,12 @@ enum job_step {
     JOB_V,
     JOB_I,
     JOB_STATUS,
+    JOB_COVER,
+    JOB_TERMINAL,
+    JOB_CLEARED,
     JOB_FRZ_T,
     JOB_FRZ_E,
+    JOB_NUMBER,
     JOB_LR,
     JOB_DONE
 };
@@ -227,6 +237,9 @@ struct slink {
     uint16_t status[7];
     bool have_frz_t, have_frz;
     int64_t frz_at, frz_fwd;
+    uint32_t has; /* PIPE_HAS_* gathered for the live read */
+    uint32_t cover, terminal, cleared;
+    uint64_t number;
     struct dlt645_tm date;
     int64_t clock_ms;
     int32_t volt[3], curr[3];
@@ -617,6 +630,8 @@ static bool meter_begin(struct sched *s, struct slink *L)
     L->any_ok = false;
     L->have_date = L->have_clock = L->have_v = L->have_i = false;
     L->have_status = L->have_frz_t = L->have_frz = false;
+    L->has = 0;
+    L->cover = L->terminal = L->cleared = 0;
     L->vi_present = 0;
     /* the daily freeze once per local day, after daily_freeze_after
      * (the meter freezes at 00:00; reading later leaves it time to) */
@@ -766,6 +781,11 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
                 memcpy(o->status, L->status, sizeof o->status);
                 o->present |= STORE_REC_HAS_STATUS;
             }
+            pr.has |= L->has;
+            pr.cover_count = L->cover;
+            pr.terminal_count = L->terminal;
+            pr.clear_count = L->cleared;
+            pr.serial = L->number;
             if (L->have_frz) {
                 pr.has |= PIPE_HAS_FREEZE;
                 pr.freeze_at = L->frz_at;
@@ -799,6 +819,26 @@ static void on_values(struct sched *s, struct slink *L, uint32_t di, const uint8
         t.sec = v[0].tm.sec;
         L->clock_ms = (sched_tm_to_s(&t) - s->tz_s) * 1000;
         L->have_clock = true;
+    } else if ((di == DI_COVER || di == DI_TERMINAL || di == DI_CLEARED) &&
+               v[0].kind == DLT645_V_NUM && v[0].raw >= 0) {
+        uint32_t cnt = (uint32_t)v[0].raw;
+        if (di == DI_COVER)
+            L->cover = cnt;
+        else if (di == DI_TERMINAL)
+            L->terminal = cnt;
+        else
+            L->cleared = cnt;
+        if (di == DI_CLEARED)
+            L->has |= PIPE_HAS_CLEAR_COUNT;
+        if (di == DI_TERMINAL) /* both cover counts read */
+            L->has |= PIPE_HAS_COVER;
+    } else if (di == DI_NUMBER && v[0].kind == DLT645_V_TEXT) {
+        char *end;
+        unsigned long long num = strtoull(v[0].text, &end, 10);
+        if (end != v[0].text && *end == '\0') {
+            L->number = num;
+            L->has |= PIPE_HAS_SERIAL;
+        }
     } else if (di == DI_STATUS) {
         memset(L->status, 0, sizeof L->status);
         for (size_t i = 0; i < 7 && i < nv; i++)
@@ -872,7 +912,9 @@ static void on_done(struct sched *s, struct slink *L)
     if (L->step == JOB_LR)
         L->gi++;
     else if (L->step == JOB_FRZ_T && rc != AH_OK)
-        L->step = JOB_LR; /* no freeze time: its energy would be unplaced */
+        L->step = JOB_NUMBER; /* no freeze time: its energy would be unplaced */
+    else if (L->step == JOB_COVER && rc != AH_OK)
+        L->step = JOB_CLEARED; /* without the first count the pair is incomplete */
     else
         L->step++;
 }
@@ -895,7 +937,8 @@ static void link_advance(struct sched *s, struct slink *L)
             L->cur++;
             continue;
         }
-        if ((L->step == JOB_FRZ_T || L->step == JOB_FRZ_E) && !L->freeze_due)
+        if ((L->step == JOB_FRZ_T || L->step == JOB_FRZ_E || L->step == JOB_NUMBER) &&
+            !L->freeze_due)
             L->step = JOB_LR;
         if (L->step == JOB_LR && L->gi >= L->n_gaps)
             L->step = JOB_DONE;
@@ -911,8 +954,9 @@ static void link_advance(struct sched *s, struct slink *L)
         rq.func = DLT645_F_READ;
         rq.timeout_ms = L->cl->timeout_ms;
         rq.retries = L->cl->retries;
-        static const uint32_t dis[] = {DI_DATE,   DI_TIME,     DI_VOLTAGE, DI_CURRENT,
-                                       DI_STATUS, DI_FRZ_TIME, DI_FRZ_FWD};
+        static const uint32_t dis[] = {DI_DATE,     DI_TIME,    DI_VOLTAGE,  DI_CURRENT,
+                                       DI_STATUS,   DI_COVER,   DI_TERMINAL, DI_CLEARED,
+                                       DI_FRZ_TIME, DI_FRZ_FWD, DI_NUMBER};
         if (L->step == JOB_LR) {
             rq.di = DI_LOAD_REC;
             rq.with_n = rq.with_time = true;

@@ -208,6 +208,11 @@ def run(tmp):
         log.close()
         check(p.returncode == 0, f"amihead run: exit {p.returncode}: {err[-3000:]}")
         check("Sanitizer" not in err, f"amihead: {err[-3000:]}")
+    # every request of a cycle (clock, V, I, status words 040005FF, event
+    # counters, daily freeze 05060001/05060101, meter number, load records)
+    # was answered
+    check(re.search(r"stopping: .* 0 timeouts, 0 meter errors", err),
+          f"run summary: {err[-1500:]}")
 
     # the unconfigured concentrator was refused, with its peer and address
     check(re.search(r"refused 127\.0\.0\.1:\d+: it gave address 000000000002", err),
