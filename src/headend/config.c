@@ -1325,7 +1325,7 @@ static int tz_zone_offset(const char *zone, int32_t *off, char *err, size_t errl
     snprintf(path, sizeof path, "%s/%s", dir, zone);
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot read %.120s: %s", path, strerror(errno));
         return -1;
     }
     char head[5] = {0}, tail[128];
@@ -1339,7 +1339,7 @@ static int tz_zone_offset(const char *zone, int32_t *off, char *err, size_t errl
     fclose(f);
     if (n != 5 || memcmp(head, "TZif", 4) || head[4] < '2' || got < 2 ||
         tail[got - 1] != '\n') {
-        snprintf(err, errlen, "%s is not a TZif version 2+ file", path);
+        snprintf(err, errlen, "%.120s is not a TZif version 2+ file", path);
         return -1;
     }
     tail[got - 1] = 0;
