@@ -29,7 +29,9 @@ build-test: deps
 	    -DCMAKE_C_COMPILER=clang -DAH_SANITIZE=ON -DAH_FUZZ=ON >/dev/null
 	@$(CMAKE) --build build/test -j$(JOBS)
 
-test: build-test
+# The release build (gcc) is built too: its warnings are errors as well, and
+# `make build` must never be broken by a change that only clang has seen.
+test: build build-test
 	@cd build/test && ctest --output-on-failure -j$(JOBS)
 
 demo: build
