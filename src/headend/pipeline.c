@@ -237,8 +237,17 @@ static int hold_push(struct pipe *p, size_t ci, uint64_t end, const struct store
         memmove(m->hold, m->hold + 1, (HOLD_MAX - 1) * sizeof *m->hold);
         m->nhold--;
     }
-    m->hold[m->nhold].end = end;
-    m->hold[m->nhold].rec = *r;
+    /* in time order: a late backfill may land between held reads */
+    size_t at = m->nhold;
+    while (at > 0 && m->hold[at - 1].end > end)
+        at--;
+    if (at > 0 && m->hold[at - 1].end == end) {
+        m->hold[at - 1].rec = *r;
+        return AH_OK;
+    }
+    memmove(m->hold + at + 1, m->hold + at, (m->nhold - at) * sizeof *m->hold);
+    m->hold[at].end = end;
+    m->hold[at].rec = *r;
     m->nhold++;
     return AH_OK;
 }
@@ -425,9 +434,19 @@ static int validate_one(struct pipe *p, const struct pipe_read *r)
         rec.quality = res.flags;
         if ((rc = store_batch_put_read(p->st, r->meter, r->end, &rec)) != AH_OK)
             return rc;
-        if (m->vs.active == 0)
-            return stage_read(p, ci, r->end, &rec);
-        return AH_OK;
+        if (m->vs.active != 0)
+            return AH_OK;
+        if (m->nhold) /* behind held reads: published with them, in order */
+            return hold_push(p, ci, r->end, &rec);
+        return stage_read(p, ci, r->end, &rec);
+    }
+    if (rc == AH_EINVAL) {
+        /* a value the validator refuses (a register beyond its modulus):
+         * keep what the meter said, never publish it as clean */
+        ah_log(AH_LOG_WARN, "pipeline", "meter %s at %llu: read refused by validation",
+               meter_id(p, ci), (unsigned long long)r->end);
+        rec.quality = VEE_F_JUMPING; /* an impossible register value */
+        return store_batch_put_read(p->st, r->meter, r->end, &rec);
     }
     if (rc)
         return rc;
@@ -860,8 +879,15 @@ static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
     }
     p->cur = r;
     p->ncur = n;
-    for (size_t i = 0; i < n && rc == AH_OK; i++)
+    for (size_t i = 0; i < n && rc == AH_OK; i++) {
         rc = validate_one(p, &r[i]);
+        if (rc == AH_EINVAL) {
+            /* one record that cannot be encoded must not sink the batch */
+            ah_log(AH_LOG_ERROR, "pipeline", "meter index %u at %llu: record refused",
+                   r[i].meter, (unsigned long long)r[i].end);
+            rc = AH_OK;
+        }
+    }
     int64_t now = now_s(p);
     if (rc == AH_OK && now - p->last_tick_s >= p->step_s) {
         for (size_t ci = 0; ci < p->cfg->n_meters && rc == AH_OK; ci++)
@@ -915,6 +941,8 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
     }
     if (store_batch_count(p->st) == 0) {
         pthread_mutex_unlock(&p->store_lock);
+        for (size_t i = 0; i < nrel; i++)
+            unlink(rel[i]); /* requests that were refused */
         return;
     }
     for (int attempt = 0;; attempt++) {
