@@ -1,0 +1,260 @@
+/*
+ * test_pipeline — the writer thread with validation on a real store (no
+ * publisher): a stopped meter's reads, held while the run builds up, are
+ * re-flagged from the episode's start; one event per episode transition;
+ * a new pipeline on the same store resumes the meter's state (no second
+ * start); an operator release request in the spool is applied, kept with
+ * who and why, and removed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ah_clock.h"
+#include "ah_err.h"
+#include "config.h"
+#include "pipeline.h"
+#include "store.h"
+#include "vee.h"
+
+/* 2025-03-14T00:00:00Z */
+#define T0   1741910400LL
+#define STEP 900
+/* k-th interval end of the series: well before the head-end clock */
+#define END(k) ((uint64_t)(T0 - 40 * STEP + (k)*STEP))
+
+struct fx {
+    char dir[64], yaml[96], csv[96], store[96];
+    struct cfg *c;
+    store_t *st;
+    uint32_t midx[2];
+    struct ah_clock clk;
+};
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int setup(void **state)
+{
+    struct fx *x = calloc(1, sizeof *x);
+    assert_non_null(x);
+    snprintf(x->dir, sizeof x->dir, "/tmp/test_pipeline.XXXXXX");
+    assert_non_null(mkdtemp(x->dir));
+    snprintf(x->yaml, sizeof x->yaml, "%s/amihead.yaml", x->dir);
+    snprintf(x->csv, sizeof x->csv, "%s/meters.csv", x->dir);
+    snprintf(x->store, sizeof x->store, "%s/store", x->dir);
+    char y[1024];
+    snprintf(y, sizeof y,
+             "headend:\n  id: hx-test\n  timezone: UTC\n"
+             "inventory: meters.csv\n"
+             "storage:\n  path: %s\n  sync: false\n"
+             "schedule:\n  interval_min: 15\n  backfill_days: 1\n"
+             "links:\n  - name: c0\n    type: dlt645-tcp\n    endpoint: 127.0.0.1:1\n",
+             x->store);
+    write_text(x->yaml, y);
+    write_text(x->csv,
+               "meter_id,protocol,link,address,unit_id,map,wiring,ct,pt,rated_current,"
+               "max_current,nominal_voltage,district,class,role,bidirectional\n"
+               "000001000001,dlt645-2007,c0,000001000001,,,1P2W,1,1,5.0,60.0,220.0,d1,C,"
+               "customer,no\n"
+               "000001000000,dlt645-2007,c0,000001000000,,,3P4W,50,1,1.5,6.0,220.0,d1,B,"
+               "district,no\n");
+    struct cfg_diag *d = malloc(sizeof *d);
+    assert_non_null(d);
+    cfg_diag_init(d);
+    int rc = cfg_load(x->yaml, &x->c, d);
+    for (size_t i = 0; i < d->n; i++)
+        fprintf(stderr, "%s\n", d->msg[i]);
+    free(d);
+    assert_int_equal(rc, AH_OK);
+    assert_int_equal(store_open(x->store, NULL, &x->st), AH_OK);
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(store_meter_index(x->st, x->c->meters[i].id, true, &x->midx[i]),
+                         AH_OK);
+    ah_clock_init(&x->clk, T0 * 1000, 1.0);
+    *state = x;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *x = *state;
+    store_close(&x->st);
+    cfg_destroy(&x->c);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", x->dir);
+    assert_int_equal(system(cmd), 0);
+    free(x);
+    return 0;
+}
+
+static pipe_t *start(struct fx *x, char *reldir, size_t cap)
+{
+    assert_int_equal(pipe_release_dir(x->store, reldir, cap), AH_OK);
+    struct pipe_vee v = {x->c, x->midx, NULL, &x->clk, reldir};
+    pipe_t *p = NULL;
+    assert_int_equal(pipe_start_vee(x->st, false, &v, &p), AH_OK);
+    return p;
+}
+
+/* Meter 000001000001 at interval k: 2 A flowing at 220 V, forward register
+ * fwd (0.01 kWh). */
+static void push(pipe_t *p, const struct fx *x, int k, int64_t fwd)
+{
+    struct pipe_read r;
+    memset(&r, 0, sizeof r);
+    r.meter = x->midx[0];
+    r.end = END(k);
+    r.rec.source = STORE_REC_LIVE;
+    r.rec.ct = 1;
+    r.rec.pt = 1;
+    r.rec.present = STORE_REC_HAS_IMP_TOTAL | STORE_REC_HAS_EXP_TOTAL |
+                    STORE_REC_HAS_VOLTAGE(0) | STORE_REC_HAS_CURRENT(0);
+    r.rec.imp_total = fwd;
+    r.rec.voltage[0] = 2200;
+    r.rec.current[0] = 2000;
+    assert_int_equal(pipe_push(p, &r), AH_OK);
+}
+
+static uint32_t quality(struct fx *x, int k)
+{
+    struct store_rec r;
+    assert_int_equal(store_get_read(x->st, x->midx[0], END(k), &r), AH_OK);
+    return r.quality;
+}
+
+struct evs {
+    int stopped_start, stopped_cleared, release;
+    uint64_t start_t;
+    char last[512];
+};
+
+static int count_ev(void *vctx, uint64_t t, uint32_t meter, uint16_t type,
+                    const uint8_t *bytes, size_t len)
+{
+    (void)meter;
+    struct evs *e = vctx;
+    char s[512];
+    snprintf(s, sizeof s, "%.*s", (int)len, (const char *)bytes);
+    if (type == VEE_BIT_STOPPED && strstr(s, "\"state\":\"start\"")) {
+        e->stopped_start++;
+        e->start_t = t;
+        snprintf(e->last, sizeof e->last, "%s", s);
+    } else if (type == VEE_BIT_STOPPED && strstr(s, "\"state\":\"cleared\"")) {
+        e->stopped_cleared++;
+    } else if (type == PIPE_EV_RELEASE) {
+        e->release++;
+        snprintf(e->last, sizeof e->last, "%s", s);
+    }
+    return 0;
+}
+
+static void test_stopped_meter_held_reflagged_resumed_released(void **state)
+{
+    struct fx *x = *state;
+    char reldir[256];
+    pipe_t *p = start(x, reldir, sizeof reldir);
+    /* four intervals at 0.25 kWh each, then the register stands still while
+     * 2 A flows: STOPPED after stopped_intervals (4) reads, since the first */
+    int64_t fwd = 1234500;
+    for (int k = 0; k < 4; k++)
+        push(p, x, k, fwd += 25);
+    for (int k = 4; k < 10; k++)
+        push(p, x, k, fwd);
+    assert_int_equal(pipe_stop(&p), AH_OK);
+
+    for (int k = 0; k < 4; k++)
+        assert_int_equal(quality(x, k) & VEE_FAULT_MASK, 0);
+    /* k 4..6 were held while the run built up and re-flagged from since */
+    for (int k = 4; k < 10; k++)
+        assert_true(quality(x, k) & VEE_F_STOPPED);
+    struct evs e = {0};
+    assert_int_equal(store_events_each(x->st, 0, UINT64_MAX, count_ev, &e), AH_OK);
+    assert_int_equal(e.stopped_start, 1);
+    assert_int_equal(e.start_t, END(7));
+    assert_non_null(strstr(e.last, "\"since\":\"2025-03-13T15:00:00Z\"")); /* END(4) */
+
+    /* a new pipeline on the same store resumes: still stopped, no new start;
+     * then the register moves again and the episode clears after 4 reads */
+    p = start(x, reldir, sizeof reldir);
+    push(p, x, 10, fwd);
+    push(p, x, 11, fwd);
+    for (int k = 12; k < 17; k++)
+        push(p, x, k, fwd += 30);
+    assert_int_equal(pipe_stop(&p), AH_OK);
+    memset(&e, 0, sizeof e);
+    assert_int_equal(store_events_each(x->st, 0, UINT64_MAX, count_ev, &e), AH_OK);
+    assert_int_equal(e.stopped_start, 1);
+    assert_int_equal(e.stopped_cleared, 1);
+    assert_true(quality(x, 11) & VEE_F_STOPPED);
+
+    /* the operator releases intervals 4..7 through the spool */
+    mkdir(reldir, 0750);
+    char req[512], text[512];
+    snprintf(req, sizeof req, "%s/1-1.req", reldir);
+    snprintf(text, sizeof text,
+             "{\"meter\":\"000001000001\",\"from\":%llu,\"to\":%llu,\"reason\":\"meter "
+             "checked on site\",\"operator\":\"li.wei\",\"requested\":%lld}",
+             (unsigned long long)END(4), (unsigned long long)END(8), T0);
+    write_text(req, text);
+    p = start(x, reldir, sizeof reldir);
+    for (int i = 0; i < 50 && access(req, F_OK) == 0; i++)
+        usleep(100 * 1000);
+    assert_int_not_equal(access(req, F_OK), 0);
+    assert_int_equal(pipe_stop(&p), AH_OK);
+    for (int k = 4; k < 8; k++) {
+        struct store_rec r;
+        assert_int_equal(store_get_read(x->st, x->midx[0], END(k), &r), AH_OK);
+        assert_true(r.quality & VEE_F_RELEASED);
+        assert_true(r.quality & VEE_F_STOPPED); /* what was found stays */
+        assert_int_equal(r.source, STORE_REC_RELEASED);
+        assert_true(vee_is_billable(r.quality));
+    }
+    assert_false(quality(x, 8) & VEE_F_RELEASED);
+    memset(&e, 0, sizeof e);
+    assert_int_equal(store_events_each(x->st, 0, UINT64_MAX, count_ev, &e), AH_OK);
+    assert_int_equal(e.release, 1);
+    assert_non_null(strstr(e.last, "\"operator\":\"li.wei\""));
+    assert_non_null(strstr(e.last, "\"released\":4"));
+}
+
+/* A duplicate of a stored read changes nothing. */
+static void test_duplicate_read_ignored(void **state)
+{
+    struct fx *x = *state;
+    char reldir[256];
+    pipe_t *p = start(x, reldir, sizeof reldir);
+    push(p, x, 0, 1000);
+    push(p, x, 1, 1010);
+    assert_int_equal(pipe_stop(&p), AH_OK);
+    p = start(x, reldir, sizeof reldir);
+    push(p, x, 1, 999999); /* the same interval again, other bytes */
+    assert_int_equal(pipe_stop(&p), AH_OK);
+    struct store_rec r;
+    assert_int_equal(store_get_read(x->st, x->midx[0], END(1), &r), AH_OK);
+    assert_int_equal(r.imp_total, 1010);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_stopped_meter_held_reflagged_resumed_released, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_read_ignored, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
