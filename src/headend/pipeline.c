@@ -46,6 +46,11 @@
 #define HOLD_MAX 256
 /* Districts: days looked back for an unjudged one. */
 #define DAYS_BACK_MAX 70
+/* The "previous month" of LINE_LOSS_SWING (reference/vee.md): the 30 days
+ * before the day judged; its mean needs at least MONTH_MIN_DAYS of them
+ * (decision, docs/operations.md). */
+#define MONTH_DAYS     30
+#define MONTH_MIN_DAYS 7
 
 struct held {
     uint64_t end;
@@ -68,6 +73,10 @@ struct district {
     int32_t done; /* last local day judged, INT32_MIN when none */
     bool has_prev_loss;
     double prev_loss;
+    /* loss rates of the judged days, for the previous month's mean */
+    int32_t hist_day[MONTH_DAYS];
+    double hist_loss[MONTH_DAYS];
+    size_t nhist; /* ring: next slot = nhist % MONTH_DAYS */
 };
 
 struct pipe {
@@ -580,6 +589,59 @@ static int meter_day(struct pipe *p, size_t ci, int32_t day, struct day_energy *
     return AH_OK;
 }
 
+/* Daily mean of meter ci over up to MONTH_DAYS days before `day`, from the
+ * register at the day's start and the oldest stored one at a local midnight
+ * MONTH_DAYS..MONTH_MIN_DAYS days earlier. */
+static int meter_month_mean(struct pipe *p, size_t ci, int32_t day, bool *has,
+                            int64_t *mean)
+{
+    *has = false;
+    int64_t d0 = (int64_t)day * 86400 - p->info[ci].tz_offset_s;
+    struct store_rec b;
+    if (d0 < 0 || store_get_read(p->st, p->midx[ci], (uint64_t)d0, &b) != AH_OK ||
+        !(b.present & STORE_REC_HAS_IMP_TOTAL))
+        return AH_OK;
+    int64_t mod =
+        p->info[ci].reg_modulus ? p->info[ci].reg_modulus : VEE_REG_MODULUS_DEFAULT;
+    for (int k = MONTH_DAYS; k >= MONTH_MIN_DAYS; k--) {
+        int64_t t = d0 - (int64_t)k * 86400;
+        struct store_rec a;
+        if (t < 0 || store_get_read(p->st, p->midx[ci], (uint64_t)t, &a) != AH_OK ||
+            !(a.present & STORE_REC_HAS_IMP_TOTAL))
+            continue;
+        int64_t d = b.imp_total - a.imp_total;
+        if (d < 0)
+            d += mod;
+        *mean = d * (int64_t)b.ct * (int64_t)b.pt / k;
+        *has = true;
+        return AH_OK;
+    }
+    return AH_OK;
+}
+
+static void dist_hist_add(struct district *d, int32_t day, double loss)
+{
+    d->hist_day[d->nhist % MONTH_DAYS] = day;
+    d->hist_loss[d->nhist % MONTH_DAYS] = loss;
+    d->nhist++;
+}
+
+/* Mean loss rate of the judged days in [day - MONTH_DAYS, day). */
+static bool dist_month_loss(const struct district *d, int32_t day, double *mean)
+{
+    size_t n = d->nhist < MONTH_DAYS ? d->nhist : MONTH_DAYS, k = 0;
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        if (d->hist_day[i] < day && d->hist_day[i] >= day - MONTH_DAYS) {
+            sum += d->hist_loss[i];
+            k++;
+        }
+    if (k < MONTH_MIN_DAYS)
+        return false;
+    *mean = sum / (double)k;
+    return true;
+}
+
 static const char *dist_flag_name(uint32_t f)
 {
     switch (f) {
@@ -631,6 +693,9 @@ static int district_day(struct pipe *p, struct district *d, int32_t day, bool *j
         cu[i].energy = e.energy;
         cu[i].has_prev_day = pe.has_energy;
         cu[i].prev_day = pe.energy;
+        if ((rc = meter_month_mean(p, d->cust[i], day, &cu[i].has_prev_month,
+                                   &cu[i].prev_month)) != AH_OK)
+            break;
         all = all && e.complete;
         collected += e.collected;
         cust_sum += e.energy;
@@ -643,8 +708,11 @@ static int district_day(struct pipe *p, struct district *d, int32_t day, bool *j
         free(cu);
         return rc; /* not complete yet and still inside the backfill window */
     }
-    struct vee_district_input in = {de.complete,      de.energy,    cu,    n,
-                                    d->has_prev_loss, d->prev_loss, false, 0};
+    double month_loss = 0;
+    bool has_month = dist_month_loss(d, day, &month_loss);
+    struct vee_district_input in = {de.complete, de.energy,        cu,
+                                    n,           d->has_prev_loss, d->prev_loss,
+                                    has_month,   month_loss};
     struct vee_district_result res;
     if ((rc = vee_district_eval(&p->thr, &in, &res)) != AH_OK) {
         free(cu);
@@ -727,6 +795,8 @@ static int district_day(struct pipe *p, struct district *d, int32_t day, bool *j
         d->done = day;
         d->has_prev_loss = res.loss_valid;
         d->prev_loss = res.loss_pct;
+        if (res.loss_valid)
+            dist_hist_add(d, day, res.loss_pct);
     }
     return rc;
 }
@@ -1043,6 +1113,8 @@ static int find_daily(void *vctx, uint64_t t, uint32_t meter, uint16_t type,
                 json_t *l = json_object_get(o, "loss_pct");
                 p->dist[i].has_prev_loss = json_is_number(l);
                 p->dist[i].prev_loss = json_is_number(l) ? json_number_value(l) : 0;
+                if (json_is_number(l))
+                    dist_hist_add(&p->dist[i], (int32_t)day, json_number_value(l));
             }
     json_decref(o);
     return 0;
