@@ -188,6 +188,7 @@ static int mstate_load(struct pipe *p, size_t ci)
         vee_state_init(&m->vs);
         int64_t g = floor_div(now_s(p), p->step_s) * p->step_s - (p->lag_s - p->step_s);
         m->gap_until = g > 0 ? (uint64_t)g : 0;
+        m->dirty = true; /* where gap checks begin must survive a restart */
     } else if (rc != AH_OK) {
         return rc;
     } else if (len != MSTATE_LEN || buf[VEE_STATE_LEN] != TAIL_VERSION ||
@@ -518,6 +519,7 @@ static int gaps_meter(struct pipe *p, size_t ci, int64_t now)
     uint64_t to = (uint64_t)lim; /* exclusive */
     uint64_t miss[256];
     uint64_t from = m->gap_until + 1;
+    bool found = false;
     for (;;) {
         size_t n = 0;
         rc = store_missing_intervals(p->st, p->midx[ci], from, to, (uint64_t)p->step_s,
@@ -541,12 +543,17 @@ static int gaps_meter(struct pipe *p, size_t ci, int64_t now)
         }
         if (open && (rc = gap_stage(p, ci, run0, prev)) != AH_OK)
             return rc;
+        found = found || open;
         if (n <= 256)
             break;
         from = miss[255] + 1;
     }
+    /* persisted with the meter's next state write; at once only when gaps
+     * were reported (a restart must not report them again: re-checking a
+     * range without gaps finds none, so a quiet advance may wait) */
     m->gap_until = to - 1;
-    m->dirty = true;
+    if (found)
+        m->dirty = true;
     return AH_OK;
 }
 
