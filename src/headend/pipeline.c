@@ -105,7 +105,11 @@ struct pipe {
     uint32_t max_store;
     struct district *dist;
     size_t ndist;
-    int64_t step_s, lag_s;
+    int64_t step_s, backfill_s;
+    /* an interval has left the backfill window this long after its end: the
+     * window, plus the cycle that may still be collecting it and one more
+     * interval for a cycle slowed by timeouts */
+    int64_t lag_s;
     int64_t start_s;             /* head-end clock when the pipeline started */
     int64_t last_tick_s;         /* last gap / district pass */
     const struct pipe_read *cur; /* reads of the batch being built */
@@ -186,7 +190,7 @@ static int mstate_load(struct pipe *p, size_t ci)
         /* a meter never seen: what lies before its first backfill window
          * was never expected */
         vee_state_init(&m->vs);
-        int64_t g = floor_div(now_s(p), p->step_s) * p->step_s - (p->lag_s - p->step_s);
+        int64_t g = floor_div(now_s(p), p->step_s) * p->step_s - p->backfill_s;
         m->gap_until = g > 0 ? (uint64_t)g : 0;
         m->dirty = true; /* where gap checks begin must survive a restart */
     } else if (rc != AH_OK) {
@@ -198,7 +202,7 @@ static int mstate_load(struct pipe *p, size_t ci)
         ah_log(AH_LOG_WARN, "pipeline", "meter %s: stored validation state unreadable",
                meter_id(p, ci));
         vee_state_init(&m->vs);
-        int64_t g = now_s(p) - p->lag_s;
+        int64_t g = floor_div(now_s(p), p->step_s) * p->step_s - p->backfill_s;
         m->gap_until = g > 0 ? (uint64_t)g : 0;
     } else {
         m->gap_until = store_rec_get_be64(buf + VEE_STATE_LEN + 1);
@@ -1182,7 +1186,8 @@ static int setup_vee(struct pipe *p, const struct pipe_vee *v)
             d->cust[d->ncust++] = i;
     }
     p->step_s = (int64_t)c->schedule.interval_min * 60;
-    p->lag_s = (int64_t)c->schedule.backfill_days * 86400 + p->step_s;
+    p->backfill_s = (int64_t)c->schedule.backfill_days * 86400;
+    p->lag_s = p->backfill_s + 2 * p->step_s;
     p->start_s = now_s(p);
     p->last_tick_s = INT64_MIN / 2;
     int64_t from = p->start_s - (int64_t)(DAYS_BACK_MAX + 2) * 86400;

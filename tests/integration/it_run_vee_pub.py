@@ -2,7 +2,7 @@
 """it_run_vee_pub — validation and publishing in `amihead run`, end to end.
 
 amisim, one concentrator with five customer meters (and its district
-meter), 08:00 local: meter 0:1 stops registering at +1h while current
+meter), 08:00 local, no backfill: meter 0:1 stops registering at +1h while current
 flows, meter 0:2 has its CT reversed at +1h, the rest are healthy.
 `amihead tail` subscribes before the head-end starts and stays connected;
 `amihead run` polls three simulated hours at 360x; half-way through an
@@ -18,6 +18,9 @@ Then:
 - anomaly/STOPPED/<stopped> and anomaly/REVERSED/<reversed> arrive (start);
 - `amihead events --json` lists each episode start once, and the release
   with its operator and reason;
+- gap/<meter> announces, once each, exactly the intervals the store lacks
+  (meter 0:3 loses its supply from +1h to +1h45m; backfill_days 0, so they
+  are never collected and never estimated);
 - the released reads reach the subscriber with source "released", stored
   with the RELEASED bit (27) beside their fault bits.
 """
@@ -72,8 +75,10 @@ def run(tmp):
     with open(faults, "w") as f:
         json.dump({"faults": [
             {"type": "stopped", "meter": "0:1", "from": "+1h"},
-            {"type": "reversed", "meter": "0:2", "from": "+1h"}]}, f)
+            {"type": "reversed", "meter": "0:2", "from": "+1h"},
+            {"type": "missing", "meter": "0:3", "from": "+1h", "to": "+1h45m"}]}, f)
     stopped, reversed_ = Sim.meter_addr(0, 1), Sim.meter_addr(0, 2)
+    missing = Sim.meter_addr(0, 3)
     port = free_port_block(2)
     ep, rp = f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{port + 1}"
     with Sim(tmp, "--concentrators", "1", "--meters", "5", "--faults", faults,
@@ -82,7 +87,12 @@ def run(tmp):
         with open(yaml) as f:
             text = f.read()
         with open(yaml, "w") as f:
-            f.write(text.replace("backfill_days: 3", "backfill_days: 1")
+            # no backfill: an interval missed is a gap one interval later
+            # short timeouts: the meter without supply must not stretch a
+            # cycle over the next interval at 360x
+            f.write(text.replace("backfill_days: 3", "backfill_days: 0")
+                    .replace("timeout_ms: 2000", "timeout_ms: 300")
+                    .replace("retries: 2", "retries: 1")
                     .replace("tcp://127.0.0.1:5556", ep)
                     .replace("tcp://127.0.0.1:5557", rp))
         rows = read_meters(os.path.join(tmp, "meters.csv"))
@@ -155,6 +165,24 @@ def run(tmp):
         published[key] = body
 
     released = 0
+    gaps = {}
+    for _, topic, body in msgs:
+        if body["type"] == "gap":
+            check(topic == f"gap/{body['meter']}", f"topic {topic}")
+            t, last = utc(body["first"]), utc(body["last"])
+            while t <= last:
+                check((body["meter"], t) not in gaps, f"gap {body['meter']} {iso(t)} twice")
+                gaps[(body["meter"], t)] = body
+                t += body["step_s"]
+    first_live = (start // STEP + 1) * STEP
+    for m in district:
+        reads = stored_reads(yaml, m)
+        for t in range(first_live, until - 3 * STEP, STEP):
+            check((t in reads) != ((m, t) in gaps),
+                  f"{m} {iso(t)}: {'stored' if t in reads else 'missing'}, "
+                  f"{'announced' if (m, t) in gaps else 'not announced'} as a gap")
+    check(sum(1 for g in gaps if g[0] == missing) >= 2,
+          f"the missing meter's intervals were not announced: {sorted(gaps)}")
     for m in district:
         reads = stored_reads(yaml, m)
         # a meter's last reads may still be held back at the stop (a rule
