@@ -6,6 +6,7 @@
 #include "cmd.h"
 #include "cmd_check_config.h"
 #include "cmd_export.h"
+#include "cmd_vee.h"
 #include "cmd_run.h"
 
 #include <stdio.h>
@@ -17,6 +18,9 @@ static const struct cmd commands[] = {
     {"run", cmd_run, "poll the meters and store their reads"},
     {"query", cmd_query, "stored interval reads of one meter"},
     {"stats", cmd_stats, "completeness per district and link"},
+    {"events", cmd_events, "validation episodes, gaps, releases, district days"},
+    {"districts", cmd_districts, "district days: loss rate, flags, customers listed"},
+    {"release", cmd_release, "release suspect reads of a meter to billing"},
     {"keygen", cmd_keygen, "make a CURVE key pair for the export endpoints"},
     {"tail", cmd_tail, "print the export in sequence order, filling gaps by replay"},
     {"ports", cmd_ports, "list serial ports with their USB details"},
