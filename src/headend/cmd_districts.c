@@ -13,11 +13,9 @@
 #include "ah_clock.h"
 #include "ah_err.h"
 #include "cmd_util.h"
-#include "config.h"
 #include "pipeline.h"
 #include "store.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,10 +70,7 @@ static int print_day(void *vctx, uint64_t t, uint32_t meter, uint16_t type,
         }
     }
     if (d->json) {
-        char *s = cmd_json_dumps(o);
-        if (s)
-            printf("%s\n", s);
-        free(s);
+        cmd_print_json_line(o, CMD_JSON_EXACT);
     } else {
         const char *dist = json_string_value(json_object_get(o, "district"));
         printf("%s %s", day ? day : "?", dist ? dist : "?");
@@ -105,6 +100,21 @@ static const char usage_text[] =
     "usage: amihead districts -c FILE [--day YYYY-MM-DD] [--json]\n"
     "  district days judged by the head-end (local days of headend.timezone)\n";
 
+static int districts_opt(struct cmd_ctx *x, int opt, const char *arg, void *u)
+{
+    (void)x;
+    (void)opt; /* 'd', the one letter of its own */
+    int y, m, dd;
+    char tail;
+    if (strlen(arg) != 10 || sscanf(arg, "%4d-%2d-%2d%c", &y, &m, &dd, &tail) != 3 ||
+        m < 1 || m > 12 || dd < 1 || dd > 31) {
+        fprintf(stderr, "amihead districts: --day wants YYYY-MM-DD, got '%s'\n", arg);
+        return 2;
+    }
+    *(const char **)u = arg;
+    return CMD_GO;
+}
+
 int cmd_districts(int argc, char **argv)
 {
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
@@ -112,65 +122,18 @@ int cmd_districts(int argc, char **argv)
                                          {"json", no_argument, 0, 'j'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *file = NULL, *day = NULL;
-    bool json = false;
-    int o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'c':
-            file = optarg;
-            break;
-        case 'd': {
-            int y, m, dd;
-            char tail;
-            if (strlen(optarg) != 10 ||
-                sscanf(optarg, "%4d-%2d-%2d%c", &y, &m, &dd, &tail) != 3 || m < 1 ||
-                m > 12 || dd < 1 || dd > 31) {
-                fprintf(stderr, "amihead districts: --day wants YYYY-MM-DD, got '%s'\n",
-                        optarg);
-                return 2;
-            }
-            day = optarg;
-            break;
-        }
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 0;
-        default:
-            fputs(usage_text, stderr);
-            return 2;
-        }
+    struct cmd_ctx x = {.name = "districts", .usage = usage_text};
+    const char *day = NULL;
+    int status = cmd_parse(&x, argc, argv, "c:h", opts, districts_opt, &day);
+    if (status != CMD_GO)
+        return status;
+    status = cmd_open(&x, true);
+    if (status == 0) {
+        struct dctx d = {day, x.json, 0};
+        int rc = store_events_each(x.st, 0, UINT64_MAX, print_day, &d);
+        if (rc != AH_OK)
+            status = cmd_fail(&x, rc);
     }
-    if (!file || optind != argc) {
-        fputs(usage_text, stderr);
-        return 2;
-    }
-    struct cfg *c = cmd_run_load_config("districts", file);
-    if (!c)
-        return 1;
-    int status = 1;
-    store_t *st = NULL;
-    struct store_opts so = {.read_only = true, .no_create = true};
-    int rc = store_open(c->storage.path, &so, &st);
-    if (rc != AH_OK) {
-        fprintf(stderr, "amihead districts: store %s: %s\n", c->storage.path,
-                ah_strerror(rc));
-        goto out_cfg;
-    }
-    struct dctx d = {day, json, 0};
-    rc = store_events_each(st, 0, UINT64_MAX, print_day, &d);
-    if (rc != AH_OK) {
-        fprintf(stderr, "amihead districts: %s\n", ah_strerror(rc));
-        goto out_store;
-    }
-    status = 0;
-out_store:
-    store_close(&st);
-out_cfg:
-    cfg_destroy(&c);
+    cmd_close(&x);
     return status;
 }

@@ -12,14 +12,11 @@
 
 #include "ah_clock.h"
 #include "ah_err.h"
-#include "config.h"
+#include "cmd_util.h"
 #include "store.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <strings.h>
 
 struct ectx {
@@ -50,10 +47,7 @@ static int print_event(void *vctx, uint64_t t, uint32_t meter, uint16_t type,
     ah_time_format((int64_t)t * 1000, when, sizeof when);
     json_object_set_new(o, "time", json_string(when));
     if (e->json) {
-        char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-        if (s)
-            printf("%s\n", s);
-        free(s);
+        cmd_print_json_line(o, JSON_COMPACT | JSON_SORT_KEYS);
     } else {
         const char *who = json_string_value(json_object_get(o, "meter"));
         if (!who)
@@ -87,6 +81,14 @@ static const char usage_text[] =
     "  events with from <= time <= to (UTC); T for --type: STOPPED, REVERSED, ...,\n"
     "  GAP, RELEASE, DAILY, LINE_LOSS, LINE_LOSS_SWING, INCOMPLETE\n";
 
+static int events_opt(struct cmd_ctx *x, int opt, const char *arg, void *u)
+{
+    (void)x;
+    (void)opt; /* 'y', the one letter of its own */
+    *(const char **)u = arg;
+    return CMD_GO;
+}
+
 int cmd_events(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -94,82 +96,22 @@ int cmd_events(int argc, char **argv)
         {"type", required_argument, 0, 'y'},   {"from", required_argument, 0, 'f'},
         {"to", required_argument, 0, 't'},     {"json", no_argument, 0, 'j'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
-    const char *file = NULL, *meter = NULL, *type = NULL;
-    int64_t from = 0, to = INT64_MAX;
-    bool json = false;
-    int o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "c:m:h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'c':
-            file = optarg;
-            break;
-        case 'm':
-            meter = optarg;
-            break;
-        case 'y':
-            type = optarg;
-            break;
-        case 'f':
-        case 't': {
-            int64_t t;
-            if (ah_time_parse(optarg, &t) != AH_OK || t < 0) {
-                fprintf(stderr, "amihead events: bad time '%s'\n", optarg);
-                return 2;
-            }
-            if (o == 'f')
-                from = t / 1000;
-            else
-                to = t / 1000;
-            break;
-        }
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 0;
-        default:
-            fputs(usage_text, stderr);
-            return 2;
-        }
+    struct cmd_ctx x = {
+        .name = "events", .usage = usage_text, .from = 0, .to = INT64_MAX};
+    const char *type = NULL;
+    int status = cmd_parse(&x, argc, argv, "c:m:h", opts, events_opt, &type);
+    if (status != CMD_GO)
+        return status;
+    status = cmd_open(&x, true);
+    if (status == 0 && x.meter)
+        status = cmd_find_meter(&x, "is not in");
+    if (status == 0) {
+        struct ectx e = {x.st, x.meter != NULL, x.meter_idx, type, x.json, 0};
+        int rc =
+            store_events_each(x.st, (uint64_t)x.from, cmd_until(&x), print_event, &e);
+        if (rc != AH_OK)
+            status = cmd_fail(&x, rc);
     }
-    if (!file || optind != argc) {
-        fputs(usage_text, stderr);
-        return 2;
-    }
-    struct cfg *c = cmd_run_load_config("events", file);
-    if (!c)
-        return 1;
-    int status = 1;
-    store_t *st = NULL;
-    struct store_opts so = {.read_only = true, .no_create = true};
-    int rc = store_open(c->storage.path, &so, &st);
-    if (rc != AH_OK) {
-        fprintf(stderr, "amihead events: store %s: %s\n", c->storage.path,
-                ah_strerror(rc));
-        goto out_cfg;
-    }
-    struct ectx e = {st, false, 0, type, json, 0};
-    if (meter) {
-        rc = store_meter_index(st, meter, false, &e.meter);
-        if (rc != AH_OK) {
-            fprintf(stderr, "amihead events: meter %s is not in %s\n", meter,
-                    c->storage.path);
-            goto out_store;
-        }
-        e.by_meter = true;
-    }
-    uint64_t hi = to == INT64_MAX ? UINT64_MAX : (uint64_t)to + 1;
-    rc = store_events_each(st, (uint64_t)from, hi, print_event, &e);
-    if (rc != AH_OK) {
-        fprintf(stderr, "amihead events: %s\n", ah_strerror(rc));
-        goto out_store;
-    }
-    status = 0;
-out_store:
-    store_close(&st);
-out_cfg:
-    cfg_destroy(&c);
+    cmd_close(&x);
     return status;
 }

@@ -11,14 +11,10 @@
 #include "ah_clock.h"
 #include "ah_err.h"
 #include "cmd_util.h"
-#include "config.h"
 #include "store.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 static const char *source_name(uint8_t s)
 {
@@ -80,10 +76,7 @@ static int print_read(void *vctx, uint32_t meter, uint64_t end, const struct sto
         json_object_set_new(o, "meter_clock", json_string(mc));
     }
     if (q->json) {
-        char *txt = cmd_json_dumps(o);
-        if (txt)
-            printf("%s\n", txt);
-        free(txt);
+        cmd_print_json_line(o, CMD_JSON_EXACT);
     } else {
         printf(
             "%s %s import %lld.%02lld kWh export %lld.%02lld kWh (x%lld) quality %u %s\n",
@@ -105,81 +98,27 @@ int cmd_query(int argc, char **argv)
                                          {"json", no_argument, 0, 'j'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *file = NULL, *meter = NULL;
-    int64_t from = 0, to = INT64_MAX;
-    bool json = false;
-    int o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "c:m:h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'c':
-            file = optarg;
-            break;
-        case 'm':
-            meter = optarg;
-            break;
-        case 'f':
-        case 't': {
-            int64_t t;
-            if (ah_time_parse(optarg, &t) != AH_OK || t < 0) {
-                fprintf(stderr, "amihead query: bad time '%s'\n", optarg);
-                return 2;
-            }
-            if (o == 'f')
-                from = t / 1000;
-            else
-                to = t / 1000;
-            break;
-        }
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            printf(
-                "usage: amihead query -c FILE --meter ID [--from T] [--to T] [--json]\n"
-                "  interval reads with from <= interval end <= to (UTC)\n");
-            return 0;
-        default:
-            fprintf(stderr, "usage: amihead query -c FILE --meter ID [--from T] [--to T] "
-                            "[--json]\n");
-            return 2;
-        }
+    struct cmd_ctx x = {
+        .name = "query",
+        .usage = "usage: amihead query -c FILE --meter ID [--from T] [--to T] [--json]\n",
+        .help = "usage: amihead query -c FILE --meter ID [--from T] [--to T] [--json]\n"
+                "  interval reads with from <= interval end <= to (UTC)\n",
+        .need_meter = true,
+        .from = 0,
+        .to = INT64_MAX};
+    int status = cmd_parse(&x, argc, argv, "c:m:h", opts, NULL, NULL);
+    if (status != CMD_GO)
+        return status;
+    status = cmd_open(&x, true);
+    if (status == 0)
+        status = cmd_find_meter(&x, "has no reads in");
+    if (status == 0) {
+        struct qctx q = {x.meter, x.json};
+        int rc = store_reads_each(x.st, x.meter_idx, (uint64_t)x.from, cmd_until(&x),
+                                  print_read, &q);
+        if (rc != AH_OK)
+            status = cmd_fail(&x, rc);
     }
-    if (!file || !meter || optind != argc) {
-        fprintf(stderr,
-                "usage: amihead query -c FILE --meter ID [--from T] [--to T] [--json]\n");
-        return 2;
-    }
-    struct cfg *c = cmd_run_load_config("query", file);
-    if (!c)
-        return 1;
-    int status = 1;
-    store_t *st = NULL;
-    struct store_opts so = {.read_only = true, .no_create = true};
-    int rc = store_open(c->storage.path, &so, &st);
-    if (rc != AH_OK) {
-        fprintf(stderr, "amihead query: store %s: %s\n", c->storage.path,
-                ah_strerror(rc));
-        goto out_cfg;
-    }
-    uint32_t idx;
-    rc = store_meter_index(st, meter, false, &idx);
-    if (rc != AH_OK) {
-        fprintf(stderr, "amihead query: meter %s has no reads in %s\n", meter,
-                c->storage.path);
-        goto out_store;
-    }
-    struct qctx q = {meter, json};
-    uint64_t hi = to == INT64_MAX ? UINT64_MAX : (uint64_t)to + 1;
-    rc = store_reads_each(st, idx, (uint64_t)from, hi, print_read, &q);
-    if (rc != AH_OK) {
-        fprintf(stderr, "amihead query: %s\n", ah_strerror(rc));
-        goto out_store;
-    }
-    status = 0;
-out_store:
-    store_close(&st);
-out_cfg:
-    cfg_destroy(&c);
+    cmd_close(&x);
     return status;
 }

@@ -19,12 +19,12 @@
 
 #include "ah_clock.h"
 #include "ah_err.h"
+#include "cmd_util.h"
 #include "config.h"
 #include "pipeline.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +64,32 @@ static int write_request(const char *dir, const char *text, char *path, size_t c
     return AH_OK;
 }
 
+struct release_opts {
+    const char *reason, *op;
+    long wait_s;
+};
+
+static int release_opt(struct cmd_ctx *x, int opt, const char *arg, void *u)
+{
+    (void)x;
+    struct release_opts *r = u;
+    switch (opt) {
+    case 'r':
+        r->reason = arg;
+        break;
+    case 'o':
+        r->op = arg;
+        break;
+    case 'w':
+        if (cmd_parse_long(arg, 0, 86400, &r->wait_s) != 0) {
+            fprintf(stderr, "amihead release: --wait wants 0..86400, got '%s'\n", arg);
+            return 2;
+        }
+        break;
+    }
+    return CMD_GO;
+}
+
 int cmd_release(int argc, char **argv)
 {
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
@@ -75,57 +101,16 @@ int cmd_release(int argc, char **argv)
                                          {"wait", required_argument, 0, 'w'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *file = NULL, *meter = NULL, *reason = NULL, *op = getenv("USER");
-    int64_t from = -1, to = -1;
-    long wait_s = 0;
-    int o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "c:m:h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'c':
-            file = optarg;
-            break;
-        case 'm':
-            meter = optarg;
-            break;
-        case 'r':
-            reason = optarg;
-            break;
-        case 'o':
-            op = optarg;
-            break;
-        case 'w': {
-            char *end;
-            wait_s = strtol(optarg, &end, 10);
-            if (*end || end == optarg || wait_s < 0 || wait_s > 86400) {
-                fprintf(stderr, "amihead release: --wait wants 0..86400, got '%s'\n",
-                        optarg);
-                return 2;
-            }
-            break;
-        }
-        case 'f':
-        case 't': {
-            int64_t t;
-            if (ah_time_parse(optarg, &t) != AH_OK || t < 0) {
-                fprintf(stderr, "amihead release: bad time '%s'\n", optarg);
-                return 2;
-            }
-            if (o == 'f')
-                from = t / 1000;
-            else
-                to = t / 1000;
-            break;
-        }
-        case 'h':
-            fputs(usage_text, stdout);
-            return 0;
-        default:
-            fputs(usage_text, stderr);
-            return 2;
-        }
-    }
-    if (!file || !meter || !reason || from < 0 || to < 0 || optind != argc) {
+    struct cmd_ctx x = {
+        .name = "release", .usage = usage_text, .need_meter = true, .from = -1, .to = -1};
+    struct release_opts ro = {.op = getenv("USER")};
+    int status = cmd_parse(&x, argc, argv, "c:m:h", opts, release_opt, &ro);
+    if (status != CMD_GO)
+        return status;
+    const char *meter = x.meter, *reason = ro.reason, *op = ro.op;
+    int64_t from = x.from, to = x.to;
+    long wait_s = ro.wait_s;
+    if (!reason || from < 0 || to < 0) {
         fputs(usage_text, stderr);
         return 2;
     }
@@ -138,10 +123,11 @@ int cmd_release(int argc, char **argv)
                         "are required\n");
         return 2;
     }
-    struct cfg *c = cmd_run_load_config("release", file);
-    if (!c)
-        return 1;
-    int status = 1;
+    status = cmd_open(&x, false);
+    if (status != 0)
+        goto out;
+    status = 1;
+    const struct cfg *c = x.cfg;
     if (!cfg_meter_find(c, meter)) {
         fprintf(stderr, "amihead release: meter %s is not in %s\n", meter, c->inventory);
         goto out;
@@ -184,6 +170,6 @@ int cmd_release(int argc, char **argv)
         status = 0;
     }
 out:
-    cfg_destroy(&c);
+    cmd_close(&x);
     return status;
 }

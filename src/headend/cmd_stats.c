@@ -18,7 +18,6 @@
 #include "scheduler.h"
 #include "store.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,10 +53,7 @@ static void print_group(const char *kind, const struct tally *t, size_t n, bool 
             json_object_set_new(o, "expected", json_integer((json_int_t)t[i].expected));
             json_object_set_new(o, "collected", json_integer((json_int_t)t[i].collected));
             json_object_set_new(o, "completeness_pct", json_real(pct(&t[i])));
-            char *txt = json_dumps(o, JSON_COMPACT);
-            if (txt)
-                printf("%s\n", txt);
-            free(txt);
+            cmd_print_json_line(o, JSON_COMPACT);
             json_decref(o);
         } else {
             printf("%-8s %-20s meters %6zu expected %10llu collected %10llu  %7.3f %%\n",
@@ -73,49 +69,21 @@ int cmd_stats(int argc, char **argv)
         {"config", required_argument, 0, 'c'}, {"from", required_argument, 0, 'f'},
         {"to", required_argument, 0, 't'},     {"json", no_argument, 0, 'j'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
-    const char *file = NULL;
-    int64_t from = -1, to = -1;
-    bool json = false;
-    int o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'c':
-            file = optarg;
-            break;
-        case 'f':
-        case 't': {
-            int64_t t;
-            if (ah_time_parse(optarg, &t) != AH_OK || t < 0) {
-                fprintf(stderr, "amihead stats: bad time '%s'\n", optarg);
-                return 2;
-            }
-            if (o == 'f')
-                from = t / 1000;
-            else
-                to = t / 1000;
-            break;
-        }
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            printf("usage: amihead stats -c FILE [--from T] [--to T] [--json]\n");
-            return 0;
-        default:
-            fprintf(stderr,
-                    "usage: amihead stats -c FILE [--from T] [--to T] [--json]\n");
-            return 2;
-        }
-    }
-    if (!file || optind != argc) {
-        fprintf(stderr, "usage: amihead stats -c FILE [--from T] [--to T] [--json]\n");
-        return 2;
-    }
-    struct cfg *c = cmd_run_load_config("stats", file);
-    if (!c)
-        return 1;
-    int status = 1;
+    struct cmd_ctx x = {.name = "stats",
+                        .usage =
+                            "usage: amihead stats -c FILE [--from T] [--to T] [--json]\n",
+                        .from = -1,
+                        .to = -1};
+    int status = cmd_parse(&x, argc, argv, "c:h", opts, NULL, NULL);
+    if (status != CMD_GO)
+        return status;
+    struct tally *dist = NULL, *links = NULL;
+    status = cmd_open(&x, true);
+    if (status != 0)
+        goto out_free;
+    status = 1;
+    const struct cfg *c = x.cfg;
+    int64_t from = x.from, to = x.to;
     int64_t step = (int64_t)c->schedule.interval_min * 60;
     if (to < 0)
         to = sched_interval_floor(ah_wall_ms() / 1000, step);
@@ -124,19 +92,11 @@ int cmd_stats(int argc, char **argv)
         sched_window(to, step, c->schedule.backfill_days, &f, &t);
         from = f;
     }
-    struct tally *dist = calloc(c->n_meters + 1, sizeof *dist);
-    struct tally *links = calloc(c->n_links + 1, sizeof *links);
+    dist = calloc(c->n_meters + 1, sizeof *dist);
+    links = calloc(c->n_links + 1, sizeof *links);
     size_t nd = 0, nl = 0;
-    store_t *st = NULL;
     if (!dist || !links) {
-        fprintf(stderr, "amihead stats: %s\n", ah_strerror(AH_ENOMEM));
-        goto out_free;
-    }
-    struct store_opts so = {.read_only = true, .no_create = true};
-    int rc = store_open(c->storage.path, &so, &st);
-    if (rc != AH_OK) {
-        fprintf(stderr, "amihead stats: store %s: %s\n", c->storage.path,
-                ah_strerror(rc));
+        cmd_fail(&x, AH_ENOMEM);
         goto out_free;
     }
     uint64_t lo = (uint64_t)sched_interval_floor(from + step - 1, step);
@@ -146,11 +106,11 @@ int cmd_stats(int argc, char **argv)
         const struct cfg_meter *m = &c->meters[i];
         uint64_t collected = 0;
         uint32_t idx;
-        if (store_meter_index(st, m->id, false, &idx) == AH_OK && expected) {
+        if (store_meter_index(x.st, m->id, false, &idx) == AH_OK && expected) {
             uint64_t dummy;
             size_t missing = 0;
-            rc = store_missing_intervals(st, idx, lo, hi, (uint64_t)step, &dummy, 0,
-                                         &missing);
+            int rc = store_missing_intervals(x.st, idx, lo, hi, (uint64_t)step, &dummy, 0,
+                                             &missing);
             if (rc != AH_OK) {
                 fprintf(stderr, "amihead stats: meter %s: %s\n", m->id, ah_strerror(rc));
                 goto out_free;
@@ -166,19 +126,18 @@ int cmd_stats(int argc, char **argv)
         l->collected += collected;
         l->meters++;
     }
-    if (!json) {
+    if (!x.json) {
         char a[32], b[32];
         ah_time_format((int64_t)lo * 1000, a, sizeof a);
         ah_time_format(to * 1000, b, sizeof b);
         printf("interval ends %s .. %s, every %lld s\n", a, b, (long long)step);
     }
-    print_group("district", dist, nd, json);
-    print_group("link", links, nl, json);
+    print_group("district", dist, nd, x.json);
+    print_group("link", links, nl, x.json);
     status = 0;
 out_free:
-    store_close(&st);
     free(links);
     free(dist);
-    cfg_destroy(&c);
+    cmd_close(&x);
     return status;
 }

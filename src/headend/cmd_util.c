@@ -3,7 +3,10 @@
 
 #include "dlt645_di.h"
 
+#include "ah_clock.h"
 #include "ah_err.h"
+#include "cmd_run.h"
+#include "config.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -72,7 +75,15 @@ char *cmd_json_dumps(const json_t *j)
 {
     /* 15 significant digits print every register (≤ 10 digits) exactly and
      * without float noise: 12345.67, not 12345.670000000000073. */
-    return json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15) | JSON_ENCODE_ANY);
+    return json_dumps(j, CMD_JSON_EXACT);
+}
+
+void cmd_print_json_line(const json_t *j, size_t flags)
+{
+    char *txt = json_dumps(j, flags);
+    if (txt)
+        printf("%s\n", txt);
+    free(txt);
 }
 
 static int cmd_print_result_items(const char *addr, uint32_t di, enum dlt645_proto proto,
@@ -85,11 +96,14 @@ static void fmt_tm(const struct dlt645_value *v, char *buf, size_t cap)
     size_t n = 0;
     buf[0] = '\0';
     if (v->tm_fields & DLT645_TM_DATE)
-        n += (size_t)snprintf(buf + n, cap - n, "20%02u-%02u-%02u", t->year, t->mon, t->day);
+        n += (size_t)snprintf(buf + n, cap - n, "20%02u-%02u-%02u", t->year, t->mon,
+                              t->day);
     if (v->tm_fields & DLT645_TM_HM)
-        n += (size_t)snprintf(buf + n, cap - n, "%s%02u:%02u", n ? "T" : "", t->hour, t->min);
+        n += (size_t)snprintf(buf + n, cap - n, "%s%02u:%02u", n ? "T" : "", t->hour,
+                              t->min);
     if ((v->tm_fields & DLT645_TM_SEC) && n < cap)
-        n += (size_t)snprintf(buf + n, cap - n, "%s%02u", (v->tm_fields & DLT645_TM_HM) ? ":" : "", t->sec);
+        n += (size_t)snprintf(buf + n, cap - n, "%s%02u",
+                              (v->tm_fields & DLT645_TM_HM) ? ":" : "", t->sec);
     (void)n;
 }
 
@@ -147,8 +161,8 @@ static int cmd_print_result_items(const char *addr, uint32_t di, enum dlt645_pro
 {
     char di_txt[9];
     snprintf(di_txt, sizeof di_txt, "%0*X", proto == DLT645_1997 ? 4 : 8, di);
-    json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:s}", "addr", addr, "di", di_txt, "name", name,
-                          "value", value, "unit", unit ? unit : "");
+    json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:s}", "addr", addr, "di", di_txt, "name",
+                          name, "value", value, "unit", unit ? unit : "");
     if (vals) {
         json_t *items = json_array();
         for (size_t i = 0; i < n; i++) {
@@ -196,8 +210,8 @@ int cmd_print_values(const char *addr, uint32_t di, enum dlt645_proto proto,
         struct dlt645_tm start;
         int rc = dlt645_curve_decode(di, p, len, &start, vals, 256, &n);
         if (rc != AH_OK) {
-            fprintf(stderr, "amihead read: meter %s: curve %08X does not decode: %s\n", addr,
-                    di, ah_strerror(rc));
+            fprintf(stderr, "amihead read: meter %s: curve %08X does not decode: %s\n",
+                    addr, di, ah_strerror(rc));
             return 1;
         }
         json_t *arr = json_array();
@@ -214,8 +228,9 @@ int cmd_print_values(const char *addr, uint32_t di, enum dlt645_proto proto,
                                 json_pack("{s:s}", "raw", h), json);
     }
     if (rc != AH_OK) {
-        fprintf(stderr, "amihead read: meter %s: reply to DI %0*X does not fit its format "
-                        "(%zu bytes): %s\n",
+        fprintf(stderr,
+                "amihead read: meter %s: reply to DI %0*X does not fit its format "
+                "(%zu bytes): %s\n",
                 addr, proto == DLT645_1997 ? 4 : 8, di, len, ah_strerror(rc));
         return 1;
     }
@@ -229,7 +244,105 @@ int cmd_print_values(const char *addr, uint32_t di, enum dlt645_proto proto,
         for (size_t i = 0; i < n; i++)
             json_array_append_new(value, value_json(di, &vals[i]));
     }
-    int rc2 = cmd_print_result_items(addr, di, proto, name, unit, value, n > 1 ? vals : NULL,
-                                     n, json);
+    int rc2 = cmd_print_result_items(addr, di, proto, name, unit, value,
+                                     n > 1 ? vals : NULL, n, json);
     return rc2;
+}
+
+int cmd_parse(struct cmd_ctx *x, int argc, char **argv, const char *shortopts,
+              const struct option *opts, cmd_opt_fn own, void *u)
+{
+    int o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+        int rc = CMD_GO;
+        switch (o) {
+        case 'c':
+            x->file = optarg;
+            break;
+        case 'm':
+            x->meter = optarg;
+            break;
+        case 'f':
+        case 't': {
+            int64_t t;
+            if (ah_time_parse(optarg, &t) != AH_OK || t < 0) {
+                fprintf(stderr, "amihead %s: bad time '%s'\n", x->name, optarg);
+                return 2;
+            }
+            if (o == 'f')
+                x->from = t / 1000;
+            else
+                x->to = t / 1000;
+            break;
+        }
+        case 'j':
+            x->json = true;
+            break;
+        case 'h':
+            fputs(x->help ? x->help : x->usage, stdout);
+            return 0;
+        default:
+            /* '?': an unknown option or a missing argument; getopt returns
+             * no other letter that is not in the command's own table */
+            if (o == '?' || !own) {
+                fputs(x->usage, stderr);
+                return 2;
+            }
+            rc = own(x, o, optarg, u);
+            break;
+        }
+        if (rc != CMD_GO)
+            return rc;
+    }
+    if (!x->file || (x->need_meter && !x->meter) || optind != argc) {
+        fputs(x->usage, stderr);
+        return 2;
+    }
+    return CMD_GO;
+}
+
+int cmd_open(struct cmd_ctx *x, bool open_store)
+{
+    x->cfg = cmd_run_load_config(x->name, x->file);
+    if (!x->cfg)
+        return 1;
+    if (!open_store)
+        return 0;
+    /* read-only: the running head-end is the store's one writer */
+    struct store_opts so = {.read_only = true, .no_create = true};
+    int rc = store_open(x->cfg->storage.path, &so, &x->st);
+    if (rc != AH_OK) {
+        fprintf(stderr, "amihead %s: store %s: %s\n", x->name, x->cfg->storage.path,
+                ah_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
+int cmd_find_meter(struct cmd_ctx *x, const char *missing)
+{
+    if (store_meter_index(x->st, x->meter, false, &x->meter_idx) != AH_OK) {
+        fprintf(stderr, "amihead %s: meter %s %s %s\n", x->name, x->meter, missing,
+                x->cfg->storage.path);
+        return 1;
+    }
+    return 0;
+}
+
+uint64_t cmd_until(const struct cmd_ctx *x)
+{
+    return x->to == INT64_MAX ? UINT64_MAX : (uint64_t)x->to + 1;
+}
+
+int cmd_fail(const struct cmd_ctx *x, int rc)
+{
+    fprintf(stderr, "amihead %s: %s\n", x->name, ah_strerror(rc));
+    return 1;
+}
+
+void cmd_close(struct cmd_ctx *x)
+{
+    store_close(&x->st);
+    cfg_destroy(&x->cfg);
 }

@@ -16,20 +16,18 @@ the last for every DL/T 645 meter (registers equal to amisim's load records)
 and every boundary after start for the Modbus meters, and a scrape of
 /metrics during the run shows the amihead_* series with plausible values.
 """
-import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ahtest import BIN, Amisim, Sim, amisim_series, check, fail, iso  # noqa: E402
+from ahtest import Amisim, Sim, amisim_series, check, fail, iso  # noqa: E402
 from dlt645wire import decode, frame, recv_frame  # noqa: E402
+from runtest import main, query, run_argv  # noqa: E402
 
 SCALE = 360
 EPOCH = "2025-03-14T00:00:00Z"
@@ -41,11 +39,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def amihead(*args, timeout=30):
-    return subprocess.run([os.path.join(BIN, "amihead"), *args], capture_output=True,
-                          text=True, timeout=timeout)
 
 
 CSV_HEAD = ("meter_id,protocol,link,address,unit_id,map,wiring,ct,pt,rated_current,"
@@ -154,15 +147,6 @@ def scrape(port):
     return text, vals
 
 
-def main():
-    tmp = tempfile.mkdtemp(prefix="it_run_links.")
-    try:
-        run(tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("ok")
-
-
 def run(tmp):
     fleet_a = ["--concentrators", "2", "--meters", "2"]
     fleet_b = ["--concentrators", "2", "--meters", "2", "--seed", "2"]
@@ -177,9 +161,7 @@ def run(tmp):
         first = (start // STEP) * STEP
         until = first + HOURS * 3600 + STEP * 6 // 10
         log = open(os.path.join(tmp, "amihead.log"), "w+")
-        p = subprocess.Popen([os.path.join(BIN, "amihead"), "run", "-c", yaml,
-                              "--time-scale", str(SCALE), "--epoch", str(start),
-                              "--until", str(until)],
+        p = subprocess.Popen(run_argv(yaml, SCALE, start, until),
                              stdout=subprocess.DEVNULL, stderr=log)
         try:
             time.sleep(0.5)
@@ -250,17 +232,15 @@ def run(tmp):
     dlt_iv = list(range(first, last + 1, STEP))
     mb_iv = list(range(first + STEP, last + 1, STEP))
 
-    def query(mid):
-        r = amihead("query", "-c", yaml, "--meter", mid, "--from", iso(first),
-                    "--to", iso(last), "--json")
-        check(r.returncode == 0, f"query {mid}: {r.stderr}")
-        return {row["interval_end"]: row for row in map(json.loads, r.stdout.splitlines())}
+    def by_end(mid):
+        return {row["interval_end"]: row
+                for row in query(yaml, mid, "--from", iso(first), "--to", iso(last))}
 
     for link, args in (("tcp0", fleet_a), ("ser1", fleet_a), ("dial1", fleet_b)):
         series = {(s["meter"], s["t_s"]): s
                   for s in amisim_series(args, first, last)}
         for mid, addr in groups[link].items():
-            got = query(mid)
+            got = by_end(mid)
             check(len(got) == len(dlt_iv),
                   f"{link} {mid}: {len(got)} intervals, want {len(dlt_iv)}: {sorted(got)}")
             for t in dlt_iv:
@@ -276,7 +256,7 @@ def run(tmp):
                       f"{link} {mid} {iso(t)}: {row}")
 
     for mid in groups["mb"]:
-        got = query(mid)
+        got = by_end(mid)
         check(sorted(got) == [iso(t) for t in mb_iv],
               f"modbus {mid}: intervals {sorted(got)}, want {[iso(t) for t in mb_iv]}")
         prev = None
@@ -288,4 +268,4 @@ def run(tmp):
 
 
 if __name__ == "__main__":
-    main()
+    main("it_run_links", run)

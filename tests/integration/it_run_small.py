@@ -16,15 +16,15 @@ Then:
 """
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ahtest import BIN, Sim, check, fail, free_port_block  # noqa: E402
+from ahtest import BIN, Sim, check, fail, iso  # noqa: E402
+from runtest import (amihead, export_endpoints, main, meter_ids, query,  # noqa: E402
+                     run_argv, run_until, write_config)
 
 SCALE = 360
 EPOCH = "2025-03-14T00:00:00Z"
@@ -32,48 +32,11 @@ HOURS = 3
 STEP = 900
 
 
-def iso(t):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-
-
-def amihead(*args, timeout=30):
-    return subprocess.run([os.path.join(BIN, "amihead"), *args], capture_output=True,
-                          text=True, timeout=timeout)
-
-
-def read_meters(csv_path):
-    ids = []
-    with open(csv_path) as f:
-        next(f)
-        for line in f:
-            if line.strip() and not line.startswith("#"):
-                ids.append(line.split(",")[0])
-    return ids
-
-
-def main():
-    tmp = tempfile.mkdtemp(prefix="it_run_small.")
-    try:
-        run(tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("ok")
-
-
 def run(tmp):
     fleet = ["--concentrators", "2", "--meters", "5"]
     with Sim(tmp, *fleet, "--faults", "none", "--time-scale", str(SCALE),
              "--epoch", EPOCH, "--write-config", tmp) as sim:
-        yaml = os.path.join(tmp, "amihead.yaml")
-        check(os.path.exists(yaml), "amisim --write-config wrote no amihead.yaml")
-        with open(yaml) as f:
-            text = f.read()
-        check("backfill_days: 3" in text, "write-config changed its schedule section")
-        port = free_port_block(2)  # the export endpoints, away from other tests
-        with open(yaml, "w") as f:
-            f.write(text.replace("backfill_days: 3", "backfill_days: 1")
-                    .replace("tcp://127.0.0.1:5556", f"tcp://127.0.0.1:{port}")
-                    .replace("tcp://127.0.0.1:5557", f"tcp://127.0.0.1:{port + 1}"))
+        yaml, text = write_config(tmp, 1, *export_endpoints())
 
         # a broken copy is refused like check-config refuses it
         bad = os.path.join(tmp, "bad.yaml")
@@ -87,23 +50,14 @@ def run(tmp):
         # the head-end's clock starts where the simulator's is now
         start = sim.sim_now()
         until = (start // STEP) * STEP + HOURS * 3600
-        p = subprocess.Popen([os.path.join(BIN, "amihead"), "run", "-c", yaml,
-                              "--time-scale", str(SCALE), "--epoch", str(start),
-                              "--until", str(until)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            out, err = p.communicate(timeout=(until - start) / SCALE + 20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            out, err = p.communicate()
-            fail(f"amihead run did not stop at --until: {err[-2000:]}")
-        check(p.returncode == 0, f"amihead run: exit {p.returncode}: {err[-2000:]}")
+        rc, err = run_until(yaml, SCALE, start, until, 20,
+                            "amihead run did not stop at --until")
+        check(rc == 0, f"amihead run: exit {rc}: {err[-2000:]}")
         check("stopping:" in err and " 0 overruns" in err and " 0 timeouts" in err,
               f"run summary: {err[-1000:]}")
 
         # SIGTERM: commits and exits 0
-        p2 = subprocess.Popen([os.path.join(BIN, "amihead"), "run", "-c", yaml,
-                               "--time-scale", str(SCALE), "--epoch", str(sim.sim_now())],
+        p2 = subprocess.Popen(run_argv(yaml, SCALE, sim.sim_now()),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(1.5)
         p2.send_signal(signal.SIGTERM)
@@ -120,7 +74,7 @@ def run(tmp):
     hi = (until // STEP) * STEP - STEP      # the last cycle --until did not cut
     n_iv = (hi - lo) // STEP + 1
 
-    meters = read_meters(os.path.join(tmp, "meters.csv"))
+    meters = meter_ids(tmp)
     check(len(meters) == 12, f"inventory: {len(meters)} meters, want 10 + 2 district")
 
     series = {}
@@ -133,10 +87,7 @@ def run(tmp):
         series[(s["meter"], s["t_s"])] = s
 
     for m in meters:
-        r = amihead("query", "-c", yaml, "--meter", m, "--from", iso(lo), "--to", iso(hi),
-                    "--json")
-        check(r.returncode == 0, f"query {m}: exit {r.returncode}: {r.stderr}")
-        rows = [json.loads(x) for x in r.stdout.splitlines()]
+        rows = query(yaml, m, "--from", iso(lo), "--to", iso(hi))
         got = {row["interval_end"]: row for row in rows}
         check(len(rows) == n_iv and len(got) == n_iv,
               f"meter {m}: {len(rows)} intervals, want {n_iv}")
@@ -178,4 +129,4 @@ def run(tmp):
 
 
 if __name__ == "__main__":
-    main()
+    main("it_run_small", run)

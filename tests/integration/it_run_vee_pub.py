@@ -26,48 +26,21 @@ Then:
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ahtest import BIN, Sim, check, fail, free_port_block, iso, utc  # noqa: E402
+from ahtest import Sim, check, iso, utc  # noqa: E402
+from runtest import (RELEASED, Tail, amihead, billable_published,  # noqa: E402
+                     check_sequence, events, export_endpoints, finish_run, main,
+                     meter_rows, published_reads, run_argv, stored, write_config)
 
 SCALE = 360
 EPOCH = "2025-03-14T00:00:00Z"
 STEP = 900
 FAULT_FROM = utc(EPOCH) + 3600
 RUN_S = 3 * 3600
-FAULT_BITS = (1 << 24) - 1
-RELEASED = 1 << 27
-
-
-def amihead(*args, timeout=30):
-    return subprocess.run([os.path.join(BIN, "amihead"), *args], capture_output=True,
-                          text=True, timeout=timeout)
-
-
-def main():
-    tmp = tempfile.mkdtemp(prefix="it_run_vee_pub.")
-    try:
-        run(tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("ok")
-
-
-def stored_reads(yaml, meter):
-    r = amihead("query", "-c", yaml, "--meter", meter, "--json")
-    check(r.returncode == 0, f"query {meter}: {r.stderr}")
-    return {utc(x["interval_end"]): x for x in map(json.loads, r.stdout.splitlines())}
-
-
-def read_meters(csv_path):
-    with open(csv_path) as f:
-        next(f)
-        return [ln.split(",") for ln in f if ln.strip() and not ln.startswith("#")]
 
 
 def run(tmp):
@@ -79,35 +52,20 @@ def run(tmp):
             {"type": "missing", "meter": "0:3", "from": "+1h", "to": "+1h45m"}]}, f)
     stopped, reversed_ = Sim.meter_addr(0, 1), Sim.meter_addr(0, 2)
     missing = Sim.meter_addr(0, 3)
-    port = free_port_block(2)
-    ep, rp = f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{port + 1}"
+    ep, rp = export_endpoints()
     with Sim(tmp, "--concentrators", "1", "--meters", "5", "--faults", faults,
              "--time-scale", str(SCALE), "--epoch", EPOCH, "--write-config", tmp) as sim:
-        yaml = os.path.join(tmp, "amihead.yaml")
-        with open(yaml) as f:
-            text = f.read()
-        with open(yaml, "w") as f:
-            # no backfill: an interval missed is a gap one interval later
-            # short timeouts: the meter without supply must not stretch a
-            # cycle over the next interval at 360x
-            f.write(text.replace("backfill_days: 3", "backfill_days: 0")
-                    .replace("timeout_ms: 2000", "timeout_ms: 300")
-                    .replace("retries: 2", "retries: 1")
-                    .replace("tcp://127.0.0.1:5556", ep)
-                    .replace("tcp://127.0.0.1:5557", rp))
-        rows = read_meters(os.path.join(tmp, "meters.csv"))
-        district = {r[0]: r[12] for r in rows}
+        # no backfill: an interval missed is a gap one interval later
+        # short timeouts: the meter without supply must not stretch a
+        # cycle over the next interval at 360x
+        yaml, _ = write_config(tmp, 0, ep, rp, (("timeout_ms: 2000", "timeout_ms: 300"),
+                                                ("retries: 2", "retries: 1")))
+        district = {r[0]: r[12] for r in meter_rows(tmp)}
 
-        tail_out = open(os.path.join(tmp, "tail.out"), "w+")
-        tail = subprocess.Popen([os.path.join(BIN, "amihead"), "tail", "--endpoint", ep,
-                                 "--replay", rp, "--from-seq", "1"],
-                                stdout=tail_out, stderr=subprocess.PIPE, text=True)
-        try:
+        with Tail(tmp, ep, rp) as tail:
             start = sim.sim_now()
             until = start + RUN_S
-            head = subprocess.Popen([os.path.join(BIN, "amihead"), "run", "-c", yaml,
-                                     "--time-scale", str(SCALE), "--epoch", str(start),
-                                     "--until", str(until)],
+            head = subprocess.Popen(run_argv(yaml, SCALE, start, until),
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     text=True)
             try:
@@ -120,49 +78,18 @@ def run(tmp):
                             "meter replaced, registers confirmed on site", "--operator",
                             "li.wei", "--wait", "10")
                 check(r.returncode == 0, f"release: exit {r.returncode}: {r.stderr}")
-                out, err = head.communicate(timeout=(until - start) / SCALE + 30)
-            except subprocess.TimeoutExpired:
+            except BaseException:
                 head.kill()
-                out, err = head.communicate()
-                fail(f"amihead run did not stop: {err[-2000:]}")
-            check(head.returncode == 0, f"amihead run: exit {head.returncode}: {err[-2000:]}")
+                raise
+            rc, err = finish_run(head, (until - start) / SCALE + 30,
+                                 "amihead run did not stop")
+            check(rc == 0, f"amihead run: exit {rc}: {err[-2000:]}")
             check("Sanitizer" not in err, err[-3000:])
-            # let the tail drain, then stop it
-            last = -1
-            while True:
-                time.sleep(1.5)
-                size = os.path.getsize(tail_out.name)
-                if size == last:
-                    break
-                last = size
-        finally:
-            tail.terminate()
-            try:
-                tail.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                tail.kill()
-        tail_out.seek(0)
-        msgs = []
-        for line in tail_out:
-            seq, topic, body = line.rstrip("\n").split(" ", 2)
-            msgs.append((int(seq), topic, json.loads(body)))
+            tail.drain()
+        msgs = tail.messages()
 
-    check(msgs, "the subscriber received nothing")
-    seqs = [m[0] for m in msgs]
-    check(seqs == list(range(1, len(seqs) + 1)),
-          f"sequence not 1..N once each: first {seqs[:5]}, gaps/dups at "
-          f"{[b for a, b in zip(seqs, seqs[1:]) if b != a + 1][:5]}")
-    for seq, topic, body in msgs:
-        check(body["seq"] == seq, f"seq {seq}: body says {body['seq']}")
-
-    published = {}
-    for _, topic, body in msgs:
-        if body["type"] != "read":
-            continue
-        key = (body["meter"], utc(body["end"]))
-        check(key not in published, f"read {key} published twice")
-        check(topic == f"read/{district[body['meter']]}/{body['meter']}", f"topic {topic}")
-        published[key] = body
+    check_sequence(msgs)
+    published = published_reads(msgs, district)
 
     released = 0
     gaps = {}
@@ -176,7 +103,7 @@ def run(tmp):
                 t += body["step_s"]
     first_live = (start // STEP + 1) * STEP
     for m in district:
-        reads = stored_reads(yaml, m)
+        reads = stored(yaml, m)
         for t in range(first_live, until - 3 * STEP, STEP):
             check((t in reads) != ((m, t) in gaps),
                   f"{m} {iso(t)}: {'stored' if t in reads else 'missing'}, "
@@ -184,22 +111,8 @@ def run(tmp):
     check(sum(1 for g in gaps if g[0] == missing) >= 2,
           f"the missing meter's intervals were not announced: {sorted(gaps)}")
     for m in district:
-        reads = stored_reads(yaml, m)
-        # a meter's last reads may still be held back at the stop (a rule
-        # needing 4 reads in a row has a run going): at most 3, all at the end
-        held = 0
-        for t in sorted(reads, reverse=True):
-            if (m, t) in published or reads[t]["quality"] & FAULT_BITS:
-                break
-            held += 1
-        check(held <= 3, f"{m}: last {held} clean reads never published")
-        for t, row in sorted(reads.items())[:len(reads) - held]:
-            billable = not (row["quality"] & FAULT_BITS) or row["quality"] & RELEASED
-            pub = published.pop((m, t), None)
-            check(bool(pub) == bool(billable),
-                  f"{m} {iso(t)} quality {row['quality']:#x}: "
-                  f"{'published' if pub else 'not published'}")
-            if m in (stopped, reversed_) and t > FAULT_FROM and pub:
+        for t, row, pub in billable_published(m, stored(yaml, m), published):
+            if m in (stopped, reversed_) and t > FAULT_FROM:
                 check(m == stopped and pub["source"] == "released" and
                       row["quality"] & RELEASED and row["quality"] & 1,
                       f"{m} {iso(t)}: read after the fault published: {pub}")
@@ -212,9 +125,7 @@ def run(tmp):
     check(("STOPPED", stopped, "start") in anomalies, f"no anomaly/STOPPED: {anomalies}")
     check(("REVERSED", reversed_, "start") in anomalies, f"no anomaly/REVERSED: {anomalies}")
 
-    r = amihead("events", "-c", yaml, "--json")
-    check(r.returncode == 0, f"events: {r.stderr}")
-    ev = [json.loads(x) for x in r.stdout.splitlines()]
+    ev = events(yaml)
     starts = [(e["type"], e["meter"], e["since"]) for e in ev if e.get("state") == "start"]
     check(len(starts) == len(set(starts)), f"an episode start listed twice: {starts}")
     for ty, m in (("STOPPED", stopped), ("REVERSED", reversed_)):
@@ -231,4 +142,4 @@ def run(tmp):
 
 
 if __name__ == "__main__":
-    main()
+    main("it_run_vee_pub", run)
