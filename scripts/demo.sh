@@ -1,56 +1,104 @@
 #!/bin/sh
-# make demo — a simulated district read by the head-end.
+# make demo — the main job: a simulated district collected by the head-end,
+# validated, stored and published to billing.
 #
-# amisim plays one concentrator with a few DL/T 645-2007 meters on TCP and a
-# paced RS-485 line (pseudo-terminal, 2400 bit/s 8E1), and an SDM630 Modbus
-# TCP meter. amihead reads energy, voltages, the meter clock, a load record
-# and a daily freeze from them — what a field engineer does at a
-# concentrator with a laptop. (The polling engine, store and billing feed
-# land with the later issues; this is the smallest real thing today.)
+#  1. amisim plays 3 concentrators × 20 DL/T 645-2007 meters (plus each
+#     district's transformer meter) with the documented default fault mix
+#     (meter faults, and link faults: lost, late, corrupted replies, junk,
+#     dropped connections),
+#     and writes the head-end config and meter inventory for itself.
+#  2. amihead run polls them on a simulated clock running 60× real time,
+#     from 00:00 local: its first cycle backfills the previous day from the
+#     meters' memory, then it collects every 15-minute interval live,
+#     validates each read, stores it in RocksDB and publishes clean reads.
+#  3. amihead tail stands in for billing: it subscribes, fills any gap
+#     through replay and prints messages in sequence order.
+#  4. Afterwards: completeness, anomaly episodes, district line loss, and one
+#     meter's stored intervals.
+# Then `amihead read` shows the same meters the way a field engineer reads
+# them on site.
 set -eu
 BIN=${BIN:-build/bin}
 tmp=$(mktemp -d)
-trap 'kill $SIM 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT INT TERM
+SIM= TAIL=
+cleanup() {
+    for p in $TAIL $SIM; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    [ -n "${KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
 
-port=$(( 20000 + $$ % 20000 ))
-"$BIN/amisim" --concentrators 1 --meters 4 --port-base "$port" --faults none \
-    --pty --baud 2400 --td-ms 50 --modbus-tcp-base $((port + 100)) \
-    --truth "$tmp/truth.json" >"$tmp/sim.out" &
+EPOCH=2025-03-14T16:00:00Z   # 00:00 on 15 March in the meters' time (UTC+8)
+UNTIL=2025-03-14T18:00:00Z   # two simulated hours of live collection
+SCALE=60                     # 15-minute cycles every 15 real seconds
+base=$(( 20000 + $$ % 20000 ))
+pub=$((base + 200)) replay=$((base + 201)) metrics=$((base + 202))
+
+"$BIN/amisim" --concentrators 3 --meters 20 --port-base "$base" --faults default \
+    --epoch "$EPOCH" --time-scale "$SCALE" --write-config "$tmp/site" \
+    --truth "$tmp/truth.json" >"$tmp/sim.out" 2>"$tmp/sim.err" &
 SIM=$!
 for _ in $(seq 1 100); do grep -q '^ready' "$tmp/sim.out" 2>/dev/null && break; sleep 0.1; done
-grep -q '^ready' "$tmp/sim.out" || { echo "amisim did not start"; cat "$tmp/sim.out"; exit 1; }
-echo "== amisim"
-sed -n '1,20p' "$tmp/sim.out"
+grep -q '^ready' "$tmp/sim.out" || { echo "amisim did not start"; cat "$tmp/sim.err"; exit 1; }
+
+cfg=$tmp/site/amihead.yaml
+sed -i -e "s|^  path: .*|  path: $tmp/store|" -e "s|backfill_days: .*|backfill_days: 2|" \
+    -e "s|timeout_ms: .*|timeout_ms: 1000|" \
+    -e "s|tcp://127.0.0.1:5556|tcp://127.0.0.1:$pub|" \
+    -e "s|tcp://127.0.0.1:5557|tcp://127.0.0.1:$replay|" \
+    -e "s|listen: 127.0.0.1:9464|listen: 127.0.0.1:$metrics|" "$cfg"
+
+echo "== amisim: 3 concentrators × 20 meters, default faults"
+sed -n '1,3p' "$tmp/sim.out"
+echo
+echo "\$ amihead check-config -c amihead.yaml"
+"$BIN/amihead" check-config -c "$cfg"
+
+"$BIN/amihead" tail --endpoint "tcp://127.0.0.1:$pub" --replay "tcp://127.0.0.1:$replay" \
+    >"$tmp/billing.txt" 2>"$tmp/tail.err" &
+TAIL=$!
+
+echo
+echo "\$ amihead run -c amihead.yaml --epoch $EPOCH --time-scale $SCALE --until $UNTIL"
+"$BIN/amihead" run -c "$cfg" --epoch "$EPOCH" --time-scale "$SCALE" --until "$UNTIL" \
+    2>"$tmp/run.log" &
+RUN=$!
+sleep 30
+echo "   (mid-run Prometheus scrape, a few lines)"
+/usr/bin/python3 -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$metrics/metrics', timeout=5).read().decode())" 2>/dev/null |
+    grep -E '^amihead_(reads_total|timeouts_total|retries_total|cycle_overruns_total)\{link="c0"' |
+    sed 's/^/   /' || true
+wait $RUN
+grep -E 'stopping' "$tmp/run.log" | sed 's/^/   /'
+sleep 2
+kill $TAIL 2>/dev/null || true; wait $TAIL 2>/dev/null || true; TAIL=
+
+echo
+echo "== billing side: what the subscriber received, in sequence order"
+awk '{split($2, t, "/"); n[t[1]]++} END {for (k in n) printf "   %-8s %d messages\n", k, n[k]}' "$tmp/billing.txt"
+echo "   first and last:"
+head -n 1 "$tmp/billing.txt" | cut -c1-200 | sed 's/^/   /'
+tail -n 1 "$tmp/billing.txt" | cut -c1-200 | sed 's/^/   /'
+
+echo
+echo "\$ amihead stats -c amihead.yaml --from 2025-03-13T16:00:00Z --to $UNTIL"
+"$BIN/amihead" stats -c "$cfg" --from 2025-03-13T16:00:00Z --to "$UNTIL"
+echo
+echo "\$ amihead events -c amihead.yaml   (anomaly episodes and district days)"
+"$BIN/amihead" events -c "$cfg" | head -n 25
+echo
+echo "\$ amihead districts -c amihead.yaml"
+"$BIN/amihead" districts -c "$cfg" | head -n 20
+echo
+echo "\$ amihead query -c amihead.yaml --meter 000001000001 --from 2025-03-14T17:00:00Z"
+"$BIN/amihead" query -c "$cfg" --meter 000001000001 --from 2025-03-14T17:00:00Z | head -n 6
 
 tcp=$(awk '$1=="concentrator" && $3=="dlt645-tcp" {print $4; exit}' "$tmp/sim.out")
-pty=$(awk '$1=="pty" {print $3; exit}' "$tmp/sim.out")
-mb=$(awk '$1=="modbus-tcp" {print $3; exit}' "$tmp/sim.out")
-meter=000001000001
-
-run() { echo "\$ amihead $*"; "$BIN/amihead" "$@" || true; }
-
 echo
-echo "== DL/T 645-2007 over TCP (concentrator at $tcp)"
-run read --tcp "$tcp" --addr AAAAAAAAAAAA
-run read --tcp "$tcp" --addr $meter --di 00010000
-run read --tcp "$tcp" --addr $meter --di 0001FF00
-run read --tcp "$tcp" --addr $meter --di 0201FF00
-run read --tcp "$tcp" --addr $meter --di 0202FF00
-run read --tcp "$tcp" --addr $meter --di 04000101
-run read --tcp "$tcp" --addr $meter --di 04000102
-run read --tcp "$tcp" --addr $meter --di 05060101
-run read --tcp "$tcp" --addr $meter --di 06000001 --n 1 --from "$(date -u -d yesterday +%Y-%m-%d) 00:00" --json
-echo
-echo "== an unsupported DI is an answer (ERR=02), not a timeout"
-run read --tcp "$tcp" --addr $meter --di 04000C01
-if [ -n "$pty" ]; then
-    echo
-    echo "== the same meter on the RS-485 line ($pty, 2400 bit/s 8E1)"
-    run read --serial "$pty" --baud 2400 --parity even --addr $meter --di 00010000 --json
-    run read --serial "$pty" --baud 2400 --parity even --addr $meter --di 0201FF00 --json
-fi
-if [ -n "$mb" ]; then
-    echo
-    echo "== SDM630 over Modbus TCP ($mb)"
-    run read --modbus-tcp "$mb" --unit 1 --map sdm630
-fi
+echo "== on site: amihead read, one meter, the way a field engineer reads it"
+for di in 00010000 0201FF00 04000101 04000102; do
+    echo "\$ amihead read --tcp $tcp --addr 000001000001 --di $di"
+    "$BIN/amihead" read --tcp "$tcp" --addr 000001000001 --di $di || true
+done
+echo "\$ amihead read --tcp $tcp --addr 000001000001 --di 04000C01   # unsupported: ERR=02, no retry"
+"$BIN/amihead" read --tcp "$tcp" --addr 000001000001 --di 04000C01 || true
