@@ -76,7 +76,7 @@ int cmd_ports(int argc, char **argv)
         by_id(name, id, sizeof id);
         json_t *o = json_pack("{s:s,s:o,s:s,s:o}", "name", name, "description",
                               str_or_null(sp_get_port_description(p)), "transport",
-                              tr == SP_TRANSPORT_USB          ? "usb"
+                              tr == SP_TRANSPORT_USB         ? "usb"
                               : tr == SP_TRANSPORT_BLUETOOTH ? "bluetooth"
                                                              : "native",
                               "by_id", id[0] ? json_string(id) : json_null());

@@ -31,17 +31,19 @@
 
 static void read_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: amihead read --tcp HOST:PORT | --serial PATH [--baud 2400] "
-            "[--parity even|none|odd]\n"
-            "                    --addr 123456789012 --di 00010000 [--proto 2007|1997]\n"
-            "                    [--n N] [--from 'YYYY-MM-DD hh:mm'] [--timeout-ms 2000]\n"
-            "                    [--retries 2] [--json]\n"
-            "       amihead read --modbus-tcp HOST:PORT | --modbus-rtu PATH [--baud 9600]\n"
-            "                    [--parity none] --unit 1 --map sdm630|dtsu666|… [--json]\n"
-            "--addr AAAAAAAAAAAA asks the meter for its address (13H, one meter on the bus).\n"
-            "--n/--from: load records (06000001: N blocks from a meter-local time) and\n"
-            "per-item curves (0610xxxx: N points from a time).\n");
+    fprintf(
+        f,
+        "usage: amihead read --tcp HOST:PORT | --serial PATH [--baud 2400] "
+        "[--parity even|none|odd]\n"
+        "                    --addr 123456789012 --di 00010000 [--proto 2007|1997]\n"
+        "                    [--n N] [--from 'YYYY-MM-DD hh:mm'] [--timeout-ms 2000]\n"
+        "                    [--retries 2] [--json]\n"
+        "       amihead read --modbus-tcp HOST:PORT | --modbus-rtu PATH [--baud 9600]\n"
+        "                    [--parity none] --unit 1 --map sdm630|dtsu666|… [--json]\n"
+        "--addr AAAAAAAAAAAA asks the meter for its address (13H, one meter on the "
+        "bus).\n"
+        "--n/--from: load records (06000001: N blocks from a meter-local time) and\n"
+        "per-item curves (0610xxxx: N points from a time).\n");
 }
 
 /* Parse "YYYY-MM-DD hh:mm" as meter-local wall time (no zone conversion:
@@ -89,7 +91,10 @@ static json_t *lr_to_json(const struct dlt645_load_record *r)
         int dec;
     } F[] = {
 #define I32(n, f, arr, i, d) {n, f, 0, offsetof(struct dlt645_load_record, arr), i, d}
-#define I64(n, f, m, d) {n, f, 1, offsetof(struct dlt645_load_record, m), 0, d}
+#define I64(n, f, m, d)                                                                  \
+    {                                                                                    \
+        n, f, 1, offsetof(struct dlt645_load_record, m), 0, d                            \
+    }
         I32("voltage_a", DLT645_LR_UA, volt, 0, 1),
         I32("voltage_b", DLT645_LR_UB, volt, 1, 1),
         I32("voltage_c", DLT645_LR_UC, volt, 2, 1),
@@ -187,12 +192,24 @@ int cmd_read(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         long v;
         switch (c) {
-        case 't': tcp = optarg; break;
-        case 's': serial = optarg; break;
-        case 'a': addr_s = optarg; break;
-        case 'd': di_s = optarg; break;
-        case 'f': from = optarg; break;
-        case 'j': json = true; break;
+        case 't':
+            tcp = optarg;
+            break;
+        case 's':
+            serial = optarg;
+            break;
+        case 'a':
+            addr_s = optarg;
+            break;
+        case 'd':
+            di_s = optarg;
+            break;
+        case 'f':
+            from = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
         case 'b':
             if (cmd_parse_long(optarg, 300, 115200, &v))
                 goto usage;
@@ -203,7 +220,8 @@ int cmd_read(int argc, char **argv)
                 goto usage;
             break;
         case 'P':
-            if (cmd_parse_long(optarg, 1997, 2007, &proto) || (proto != 1997 && proto != 2007))
+            if (cmd_parse_long(optarg, 1997, 2007, &proto) ||
+                (proto != 1997 && proto != 2007))
                 goto usage;
             break;
         case 'T':
@@ -218,11 +236,15 @@ int cmd_read(int argc, char **argv)
             if (cmd_parse_long(optarg, 1, 255, &nblocks))
                 goto usage;
             break;
-        case 'h': read_usage(stdout); return 0;
-        default: goto usage;
+        case 'h':
+            read_usage(stdout);
+            return 0;
+        default:
+            goto usage;
         }
     }
-    if (optind != argc || !!tcp == !!serial || !addr_s || (!di_s && strcmp(addr_s, "AAAAAAAAAAAA")))
+    if (optind != argc || !!tcp == !!serial || !addr_s ||
+        (!di_s && strcmp(addr_s, "AAAAAAAAAAAA")))
         goto usage;
 
     struct sess_req req = {0};
@@ -259,7 +281,8 @@ int cmd_read(int argc, char **argv)
     }
     if (from) {
         if (parse_local_tm(from, &req.t) != AH_OK) {
-            fprintf(stderr, "amihead read: --from wants 'YYYY-MM-DD hh:mm', got '%s'\n", from);
+            fprintf(stderr, "amihead read: --from wants 'YYYY-MM-DD hh:mm', got '%s'\n",
+                    from);
             return 2;
         }
         req.with_time = req.with_n = true;
@@ -277,24 +300,28 @@ int cmd_read(int argc, char **argv)
     int ret = 1;
     int rc = link_open(l, (int)timeout_ms);
     if (rc != AH_OK) {
-        fprintf(stderr, "amihead read: cannot open %s: %s\n", link_name(l), ah_strerror(rc));
+        fprintf(stderr, "amihead read: cannot open %s: %s\n", link_name(l),
+                ah_strerror(rc));
         goto out_link;
     }
     struct sess s = {0};
     rc = sess_run_sync(&s, l, &req);
     char addr_txt[13];
-    dlt645_addr_format(req.func == DLT645_F_READ_ADDR ? &s.reply_addr : &req.addr, addr_txt);
+    dlt645_addr_format(req.func == DLT645_F_READ_ADDR ? &s.reply_addr : &req.addr,
+                       addr_txt);
     if (rc == AH_EMETER) {
         char why[128];
-        fprintf(stderr, "amihead read: meter %s answered DI %0*X with an error: ERR=%02X (%s)\n",
+        fprintf(stderr,
+                "amihead read: meter %s answered DI %0*X with an error: ERR=%02X (%s)\n",
                 addr_txt, req.proto == DLT645_1997 ? 4 : 8, req.di, s.err_word,
                 dlt645_err_describe(s.err_word, req.proto, why, sizeof why));
         goto out_link;
     }
     if (rc == AH_ETIMEDOUT) {
-        fprintf(stderr,
-                "amihead read: meter %s on %s: no reply after %d attempt(s) of %ld ms: %s\n",
-                addr_txt, link_name(l), s.attempt + 1, timeout_ms, ah_strerror(rc));
+        fprintf(
+            stderr,
+            "amihead read: meter %s on %s: no reply after %d attempt(s) of %ld ms: %s\n",
+            addr_txt, link_name(l), s.attempt + 1, timeout_ms, ah_strerror(rc));
         goto out_link;
     }
     if (rc != AH_OK) {
