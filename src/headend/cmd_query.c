@@ -11,6 +11,7 @@
 #include "ah_clock.h"
 #include "ah_err.h"
 #include "cmd_util.h"
+#include "vee.h"
 #include "store.h"
 
 #include <jansson.h>
@@ -69,6 +70,21 @@ static int print_read(void *vctx, uint32_t meter, uint64_t end, const struct sto
     json_object_set_new(o, "ct", json_integer(r->ct));
     json_object_set_new(o, "pt", json_integer(r->pt));
     json_object_set_new(o, "quality", json_integer(r->quality));
+    /* the same bits by name, so an operator need not decode the mask */
+    json_t *flags = json_array();
+    char names[512] = "";
+    size_t nl = 0;
+    for (unsigned b = 0; b < 32; b++) {
+        const char *nm = (r->quality >> b) & 1u ? vee_flag_name(b) : NULL;
+        if (!nm)
+            continue;
+        json_array_append_new(flags, json_string(nm));
+        int k = snprintf(names + nl, sizeof names - nl, "%s%s", nl ? "+" : "", nm);
+        if (k > 0 && (size_t)k < sizeof names - nl)
+            nl += (size_t)k;
+    }
+    json_object_set_new(o, "flags", flags);
+    json_object_set_new(o, "clean", json_boolean(vee_is_clean(r->quality)));
     json_object_set_new(o, "source", json_string(source_name(r->source)));
     if (r->present & STORE_REC_HAS_METER_CLOCK) {
         char mc[32];
@@ -79,10 +95,11 @@ static int print_read(void *vctx, uint32_t meter, uint64_t end, const struct sto
         cmd_print_json_line(o, CMD_JSON_EXACT);
     } else {
         printf(
-            "%s %s import %lld.%02lld kWh export %lld.%02lld kWh (x%lld) quality %u %s\n",
+            "%s %s import %lld.%02lld kWh export %lld.%02lld kWh (x%lld) %s %s %s\n",
             q->meter, when, (long long)(r->imp_total / 100),
             (long long)(r->imp_total % 100), (long long)(r->exp_total / 100),
-            (long long)(r->exp_total % 100), (long long)mult, r->quality,
+            (long long)(r->exp_total % 100), (long long)mult,
+            vee_is_clean(r->quality) ? "clean" : "SUSPECT", names[0] ? names : "-",
             source_name(r->source));
     }
     json_decref(o);
