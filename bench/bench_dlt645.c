@@ -91,7 +91,7 @@ int main(void)
         t0 = now_s();
         for (int i = 0; i < FRAMES; i++) {
             memcpy(out, energy, sizeof energy);
-            sink += out[i % sizeof out];
+            sink += out[(size_t)i % sizeof out];
         }
         t = now_s() - t0;
         if (t < best_copy)
