@@ -29,9 +29,17 @@ static struct sim_fault mk(int type, uint32_t conc, uint32_t meter, int64_t from
     return ft;
 }
 
+/* What a fault needs of its meter to be a fault at all. */
+#define PICK_3P4W   1u /* phase imbalance: three phases */
+#define PICK_VACANT 2u /* creeping shows best where nothing is drawn */
+#define PICK_LOAD                                                                        \
+    4u                 /* a stopped, reversed or bypassed meter in a vacant home         \
+                          loses no energy and shows nothing: not a fault */
+#define PICK_ONEWAY 8u /* reversed CT on a PV prosumer is export to every rule */
+
 /* Pick a meter for a fault: from `start` on, the first unused meter that
- * passes `want` (0 any, 1 three-phase, 2 vacant home). */
-static int pick(const struct sim_fleet *f, uint32_t k, uint32_t start, int want,
+ * has every property of `want` (PICK_*). */
+static int pick(const struct sim_fleet *f, uint32_t k, uint32_t start, unsigned want,
                 uint32_t *out)
 {
     for (uint32_t n = 0; n < f->per; n++) {
@@ -39,19 +47,67 @@ static int pick(const struct sim_fleet *f, uint32_t k, uint32_t start, int want,
         const struct sim_meter *m = sim_fleet_meter(f, k, j);
         if (m->fault >= 0)
             continue;
-        if (want == 1 && m->wiring != SIM_3P4W)
+        if ((want & PICK_3P4W) && m->wiring != SIM_3P4W)
             continue;
-        if (want == 2) {
-            double s = 0;
-            for (int t = 0; t < SIM_TARIFFS; t++)
-                s += m->mean[SIM_IMP][t];
-            if (s > 0)
-                continue;
-        }
+        double s = 0;
+        for (int t = 0; t < SIM_TARIFFS; t++)
+            s += m->mean[SIM_IMP][t];
+        if ((want & PICK_VACANT) && s > 0)
+            continue;
+        /* a load that moves the register by at least 2 digits (0.02 kWh
+         * secondary) per quarter hour on average: below that a healthy
+         * register stands still for intervals and no rule on 15-minute
+         * registers can tell a stop (a 10 kV customer with a small load
+         * behind PT 100 × CT 60 is such a meter) */
+        if ((want & PICK_LOAD) && s < 2.0 * SIM_IPD)
+            continue;
+        if ((want & PICK_ONEWAY) && m->pv)
+            continue;
         *out = j;
         return 0;
     }
     return -1;
+}
+
+/* The thief: the district's biggest free consumer (primary energy). Theft
+ * is found by the district's line loss, whose day-to-day resolution is a
+ * fraction of the loss itself (20 % of a 2–6 % loss); stealing pays, and
+ * shows, where the consumption is large — a household stealing a few kWh in
+ * a district of hundreds of MWh is below what any loss rule can see. */
+static int pick_biggest(const struct sim_fleet *f, uint32_t k, uint32_t *out)
+{
+    double best = 0;
+    int found = -1;
+    for (uint32_t j = 0; j < f->per; j++) {
+        const struct sim_meter *m = sim_fleet_meter(f, k, j);
+        double s = 0;
+        for (int t = 0; t < SIM_TARIFFS; t++)
+            s += m->mean[SIM_IMP][t];
+        s *= (double)m->ct * m->pt;
+        if (m->fault < 0 && s > best) {
+            best = s;
+            *out = j;
+            found = 0;
+        }
+    }
+    return found;
+}
+
+static unsigned needs_of(int type)
+{
+    switch (type) {
+    case SIM_F_STOPPED:
+    case SIM_F_BACKWARDS:
+    case SIM_F_PHASE_LOSS:
+    case SIM_F_THEFT:
+        return PICK_LOAD;
+    case SIM_F_REVERSED:
+        return PICK_LOAD | PICK_ONEWAY;
+    case SIM_F_IMBALANCE:
+        return PICK_3P4W | PICK_LOAD;
+    default:
+        return 0;
+    }
 }
 
 int sim_fleet_default_faults(struct sim_fleet *f)
@@ -89,10 +145,11 @@ int sim_fleet_default_faults(struct sim_fleet *f)
         uint32_t step = f->per / 10 ? f->per / 10 : 1;
         for (int t = 0; t <= SIM_F_MISSING; t++) {
             uint32_t start = ((uint32_t)t * step + 1 + k / 4) % f->per, j;
-            int want = t == SIM_F_IMBALANCE ? 1 : 0;
-            if (t == SIM_F_CREEPING && pick(f, k, start, 2, &j) == 0)
-                want = 2;
-            if (pick(f, k, start, want, &j) < 0)
+            unsigned want = needs_of(t);
+            if (t == SIM_F_CREEPING && pick(f, k, start, PICK_VACANT, &j) == 0)
+                want = PICK_VACANT;
+            if (t == SIM_F_THEFT ? pick_biggest(f, k, &j) < 0
+                                 : pick(f, k, start, want, &j) < 0)
                 continue;
             const struct sim_meter *m = sim_fleet_meter(f, k, j);
             int64_t from = e + 2 * h + t * 1800;

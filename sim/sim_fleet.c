@@ -175,6 +175,11 @@ int sim_fleet_init(struct sim_fleet *f, const struct sim_fleet_opts *o)
             }
         for (int t = 0; t < SIM_TARIFFS; t++)
             d->e0[SIM_IMP][t] = (uint32_t)(sim_hash3(d->seed, 11, (uint64_t)t) % 100000u);
+        /* PV export of the district's prosumers flows back through the
+         * transformer: its meter registers reverse energy by design and is
+         * bidirectional in the inventory (docs/amisim.md) */
+        for (uint32_t j = 0; j < o->per && !d->pv; j++)
+            d->pv = f->meters[(size_t)k * o->per + j].pv;
         c->loss_ppm = o->loss_ppm >= 0
                           ? (uint32_t)o->loss_ppm
                           : 20000u + (uint32_t)(sim_hash3(o->seed, k, 0x1055) % 40001u);
@@ -506,8 +511,12 @@ void sim_fleet_view(const struct sim_fleet *f, uint32_t conc, uint32_t idx, int6
     double ptot = 0, qtot = 0;
     for (int ph = 0; ph < nph; ph++) {
         double un = m->un_dv / 10.0;
+        /* the supply voltage moves the three phases together (±2 %); each
+         * phase differs by its own load's drop (±1 %), so a healthy supply
+         * stays within GB/T 15543's 2 % unbalance */
         double dv =
-            ((double)(sim_hash3(m->seed, minute, (uint64_t)ph) % 601) - 300.0) / 10000.0;
+            ((double)(sim_hash3(m->seed, minute, 3) % 401) - 200.0) / 10000.0 +
+            ((double)(sim_hash3(m->seed, minute, (uint64_t)ph) % 201) - 100.0) / 10000.0;
         double volt = un * (1.0 + dv);
         double cur = pp[ph] / (volt * pf) * frac * sign;
         double p = pp[ph] * frac * sign;

@@ -1107,7 +1107,11 @@ int vee_eval(const struct vee_meter_info *m, const struct vee_thresholds *t,
     } else {
         rule(&c, VEE_BIT_STOPPED, -1, 0, 0);
     }
-    if (thr_adv >= 0 && e.have_i) {
+    /* Import and export both advancing in one interval prove that energy
+     * flowed both ways (a prosumer's net flow crossed zero): a current near
+     * zero at the read is that balance, not a register running with no load. */
+    bool two_way = m->bidirectional && adv_f > 0 && adv_r > 0;
+    if (thr_adv >= 0 && e.have_i && !two_way) {
         int64_t *ca = c.aux[VEE_BIT_CREEPING];
         ca[0] = thr_adv;
         ca[1] = e.imax_abs;
