@@ -58,9 +58,8 @@ class StoreError(Exception):
 
 
 class Store:
-    """A read-only view of the store at path (amihead must not hold it
-    read-write at the same time only in the sense that a read-only open
-    sees what was committed when it opened, docs/storage.md)."""
+    """A read-only view of the store at path: it sees what was committed
+    when it opened (docs/storage.md), so tests open it after the run."""
 
     def __init__(self, path):
         self.lib = lib = _lib()
