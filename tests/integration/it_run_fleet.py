@@ -23,6 +23,11 @@ the 2-core box, docs/run-acceptance.md). Under the ASan/UBSan test build
 (`make test`) amisim serves load records about 15 times slower, so the full
 day of 200 x 100 would take about half an hour: there the fleet is 10 x 100
 (1,010 meters, 96,960 intervals, about 85 s). AH_FLEET="C,M" sets the size.
+
+`make test` builds the release tree as well as the sanitised one, and CTest
+passes its bin directory as AH_RELEASE_BIN: this test then runs the full
+acceptance fleet on the release binaries (the sanitisers have the smaller
+tests), and says so.
 """
 import json
 import os
@@ -33,6 +38,11 @@ import sys
 import tempfile
 import time
 import urllib.request
+
+_rel = os.environ.get("AH_RELEASE_BIN", "")
+if _rel and all(os.access(os.path.join(_rel, b), os.X_OK) for b in ("amihead", "amisim")):
+    os.environ["AH_BIN"] = _rel  # before ahtest/runfleet read it
+    print(f"it_run_fleet: release binaries from {_rel}")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import BIN, Sim, Truth, check, fail, iso, utc  # noqa: E402
