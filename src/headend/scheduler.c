@@ -242,6 +242,7 @@ struct slink {
     uint64_t number;
     struct dlt645_tm date;
     int64_t clock_ms;
+    int64_t clock_at_ms; /* head-end clock when the meter's time arrived */
     int32_t volt[3], curr[3];
     uint32_t vi_present;
 
@@ -762,7 +763,11 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
         if (end == L->boundary_s) {
             /* the live interval carries what this cycle read beside it */
             if (L->have_clock) {
+                /* pair the meter clock with the head-end clock of the same
+                 * moment: the backfill requests between the time read and
+                 * this record must not count as drift */
                 o->meter_clock_ms = L->clock_ms;
+                o->headend_clock_ms = L->clock_at_ms;
                 o->present |= STORE_REC_HAS_METER_CLOCK;
             }
             for (int ph = 0; ph < 3; ph++) {
@@ -818,6 +823,7 @@ static void on_values(struct sched *s, struct slink *L, uint32_t di, const uint8
         t.min = v[0].tm.min;
         t.sec = v[0].tm.sec;
         L->clock_ms = (sched_tm_to_s(&t) - s->tz_s) * 1000;
+        L->clock_at_ms = ah_clock_now_ms(s->clk);
         L->have_clock = true;
     } else if ((di == DI_COVER || di == DI_TERMINAL || di == DI_CLEARED) &&
                v[0].kind == DLT645_V_NUM && v[0].raw >= 0) {
