@@ -352,6 +352,18 @@ static int freeze_payload(const struct mctx *c, uint32_t di, struct dlt645_value
     return AH_ENOTSUP;
 }
 
+/* An event record opens with its start and end time (YYMMDDhhmmss, meter
+ * local time); an event still going on has no end yet (§2.6). */
+static void event_times(const struct mctx *c, const struct sim_event *e,
+                        struct dlt645_value *v)
+{
+    vtime(&v[0], e->start + c->f->tz_s, DLT645_TM_DATE | DLT645_TM_HM | DLT645_TM_SEC);
+    if (e->end)
+        vtime(&v[1], e->end + c->f->tz_s, DLT645_TM_DATE | DLT645_TM_HM | DLT645_TM_SEC);
+    else
+        vna(&v[1]);
+}
+
 static int events_payload(const struct mctx *c, uint32_t di, struct dlt645_value *v,
                           size_t *n)
 {
@@ -368,13 +380,7 @@ static int events_payload(const struct mctx *c, uint32_t di, struct dlt645_value
         if (nn > cnt || nn > 10)
             return AH_ENODATA;
         const struct sim_event *e = &ev[nn - 1];
-        vtime(&v[0], e->start + c->f->tz_s,
-              DLT645_TM_DATE | DLT645_TM_HM | DLT645_TM_SEC);
-        if (e->end)
-            vtime(&v[1], e->end + c->f->tz_s,
-                  DLT645_TM_DATE | DLT645_TM_HM | DLT645_TM_SEC);
-        else
-            vna(&v[1]);
+        event_times(c, e, v);
         *n = 2;
         return AH_OK;
     }
@@ -389,13 +395,7 @@ static int events_payload(const struct mctx *c, uint32_t di, struct dlt645_value
         if (nn > cnt || nn > 10)
             return AH_ENODATA;
         const struct sim_event *e = &ev[nn - 1];
-        vtime(&v[0], e->start + c->f->tz_s,
-              DLT645_TM_DATE | DLT645_TM_HM | DLT645_TM_SEC);
-        if (e->end)
-            vtime(&v[1], e->end + c->f->tz_s,
-                  DLT645_TM_DATE | DLT645_TM_HM | DLT645_TM_SEC);
-        else
-            vna(&v[1]);
+        event_times(c, e, v);
         const struct sim_regs *rr[2] = {&e->before, &e->after};
         for (int p = 0; p < 2; p++) {
             const struct sim_regs *r = rr[p];

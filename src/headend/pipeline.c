@@ -1215,6 +1215,18 @@ int pipe_release_dir(const char *storage_path, char *buf, size_t cap)
     return n < 0 || (size_t)n >= cap ? AH_EOVERFLOW : AH_OK;
 }
 
+/* Everything pipe_start set up, after the writer has gone (or never ran). */
+static void pipe_free(pipe_t *p)
+{
+    pthread_cond_destroy(&p->not_full);
+    pthread_cond_destroy(&p->not_empty);
+    pthread_mutex_destroy(&p->store_lock);
+    pthread_mutex_destroy(&p->lock);
+    free_vee(p);
+    free(p->q);
+    free(p);
+}
+
 int pipe_start_vee(store_t *st, bool sync, const struct pipe_vee *v, pipe_t **out)
 {
     struct pipe *p = calloc(1, sizeof *p);
@@ -1241,13 +1253,7 @@ int pipe_start_vee(store_t *st, bool sync, const struct pipe_vee *v, pipe_t **ou
     pthread_cond_init(&p->not_empty, NULL);
     pthread_cond_init(&p->not_full, NULL);
     if (pthread_create(&p->thread, NULL, pipe_writer, p) != 0) {
-        pthread_cond_destroy(&p->not_full);
-        pthread_cond_destroy(&p->not_empty);
-        pthread_mutex_destroy(&p->store_lock);
-        pthread_mutex_destroy(&p->lock);
-        free_vee(p);
-        free(p->q);
-        free(p);
+        pipe_free(p);
         return AH_EIO;
     }
     *out = p;
@@ -1297,13 +1303,7 @@ int pipe_stop(pipe_t **pp)
     pthread_mutex_unlock(&p->lock);
     pthread_join(p->thread, NULL);
     int rc = p->last_err;
-    pthread_cond_destroy(&p->not_full);
-    pthread_cond_destroy(&p->not_empty);
-    pthread_mutex_destroy(&p->store_lock);
-    pthread_mutex_destroy(&p->lock);
-    free_vee(p);
-    free(p->q);
-    free(p);
+    pipe_free(p);
     *pp = NULL;
     return rc;
 }
