@@ -3,9 +3,12 @@
 # validated, stored and published to billing.
 #
 #  1. amisim plays 3 concentrators × 20 DL/T 645-2007 meters (plus each
-#     district's transformer meter) with the documented default fault mix
-#     (meter faults, and link faults: lost, late, corrupted replies, junk,
-#     dropped connections),
+#     district's transformer meter) with faults (scripts/demo-faults.json):
+#     a stopped meter, a reversed CT, phase imbalance, a theft, the default
+#     link-fault rates (lost, late, corrupted replies, junk, dropped
+#     connections — late replies 0.6 s instead of 6 s, because at 60× a 6 s
+#     silence would be six simulated minutes) and concentrator 2 offline for
+#     45 simulated minutes,
 #     and writes the head-end config and meter inventory for itself.
 #  2. amihead run polls them on a simulated clock running 60× real time,
 #     from 00:00 local: its first cycle backfills the previous day from the
@@ -34,7 +37,8 @@ SCALE=60                     # 15-minute cycles every 15 real seconds
 base=$(( 20000 + $$ % 20000 ))
 pub=$((base + 200)) replay=$((base + 201)) metrics=$((base + 202))
 
-"$BIN/amisim" --concentrators 3 --meters 20 --port-base "$base" --faults default \
+"$BIN/amisim" --concentrators 3 --meters 20 --port-base "$base" \
+    --faults "$(dirname "$0")/demo-faults.json" \
     --epoch "$EPOCH" --time-scale "$SCALE" --write-config "$tmp/site" \
     --truth "$tmp/truth.json" >"$tmp/sim.out" 2>"$tmp/sim.err" &
 SIM=$!
@@ -48,7 +52,7 @@ sed -i -e "s|^  path: .*|  path: $tmp/store|" -e "s|backfill_days: .*|backfill_d
     -e "s|tcp://127.0.0.1:5557|tcp://127.0.0.1:$replay|" \
     -e "s|listen: 127.0.0.1:9464|listen: 127.0.0.1:$metrics|" "$cfg"
 
-echo "== amisim: 3 concentrators × 20 meters, default faults"
+echo "== amisim: 3 concentrators × 20 meters, faults from scripts/demo-faults.json"
 sed -n '1,3p' "$tmp/sim.out"
 echo
 echo "\$ amihead check-config -c amihead.yaml"
