@@ -2,8 +2,10 @@
  * ah_log — levelled logging with a context (link, meter).
  *
  * The level is checked before any formatting (Redis serverLog). A message
- * repeated from the same call site within a second is counted, not printed,
- * and the count is reported with the next one that gets through.
+ * repeated from the same call site for the same context (link, meter) within
+ * a second is counted, not printed, and the count is reported with the next
+ * one that gets through; other contexts at the same site are not hidden by
+ * it (each of 200 links still reports its own cycle). Thread-safe.
  * Codecs and validators never log.
  */
 #ifndef AH_LOG_H
@@ -15,10 +17,15 @@ enum ah_log_level { AH_LOG_DEBUG, AH_LOG_INFO, AH_LOG_WARN, AH_LOG_ERROR, AH_LOG
 
 extern enum ah_log_level ah_log_threshold;
 
-/* Per call-site state for rate limiting. */
+/* Per call-site state for rate limiting: the most recent contexts seen at
+ * the site (least recently used one replaced). */
+#define AH_LOG_SITE_SLOTS 8
 struct ah_log_site {
-    long long last_ms;
-    unsigned suppressed;
+    struct {
+        unsigned long ctx_hash;
+        long long last_ms;
+        unsigned suppressed;
+    } slot[AH_LOG_SITE_SLOTS];
 };
 
 void ah_log_set_level(enum ah_log_level lvl);
@@ -30,12 +37,12 @@ void ah_log_emit(struct ah_log_site *site, enum ah_log_level lvl, const char *ct
 
 /* ctx names the link and meter, e.g. "tcp:127.0.0.1:7001/123456789012";
  * may be NULL. */
-#define ah_log(lvl, ctx, ...)                                                  \
-    do {                                                                       \
-        if ((lvl) >= ah_log_threshold) {                                       \
-            static struct ah_log_site ah_log_site_;                            \
-            ah_log_emit(&ah_log_site_, (lvl), (ctx), __VA_ARGS__);             \
-        }                                                                      \
+#define ah_log(lvl, ctx, ...)                                                            \
+    do {                                                                                 \
+        if ((lvl) >= ah_log_threshold) {                                                 \
+            static struct ah_log_site ah_log_site_;                                      \
+            ah_log_emit(&ah_log_site_, (lvl), (ctx), __VA_ARGS__);                       \
+        }                                                                                \
     } while (0)
 
 #endif /* AH_LOG_H */
