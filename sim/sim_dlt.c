@@ -364,38 +364,42 @@ static void event_times(const struct mctx *c, const struct sim_event *e,
         vna(&v[1]);
 }
 
+/* An event DI ending in 00 is the count (*e = NULL, one value written);
+ * 01..0A is the n-th most recent record, whose times are written and which
+ * is returned in *e (§2.6). ev holds the records (10). */
+static int event_record(const struct mctx *c, int kind, uint32_t di, struct sim_event *ev,
+                        struct dlt645_value *v, size_t *n, const struct sim_event **e)
+{
+    unsigned nn = di & 0xFF;
+    unsigned cnt = sim_fleet_events(c->f, c->m, kind, -1, c->now, ev, 10);
+    *e = NULL;
+    if (nn == 0) {
+        vnum(&v[0], cnt, 0);
+        *n = 1;
+        return AH_OK;
+    }
+    if (nn > cnt || nn > 10)
+        return AH_ENODATA;
+    *e = &ev[nn - 1];
+    event_times(c, *e, v);
+    return AH_OK;
+}
+
 static int events_payload(const struct mctx *c, uint32_t di, struct dlt645_value *v,
                           size_t *n)
 {
     struct sim_event ev[10];
-    unsigned nn = di & 0xFF;
+    const struct sim_event *e;
+    int rc;
     if ((di & 0xFFFFFF00u) == 0x03110000u) { /* power down (§2.6) */
-        unsigned cnt =
-            sim_fleet_events(c->f, c->m, SIM_EV_POWER_DOWN, -1, c->now, ev, 10);
-        if (nn == 0) {
-            vnum(&v[0], cnt, 0);
-            *n = 1;
-            return AH_OK;
-        }
-        if (nn > cnt || nn > 10)
-            return AH_ENODATA;
-        const struct sim_event *e = &ev[nn - 1];
-        event_times(c, e, v);
+        if ((rc = event_record(c, SIM_EV_POWER_DOWN, di, ev, v, n, &e)) != AH_OK || !e)
+            return rc;
         *n = 2;
         return AH_OK;
     }
     if ((di & 0xFFFFFF00u) == 0x03300D00u) { /* cover opened (§2.6) */
-        unsigned cnt =
-            sim_fleet_events(c->f, c->m, SIM_EV_COVER_OPEN, -1, c->now, ev, 10);
-        if (nn == 0) {
-            vnum(&v[0], cnt, 0);
-            *n = 1;
-            return AH_OK;
-        }
-        if (nn > cnt || nn > 10)
-            return AH_ENODATA;
-        const struct sim_event *e = &ev[nn - 1];
-        event_times(c, e, v);
+        if ((rc = event_record(c, SIM_EV_COVER_OPEN, di, ev, v, n, &e)) != AH_OK || !e)
+            return rc;
         const struct sim_regs *rr[2] = {&e->before, &e->after};
         for (int p = 0; p < 2; p++) {
             const struct sim_regs *r = rr[p];
