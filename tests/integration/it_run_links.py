@@ -27,7 +27,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import Amisim, Sim, amisim_series, check, fail, iso  # noqa: E402
 from dlt645wire import decode, frame, recv_frame  # noqa: E402
-from runtest import main, query, run_argv  # noqa: E402
+from runtest import check_clean_stop, main, query, run_argv  # noqa: E402
 
 SCALE = 360
 EPOCH = "2025-03-14T00:00:00Z"
@@ -188,13 +188,10 @@ def run(tmp):
         log.seek(0)
         err = log.read()
         log.close()
-        check(p.returncode == 0, f"amihead run: exit {p.returncode}: {err[-3000:]}")
-        check("Sanitizer" not in err, f"amihead: {err[-3000:]}")
     # every request of a cycle (clock, V, I, status words 040005FF, event
     # counters, daily freeze 05060001/05060101, meter number, load records)
     # was answered
-    check(re.search(r"stopping: .* 0 timeouts, 0 meter errors", err),
-          f"run summary: {err[-1500:]}")
+    check_clean_stop(p.returncode, err)
 
     # the unconfigured concentrator was refused, with its peer and address
     check(re.search(r"refused 127\.0\.0\.1:\d+: it gave address 000000000002", err),

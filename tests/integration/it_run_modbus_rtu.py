@@ -28,7 +28,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import Sim, amisim_series, check, fail, iso  # noqa: E402
-from runtest import export_endpoints, main, query, run_argv  # noqa: E402
+from runtest import check_clean_stop, export_endpoints, main, query, run_argv  # noqa: E402
 
 SCALE = 360
 EPOCH = "2025-03-14T00:00:00Z"
@@ -142,10 +142,7 @@ def run(tmp):
         log.seek(0)
         err = log.read()
         log.close()
-    check(p.returncode == 0, f"amihead run: exit {p.returncode}: {err[-3000:]}")
-    check("Sanitizer" not in err, f"amihead: {err[-3000:]}")
-    check(re.search(r"stopping: .* 0 timeouts, 0 meter errors", err),
-          f"run summary: {err[-1500:]}")
+    check_clean_stop(p.returncode, err)
 
     for name in ("amihead_reads_total", "amihead_requests_total",
                  "amihead_timeouts_total", "amihead_link_up",

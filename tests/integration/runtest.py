@@ -4,6 +4,7 @@ list, a run of the head-end to --until, and `amihead tail` as a subscriber.
 Not a test itself: CTest runs only it_*.py / it_*.sh."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -91,6 +92,15 @@ def finish_run(p, timeout, what):
         _, err = p.communicate()
         fail(f"{what}: {err[-2000:]}")
     return p.returncode, err
+
+
+def check_clean_stop(returncode, err):
+    """A run that stopped by itself at --until: exit 0, no sanitizer report,
+    and every request of every cycle answered (run summary)."""
+    check(returncode == 0, f"amihead run: exit {returncode}: {err[-3000:]}")
+    check("Sanitizer" not in err, f"amihead: {err[-3000:]}")
+    check(re.search(r"stopping: .* 0 timeouts, 0 meter errors", err),
+          f"run summary: {err[-1500:]}")
 
 
 def query(yaml, meter, *args):
