@@ -34,6 +34,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -424,6 +425,19 @@ static bool in_batch(const struct pipe *p, uint32_t meter, uint64_t end)
     return false;
 }
 
+/* Whether a read of r's meter and interval came earlier in this batch (r
+ * itself is in the batch: counting it would drop every late backfill). */
+static bool earlier_in_batch(const struct pipe *p, const struct pipe_read *r)
+{
+    uintptr_t a = (uintptr_t)p->cur, b = (uintptr_t)(p->cur + p->ncur);
+    if ((uintptr_t)r < a || (uintptr_t)r >= b)
+        return in_batch(p, r->meter, r->end);
+    for (const struct pipe_read *q = p->cur; q < r; q++)
+        if (q->meter == r->meter && q->end == r->end)
+            return true;
+    return false;
+}
+
 static int validate_one(struct pipe *p, const struct pipe_read *r)
 {
     size_t ci = r->meter <= p->max_store ? p->by_store[r->meter] : SIZE_MAX;
@@ -443,7 +457,7 @@ static int validate_one(struct pipe *p, const struct pipe_read *r)
          * keep what was stored and published) or a late backfill the
          * validator cannot sequence; that one is stored with its info
          * flags and published only when no episode is open */
-        if (store_has_read(p->st, r->meter, r->end) || in_batch(p, r->meter, r->end))
+        if (store_has_read(p->st, r->meter, r->end) || earlier_in_batch(p, r))
             return AH_OK;
         rec.quality = res.flags;
         if ((rc = store_batch_put_read(p->st, r->meter, r->end, &rec)) != AH_OK)

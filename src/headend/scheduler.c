@@ -291,6 +291,7 @@ struct slink {
     int64_t sent_he_ms;    /* head-end clock when the request went out */
     int64_t live_end;      /* the live record asked (UTC s) */
     bool live_attach;      /* status, V, I belong to it (sched_live_end) */
+    bool live_after;       /* the live record follows the short backlog */
     uint16_t status[7];
     bool have_frz_t, have_frz;
     int64_t frz_at, frz_fwd;
@@ -837,7 +838,7 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
             continue;
         int64_t end = sched_tm_to_s(&r.t) - s->tz_s;
         int64_t asked = L->step == JOB_LIVE ? L->live_end : (int64_t)L->gaps[L->gi];
-        int64_t top = L->step == JOB_LIVE ? L->live_end : L->boundary_s;
+        int64_t top = L->phase == PH_LIVE ? L->live_end : L->boundary_s;
         if (end % s->step_s != 0 || end > top) {
             ah_log(AH_LOG_WARN, L->ctx,
                    "meter %s: load record at %lld is not an interval end", cm->id,
@@ -1096,7 +1097,8 @@ static void on_done(struct sched *s, struct slink *L)
 }
 
 /* The live record of the job under way (sched_live_end); JOB_DONE when the
- * store has it already. */
+ * store has it already. A short backlog before it (SCHED_INLINE_GAPS) is
+ * read first, in order: step JOB_LR with live_after set. */
 static void live_record(struct sched *s, struct slink *L)
 {
     struct meter_state *m = &s->ms[L->meters[L->cur]];
@@ -1106,13 +1108,27 @@ static void live_record(struct sched *s, struct slink *L)
                                  meter_s, s->step_s, s->cfg->validation.clock_drift_s,
                                  s->cfg->validation.clock_suspect_s, &L->live_attach);
     m->newest = L->have_clock ? sched_interval_floor(meter_s, s->step_s) : 0;
+    uint32_t idx = s->midx[L->meters[L->cur]];
     uint64_t have;
     size_t n = 0;
-    if (pipe_missing_intervals(s->pipe, s->midx[L->meters[L->cur]],
-                               (uint64_t)L->live_end, (uint64_t)(L->live_end + s->step_s),
-                               (uint64_t)s->step_s, &have, 1, &n) == AH_OK &&
+    if (pipe_missing_intervals(s->pipe, idx, (uint64_t)L->live_end,
+                               (uint64_t)(L->live_end + s->step_s), (uint64_t)s->step_s,
+                               &have, 1, &n) == AH_OK &&
         n == 0)
         L->step = JOB_DONE;
+    L->live_after = L->step == JOB_LIVE;
+    int64_t from, to;
+    sched_window(L->live_end, s->step_s, s->cfg->schedule.backfill_days, &from, &to);
+    n = 0;
+    if (from < L->live_end &&
+        pipe_missing_intervals(s->pipe, idx, (uint64_t)from, (uint64_t)L->live_end,
+                               (uint64_t)s->step_s, L->gaps, SCHED_BACKFILL_CHUNK,
+                               &n) == AH_OK &&
+        n > 0 && n <= SCHED_INLINE_GAPS) {
+        L->n_gaps = n;
+        L->gi = 0;
+        L->step = JOB_LR;
+    }
 }
 
 static void cycle_end(struct sched *s, struct slink *L)
@@ -1177,7 +1193,10 @@ static void link_advance(struct sched *s, struct slink *L)
             L->step = JOB_LIVE;
         if (L->step == JOB_LIVE && L->live_end < 0)
             live_record(s, L);
-        if (L->step == JOB_LR && (L->gi >= L->n_gaps || (due && L->bf_reqs >= L->n_meters)))
+        if (L->step == JOB_LR && L->phase == PH_LIVE && L->gi >= L->n_gaps)
+            L->step = L->live_after ? JOB_LIVE : JOB_DONE; /* short backlog read */
+        else if (L->step == JOB_LR &&
+                 (L->gi >= L->n_gaps || (due && L->bf_reqs >= L->n_meters)))
             L->step = JOB_DONE; /* the turn is over, or the next cycle waits */
         if (L->step == JOB_DONE) {
             if (L->phase == PH_LIVE)
@@ -1205,7 +1224,7 @@ static void link_advance(struct sched *s, struct slink *L)
             rq.with_n = rq.with_time = true;
             rq.n = 1; /* one record per request: 06000001 N=1 (protocols.md §1.4 (c)) */
             sched_s_to_tm(at + s->tz_s, &rq.t);
-            if (L->step == JOB_LR)
+            if (L->step == JOB_LR && L->phase == PH_BACKFILL)
                 L->bf_reqs++;
         } else {
             rq.di = dis[L->step];

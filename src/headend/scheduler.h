@@ -49,6 +49,13 @@ struct ah_clock;
  * others' (issue 13 defect 6). */
 #define SCHED_BACKFILL_CHUNK 16
 
+/* A meter missing at most this many intervals before its live record gets
+ * them read in its live job, oldest first, so that the pipeline validates
+ * its reads in order; a longer backlog (an outage, a first start) waits
+ * for the backfill turns after every meter's live read, and those reads
+ * come late (stored and published, not sequenced: docs/validation.md). */
+#define SCHED_INLINE_GAPS 4
+
 /* Reconnect backoff of a TCP link: 1 s doubling to 60 s (real time). */
 #define SCHED_RECONNECT_MIN_MS 1000
 #define SCHED_RECONNECT_MAX_MS 60000
