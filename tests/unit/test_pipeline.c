@@ -249,12 +249,39 @@ static void test_duplicate_read_ignored(void **state)
     assert_int_equal(r.imp_total, 1010);
 }
 
+/* Issue 13 defect 6: live reads come before the backfill of an outage, so
+ * a backfilled interval older than the meter's last validated read comes
+ * late; it is stored (the validator cannot sequence it), not dropped as a
+ * duplicate of itself. */
+static void test_late_backfill_stored(void **state)
+{
+    struct fx *x = *state;
+    char reldir[256];
+    pipe_t *p = start(x, reldir, sizeof reldir);
+    push(p, x, 0, 1000);
+    push(p, x, 3, 1030); /* the live read after an outage */
+    assert_int_equal(pipe_stop(&p), AH_OK);
+    p = start(x, reldir, sizeof reldir);
+    push(p, x, 1, 1010); /* backfill of the outage, later */
+    push(p, x, 2, 1020);
+    push(p, x, 2, 1020); /* twice in one batch: stored once */
+    assert_int_equal(pipe_stop(&p), AH_OK);
+    struct store_rec r;
+    assert_int_equal(store_get_read(x->st, x->midx[0], END(1), &r), AH_OK);
+    assert_int_equal(r.imp_total, 1010);
+    assert_int_equal(store_get_read(x->st, x->midx[0], END(2), &r), AH_OK);
+    assert_int_equal(r.imp_total, 1020);
+    assert_int_equal(store_get_read(x->st, x->midx[0], END(3), &r), AH_OK);
+    assert_int_equal(r.imp_total, 1030);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_stopped_meter_held_reflagged_resumed_released, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_read_ignored, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_late_backfill_stored, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
