@@ -220,6 +220,7 @@ struct meter_state {
     int64_t freeze_day; /* local day number + 1 of the last freeze read, 0 none */
     size_t backlog;     /* intervals missing at its last backfill turn */
     bool no_dt;         /* answered ERR to 0400010C: read time, date, time */
+    bool deferring;     /* its live reads wait in the pipeline for its backlog */
     int64_t newest;     /* its newest record on its own clock (UTC s), 0 unknown */
 };
 
@@ -292,6 +293,8 @@ struct slink {
     int64_t live_end;      /* the live record asked (UTC s) */
     bool live_attach;      /* status, V, I belong to it (sched_live_end) */
     bool live_after;       /* the live record follows the short backlog */
+    bool live_defer;       /* a longer backlog: the pipeline defers the live read */
+    bool bf_last;          /* this backfill turn covers the meter's whole backlog */
     uint16_t status[7];
     bool have_frz_t, have_frz;
     int64_t frz_at, frz_fwd;
@@ -705,13 +708,31 @@ static bool meter_begin(struct sched *s, struct slink *L)
     return true;
 }
 
+/* The meter's backlog is in: the pipeline validates its deferred reads. */
+static void backlog_done(struct sched *s, struct slink *L)
+{
+    size_t mi = L->meters[L->cur];
+    if (!s->ms[mi].deferring)
+        return;
+    struct pipe_read pr;
+    memset(&pr, 0, sizeof pr);
+    pr.meter = s->midx[mi];
+    pr.end = UINT64_MAX; /* after the meter's reads of the same batch */
+    pr.has = PIPE_HAS_FLUSH;
+    if (pipe_push(s->pipe, &pr) == AH_OK)
+        s->ms[mi].deferring = false;
+}
+
 static void meter_end(struct sched *s, struct slink *L, bool failed)
 {
     size_t mi = L->meters[L->cur];
     struct meter_state *m = &s->ms[mi];
     L->job_begun = false;
-    if (L->phase == PH_BACKFILL)
+    if (L->phase == PH_BACKFILL) {
+        if (L->bf_last && L->gi >= L->n_gaps)
+            backlog_done(s, L);
         return; /* the live job alone judges whether a meter answers */
+    }
     if (failed) {
         m->streak++;
         if (m->streak == s->cfg->schedule.backoff_after)
@@ -753,9 +774,12 @@ static bool backfill_begin(struct sched *s, struct slink *L)
     met_add(L->met.missing, (double)n - (double)m->backlog);
     m->backlog = n;
     L->n_gaps = n < SCHED_BACKFILL_CHUNK ? n : SCHED_BACKFILL_CHUNK;
+    L->bf_last = n <= SCHED_BACKFILL_CHUNK;
     L->gi = 0;
     L->step = JOB_LR;
     L->job_begun = n > 0;
+    if (n == 0)
+        backlog_done(s, L);
     return n > 0;
 }
 
@@ -890,6 +914,10 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
                 o->present |= STORE_REC_HAS_STATUS;
             }
             pr.has |= L->has;
+            if (L->live_defer) {
+                pr.has |= PIPE_HAS_DEFER;
+                s->ms[mi].deferring = true;
+            }
             pr.cover_count = L->cover;
             pr.terminal_count = L->terminal;
             pr.clear_count = L->cleared;
@@ -1129,7 +1157,9 @@ static void live_record(struct sched *s, struct slink *L)
         L->gi = 0;
         L->step = JOB_LR;
     }
+    L->live_defer = n > SCHED_INLINE_GAPS;
 }
+
 
 static void cycle_end(struct sched *s, struct slink *L)
 {
