@@ -3,21 +3,26 @@
  * (see sched.h). It must not write the store (reads go to pipe_) and must
  * never have two requests in flight on one link.
  *
- * Per link, one cycle per interval:
+ * Per link, one cycle per interval (issue 13: fair under overrun):
  *
- *   IDLE ── boundary + stagger reached ──► CYCLE: for each meter of the link
- *     ▲                                     │  backed off? ── skip ──┐
- *     │                                     ▼                        │
- *     │             04000101 date, 04000102 time (meter clock),      │
- *     │             0201FF00 V, 0202FF00 I, 040005FF status words,   │
- *     │             03300D00 / 03300E00 / 03300100 event counters,   │
- *     │             once a day after daily_freeze_after: 05060001    │
- *     │             + 05060101 (daily freeze) and 04000402 (meter    │
- *     │             number), then 06000001 N=1 at                    │
- *     │             each missing interval end (oldest first)         │
- *     │                                     │ timeout after retries: │
- *     │                                     │ meter fails the cycle  │
- *     └──────────── last meter done ◄───────┴────────────────────────┘
+ *   IDLE ── boundary + stagger reached ──► LIVE SWEEP: each meter once, from
+ *     ▲                                     where the last sweep stopped
+ *     │                                     │  backed off? ── skip
+ *     │             0400010C (else time, date, time: the clock-read rule),
+ *     │             0201FF00 V, 0202FF00 I, 040005FF status words,
+ *     │             03300D00 / 03300E00 / 03300100 event counters,
+ *     │             once a day after daily_freeze_after: 05060001
+ *     │             + 05060101 (daily freeze) and 04000402 (meter
+ *     │             number), then a short backlog (<= SCHED_INLINE_GAPS)
+ *     │             oldest first and 06000001 N=1 at the live record
+ *     │             (the meter's newest on its own clock: sched_live_end)
+ *     │                                     │ every meter visited, or the
+ *     │                                     │ next cycle due (overrun)
+ *     │                                     ▼
+ *     │             BACKFILL: round-robin turns of SCHED_BACKFILL_CHUNK
+ *     │             missing records per meter, oldest first, from where
+ *     │             the last turn stopped
+ *     └──── nothing missing, or next cycle due (after >= 1 request per meter)
  *
  * A link that drops goes DOWN; it reconnects with backoff and resumes the
  * cycle at the meter it was on. Link kinds:

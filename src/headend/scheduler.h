@@ -39,9 +39,8 @@
 
 struct ah_clock;
 
-/* Most load records asked of one meter in one cycle, so that a long gap
- * (first start, a concentrator back after a day offline) is recovered over
- * several cycles instead of overrunning one. */
+/* Longest gap list asked of the pipeline at once (two days of 15-minute
+ * intervals); the scheduler itself asks SCHED_BACKFILL_CHUNK per turn. */
 #define SCHED_BACKFILL_PER_CYCLE 192
 
 /* Backfill is round-robin over a link's meters, this many load records per

@@ -10,14 +10,14 @@ first cycle after a 3-day gap: 9 meters x 288 missing records, about 2.6
 simulated hours of link time, while one live sweep (clock, V, I, status
 words, counters, the newest record) of the 9 meters takes about 6 minutes.
 
-It runs 2 simulated hours. Checks:
+It runs 1 simulated hour. Checks:
 - live reads of every meter before backfill of any: every meter's first
   live read is in the first cycle's interval;
 - backfill does not starve live collection: no meter goes longer than two
   intervals (30 min) without a live read (the worst case is printed);
 - the first cycle ends within two intervals (it was 1.8 simulated hours:
   192 load records per meter, meter after meter, before the last meter's
-  live read);
+  live read; in 2 hours 8 of the 9 meters had no live read);
 - backfill still goes on, round-robin: every meter got backfilled records.
 """
 import json
@@ -33,7 +33,7 @@ from runtest import main  # noqa: E402
 
 SCALE = 120
 EPOCH = utc("2025-03-14T04:00:20Z")  # local 12:00:20
-RUN_S = int(os.environ.get("AH_RUN_S", 2 * 3600))
+RUN_S = int(os.environ.get("AH_RUN_S", 3600))
 
 
 def fault_file(tmp):
@@ -62,8 +62,8 @@ def run(tmp):
     check(s.get("timeouts", 0) == 0, f"timeouts on a slow but sound link: {s}")
     done = [(int(b), int(ms)) for b, ms in
             re.findall(r"cycle (\d+) done in (\d+) ms", log)]
-    check(done, f"no cycle finished: {log[-2000:]}")
-    first_b, first_ms = done[0]
+    # no cycle finished: the first one took the whole run at least
+    first_b, first_ms = done[0] if done else (start // STEP * STEP, (until - start) * 1000)
     first_s = first_ms / 1000
     with Store(os.path.join(tmp, "store")) as st:
         got = st.reads()
@@ -89,7 +89,7 @@ def run(tmp):
         if live[0] > b0 + STEP:
             problems.append(f"{m}: first live read {iso(live[0])}: it waited behind "
                             f"other meters' backfill")
-        if back < 32:
+        if back < 16:
             problems.append(f"{m}: only {back} backfilled records: backfill starves")
     print(f"first cycle {iso(first_b)} took {first_s / 60:.1f} simulated min; "
           f"worst staleness {worst // 60} min ({worst_m}); {len(done)} cycles; {s}")

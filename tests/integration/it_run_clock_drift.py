@@ -6,7 +6,7 @@ amisim, 1 concentrator x 6 customer meters (+ the district meter); meters 0
 to 3 have clocks 15 min slow, 30 min slow, 15 min fast and 30 min fast
 (clock_drift, rate 0, since a day before the start): their load records
 are stamped by their own clocks, on their own 15-minute grid. Meters 4, 5
-and the district meter are healthy. The head-end runs 6 simulated hours at
+and the district meter are healthy. The head-end runs 3 simulated hours at
 360x with backfill_days 1, so it stores backfilled records and live reads
 of every meter.
 
@@ -33,7 +33,7 @@ from runtest import events, main  # noqa: E402
 
 SCALE = 360
 EPOCH = utc("2025-03-14T00:00:40Z")
-RUN_S = 6 * 3600
+RUN_S = 3 * 3600
 DRIFT = {0: -900, 1: -1800, 2: 900, 3: 1800}
 
 
