@@ -341,7 +341,8 @@ int sim_fleet_load_faults(struct sim_fleet *f, const char *path, char *err, size
                 ft.arg = (int32_t)json_integer_value(json_object_get(o, "delay_ms"));
             if (type == SIM_F_LATENCY) {
                 /* a 4G round trip: every request, 300..1000 ms (issue 13) */
-                json_t *lo = json_object_get(o, "min_ms"), *hi = json_object_get(o, "max_ms");
+                json_t *lo = json_object_get(o, "min_ms"),
+                       *hi = json_object_get(o, "max_ms");
                 what = "min_ms/max_ms";
                 if ((lo && !json_is_integer(lo)) || (hi && !json_is_integer(hi)))
                     goto bad;

@@ -224,7 +224,8 @@ static int mstate_load(struct pipe *p, size_t ci)
      * when the head-end stopped: deferred again, validated with the backlog */
     if (m->vs.have & VEE_ST_SEQ)
         return store_reads_each(p->st, p->midx[ci], (uint64_t)m->vs.last_end + 1,
-                                UINT64_MAX, defer_reload_one, &(struct reload_ctx){p, ci});
+                                UINT64_MAX, defer_reload_one,
+                                &(struct reload_ctx){p, ci});
     return AH_OK;
 }
 
@@ -297,7 +298,7 @@ static int defer_reload_one(void *vctx, uint32_t meter, uint64_t end,
     memset(d, 0, sizeof *d);
     d->meter = meter;
     d->end = end;
-    d->rec = *r; /* in key order: the store iterates ascending */
+    d->rec = *r;             /* in key order: the store iterates ascending */
     d->has = PIPE_HAS_DEFER; /* kept in memory until the backlog is in */
     return 0;
 }
@@ -574,7 +575,8 @@ static int validate_one(struct pipe *p, const struct pipe_read *r)
     if (after && !store_has_read(p->st, r->meter, r->end) && !earlier_in_batch(p, r)) {
         /* behind a deferred read, or deferred itself: wait; a newer read
          * without DEFER means the backlog is in */
-        if ((r->has & PIPE_HAS_DEFER) || (m->ndefer && r->end < m->defer[m->ndefer - 1].end))
+        if ((r->has & PIPE_HAS_DEFER) ||
+            (m->ndefer && r->end < m->defer[m->ndefer - 1].end))
             return defer_push(p, ci, r);
         if (m->ndefer && (rc = defer_flush(p, ci)) != AH_OK)
             return rc;

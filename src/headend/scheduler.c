@@ -197,8 +197,8 @@ int64_t sched_live_end(int64_t he_s, bool have_clock, int64_t meter_s, int64_t s
 
 /* A meter's live job, in order; a backfill turn is JOB_LR only. */
 enum job_step {
-    JOB_DT,   /* 0400010C: date and time of one moment */
-    JOB_T1,   /* without 0400010C: time, date, time (sched_clock_consistent) */
+    JOB_DT, /* 0400010C: date and time of one moment */
+    JOB_T1, /* without 0400010C: time, date, time (sched_clock_consistent) */
     JOB_DATE,
     JOB_T2,
     JOB_V,
@@ -276,12 +276,12 @@ struct slink {
     int64_t next_start; /* head-end clock ms of the next cycle */
     int64_t cycle_t0;   /* head-end clock ms the cycle started */
     enum cycle_phase phase;
-    size_t cur;         /* position in meters[] of the job under way */
-    size_t live_next;   /* where the next live sweep goes on (kept across cycles) */
-    size_t live_left;   /* meters this cycle's live sweep has still to visit */
-    size_t bf_next;     /* where backfill goes on (kept across cycles) */
-    size_t bf_idle;     /* meters in a row that had nothing to backfill */
-    unsigned bf_reqs;   /* backfill requests in this cycle */
+    size_t cur;       /* position in meters[] of the job under way */
+    size_t live_next; /* where the next live sweep goes on (kept across cycles) */
+    size_t live_left; /* meters this cycle's live sweep has still to visit */
+    size_t bf_next;   /* where backfill goes on (kept across cycles) */
+    size_t bf_idle;   /* meters in a row that had nothing to backfill */
+    unsigned bf_reqs; /* backfill requests in this cycle */
     bool job_begun;
     enum job_step step;
     uint64_t gaps[SCHED_BACKFILL_CHUNK];
@@ -290,16 +290,16 @@ struct slink {
 
     /* what this meter's cycle read so far */
     bool have_date, have_clock, have_v, have_i, have_status, freeze_due;
-    bool clock_again;      /* time, date, time straddled midnight: read them again */
-    bool clock_redone;     /* ... and they were read again in this job */
-    bool live_overran;     /* the live sweep ran into the next interval */
-    struct dlt645_tm t1;   /* first time of time, date, time */
-    int64_t sent_he_ms;    /* head-end clock when the request went out */
-    int64_t live_end;      /* the live record asked (UTC s) */
-    bool live_attach;      /* status, V, I belong to it (sched_live_end) */
-    bool live_after;       /* the live record follows the short backlog */
-    bool live_defer;       /* a longer backlog: the pipeline defers the live read */
-    bool bf_last;          /* this backfill turn covers the meter's whole backlog */
+    bool clock_again;    /* time, date, time straddled midnight: read them again */
+    bool clock_redone;   /* ... and they were read again in this job */
+    bool live_overran;   /* the live sweep ran into the next interval */
+    struct dlt645_tm t1; /* first time of time, date, time */
+    int64_t sent_he_ms;  /* head-end clock when the request went out */
+    int64_t live_end;    /* the live record asked (UTC s) */
+    bool live_attach;    /* status, V, I belong to it (sched_live_end) */
+    bool live_after;     /* the live record follows the short backlog */
+    bool live_defer;     /* a longer backlog: the pipeline defers the live read */
+    bool bf_last;        /* this backfill turn covers the meter's whole backlog */
     uint16_t status[7];
     bool have_frz_t, have_frz;
     int64_t frz_at, frz_fwd;
@@ -769,8 +769,9 @@ static bool backfill_begin(struct sched *s, struct slink *L)
     if (to <= from)
         return false;
     size_t n = 0;
-    int rc = pipe_missing_intervals(s->pipe, s->midx[mi], (uint64_t)from, (uint64_t)to,
-                                    (uint64_t)s->step_s, L->gaps, SCHED_BACKFILL_CHUNK, &n);
+    int rc =
+        pipe_missing_intervals(s->pipe, s->midx[mi], (uint64_t)from, (uint64_t)to,
+                               (uint64_t)s->step_s, L->gaps, SCHED_BACKFILL_CHUNK, &n);
     if (rc != AH_OK) {
         ah_log(AH_LOG_ERROR, L->ctx, "gap list of %s: %s", s->cfg->meters[mi].id,
                ah_strerror(rc));
@@ -1165,7 +1166,6 @@ static void live_record(struct sched *s, struct slink *L)
     L->live_defer = n > SCHED_INLINE_GAPS;
 }
 
-
 static void cycle_end(struct sched *s, struct slink *L)
 {
     L->active = false;
@@ -1249,10 +1249,10 @@ static void link_advance(struct sched *s, struct slink *L)
         rq.func = DLT645_F_READ;
         rq.timeout_ms = L->cl->timeout_ms;
         rq.retries = L->cl->retries;
-        static const uint32_t dis[] = {
-            DI_DATETIME, DI_TIME,     DI_DATE,    DI_TIME,     DI_VOLTAGE, DI_CURRENT,
-            DI_STATUS,   DI_COVER,    DI_TERMINAL, DI_CLEARED, DI_FRZ_TIME, DI_FRZ_FWD,
-            DI_NUMBER};
+        static const uint32_t dis[] = {DI_DATETIME, DI_TIME,    DI_DATE,     DI_TIME,
+                                       DI_VOLTAGE,  DI_CURRENT, DI_STATUS,   DI_COVER,
+                                       DI_TERMINAL, DI_CLEARED, DI_FRZ_TIME, DI_FRZ_FWD,
+                                       DI_NUMBER};
         if (L->step == JOB_LR || L->step == JOB_LIVE) {
             int64_t at = L->step == JOB_LIVE ? L->live_end : (int64_t)L->gaps[L->gi];
             rq.di = DI_LOAD_REC;

@@ -154,8 +154,8 @@ static void clock_registers_and_datetime_item(void **state)
     assert_int_equal(
         sim_dlt_payload(f, 0, 1, midnight, 0x0400010Cu, NULL, 0, out, sizeof out),
         AH_ENOTSUP);
-    assert_true(sim_dlt_payload(f, 0, 1, midnight, 0x04000102u, NULL, 0, out,
-                                sizeof out) > 0);
+    assert_true(
+        sim_dlt_payload(f, 0, 1, midnight, 0x04000102u, NULL, 0, out, sizeof out) > 0);
     assert_true(sim_dlt_payload(f, 0, SIM_DISTRICT_IDX, midnight, 0x0400010Cu, NULL, 0,
                                 out, sizeof out) > 0);
     fleet_drop(f);
