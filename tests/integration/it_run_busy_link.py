@@ -20,15 +20,14 @@ It runs 1 simulated hour. Checks:
   live read; in 2 hours 8 of the 9 meters had no live read);
 - backfill still goes on, round-robin: every meter got backfilled records.
 """
-import json
 import os
 import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ahtest import Sim, check, iso, utc  # noqa: E402
+from ahtest import check, iso, utc  # noqa: E402
 from ahstore import Store  # noqa: E402
-from runfleet import STEP, Run, configure, meter_ids, summary  # noqa: E402
+from runfleet import STEP, fault_file, meter_ids, run_fleet, summary  # noqa: E402
 from runtest import main  # noqa: E402
 
 SCALE = 120
@@ -36,25 +35,14 @@ EPOCH = utc("2025-03-14T04:00:20Z")  # local 12:00:20
 RUN_S = int(os.environ.get("AH_RUN_S", 3600))
 
 
-def fault_file(tmp):
-    path = os.path.join(tmp, "faults.json")
-    with open(path, "w") as f:
-        json.dump({"faults": [{"type": "latency", "concentrator": 0, "min_ms": 20,
-                               "max_ms": 40}]}, f)
-    return path
-
-
 def run(tmp):
-    fleet = ["--concentrators", "1", "--meters", "8", "--faults", fault_file(tmp)]
-    with Sim(tmp, *fleet, "--epoch", iso(EPOCH), "--time-scale", str(SCALE),
-             "--write-config", tmp, log_markers=["Sanitizer"]) as sim:
-        yaml, _ = configure(tmp, {"backfill_days": 3, "stagger_s": 0,
-                                  "timeout_ms": 1000, "retries": 2})
-        start = sim.sim_now()
-        until = EPOCH + RUN_S
-        with Run(yaml, "--time-scale", str(SCALE), "--epoch", str(start), "--until",
-                 str(until)) as hd:
-            log = hd.wait_exit(RUN_S / SCALE + 120)
+    faults = fault_file(tmp, [{"type": "latency", "concentrator": 0, "min_ms": 20,
+                               "max_ms": 40}])
+    fleet = ["--concentrators", "1", "--meters", "8", "--faults", faults]
+    until = EPOCH + RUN_S
+    yaml, start, log = run_fleet(tmp, fleet, EPOCH, SCALE,
+                                 {"backfill_days": 3, "stagger_s": 0, "timeout_ms": 1000,
+                                  "retries": 2}, until)
     if os.environ.get("AH_LOG_OUT"):
         with open(os.environ["AH_LOG_OUT"], "w") as f:
             f.write(log)

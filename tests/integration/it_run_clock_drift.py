@@ -21,14 +21,13 @@ every stored record of a drifting meter is on its grid and holds what the
 meter showed for that stamp (amisim --series of the meter's own clock);
 the run is clean.
 """
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ahtest import Sim, check, iso, utc  # noqa: E402
+from ahtest import check, utc  # noqa: E402
 from ahstore import Store  # noqa: E402
-from runfleet import STEP, Run, configure, summary  # noqa: E402
+from runfleet import STEP, fault_file, run_fleet, summary  # noqa: E402
 from runtest import events, main  # noqa: E402
 
 SCALE = 360
@@ -41,26 +40,14 @@ def addr(j):
     return "%012d" % (1000000 + j + 1)
 
 
-def fault_file(tmp):
-    faults = [{"type": "clock_drift", "meter": f"0:{j}", "offset_s": off,
-               "rate_s_per_day": 0, "from": "-1d"} for j, off in DRIFT.items()]
-    path = os.path.join(tmp, "faults.json")
-    with open(path, "w") as f:
-        json.dump({"faults": faults}, f)
-    return path
-
-
 def run(tmp):
-    fleet = ["--concentrators", "1", "--meters", "6", "--faults", fault_file(tmp)]
-    with Sim(tmp, *fleet, "--epoch", iso(EPOCH), "--time-scale", str(SCALE),
-             "--write-config", tmp, log_markers=["Sanitizer"]) as sim:
-        yaml, _ = configure(tmp, {"backfill_days": 1, "stagger_s": 0,
-                                  "timeout_ms": 1000, "retries": 2})
-        start = sim.sim_now()
-        until = EPOCH + RUN_S
-        with Run(yaml, "--time-scale", str(SCALE), "--epoch", str(start), "--until",
-                 str(until)) as hd:
-            log = hd.wait_exit(RUN_S / SCALE + 120)
+    faults = fault_file(tmp, [{"type": "clock_drift", "meter": f"0:{j}", "offset_s": off,
+                               "rate_s_per_day": 0, "from": "-1d"}
+                              for j, off in DRIFT.items()])
+    fleet = ["--concentrators", "1", "--meters", "6", "--faults", faults]
+    yaml, _, log = run_fleet(tmp, fleet, EPOCH, SCALE,
+                             {"backfill_days": 1, "stagger_s": 0, "timeout_ms": 1000,
+                              "retries": 2}, EPOCH + RUN_S)
     s = summary(log)
     check(s.get("timeouts", 0) == 0, f"timeouts: {s}")
     evs = events(yaml)

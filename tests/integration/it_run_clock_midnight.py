@@ -21,13 +21,12 @@ Checks: no CLOCK_DRIFT and no TIME_INVALID event; every stored meter clock
 within 30 min of its interval; the customer meters' clocks read after
 midnight are there (the clock was not simply dropped); the run is clean.
 """
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ahtest import Sim, check, iso, utc  # noqa: E402
-from runfleet import Run, configure, meter_ids  # noqa: E402
+from ahtest import check, iso, utc  # noqa: E402
+from runfleet import fault_file, meter_ids, run_fleet  # noqa: E402
 from runtest import events, main, query  # noqa: E402
 
 SCALE = 30
@@ -38,30 +37,19 @@ CONC = 3
 SLOW_S = 25
 
 
-def fault_file(tmp):
-    faults = [{"type": "latency", "concentrator": k, "min_ms": 1000, "max_ms": 1000}
-              for k in range(CONC)]
-    faults += [{"type": "clock_drift", "meter": f"{k}:0", "offset_s": -SLOW_S,
-                "rate_s_per_day": 0} for k in range(CONC)]
-    path = os.path.join(tmp, "faults.json")
-    with open(path, "w") as f:
-        json.dump({"faults": faults}, f)
-    return path
-
-
 def run(tmp):
+    faults = fault_file(tmp, [
+        *({"type": "latency", "concentrator": k, "min_ms": 1000, "max_ms": 1000}
+          for k in range(CONC)),
+        *({"type": "clock_drift", "meter": f"{k}:0", "offset_s": -SLOW_S,
+           "rate_s_per_day": 0} for k in range(CONC))])
     fleet = ["--concentrators", str(CONC), "--meters", "1", "--no-datetime-every", "1",
-             "--faults", fault_file(tmp)]
-    with Sim(tmp, *fleet, "--epoch", iso(EPOCH), "--time-scale", str(SCALE),
-             "--write-config", tmp, log_markers=["Sanitizer"]) as sim:
-        yaml, _ = configure(tmp, {"backfill_days": 0, "stagger_s": 0,
-                                  "daily_freeze_after": '"23:59"',
-                                  "timeout_ms": 3000, "retries": 1})
-        start = sim.sim_now()
-        check(start < LOCAL_MIDNIGHT - 10 * 60, f"started late: {iso(start)}")
-        with Run(yaml, "--time-scale", str(SCALE), "--epoch", str(start), "--until",
-                 str(UNTIL)) as hd:
-            log = hd.wait_exit((UNTIL - start) / SCALE + 120)
+             "--faults", faults]
+    yaml, start, log = run_fleet(tmp, fleet, EPOCH, SCALE,
+                                 {"backfill_days": 0, "stagger_s": 0,
+                                  "daily_freeze_after": '"23:59"', "timeout_ms": 3000,
+                                  "retries": 1}, UNTIL)
+    check(start < LOCAL_MIDNIGHT - 10 * 60, f"started late: {iso(start)}")
     bad = [e for e in events(yaml) if e.get("type") in ("CLOCK_DRIFT", "TIME_INVALID")]
     worst = 0
     after = 0

@@ -21,14 +21,13 @@ Checks: meter 7 shows the reversal (a STATUS_FAULT or REVERSED episode),
 no episode of meter 7 starts before R, and the cycles overran (the case
 is real); every meter was read live.
 """
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ahtest import Sim, check, iso, utc  # noqa: E402
+from ahtest import check, iso, utc  # noqa: E402
 from ahstore import Store  # noqa: E402
-from runfleet import Run, configure, meter_ids, summary  # noqa: E402
+from runfleet import fault_file, meter_ids, run_fleet, summary  # noqa: E402
 from runtest import events, main  # noqa: E402
 
 SCALE = 120
@@ -39,26 +38,15 @@ UNTIL = R + 3600
 VICTIM = "000001000008"  # customer meter index 7
 
 
-def fault_file(tmp):
-    faults = [{"type": "latency", "concentrator": 0, "min_ms": 100, "max_ms": 140},
-              {"type": "reversed", "meter": "0:7", "from": iso(R)}]
-    path = os.path.join(tmp, "faults.json")
-    with open(path, "w") as f:
-        json.dump({"faults": faults}, f)
-    return path
-
-
 def run(tmp):
-    fleet = ["--concentrators", "1", "--meters", "8", "--faults", fault_file(tmp)]
-    with Sim(tmp, *fleet, "--epoch", iso(EPOCH), "--time-scale", str(SCALE),
-             "--write-config", tmp, log_markers=["Sanitizer"]) as sim:
-        yaml, _ = configure(tmp, {"backfill_days": 0, "stagger_s": 0,
-                                  "timeout_ms": 2000, "retries": 2})
-        start = sim.sim_now()
-        check(start < B0 + 120, f"started late: {iso(start)}")
-        with Run(yaml, "--time-scale", str(SCALE), "--epoch", str(start), "--until",
-                 str(UNTIL)) as hd:
-            log = hd.wait_exit((UNTIL - start) / SCALE + 120)
+    faults = fault_file(tmp, [
+        {"type": "latency", "concentrator": 0, "min_ms": 100, "max_ms": 140},
+        {"type": "reversed", "meter": "0:7", "from": iso(R)}])
+    fleet = ["--concentrators", "1", "--meters", "8", "--faults", faults]
+    yaml, start, log = run_fleet(tmp, fleet, EPOCH, SCALE,
+                                 {"backfill_days": 0, "stagger_s": 0, "timeout_ms": 2000,
+                                  "retries": 2}, UNTIL)
+    check(start < B0 + 120, f"started late: {iso(start)}")
     s = summary(log)
     print(f"run: {s}")
     check(s.get("overruns", 0) >= 1, f"the live sweep fitted the interval: {s}")
