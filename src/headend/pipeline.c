@@ -45,6 +45,8 @@
 #define MSTATE_LEN   (VEE_STATE_LEN + 1 + 8 + 8)
 /* Most reads held back per meter (run counters saturate at 255). */
 #define HOLD_MAX 256
+/* Deferred reads of one meter in memory (defer_push) */
+#define DEFER_CAP (PIPE_DEFER_MAX + PIPE_BATCH_MAX)
 /* Districts: days looked back for an unjudged one. */
 #define DAYS_BACK_MAX 70
 /* The "previous month" of LINE_LOSS_SWING (reference/vee.md): the 30 days
@@ -292,7 +294,7 @@ static int defer_reload_one(void *vctx, uint32_t meter, uint64_t end,
     struct mstate *m = &c->p->ms[c->ci];
     if (!vee_is_billable(r->quality) || m->ndefer == PIPE_DEFER_MAX)
         return 0; /* a read the validator judged unsequenced: stays as judged */
-    if (!m->defer && !(m->defer = malloc(PIPE_DEFER_MAX * sizeof *m->defer)))
+    if (!m->defer && !(m->defer = malloc(DEFER_CAP * sizeof *m->defer)))
         return AH_ENOMEM;
     struct pipe_read *d = &m->defer[m->ndefer++];
     memset(d, 0, sizeof *d);
@@ -524,13 +526,18 @@ static int defer_flush(struct pipe *p, size_t ci)
 static int defer_push(struct pipe *p, size_t ci, const struct pipe_read *r)
 {
     struct mstate *m = &p->ms[ci];
-    if (m->ndefer == PIPE_DEFER_MAX) {
+    /* live reads are kept across batches, backfill only until its batch
+     * commits (defer_trim): at most PIPE_DEFER_MAX + PIPE_BATCH_MAX */
+    size_t live = 0;
+    for (size_t i = 0; i < m->ndefer; i++)
+        live += (m->defer[i].has & PIPE_HAS_DEFER) != 0;
+    if (m->ndefer == DEFER_CAP || ((r->has & PIPE_HAS_DEFER) && live == PIPE_DEFER_MAX)) {
         int rc = defer_flush(p, ci); /* the rest of the backlog comes late */
         if (rc)
             return rc;
         return validate_seq(p, ci, r);
     }
-    if (!m->defer && !(m->defer = malloc(PIPE_DEFER_MAX * sizeof *m->defer)))
+    if (!m->defer && !(m->defer = malloc(DEFER_CAP * sizeof *m->defer)))
         return AH_ENOMEM;
     size_t at = m->ndefer;
     while (at > 0 && m->defer[at - 1].end > r->end)

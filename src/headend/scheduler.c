@@ -19,9 +19,9 @@
  *     │                                     │ every meter visited, or the
  *     │                                     │ next cycle due (overrun)
  *     │                                     ▼
- *     │             BACKFILL: round-robin turns of SCHED_BACKFILL_CHUNK
- *     │             missing records per meter, oldest first, from where
- *     │             the last turn stopped
+ *     │             BACKFILL: meter after meter, up to SCHED_BACKFILL_CHUNK
+ *     │             missing records a turn, oldest first, going on
+ *     │             where the last cycle's backfill stopped
  *     └──── nothing missing, or next cycle due (after >= 1 request per meter)
  *
  * A link that drops goes DOWN; it reconnects with backoff and resumes the
@@ -1179,8 +1179,8 @@ static void cycle_end(struct sched *s, struct slink *L)
 }
 
 /* Pick the next job of the cycle: the live sweep over every meter first,
- * from where the last sweep stopped; then backfill turns, round-robin from
- * where the last backfill stopped, until nothing is missing or the next
+ * from where the last sweep stopped; then backfill turns, meter after meter
+ * from where the last backfill stopped, until nothing is missing or the next
  * cycle is due. A live sweep longer than the interval yields to the next
  * cycle (which goes on with the meters this one did not reach) after at
  * least one backfill request per meter, so gaps still close. false: the
@@ -1230,9 +1230,14 @@ static void link_advance(struct sched *s, struct slink *L)
             live_record(s, L);
         if (L->step == JOB_LR && L->phase == PH_LIVE && L->gi >= L->n_gaps)
             L->step = L->live_after ? JOB_LIVE : JOB_DONE; /* short backlog read */
-        else if (L->step == JOB_LR &&
-                 (L->gi >= L->n_gaps || (due && L->bf_reqs >= L->n_meters)))
-            L->step = JOB_DONE; /* the turn is over, or the next cycle waits */
+        else if (L->step == JOB_LR && L->gi < L->n_gaps && due &&
+                 L->bf_reqs >= L->n_meters) {
+            /* the next cycle waits: it goes on with this meter's backfill
+             * after its live sweep */
+            L->job_begun = false;
+            continue;
+        } else if (L->step == JOB_LR && L->gi >= L->n_gaps)
+            L->step = JOB_DONE; /* the turn is over */
         if (L->step == JOB_DONE) {
             if (L->phase == PH_LIVE)
                 live_advance(L);

@@ -43,10 +43,12 @@ struct ah_clock;
  * intervals); the scheduler itself asks SCHED_BACKFILL_CHUNK per turn. */
 #define SCHED_BACKFILL_PER_CYCLE 192
 
-/* Backfill is round-robin over a link's meters, this many load records per
- * meter and turn, so that one meter's long gap does not hold back the
- * others' (issue 13 defect 6). */
-#define SCHED_BACKFILL_CHUNK 16
+/* Backfill goes meter after meter, this many load records (two days) of
+ * one meter per turn, and goes on where the last cycle stopped (issue 13
+ * defect 6): each meter's backlog is complete — validated in order and
+ * published — as soon as possible, while the live sweep of every meter
+ * comes first in each cycle. */
+#define SCHED_BACKFILL_CHUNK 192
 
 /* A meter missing at most this many intervals before its live record gets
  * them read in its live job, oldest first, so that the pipeline validates

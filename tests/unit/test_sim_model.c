@@ -416,7 +416,7 @@ static void default_mix_and_determinism(void **state)
     for (size_t i = 0; i < a->nfaults; i++)
         seen[a->faults[i].type]++;
     for (int t = 0; t < SIM_F_NTYPES; t++)
-        assert_true(seen[t] > 0);
+        assert_true(seen[t] > 0 || t == SIM_F_LATENCY); /* latency: fault files only */
     struct sim_regs ra, rb;
     sim_fleet_regs(a, 4, 7, EPOCH + 12345, &ra, NULL);
     sim_fleet_regs(b, 4, 7, EPOCH + 12345, &rb, NULL);
