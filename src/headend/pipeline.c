@@ -579,7 +579,9 @@ static int validate_one(struct pipe *p, const struct pipe_read *r)
         return rc;
     struct mstate *m = &p->ms[ci];
     bool after = !(m->vs.have & VEE_ST_SEQ) || (int64_t)r->end > m->vs.last_end;
-    if (after && !store_has_read(p->st, r->meter, r->end) && !earlier_in_batch(p, r)) {
+    /* (the store lookups only while deferring: a read's cost matters) */
+    if (after && ((r->has & PIPE_HAS_DEFER) || m->ndefer) &&
+        !store_has_read(p->st, r->meter, r->end) && !earlier_in_batch(p, r)) {
         /* behind a deferred read, or deferred itself: wait; a newer read
          * without DEFER means the backlog is in */
         if ((r->has & PIPE_HAS_DEFER) ||

@@ -756,8 +756,13 @@ static bool backfill_begin(struct sched *s, struct slink *L)
 {
     size_t mi = L->meters[L->cur];
     struct meter_state *m = &s->ms[mi];
-    if (m->streak > 0)
+    /* the live job counted its backlog: none, no query (it waits for the
+     * writer's batch) */
+    if (m->streak > 0 || m->backlog == 0) {
+        if (m->backlog == 0)
+            backlog_done(s, L);
         return false;
+    }
     int64_t from, to;
     sched_window(L->boundary_s, s->step_s, s->cfg->schedule.backfill_days, &from, &to);
     /* the live job asked for the newest record; a meter whose clock is behind
@@ -1142,28 +1147,31 @@ static void live_record(struct sched *s, struct slink *L)
                                  meter_s, s->step_s, s->cfg->validation.clock_drift_s,
                                  s->cfg->validation.clock_suspect_s, &L->live_attach);
     m->newest = L->have_clock ? sched_interval_floor(meter_s, s->step_s) : 0;
+    /* one gap query (it waits for the writer's batch): the window up to
+     * and with the live record; oldest first, so the live record is the
+     * last gap when the list is whole */
     uint32_t idx = s->midx[L->meters[L->cur]];
-    uint64_t have;
-    size_t n = 0;
-    if (pipe_missing_intervals(s->pipe, idx, (uint64_t)L->live_end,
-                               (uint64_t)(L->live_end + s->step_s), (uint64_t)s->step_s,
-                               &have, 1, &n) == AH_OK &&
-        n == 0)
-        L->step = JOB_DONE;
-    L->live_after = L->step == JOB_LIVE;
     int64_t from, to;
     sched_window(L->live_end, s->step_s, s->cfg->schedule.backfill_days, &from, &to);
-    n = 0;
-    if (from < L->live_end &&
-        pipe_missing_intervals(s->pipe, idx, (uint64_t)from, (uint64_t)L->live_end,
+    size_t n = 0;
+    if (pipe_missing_intervals(s->pipe, idx, (uint64_t)from, (uint64_t)to,
                                (uint64_t)s->step_s, L->gaps, SCHED_BACKFILL_CHUNK,
-                               &n) == AH_OK &&
-        n > 0 && n <= SCHED_INLINE_GAPS) {
-        L->n_gaps = n;
+                               &n) != AH_OK)
+        n = 1; /* ask for the live record; a duplicate is ignored */
+    bool whole = n <= SCHED_BACKFILL_CHUNK;
+    bool live_missing = !whole || (n > 0 && L->gaps[n - 1] == (uint64_t)L->live_end);
+    size_t backlog = live_missing ? n - 1 : n;
+    met_add(L->met.missing, (double)backlog - (double)m->backlog);
+    m->backlog = backlog;
+    if (!live_missing)
+        L->step = JOB_DONE;
+    L->live_after = live_missing;
+    if (backlog > 0 && backlog <= SCHED_INLINE_GAPS) {
+        L->n_gaps = backlog;
         L->gi = 0;
         L->step = JOB_LR;
     }
-    L->live_defer = n > SCHED_INLINE_GAPS;
+    L->live_defer = backlog > SCHED_INLINE_GAPS;
 }
 
 static void cycle_end(struct sched *s, struct slink *L)
