@@ -331,6 +331,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "amisim: truth %s: %s\n", truth, ah_strerror(rc));
         else if (wconf && (rc = sim_write_config(&f, &ep0, wconf)) < 0)
             fprintf(stderr, "amisim: write-config %s: %s\n", wconf, ah_strerror(rc));
+        else if (wconf)
+            fprintf(stderr,
+                    "amisim: %s/amihead.yaml names %s:%u.. as the concentrators: serve "
+                    "them with amisim --port-base %u and the same fleet options\n",
+                    wconf, bind_addr, sim_config_port_base(&ep0),
+                    sim_config_port_base(&ep0));
         status = rc < 0 ? 1 : 0;
         goto out;
     }
