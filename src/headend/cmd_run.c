@@ -68,7 +68,23 @@ static void usage(FILE *f)
         "  --time-scale X      simulated seconds per real second (1)\n"
         "  --epoch T           head-end clock at start, e.g. 2025-03-14T00:00:00Z (now)\n"
         "  --until T           stop when the head-end clock reaches T (forever)\n"
-        "SIGTERM / SIGINT stop it after committing what it has read.\n");
+        "SIGTERM / SIGINT stop it after committing what it has read.\n" AH_TIME_FORMATS);
+}
+
+static int run_time(const struct cfg *c, const char *opt, const char *txt, int64_t *ms)
+{
+    bool zone;
+    int32_t off = c->headend.tz_offset_s;
+    if (ah_time_parse_zone(txt, off, ms, &zone) != AH_OK)
+        return AH_EINVAL;
+    if (!zone) {
+        char utc[32];
+        ah_time_format(*ms, utc, sizeof utc);
+        fprintf(stderr, "amihead run: %s '%s' is local time in %s (UTC%+03d:%02d): %s\n",
+                opt, txt, c->headend.timezone[0] ? c->headend.timezone : "the box's zone",
+                off / 3600, (off < 0 ? -off : off) % 3600 / 60, utc);
+    }
+    return AH_OK;
 }
 
 int cmd_run(int argc, char **argv)
@@ -80,6 +96,7 @@ int cmd_run(int argc, char **argv)
     const char *file = NULL;
     double scale = 1.0;
     int64_t epoch = -1, until = -1;
+    const char *epoch_txt = NULL, *until_txt = NULL;
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -101,14 +118,15 @@ int cmd_run(int argc, char **argv)
         case 'e':
         case 'u': {
             int64_t t;
-            if (ah_time_parse(optarg, &t) != AH_OK) {
-                fprintf(stderr, "amihead run: bad time '%s'\n", optarg);
+            bool zone;
+            if (ah_time_parse_zone(optarg, 0, &t, &zone) != AH_OK) {
+                fprintf(stderr, "amihead run: bad time '%s'\n%s", optarg, AH_TIME_FORMATS);
                 return 2;
             }
             if (o == 'e')
-                epoch = t;
+                epoch_txt = optarg;
             else
-                until = t;
+                until_txt = optarg;
             break;
         }
         case 'h':
@@ -126,6 +144,12 @@ int cmd_run(int argc, char **argv)
     struct cfg *c = cmd_run_load_config("run", file);
     if (!c)
         return 1;
+    /* a time without zone is local in headend.timezone, as in every command */
+    if ((epoch_txt && run_time(c, "--epoch", epoch_txt, &epoch) != AH_OK) ||
+        (until_txt && run_time(c, "--until", until_txt, &until) != AH_OK)) {
+        cfg_destroy(&c);
+        return 2;
+    }
     ah_log_set_level(c->headend.log_level);
 
     int status = 1;

@@ -265,15 +265,18 @@ int cmd_parse(struct cmd_ctx *x, int argc, char **argv, const char *shortopts,
             break;
         case 'f':
         case 't': {
+            /* checked now, converted once the config names the local zone */
             int64_t t;
-            if (ah_time_parse(optarg, &t) != AH_OK || t < 0) {
-                fprintf(stderr, "amihead %s: bad time '%s'\n", x->name, optarg);
+            bool zone;
+            if (ah_time_parse_zone(optarg, 0, &t, &zone) != AH_OK || t < 0) {
+                fprintf(stderr, "amihead %s: bad time '%s'\n%s", x->name, optarg,
+                        AH_TIME_FORMATS);
                 return 2;
             }
             if (o == 'f')
-                x->from = t / 1000;
+                x->from_txt = optarg;
             else
-                x->to = t / 1000;
+                x->to_txt = optarg;
             break;
         }
         case 'j':
@@ -281,6 +284,9 @@ int cmd_parse(struct cmd_ctx *x, int argc, char **argv, const char *shortopts,
             break;
         case 'h':
             fputs(x->help ? x->help : x->usage, stdout);
+            for (const struct option *op = opts; op->name; op++)
+                if (op->val == 'f') /* a command taking times says which */
+                    fputs(AH_TIME_FORMATS, stdout);
             return 0;
         default:
             /* '?': an unknown option or a missing argument; getopt returns
@@ -299,12 +305,75 @@ int cmd_parse(struct cmd_ctx *x, int argc, char **argv, const char *shortopts,
         fputs(x->usage, stderr);
         return 2;
     }
+    return cmd_resolve_times(x);
+}
+
+/* One of --from / --to into seconds: a time without zone is local time in
+ * headend.timezone (said once on stderr, so nobody has to guess). */
+static int resolve_time(struct cmd_ctx *x, const char *opt, const char *txt, int64_t *out)
+{
+    int64_t ms;
+    bool zone;
+    int32_t off = x->cfg ? x->cfg->headend.tz_offset_s : 0;
+    if (ah_time_parse_zone(txt, off, &ms, &zone) != AH_OK || ms < 0) {
+        fprintf(stderr, "amihead %s: bad time '%s'\n%s", x->name, txt, AH_TIME_FORMATS);
+        return 2;
+    }
+    if (!zone) {
+        char utc[32];
+        ah_time_format(ms, utc, sizeof utc);
+        fprintf(stderr, "amihead %s: %s '%s' is local time in %s (UTC%+03d:%02d): %s\n",
+                x->name, opt, txt,
+                x->cfg->headend.timezone[0] ? x->cfg->headend.timezone : "the box's zone",
+                off / 3600, (off < 0 ? -off : off) % 3600 / 60, utc);
+    }
+    *out = ms / 1000;
+    return CMD_GO;
+}
+
+static int resolve_times(struct cmd_ctx *x);
+
+int cmd_resolve_times(struct cmd_ctx *x)
+{
+    int rc = resolve_times(x);
+    if (rc != CMD_GO) /* the command returns at once: no cmd_close */
+        cfg_destroy(&x->cfg);
+    return rc;
+}
+
+static int resolve_times(struct cmd_ctx *x)
+{
+    bool local = false;
+    int64_t ms;
+    bool zone;
+    if (x->from_txt && ah_time_parse_zone(x->from_txt, 0, &ms, &zone) == AH_OK && !zone)
+        local = true;
+    if (x->to_txt && ah_time_parse_zone(x->to_txt, 0, &ms, &zone) == AH_OK && !zone)
+        local = true;
+    if (local && !x->cfg) {
+        x->cfg = cmd_run_load_config(x->name, x->file);
+        if (!x->cfg)
+            return 1;
+    }
+    int rc;
+    if (x->from_txt && (rc = resolve_time(x, "--from", x->from_txt, &x->from)) != CMD_GO)
+        return rc;
+    if (x->to_txt && (rc = resolve_time(x, "--to", x->to_txt, &x->to)) != CMD_GO)
+        return rc;
+    if (x->from_txt && x->to_txt && x->from > x->to) {
+        fprintf(stderr,
+                "amihead %s: --from %s is after --to %s: the range is reversed, nothing "
+                "lies in it\n",
+                x->name, x->from_txt, x->to_txt);
+        return 2;
+    }
     return CMD_GO;
 }
 
 int cmd_open(struct cmd_ctx *x, bool open_store)
 {
-    x->cfg = cmd_run_load_config(x->name, x->file);
+    if (!x->cfg) /* cmd_parse loads it already for a local time */
+        x->cfg = cmd_run_load_config(x->name, x->file);
     if (!x->cfg)
         return 1;
     if (!open_store)
@@ -320,8 +389,21 @@ int cmd_open(struct cmd_ctx *x, bool open_store)
     return 0;
 }
 
+bool cmd_in_inventory(const struct cmd_ctx *x, const char *meter)
+{
+    for (size_t i = 0; i < x->cfg->n_meters; i++)
+        if (!strcmp(x->cfg->meters[i].id, meter))
+            return true;
+    return false;
+}
+
 int cmd_find_meter(struct cmd_ctx *x, const char *missing)
 {
+    if (!cmd_in_inventory(x, x->meter)) {
+        fprintf(stderr, "amihead %s: meter %s is not in the inventory %s\n", x->name,
+                x->meter, x->cfg->inventory);
+        return 1;
+    }
     if (store_meter_index(x->st, x->meter, false, &x->meter_idx) != AH_OK) {
         fprintf(stderr, "amihead %s: meter %s %s %s\n", x->name, x->meter, missing,
                 x->cfg->storage.path);

@@ -217,6 +217,9 @@ struct slink {
     unsigned cyc_tried, cyc_ok;
     int conn_fails;
     int64_t reconnect_at; /* monotonic ms */
+    bool answered;        /* a reply came since the link was last connected */
+    int64_t down_since;   /* head-end clock ms the link went down, 0 = up */
+    bool outage_said;     /* LINK_DOWN logged for this outage */
     size_t *meters;       /* indices into cfg->meters */
     size_t n_meters;
     int64_t offset_ms; /* stagger of this link's cycle start */
@@ -490,10 +493,33 @@ static void link_drop(struct sched *s, struct slink *L, int why)
         sess_on_link_error(&L->sess, why);
         L->in_flight = false;
     }
+    if (L->up || !L->down_since)
+        L->down_since = ah_clock_now_ms(s->clk);
     L->up = false;
     L->job_begun = false; /* the meter's job restarts after reconnecting */
-    L->conn_fails = 1;
+    /* a link that accepts and drops before any reply (a concentrator that
+     * is half up, a port forward without a peer) keeps its failure streak:
+     * the retries back off instead of hammering it every second */
+    L->conn_fails = L->answered ? 1 : L->conn_fails + 1;
+    L->answered = false;
     L->reconnect_at = ah_mono_ms() + sched_reconnect_delay_ms(L->conn_fails);
+}
+
+/* An outage longer than one interval is said once when it passes that
+ * length (LINK_DOWN) and once when the link is back (LINK_UP), with ISO
+ * times of the head-end clock, not per retry. */
+static void link_outage_check(struct sched *s, struct slink *L)
+{
+    if (L->up || !L->down_since || L->outage_said)
+        return;
+    int64_t now = ah_clock_now_ms(s->clk);
+    if (now - L->down_since <= s->step_s * 1000)
+        return;
+    char since[32];
+    ah_time_format(L->down_since, since, sizeof since);
+    ah_log(AH_LOG_WARN, L->ctx, "LINK_DOWN %s: no connection since %s (%d attempts)",
+           link_name(L->l), since, L->conn_fails);
+    L->outage_said = true;
 }
 
 static void link_connect_failed(struct slink *L, int rc)
@@ -509,9 +535,18 @@ static void link_now_up(struct sched *s, struct slink *L)
 {
     if (L->conn_fails > 0)
         s->st.reconnects++;
+    /* conn_fails stays until a reply proves the link (link_drop) */
     ah_log(AH_LOG_INFO, L->ctx, "connected to %s (%s)", link_name(L->l),
            link_backend(L->l));
-    L->conn_fails = 0;
+    if (L->outage_said) {
+        char since[32];
+        ah_time_format(L->down_since, since, sizeof since);
+        ah_log(AH_LOG_WARN, L->ctx, "LINK_UP %s: back after %lld min down (since %s)",
+               link_name(L->l),
+               (long long)((ah_clock_now_ms(s->clk) - L->down_since) / 60000), since);
+    }
+    L->down_since = 0;
+    L->outage_said = false;
     L->up = true;
     met_set(L->met.up, 1);
 }
@@ -579,8 +614,10 @@ static void next_cycle_time(struct sched *s, struct slink *L)
          * boundary (the intervals skipped are gaps the backfill recovers) */
         s->st.overruns++;
         met_add(L->met.overruns, 1);
-        ah_log(AH_LOG_WARN, L->ctx, "cycle of %lld overran its interval (%lld ms)",
-               (long long)L->boundary_s, (long long)(now - L->cycle_t0));
+        char b[32];
+        ah_time_format(L->boundary_s * 1000, b, sizeof b);
+        ah_log(AH_LOG_WARN, L->ctx, "cycle %s overran its interval (%lld ms)", b,
+               (long long)(now - L->cycle_t0));
         L->next_start = now;
     }
 }
@@ -594,8 +631,9 @@ static void cycle_begin(struct sched *s, struct slink *L, int64_t now)
     L->job_begun = false;
     L->cyc_tried = L->cyc_ok = 0;
     s->st.cycles++;
-    ah_log(AH_LOG_DEBUG, L->ctx, "cycle %lld: %zu meters", (long long)L->boundary_s,
-           L->n_meters);
+    char b[32];
+    ah_time_format(L->boundary_s * 1000, b, sizeof b);
+    ah_log(AH_LOG_DEBUG, L->ctx, "cycle %s: %zu meters", b, L->n_meters);
 }
 
 /* Begin the job of the meter at L->cur. false when it is backed off. */
@@ -893,6 +931,8 @@ static void on_done(struct sched *s, struct slink *L)
     }
     if (rc == AH_OK) {
         L->any_ok = true;
+        L->answered = true;
+        L->conn_fails = 0;
         size_t n;
         const uint8_t *p = sess_payload(&L->sess, &n);
         if (L->step == JOB_LR)
@@ -903,6 +943,8 @@ static void on_done(struct sched *s, struct slink *L)
         /* the meter is alive but has no such data (e.g. the record is not
          * written yet): the interval stays a gap for a later cycle */
         L->any_ok = true;
+        L->answered = true;
+        L->conn_fails = 0;
         s->st.meter_errors++;
     } else if (rc == AH_ECLOSED || rc == AH_EIO) {
         return; /* link_drop handles it */
@@ -934,8 +976,9 @@ static void link_advance(struct sched *s, struct slink *L)
             if (L->cyc_tried)
                 met_set(L->met.ratio, (double)L->cyc_ok / (double)L->cyc_tried);
             next_cycle_time(s, L);
-            ah_log(AH_LOG_INFO, L->ctx, "cycle %lld done in %lld ms (head-end clock)",
-                   (long long)L->boundary_s,
+            char b[32];
+            ah_time_format(L->boundary_s * 1000, b, sizeof b);
+            ah_log(AH_LOG_INFO, L->ctx, "cycle %s done in %lld ms (head-end clock)", b,
                    (long long)(ah_clock_now_ms(s->clk) - L->cycle_t0));
             return;
         }
@@ -1254,6 +1297,7 @@ int sched_run(sched_t *s, int64_t until_ms, volatile sig_atomic_t *stop)
                 continue;
             if (L->connecting && mono >= L->connect_deadline)
                 link_connect_timeout(s, L);
+            link_outage_check(s, L);
             if (!L->up && !L->connecting && L->kind != SL_DIALIN &&
                 mono >= L->reconnect_at)
                 link_try_connect(s, L);
