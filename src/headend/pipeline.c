@@ -79,6 +79,12 @@ struct district {
     size_t nhist; /* ring: next slot = nhist % MONTH_DAYS */
 };
 
+struct pipe_link_ev {
+    char link[64], endpoint[128];
+    bool up;
+    int64_t since_s, at_s;
+};
+
 struct pipe {
     store_t *st;
     bool sync;
@@ -88,6 +94,8 @@ struct pipe {
     pthread_mutex_t store_lock; /* the store: writer's batches vs gap queries */
     struct pipe_read *q;        /* ring of PIPE_QUEUE_MAX */
     size_t head, len;
+    struct pipe_link_ev lq[PIPE_LINK_EVENTS_MAX]; /* link outages, in order */
+    size_t nlq;
     bool stopping;
     int last_err;
     struct pipe_stats stats;
@@ -1055,6 +1063,61 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
                 ah_log(AH_LOG_WARN, "release", "%s: %s", rel[i], strerror(errno));
 }
 
+/* Link outages: one store event each, and an anomaly on the feed whose
+ * "meter" segment is the link name (docs/operations.md "Link outages"). */
+static void write_link_events(struct pipe *p, const struct pipe_link_ev *e, size_t n)
+{
+    pthread_mutex_lock(&p->store_lock);
+    batch_begin(p);
+    int rc = AH_OK;
+    for (size_t i = 0; i < n && rc == AH_OK; i++) {
+        const char *type = e[i].up ? "LINK_UP" : "LINK_DOWN";
+        json_t *o = json_object();
+        json_object_set_new(o, "type", json_string(type));
+        json_object_set_new(o, "link", json_string(e[i].link));
+        json_object_set_new(o, "endpoint", json_string(e[i].endpoint));
+        json_object_set_new(o, "state", json_string(e[i].up ? "cleared" : "start"));
+        json_object_set_new(o, "since", jtime(e[i].since_s));
+        json_object_set_new(o, "at", jtime(e[i].at_s));
+        json_object_set_new(o, "down_s", json_integer((json_int_t)(e[i].at_s - e[i].since_s)));
+        rc = put_event(p, (uint64_t)e[i].at_s, UINT32_MAX,
+                       e[i].up ? PIPE_EV_LINK_UP : PIPE_EV_LINK_DOWN, o);
+        if (rc == AH_OK && p->pub && wire_segment_ok(e[i].link)) {
+            const struct wire_item ev[2] = {{"since", e[i].since_s, 0},
+                                            {"down_s", e[i].at_s - e[i].since_s, 0}};
+            struct wire_anomaly a = {e[i].link, "links", type,
+                                     e[i].up ? WIRE_EP_CLEARED : WIRE_EP_START,
+                                     (uint64_t)e[i].at_s, 0, ev, 2};
+            rc = pub_stage_anomaly(p->pub, &a, NULL);
+        }
+    }
+    if (rc == AH_OK)
+        rc = batch_commit(p);
+    pthread_mutex_unlock(&p->store_lock);
+    if (rc != AH_OK)
+        ah_log(AH_LOG_ERROR, "pipeline", "storing %zu link events failed: %s", n,
+               ah_strerror(rc));
+}
+
+int pipe_push_link(pipe_t *p, const char *link, const char *endpoint, bool up,
+                   int64_t since_s, int64_t at_s)
+{
+    pthread_mutex_lock(&p->lock);
+    if (p->nlq == PIPE_LINK_EVENTS_MAX || p->stopping) {
+        pthread_mutex_unlock(&p->lock);
+        return AH_EBUSY;
+    }
+    struct pipe_link_ev *e = &p->lq[p->nlq++];
+    snprintf(e->link, sizeof e->link, "%s", link);
+    snprintf(e->endpoint, sizeof e->endpoint, "%s", endpoint ? endpoint : "");
+    e->up = up;
+    e->since_s = since_s;
+    e->at_s = at_s;
+    pthread_cond_signal(&p->not_empty);
+    pthread_mutex_unlock(&p->lock);
+    return AH_OK;
+}
+
 static void *pipe_writer(void *arg)
 {
     struct pipe *p = arg;
@@ -1077,10 +1140,14 @@ static void *pipe_writer(void *arg)
                     pthread_cond_wait(&p->not_empty, &p->lock);
             }
         }
-        if (p->len == 0 && p->stopping) {
+        if (p->len == 0 && p->nlq == 0 && p->stopping) {
             pthread_mutex_unlock(&p->lock);
             break;
         }
+        struct pipe_link_ev lev[PIPE_LINK_EVENTS_MAX];
+        size_t nlev = p->nlq;
+        memcpy(lev, p->lq, nlev * sizeof lev[0]);
+        p->nlq = 0;
         size_t n = 0;
         while (p->len > 0 && n < PIPE_BATCH_MAX) {
             batch[n++] = p->q[p->head];
@@ -1090,6 +1157,8 @@ static void *pipe_writer(void *arg)
         pthread_cond_broadcast(&p->not_full);
         pthread_mutex_unlock(&p->lock);
 
+        if (nlev)
+            write_link_events(p, lev, nlev);
         if (n == 0 && !p->cfg)
             continue;
         write_batch(p, batch, n);

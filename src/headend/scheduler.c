@@ -202,7 +202,7 @@ struct slisten {
 
 struct link_met {
     struct met_series *reads, *requests, *retries, *timeouts, *rtt, *ratio, *missing,
-        *overruns, *up;
+        *overruns, *up, *outages;
 };
 
 struct slink {
@@ -314,6 +314,9 @@ static void link_metrics(struct sched *s, struct slink *L)
                    "Cycles that ran into the next interval", MET_COUNTER, lab);
     L->met.up =
         met_series(m, "amihead_link_up", "1 when the link is connected", MET_GAUGE, lab);
+    L->met.outages = met_series(m, "amihead_link_outages_total",
+                                "Link outages longer than one interval (LINK_DOWN events)",
+                                MET_COUNTER, lab);
 }
 
 int sched_new(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pipe,
@@ -493,7 +496,7 @@ static void link_drop(struct sched *s, struct slink *L, int why)
         sess_on_link_error(&L->sess, why);
         L->in_flight = false;
     }
-    if (L->up || !L->down_since)
+    if (!L->down_since) /* until a reply proves the link again */
         L->down_since = ah_clock_now_ms(s->clk);
     L->up = false;
     L->job_begun = false; /* the meter's job restarts after reconnecting */
@@ -505,21 +508,52 @@ static void link_drop(struct sched *s, struct slink *L, int why)
     L->reconnect_at = ah_mono_ms() + sched_reconnect_delay_ms(L->conn_fails);
 }
 
+/* What to call the link in a message: its endpoint, or its name when a
+ * dial-in link has no connection object. */
+static const char *link_where(const struct slink *L)
+{
+    return L->l ? link_name(L->l) : L->cl->name;
+}
+
+/* A reply: the link works. Ends an outage (LINK_UP when LINK_DOWN was
+ * said) and the failure streak the reconnect delay grows with. */
+static void link_answered(struct sched *s, struct slink *L)
+{
+    L->answered = true;
+    L->conn_fails = 0;
+    if (L->outage_said) {
+        char since[32];
+        ah_time_format(L->down_since, since, sizeof since);
+        int64_t now = ah_clock_now_ms(s->clk);
+        ah_log(AH_LOG_WARN, L->ctx, "LINK_UP %s: back after %lld min down (since %s)",
+               link_where(L), (long long)((now - L->down_since) / 60000), since);
+        if (s->pipe && pipe_push_link(s->pipe, L->cl->name, link_where(L), true,
+                                      L->down_since / 1000, now / 1000) != AH_OK)
+            ah_log(AH_LOG_WARN, L->ctx, "LINK_UP event not stored: the pipeline is busy");
+    }
+    L->down_since = 0;
+    L->outage_said = false;
+}
+
 /* An outage longer than one interval is said once when it passes that
  * length (LINK_DOWN) and once when the link is back (LINK_UP), with ISO
  * times of the head-end clock, not per retry. */
 static void link_outage_check(struct sched *s, struct slink *L)
 {
-    if (L->up || !L->down_since || L->outage_said)
+    if (!L->down_since || L->outage_said)
         return;
     int64_t now = ah_clock_now_ms(s->clk);
     if (now - L->down_since <= s->step_s * 1000)
         return;
     char since[32];
     ah_time_format(L->down_since, since, sizeof since);
-    ah_log(AH_LOG_WARN, L->ctx, "LINK_DOWN %s: no connection since %s (%d attempts)",
-           link_name(L->l), since, L->conn_fails);
+    ah_log(AH_LOG_WARN, L->ctx, "LINK_DOWN %s: no reply through it since %s (%d attempts)",
+           link_where(L), since, L->conn_fails);
     L->outage_said = true;
+    met_add(L->met.outages, 1);
+    if (s->pipe && pipe_push_link(s->pipe, L->cl->name, link_where(L), false,
+                                  L->down_since / 1000, now / 1000) != AH_OK)
+        ah_log(AH_LOG_WARN, L->ctx, "LINK_DOWN event not stored: the pipeline is busy");
 }
 
 static void link_connect_failed(struct slink *L, int rc)
@@ -538,15 +572,7 @@ static void link_now_up(struct sched *s, struct slink *L)
     /* conn_fails stays until a reply proves the link (link_drop) */
     ah_log(AH_LOG_INFO, L->ctx, "connected to %s (%s)", link_name(L->l),
            link_backend(L->l));
-    if (L->outage_said) {
-        char since[32];
-        ah_time_format(L->down_since, since, sizeof since);
-        ah_log(AH_LOG_WARN, L->ctx, "LINK_UP %s: back after %lld min down (since %s)",
-               link_name(L->l),
-               (long long)((ah_clock_now_ms(s->clk) - L->down_since) / 60000), since);
-    }
-    L->down_since = 0;
-    L->outage_said = false;
+
     L->up = true;
     met_set(L->met.up, 1);
 }
@@ -931,8 +957,7 @@ static void on_done(struct sched *s, struct slink *L)
     }
     if (rc == AH_OK) {
         L->any_ok = true;
-        L->answered = true;
-        L->conn_fails = 0;
+        link_answered(s, L);
         size_t n;
         const uint8_t *p = sess_payload(&L->sess, &n);
         if (L->step == JOB_LR)
@@ -943,8 +968,7 @@ static void on_done(struct sched *s, struct slink *L)
         /* the meter is alive but has no such data (e.g. the record is not
          * written yet): the interval stays a gap for a later cycle */
         L->any_ok = true;
-        L->answered = true;
-        L->conn_fails = 0;
+        link_answered(s, L);
         s->st.meter_errors++;
     } else if (rc == AH_ECLOSED || rc == AH_EIO) {
         return; /* link_drop handles it */
@@ -1282,6 +1306,7 @@ int sched_run(sched_t *s, int64_t until_ms, volatile sig_atomic_t *stop)
          * backfill window */
         L->next_start = now;
         L->reconnect_at = 0;
+        L->down_since = now; /* down until its first reply */
         met_set(L->met.up, 0);
     }
     int rc = start_modbus(s);
