@@ -11,6 +11,7 @@
  * It must not poll or write the store itself: sched_ and pipe_ do.
  */
 #include "cmd_run.h"
+#include "probe.h"
 
 #include "ah_clock.h"
 #include "ah_err.h"
@@ -161,8 +162,12 @@ int cmd_run(int argc, char **argv)
     struct store_opts so = {.headend_id = c->headend.id};
     int rc = store_open(c->storage.path, &so, &st);
     if (rc != AH_OK) {
-        fprintf(stderr, "amihead run: store %s: %s (%s)\n", c->storage.path,
-                ah_strerror(rc), store_last_error(NULL));
+        char why[512];
+        if (probe_dir(c->storage.path, why, sizeof why) != 0)
+            fprintf(stderr, "amihead run: store %s: %s\n", c->storage.path, why);
+        else
+            fprintf(stderr, "amihead run: store %s: %s (%s)\n", c->storage.path,
+                    ah_strerror(rc), store_last_error(NULL));
         goto out_cfg;
     }
     uint32_t *midx = malloc((c->n_meters ? c->n_meters : 1) * sizeof *midx);
@@ -189,9 +194,15 @@ int cmd_run(int argc, char **argv)
     };
     rc = pub_new(st, &po, &pub);
     if (rc != AH_OK) {
-        fprintf(stderr, "amihead run: export %s / %s: %s\n",
-                po.endpoint ? po.endpoint : PUB_DEFAULT_ENDPOINT,
-                po.replay ? po.replay : PUB_DEFAULT_REPLAY, ah_strerror(rc));
+        const char *ep = po.endpoint ? po.endpoint : PUB_DEFAULT_ENDPOINT;
+        const char *rp = po.replay ? po.replay : PUB_DEFAULT_REPLAY;
+        char why[512];
+        if (probe_listen(ep, why, sizeof why) != 0)
+            fprintf(stderr, "amihead run: export.pub %s: %s\n", ep, why);
+        else if (probe_listen(rp, why, sizeof why) != 0)
+            fprintf(stderr, "amihead run: export.replay %s: %s\n", rp, why);
+        else
+            fprintf(stderr, "amihead run: export %s / %s: %s\n", ep, rp, ah_strerror(rc));
         goto out_midx;
     }
     char reldir[CFG_PATH_MAX + 16];
@@ -214,7 +225,11 @@ int cmd_run(int argc, char **argv)
         int mport = 0;
         rc = sched_serve_metrics(sch, c->metrics.listen, &mport);
         /* metrics never stop collection (metrics.h): a busy port is logged */
-        if (rc != AH_OK)
+        char why[512];
+        if (rc != AH_OK && probe_listen(c->metrics.listen, why, sizeof why) != 0)
+            ah_log(AH_LOG_ERROR, "run", "metrics.listen %s: %s (collecting without)",
+                   c->metrics.listen, why);
+        else if (rc != AH_OK)
             ah_log(AH_LOG_ERROR, "run", "metrics on %s: %s (collecting without)",
                    c->metrics.listen, ah_strerror(rc));
         else

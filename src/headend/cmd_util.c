@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int cmd_parse_long(const char *s, long min, long max, long *out)
 {
@@ -382,8 +384,19 @@ int cmd_open(struct cmd_ctx *x, bool open_store)
     struct store_opts so = {.read_only = true, .no_create = true};
     int rc = store_open(x->cfg->storage.path, &so, &x->st);
     if (rc != AH_OK) {
-        fprintf(stderr, "amihead %s: store %s: %s\n", x->name, x->cfg->storage.path,
-                ah_strerror(rc));
+        struct stat st;
+        if (stat(x->cfg->storage.path, &st) != 0 && errno == ENOENT)
+            fprintf(stderr,
+                    "amihead %s: store %s does not exist (has amihead run stored "
+                    "anything with this config?)\n",
+                    x->name, x->cfg->storage.path);
+        else if (access(x->cfg->storage.path, R_OK | X_OK) != 0 && errno == EACCES)
+            fprintf(stderr, "amihead %s: store %s: permission denied (amihead runs as uid "
+                            "%u)\n",
+                    x->name, x->cfg->storage.path, (unsigned)geteuid());
+        else
+            fprintf(stderr, "amihead %s: store %s: %s\n", x->name, x->cfg->storage.path,
+                    ah_strerror(rc));
         return 1;
     }
     return 0;

@@ -51,7 +51,7 @@ PROGRAMS = {
     "pkg-config": "pkg-config",
 }
 ESSENTIAL = ["sh", "timeout", "od", "awk", "sed", "grep", "mktemp", "seq", "head",
-             "tail", "cut", "kill", "sleep", "cat", "rm", "dirname"]
+             "tail", "cut", "kill", "sleep", "cat", "rm", "dirname", "setpriv"]
 
 
 def deps_packages():
