@@ -60,7 +60,7 @@ def main_run(tmp):
     cmds = readme_commands()
     check(any(w[0] == "amisim" for w, _ in cmds), "README has no amisim recipe")
     port = free_port_block(2)
-    mbport = free_port_block(1)
+    mbport = free_port_block(2)  # amisim serves 2 Modbus meters by default
     yday = time.strftime("%Y-%m-%d 00:00", time.gmtime(time.time() + TZ - 86400))
 
     def subst(words):

@@ -6,10 +6,10 @@ come in as backfill) and concentrator 1 offline for 30 minutes from 20
 minutes into the run; `amihead run` two simulated hours at 120x with a day
 of backfill, `amihead tail --from-seq 1` standing in for billing.
 
-- The scorecard finds both faults: the stopped meter by STOPPED within an
-  hour of its start, the offline concentrator by LINK_DOWN c1; it prints the
+- The scorecard finds both faults: the stopped meter by STOPPED within 90
+  minutes of its start, the offline concentrator by LINK_DOWN c1; it prints the
   district table and billing gapless from seq 1; exit 0. (A theft needs a
-  judged district day, which a two-hour run does not reach: make demo shows it.)
+  judged district day: make demo, after item 3 of issue 14, shows it.)
 - It can fail: a truth file with one more fault amihead cannot have seen (a
   reversed CT on a healthy meter) is MISSED, exit 1; a billing file with one
   message removed is NOT gapless, exit 1.
