@@ -184,7 +184,7 @@ def main():
     if noise:
         print(f"{'link noise':<16} {'+'.join(sorted(set(sum(noise.values(), [])))):<13} "
               f"{'whole run':<17} {'-':<6} {', '.join(sorted(noise))}: absorbed by retries "
-              f"and backfill (completeness below)")
+              f"and backfill (see completeness)")
     found = sum(r["found"] for r in rows)
     print(f"   {found} of {len(rows)} injected faults found")
 

@@ -11,6 +11,7 @@
  * It must not poll or write the store itself: sched_ and pipe_ do.
  */
 #include "cmd_run.h"
+#include "cmd_util.h"
 #include "probe.h"
 
 #include "ah_clock.h"
@@ -72,22 +73,6 @@ static void usage(FILE *f)
         "SIGTERM / SIGINT stop it after committing what it has read.\n" AH_TIME_FORMATS);
 }
 
-static int run_time(const struct cfg *c, const char *opt, const char *txt, int64_t *ms)
-{
-    bool zone;
-    int32_t off = c->headend.tz_offset_s;
-    if (ah_time_parse_zone(txt, off, ms, &zone) != AH_OK)
-        return AH_EINVAL;
-    if (!zone) {
-        char utc[32];
-        ah_time_format(*ms, utc, sizeof utc);
-        fprintf(stderr, "amihead run: %s '%s' is local time in %s (UTC%+03d:%02d): %s\n",
-                opt, txt, c->headend.timezone[0] ? c->headend.timezone : "the box's zone",
-                off / 3600, (off < 0 ? -off : off) % 3600 / 60, utc);
-    }
-    return AH_OK;
-}
-
 int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -146,8 +131,8 @@ int cmd_run(int argc, char **argv)
     if (!c)
         return 1;
     /* a time without zone is local in headend.timezone, as in every command */
-    if ((epoch_txt && run_time(c, "--epoch", epoch_txt, &epoch) != AH_OK) ||
-        (until_txt && run_time(c, "--until", until_txt, &until) != AH_OK)) {
+    if ((epoch_txt && cmd_time_arg("run", c, "--epoch", epoch_txt, &epoch) != CMD_GO) ||
+        (until_txt && cmd_time_arg("run", c, "--until", until_txt, &until) != CMD_GO)) {
         cfg_destroy(&c);
         return 2;
     }

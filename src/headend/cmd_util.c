@@ -310,27 +310,34 @@ int cmd_parse(struct cmd_ctx *x, int argc, char **argv, const char *shortopts,
     return cmd_resolve_times(x);
 }
 
-/* One of --from / --to into seconds: a time without zone is local time in
- * headend.timezone (said once on stderr, so nobody has to guess). */
+int cmd_time_arg(const char *cmd, const struct cfg *c, const char *opt, const char *txt,
+                 int64_t *ms)
+{
+    bool zone;
+    int32_t off = c ? c->headend.tz_offset_s : 0;
+    if (ah_time_parse_zone(txt, off, ms, &zone) != AH_OK || *ms < 0) {
+        fprintf(stderr, "amihead %s: bad time '%s'\n%s", cmd, txt, AH_TIME_FORMATS);
+        return 2;
+    }
+    if (!zone) { /* said once on stderr, so nobody has to guess */
+        char utc[32];
+        ah_time_format(*ms, utc, sizeof utc);
+        fprintf(stderr, "amihead %s: %s '%s' is local time in %s (UTC%+03d:%02d): %s\n",
+                cmd, opt, txt,
+                c && c->headend.timezone[0] ? c->headend.timezone : "the box's zone",
+                off / 3600, (off < 0 ? -off : off) % 3600 / 60, utc);
+    }
+    return CMD_GO;
+}
+
+/* One of --from / --to into seconds. */
 static int resolve_time(struct cmd_ctx *x, const char *opt, const char *txt, int64_t *out)
 {
     int64_t ms;
-    bool zone;
-    int32_t off = x->cfg ? x->cfg->headend.tz_offset_s : 0;
-    if (ah_time_parse_zone(txt, off, &ms, &zone) != AH_OK || ms < 0) {
-        fprintf(stderr, "amihead %s: bad time '%s'\n%s", x->name, txt, AH_TIME_FORMATS);
-        return 2;
-    }
-    if (!zone) {
-        char utc[32];
-        ah_time_format(ms, utc, sizeof utc);
-        fprintf(stderr, "amihead %s: %s '%s' is local time in %s (UTC%+03d:%02d): %s\n",
-                x->name, opt, txt,
-                x->cfg->headend.timezone[0] ? x->cfg->headend.timezone : "the box's zone",
-                off / 3600, (off < 0 ? -off : off) % 3600 / 60, utc);
-    }
-    *out = ms / 1000;
-    return CMD_GO;
+    int rc = cmd_time_arg(x->name, x->cfg, opt, txt, &ms);
+    if (rc == CMD_GO)
+        *out = ms / 1000;
+    return rc;
 }
 
 static int resolve_times(struct cmd_ctx *x);

@@ -95,6 +95,12 @@ int cmd_parse(struct cmd_ctx *x, int argc, char **argv, const char *shortopts,
  * x->cfg; a reversed range is a usage error naming both. CMD_GO or the exit
  * code after printing why. */
 int cmd_resolve_times(struct cmd_ctx *x);
+/* A time option of command cmd into ms: without zone it is local time in
+ * c's headend.timezone (UTC when c is NULL), said on stderr. CMD_GO, or 2
+ * after printing the formats accepted. */
+struct cfg;
+int cmd_time_arg(const char *cmd, const struct cfg *c, const char *opt, const char *txt,
+                 int64_t *ms);
 /* Whether meter is a row of the loaded inventory. */
 bool cmd_in_inventory(const struct cmd_ctx *x, const char *meter);
 

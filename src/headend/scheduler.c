@@ -481,6 +481,19 @@ int sched_listen_port(const sched_t *s, size_t i)
     return i < s->n_lis ? s->lis[i].port : -1;
 }
 
+/* Real ms until the next connect: doubling with the failures, but never
+ * more than a quarter interval of the head-end clock, so the end of an
+ * outage is seen within the cycle it ends in (at 60x a 60 s wait would be
+ * an hour of simulated time). */
+static int64_t reconnect_delay(const struct sched *s, const struct slink *L)
+{
+    int64_t d = sched_reconnect_delay_ms(L->conn_fails);
+    int64_t quarter = ah_clock_real_ms(s->clk, s->step_s * 1000 / 4);
+    if (quarter < SCHED_RECONNECT_MIN_MS)
+        quarter = SCHED_RECONNECT_MIN_MS;
+    return d < quarter ? d : quarter;
+}
+
 static void link_drop(struct sched *s, struct slink *L, int why)
 {
     if (L->up) {
@@ -505,7 +518,7 @@ static void link_drop(struct sched *s, struct slink *L, int why)
      * the retries back off instead of hammering it every second */
     L->conn_fails = L->answered ? 1 : L->conn_fails + 1;
     L->answered = false;
-    L->reconnect_at = ah_mono_ms() + sched_reconnect_delay_ms(L->conn_fails);
+    L->reconnect_at = ah_mono_ms() + reconnect_delay(s, L);
 }
 
 /* What to call the link in a message: its endpoint, or its name when a
@@ -556,13 +569,13 @@ static void link_outage_check(struct sched *s, struct slink *L)
         ah_log(AH_LOG_WARN, L->ctx, "LINK_DOWN event not stored: the pipeline is busy");
 }
 
-static void link_connect_failed(struct slink *L, int rc)
+static void link_connect_failed(struct sched *s, struct slink *L, int rc)
 {
     L->conn_fails++;
-    L->reconnect_at = ah_mono_ms() + sched_reconnect_delay_ms(L->conn_fails);
+    int64_t d = reconnect_delay(s, L);
+    L->reconnect_at = ah_mono_ms() + d;
     ah_log(AH_LOG_WARN, L->ctx, "connect to %s failed: %s (retry in %lld ms)",
-           link_name(L->l), ah_strerror(rc),
-           (long long)sched_reconnect_delay_ms(L->conn_fails));
+           link_name(L->l), ah_strerror(rc), (long long)d);
 }
 
 static void link_now_up(struct sched *s, struct slink *L)
@@ -596,7 +609,7 @@ static void link_try_connect(struct sched *s, struct slink *L)
         return;
     }
     if (rc != AH_OK) {
-        link_connect_failed(L, rc);
+        link_connect_failed(s, L, rc);
         return;
     }
     link_now_up(s, L);
@@ -617,7 +630,7 @@ static void link_on_connect(struct sched *s, struct slink *L)
         }
     }
     if (rc != AH_OK) {
-        link_connect_failed(L, rc);
+        link_connect_failed(s, L, rc);
         return;
     }
     link_now_up(s, L);
@@ -628,7 +641,7 @@ static void link_connect_timeout(struct sched *s, struct slink *L)
     L->connecting = false;
     epoll_ctl(s->ep, EPOLL_CTL_DEL, link_fd(L->l), NULL);
     link_close(L->l);
-    link_connect_failed(L, AH_ETIMEDOUT);
+    link_connect_failed(s, L, AH_ETIMEDOUT);
 }
 
 static void next_cycle_time(struct sched *s, struct slink *L)

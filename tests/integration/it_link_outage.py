@@ -10,8 +10,8 @@ forward). The head-end runs from the simulator's clock for 90 minutes.
 - Cycle lines name their interval boundary in ISO time, never epoch seconds.
 - A link that accepts and drops backs off exponentially: over the 30 real
   seconds of the outage (from the first drop, at the 16:30 cycle, about 20)
-  it reconnects at most 10 times (1, 2, 4, 8, 16 s delays: about 6), where a
-  retry every second would be about 20.
+  it reconnects at most 10 times (1, 2, then a quarter interval, 3.75 s at
+  60x: about 7), where a retry every second would be about 20.
 - The outage, longer than one interval, is one LINK_DOWN event (in `amihead
   events --type LINK_DOWN`, since its start) and one LINK_UP once the link
   answers again; both are on the feed as anomaly/LINK_DOWN/c0 and
