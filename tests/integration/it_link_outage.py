@@ -15,13 +15,16 @@ forward). The head-end runs from the simulator's clock for 90 minutes.
 - The outage, longer than one interval, is one LINK_DOWN event (in `amihead
   events --type LINK_DOWN`, since its start) and one LINK_UP once the link
   answers again; both are on the feed as anomaly/LINK_DOWN/c0 and
-  anomaly/LINK_UP/c0; amihead_link_outages_total{link="c0"} counts 1.
+  anomaly/LINK_UP/c0, valid by docs/wire-format.schema.json;
+  amihead_link_outages_total{link="c0"} counts 1.
 """
 import json
 import os
 import re
 import sys
 import urllib.request
+
+import jsonschema
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import Sim, check, iso, utc  # noqa: E402
@@ -30,6 +33,8 @@ from runtest import Tail, amihead, main  # noqa: E402
 
 SCALE = 60
 STEP = 900
+SRC = os.environ.get("AH_SRC", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                            "..", ".."))
 
 
 def run(tmp):
@@ -90,6 +95,12 @@ def run(tmp):
     topics = [t for _, t, _ in msgs]
     check("anomaly/LINK_DOWN/c0" in topics and "anomaly/LINK_UP/c0" in topics,
           f"feed topics: {sorted(set(t.split('/')[0] + '/' + t.split('/')[1] for t in topics))}")
+    with open(os.path.join(SRC, "docs", "wire-format.schema.json")) as f:
+        validator = jsonschema.Draft7Validator(json.load(f))
+    for _, t, body in msgs:
+        if t.startswith("anomaly/LINK_"):
+            errs = [e.message for e in validator.iter_errors(body)]
+            check(not errs, f"{t} does not match the wire schema: {errs} {body}")
     check(re.search(r'amihead_link_outages_total\{link="c0"\} 1\b', metrics),
           f"metric: {[ln for ln in metrics.splitlines() if 'outage' in ln]}")
 
