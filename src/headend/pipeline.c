@@ -465,8 +465,10 @@ static int validate_one(struct pipe *p, const struct pipe_read *r)
     if (rc == AH_EINVAL) {
         /* a value the validator refuses (a register beyond its modulus):
          * keep what the meter said, never publish it as clean */
-        ah_log(AH_LOG_WARN, "pipeline", "meter %s at %llu: read refused by validation",
-               meter_id(p, ci), (unsigned long long)r->end);
+        char at[32];
+        ah_time_format((int64_t)r->end * 1000, at, sizeof at);
+        ah_log(AH_LOG_WARN, "pipeline", "meter %s at %s: read refused by validation",
+               meter_id(p, ci), at);
         rec.quality = VEE_F_JUMPING; /* an impossible register value */
         return store_batch_put_read(p->st, r->meter, r->end, &rec);
     }
@@ -972,8 +974,10 @@ static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
         rc = validate_one(p, &r[i]);
         if (rc == AH_EINVAL) {
             /* one record that cannot be encoded must not sink the batch */
-            ah_log(AH_LOG_ERROR, "pipeline", "meter index %u at %llu: record refused",
-                   r[i].meter, (unsigned long long)r[i].end);
+            char at[32];
+            ah_time_format((int64_t)r[i].end * 1000, at, sizeof at);
+            ah_log(AH_LOG_ERROR, "pipeline", "meter index %u at %s: record refused",
+                   r[i].meter, at);
             rc = AH_OK;
         }
     }

@@ -818,15 +818,19 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
         if (r.invalid)
             continue;
         int64_t end = sched_tm_to_s(&r.t) - s->tz_s;
+        char sent[32], want[32];
         if (end % s->step_s != 0 || end > L->boundary_s) {
-            ah_log(AH_LOG_WARN, L->ctx,
-                   "meter %s: load record at %lld is not an interval end", cm->id,
-                   (long long)end);
+            ah_time_format((int64_t)end * 1000, sent, sizeof sent);
+            ah_log(AH_LOG_WARN, L->ctx, "meter %s: load record at %s is not an interval end",
+                   cm->id, sent);
             continue;
         }
-        if ((uint64_t)end != L->gaps[L->gi])
-            ah_log(AH_LOG_DEBUG, L->ctx, "meter %s lacks interval %llu, sent %lld",
-                   cm->id, (unsigned long long)L->gaps[L->gi], (long long)end);
+        if ((uint64_t)end != L->gaps[L->gi]) {
+            ah_time_format((int64_t)end * 1000, sent, sizeof sent);
+            ah_time_format((int64_t)L->gaps[L->gi] * 1000, want, sizeof want);
+            ah_log(AH_LOG_DEBUG, L->ctx, "meter %s lacks interval %s, sent %s", cm->id, want,
+                   sent);
+        }
         struct pipe_read pr;
         memset(&pr, 0, sizeof pr);
         pr.meter = s->midx[mi];
