@@ -117,6 +117,11 @@ def run(tmp):
     expect(r, 1, f"no message from tcp://127.0.0.1:{p}", "tail --timeout")
     check(took < 20, f"tail gave up after {took:.1f} s")
 
+    # read takes the export's tcp://HOST:PORT spelling too, naming the endpoint
+    r = ah("read", "--tcp", f"tcp://127.0.0.1:{p}", "--addr", METER, "--di", "00010000",
+           "--timeout-ms", "200", "--retries", "0")
+    expect(r, 1, f"cannot open tcp:127.0.0.1:{p}: connection refused", "read tcp://")
+
     # a byte order mark at the start of meters.csv
     csv = os.path.join(tmp, "meters.csv")
     with open(csv, "rb") as f:
@@ -130,6 +135,16 @@ def run(tmp):
     r = ah("release", "-c", yaml, "--meter", METER, "--from", "2025-03-14T16:00:00Z", "--to",
            "2025-03-14T17:00:00Z", "--reason", "meter replaced", env=env)
     check(r.returncode == 0, f"release without $USER: {r.stderr}")
+    # ... and without a login name either (a uid with no passwd entry, no
+    # terminal): --operator is asked for
+    if os.geteuid() == 0:
+        r = subprocess.run(["setpriv", "--reuid=54321", "--regid=54321", "--clear-groups",
+                            os.path.join(BIN, "amihead"), "release", "-c", yaml, "--meter",
+                            METER, "--from", "2025-03-14T16:00:00Z", "--to",
+                            "2025-03-14T17:00:00Z", "--reason", "x"],
+                           capture_output=True, text=True, timeout=60, env=env,
+                           stdin=subprocess.DEVNULL)
+        expect(r, 2, "give --operator NAME", "release without any operator name")
     reqs = glob.glob(os.path.join(tmp, "store.release", "*.req"))
     check(len(reqs) == 1, f"release requests: {reqs}")
     with open(reqs[0]) as f:

@@ -5,7 +5,7 @@
 amisim, 1 concentrator x 3 meters at 60x, goes offline 20 simulated minutes
 after the head-end starts, for 30 minutes: its listener accepts and closes
 every connection at once (a concentrator whose modem is down behind a port
-forward). The head-end runs from the simulator's clock for 90 minutes.
+forward). The head-end runs from the simulator's clock for 70 minutes.
 
 - Cycle lines name their interval boundary in ISO time, never epoch seconds.
 - A link that accepts and drops backs off exponentially: over the 30 real
@@ -52,7 +52,7 @@ def run(tmp):
         with open(yaml) as f:
             m = re.search(r"pub: (tcp://\S+)\n\s+replay: (tcp://\S+)", f.read())
         check(m, "no export endpoints in the config")
-        until = epoch + 90 * 60
+        until = epoch + 70 * 60
         with Tail(tmp, m.group(1), m.group(2)) as tail, \
                 Run(yaml, "--time-scale", str(SCALE), "--epoch", str(sim.sim_now()),
                     "--until", str(until)) as hd:
