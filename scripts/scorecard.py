@@ -11,7 +11,7 @@ lines) received. Prints:
 
   - each injected fault: whether amihead found it, by which rule, and how
     many minutes after the fault began (the end of the interval that showed
-    it). A meter fault is found by the first episode of its rule on that
+    it; for a district day, the end of that local day). A meter fault is found by the first episode of its rule on that
     meter starting at or after the fault (STATUS_FAULT: the meter's own
     status words telling the same story); a theft by a LINE_LOSS /
     LINE_LOSS_SWING day of its district listing the thief, or COVER_OPEN on
@@ -77,7 +77,9 @@ def score_meter_fault(f, starts):
     return True, best[0], (best[1] - frm) / 60
 
 
-def score_theft(f, days, starts, meter_conc):
+def score_theft(f, days, starts, meter_conc, tz):
+    """The district day that lists the thief; its minutes run to the end of
+    that local day, the earliest a day's loss can be known."""
     frm = utc(f["from"])
     dist = f"d{meter_conc[f['meter']]:04d}"
     for d in days:
@@ -85,7 +87,8 @@ def score_theft(f, days, starts, meter_conc):
         if d["district"] == dist and flags & {"LINE_LOSS", "LINE_LOSS_SWING"} and \
                 f["meter"] in [c["meter"] for c in d.get("customers", [])]:
             rule = "LINE_LOSS" if "LINE_LOSS" in flags else "LINE_LOSS_SWING"
-            return True, f"{rule} {dist} {d['day']}", None
+            day_end = utc(d["day"] + "T00:00:00Z") - tz + 86400
+            return True, f"{rule} {dist} {d['day']}", max(0, day_end - frm) / 60
     for at in starts.get((f["meter"], "COVER_OPEN"), []):
         if at > frm:
             return True, "COVER_OPEN", (at - frm) / 60
@@ -153,7 +156,7 @@ def main():
             noise.setdefault(t, []).append(f"c{f['concentrator']}")
             continue
         if t == "theft":
-            found, rule, mins = score_theft(f, days, starts, meter_conc)
+            found, rule, mins = score_theft(f, days, starts, meter_conc, tz)
         elif t == "offline":
             found, rule, mins = score_offline(f, evs, meter_conc)
         elif f.get("meter"):
