@@ -11,9 +11,11 @@
 #     45 simulated minutes,
 #     and writes the head-end config and meter inventory for itself.
 #  2. amihead run polls them on a simulated clock running 60× real time,
-#     from 00:00 local: its first cycle backfills the previous day from the
-#     meters' memory, then it collects every 15-minute interval live,
-#     validates each read, stores it in RocksDB and publishes clean reads.
+#     from 23:50 local: its first cycle backfills two days from the meters'
+#     memory, then it collects every 15-minute interval live, validates each
+#     read, stores it in RocksDB and publishes clean reads. After midnight
+#     the two whole days just collected are judged district by district
+#     (line loss, and its swing from one day to the next: the theft).
 #  3. amihead tail stands in for billing: it subscribes, fills any gap
 #     through replay and prints messages in sequence order.
 #  4. Afterwards: completeness per link, one meter read on site, and the
@@ -31,8 +33,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-EPOCH=2025-03-14T16:00:00Z   # 00:00 on 15 March in the meters' time (UTC+8)
-UNTIL=2025-03-14T18:00:00Z   # two simulated hours of live collection
+EPOCH=2025-03-14T15:50:00Z   # 23:50 on 14 March in the meters' time (UTC+8)
+UNTIL=2025-03-14T18:00:00Z   # 02:00 local: 2 h 10 min of live collection
 SCALE=60                     # 15-minute cycles every 15 real seconds
 base=$(( 20000 + $$ % 20000 ))
 pub=$((base + 200)) replay=$((base + 201)) metrics=$((base + 202))
