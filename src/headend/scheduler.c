@@ -33,6 +33,7 @@
  *                  sched_run
  */
 #include "scheduler.h"
+#include "probe.h"
 
 #include "ah_clock.h"
 #include "ah_err.h"
@@ -410,8 +411,12 @@ int sched_new(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pipe,
     for (size_t j = 0; j < s->n_lis; j++) {
         int fd = link_listen_tcp(s->lis[j].addr, &s->lis[j].port);
         if (fd < 0) {
-            ah_log(AH_LOG_ERROR, "sched", "listen on %s: %s", s->lis[j].addr,
-                   ah_strerror(fd));
+            char why[256];
+            if (probe_listen(s->lis[j].addr, why, sizeof why) != 0)
+                ah_log(AH_LOG_ERROR, "sched", "dial-in listen %s: %s", s->lis[j].addr, why);
+            else
+                ah_log(AH_LOG_ERROR, "sched", "listen on %s: %s", s->lis[j].addr,
+                       ah_strerror(fd));
             sched_destroy(&s);
             return fd;
         }

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """it_errors — precise errors (issue 14, item 6): address in use,
 permission denied and a missing parent folder each name the path or port
+(store folder; export, metrics and dial-in listen ports)
 and the real cause, never "input/output error"; check-config warns about
 the same before a run (storage.path creatable and writable, listen ports
 free) and still exits 0, as they are warnings.
@@ -49,7 +50,7 @@ def run(tmp):
     yaml = os.path.join(tmp, "amihead.yaml")
     for f in os.listdir(tmp):
         os.chmod(os.path.join(tmp, f), 0o644)
-    base = free_port_block(3)
+    base = free_port_block(4)
     set_key(yaml, r"tcp://127\.0\.0\.1:5556", f"tcp://127.0.0.1:{base}")
     set_key(yaml, r"tcp://127\.0\.0\.1:5557", f"tcp://127.0.0.1:{base + 1}")
     set_key(yaml, r"listen: 127\.0\.0\.1:9464", f"listen: 127.0.0.1:{base + 2}")
@@ -113,6 +114,31 @@ def run(tmp):
     finally:
         for s in held:
             s.close()
+    # a dial-in listener on a port in use: named too
+    with open(yaml) as f:
+        text = f.read()
+    dial = text.replace("    type: dlt645-tcp\n    endpoint: 127.0.0.1:7000\n",
+                        f"    type: dlt645-listen\n    listen: 127.0.0.1:{base + 3}\n"
+                        f"    address: \"000000000001\"\n")
+    check(dial != text, f"no dlt645-tcp link c0 to turn into a dial-in one:\n{text}")
+    dyaml = os.path.join(tmp, "dial.yaml")
+    with open(dyaml, "w") as f:
+        f.write(dial)
+    os.chmod(dyaml, 0o644)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", base + 3))
+    s.listen()
+    try:
+        r = ah("check-config", "-c", dyaml)
+        check(r.returncode == 0 and f"link c0 listen 127.0.0.1:{base + 3}: port {base + 3} "
+              "on 127.0.0.1 is in use" in r.stderr, f"check-config, dial-in: {r.stderr}")
+        r = ah("run", "-c", dyaml, "--until", UNTIL)
+        check(r.returncode == 1 and f"dial-in listen 127.0.0.1:{base + 3}: port {base + 3} "
+              "on 127.0.0.1 is in use" in r.stderr, f"run, dial-in: {r.returncode} {r.stderr}")
+    finally:
+        s.close()
+
     # all free: no warning at all
     r = ah("check-config", "-c", yaml)
     check(r.returncode == 0 and "warning" not in r.stderr, f"clean check-config: {r.stderr}")
