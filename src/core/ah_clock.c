@@ -122,7 +122,8 @@ int ah_time_parse_zone(const char *s, int32_t local_off_s, int64_t *out_ms,
         char *end;
         errno = 0;
         long long v = strtoll(s, &end, 10);
-        if (errno || *end || v < 0 || end == s)
+        /* up to 9999-12-31T23:59:59Z, as the dated forms: v * 1000 fits */
+        if (errno || *end || v < 0 || end == s || v > 253402300799LL)
             return AH_EINVAL;
         *out_ms = (int64_t)v * 1000;
         return AH_OK;

@@ -59,7 +59,8 @@ static void test_refused(void **state)
     static const char *const bad[] = {
         "",           "2025-13-01",          "2025-03-14T25:00",    "2025-03-14T08",
         "2025-03-14 8:00", "2025-03-14T08:00:00+8", "2025-03-14T08:00:00+15:00",
-        "2025-03-14T08:00:00UTC", "yesterday", "-5",  "12abc", "2025-03-14T08:00:00Zx"};
+        "2025-03-14T08:00:00UTC", "yesterday", "-5",  "12abc", "2025-03-14T08:00:00Zx",
+        "99999999999999999" /* seconds beyond year 9999: ms would overflow */};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t ms;
         bool z;
