@@ -79,7 +79,7 @@ static int print_event(void *vctx, uint64_t t, uint32_t meter, uint16_t type,
 static const char usage_text[] =
     "usage: amihead events -c FILE [--meter ID] [--type T] [--from T] [--to T] [--json]\n"
     "  events with from <= time <= to (UTC); T for --type: STOPPED, REVERSED, ...,\n"
-    "  GAP, RELEASE, DAILY, LINE_LOSS, LINE_LOSS_SWING, INCOMPLETE\n";
+    "  GAP, RELEASE, DAILY, LINE_LOSS, LINE_LOSS_SWING, INCOMPLETE, PARTIAL\n";
 
 static int events_opt(struct cmd_ctx *x, int opt, const char *arg, void *u)
 {

@@ -837,6 +837,8 @@ static const char *dist_flag_name(uint32_t f)
         return "LINE_LOSS_SWING";
     case VEE_DIST_INCOMPLETE:
         return "INCOMPLETE";
+    case VEE_DIST_PARTIAL:
+        return "PARTIAL";
     default:
         return "NO_ENERGY";
     }
@@ -851,6 +853,8 @@ static uint16_t dist_flag_type(uint32_t f)
         return PIPE_EV_LOSS_SWING;
     case VEE_DIST_INCOMPLETE:
         return PIPE_EV_INCOMPLETE;
+    case VEE_DIST_PARTIAL:
+        return PIPE_EV_PARTIAL;
     default:
         return PIPE_EV_NO_ENERGY;
     }
@@ -937,7 +941,8 @@ static int district_day(struct pipe *p, struct district *d, int32_t day, int64_t
         return rc;
     }
     uint32_t expected = (uint32_t)(n * (size_t)(86400 / p->step_s));
-    bool complete = !(res.flags & VEE_DIST_INCOMPLETE);
+    /* complete: every meter's day energy known, the loss is the loss */
+    bool complete = res.loss_valid && !(res.flags & VEE_DIST_PARTIAL);
     int64_t evt_meter = d->dmeter != SIZE_MAX ? p->midx[d->dmeter]
                         : n                   ? p->midx[d->cust[0]]
                                               : 0;
@@ -977,9 +982,9 @@ static int district_day(struct pipe *p, struct district *d, int32_t day, int64_t
                                             "reason", de_reason(ce[i].state)));
     json_object_set_new(o, "unknown", unk);
     json_t *fl = json_array();
-    const char *flags[4];
+    const char *flags[5];
     size_t nf = 0;
-    for (uint32_t f = 1; f <= VEE_DIST_NO_ENERGY; f <<= 1)
+    for (uint32_t f = 1; f <= VEE_DIST_PARTIAL; f <<= 1)
         if (res.flags & f) {
             flags[nf++] = dist_flag_name(f);
             json_array_append_new(fl, json_string(dist_flag_name(f)));
@@ -997,7 +1002,7 @@ static int district_day(struct pipe *p, struct district *d, int32_t day, int64_t
         json_object_set_new(o, "swing_day_pct", json_real(res.swing_day_pct));
         json_object_set_new(o, "swing_month_pct", json_real(res.swing_month_pct));
     }
-    for (uint32_t f = 1; f <= VEE_DIST_NO_ENERGY && rc == AH_OK; f <<= 1)
+    for (uint32_t f = 1; f <= VEE_DIST_PARTIAL && rc == AH_OK; f <<= 1)
         if (res.flags & f) {
             json_t *c = json_deep_copy(o);
             json_object_set_new(c, "type", json_string(dist_flag_name(f)));
@@ -1012,6 +1017,8 @@ static int district_day(struct pipe *p, struct district *d, int32_t day, int64_t
                                (uint16_t)(tm.tm_year + 1900),
                                (uint8_t)(tm.tm_mon + 1),
                                (uint8_t)tm.tm_mday,
+                               /* the feed's contract (docs/wire-format.md):
+                                * complete = every interval collected too */
                                complete && collected == expected,
                                expected,
                                collected,
@@ -1027,7 +1034,8 @@ static int district_day(struct pipe *p, struct district *d, int32_t day, int64_t
     free(ce);
     if (rc == AH_OK) {
         *judged = true;
-        dist_mark(d, day, res.loss_valid, res.loss_pct);
+        /* a partial day's loss is an upper bound: no baseline for swings */
+        dist_mark(d, day, complete, res.loss_pct);
     }
     return rc;
 }
@@ -1342,8 +1350,8 @@ static int find_daily(void *vctx, uint64_t t, uint32_t meter, uint16_t type,
         for (size_t i = 0; i < p->ndist; i++)
             if (!strcmp(p->dist[i].name, name) && !dist_judged(&p->dist[i], (int32_t)day)) {
                 json_t *l = json_object_get(o, "loss_pct");
-                dist_mark(&p->dist[i], (int32_t)day, json_is_number(l),
-                          json_is_number(l) ? json_number_value(l) : 0);
+                bool ok = json_is_number(l) && json_is_true(json_object_get(o, "complete"));
+                dist_mark(&p->dist[i], (int32_t)day, ok, ok ? json_number_value(l) : 0);
             }
     json_decref(o);
     return 0;

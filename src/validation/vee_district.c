@@ -39,6 +39,8 @@ static void list_movers(const struct vee_thresholds *t,
     unsigned k = (unsigned)t->line_loss_top_k, n = 0;
     for (size_t i = 0; i < in->n; i++) {
         const struct vee_district_customer *c = &in->cust[i];
+        if (!c->complete)
+            continue; /* no energy to compare */
         bool has = by_day ? c->has_prev_day : c->has_prev_month;
         if (!has)
             continue;
@@ -76,28 +78,32 @@ int vee_district_eval(const struct vee_thresholds *t, const struct vee_district_
     if (!t || !in || !out || (in->n > 0 && !in->cust) || vee_thresholds_check(t))
         return AH_EINVAL;
     memset(out, 0, sizeof *out);
-    bool complete = in->complete;
+    size_t unknown = 0;
     int64_t sum = 0, exp = 0;
     for (size_t i = 0; i < in->n; i++) {
-        if (!in->cust[i].complete)
-            complete = false;
+        if (!in->cust[i].complete) {
+            unknown++;
+            continue;
+        }
         sum = sat_add(sum, in->cust[i].energy);
         exp = sat_add(exp, in->cust[i].export_energy);
     }
     out->customers_energy = sum;
     out->customers_export = exp;
-    if (!complete) {
+    if (!in->complete || unknown * 10 > in->n) {
         /* vee.md: loss is not computed, the day is marked incomplete */
         out->flags = VEE_DIST_INCOMPLETE;
         return AH_OK;
     }
+    if (unknown)
+        out->flags = VEE_DIST_PARTIAL; /* judged on the rest, never a made-up energy */
     /* vee.md: supply (供电量) = district forward + PV export fed in by the
      * customers; sales (售电量) = customers' import + what the district
      * meter sent back up. Leaving the export out understates the loss. */
     out->supply = sat_add(in->energy, exp);
     out->sales = sat_add(sum, in->reverse);
     if (out->supply <= 0) {
-        out->flags = VEE_DIST_NO_ENERGY;
+        out->flags |= VEE_DIST_NO_ENERGY;
         return AH_OK;
     }
     double loss = ((double)out->supply - (double)out->sales) * 100.0 / (double)out->supply;

@@ -20,6 +20,10 @@
 #define VEE_DIST_LINE_LOSS_SWING (1u << 1)
 #define VEE_DIST_INCOMPLETE      (1u << 2)
 #define VEE_DIST_NO_ENERGY (1u << 3) /* complete, but the supply is ≤ 0 */
+/* Judged on the rest: a few customers' day energy is unknown (at most a
+ * tenth of them; the district meter's known); their consumption counts as
+ * loss, so the loss is an upper bound, and the caller names them. */
+#define VEE_DIST_PARTIAL (1u << 4)
 
 /* Most customers listed with a swing (line_loss_top_k ≤ this). */
 #define VEE_DISTRICT_TOP_MAX 16

@@ -161,6 +161,38 @@ static void pv_export_is_supply_and_district_reverse_is_sales(void **state)
     assert_int_equal(r.supply, 40000);
 }
 
+/* Issue 13 defect 1: one customer of twelve whose register went down has
+ * no day energy: the day is judged on the other eleven with the unknown
+ * one left out of the sales (its consumption shows as loss: an upper
+ * bound, flagged PARTIAL), never with a made-up energy; more than a tenth
+ * unknown and the day is INCOMPLETE. */
+static void unknown_customer_judged_on_the_rest(void **state)
+{
+    (void)state;
+    struct vee_thresholds t = vee_thresholds_default();
+    struct vee_district_result r;
+    struct vee_district_customer c[12];
+    for (int i = 0; i < 12; i++)
+        c[i] = (struct vee_district_customer){(uint32_t)i, true, 1000, true, 1000,
+                                              false, 0, 0};
+    c[3].complete = false;
+    c[3].energy = 99978700; /* what a decrease taken for a rollover would say */
+    struct vee_district_input in = {.complete = true, .energy = 12500, .cust = c, .n = 12,
+                                    .has_prev_day = true, .prev_day_loss_pct = 4.0};
+    assert_int_equal(vee_district_eval(&t, &in, &r), AH_OK);
+    assert_true(r.loss_valid);
+    assert_true(r.flags & VEE_DIST_PARTIAL);
+    assert_false(r.flags & VEE_DIST_INCOMPLETE);
+    assert_int_equal(r.customers_energy, 11000);
+    assert_int_equal((int)llround(r.loss_pct * 100), 1200); /* (12500 - 11000) / 12500 */
+    for (unsigned i = 0; i < r.nmovers; i++)
+        assert_int_not_equal(r.movers[i].id, 3);
+    c[7].complete = false; /* two of twelve: more than a tenth */
+    assert_int_equal(vee_district_eval(&t, &in, &r), AH_OK);
+    assert_int_equal(r.flags, VEE_DIST_INCOMPLETE);
+    assert_false(r.loss_valid);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -171,6 +203,7 @@ int main(void)
         cmocka_unit_test(near_zero_loss_swing_uses_the_floor),
         cmocka_unit_test(one_missing_interval_makes_the_day_incomplete),
         cmocka_unit_test(pv_export_is_supply_and_district_reverse_is_sales),
+        cmocka_unit_test(unknown_customer_judged_on_the_rest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
