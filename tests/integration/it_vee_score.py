@@ -5,11 +5,11 @@ meter faults found by `amihead run`, scored against amisim's truth file.
 amisim, 3 concentrators x 50 customer meters (+ district meters), meters
 on Beijing time (UTC+8). The head-end starts on Wednesday 2025-03-12 at
 23:50 local with backfill_days 2: its first cycle collects every interval
-from Tuesday 00:00 (the baseline) on, so Tuesday and Wednesday are whole
-local days. District days are judged in order, and the first day of the
-window (Monday, partial) only once it has left the window, Thursday 00:30:
-then Tuesday and Wednesday follow at once. The run ends at 02:00 local
-(110x, about 72 s under ASan).
+from Monday 23:45 on, so Tuesday and Wednesday are whole local days.
+District days are judged each on its own as soon as their boundary
+registers are in: Monday (partial) is INCOMPLETE at once, Tuesday within
+the first cycle, Wednesday just after Thursday 00:00. The run ends at 02:00
+local (110x, about 72 s under ASan).
 
 Fault schedule (docs/amisim.md's placement rules for the default mix; the
 meter columns of a first, files-only truth file say which meter can show
