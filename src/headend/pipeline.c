@@ -728,8 +728,12 @@ static int meter_day(struct pipe *p, size_t ci, int32_t day, int64_t now,
     bool ha = boundary(p, ci, d0, &a, &ahx, &ax, &ar);
     bool hb = boundary(p, ci, d1, &b, &bhx, &bx, &br);
     if (!ha || (exp && !ahx) || !hb || (exp && !bhx)) {
-        bool gone = ((!ha || (exp && !ahx)) && missing_for_good(p, d0, now)) ||
-                    ((!hb || (exp && !bhx)) && missing_for_good(p, d1, now));
+        /* a boundary in the batch being built is not in the store yet: the
+         * next pass sees it */
+        bool gone = ((!ha || (exp && !ahx)) && missing_for_good(p, d0, now) &&
+                     !in_batch(p, p->midx[ci], (uint64_t)d0)) ||
+                    ((!hb || (exp && !bhx)) && missing_for_good(p, d1, now) &&
+                     !in_batch(p, p->midx[ci], (uint64_t)d1));
         e->state = gone ? DE_NO_BOUNDARY : DE_WAIT;
         return AH_OK;
     }
