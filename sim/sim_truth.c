@@ -167,7 +167,8 @@ int sim_truth_write(const struct sim_fleet *f, const struct sim_endpoints *ep,
             fprintf(o, "\"endpoint\":\"%s:%u\",", ep->bind, ep->port_base + k);
         if (ep && ep->pty_paths)
             fprintf(o, "\"pty\":\"%s\",", ep->pty_paths[k]);
-        fprintf(o, "\"district_meter\":\"%s\",\"loss_ppm\":%u}", da, f->conc[k].loss_ppm);
+        fprintf(o, "\"district_meter\":\"%s\",\"loss_ppm\":%u,\"pv_local\":%.4f}", da,
+                f->conc[k].loss_ppm, (double)f->conc[k].pv_local);
     }
     fprintf(o,
             "],\n\"meter_columns\":[\"address\",\"conc\",\"index\",\"role\",\"kind\","

@@ -82,7 +82,7 @@ static int print_event(void *vctx, uint64_t t, uint32_t meter, uint16_t type,
  * is none of them and matches nothing is a typo, said as such. */
 static const char *const other_types[] = {"GAP",        "RELEASE",  "DAILY",
                                           "LINE_LOSS",  "LINE_LOSS_SWING",
-                                          "INCOMPLETE", "NO_ENERGY", "LINK_DOWN",
+                                          "INCOMPLETE", "PARTIAL",   "NO_ENERGY", "LINK_DOWN",
                                           "LINK_UP"};
 
 static bool known_type(const char *t)

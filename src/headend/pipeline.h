@@ -72,6 +72,7 @@ int pipe_start(store_t *st, bool sync, pipe_t **out);
 #define PIPE_EV_LOSS_SWING 0x202
 #define PIPE_EV_INCOMPLETE 0x203
 #define PIPE_EV_NO_ENERGY  0x204
+#define PIPE_EV_PARTIAL    0x205 /* judged on the rest, meters with unknown energy named */
 #define PIPE_EV_LINK_DOWN  0x300 /* a link was down longer than one interval */
 #define PIPE_EV_LINK_UP    0x301 /* ... and is back */
 

@@ -70,9 +70,9 @@ void sched_window(int64_t now, int64_t step, int backfill_days, int64_t *from,
 {
     int64_t newest = sched_interval_floor(now, step);
     *to = newest + step;
+    /* backfill_days back from the newest, that boundary read included: it
+     * starts the window's first full local day (issue 14) */
     *from = newest - (int64_t)backfill_days * 86400;
-    if (backfill_days > 0)
-        *from += step; /* exactly backfill_days worth of intervals */
 }
 
 bool sched_backoff_skip(int streak, int since, int backoff_after, int backoff_max)
