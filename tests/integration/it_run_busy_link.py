@@ -50,8 +50,8 @@ def run(tmp):
             f.write(log)
     s = summary(log)
     check(s.get("timeouts", 0) == 0, f"timeouts on a slow but sound link: {s}")
-    done = [(int(b), int(ms)) for b, ms in
-            re.findall(r"cycle (\d+) done in (\d+) ms", log)]
+    done = [(utc(b[:19] + "Z"), int(ms)) for b, ms in
+            re.findall(r"cycle (\S+Z) done in (\d+) ms", log)]
     # no cycle finished: the first one took the whole run at least
     first_b, first_ms = done[0] if done else (start // STEP * STEP, (until - start) * 1000)
     first_s = first_ms / 1000

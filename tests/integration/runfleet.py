@@ -142,8 +142,11 @@ class Run:
 
 
 def cycles_done(lines, boundary):
-    """Links that logged 'cycle BOUNDARY done in N ms' ({link ctx: ms})."""
+    """Links that logged 'cycle BOUNDARY done in N ms' ({link ctx: ms});
+    boundary as the log writes it, ISO UTC (an int is converted)."""
     out = {}
+    if isinstance(boundary, int):
+        boundary = iso(boundary)
     pat = re.compile(rf"\[?([\w.-]+)\]?:? .*cycle {boundary} done in (\d+) ms")
     for ln in lines:
         if f"cycle {boundary} done" in ln:
