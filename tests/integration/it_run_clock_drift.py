@@ -4,7 +4,10 @@ REVERSED (and a slow one went unseen).
 
 amisim, 1 concentrator x 6 customer meters (+ the district meter); meters 0
 to 3 have clocks 15 min slow, 30 min slow, 15 min fast and 30 min fast
-(clock_drift, rate 0, since a day before the start): their load records
+(clock_drift, rate 0, since three days before the start, so that the jump
+of the clock at the fault's start lies before the backfill window: amisim
+would stamp records around a 30-minute forward jump that a real meter
+never writes, not ordered with the ones before it): their load records
 are stamped by their own clocks, on their own 15-minute grid. Meters 4, 5
 and the district meter are healthy. The head-end runs 3 simulated hours at
 360x with backfill_days 1, so it stores backfilled records and live reads
@@ -42,7 +45,7 @@ def addr(j):
 
 def run(tmp):
     faults = fault_file(tmp, [{"type": "clock_drift", "meter": f"0:{j}", "offset_s": off,
-                               "rate_s_per_day": 0, "from": "-1d"}
+                               "rate_s_per_day": 0, "from": "-3d"}
                               for j, off in DRIFT.items()])
     fleet = ["--concentrators", "1", "--meters", "6", "--faults", faults]
     yaml, _, log = run_fleet(tmp, fleet, EPOCH, SCALE,
