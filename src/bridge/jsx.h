@@ -1,0 +1,92 @@
+/*
+ * jsx — the NATS JetStream adapter of the scale-out commands (bridge, sink,
+ * bench): the only module that includes nats.h. nats.c's natsStatus and
+ * JetStream error codes are translated here, once, into ah_err:
+ *   AH_ETIMEDOUT     no answer in time (leader election, a node down): retry
+ *   AH_ECONNREFUSED  no server reachable: retry
+ *   AH_EBUSY         "wrong last sequence": another writer got there first
+ *   AH_ENOENT        no such stream / no message on that subject
+ *   AH_EIO           anything else
+ *
+ * Must not: know the batch format beyond its four headers, or retry on its
+ * own — the callers decide (the bridge retries the same batch, whose
+ * Nats-Msg-Id makes a re-send harmless).
+ */
+#ifndef AH_JSX_H
+#define AH_JSX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct jsx jsx_t;
+
+struct jsx_opts {
+    const char *urls;     /* "nats://h:p,nats://h:p,..." borrowed for the call */
+    const char *stream;   /* stream name */
+    const char *subjects; /* the stream's subjects, e.g. "ami.feed.>" */
+    int replicas;         /* 1..5 */
+    int64_t dup_window_ms;
+    int timeout_ms; /* per JetStream request */
+    const char *name; /* connection name shown by the server */
+};
+
+/* Connect (keeps reconnecting forever on loss). AH_ECONNREFUSED when no
+ * server answers the first time. */
+int jsx_connect(const struct jsx_opts *o, jsx_t **out);
+void jsx_destroy(jsx_t **j);
+
+/* Create the stream if it does not exist (file storage, limits retention,
+ * replicas, duplicate window). Idempotent; racing creators agree. */
+int jsx_ensure_stream(jsx_t *j);
+
+/* The last message stored on subject: its stream sequence and its
+ * Ami-Last header. AH_ENOENT when the subject has none. */
+int jsx_last(jsx_t *j, const char *subject, uint64_t *stream_seq, uint64_t *ami_last);
+
+/* One batch. expect_subj_seq is the stream sequence of the subject's last
+ * message (0: none yet) — JetStream refuses the message (AH_EBUSY) unless
+ * it still is. On AH_OK, *stream_seq is where it was stored and *dup tells
+ * that the server already had this Nats-Msg-Id (a re-send). */
+struct jsx_batch {
+    const char *subject, *msgid, *headend;
+    uint64_t prev; /* last sequence of the batch before on the subject, 0 = none */
+    uint64_t first, last, expect_subj_seq;
+    const void *data;
+    size_t len;
+};
+int jsx_publish(jsx_t *j, const struct jsx_batch *b, uint64_t *stream_seq, bool *dup);
+
+/* Plain publish with a Nats-Msg-Id only (the bench's ceiling). */
+int jsx_publish_plain(jsx_t *j, const char *subject, const char *msgid, const void *data,
+                      size_t len);
+
+/* ---- durable pull consumer (sink) -------------------------------------- */
+
+/* Bind to (or create) durable consumer `durable` on filter, explicit acks,
+ * deliver all, ack_wait_ms before a redelivery. */
+int jsx_pull_open(jsx_t *j, const char *durable, const char *filter, int64_t ack_wait_ms,
+                  int max_ack_pending);
+
+/* A fetched message; borrowed strings live until jsx_msg_done(). */
+struct jsx_msg {
+    void *m; /* natsMsg */
+    const char *headend;
+    uint64_t prev, first, last; /* 0 when the headers are missing or bad */
+    const char *data;
+    size_t len;
+    uint64_t stream_seq;
+    uint64_t delivered;     /* 1 on first delivery */
+};
+
+/* Up to max messages into out[], waiting up to timeout_ms; returns how many
+ * (0 on timeout) or a negative ah_err. */
+int jsx_fetch(jsx_t *j, struct jsx_msg *out, int max, int timeout_ms);
+/* Ack (synchronously: the caller knows the server has it) / ask for a
+ * redelivery after delay_ms. Both then free the message. */
+int jsx_ack(struct jsx_msg *m);
+int jsx_nak(struct jsx_msg *m, int64_t delay_ms);
+/* Free without answering (the server redelivers after ack_wait). */
+void jsx_msg_done(struct jsx_msg *m);
+
+#endif /* AH_JSX_H */

@@ -1,0 +1,183 @@
+/*
+ * sink — fetch, check, apply, ack (sink.h).
+ */
+#include "sink.h"
+
+#include "ah_err.h"
+#include "ah_log.h"
+#include "jsb.h"
+#include "jsx.h"
+#include "sinkdb.h"
+
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define F(x) offsetof(struct sink_cfg, x)
+#define S(x) sizeof(((struct sink_cfg *)0)->x)
+const struct scfg_key sink_keys[] = {
+    {"nats", SCFG_STR, F(nats), S(nats), 0, 0, "nats://127.0.0.1:4222", "server URLs"},
+    {"stream", SCFG_SEG, F(stream), S(stream), 0, 0, "AMI", "JetStream stream"},
+    {"subject_prefix", SCFG_SEG, F(subject_prefix), S(subject_prefix), 0, 0, "ami.feed",
+     "the bridges' subject prefix"},
+    {"durable", SCFG_SEG, F(durable), S(durable), 0, 0, "ami-sink", "durable consumer name"},
+    {"postgres", SCFG_STR, F(postgres), S(postgres), 0, 0, NULL, "libpq conninfo"},
+    {"replicas", SCFG_INT, F(replicas), 0, 1, 5, "3", "copies of the stream"},
+    {"fetch", SCFG_INT, F(fetch), 0, 1, 256, "32", "batches per fetch"},
+    {"ack_wait_ms", SCFG_INT, F(ack_wait_ms), 0, 500, 3600000, "30000",
+     "redelivery after an unanswered batch"},
+    {"max_ack_pending", SCFG_INT, F(max_ack_pending), 0, 1, 100000, "256",
+     "batches in flight"},
+    {"timeout_ms", SCFG_INT, F(timeout_ms), 0, 100, 60000, "3000", "per JetStream request"},
+    {"dup_window_s", SCFG_INT, F(dup_window_s), 0, 1, 86400, "120",
+     "JetStream duplicate window (when the sink creates the stream)"},
+};
+const size_t sink_nkeys = sizeof sink_keys / sizeof sink_keys[0];
+#undef F
+#undef S
+
+#define SINK_FETCH_MAX 256
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Test hook (tests/integration/it_scaleout.py): with
+ * AMIHEAD_SINK_DIE_AFTER_COMMIT=N the sink kills itself with SIGKILL right
+ * after its N-th committed batch, before the ack — the one moment a crash
+ * could double-count if the cursor did not guard. */
+static long die_after_commit(void)
+{
+    const char *s = getenv("AMIHEAD_SINK_DIE_AFTER_COMMIT");
+    uint64_t v = 0;
+    return s && jsb_parse_u64(s, &v) == AH_OK && v < 1000000 ? (long)v : 0;
+}
+
+static int db_connect(const struct sink_cfg *c, volatile sig_atomic_t *stop, sinkdb_t **db)
+{
+    for (long wait = 100; !*stop; wait = wait < 2000 ? 2 * wait : 2000) {
+        int rc = sinkdb_open(c->postgres, db);
+        if (rc == AH_OK)
+            return AH_OK;
+        if (rc != AH_ECLOSED)
+            return rc;
+        nap_ms(wait);
+    }
+    return AH_OK;
+}
+
+/* One batch until it is answered. Returns AH_OK or a fatal ah_err. */
+static int handle(const struct sink_cfg *c, volatile sig_atomic_t *stop, sinkdb_t **db,
+                  struct jsx_msg *m, struct sink_stats *st, long *die_at)
+{
+    char why[160];
+    struct jsb_counts cnt;
+    if (!m->headend[0] || !m->first ||
+        jsb_check(m->data, m->len, m->headend, m->first, m->last, &cnt, why, sizeof why)) {
+        if (!m->headend[0] || !m->first)
+            snprintf(why, sizeof why, "Ami-* headers missing");
+        ah_log(AH_LOG_ERROR, "sink", "stream seq %" PRIu64 " rejected: %s", m->stream_seq,
+               why);
+        st->rejected++;
+        (void)jsx_ack(m);
+        return AH_OK;
+    }
+    for (long wait = 100; !*stop; wait = wait < 2000 ? 2 * wait : 2000) {
+        if (!*db) {
+            int rc = db_connect(c, stop, db);
+            if (rc)
+                return rc;
+            if (!*db)
+                break;
+            st->reconnects++;
+        }
+        enum sinkdb_result res;
+        int rc = sinkdb_apply(*db, m->headend, m->prev, m->first, m->last, m->data, m->len,
+                              m->stream_seq, &res);
+        if (rc == AH_ECLOSED) {
+            sinkdb_destroy(db);
+            nap_ms(wait);
+            continue;
+        }
+        if (rc) {
+            /* the server refused the batch: leave it for a redelivery after
+             * ack_wait and say so loudly */
+            jsx_msg_done(m);
+            nap_ms(1000);
+            return AH_OK;
+        }
+        if (res == SINKDB_EARLY) {
+            st->early++;
+            (void)jsx_nak(m, 500);
+            return AH_OK;
+        }
+        if (res == SINKDB_APPLIED) {
+            st->applied++;
+            st->rows += m->last - m->first + 1;
+            if (*die_at && --*die_at == 0) {
+                ah_log(AH_LOG_WARN, "sink", "test hook: SIGKILL after commit, before ack");
+                raise(SIGKILL);
+            }
+        } else {
+            st->duplicates++;
+        }
+        (void)jsx_ack(m); /* lost ack = one redelivery, answered "duplicate" */
+        return AH_OK;
+    }
+    jsx_msg_done(m);
+    return AH_OK;
+}
+
+int sink_run(const struct sink_cfg *c, volatile sig_atomic_t *stop, struct sink_stats *stp)
+{
+    struct sink_stats dummy = {0};
+    struct sink_stats *st = stp ? stp : &dummy;
+    char subjects[80];
+    snprintf(subjects, sizeof subjects, "%s.>", c->subject_prefix);
+    struct jsx_opts jo = {.urls = c->nats,
+                          .stream = c->stream,
+                          .subjects = subjects,
+                          .replicas = (int)c->replicas,
+                          .dup_window_ms = c->dup_window_s * 1000,
+                          .timeout_ms = (int)c->timeout_ms,
+                          .name = c->durable};
+    long die_at = die_after_commit();
+    sinkdb_t *db = NULL;
+    jsx_t *js = NULL;
+    int rc = db_connect(c, stop, &db);
+    for (long wait = 100; !rc && !*stop; wait = wait < 2000 ? 2 * wait : 2000) {
+        if (!js && jsx_connect(&jo, &js) != AH_OK) {
+            nap_ms(wait);
+            continue;
+        }
+        if (jsx_ensure_stream(js) == AH_OK &&
+            jsx_pull_open(js, c->durable, subjects, c->ack_wait_ms,
+                          (int)c->max_ack_pending) == AH_OK)
+            break;
+        nap_ms(wait);
+    }
+    struct jsx_msg *msgs = calloc(SINK_FETCH_MAX, sizeof *msgs);
+    if (!msgs)
+        rc = AH_ENOMEM;
+    while (!rc && !*stop) {
+        int n = jsx_fetch(js, msgs, (int)c->fetch, 1000);
+        if (n < 0) {
+            nap_ms(200); /* leader election, a node down: the client reconnects */
+            continue;
+        }
+        int i = 0;
+        for (; i < n && !rc && !*stop; i++)
+            rc = handle(c, stop, &db, &msgs[i], st, &die_at);
+        for (; i < n; i++)
+            jsx_msg_done(&msgs[i]);
+    }
+    free(msgs);
+    jsx_destroy(&js);
+    sinkdb_destroy(&db);
+    return rc;
+}

@@ -1,0 +1,50 @@
+/*
+ * sink — the durable JetStream consumer that fills the central PostgreSQL
+ * store (docs/scale-out.md). For each fetched batch, in order:
+ *
+ *     check payload against headers (jsb_check)  bad ──► log, ack (kept in
+ *        │                                               the stream, never
+ *        ▼                                               half-applied)
+ *     ami_apply() in one transaction ── connection lost ──► reconnect, same batch
+ *        │
+ *        ├─ applied / duplicate ──► ack (only now: after the commit)
+ *        └─ early ────────────────► nak with a delay: an earlier batch is
+ *                                    still due (redelivery after ack_wait)
+ *
+ * A crash between commit and ack costs one redelivery, which the cursor
+ * answers "duplicate". Must not: ack before the commit, or commit a batch
+ * that does not follow the cursor.
+ */
+#ifndef AH_SINK_H
+#define AH_SINK_H
+
+#include "scfg.h"
+
+#include <signal.h>
+#include <stdint.h>
+
+struct sink_cfg {
+    char nats[1024];
+    char stream[64];
+    char subject_prefix[64];
+    char durable[64];
+    char postgres[512]; /* libpq conninfo */
+    int64_t replicas;
+    int64_t fetch;
+    int64_t ack_wait_ms;
+    int64_t max_ack_pending;
+    int64_t timeout_ms;
+    int64_t dup_window_s;
+};
+
+extern const struct scfg_key sink_keys[];
+extern const size_t sink_nkeys;
+
+struct sink_stats {
+    uint64_t applied, duplicates, early, rejected, rows, reconnects;
+};
+
+/* Run until *stop is set. AH_OK after a stop. stats may be NULL. */
+int sink_run(const struct sink_cfg *c, volatile sig_atomic_t *stop, struct sink_stats *st);
+
+#endif /* AH_SINK_H */
