@@ -124,6 +124,13 @@ int jsb_check(const char *payload, size_t len, const char *headend, uint64_t fir
             goto out;
         }
         count_type(&tmp, t);
+        const char *end = json_string_value(json_object_get(o, "end"));
+        if (!strcmp(t, "read") && end && strlen(end) < sizeof tmp.end_min) {
+            if (!tmp.end_min[0] || strcmp(end, tmp.end_min) < 0)
+                strcpy(tmp.end_min, end);
+            if (strcmp(end, tmp.end_max) > 0)
+                strcpy(tmp.end_max, end);
+        }
     }
     if (c)
         *c = tmp;

@@ -60,6 +60,9 @@ int jsb_parse_u64(const char *s, uint64_t *out);
 /* What a checked batch holds, by body type. */
 struct jsb_counts {
     uint32_t read, anomaly, gap, daily, other;
+    /* earliest and latest "end" of the reads, as sent (ISO 8601 UTC sorts
+     * as text); "" when there are no reads */
+    char end_min[24], end_max[24];
 };
 
 /* Check a received payload against its headers: a JSON array of exactly

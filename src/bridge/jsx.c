@@ -299,10 +299,9 @@ void jsx_msg_done(struct jsx_msg *m)
 
 int jsx_ack(struct jsx_msg *m)
 {
-    jsErrCode jerr = 0;
-    natsStatus s = natsMsg_AckSync(m->m, NULL, &jerr);
+    natsStatus s = natsMsg_Ack(m->m, NULL);
     jsx_msg_done(m);
-    return from_nats(s, jerr);
+    return from_nats(s, 0);
 }
 
 int jsx_nak(struct jsx_msg *m, int64_t delay_ms)

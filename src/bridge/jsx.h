@@ -82,8 +82,9 @@ struct jsx_msg {
 /* Up to max messages into out[], waiting up to timeout_ms; returns how many
  * (0 on timeout) or a negative ah_err. */
 int jsx_fetch(jsx_t *j, struct jsx_msg *out, int max, int timeout_ms);
-/* Ack (synchronously: the caller knows the server has it) / ask for a
- * redelivery after delay_ms. Both then free the message. */
+/* Ack (fire and forget: a lost ack costs one redelivery, which the
+ * caller must recognise) / ask for a redelivery after delay_ms. Both then
+ * free the message. */
 int jsx_ack(struct jsx_msg *m);
 int jsx_nak(struct jsx_msg *m, int64_t delay_ms);
 /* Free without answering (the server redelivers after ack_wait). */

@@ -10,6 +10,7 @@
 #include "sinkdb.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,22 +72,69 @@ static int db_connect(const struct sink_cfg *c, volatile sig_atomic_t *stop, sin
     return AH_OK;
 }
 
-/* One batch until it is answered. Returns AH_OK or a fatal ah_err. */
-static int handle(const struct sink_cfg *c, volatile sig_atomic_t *stop, sinkdb_t **db,
-                  struct jsx_msg *m, struct sink_stats *st, long *die_at)
+/* Whether a fetched batch holds together; a bad one is acked (it stays in
+ * the stream for inspection, and must not block the head-ends behind it). */
+static bool batch_ok(struct jsx_msg *m, struct sink_stats *st, struct jsb_counts *cnt)
 {
     char why[160];
-    struct jsb_counts cnt;
-    if (!m->headend[0] || !m->first ||
-        jsb_check(m->data, m->len, m->headend, m->first, m->last, &cnt, why, sizeof why)) {
-        if (!m->headend[0] || !m->first)
-            snprintf(why, sizeof why, "Ami-* headers missing");
-        ah_log(AH_LOG_ERROR, "sink", "stream seq %" PRIu64 " rejected: %s", m->stream_seq,
-               why);
-        st->rejected++;
-        (void)jsx_ack(m);
-        return AH_OK;
+    if (m->headend[0] && m->first &&
+        jsb_check(m->data, m->len, m->headend, m->first, m->last, cnt, why, sizeof why) ==
+            AH_OK)
+        return true;
+    if (!m->headend[0] || !m->first)
+        snprintf(why, sizeof why, "Ami-* headers missing");
+    ah_log(AH_LOG_ERROR, "sink", "stream seq %" PRIu64 " rejected: %s", m->stream_seq, why);
+    st->rejected++;
+    (void)jsx_ack(m);
+    return false;
+}
+
+/* Apply m[0..n) (the ones not yet answered) in one transaction, or each in
+ * its own when together gives anything but a clean commit. res[i] is set
+ * for every batch applied. Returns AH_OK, AH_ECLOSED (connection lost:
+ * nothing is known to be committed) or AH_ESTORE. */
+static int apply_group(sinkdb_t *db, struct jsx_msg *m, int n, bool together,
+                       const struct jsb_counts *cnt, enum sinkdb_result *res)
+{
+    int rc = together ? sinkdb_begin(db) : AH_OK;
+    for (int i = 0; !rc && i < n; i++) {
+        if (!m[i].m)
+            continue;
+        const struct jsb_counts *c = &cnt[i];
+        struct sinkdb_batch b = {
+            .headend = m[i].headend,
+            .prev = m[i].prev,
+            .first = m[i].first,
+            .last = m[i].last,
+            .payload = m[i].data,
+            .len = m[i].len,
+            .stream_seq = m[i].stream_seq,
+            .kinds = (c->anomaly ? SINKDB_HAS_ANOMALY : 0u) | (c->gap ? SINKDB_HAS_GAP : 0u) |
+                     (c->daily ? SINKDB_HAS_DAILY : 0u),
+            .end_min = c->end_min,
+            .end_max = c->end_max,
+        };
+        rc = sinkdb_apply(db, &b, &res[i]);
     }
+    if (together) {
+        if (rc == AH_OK)
+            rc = sinkdb_commit(db);
+        else if (rc != AH_ECLOSED)
+            sinkdb_rollback(db);
+    }
+    return rc;
+}
+
+/* A fetched group until every batch in it is answered. */
+static int handle(const struct sink_cfg *c, volatile sig_atomic_t *stop, sinkdb_t **db,
+                  struct jsx_msg *m, int n, struct sink_stats *st, long *die_at)
+{
+    enum sinkdb_result res[SINK_FETCH_MAX];
+    struct jsb_counts cnt[SINK_FETCH_MAX];
+    for (int i = 0; i < n; i++)
+        if (!batch_ok(&m[i], st, &cnt[i]))
+            m[i].m = NULL;
+    bool together = true;
     for (long wait = 100; !*stop; wait = wait < 2000 ? 2 * wait : 2000) {
         if (!*db) {
             int rc = db_connect(c, stop, db);
@@ -96,40 +144,47 @@ static int handle(const struct sink_cfg *c, volatile sig_atomic_t *stop, sinkdb_
                 break;
             st->reconnects++;
         }
-        enum sinkdb_result res;
-        int rc = sinkdb_apply(*db, m->headend, m->prev, m->first, m->last, m->data, m->len,
-                              m->stream_seq, &res);
+        int rc = apply_group(*db, m, n, together, cnt, res);
         if (rc == AH_ECLOSED) {
             sinkdb_destroy(db);
             nap_ms(wait);
             continue;
         }
+        if (rc && together) {
+            together = false; /* find the batch the server refuses */
+            continue;
+        }
         if (rc) {
-            /* the server refused the batch: leave it for a redelivery after
-             * ack_wait and say so loudly */
-            jsx_msg_done(m);
+            /* refused on its own: leave the rest for a redelivery after
+             * ack_wait (the cursor skips what did commit) */
             nap_ms(1000);
-            return AH_OK;
+            break;
         }
-        if (res == SINKDB_EARLY) {
-            st->early++;
-            (void)jsx_nak(m, 500);
-            return AH_OK;
-        }
-        if (res == SINKDB_APPLIED) {
-            st->applied++;
-            st->rows += m->last - m->first + 1;
-            if (*die_at && --*die_at == 0) {
-                ah_log(AH_LOG_WARN, "sink", "test hook: SIGKILL after commit, before ack");
-                raise(SIGKILL);
+        /* committed: only now answer JetStream */
+        for (int i = 0; i < n; i++) {
+            if (!m[i].m)
+                continue;
+            if (res[i] == SINKDB_EARLY) {
+                st->early++;
+                (void)jsx_nak(&m[i], 500);
+                continue;
             }
-        } else {
-            st->duplicates++;
+            if (res[i] == SINKDB_APPLIED) {
+                st->applied++;
+                st->rows += m[i].last - m[i].first + 1;
+                if (*die_at && --*die_at == 0) {
+                    ah_log(AH_LOG_WARN, "sink", "test hook: SIGKILL after commit, before ack");
+                    raise(SIGKILL);
+                }
+            } else {
+                st->duplicates++;
+            }
+            (void)jsx_ack(&m[i]); /* a lost ack = one redelivery, answered "duplicate" */
         }
-        (void)jsx_ack(m); /* lost ack = one redelivery, answered "duplicate" */
         return AH_OK;
     }
-    jsx_msg_done(m);
+    for (int i = 0; i < n; i++)
+        jsx_msg_done(&m[i]);
     return AH_OK;
 }
 
@@ -170,11 +225,8 @@ int sink_run(const struct sink_cfg *c, volatile sig_atomic_t *stop, struct sink_
             nap_ms(200); /* leader election, a node down: the client reconnects */
             continue;
         }
-        int i = 0;
-        for (; i < n && !rc && !*stop; i++)
-            rc = handle(c, stop, &db, &msgs[i], st, &die_at);
-        for (; i < n; i++)
-            jsx_msg_done(&msgs[i]);
+        if (n > 0)
+            rc = handle(c, stop, &db, msgs, n, st, &die_at);
     }
     free(msgs);
     jsx_destroy(&js);

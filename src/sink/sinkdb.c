@@ -57,9 +57,14 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS ami_feed_breaks ("
     "  headend text NOT NULL, first_missing bigint NOT NULL, last_missing bigint NOT NULL,"
     "  noticed timestamptz NOT NULL, PRIMARY KEY (headend, first_missing));"
+    "DROP FUNCTION IF EXISTS ami_apply(text, bigint, bigint, bigint, jsonb, bigint);"
+    "DROP FUNCTION IF EXISTS ami_apply(text, bigint, bigint, bigint, jsonb, bigint,"
+    "                                  integer);"
     "CREATE OR REPLACE FUNCTION ami_apply(h text, prv bigint, f bigint, l bigint,"
-    "                                     b jsonb, sseq bigint) RETURNS text AS $$\n"
-    "DECLARE cur bigint; mo timestamptz;\n"
+    "                                     b jsonb, sseq bigint, kinds integer,"
+    "                                     emin timestamptz, emax timestamptz)"
+    "    RETURNS text AS $$\n"
+    "DECLARE cur bigint; mo timestamptz; part text;\n"
     "BEGIN\n"
     "  INSERT INTO ami_cursor VALUES (h, 0, 0, 0, now()) ON CONFLICT DO NOTHING;\n"
     "  SELECT last_seq INTO cur FROM ami_cursor WHERE headend = h FOR UPDATE;\n"
@@ -69,12 +74,15 @@ static const char schema_sql[] =
     "    INSERT INTO ami_feed_breaks VALUES (h, cur + 1, f - 1, now())\n"
     "      ON CONFLICT DO NOTHING;\n"
     "  END IF;\n"
-    "  FOR mo IN SELECT DISTINCT date_trunc('month', (e->>'end')::timestamptz, 'UTC')\n"
-    "            FROM jsonb_array_elements(b) e WHERE e->>'type' = 'read' LOOP\n"
-    "    EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF ami_reads'\n"
-    "                   ' FOR VALUES FROM (%L) TO (%L)',\n"
-    "                   'ami_reads_' || to_char(mo AT TIME ZONE 'UTC', 'YYYY_MM'),\n"
-    "                   mo, mo + interval '1 month');\n"
+    "  FOR mo IN SELECT generate_series(date_trunc('month', emin, 'UTC'),\n"
+    "                                   date_trunc('month', emax, 'UTC'), '1 month')\n"
+    "            WHERE emin IS NOT NULL LOOP\n"
+    "    part := 'ami_reads_' || to_char(mo AT TIME ZONE 'UTC', 'YYYY_MM');\n"
+    "    IF to_regclass(part) IS NULL THEN\n"
+    "      EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF ami_reads'\n"
+    "                     ' FOR VALUES FROM (%L) TO (%L)', part, mo,\n"
+    "                     mo + interval '1 month');\n"
+    "    END IF;\n"
     "  END LOOP;\n"
     "  INSERT INTO ami_reads SELECT h, (e->>'seq')::bigint, e->>'meter', e->>'district',\n"
     "      (e->>'end')::timestamptz, e->>'source', (e->>'quality')::integer,\n"
@@ -83,18 +91,23 @@ static const char schema_sql[] =
     "    FROM jsonb_array_elements(b) e\n"
     "    WHERE e->>'type' = 'read' AND (e->>'seq')::bigint > cur\n"
     "    ON CONFLICT DO NOTHING;\n"
+    "  IF kinds & 1 <> 0 THEN\n"
     "  INSERT INTO ami_anomalies SELECT h, (e->>'seq')::bigint, e->>'meter',\n"
     "      e->>'district', e->>'anomaly', e->>'state', (e->>'at')::timestamptz,\n"
     "      (e->>'quality')::integer, e\n"
     "    FROM jsonb_array_elements(b) e\n"
     "    WHERE e->>'type' = 'anomaly' AND (e->>'seq')::bigint > cur\n"
     "    ON CONFLICT DO NOTHING;\n"
+    "  END IF;\n"
+    "  IF kinds & 2 <> 0 THEN\n"
     "  INSERT INTO ami_gaps SELECT h, (e->>'seq')::bigint, e->>'meter', e->>'district',\n"
     "      (e->>'first')::timestamptz, (e->>'last')::timestamptz,\n"
     "      (e->>'step_s')::integer, e->>'reason', e\n"
     "    FROM jsonb_array_elements(b) e\n"
     "    WHERE e->>'type' = 'gap' AND (e->>'seq')::bigint > cur\n"
     "    ON CONFLICT DO NOTHING;\n"
+    "  END IF;\n"
+    "  IF kinds & 4 <> 0 THEN\n"
     "  INSERT INTO ami_district_days SELECT h, (e->>'seq')::bigint, e->>'district',\n"
     "      (e->>'day')::date, (e->>'complete')::boolean,\n"
     "      (e->>'expected_intervals')::integer, (e->>'collected_intervals')::integer,\n"
@@ -103,6 +116,7 @@ static const char schema_sql[] =
     "    FROM jsonb_array_elements(b) e\n"
     "    WHERE e->>'type' = 'daily' AND (e->>'seq')::bigint > cur\n"
     "    ON CONFLICT DO NOTHING;\n"
+    "  END IF;\n"
     "  UPDATE ami_cursor SET last_seq = l, stream_seq = sseq, batches = batches + 1,\n"
     "         updated = now() WHERE headend = h;\n"
     "  RETURN 'applied';\n"
@@ -161,34 +175,37 @@ void sinkdb_destroy(sinkdb_t **dbp)
     *dbp = NULL;
 }
 
-int sinkdb_apply(sinkdb_t *db, const char *headend, uint64_t prev, uint64_t first,
-                 uint64_t last, const char *payload, size_t len, uint64_t stream_seq,
-                 enum sinkdb_result *res)
+int sinkdb_apply(sinkdb_t *db, const struct sinkdb_batch *b, enum sinkdb_result *res)
 {
-    if (len + 1 > db->cap) {
-        char *nb = realloc(db->buf, len + 1);
+    if (b->len + 1 > db->cap) {
+        char *nb = realloc(db->buf, b->len + 1);
         if (!nb)
             return AH_ENOMEM;
         db->buf = nb;
-        db->cap = len + 1;
+        db->cap = b->len + 1;
     }
-    memcpy(db->buf, payload, len);
-    db->buf[len] = '\0';
-    char p[4][24];
-    snprintf(p[0], sizeof p[0], "%" PRIu64, prev);
-    snprintf(p[1], sizeof p[1], "%" PRIu64, first);
-    snprintf(p[2], sizeof p[2], "%" PRIu64, last);
-    snprintf(p[3], sizeof p[3], "%" PRIu64, stream_seq);
-    const char *v[6] = {headend, p[0], p[1], p[2], db->buf, p[3]};
+    memcpy(db->buf, b->payload, b->len);
+    db->buf[b->len] = '\0';
+    char p[5][24];
+    snprintf(p[0], sizeof p[0], "%" PRIu64, b->prev);
+    snprintf(p[1], sizeof p[1], "%" PRIu64, b->first);
+    snprintf(p[2], sizeof p[2], "%" PRIu64, b->last);
+    snprintf(p[3], sizeof p[3], "%" PRIu64, b->stream_seq);
+    snprintf(p[4], sizeof p[4], "%u", b->kinds & 7u);
+    bool reads = b->end_min && b->end_min[0] && b->end_max && b->end_max[0];
+    const char *v[9] = {b->headend, p[0],  p[1], p[2], db->buf, p[3], p[4],
+                        reads ? b->end_min : NULL, reads ? b->end_max : NULL};
     PGresult *r = PQexecParams(db->pg,
                                "SELECT ami_apply($1, $2::bigint, $3::bigint, $4::bigint,"
-                               " $5::jsonb, $6::bigint)",
-                               6, NULL, v, NULL, NULL, 0);
+                               " $5::jsonb, $6::bigint, $7::integer, $8::timestamptz,"
+                               " $9::timestamptz)",
+                               9, NULL, v, NULL, NULL, 0);
     int rc = AH_OK;
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
         bool gone = PQstatus(db->pg) != CONNECTION_OK;
-        ah_log(gone ? AH_LOG_WARN : AH_LOG_ERROR, "postgres", "apply %s %" PRIu64 "-%" PRIu64 ": %s",
-               headend, first, last, PQerrorMessage(db->pg));
+        ah_log(gone ? AH_LOG_WARN : AH_LOG_ERROR, "postgres",
+               "apply %s %" PRIu64 "-%" PRIu64 ": %s", b->headend, b->first, b->last,
+               PQerrorMessage(db->pg));
         rc = gone ? AH_ECLOSED : AH_ESTORE;
     } else {
         const char *s = PQgetvalue(r, 0, 0);
@@ -198,4 +215,33 @@ int sinkdb_apply(sinkdb_t *db, const char *headend, uint64_t prev, uint64_t firs
     }
     PQclear(r);
     return rc;
+}
+
+int sinkdb_cursor(sinkdb_t *db, const char *headend, uint64_t *last)
+{
+    const char *v[1] = {headend};
+    PGresult *r = PQexecParams(db->pg, "SELECT last_seq FROM ami_cursor WHERE headend = $1",
+                               1, NULL, v, NULL, NULL, 0);
+    int rc = AH_OK;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        rc = PQstatus(db->pg) == CONNECTION_OK ? AH_ESTORE : AH_ECLOSED;
+    else
+        *last = PQntuples(r) ? strtoull(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    PQclear(r);
+    return rc;
+}
+
+int sinkdb_begin(sinkdb_t *db)
+{
+    return exec_ok(db->pg, "BEGIN");
+}
+
+int sinkdb_commit(sinkdb_t *db)
+{
+    return exec_ok(db->pg, "COMMIT");
+}
+
+void sinkdb_rollback(sinkdb_t *db)
+{
+    PQclear(PQexec(db->pg, "ROLLBACK"));
 }
