@@ -72,21 +72,17 @@ static int db_connect(const struct sink_cfg *c, volatile sig_atomic_t *stop, sin
     return AH_OK;
 }
 
-/* Whether a fetched batch holds together; a bad one is acked (it stays in
- * the stream for inspection, and must not block the head-ends behind it). */
-static bool batch_ok(struct jsx_msg *m, struct sink_stats *st, struct jsb_counts *cnt)
+/* A batch that cannot be applied is acked and logged: it stays in the
+ * stream for inspection, and must not block the head-ends behind it. */
+static void reject(struct jsx_msg *m, struct sink_stats *st)
 {
-    char why[160];
-    if (m->headend[0] && m->first &&
-        jsb_check(m->data, m->len, m->headend, m->first, m->last, cnt, why, sizeof why) ==
-            AH_OK)
-        return true;
-    if (!m->headend[0] || !m->first)
-        snprintf(why, sizeof why, "Ami-* headers missing");
-    ah_log(AH_LOG_ERROR, "sink", "stream seq %" PRIu64 " rejected: %s", m->stream_seq, why);
+    char why[160] = "Ami-* headers missing or inconsistent";
+    if (m->headend[0] && m->first && m->last >= m->first)
+        jsb_check(m->data, m->len, m->headend, m->first, m->last, NULL, why, sizeof why);
+    ah_log(AH_LOG_ERROR, "sink", "stream seq %" PRIu64 " (%s %" PRIu64 "-%" PRIu64
+           ") rejected: %s", m->stream_seq, m->headend, m->first, m->last, why);
     st->rejected++;
     (void)jsx_ack(m);
-    return false;
 }
 
 /* Apply m[0..n) (the ones not yet answered) in one transaction, or each in
@@ -94,26 +90,14 @@ static bool batch_ok(struct jsx_msg *m, struct sink_stats *st, struct jsb_counts
  * for every batch applied. Returns AH_OK, AH_ECLOSED (connection lost:
  * nothing is known to be committed) or AH_ESTORE. */
 static int apply_group(sinkdb_t *db, struct jsx_msg *m, int n, bool together,
-                       const struct jsb_counts *cnt, enum sinkdb_result *res)
+                       enum sinkdb_result *res)
 {
     int rc = together ? sinkdb_begin(db) : AH_OK;
     for (int i = 0; !rc && i < n; i++) {
         if (!m[i].m)
             continue;
-        const struct jsb_counts *c = &cnt[i];
-        struct sinkdb_batch b = {
-            .headend = m[i].headend,
-            .prev = m[i].prev,
-            .first = m[i].first,
-            .last = m[i].last,
-            .payload = m[i].data,
-            .len = m[i].len,
-            .stream_seq = m[i].stream_seq,
-            .kinds = (c->anomaly ? SINKDB_HAS_ANOMALY : 0u) | (c->gap ? SINKDB_HAS_GAP : 0u) |
-                     (c->daily ? SINKDB_HAS_DAILY : 0u),
-            .end_min = c->end_min,
-            .end_max = c->end_max,
-        };
+        struct sinkdb_batch b = {m[i].headend, m[i].prev, m[i].first, m[i].last,
+                                 m[i].data,    m[i].len,  m[i].stream_seq};
         rc = sinkdb_apply(db, &b, &res[i]);
     }
     if (together) {
@@ -130,10 +114,10 @@ static int handle(const struct sink_cfg *c, volatile sig_atomic_t *stop, sinkdb_
                   struct jsx_msg *m, int n, struct sink_stats *st, long *die_at)
 {
     enum sinkdb_result res[SINK_FETCH_MAX];
-    struct jsb_counts cnt[SINK_FETCH_MAX];
     for (int i = 0; i < n; i++)
-        if (!batch_ok(&m[i], st, &cnt[i]))
-            m[i].m = NULL;
+        if (!m[i].headend[0] || !m[i].first || m[i].last < m[i].first ||
+            m[i].last - m[i].first >= JSB_COUNT_MAX)
+            reject(&m[i], st); /* leaves m[i].m NULL */
     bool together = true;
     for (long wait = 100; !*stop; wait = wait < 2000 ? 2 * wait : 2000) {
         if (!*db) {
@@ -144,7 +128,7 @@ static int handle(const struct sink_cfg *c, volatile sig_atomic_t *stop, sinkdb_
                 break;
             st->reconnects++;
         }
-        int rc = apply_group(*db, m, n, together, cnt, res);
+        int rc = apply_group(*db, m, n, together, res);
         if (rc == AH_ECLOSED) {
             sinkdb_destroy(db);
             nap_ms(wait);
@@ -164,6 +148,10 @@ static int handle(const struct sink_cfg *c, volatile sig_atomic_t *stop, sinkdb_
         for (int i = 0; i < n; i++) {
             if (!m[i].m)
                 continue;
+            if (res[i] == SINKDB_REJECTED) {
+                reject(&m[i], st);
+                continue;
+            }
             if (res[i] == SINKDB_EARLY) {
                 st->early++;
                 (void)jsx_nak(&m[i], 500);

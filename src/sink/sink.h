@@ -1,17 +1,20 @@
 /*
  * sink — the durable JetStream consumer that fills the central PostgreSQL
- * store (docs/scale-out.md). For each fetched batch, in order:
+ * store (docs/scale-out.md). For each fetch of up to `fetch` batches:
  *
- *     check payload against headers (jsb_check)  bad ──► log, ack (kept in
- *        │                                               the stream, never
- *        ▼                                               half-applied)
- *     ami_apply() in one transaction ── connection lost ──► reconnect, same batch
- *        │
+ *     headers missing ──────────────────────────► log, ack ("rejected": kept
+ *        │                                          in the stream, written nowhere)
+ *        ▼
+ *     BEGIN; ami_apply() per batch; COMMIT  ── connection lost ──► reconnect,
+ *        │      (cursor check, bodies vs headers,                  same fetch again
+ *        │       inserts, cursor update)
+ *        │                                   ── refused ──► each batch on its own
  *        ├─ applied / duplicate ──► ack (only now: after the commit)
- *        └─ early ────────────────► nak with a delay: an earlier batch is
- *                                    still due (redelivery after ack_wait)
+ *        ├─ rejected ────────────► log why (jsb_check), ack
+ *        └─ early ───────────────► nak with a delay: an earlier batch is still
+ *                                   due (redelivered after ack_wait)
  *
- * A crash between commit and ack costs one redelivery, which the cursor
+ * A crash between commit and ack costs redeliveries, which the cursor
  * answers "duplicate". Must not: ack before the commit, or commit a batch
  * that does not follow the cursor.
  */

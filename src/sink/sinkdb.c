@@ -60,12 +60,27 @@ static const char schema_sql[] =
     "DROP FUNCTION IF EXISTS ami_apply(text, bigint, bigint, bigint, jsonb, bigint);"
     "DROP FUNCTION IF EXISTS ami_apply(text, bigint, bigint, bigint, jsonb, bigint,"
     "                                  integer);"
+    "DROP FUNCTION IF EXISTS ami_apply(text, bigint, bigint, bigint, jsonb, bigint,"
+    "                                  integer, timestamptz, timestamptz);"
     "CREATE OR REPLACE FUNCTION ami_apply(h text, prv bigint, f bigint, l bigint,"
-    "                                     b jsonb, sseq bigint, kinds integer,"
-    "                                     emin timestamptz, emax timestamptz)"
+    "                                     b jsonb, sseq bigint)"
     "    RETURNS text AS $$\n"
-    "DECLARE cur bigint; mo timestamptz; part text;\n"
+    "DECLARE cur bigint; mo timestamptz; part text; n bigint; ok boolean;\n"
+    "  emin text; emax text; has_a boolean; has_g boolean; has_d boolean;\n"
     "BEGIN\n"
+    /* the bodies against the headers, and what the batch holds, in one pass */
+    "  IF jsonb_typeof(b) <> 'array' THEN RETURN 'rejected'; END IF;\n"
+    "  SELECT count(*), coalesce(bool_and(jsonb_typeof(e) = 'object'\n"
+    "           AND e->>'seq' = (f + o - 1)::text AND e->>'headend' = h\n"
+    "           AND e->>'type' IS NOT NULL\n"
+    "           AND (e->>'type' <> 'read' OR e->>'end' IS NOT NULL)), false),\n"
+    "         min(e->>'end') FILTER (WHERE e->>'type' = 'read'),\n"
+    "         max(e->>'end') FILTER (WHERE e->>'type' = 'read'),\n"
+    "         bool_or(e->>'type' = 'anomaly'), bool_or(e->>'type' = 'gap'),\n"
+    "         bool_or(e->>'type' = 'daily')\n"
+    "    INTO n, ok, emin, emax, has_a, has_g, has_d\n"
+    "    FROM jsonb_array_elements(b) WITH ORDINALITY AS x(e, o);\n"
+    "  IF n <> l - f + 1 OR NOT ok THEN RETURN 'rejected'; END IF;\n"
     "  INSERT INTO ami_cursor VALUES (h, 0, 0, 0, now()) ON CONFLICT DO NOTHING;\n"
     "  SELECT last_seq INTO cur FROM ami_cursor WHERE headend = h FOR UPDATE;\n"
     "  IF l <= cur THEN RETURN 'duplicate'; END IF;\n"
@@ -74,8 +89,8 @@ static const char schema_sql[] =
     "    INSERT INTO ami_feed_breaks VALUES (h, cur + 1, f - 1, now())\n"
     "      ON CONFLICT DO NOTHING;\n"
     "  END IF;\n"
-    "  FOR mo IN SELECT generate_series(date_trunc('month', emin, 'UTC'),\n"
-    "                                   date_trunc('month', emax, 'UTC'), '1 month')\n"
+    "  FOR mo IN SELECT generate_series(date_trunc('month', emin::timestamptz, 'UTC'),\n"
+    "                      date_trunc('month', emax::timestamptz, 'UTC'), '1 month')\n"
     "            WHERE emin IS NOT NULL LOOP\n"
     "    part := 'ami_reads_' || to_char(mo AT TIME ZONE 'UTC', 'YYYY_MM');\n"
     "    IF to_regclass(part) IS NULL THEN\n"
@@ -91,7 +106,7 @@ static const char schema_sql[] =
     "    FROM jsonb_array_elements(b) e\n"
     "    WHERE e->>'type' = 'read' AND (e->>'seq')::bigint > cur\n"
     "    ON CONFLICT DO NOTHING;\n"
-    "  IF kinds & 1 <> 0 THEN\n"
+    "  IF has_a THEN\n"
     "  INSERT INTO ami_anomalies SELECT h, (e->>'seq')::bigint, e->>'meter',\n"
     "      e->>'district', e->>'anomaly', e->>'state', (e->>'at')::timestamptz,\n"
     "      (e->>'quality')::integer, e\n"
@@ -99,7 +114,7 @@ static const char schema_sql[] =
     "    WHERE e->>'type' = 'anomaly' AND (e->>'seq')::bigint > cur\n"
     "    ON CONFLICT DO NOTHING;\n"
     "  END IF;\n"
-    "  IF kinds & 2 <> 0 THEN\n"
+    "  IF has_g THEN\n"
     "  INSERT INTO ami_gaps SELECT h, (e->>'seq')::bigint, e->>'meter', e->>'district',\n"
     "      (e->>'first')::timestamptz, (e->>'last')::timestamptz,\n"
     "      (e->>'step_s')::integer, e->>'reason', e\n"
@@ -107,7 +122,7 @@ static const char schema_sql[] =
     "    WHERE e->>'type' = 'gap' AND (e->>'seq')::bigint > cur\n"
     "    ON CONFLICT DO NOTHING;\n"
     "  END IF;\n"
-    "  IF kinds & 4 <> 0 THEN\n"
+    "  IF has_d THEN\n"
     "  INSERT INTO ami_district_days SELECT h, (e->>'seq')::bigint, e->>'district',\n"
     "      (e->>'day')::date, (e->>'complete')::boolean,\n"
     "      (e->>'expected_intervals')::integer, (e->>'collected_intervals')::integer,\n"
@@ -186,20 +201,16 @@ int sinkdb_apply(sinkdb_t *db, const struct sinkdb_batch *b, enum sinkdb_result 
     }
     memcpy(db->buf, b->payload, b->len);
     db->buf[b->len] = '\0';
-    char p[5][24];
+    char p[4][24];
     snprintf(p[0], sizeof p[0], "%" PRIu64, b->prev);
     snprintf(p[1], sizeof p[1], "%" PRIu64, b->first);
     snprintf(p[2], sizeof p[2], "%" PRIu64, b->last);
     snprintf(p[3], sizeof p[3], "%" PRIu64, b->stream_seq);
-    snprintf(p[4], sizeof p[4], "%u", b->kinds & 7u);
-    bool reads = b->end_min && b->end_min[0] && b->end_max && b->end_max[0];
-    const char *v[9] = {b->headend, p[0],  p[1], p[2], db->buf, p[3], p[4],
-                        reads ? b->end_min : NULL, reads ? b->end_max : NULL};
+    const char *v[6] = {b->headend, p[0], p[1], p[2], db->buf, p[3]};
     PGresult *r = PQexecParams(db->pg,
                                "SELECT ami_apply($1, $2::bigint, $3::bigint, $4::bigint,"
-                               " $5::jsonb, $6::bigint, $7::integer, $8::timestamptz,"
-                               " $9::timestamptz)",
-                               9, NULL, v, NULL, NULL, 0);
+                               " $5::jsonb, $6::bigint)",
+                               6, NULL, v, NULL, NULL, 0);
     int rc = AH_OK;
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
         bool gone = PQstatus(db->pg) != CONNECTION_OK;
@@ -211,7 +222,8 @@ int sinkdb_apply(sinkdb_t *db, const struct sinkdb_batch *b, enum sinkdb_result 
         const char *s = PQgetvalue(r, 0, 0);
         *res = !strcmp(s, "applied")     ? SINKDB_APPLIED
                : !strcmp(s, "duplicate") ? SINKDB_DUPLICATE
-                                         : SINKDB_EARLY;
+               : !strcmp(s, "early")     ? SINKDB_EARLY
+                                         : SINKDB_REJECTED;
     }
     PQclear(r);
     return rc;

@@ -7,6 +7,9 @@
  * cursor moved to the batch's last sequence. The cursor decides:
  *   last <= cursor           "duplicate"  already committed (a redelivery)
  *   prev  > cursor           "early"      an earlier batch is still to come
+ *   bodies do not match      "rejected"   not a JSON array of last-first+1
+ *   the headers                           objects of this head-end with seq
+ *                                         first, first+1, ... (nothing written)
  *   prev == cursor           "applied"    (first > cursor + 1: the head-end
  *                                          lost that range; recorded in
  *                                          ami_feed_breaks, never hidden)
@@ -23,7 +26,7 @@
 
 typedef struct sinkdb sinkdb_t;
 
-enum sinkdb_result { SINKDB_APPLIED, SINKDB_DUPLICATE, SINKDB_EARLY };
+enum sinkdb_result { SINKDB_APPLIED, SINKDB_DUPLICATE, SINKDB_EARLY, SINKDB_REJECTED };
 
 /* Connect with a libpq conninfo string (borrowed for the call) and create
  * the schema if missing. AH_ECLOSED when the server is not reachable. */
@@ -39,21 +42,16 @@ int sinkdb_commit(sinkdb_t *db);
 void sinkdb_rollback(sinkdb_t *db);
 
 /* Apply one checked batch (payload: the JSON array, see jsb.h); its own
- * transaction unless inside sinkdb_begin/commit. kinds: what besides reads
- * the batch holds (SINKDB_HAS_*, from jsb_check's counts) and the reads'
- * interval-end range (which monthly partitions it needs), so that a batch
- * of reads costs one pass over its bodies. */
-#define SINKDB_HAS_ANOMALY 1u
-#define SINKDB_HAS_GAP     2u
-#define SINKDB_HAS_DAILY   4u
+ * transaction unless inside sinkdb_begin/commit. The server checks the
+ * bodies against the headers itself (it parses them anyway), in the same
+ * pass that finds what the batch holds and which monthly partitions it
+ * needs. */
 struct sinkdb_batch {
     const char *headend;
     uint64_t prev, first, last; /* the Ami-* headers (jsb.h) */
     const char *payload;        /* the JSON array, len bytes */
     size_t len;
     uint64_t stream_seq;
-    unsigned kinds;               /* SINKDB_HAS_* */
-    const char *end_min, *end_max; /* of the reads (jsb_counts); "" = none */
 };
 int sinkdb_apply(sinkdb_t *db, const struct sinkdb_batch *b, enum sinkdb_result *res);
 

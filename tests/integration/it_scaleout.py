@@ -26,6 +26,10 @@ Faults, in order, while the feed runs:
  5. PostgreSQL stopped (fast shutdown) for 3 s, then started again.
 Then both head-ends stop (SIGTERM), the bridges and the sink drain.
 
+Two forged batches (bodies that do not match their headers; no headers)
+are published straight to the stream: the sink must refuse both, with the
+reason, write nothing of them and carry on.
+
 Checks, per head-end:
 - the sink's cursor equals the head-end's last sequence (replay "info"),
   and no feed break was recorded: cursors gapless;
@@ -42,6 +46,7 @@ import json
 import os
 import re
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -111,6 +116,24 @@ def outbox(d):
             tl = struct.unpack(">H", v[9:11])[0]
             out[struct.unpack(">Q", k)[0]] = json.loads(v[11 + tl:], parse_float=Decimal)
     return out
+
+
+def nats_publish(port, subject, headers, payload):
+    """One message through the NATS client protocol (HPUB), for batches no
+    bridge would send; PING/PONG makes sure the server has it."""
+    hdr = "NATS/1.0\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    hb, pb = hdr.encode(), payload.encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.recv(4096)  # INFO
+        s.sendall(b'CONNECT {"verbose":false,"headers":true}\r\n' +
+                  f"HPUB {subject} {len(hb)} {len(hb) + len(pb)}\r\n".encode() + hb + pb +
+                  b"\r\nPING\r\n")
+        got = b""
+        while b"PONG" not in got:
+            chunk = s.recv(4096)
+            check(chunk, f"nats closed: {got!r}")
+            got += chunk
+        check(b"-ERR" not in got, f"nats: {got!r}")
 
 
 def clean_reads(d):
@@ -199,6 +222,16 @@ def run(tmp):
             check(sink.returncode == -signal.SIGKILL, f"sink exit {sink.returncode}")
             sink = amihead_bg(["sink", "-c", sink_yaml], sink_log)
 
+            # batches no bridge would send: bodies that do not match their
+            # headers, and no headers at all; both are refused, nothing of
+            # them is written, and the real head-ends are not held up
+            forged = ('[{"type":"read","headend":"hx-z","seq":1,"end":"2025-03-14T00:00:00Z"},'
+                      '{"type":"read","headend":"hx-z","seq":3,"end":"2025-03-14T00:15:00Z"}]')
+            nats_publish(nc.client[0], "ami.feed.hx-z",
+                         {"Ami-Headend": "hx-z", "Ami-Prev": "0", "Ami-First": "1",
+                          "Ami-Last": "2"}, forged)
+            nats_publish(nc.client[1], "ami.feed.hx-z", {"X": "y"}, "garbage")
+
             # 2. a second bridge for A beside the first: each batch is
             # stored once (the other's copy is a duplicate or refused); then
             # kill -9 of bridge A while it publishes, and a restart
@@ -263,6 +296,14 @@ def run(tmp):
             clean = {h.name: clean_reads(h.dir) for h in (a, b)}
             meters = {h.name: meter_ids(h.dir) for h in (a, b)}
 
+        for table in ("ami_reads", "ami_cursor", "ami_anomalies", "ami_gaps",
+                      "ami_district_days", "ami_feed_breaks"):
+            check(pg.sql(f"SELECT count(*) FROM {table} WHERE headend = 'hx-z'") == [["0"]],
+                  f"a forged batch reached {table}")
+        slog = log_text(sink_log)
+        check(" rejected: element 1: seq is not 2" in slog and
+              "rejected: Ami-* headers missing" in slog,
+              f"forged batches not rejected with their reasons: {slog[-2000:]}")
         check(pg.sql("SELECT count(*) FROM ami_feed_breaks") == [["0"]],
               f"feed breaks: {pg.sql('SELECT * FROM ami_feed_breaks')}")
         note = []
