@@ -38,6 +38,8 @@ const struct scfg_key bridge_keys[] = {
     {"timeout_ms", SCFG_INT, F(timeout_ms), 0, 100, 60000, "3000", "per JetStream request"},
     {"dup_window_s", SCFG_INT, F(dup_window_s), 0, 1, 86400, "120",
      "JetStream duplicate window"},
+    {"max_age_days", SCFG_INT, F(max_age_days), 0, 0, 3650, "7",
+     "stream retention when this creates the stream, 0 = forever"},
 };
 const size_t bridge_nkeys = sizeof bridge_keys / sizeof bridge_keys[0];
 #undef F
@@ -224,6 +226,7 @@ int bridge_run(const struct bridge_cfg *c, volatile sig_atomic_t *stop,
                           .subjects = subjects,
                           .replicas = (int)c->replicas,
                           .dup_window_ms = c->dup_window_s * 1000,
+                          .max_age_ms = c->max_age_days * 86400 * 1000,
                           .timeout_ms = (int)c->timeout_ms,
                           .name = b.subject};
     int rc = AH_OK;

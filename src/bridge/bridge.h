@@ -40,6 +40,7 @@ struct bridge_cfg {
     int64_t start_seq;
     int64_t timeout_ms;
     int64_t dup_window_s;
+    int64_t max_age_days;
 };
 
 extern const struct scfg_key bridge_keys[];

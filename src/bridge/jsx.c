@@ -26,6 +26,7 @@ struct jsx {
     char subjects[128];
     int replicas;
     int64_t dup_window_ms;
+    int64_t max_age_ms;
     int timeout_ms;
 };
 
@@ -64,6 +65,7 @@ int jsx_connect(const struct jsx_opts *o, jsx_t **out)
     j->replicas = o->replicas > 0 ? o->replicas : 1;
     j->dup_window_ms = o->dup_window_ms > 0 ? o->dup_window_ms : 120000;
     j->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 5000;
+    j->max_age_ms = o->max_age_ms > 0 ? o->max_age_ms : 0;
 
     char urls[1024];
     const char *list[JSX_MAX_URLS];
@@ -142,6 +144,7 @@ int jsx_ensure_stream(jsx_t *j)
     cfg.Retention = js_LimitsPolicy;
     cfg.Replicas = j->replicas;
     cfg.Duplicates = j->dup_window_ms * 1000000; /* nanoseconds */
+    cfg.MaxAge = j->max_age_ms * 1000000;
     jerr = 0;
     s = js_AddStream(&si, j->js, &cfg, NULL, &jerr);
     if (s == NATS_OK) {

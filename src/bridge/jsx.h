@@ -27,7 +27,8 @@ struct jsx_opts {
     const char *subjects; /* the stream's subjects, e.g. "ami.feed.>" */
     int replicas;         /* 1..5 */
     int64_t dup_window_ms;
-    int timeout_ms; /* per JetStream request */
+    int64_t max_age_ms; /* messages older are dropped by the server; 0 = kept */
+    int timeout_ms;     /* per JetStream request */
     const char *name; /* connection name shown by the server */
 };
 
@@ -37,7 +38,8 @@ int jsx_connect(const struct jsx_opts *o, jsx_t **out);
 void jsx_destroy(jsx_t **j);
 
 /* Create the stream if it does not exist (file storage, limits retention,
- * replicas, duplicate window). Idempotent; racing creators agree. */
+ * replicas, duplicate window, max age). Idempotent; racing creators agree.
+ * An existing stream is left as it is (change it with the nats tooling). */
 int jsx_ensure_stream(jsx_t *j);
 
 /* The last message stored on subject: its stream sequence and its

@@ -35,6 +35,8 @@ const struct scfg_key sink_keys[] = {
     {"timeout_ms", SCFG_INT, F(timeout_ms), 0, 100, 60000, "3000", "per JetStream request"},
     {"dup_window_s", SCFG_INT, F(dup_window_s), 0, 1, 86400, "120",
      "JetStream duplicate window (when the sink creates the stream)"},
+    {"max_age_days", SCFG_INT, F(max_age_days), 0, 0, 3650, "7",
+     "stream retention when this creates the stream, 0 = forever"},
 };
 const size_t sink_nkeys = sizeof sink_keys / sizeof sink_keys[0];
 #undef F
@@ -154,6 +156,11 @@ static int handle(const struct sink_cfg *c, volatile sig_atomic_t *stop, sinkdb_
             }
             if (res[i] == SINKDB_EARLY) {
                 st->early++;
+                if (m[i].delivered >= 20)
+                    ah_log(AH_LOG_WARN, m[i].headend,
+                           "batch %" PRIu64 "-%" PRIu64 " still waits for the batch ending at "
+                           "%" PRIu64 " (delivered %" PRIu64 " times): lost from the stream?",
+                           m[i].first, m[i].last, m[i].prev, m[i].delivered);
                 (void)jsx_nak(&m[i], 500);
                 continue;
             }
@@ -187,6 +194,7 @@ int sink_run(const struct sink_cfg *c, volatile sig_atomic_t *stop, struct sink_
                           .subjects = subjects,
                           .replicas = (int)c->replicas,
                           .dup_window_ms = c->dup_window_s * 1000,
+                          .max_age_ms = c->max_age_days * 86400 * 1000,
                           .timeout_ms = (int)c->timeout_ms,
                           .name = c->durable};
     long die_at = die_after_commit();

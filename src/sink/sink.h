@@ -38,6 +38,7 @@ struct sink_cfg {
     int64_t max_ack_pending;
     int64_t timeout_ms;
     int64_t dup_window_s;
+    int64_t max_age_days;
 };
 
 extern const struct scfg_key sink_keys[];
