@@ -176,7 +176,7 @@ int main(void)
     snprintf(bc.headend, sizeof bc.headend, "bench");
     snprintf(bc.feed, sizeof bc.feed, "%s", ep);
     snprintf(bc.replay, sizeof bc.replay, "%s", rp);
-    snprintf(bc.nats, sizeof bc.nats, "%s", urls);
+    snprintf(bc.js.nats, sizeof bc.js.nats, "%s", urls);
     jsx_t *ami = NULL;
     struct jsx_opts ao = {.urls = urls, .stream = "AMI", .subjects = "ami.feed.>",
                           .replicas = 3, .timeout_ms = 5000, .name = "bench"};
@@ -207,7 +207,7 @@ int main(void)
     /* sink: drain them into PostgreSQL */
     struct sink_cfg sc = {0};
     scfg_defaults(sink_keys, sink_nkeys, &sc);
-    snprintf(sc.nats, sizeof sc.nats, "%s", urls);
+    snprintf(sc.js.nats, sizeof sc.js.nats, "%s", urls);
     snprintf(sc.postgres, sizeof sc.postgres, "%s", pg);
     sinkdb_t *sdb = NULL;
     if (sinkdb_open(pg, &sdb))

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define F(x) offsetof(struct bridge_cfg, x)
 #define S(x) sizeof(((struct bridge_cfg *)0)->x)
@@ -26,20 +25,11 @@ const struct scfg_key bridge_keys[] = {
     {"headend", SCFG_SEG, F(headend), S(headend), 0, 0, NULL, "amihead's headend.id"},
     {"feed", SCFG_STR, F(feed), S(feed), 0, 0, "tcp://127.0.0.1:5556", "export.pub"},
     {"replay", SCFG_STR, F(replay), S(replay), 0, 0, "tcp://127.0.0.1:5557", "export.replay"},
-    {"nats", SCFG_STR, F(nats), S(nats), 0, 0, "nats://127.0.0.1:4222", "server URLs"},
-    {"stream", SCFG_SEG, F(stream), S(stream), 0, 0, "AMI", "JetStream stream"},
-    {"subject_prefix", SCFG_SEG, F(subject_prefix), S(subject_prefix), 0, 0, "ami.feed",
-     "subject = prefix.headend"},
-    {"replicas", SCFG_INT, F(replicas), 0, 1, 5, "3", "copies of the stream"},
+    JSX_CFG_KEYS(struct bridge_cfg, js),
     {"batch_max", SCFG_INT, F(batch_max), 0, 1, JSB_COUNT_MAX, "256", "bodies per batch"},
     {"batch_ms", SCFG_INT, F(batch_ms), 0, 1, 10000, "50", "longest wait to fill a batch"},
     {"start_seq", SCFG_INT, F(start_seq), 0, 1, INT64_MAX, "1",
      "first sequence when the subject is empty"},
-    {"timeout_ms", SCFG_INT, F(timeout_ms), 0, 100, 60000, "3000", "per JetStream request"},
-    {"dup_window_s", SCFG_INT, F(dup_window_s), 0, 1, 86400, "120",
-     "JetStream duplicate window"},
-    {"max_age_days", SCFG_INT, F(max_age_days), 0, 0, 3650, "7",
-     "stream retention when this creates the stream, 0 = forever"},
 };
 const size_t bridge_nkeys = sizeof bridge_keys / sizeof bridge_keys[0];
 #undef F
@@ -60,19 +50,13 @@ struct bridge {
     bool resumed; /* resume() ran: drop the message in hand, the feed restarts */
 };
 
-static void nap_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Where the subject ends, then a feed from there. Retries until stopped. */
 static int resume(struct bridge *b)
 {
     sub_destroy(&b->sub);
     jsb_reset(&b->batch);
     b->resumed = true;
-    for (long wait = 100; !*b->stop; wait = wait < 2000 ? 2 * wait : 2000) {
+    for (long wait = 100; !*b->stop; jsx_backoff(&wait, 2000)) {
         uint64_t s = 0, last = 0;
         int rc = jsx_last(b->js, b->subject, &s, &last);
         if (rc == AH_ENOENT) {
@@ -84,7 +68,6 @@ static int resume(struct bridge *b)
             b->prev = last;
             b->next = last + 1;
         } else {
-            nap_ms(wait);
             continue;
         }
         struct sub_opts so = {.endpoint = b->c->feed,
@@ -115,7 +98,7 @@ static int flush(struct bridge *b)
         return rc;
     struct jsx_batch jb = {b->subject, id,        b->c->headend, b->prev, b->batch.first,
                            b->batch.last, b->subj_seq, b->buf,       len};
-    for (long wait = 50; !*b->stop; wait = wait < 1000 ? 2 * wait : 1000) {
+    for (long wait = 50; !*b->stop; jsx_backoff(&wait, 1000)) {
         uint64_t seq = 0;
         bool dup = false;
         rc = jsx_publish(b->js, &jb, &seq, &dup);
@@ -141,7 +124,6 @@ static int flush(struct bridge *b)
             return resume(b);
         }
         b->st->retries++;
-        nap_ms(wait);
     }
     return AH_OK; /* stopped with the batch unsent: the next start resends it */
 }
@@ -215,31 +197,12 @@ int bridge_run(const struct bridge_cfg *c, volatile sig_atomic_t *stop,
 {
     struct bridge_stats dummy = {0};
     struct bridge b = {.c = c, .stop = stop, .st = stats ? stats : &dummy};
-    snprintf(b.subject, sizeof b.subject, "%s.%s", c->subject_prefix, c->headend);
-    char subjects[80];
-    snprintf(subjects, sizeof subjects, "%s.>", c->subject_prefix);
+    snprintf(b.subject, sizeof b.subject, "%s.%s", c->js.subject_prefix, c->headend);
     if (!(b.buf = malloc(JSB_PAYLOAD_MAX)))
         return AH_ENOMEM;
     jsb_init(&b.batch, b.buf, JSB_PAYLOAD_MAX);
-    struct jsx_opts jo = {.urls = c->nats,
-                          .stream = c->stream,
-                          .subjects = subjects,
-                          .replicas = (int)c->replicas,
-                          .dup_window_ms = c->dup_window_s * 1000,
-                          .max_age_ms = c->max_age_days * 86400 * 1000,
-                          .timeout_ms = (int)c->timeout_ms,
-                          .name = b.subject};
-    int rc = AH_OK;
-    for (long wait = 100; !*stop; wait = wait < 2000 ? 2 * wait : 2000) {
-        if (!b.js && jsx_connect(&jo, &b.js) != AH_OK) {
-            nap_ms(wait);
-            continue;
-        }
-        if ((rc = jsx_ensure_stream(b.js)) == AH_OK)
-            break;
-        nap_ms(wait);
-    }
-    if (!*stop)
+    int rc = jsx_open(&c->js, b.subject, stop, &b.js);
+    if (!rc && b.js)
         rc = loop(&b);
     sub_destroy(&b.sub);
     jsx_destroy(&b.js);

@@ -22,6 +22,7 @@
 #ifndef AH_BRIDGE_H
 #define AH_BRIDGE_H
 
+#include "jsx.h"
 #include "scfg.h"
 
 #include <signal.h>
@@ -31,16 +32,10 @@ struct bridge_cfg {
     char headend[65];
     char feed[256];   /* amihead export.pub */
     char replay[256]; /* amihead export.replay */
-    char nats[1024];  /* comma-separated server URLs */
-    char stream[64];
-    char subject_prefix[64];
-    int64_t replicas;
+    struct jsx_cfg js;
     int64_t batch_max;
     int64_t batch_ms;
     int64_t start_seq;
-    int64_t timeout_ms;
-    int64_t dup_window_s;
-    int64_t max_age_days;
 };
 
 extern const struct scfg_key bridge_keys[];

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define JSX_MAX_URLS 16
 
@@ -312,4 +313,38 @@ int jsx_nak(struct jsx_msg *m, int64_t delay_ms)
     natsStatus s = natsMsg_NakWithDelay(m->m, delay_ms, NULL);
     jsx_msg_done(m);
     return from_nats(s, 0);
+}
+
+void jsx_backoff(long *wait_ms, long max_ms)
+{
+    struct timespec ts = {*wait_ms / 1000, (*wait_ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    *wait_ms = *wait_ms < max_ms / 2 ? 2 * *wait_ms : max_ms;
+}
+
+int jsx_open(const struct jsx_cfg *c, const char *name, volatile sig_atomic_t *stop,
+             jsx_t **out)
+{
+    char subjects[80];
+    snprintf(subjects, sizeof subjects, "%s.>", c->subject_prefix);
+    struct jsx_opts jo = {.urls = c->nats,
+                          .stream = c->stream,
+                          .subjects = subjects,
+                          .replicas = (int)c->replicas,
+                          .dup_window_ms = c->dup_window_s * 1000,
+                          .max_age_ms = c->max_age_days * 86400 * 1000,
+                          .timeout_ms = (int)c->timeout_ms,
+                          .name = name};
+    jsx_t *j = NULL;
+    *out = NULL;
+    for (long wait = 100; !*stop; jsx_backoff(&wait, 2000)) {
+        if (!j && jsx_connect(&jo, &j) != AH_OK)
+            continue;
+        if (jsx_ensure_stream(j) == AH_OK) {
+            *out = j;
+            return AH_OK;
+        }
+    }
+    jsx_destroy(&j);
+    return AH_OK;
 }

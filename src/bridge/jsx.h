@@ -15,11 +15,51 @@
 #ifndef AH_JSX_H
 #define AH_JSX_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct jsx jsx_t;
+
+/* The JetStream keys bridge.yaml and sink.yaml share (docs/scale-out.md). */
+struct jsx_cfg {
+    char nats[1024]; /* comma-separated server URLs */
+    char stream[64];
+    char subject_prefix[64]; /* the head-ends' subjects are prefix.<headend> */
+    int64_t replicas;        /* when this process creates the stream */
+    int64_t timeout_ms;      /* per JetStream request */
+    int64_t dup_window_s;    /* ditto: Nats-Msg-Id duplicate window */
+    int64_t max_age_days;    /* ditto: retention, 0 = forever */
+};
+
+/* Their scfg_key entries (scfg.h) for a config struct T holding a struct
+ * jsx_cfg named m. */
+#define JSX_CFG_KEYS(T, m)                                                               \
+    {"nats", SCFG_STR, offsetof(T, m.nats), sizeof(((T *)0)->m.nats), 0, 0,              \
+     "nats://127.0.0.1:4222", "server URLs, comma-separated"},                           \
+        {"stream", SCFG_SEG, offsetof(T, m.stream), sizeof(((T *)0)->m.stream), 0, 0,    \
+         "AMI", "JetStream stream"},                                                     \
+        {"subject_prefix", SCFG_SEG, offsetof(T, m.subject_prefix),                      \
+         sizeof(((T *)0)->m.subject_prefix), 0, 0, "ami.feed", "subject = prefix.headend"}, \
+        {"replicas", SCFG_INT, offsetof(T, m.replicas), 0, 1, 5, "3",                    \
+         "copies, when this creates the stream"},                                        \
+        {"timeout_ms", SCFG_INT, offsetof(T, m.timeout_ms), 0, 100, 60000, "3000",       \
+         "per JetStream request"},                                                       \
+        {"dup_window_s", SCFG_INT, offsetof(T, m.dup_window_s), 0, 1, 86400, "120",      \
+         "duplicate window, when this creates the stream"},                              \
+        {"max_age_days", SCFG_INT, offsetof(T, m.max_age_days), 0, 0, 3650, "7",         \
+         "retention when this creates the stream, 0 = forever"}
+
+/* Connect and make sure the stream exists, retrying with backoff (up to
+ * 2 s) until both work or *stop is set (AH_OK with *out NULL). name: the
+ * connection's name shown by the server. */
+int jsx_open(const struct jsx_cfg *c, const char *name, volatile sig_atomic_t *stop,
+             jsx_t **out);
+
+/* Sleep *wait_ms, then double it up to max_ms: the retry pace of the
+ * scale-out commands. */
+void jsx_backoff(long *wait_ms, long max_ms);
 
 struct jsx_opts {
     const char *urls;     /* "nats://h:p,nats://h:p,..." borrowed for the call */

@@ -15,40 +15,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define F(x) offsetof(struct sink_cfg, x)
 #define S(x) sizeof(((struct sink_cfg *)0)->x)
 const struct scfg_key sink_keys[] = {
-    {"nats", SCFG_STR, F(nats), S(nats), 0, 0, "nats://127.0.0.1:4222", "server URLs"},
-    {"stream", SCFG_SEG, F(stream), S(stream), 0, 0, "AMI", "JetStream stream"},
-    {"subject_prefix", SCFG_SEG, F(subject_prefix), S(subject_prefix), 0, 0, "ami.feed",
-     "the bridges' subject prefix"},
+    JSX_CFG_KEYS(struct sink_cfg, js),
     {"durable", SCFG_SEG, F(durable), S(durable), 0, 0, "ami-sink", "durable consumer name"},
     {"postgres", SCFG_STR, F(postgres), S(postgres), 0, 0, NULL, "libpq conninfo"},
-    {"replicas", SCFG_INT, F(replicas), 0, 1, 5, "3", "copies of the stream"},
     {"fetch", SCFG_INT, F(fetch), 0, 1, 256, "32", "batches per fetch"},
     {"ack_wait_ms", SCFG_INT, F(ack_wait_ms), 0, 500, 3600000, "30000",
      "redelivery after an unanswered batch"},
     {"max_ack_pending", SCFG_INT, F(max_ack_pending), 0, 1, 100000, "256",
      "batches in flight"},
-    {"timeout_ms", SCFG_INT, F(timeout_ms), 0, 100, 60000, "3000", "per JetStream request"},
-    {"dup_window_s", SCFG_INT, F(dup_window_s), 0, 1, 86400, "120",
-     "JetStream duplicate window (when the sink creates the stream)"},
-    {"max_age_days", SCFG_INT, F(max_age_days), 0, 0, 3650, "7",
-     "stream retention when this creates the stream, 0 = forever"},
 };
 const size_t sink_nkeys = sizeof sink_keys / sizeof sink_keys[0];
 #undef F
 #undef S
 
 #define SINK_FETCH_MAX 256
-
-static void nap_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 /* Test hook (tests/integration/it_scaleout.py): with
  * AMIHEAD_SINK_DIE_AFTER_COMMIT=N the sink kills itself with SIGKILL right
@@ -63,13 +47,12 @@ static long die_after_commit(void)
 
 static int db_connect(const struct sink_cfg *c, volatile sig_atomic_t *stop, sinkdb_t **db)
 {
-    for (long wait = 100; !*stop; wait = wait < 2000 ? 2 * wait : 2000) {
+    for (long wait = 100; !*stop; jsx_backoff(&wait, 2000)) {
         int rc = sinkdb_open(c->postgres, db);
         if (rc == AH_OK)
             return AH_OK;
         if (rc != AH_ECLOSED)
             return rc;
-        nap_ms(wait);
     }
     return AH_OK;
 }
@@ -121,7 +104,7 @@ static int handle(const struct sink_cfg *c, volatile sig_atomic_t *stop, sinkdb_
             m[i].last - m[i].first >= JSB_COUNT_MAX)
             reject(&m[i], st); /* leaves m[i].m NULL */
     bool together = true;
-    for (long wait = 100; !*stop; wait = wait < 2000 ? 2 * wait : 2000) {
+    for (long wait = 100; !*stop;) {
         if (!*db) {
             int rc = db_connect(c, stop, db);
             if (rc)
@@ -133,7 +116,7 @@ static int handle(const struct sink_cfg *c, volatile sig_atomic_t *stop, sinkdb_
         int rc = apply_group(*db, m, n, together, res);
         if (rc == AH_ECLOSED) {
             sinkdb_destroy(db);
-            nap_ms(wait);
+            jsx_backoff(&wait, 2000);
             continue;
         }
         if (rc && together) {
@@ -143,7 +126,8 @@ static int handle(const struct sink_cfg *c, volatile sig_atomic_t *stop, sinkdb_
         if (rc) {
             /* refused on its own: leave the rest for a redelivery after
              * ack_wait (the cursor skips what did commit) */
-            nap_ms(1000);
+            long pause = 1000;
+            jsx_backoff(&pause, 1000);
             break;
         }
         /* committed: only now answer JetStream */
@@ -188,37 +172,26 @@ int sink_run(const struct sink_cfg *c, volatile sig_atomic_t *stop, struct sink_
     struct sink_stats dummy = {0};
     struct sink_stats *st = stp ? stp : &dummy;
     char subjects[80];
-    snprintf(subjects, sizeof subjects, "%s.>", c->subject_prefix);
-    struct jsx_opts jo = {.urls = c->nats,
-                          .stream = c->stream,
-                          .subjects = subjects,
-                          .replicas = (int)c->replicas,
-                          .dup_window_ms = c->dup_window_s * 1000,
-                          .max_age_ms = c->max_age_days * 86400 * 1000,
-                          .timeout_ms = (int)c->timeout_ms,
-                          .name = c->durable};
+    snprintf(subjects, sizeof subjects, "%s.>", c->js.subject_prefix);
     long die_at = die_after_commit();
     sinkdb_t *db = NULL;
     jsx_t *js = NULL;
     int rc = db_connect(c, stop, &db);
-    for (long wait = 100; !rc && !*stop; wait = wait < 2000 ? 2 * wait : 2000) {
-        if (!js && jsx_connect(&jo, &js) != AH_OK) {
-            nap_ms(wait);
-            continue;
-        }
-        if (jsx_ensure_stream(js) == AH_OK &&
-            jsx_pull_open(js, c->durable, subjects, c->ack_wait_ms,
-                          (int)c->max_ack_pending) == AH_OK)
+    for (long wait = 100; !rc && !*stop; jsx_backoff(&wait, 2000)) {
+        if (!js && (rc = jsx_open(&c->js, c->durable, stop, &js)) != AH_OK)
             break;
-        nap_ms(wait);
+        if (js && jsx_pull_open(js, c->durable, subjects, c->ack_wait_ms,
+                                (int)c->max_ack_pending) == AH_OK)
+            break;
     }
     struct jsx_msg *msgs = calloc(SINK_FETCH_MAX, sizeof *msgs);
     if (!msgs)
         rc = AH_ENOMEM;
-    while (!rc && !*stop) {
+    while (!rc && js && !*stop) {
         int n = jsx_fetch(js, msgs, (int)c->fetch, 1000);
         if (n < 0) {
-            nap_ms(200); /* leader election, a node down: the client reconnects */
+            long pause = 200; /* leader election, a node down: the client reconnects */
+            jsx_backoff(&pause, 200);
             continue;
         }
         if (n > 0)

@@ -21,24 +21,19 @@
 #ifndef AH_SINK_H
 #define AH_SINK_H
 
+#include "jsx.h"
 #include "scfg.h"
 
 #include <signal.h>
 #include <stdint.h>
 
 struct sink_cfg {
-    char nats[1024];
-    char stream[64];
-    char subject_prefix[64];
+    struct jsx_cfg js;
     char durable[64];
     char postgres[512]; /* libpq conninfo */
-    int64_t replicas;
     int64_t fetch;
     int64_t ack_wait_ms;
     int64_t max_ack_pending;
-    int64_t timeout_ms;
-    int64_t dup_window_s;
-    int64_t max_age_days;
 };
 
 extern const struct scfg_key sink_keys[];

@@ -57,9 +57,9 @@ static void test_defaults_and_values(void **state)
     assert_string_equal(c.headend, "hx-a");
     assert_int_equal(c.batch_max, 64);
     assert_int_equal(c.batch_ms, 50);
-    assert_int_equal(c.replicas, 3);
-    assert_string_equal(c.nats, "nats://h:1,nats://h:2");
-    assert_string_equal(c.subject_prefix, "ami.feed");
+    assert_int_equal(c.js.replicas, 3);
+    assert_string_equal(c.js.nats, "nats://h:1,nats://h:2");
+    assert_string_equal(c.js.subject_prefix, "ami.feed");
     assert_string_equal(err, "");
 }
 
