@@ -11,6 +11,7 @@
 #include "ah_log.h"
 #include "jsb.h"
 #include "jsx.h"
+#include "kout.h"
 #include "sub.h"
 
 #include <inttypes.h>
@@ -30,6 +31,10 @@ const struct scfg_key bridge_keys[] = {
     {"batch_ms", SCFG_INT, F(batch_ms), 0, 1, 10000, "50", "longest wait to fill a batch"},
     {"start_seq", SCFG_INT, F(start_seq), 0, 1, INT64_MAX, "1",
      "first sequence when the subject is empty"},
+    {"kafka_brokers", SCFG_STR, F(kafka_brokers), S(kafka_brokers), 0, 0, "",
+     "optional Kafka output, bootstrap servers; empty = off"},
+    {"kafka_topic", SCFG_SEG, F(kafka_topic), S(kafka_topic), 0, 0, "ami.feed",
+     "Kafka topic (records keyed by head-end)"},
 };
 const size_t bridge_nkeys = sizeof bridge_keys / sizeof bridge_keys[0];
 #undef F
@@ -40,6 +45,7 @@ struct bridge {
     volatile sig_atomic_t *stop;
     struct bridge_stats *st;
     jsx_t *js;
+    kout_t *kafka; /* NULL = no Kafka output */
     sub_t *sub;
     char subject[160];
     uint64_t subj_seq; /* stream sequence of the subject's last message, 0 = none */
@@ -98,9 +104,19 @@ static int flush(struct bridge *b)
         return rc;
     struct jsx_batch jb = {b->subject, id,        b->c->headend, b->prev, b->batch.first,
                            b->batch.last, b->subj_seq, b->buf,       len};
+    bool kafka_done = !b->kafka;
     for (long wait = 50; !*b->stop; jsx_backoff(&wait, 1000)) {
         uint64_t seq = 0;
         bool dup = false;
+        if (!kafka_done) {
+            if (kout_send(b->kafka, b->c->headend, b->prev, b->batch.first, b->batch.last,
+                          b->buf, len) != AH_OK) {
+                b->st->retries++;
+                continue;
+            }
+            kafka_done = true;
+            b->st->kafka++;
+        }
         rc = jsx_publish(b->js, &jb, &seq, &dup);
         if (rc == AH_OK) {
             b->subj_seq = seq;
@@ -201,11 +217,20 @@ int bridge_run(const struct bridge_cfg *c, volatile sig_atomic_t *stop,
     if (!(b.buf = malloc(JSB_PAYLOAD_MAX)))
         return AH_ENOMEM;
     jsb_init(&b.batch, b.buf, JSB_PAYLOAD_MAX);
-    int rc = jsx_open(&c->js, b.subject, stop, &b.js);
+    int rc = AH_OK;
+    if (c->kafka_brokers[0]) {
+        struct kout_opts ko = {c->kafka_brokers, c->kafka_topic, (int)c->js.timeout_ms};
+        if ((rc = kout_new(&ko, &b.kafka)) != AH_OK) {
+            free(b.buf);
+            return rc;
+        }
+    }
+    rc = jsx_open(&c->js, b.subject, stop, &b.js);
     if (!rc && b.js)
         rc = loop(&b);
     sub_destroy(&b.sub);
     jsx_destroy(&b.js);
+    kout_destroy(&b.kafka);
     free(b.buf);
     return rc;
 }

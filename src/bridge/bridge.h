@@ -14,6 +14,9 @@
  *        │         no answer ───────► same batch again (the id dedups it)
  *        └──────── wrong last seq ──► another writer: resume
  *
+ * Optional Kafka output (kout.h): each batch goes to Kafka first, then to
+ * JetStream (at least once in Kafka; JetStream stays the resume point).
+ *
  * Must not: keep its position in a local file (the stream is the only
  * truth, so a restarted, moved or duplicated bridge cannot diverge from
  * it), publish message k + 1 before k, or hide a loss (a range the head-end
@@ -36,13 +39,15 @@ struct bridge_cfg {
     int64_t batch_max;
     int64_t batch_ms;
     int64_t start_seq;
+    char kafka_brokers[512]; /* optional Kafka output (kout.h); "" = off */
+    char kafka_topic[128];
 };
 
 extern const struct scfg_key bridge_keys[];
 extern const size_t bridge_nkeys;
 
 struct bridge_stats {
-    uint64_t batches, messages, duplicates, resyncs, retries, lost;
+    uint64_t batches, messages, duplicates, resyncs, retries, lost, kafka;
 };
 
 /* Run until *stop is set. Returns AH_OK after a stop, or an ah_err for a

@@ -81,9 +81,10 @@ int cmd_bridge(int argc, char **argv)
     rc = bridge_run(&c, &stop_flag, &st);
     fprintf(stderr,
             "bridge %s: %" PRIu64 " batches, %" PRIu64 " messages, %" PRIu64
-            " duplicates, %" PRIu64 " resyncs, %" PRIu64 " retries, %" PRIu64 " lost%s%s\n",
+            " duplicates, %" PRIu64 " resyncs, %" PRIu64 " retries, %" PRIu64
+            " lost, %" PRIu64 " to Kafka%s%s\n",
             c.headend, st.batches, st.messages, st.duplicates, st.resyncs, st.retries,
-            st.lost, rc ? ": " : "", rc ? ah_strerror(rc) : "");
+            st.lost, st.kafka, rc ? ": " : "", rc ? ah_strerror(rc) : "");
     return rc ? 1 : 0;
 }
 
