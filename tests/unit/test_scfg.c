@@ -93,12 +93,31 @@ static void test_sink_needs_postgres(void **state)
     assert_int_equal(scfg_load("/nonexistent/sink.yaml", sink_keys, sink_nkeys, &c), AH_EIO);
 }
 
+/* The examples shipped in examples/ load as they are. */
+static void test_examples_load(void **state)
+{
+    (void)state;
+    struct bridge_cfg b = {0};
+    struct sink_cfg k = {0};
+    assert_int_equal(scfg_load(AH_VECTORS_DIR "/../../examples/bridge.yaml", bridge_keys,
+                               bridge_nkeys, &b),
+                     AH_OK);
+    assert_string_equal(b.headend, "hx-sz-01");
+    assert_string_equal(b.kafka_brokers, "");
+    assert_int_equal(scfg_load(AH_VECTORS_DIR "/../../examples/sink.yaml", sink_keys,
+                               sink_nkeys, &k),
+                     AH_OK);
+    assert_int_equal(k.fetch, 32);
+    assert_non_null(strstr(k.postgres, "dbname=ami"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_values),
         cmocka_unit_test(test_bad_values_named),
         cmocka_unit_test(test_sink_needs_postgres),
+        cmocka_unit_test(test_examples_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
