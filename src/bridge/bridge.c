@@ -74,6 +74,8 @@ static int resume(struct bridge *b)
             b->prev = last;
             b->next = last + 1;
         } else {
+            ah_log(AH_LOG_WARN, b->subject, "cannot read where the subject ends (%s); retrying",
+                   rc == AH_EIO ? "its last message has no Ami-Last header" : ah_strerror(rc));
             continue;
         }
         struct sub_opts so = {.endpoint = b->c->feed,
