@@ -6,9 +6,10 @@ set -eu
 PKGS="build-essential cmake pkg-config clang libclang-rt-dev
 libmodbus-dev libserialport-dev libzmq3-dev librocksdb-dev
 libyaml-dev libjansson-dev libcsv-dev libcmocka-dev libmicrohttpd-dev
-nats-server libnats-dev postgresql libpq-dev librdkafka-dev
 mbpoll python3 python3-pymodbus python3-zmq python3-serial python3-jsonschema socat"
 
+# scale-out (docs/scale-out.md): NATS JetStream, PostgreSQL, optional Kafka output
+PKGS="$PKGS nats-server libnats-dev postgresql libpq-dev librdkafka-dev"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
