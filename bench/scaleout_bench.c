@@ -153,8 +153,12 @@ int main(void)
         }
     }
     size_t len = jsb_finish(&b);
-    struct jsx_opts jo = {.urls = urls, .stream = "CEIL", .subjects = "ceil.>",
-                          .replicas = 3, .timeout_ms = 5000, .name = "bench"};
+    struct jsx_opts jo = {.urls = urls,
+                          .stream = "CEIL",
+                          .subjects = "ceil.>",
+                          .replicas = 3,
+                          .timeout_ms = 5000,
+                          .name = "bench"};
     jsx_t *js = NULL;
     if (jsx_connect(&jo, &js) || jsx_ensure_stream(js))
         return 1;
@@ -178,8 +182,12 @@ int main(void)
     snprintf(bc.replay, sizeof bc.replay, "%s", rp);
     snprintf(bc.js.nats, sizeof bc.js.nats, "%s", urls);
     jsx_t *ami = NULL;
-    struct jsx_opts ao = {.urls = urls, .stream = "AMI", .subjects = "ami.feed.>",
-                          .replicas = 3, .timeout_ms = 5000, .name = "bench"};
+    struct jsx_opts ao = {.urls = urls,
+                          .stream = "AMI",
+                          .subjects = "ami.feed.>",
+                          .replicas = 3,
+                          .timeout_ms = 5000,
+                          .name = "bench"};
     if (jsx_connect(&ao, &ami) || jsx_ensure_stream(ami))
         return 1;
     /* steady state: from the first batch stored to the last (connecting and
@@ -196,8 +204,7 @@ int main(void)
             break;
         nap_ms(5);
     }
-    double bridge_s =
-        (double)(n - first_seen) * 1000.0 / (double)(ah_mono_ms() - t0 + 1);
+    double bridge_s = (double)(n - first_seen) * 1000.0 / (double)(ah_mono_ms() - t0 + 1);
     br.stop = 1;
     pthread_join(br.t, NULL);
     printf("bridge (replay -> JetStream): %.0f reads/s = %.2f x ceiling, %.0f x the "
@@ -214,7 +221,8 @@ int main(void)
         return 1;
     struct runner sr = {.cfg = &sc};
     pthread_create(&sr.t, NULL, sink_thread, &sr);
-    for (last = 0, first_seen = 0; sinkdb_cursor(sdb, "bench", &last) == AH_OK && last < n;) {
+    for (last = 0, first_seen = 0;
+         sinkdb_cursor(sdb, "bench", &last) == AH_OK && last < n;) {
         if (last && !first_seen) {
             first_seen = last;
             t0 = ah_mono_ms();
@@ -229,7 +237,8 @@ int main(void)
            sink_s, sink_s / ceil_s, sink_s / CITY_READS_S);
     printf("headroom over 1.7 k reads/s: %.0f x (goal >= 20 x): %s\n",
            (bridge_s < sink_s ? bridge_s : sink_s) / CITY_READS_S,
-           (bridge_s < sink_s ? bridge_s : sink_s) >= 20 * CITY_READS_S ? "met" : "NOT met");
+           (bridge_s < sink_s ? bridge_s : sink_s) >= 20 * CITY_READS_S ? "met"
+                                                                        : "NOT met");
     sinkdb_destroy(&sdb);
     jsx_destroy(&js);
     jsx_destroy(&ami);

@@ -25,10 +25,12 @@
 const struct scfg_key bridge_keys[] = {
     {"headend", SCFG_SEG, F(headend), S(headend), 0, 0, NULL, "amihead's headend.id"},
     {"feed", SCFG_STR, F(feed), S(feed), 0, 0, "tcp://127.0.0.1:5556", "export.pub"},
-    {"replay", SCFG_STR, F(replay), S(replay), 0, 0, "tcp://127.0.0.1:5557", "export.replay"},
+    {"replay", SCFG_STR, F(replay), S(replay), 0, 0, "tcp://127.0.0.1:5557",
+     "export.replay"},
     JSX_CFG_KEYS(struct bridge_cfg, js),
     {"batch_max", SCFG_INT, F(batch_max), 0, 1, JSB_COUNT_MAX, "256", "bodies per batch"},
-    {"batch_ms", SCFG_INT, F(batch_ms), 0, 1, 10000, "50", "longest wait to fill a batch"},
+    {"batch_ms", SCFG_INT, F(batch_ms), 0, 1, 10000, "50",
+     "longest wait to fill a batch"},
     {"start_seq", SCFG_INT, F(start_seq), 0, 1, INT64_MAX, "1",
      "first sequence when the subject is empty"},
     {"kafka_brokers", SCFG_STR, F(kafka_brokers), S(kafka_brokers), 0, 0, "",
@@ -74,8 +76,10 @@ static int resume(struct bridge *b)
             b->prev = last;
             b->next = last + 1;
         } else {
-            ah_log(AH_LOG_WARN, b->subject, "cannot read where the subject ends (%s); retrying",
-                   rc == AH_EIO ? "its last message has no Ami-Last header" : ah_strerror(rc));
+            ah_log(AH_LOG_WARN, b->subject,
+                   "cannot read where the subject ends (%s); retrying",
+                   rc == AH_EIO ? "its last message has no Ami-Last header"
+                                : ah_strerror(rc));
             continue;
         }
         struct sub_opts so = {.endpoint = b->c->feed,
@@ -85,8 +89,8 @@ static int resume(struct bridge *b)
         if ((rc = sub_new(&so, &b->sub)) != AH_OK)
             return rc;
         ah_log(AH_LOG_INFO, b->subject,
-               "resume at seq %" PRIu64 " (subject's last stream seq %" PRIu64 ")", b->next,
-               b->subj_seq);
+               "resume at seq %" PRIu64 " (subject's last stream seq %" PRIu64 ")",
+               b->next, b->subj_seq);
         return AH_OK;
     }
     return AH_OK;
@@ -104,8 +108,9 @@ static int flush(struct bridge *b)
     int rc = jsb_msgid(id, sizeof id, b->c->headend, b->batch.first, b->batch.last);
     if (rc)
         return rc;
-    struct jsx_batch jb = {b->subject, id,        b->c->headend, b->prev, b->batch.first,
-                           b->batch.last, b->subj_seq, b->buf,       len};
+    struct jsx_batch jb = {
+        b->subject,    id,          b->c->headend, b->prev, b->batch.first,
+        b->batch.last, b->subj_seq, b->buf,        len};
     bool kafka_done = !b->kafka;
     for (long wait = 50; !*b->stop; jsx_backoff(&wait, 1000)) {
         uint64_t seq = 0;
@@ -203,7 +208,8 @@ static int loop(struct bridge *b)
             return rc;
         }
         if (b->batch.count &&
-            (b->batch.count >= (uint32_t)b->c->batch_max || ah_mono_ms() >= batch_deadline) &&
+            (b->batch.count >= (uint32_t)b->c->batch_max ||
+             ah_mono_ms() >= batch_deadline) &&
             (rc = flush(b)) != AH_OK)
             return rc;
     }

@@ -29,8 +29,8 @@ static void usage(FILE *f, const char *cmd, const struct scfg_key *keys, size_t 
             cmd);
     fprintf(f, "Keys of FILE.yaml (docs/scale-out.md):\n");
     for (size_t i = 0; i < n; i++)
-        fprintf(f, "  %-16s %-24s %s\n", keys[i].key, keys[i].def ? keys[i].def : "(required)",
-                keys[i].help);
+        fprintf(f, "  %-16s %-24s %s\n", keys[i].key,
+                keys[i].def ? keys[i].def : "(required)", keys[i].help);
 }
 
 /* Shared option parsing. Returns -1 to go on, else an exit code. */

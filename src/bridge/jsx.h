@@ -35,6 +35,7 @@ struct jsx_cfg {
 
 /* Their scfg_key entries (scfg.h) for a config struct T holding a struct
  * jsx_cfg named m. */
+/* clang-format off */
 #define JSX_CFG_KEYS(T, m)                                                               \
     {"nats", SCFG_STR, offsetof(T, m.nats), sizeof(((T *)0)->m.nats), 0, 0,              \
      "nats://127.0.0.1:4222", "server URLs, comma-separated"},                           \
@@ -50,6 +51,7 @@ struct jsx_cfg {
          "duplicate window, when this creates the stream"},                              \
         {"max_age_days", SCFG_INT, offsetof(T, m.max_age_days), 0, 0, 3650, "7",         \
          "retention when this creates the stream, 0 = forever"}
+/* clang-format on */
 
 /* Connect and make sure the stream exists, retrying with backoff (up to
  * 2 s) until both work or *stop is set (AH_OK with *out NULL). name: the
@@ -69,7 +71,7 @@ struct jsx_opts {
     int64_t dup_window_ms;
     int64_t max_age_ms; /* messages older are dropped by the server; 0 = kept */
     int timeout_ms;     /* per JetStream request */
-    const char *name; /* connection name shown by the server */
+    const char *name;   /* connection name shown by the server */
 };
 
 /* Connect (keeps reconnecting forever on loss). AH_ECONNREFUSED when no
@@ -118,7 +120,7 @@ struct jsx_msg {
     const char *data;
     size_t len;
     uint64_t stream_seq;
-    uint64_t delivered;     /* 1 on first delivery */
+    uint64_t delivered; /* 1 on first delivery */
 };
 
 /* Up to max messages into out[], waiting up to timeout_ms; returns how many

@@ -47,7 +47,8 @@ int kout_new(const struct kout_opts *o, kout_t **out)
         {"client.id", "amihead-bridge"},
     };
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
-        if (rd_kafka_conf_set(conf, kv[i][0], kv[i][1], err, sizeof err) != RD_KAFKA_CONF_OK) {
+        if (rd_kafka_conf_set(conf, kv[i][0], kv[i][1], err, sizeof err) !=
+            RD_KAFKA_CONF_OK) {
             ah_log(AH_LOG_ERROR, "kafka", "%s: %s", kv[i][0], err);
             rd_kafka_conf_destroy(conf);
             free(k);
@@ -76,8 +77,8 @@ void kout_destroy(kout_t **kp)
     *kp = NULL;
 }
 
-int kout_send(kout_t *k, const char *headend, uint64_t prev, uint64_t first, uint64_t last,
-              const void *data, size_t len)
+int kout_send(kout_t *k, const char *headend, uint64_t prev, uint64_t first,
+              uint64_t last, const void *data, size_t len)
 {
     char v[3][24];
     snprintf(v[0], sizeof v[0], "%" PRIu64, prev);

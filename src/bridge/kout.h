@@ -38,7 +38,7 @@ void kout_destroy(kout_t **k);
  * in time: call again with the same batch, which then only waits (the
  * record is in librdkafka's queue and is not produced twice). AH_EIO when
  * it was finally refused: calling again produces it anew. */
-int kout_send(kout_t *k, const char *headend, uint64_t prev, uint64_t first, uint64_t last,
-              const void *data, size_t len);
+int kout_send(kout_t *k, const char *headend, uint64_t prev, uint64_t first,
+              uint64_t last, const void *data, size_t len);
 
 #endif /* AH_KOUT_H */

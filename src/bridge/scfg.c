@@ -100,7 +100,8 @@ int scfg_load(const char *path, const struct scfg_key *keys, size_t n, void *bas
         yaml_node_t *kn = yaml_document_get_node(&doc, pr->key);
         yaml_node_t *vn = yaml_document_get_node(&doc, pr->value);
         unsigned line = (unsigned)kn->start_mark.line + 1;
-        const char *key = kn->type == YAML_SCALAR_NODE ? (const char *)kn->data.scalar.value : "?";
+        const char *key =
+            kn->type == YAML_SCALAR_NODE ? (const char *)kn->data.scalar.value : "?";
         size_t i = 0;
         while (i < n && strcmp(keys[i].key, key))
             i++;
@@ -115,7 +116,8 @@ int scfg_load(const char *path, const struct scfg_key *keys, size_t n, void *bas
             continue;
         }
         char err[160];
-        if (set_slot(&keys[i], (const char *)vn->data.scalar.value, base, err, sizeof err)) {
+        if (set_slot(&keys[i], (const char *)vn->data.scalar.value, base, err,
+                     sizeof err)) {
             fprintf(stderr, "%s:%u: %s: %s\n", path, line, key, err);
             rc = AH_ECONFIG;
         }

@@ -20,7 +20,8 @@
 #define S(x) sizeof(((struct sink_cfg *)0)->x)
 const struct scfg_key sink_keys[] = {
     JSX_CFG_KEYS(struct sink_cfg, js),
-    {"durable", SCFG_SEG, F(durable), S(durable), 0, 0, "ami-sink", "durable consumer name"},
+    {"durable", SCFG_SEG, F(durable), S(durable), 0, 0, "ami-sink",
+     "durable consumer name"},
     {"postgres", SCFG_STR, F(postgres), S(postgres), 0, 0, NULL, "libpq conninfo"},
     {"fetch", SCFG_INT, F(fetch), 0, 1, 256, "32", "batches per fetch"},
     {"ack_wait_ms", SCFG_INT, F(ack_wait_ms), 0, 500, 3600000, "30000",
@@ -45,7 +46,8 @@ static long die_after_commit(void)
     return s && jsb_parse_u64(s, &v) == AH_OK && v < 1000000 ? (long)v : 0;
 }
 
-static int db_connect(const struct sink_cfg *c, volatile sig_atomic_t *stop, sinkdb_t **db)
+static int db_connect(const struct sink_cfg *c, volatile sig_atomic_t *stop,
+                      sinkdb_t **db)
 {
     for (long wait = 100; !*stop; jsx_backoff(&wait, 2000)) {
         int rc = sinkdb_open(c->postgres, db);
@@ -64,8 +66,9 @@ static void reject(struct jsx_msg *m, struct sink_stats *st)
     char why[160] = "Ami-* headers missing or inconsistent";
     if (m->headend[0] && m->first && m->last >= m->first)
         jsb_check(m->data, m->len, m->headend, m->first, m->last, NULL, why, sizeof why);
-    ah_log(AH_LOG_ERROR, "sink", "stream seq %" PRIu64 " (%s %" PRIu64 "-%" PRIu64
-           ") rejected: %s", m->stream_seq, m->headend, m->first, m->last, why);
+    ah_log(AH_LOG_ERROR, "sink",
+           "stream seq %" PRIu64 " (%s %" PRIu64 "-%" PRIu64 ") rejected: %s",
+           m->stream_seq, m->headend, m->first, m->last, why);
     st->rejected++;
     (void)jsx_ack(m);
 }
@@ -81,7 +84,7 @@ static int apply_group(sinkdb_t *db, struct jsx_msg *m, int n, bool together,
     for (int i = 0; !rc && i < n; i++) {
         if (!m[i].m)
             continue;
-        struct sinkdb_batch b = {m[i].headend, m[i].prev, m[i].first, m[i].last,
+        struct sinkdb_batch b = {m[i].headend, m[i].prev, m[i].first,     m[i].last,
                                  m[i].data,    m[i].len,  m[i].stream_seq};
         rc = sinkdb_apply(db, &b, &res[i]);
     }
@@ -142,8 +145,10 @@ static int handle(const struct sink_cfg *c, volatile sig_atomic_t *stop, sinkdb_
                 st->early++;
                 if (m[i].delivered >= 20)
                     ah_log(AH_LOG_WARN, m[i].headend,
-                           "batch %" PRIu64 "-%" PRIu64 " still waits for the batch ending at "
-                           "%" PRIu64 " (delivered %" PRIu64 " times): lost from the stream?",
+                           "batch %" PRIu64 "-%" PRIu64
+                           " still waits for the batch ending at "
+                           "%" PRIu64 " (delivered %" PRIu64
+                           " times): lost from the stream?",
                            m[i].first, m[i].last, m[i].prev, m[i].delivered);
                 (void)jsx_nak(&m[i], 500);
                 continue;
@@ -152,7 +157,8 @@ static int handle(const struct sink_cfg *c, volatile sig_atomic_t *stop, sinkdb_
                 st->applied++;
                 st->rows += m[i].last - m[i].first + 1;
                 if (*die_at && --*die_at == 0) {
-                    ah_log(AH_LOG_WARN, "sink", "test hook: SIGKILL after commit, before ack");
+                    ah_log(AH_LOG_WARN, "sink",
+                           "test hook: SIGKILL after commit, before ack");
                     raise(SIGKILL);
                 }
             } else {
@@ -167,7 +173,8 @@ static int handle(const struct sink_cfg *c, volatile sig_atomic_t *stop, sinkdb_
     return AH_OK;
 }
 
-int sink_run(const struct sink_cfg *c, volatile sig_atomic_t *stop, struct sink_stats *stp)
+int sink_run(const struct sink_cfg *c, volatile sig_atomic_t *stop,
+             struct sink_stats *stp)
 {
     struct sink_stats dummy = {0};
     struct sink_stats *st = stp ? stp : &dummy;

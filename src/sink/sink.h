@@ -44,6 +44,7 @@ struct sink_stats {
 };
 
 /* Run until *stop is set. AH_OK after a stop. stats may be NULL. */
-int sink_run(const struct sink_cfg *c, volatile sig_atomic_t *stop, struct sink_stats *st);
+int sink_run(const struct sink_cfg *c, volatile sig_atomic_t *stop,
+             struct sink_stats *st);
 
 #endif /* AH_SINK_H */

@@ -26,6 +26,7 @@ struct sinkdb {
 };
 
 /* Idempotent: run by every sink at start. */
+/* clang-format off */
 static const char schema_sql[] =
     "SET client_min_messages = warning;"
     "CREATE TABLE IF NOT EXISTS ami_reads ("
@@ -136,6 +137,7 @@ static const char schema_sql[] =
     "         updated = now() WHERE headend = h;\n"
     "  RETURN 'applied';\n"
     "END $$ LANGUAGE plpgsql;";
+/* clang-format on */
 
 /* Serialise schema creation of concurrent sinks (CREATE ... IF NOT EXISTS
  * is not race-free in PostgreSQL). */
@@ -232,8 +234,9 @@ int sinkdb_apply(sinkdb_t *db, const struct sinkdb_batch *b, enum sinkdb_result 
 int sinkdb_cursor(sinkdb_t *db, const char *headend, uint64_t *last)
 {
     const char *v[1] = {headend};
-    PGresult *r = PQexecParams(db->pg, "SELECT last_seq FROM ami_cursor WHERE headend = $1",
-                               1, NULL, v, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(db->pg, "SELECT last_seq FROM ami_cursor WHERE headend = $1", 1,
+                     NULL, v, NULL, NULL, 0);
     int rc = AH_OK;
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         rc = PQstatus(db->pg) == CONNECTION_OK ? AH_ESTORE : AH_ECLOSED;

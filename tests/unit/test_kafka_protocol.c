@@ -59,16 +59,16 @@ static void test_keyed_ordered_idempotent(void **state)
     assert_int_equal(kout_new(&o, &k), AH_OK);
     /* retriable errors on the next Produce requests: the idempotent
      * producer must retry them without a duplicate */
-    rd_kafka_mock_push_request_errors(mcl, 0 /* Produce */, 3,
-                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+    rd_kafka_mock_push_request_errors(
+        mcl, 0 /* Produce */, 3, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+        RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
     const char *he[2] = {"hx-a", "hx-b"};
     for (uint64_t i = 0; i < BATCHES; i++)
         for (int h = 0; h < 2; h++) {
             char payload[64];
-            int n = snprintf(payload, sizeof payload, "[{\"headend\":\"%s\",\"seq\":%llu}]",
-                             he[h], (unsigned long long)(i + 1));
+            int n =
+                snprintf(payload, sizeof payload, "[{\"headend\":\"%s\",\"seq\":%llu}]",
+                         he[h], (unsigned long long)(i + 1));
             int rc;
             while ((rc = kout_send(k, he[h], i, i + 1, i + 1, payload, (size_t)n)) ==
                    AH_ETIMEDOUT)
@@ -80,10 +80,11 @@ static void test_keyed_ordered_idempotent(void **state)
 
     /* read everything back */
     rd_kafka_conf_t *cc = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(cc, "bootstrap.servers", boot, err, sizeof err), 0);
-    assert_int_equal(rd_kafka_conf_set(cc, "group.id", "test", err, sizeof err), 0);
-    assert_int_equal(rd_kafka_conf_set(cc, "auto.offset.reset", "earliest", err, sizeof err),
+    assert_int_equal(rd_kafka_conf_set(cc, "bootstrap.servers", boot, err, sizeof err),
                      0);
+    assert_int_equal(rd_kafka_conf_set(cc, "group.id", "test", err, sizeof err), 0);
+    assert_int_equal(
+        rd_kafka_conf_set(cc, "auto.offset.reset", "earliest", err, sizeof err), 0);
     rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, sizeof err);
     assert_non_null(c);
     rd_kafka_poll_set_consumer(c);

@@ -51,9 +51,10 @@ static void test_defaults_and_values(void **state)
     (void)state;
     struct bridge_cfg c;
     char err[1024];
-    assert_int_equal(load_text("headend: hx-a\nbatch_max: 64\nnats: nats://h:1,nats://h:2\n",
-                               &c, err, sizeof err),
-                     AH_OK);
+    assert_int_equal(
+        load_text("headend: hx-a\nbatch_max: 64\nnats: nats://h:1,nats://h:2\n", &c, err,
+                  sizeof err),
+        AH_OK);
     assert_string_equal(c.headend, "hx-a");
     assert_int_equal(c.batch_max, 64);
     assert_int_equal(c.batch_ms, 50);
@@ -90,7 +91,8 @@ static void test_sink_needs_postgres(void **state)
     assert_int_equal(scfg_defaults(sink_keys, sink_nkeys, &c), AH_OK);
     assert_int_equal(c.ack_wait_ms, 30000);
     assert_string_equal(c.durable, "ami-sink");
-    assert_int_equal(scfg_load("/nonexistent/sink.yaml", sink_keys, sink_nkeys, &c), AH_EIO);
+    assert_int_equal(scfg_load("/nonexistent/sink.yaml", sink_keys, sink_nkeys, &c),
+                     AH_EIO);
 }
 
 /* The examples shipped in examples/ load as they are. */
@@ -104,9 +106,9 @@ static void test_examples_load(void **state)
                      AH_OK);
     assert_string_equal(b.headend, "hx-sz-01");
     assert_string_equal(b.kafka_brokers, "");
-    assert_int_equal(scfg_load(AH_VECTORS_DIR "/../../examples/sink.yaml", sink_keys,
-                               sink_nkeys, &k),
-                     AH_OK);
+    assert_int_equal(
+        scfg_load(AH_VECTORS_DIR "/../../examples/sink.yaml", sink_keys, sink_nkeys, &k),
+        AH_OK);
     assert_int_equal(k.fetch, 32);
     assert_non_null(strstr(k.postgres, "dbname=ami"));
 }
