@@ -4,8 +4,10 @@ on loopback in temporary folders with free ports, both stopped and removed
 on exit. PostgreSQL refuses to run as root, so it runs as `nobody`
 (setpriv, which execs: the pid we hold is the postmaster's, and a signal
 to it is a signal to PostgreSQL). Not a test itself."""
+import base64
 import glob
 import json
+import socket
 import os
 import pwd
 import shutil
@@ -127,6 +129,74 @@ cluster {{ name: ami, listen: 127.0.0.1:{self.route[i]}, routes: [{routes}] }}
                 p.kill()
                 p.wait()
         return False
+
+
+class NatsClient:
+    """Just enough of the NATS client protocol (PUB/SUB/MSG/HMSG) for the
+    tests to ask the JetStream API ($JS.API...) and read stored messages."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+        self._line()  # INFO
+        self.s.sendall(b'CONNECT {"verbose":false,"headers":true}\r\n'
+                       b"SUB _t.inbox 1\r\nPING\r\n")
+        while self._line() != b"PONG":
+            pass
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            check(chunk, "nats: connection closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _take(self, n):
+        while len(self.buf) < n + 2:
+            chunk = self.s.recv(65536)
+            check(chunk, "nats: connection closed")
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def request(self, subject, payload):
+        """One request/reply; the reply's payload as JSON."""
+        p = json.dumps(payload).encode()
+        self.s.sendall(f"PUB {subject} _t.inbox {len(p)}\r\n".encode() + p + b"\r\n")
+        while True:
+            f = self._line().split()
+            if f[:1] == [b"PING"]:
+                self.s.sendall(b"PONG\r\n")
+            elif f[:1] == [b"MSG"]:
+                return json.loads(self._take(int(f[-1])))
+            elif f[:1] == [b"HMSG"]:
+                data = self._take(int(f[-1]))
+                return json.loads(data[int(f[-2]):] or b"{}")
+            elif f[:1] == [b"-ERR"]:
+                fail(f"nats: {f}")
+
+    def stream_messages(self, stream):
+        """Every message of the stream: (stream seq, subject, headers dict,
+        payload bytes), in stream order."""
+        info = self.request(f"$JS.API.STREAM.INFO.{stream}", {})
+        st = info.get("state") or fail(f"stream info: {info}")
+        out = []
+        for seq in range(st["first_seq"], st["last_seq"] + 1):
+            r = self.request(f"$JS.API.STREAM.MSG.GET.{stream}", {"seq": seq})
+            m = r.get("message")
+            if not m:
+                continue  # deleted
+            hdrs = {}
+            for ln in base64.b64decode(m.get("hdrs", "")).decode().split("\r\n")[1:]:
+                if ": " in ln:
+                    k, v = ln.split(": ", 1)
+                    hdrs[k] = v
+            out.append((seq, m["subject"], hdrs, base64.b64decode(m.get("data", ""))))
+        return out
+
+    def close(self):
+        self.s.close()
 
 
 class Postgres:

@@ -31,6 +31,8 @@ are published straight to the stream: the sink must refuse both, with the
 reason, write nothing of them and carry on.
 
 Checks, per head-end:
+- the stream itself (read back through the JetStream API): the head-end's
+  batches chain 1..last with no overlap and no hole, each once, in order;
 - the sink's cursor equals the head-end's last sequence (replay "info"),
   and no feed break was recorded: cursors gapless;
 - every message of the head-end's outbox (replay 1..next-1) is in the
@@ -56,7 +58,7 @@ from decimal import Decimal
 import zmq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ahscale import NatsCluster, Postgres  # noqa: E402
+from ahscale import NatsClient, NatsCluster, Postgres  # noqa: E402
 from ahstore import Store  # noqa: E402
 from ahtest import BIN, Sim, check, fail, free_port_block, iso  # noqa: E402
 from runtest import export_endpoints, main, meter_ids, run_argv, write_config  # noqa: E402
@@ -199,6 +201,7 @@ def log_text(path):
 
 
 def run(tmp):
+    stream_batches = {}
     with NatsCluster(tmp) as nc, Postgres() as pg:
         sink_yaml = os.path.join(tmp, "sink.yaml")
         with open(sink_yaml, "w") as f:
@@ -281,6 +284,29 @@ def run(tmp):
                          f"sink cursor of {h.name} at {last} (now {cursor(h.name)})")
             stop(ba, "bridge A")
             stop(bb, "bridge B")
+
+            # the stream itself holds every message of each head-end once,
+            # in order: its batches chain first = previous last + 1, from 1
+            # to the head-end's last, each one's Ami-Prev the one before
+            nc_client = NatsClient(nc.client[2])
+            stored = nc_client.stream_messages("AMI")
+            nc_client.close()
+            for h in (a, b):
+                chain = [(int(hd["Ami-Prev"]), int(hd["Ami-First"]), int(hd["Ami-Last"]),
+                          data) for _, subj, hd, data in stored
+                         if subj == f"ami.feed.{h.name}"]
+                check(chain, f"{h.name}: nothing in the stream")
+                last = 0
+                for prev, first, lst, data in chain:
+                    check(prev == last and first == last + 1,
+                          f"{h.name}: stream batch {first}-{lst} after {last} (prev {prev})")
+                    bodies = json.loads(data)
+                    check([x["seq"] for x in bodies] == list(range(first, lst + 1)),
+                          f"{h.name}: batch {first}-{lst} bodies out of order")
+                    last = lst
+                check(last == len(want[h.name]),
+                      f"{h.name}: stream ends at {last}, outbox at {len(want[h.name])}")
+                stream_batches[h.name] = len(chain)
             stop(sink, "sink")
             logs = [os.path.join(h.dir, f) for h in (a, b) for f in os.listdir(h.dir)
                     if f.startswith("bridge-")] + [sink_log]
@@ -361,7 +387,8 @@ def run(tmp):
             note.append(f"{h}: {len(msgs)} messages ({counts}), {len(got)} reads of "
                         f"{len(meters[h])} meters, cursor {cursor(h)}")
         batches = pg.sql("SELECT headend, batches FROM ami_cursor ORDER BY 1")
-        print("note: " + "; ".join(note) + f"; batches applied {batches}")
+        print("note: " + "; ".join(note) + f"; batches applied {batches}, "
+              f"in the stream {stream_batches} (each message once, in order)")
         print("note: " + log_text(sink_log).strip().splitlines()[-1])
 
 
