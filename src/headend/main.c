@@ -4,6 +4,7 @@
  * main only dispatches subcommands; each lives in its own cmd_*.c.
  */
 #include "cmd.h"
+#include "cmd_bridge.h"
 #include "cmd_check_config.h"
 #include "cmd_export.h"
 #include "cmd_vee.h"
@@ -25,6 +26,8 @@ static const struct cmd commands[] = {
     {"tail", cmd_tail, "print the export in sequence order, filling gaps by replay"},
     {"ports", cmd_ports, "list serial ports with their USB details"},
     {"version", cmd_version, "print the version"},
+    {"bridge", cmd_bridge, "feed this head-end's export into NATS JetStream, exactly once"},
+    {"sink", cmd_sink, "JetStream feed of all head-ends into PostgreSQL"},
 };
 
 static void usage(FILE *f)
