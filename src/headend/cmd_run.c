@@ -89,12 +89,14 @@ static void usage(FILE *f)
 {
     fprintf(
         f,
-        "usage: amihead run -c FILE [--time-scale X --epoch T] [--until T] [--log-level L]\n"
+        "usage: amihead run -c FILE [--time-scale X --epoch T] [--until T]\n"
+        "                   [--log-level L] [--log-format F]\n"
         "  -c, --config FILE   amihead.yaml (docs/config.md)\n"
         "  --time-scale X      simulated seconds per real second (1)\n"
         "  --epoch T           head-end clock at start, e.g. 2025-03-14T00:00:00Z (now)\n"
         "  --until T           stop when the head-end clock reaches T (forever)\n"
         "  --log-level L       debug | info | warn | error (overrides headend.log_level)\n"
+        "  --log-format F      text | json (overrides headend.log_format)\n"
         "SIGTERM / SIGINT stop it after committing what it has read; SIGHUP reloads\n"
         "the config and the inventory (docs/operations.md \"Reload\").\n");
 }
@@ -124,6 +126,7 @@ struct run {
     int64_t last_notify;  /* mono ms of the last WATCHDOG/STATUS */
     int64_t watchdog_ms;  /* 0: systemd's watchdog off */
     struct met_series *reloads, *reload_fail;
+    bool cli_level, cli_format; /* --log-level / --log-format win over a reload */
 };
 
 /* The config as cmd_run_load_config, its messages through the log. */
@@ -323,7 +326,10 @@ static int run_reload(struct run *r)
         cfg_destroy(&nc);
         rc = run_start(r);
     } else {
-        ah_log_set_level(nc->headend.log_level);
+        if (!r->cli_level)
+            ah_log_set_level(nc->headend.log_level);
+        if (!r->cli_format)
+            ah_log_set_format(nc->headend.log_format);
         ah_log(AH_LOG_INFO, "reload",
                "%zu links, %zu meters (%zu added, %zu removed); store, sequence and "
                "validation state kept",
@@ -391,12 +397,13 @@ int cmd_run(int argc, char **argv)
         {"config", required_argument, 0, 'c'}, {"time-scale", required_argument, 0, 's'},
         {"epoch", required_argument, 0, 'e'},  {"until", required_argument, 0, 'u'},
         {"help", no_argument, 0, 'h'},         {"log-level", required_argument, 0, 'l'},
-        {0, 0, 0, 0}};
+        {"log-format", required_argument, 0, 'f'}, {0, 0, 0, 0}};
     const char *file = NULL;
     double scale = 1.0;
     int64_t epoch = -1, until = -1;
-    bool have_level = false;
+    bool have_level = false, have_format = false;
     enum ah_log_level level = AH_LOG_INFO;
+    enum ah_log_format format = AH_LOG_TEXT;
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -413,6 +420,14 @@ int cmd_run(int argc, char **argv)
                 return 2;
             }
             have_level = true;
+            break;
+        case 'f':
+            if (ah_log_parse_format(optarg, &format) != AH_OK) {
+                fprintf(stderr, "amihead run: --log-format wants text|json, got '%s'\n",
+                        optarg);
+                return 2;
+            }
+            have_format = true;
             break;
         case 's': {
             char *end;
@@ -454,12 +469,14 @@ int cmd_run(int argc, char **argv)
     if (!c)
         return 1;
     ah_log_set_level(have_level ? level : c->headend.log_level);
+    ah_log_set_format(have_format ? format : c->headend.log_format);
 
     int status = 1;
     struct ah_clock clk;
     ah_clock_init(&clk, epoch, scale);
     ah_clock_set_default(&clk);
-    struct run r = {.file = file, .cfg = c, .clk = &clk};
+    struct run r = {.file = file, .cfg = c, .clk = &clk, .cli_level = have_level,
+                    .cli_format = have_format};
     pthread_mutex_init(&r.mu, NULL);
 
     struct store_opts so = {.headend_id = c->headend.id};

@@ -249,6 +249,7 @@ struct slink {
     bool in_flight;
     struct sess sess;
     char ctx[CFG_NAME_MAX * 2 + 2];
+    char mctx[CFG_NAME_MAX * 2 + 2]; /* "link/meter" (ah_log.h), meter_ctx */
 };
 
 struct sched {
@@ -283,6 +284,13 @@ static enum slink_kind kind_of(const struct cfg *cfg, const struct cfg_meter *m)
     return t == CFG_LINK_DLT645_TCP      ? SL_TCP
            : t == CFG_LINK_DLT645_SERIAL ? SL_SERIAL
                                          : SL_DIALIN;
+}
+
+/* The log context of one meter of L: "link/meter" (a JSON log's fields). */
+static const char *meter_ctx(struct slink *L, const char *meter)
+{
+    snprintf(L->mctx, sizeof L->mctx, "%s/%s", L->cl->name, meter);
+    return L->mctx;
 }
 
 static void link_metrics(struct sched *s, struct slink *L)
@@ -686,7 +694,8 @@ static void meter_end(struct sched *s, struct slink *L, bool failed)
     if (failed) {
         m->streak++;
         if (m->streak == s->cfg->schedule.backoff_after)
-            ah_log(AH_LOG_WARN, L->ctx, "meter %s failed %d cycles in a row: backing off",
+            ah_log(AH_LOG_WARN, meter_ctx(L, s->cfg->meters[mi].id),
+                   "meter %s failed %d cycles in a row: backing off",
                    s->cfg->meters[mi].id, m->streak);
     } else {
         m->streak = 0;
@@ -944,7 +953,7 @@ static void on_done(struct sched *s, struct slink *L)
     } else {
         s->st.timeouts++;
         met_add(L->met.timeouts, 1);
-        ah_log(AH_LOG_WARN, L->ctx,
+        ah_log(AH_LOG_WARN, meter_ctx(L, cm->id),
                "meter %s: no valid reply to %08X after %d attempt(s): %s", cm->id,
                L->sess.req.di, L->sess.attempt + 1, ah_strerror(rc));
         meter_end(s, L, true); /* one dead meter costs at most timeout × retries */
