@@ -31,11 +31,13 @@
 #include "ah_clock.h"
 #include "ah_err.h"
 #include "ah_log.h"
+#include "cmd_report.h"
 #include "colstat.h"
 #include "config.h"
 #include "metrics.h"
 #include "pipeline.h"
 #include "pub.h"
+#include "report.h"
 #include "scheduler.h"
 #include "store.h"
 
@@ -316,13 +318,17 @@ static int run_reload(struct run *r)
     int rc = run_stop(r);
     if (rc != AH_OK)
         ah_log(AH_LOG_ERROR, "reload", "commit before the reload: %s", ah_strerror(rc));
+    pthread_mutex_lock(&r->mu);
     r->cfg = nc;
+    pthread_mutex_unlock(&r->mu);
     rc = run_start(r);
     if (rc != AH_OK) {
         ah_log(AH_LOG_ERROR, "reload", "new config did not start (%s): the old one runs on",
                ah_strerror(rc));
         met_add(r->reload_fail, 1);
+        pthread_mutex_lock(&r->mu);
         r->cfg = old;
+        pthread_mutex_unlock(&r->mu);
         cfg_destroy(&nc);
         rc = run_start(r);
     } else {
@@ -335,7 +341,9 @@ static int run_reload(struct run *r)
                "validation state kept",
                nc->n_links, nc->n_meters, added, removed);
         met_add(r->reloads, 1);
+        pthread_mutex_lock(&r->mu); /* a /report may still be reading it */
         cfg_destroy(&old);
+        pthread_mutex_unlock(&r->mu);
     }
     sd_notify(0, "READY=1\nSTATUS=reloaded");
     return rc;
@@ -377,6 +385,42 @@ static void collect(met_t *m, void *arg)
     met_set(met_series(m, "amihead_ready", "1 when the store is open and cycles run",
                        MET_GAUGE, NULL),
             atomic_load(&r->ready) ? 1 : 0);
+}
+
+/* GET /report[?day=D|D..D]: the report (report.h) from a read-only view
+ * of the store; the default day is yesterday on the head-end clock. */
+static char *report_page(void *arg, const char *day, size_t *len, const char **type)
+{
+    struct run *r = arg;
+    struct ah_buf b;
+    ah_buf_init(&b, REPORT_MAX_BYTES);
+    pthread_mutex_lock(&r->mu);
+    const struct cfg *c = r->cfg;
+    int64_t d0, d1;
+    int rc = AH_OK;
+    if (day) {
+        rc = report_parse_days(day, &d0, &d1);
+    } else {
+        d0 = (ah_clock_now_ms(r->clk) / 1000 + c->headend.tz_offset_s) / 86400 - 1;
+        d1 = d0;
+    }
+    store_t *ro = NULL;
+    struct store_opts so = {.read_only = true, .no_create = true};
+    if (rc == AH_OK)
+        rc = store_open(c->storage.path, &so, &ro);
+    if (rc == AH_OK)
+        rc = report_render(c, ro, d0, d1, &b);
+    pthread_mutex_unlock(&r->mu);
+    store_close(&ro);
+    if (rc != AH_OK) {
+        ah_log(AH_LOG_WARN, "report", "/report?day=%s: %s", day ? day : "", ah_strerror(rc));
+        ah_buf_free(&b);
+        return NULL;
+    }
+    char *body = (char *)b.data; /* ownership passes to the HTTP response */
+    *len = b.len;
+    *type = "text/html; charset=utf-8";
+    return body;
 }
 
 static bool is_ready(void *arg, char *why, size_t cap)
@@ -513,6 +557,7 @@ int cmd_run(int argc, char **argv)
                                MET_COUNTER, NULL);
     met_add_collector(r.met, collect, &r);
     met_set_ready(r.met, is_ready, &r);
+    met_add_page(r.met, "/report", report_page, &r);
     /* a busy metrics port is an error like a busy publish port: an
      * operator who configured it expects it to be there */
     if (c->metrics.listen[0]) {
