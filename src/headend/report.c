@@ -833,6 +833,10 @@ static int parse_day(const char *s, size_t n, int64_t *day)
     int64_t ms;
     if (ah_time_parse(buf, &ms) != AH_OK || ms % 86400000)
         return AH_EINVAL;
+    char back[40]; /* a date that does not exist (02-30) must not roll over */
+    ah_time_format(ms, back, sizeof back);
+    if (strncmp(back, s, 10) != 0)
+        return AH_EINVAL;
     *day = ms / 86400000;
     return AH_OK;
 }
