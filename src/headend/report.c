@@ -158,8 +158,8 @@ static void chart_lines(struct rep *r, const char *id, const char *title,
         out(r,
             "<line class=\"threshold\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
             "<text class=\"thlab\" x=\"%.1f\" y=\"%.1f\">limit %.1f%%</text>\n",
-            ML, sy(hl[k], lo, hi), CW - MR, sy(hl[k], lo, hi), CW - MR + 4,
-            sy(hl[k], lo, hi) + 4, hl[k]);
+            ML, sy(hl[k], lo, hi), CW - MR, sy(hl[k], lo, hi), ML + 4,
+            sy(hl[k], lo, hi) - 4, hl[k]);
     for (size_t j = 0; j < ns; j++) {
         const char *col = palette[j % NPAL];
         out(r, "<g class=\"series\" data-name=\"");
@@ -468,17 +468,33 @@ int report_render(const struct cfg *c, store_t *st, int64_t from_day, int64_t to
         out(r, "</g>\n");
     }
     out(r, "</svg></figure>\n");
+    /* worst first: most missing, then most backfilled; the first
+     * REPORT_GAP_ROWS (a first start backfills every meter) */
     size_t ngm = 0;
+    size_t *worst = calloc(nm + 1, sizeof *worst);
+    if (!worst)
+        goto out;
     for (size_t i = 0; i < nm; i++)
-        ngm += ms[i].missing || ms[i].backfilled;
+        if (ms[i].missing || ms[i].backfilled)
+            worst[ngm++] = i;
+    for (size_t i = 1; i < ngm; i++)
+        for (size_t j = i; j > 0; j--) {
+            const struct meter_sum *a = &ms[worst[j]], *z = &ms[worst[j - 1]];
+            if (a->missing < z->missing ||
+                (a->missing == z->missing && a->backfilled <= z->backfilled))
+                break;
+            size_t t = worst[j];
+            worst[j] = worst[j - 1];
+            worst[j - 1] = t;
+        }
+    size_t shown = ngm < REPORT_GAP_ROWS ? ngm : REPORT_GAP_ROWS;
     out(r,
-        "<table id=\"table-gaps\" data-rows=\"%zu\"><tr><th class=\"l\">meter</th>"
-        "<th class=\"l\">district</th><th class=\"l\">link</th><th>missing</th>"
-        "<th>backfilled</th></tr>\n",
-        ngm);
-    for (size_t i = 0; i < nm; i++) {
-        if (!ms[i].missing && !ms[i].backfilled)
-            continue;
+        "<table id=\"table-gaps\" data-rows=\"%zu\" data-total=\"%zu\"><tr>"
+        "<th class=\"l\">meter</th><th class=\"l\">district</th><th class=\"l\">link</th>"
+        "<th>missing</th><th>backfilled</th></tr>\n",
+        shown, ngm);
+    for (size_t w = 0; w < shown; w++) {
+        size_t i = worst[w];
         out(r, "<tr><td class=\"l\">");
         esc(r, c->meters[i].id);
         out(r, "</td><td class=\"l\">");
@@ -489,6 +505,10 @@ int report_render(const struct cfg *c, store_t *st, int64_t from_day, int64_t to
             ms[i].missing, ms[i].backfilled);
     }
     out(r, "</table>\n");
+    if (shown < ngm)
+        out(r, "<p class=\"note\">… and %zu more meters with backfilled intervals "
+               "(amihead stats, amihead query).</p>\n", ngm - shown);
+    free(worst);
     size_t ng = json_array_size(lists[2]);
     out(r,
         "<p>Gaps announced (intervals that left the backfill window unread):</p>"

@@ -27,6 +27,8 @@ struct cfg;
 /* Largest range of one report, days; and of its HTML. */
 #define REPORT_MAX_DAYS  31
 #define REPORT_MAX_BYTES (64u << 20)
+/* Rows of the gap table (worst meters first; data-total has them all). */
+#define REPORT_GAP_ROWS 20
 
 /* "YYYY-MM-DD" or "YYYY-MM-DD..YYYY-MM-DD" (local days of the head-end's
  * zone, inclusive) into day numbers (days since 1970-01-01 local).

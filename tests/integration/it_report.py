@@ -198,7 +198,8 @@ def run(tmp):
     newest = max(t for v in reads.values() for t in v)
     due = list(range(d0 + STEP, min(d1, newest) + 1, STEP))
     with_gaps = [m for m in ids if any(reads[m].get(t) in (None, "backfill") for t in due)]
-    check(table_rows("table-gaps") == len(with_gaps),
+    check(table_rows("table-gaps") == min(20, len(with_gaps)) and
+          int(dom.by_id("table-gaps")[1]["data-total"]) == len(with_gaps),
           f"gap table vs {len(with_gaps)} meters with a missing or backfilled interval")
     live = {ln: {t for m in ids if link_of[m] == ln for t, s in reads[m].items()
                  if s == "live"} for ln in links}
