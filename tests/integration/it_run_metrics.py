@@ -151,7 +151,10 @@ def run(tmp):
                 except OSError:
                     pass
             t_slow = time.monotonic()
-            st, text = get(mport, "/metrics", src="127.0.0.2")
+            try:
+                st, text = get(mport, "/metrics", src="127.0.0.2")
+            except OSError as e:
+                fail(f"scrape from 127.0.0.2 under slowloris: {e}")
             check(st == 200 and "amihead_build_info" in text,
                   f"scrape from 127.0.0.2 under slowloris: {st}")
             # trickle: a header byte a second on every slow socket that is open
@@ -171,7 +174,10 @@ def run(tmp):
             check(not open_, f"{len(open_)} trickling connections still open after 25 s")
             for s in slow:
                 s.close()
-            st, text = get(mport, "/metrics")
+            try:
+                st, text = get(mport, "/metrics")
+            except OSError as e:
+                fail(f"scrape after slowloris: {e}")
             check(st == 200 and "amihead_build_info" in text, f"scrape after slowloris: {st}")
         finally:
             p.terminate()
