@@ -73,6 +73,18 @@ static void esc(struct rep *r, const char *s)
     }
 }
 
+/* "<tr>" and one left-aligned, escaped text cell per t[i]; the caller adds
+ * the number cells and "</tr>". */
+static void row_start(struct rep *r, const char *const *t, size_t n)
+{
+    out(r, "<tr>");
+    for (size_t i = 0; i < n; i++) {
+        out(r, "<td class=\"l\">");
+        esc(r, t[i]);
+        out(r, "</td>");
+    }
+}
+
 static const char *const palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
                                       "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                                       "#bcbd22", "#17becf"};
@@ -495,13 +507,10 @@ int report_render(const struct cfg *c, store_t *st, int64_t from_day, int64_t to
         shown, ngm);
     for (size_t w = 0; w < shown; w++) {
         size_t i = worst[w];
-        out(r, "<tr><td class=\"l\">");
-        esc(r, c->meters[i].id);
-        out(r, "</td><td class=\"l\">");
-        esc(r, c->meters[i].district);
-        out(r, "</td><td class=\"l\">");
-        esc(r, c->links[c->meters[i].link].name);
-        out(r, "</td><td%s>%u</td><td>%u</td></tr>\n", ms[i].missing ? " class=\"bad\"" : "",
+        const char *t[] = {c->meters[i].id, c->meters[i].district,
+                           c->links[c->meters[i].link].name};
+        row_start(r, t, 3);
+        out(r, "<td%s>%u</td><td>%u</td></tr>\n", ms[i].missing ? " class=\"bad\"" : "",
             ms[i].missing, ms[i].backfilled);
     }
     out(r, "</table>\n");
@@ -517,13 +526,9 @@ int report_render(const struct cfg *c, store_t *st, int64_t from_day, int64_t to
         ng);
     for (size_t i = 0; i < ng; i++) {
         json_t *o = json_array_get(lists[2], i);
-        out(r, "<tr><td class=\"l\">");
-        esc(r, jstr(o, "meter"));
-        out(r, "</td><td class=\"l\">");
-        esc(r, jstr(o, "first"));
-        out(r, "</td><td class=\"l\">");
-        esc(r, jstr(o, "last"));
-        out(r, "</td><td>%lld</td></tr>\n",
+        const char *t[] = {jstr(o, "meter"), jstr(o, "first"), jstr(o, "last")};
+        row_start(r, t, 3);
+        out(r, "<td>%lld</td></tr>\n",
             (long long)json_integer_value(json_object_get(o, "intervals")));
     }
     out(r, "</table>\n");
@@ -592,11 +597,9 @@ int report_render(const struct cfg *c, store_t *st, int64_t from_day, int64_t to
         json_t *o = json_array_get(lists[0], i);
         json_t *l = json_object_get(o, "loss_pct");
         json_t *fl = json_object_get(o, "flags");
-        out(r, "<tr><td class=\"l\">");
-        esc(r, jstr(o, "district"));
-        out(r, "</td><td class=\"l\">");
-        esc(r, jstr(o, "day"));
-        out(r, "</td><td>%s</td><td>%lld / %lld</td><td>%.2f</td><td>%.2f</td>",
+        const char *t[] = {jstr(o, "district"), jstr(o, "day")};
+        row_start(r, t, 2);
+        out(r, "<td>%s</td><td>%lld / %lld</td><td>%.2f</td><td>%.2f</td>",
             json_is_true(json_object_get(o, "complete")) ? "yes" : "no",
             (long long)json_integer_value(json_object_get(o, "collected")),
             (long long)json_integer_value(json_object_get(o, "expected")),
@@ -625,13 +628,9 @@ int report_render(const struct cfg *c, store_t *st, int64_t from_day, int64_t to
         json_t *o = json_array_get(lists[0], i), *cu = json_object_get(o, "customers");
         for (size_t k = 0; k < json_array_size(cu); k++) {
             json_t *m = json_array_get(cu, k);
-            out(r, "<tr><td class=\"l\">");
-            esc(r, jstr(o, "district"));
-            out(r, "</td><td class=\"l\">");
-            esc(r, jstr(o, "day"));
-            out(r, "</td><td class=\"l\">");
-            esc(r, jstr(m, "meter"));
-            out(r, "</td><td>%.2f</td><td>%.2f</td><td>%+.2f</td></tr>\n",
+            const char *t[] = {jstr(o, "district"), jstr(o, "day"), jstr(m, "meter")};
+            row_start(r, t, 3);
+            out(r, "<td>%.2f</td><td>%.2f</td><td>%+.2f</td></tr>\n",
                 (double)json_integer_value(json_object_get(m, "energy")) / 100.0,
                 (double)json_integer_value(json_object_get(m, "previous")) / 100.0,
                 (double)json_integer_value(json_object_get(m, "change")) / 100.0);
@@ -651,19 +650,18 @@ int report_render(const struct cfg *c, store_t *st, int64_t from_day, int64_t to
         na);
     for (size_t i = 0; i < na; i++) {
         json_t *o = json_array_get(lists[1], i), *aux = json_object_get(o, "aux");
-        out(r, "<tr><td class=\"l\">");
-        esc(r, jstr(o, "at"));
-        out(r, "</td><td class=\"l\">");
-        esc(r, jstr(o, "meter"));
-        out(r, "</td><td class=\"l\">");
-        esc(r, jstr(o, "district"));
-        out(r, "</td><td class=\"l%s\">", !strcmp(jstr(o, "state"), "start") ? " bad" : "");
+        const char *t[] = {jstr(o, "at"), jstr(o, "meter"), jstr(o, "district")};
+        row_start(r, t, 3);
+        out(r, "<td class=\"l%s\">", !strcmp(jstr(o, "state"), "start") ? " bad" : "");
         esc(r, jstr(o, "type"));
-        out(r, "</td><td class=\"l\">");
-        esc(r, jstr(o, "state"));
-        out(r, "</td><td class=\"l\">");
-        esc(r, jstr(o, "since"));
-        out(r, "</td><td>%lld</td><td>%lld</td><td>%lld, %lld, %lld</td></tr>\n",
+        out(r, "</td>");
+        const char *t2[] = {jstr(o, "state"), jstr(o, "since")};
+        for (size_t k = 0; k < 2; k++) {
+            out(r, "<td class=\"l\">");
+            esc(r, t2[k]);
+            out(r, "</td>");
+        }
+        out(r, "<td>%lld</td><td>%lld</td><td>%lld, %lld, %lld</td></tr>\n",
             (long long)json_integer_value(json_object_get(o, "value")),
             (long long)json_integer_value(json_object_get(o, "threshold")),
             (long long)json_integer_value(json_array_get(aux, 0)),
@@ -718,11 +716,9 @@ int report_render(const struct cfg *c, store_t *st, int64_t from_day, int64_t to
            "<th class=\"l\">meter</th><th class=\"l\">district</th><th>offset s</th></tr>\n",
         ndr);
     for (size_t i = 0; i < ndr; i++) {
-        out(r, "<tr><td class=\"l\">");
-        esc(r, c->meters[order[i]].id);
-        out(r, "</td><td class=\"l\">");
-        esc(r, c->meters[order[i]].district);
-        out(r, "</td><td%s>%+.0f</td></tr>\n",
+        const char *t[] = {c->meters[order[i]].id, c->meters[order[i]].district};
+        row_start(r, t, 2);
+        out(r, "<td%s>%+.0f</td></tr>\n",
             fabs(ms[order[i]].drift_s) > thr.clock_drift_s ? " class=\"bad\"" : "",
             ms[order[i]].drift_s);
     }
