@@ -1,6 +1,11 @@
 #!/usr/bin/python3
 """it_service — amihead as a systemd service (issue 18 #1).
 
+Install: `make install PREFIX=…` (cmake --install of the release tree
+configured for a temporary prefix) puts binaries, man pages, completion,
+config and unit under the prefix, the unit and config pointing there; the
+man page (made from --help) covers SIGHUP, report and --log-format.
+
 Package: the release tree (AH_RELEASE_BIN/..) is configured for /usr and
 packed by CPack into a temporary directory; `dpkg-deb -c` must list the
 binaries, both man pages, bash completion, the unit, the two conffiles and
@@ -34,6 +39,31 @@ RELEASE = os.path.dirname(os.environ.get("AH_RELEASE_BIN",
 def package(tmp):
     check(os.path.exists(os.path.join(RELEASE, "CMakeCache.txt")),
           f"no release tree at {RELEASE} (make build)")
+    # make install PREFIX=…: everything under the prefix, paths in the
+    # unit and the config pointing there
+    inst = os.path.join(tmp, "inst")
+    for argv in (["cmake", "-S", SRC, "-B", RELEASE, f"-DCMAKE_INSTALL_PREFIX={inst}"],
+                 ["cmake", "--build", RELEASE, "--target", "amihead", "amisim", "manpages"],
+                 ["cmake", "--install", RELEASE]):
+        r = subprocess.run(argv, capture_output=True, text=True)
+        check(r.returncode == 0, f"{argv}: {r.stdout[-1500:]}{r.stderr[-1500:]}")
+    for want in ("bin/amihead", "bin/amisim", "etc/amihead/amihead.yaml",
+                 "etc/amihead/meters.csv", "lib/systemd/system/amihead.service",
+                 "share/man/man1/amihead.1", "share/bash-completion/completions/amihead"):
+        check(os.path.exists(os.path.join(inst, want)), f"make install: no {want}")
+    with open(os.path.join(inst, "lib/systemd/system/amihead.service")) as f:
+        check(f"ExecStart={inst}/bin/amihead run -c {inst}/etc/amihead/amihead.yaml"
+              in f.read(), "installed unit does not point into the prefix")
+    with open(os.path.join(inst, "etc/amihead/amihead.yaml")) as f:
+        check(f"path: {inst}/var/lib/amihead/store" in f.read(), "installed config")
+    r = subprocess.run(["bash", "-n", os.path.join(inst, "share/bash-completion/completions/amihead")],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, f"bash completion: {r.stderr}")
+    man = subprocess.run(["man", "-l", os.path.join(inst, "share/man/man1/amihead.1")],
+                         capture_output=True, text=True, env=dict(os.environ, MANWIDTH="100"))
+    check(man.returncode == 0 and "SIGHUP" in man.stdout and "report" in man.stdout and
+          "--log-format" in man.stdout, f"man page: {man.stdout[:300]}{man.stderr[-300:]}")
+
     r = subprocess.run(["cmake", "-S", SRC, "-B", RELEASE, "-DCMAKE_INSTALL_PREFIX=/usr"],
                        capture_output=True, text=True)
     check(r.returncode == 0, f"cmake: {r.stderr[-2000:]}")
