@@ -379,6 +379,18 @@ static void collect(met_t *m, void *arg)
                        "Messages published (the sequence, continued across restarts)",
                        MET_COUNTER, NULL),
             (double)(next ? next - 1 : 0));
+    struct pub_counters pc;
+    pub_get_counters(r->pub, &pc);
+    met_set(met_series(m, "amihead_replay_requests_total",
+                       "Replay requests answered (refusals included)", MET_COUNTER, NULL),
+            (double)pc.replay_requests);
+    met_set(met_series(m, "amihead_replay_refused_total",
+                       "Replay requests refused (bad, expired, unavailable)", MET_COUNTER,
+                       NULL),
+            (double)pc.replay_refused);
+    met_set(met_series(m, "amihead_replay_messages_total",
+                       "Outbox messages sent in replay replies", MET_COUNTER, NULL),
+            (double)pc.replay_messages);
     met_set(met_series(m, "amihead_outbox_bytes", "Bytes held in the replay outbox",
                        MET_GAUGE, NULL),
             (double)pub_outbox_bytes(r->pub));

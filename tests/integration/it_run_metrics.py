@@ -6,8 +6,9 @@ endpoint that slow clients cannot hold down (issue 18 #3, issue 17 #7).
 - the scrape passes `promtool check metrics`; no series in milliseconds;
   amihead_build_info, process_* (RSS, open fds, CPU seconds), the request
   latency histogram, collection ratios per district and link for the last
-  complete interval and day (1.0 with no faults), publish counters and
-  backlog, link up are there;
+  complete interval and day (1.0 with no faults), publish and replay
+  counters (a subscriber from seq 1 replays) and the backlog, link up are
+  there;
 - /healthz answers at once, /readyz once cycles run;
 - slowloris: 40 connections from 127.0.0.1 each trickling a header byte a
   second; a scrape from 127.0.0.2 still succeeds, the slow connections are
@@ -67,7 +68,8 @@ def run(tmp):
     mport = free_port_block(1)
     with Sim(tmp, "--concentrators", "2", "--meters", "3", "--faults", "none",
              "--time-scale", str(SCALE), "--epoch", EPOCH, "--write-config", tmp) as sim:
-        yaml, _ = write_config(tmp, 2, *export_endpoints(),
+        ep, rp = export_endpoints()
+        yaml, _ = write_config(tmp, 2, ep, rp,
                                replace=[("127.0.0.1:9464", f"127.0.0.1:{mport}")])
         errf = open(os.path.join(tmp, "run.err"), "w+")
         p = subprocess.Popen(run_argv(yaml, SCALE, sim.sim_now()), stdout=subprocess.PIPE,
@@ -94,6 +96,12 @@ def run(tmp):
                         vals.get('amihead_collection_ratio{window="day"}') == 1.0:
                     break
                 time.sleep(0.5)
+            # a subscriber from seq 1 fills the past through replay
+            t = subprocess.run([os.path.join(BIN, "amihead"), "tail", "--endpoint", ep,
+                                 "--replay", rp, "--from-seq", "1", "--until-seq", "5"],
+                                capture_output=True, text=True, timeout=60)
+            check(t.returncode == 0 and len(t.stdout.splitlines()) == 5,
+                  f"tail: {t.returncode} {t.stderr[-500:]}")
             st, ready = get(mport, "/readyz")
             check(st == 200 and ready.startswith("ready"), f"/readyz: {st} {ready!r}")
             st, text = get(mport, "/metrics")
@@ -125,6 +133,8 @@ def run(tmp):
             check(vals["process_open_fds"] > 5 and vals["process_resident_memory_bytes"] > 1e6,
                   "process metrics")
             check(vals["amihead_published_messages_total"] > 0, "nothing published")
+            check(vals["amihead_replay_requests_total"] >= 1 and
+                  vals["amihead_replay_messages_total"] >= 5, "replay counters")
             buckets = [k for k in vals if k.startswith("amihead_request_duration_seconds_count")]
             check(buckets and all(vals[k] > 0 for k in buckets), f"latency counts {buckets}")
 
