@@ -113,7 +113,9 @@ struct run {
     met_t *met;
     char reldir[CFG_PATH_MAX + 16];
 
-    pthread_mutex_t mu; /* pipe/sch/col swap vs the HTTP thread's collectors */
+    pthread_mutex_t mu;     /* pipe/sch/col swap vs the HTTP thread's collectors */
+    pthread_mutex_t cfg_mu; /* cfg swap and destroy vs a /report rendering from it
+                               (its own lock, so a long report never stalls a scrape) */
     uint32_t *midx;
     pipe_t *pipe;
     sched_t *sch;
@@ -318,17 +320,17 @@ static int run_reload(struct run *r)
     int rc = run_stop(r);
     if (rc != AH_OK)
         ah_log(AH_LOG_ERROR, "reload", "commit before the reload: %s", ah_strerror(rc));
-    pthread_mutex_lock(&r->mu);
+    pthread_mutex_lock(&r->cfg_mu);
     r->cfg = nc;
-    pthread_mutex_unlock(&r->mu);
+    pthread_mutex_unlock(&r->cfg_mu);
     rc = run_start(r);
     if (rc != AH_OK) {
         ah_log(AH_LOG_ERROR, "reload", "new config did not start (%s): the old one runs on",
                ah_strerror(rc));
         met_add(r->reload_fail, 1);
-        pthread_mutex_lock(&r->mu);
+        pthread_mutex_lock(&r->cfg_mu);
         r->cfg = old;
-        pthread_mutex_unlock(&r->mu);
+        pthread_mutex_unlock(&r->cfg_mu);
         cfg_destroy(&nc);
         rc = run_start(r);
     } else {
@@ -341,9 +343,9 @@ static int run_reload(struct run *r)
                "validation state kept",
                nc->n_links, nc->n_meters, added, removed);
         met_add(r->reloads, 1);
-        pthread_mutex_lock(&r->mu); /* a /report may still be reading it */
+        pthread_mutex_lock(&r->cfg_mu); /* a /report may still be reading it */
         cfg_destroy(&old);
-        pthread_mutex_unlock(&r->mu);
+        pthread_mutex_unlock(&r->cfg_mu);
     }
     sd_notify(0, "READY=1\nSTATUS=reloaded");
     return rc;
@@ -406,7 +408,7 @@ static char *report_page(void *arg, const char *day, size_t *len, const char **t
     struct run *r = arg;
     struct ah_buf b;
     ah_buf_init(&b, REPORT_MAX_BYTES);
-    pthread_mutex_lock(&r->mu);
+    pthread_mutex_lock(&r->cfg_mu);
     const struct cfg *c = r->cfg;
     int64_t d0, d1;
     int rc = AH_OK;
@@ -422,7 +424,7 @@ static char *report_page(void *arg, const char *day, size_t *len, const char **t
         rc = store_open(c->storage.path, &so, &ro);
     if (rc == AH_OK)
         rc = report_render(c, ro, d0, d1, &b);
-    pthread_mutex_unlock(&r->mu);
+    pthread_mutex_unlock(&r->cfg_mu);
     store_close(&ro);
     if (rc != AH_OK) {
         ah_log(AH_LOG_WARN, "report", "/report?day=%s: %s", day ? day : "", ah_strerror(rc));
@@ -534,6 +536,7 @@ int cmd_run(int argc, char **argv)
     struct run r = {.file = file, .cfg = c, .clk = &clk, .cli_level = have_level,
                     .cli_format = have_format};
     pthread_mutex_init(&r.mu, NULL);
+    pthread_mutex_init(&r.cfg_mu, NULL);
 
     struct store_opts so = {.headend_id = c->headend.id};
     int rc = store_open(c->storage.path, &so, &r.st);
@@ -645,5 +648,6 @@ out_store:
 out_cfg:
     cfg_destroy(&r.cfg);
     pthread_mutex_destroy(&r.mu);
+    pthread_mutex_destroy(&r.cfg_mu);
     return status;
 }

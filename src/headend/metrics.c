@@ -607,11 +607,13 @@ int met_serve(met_t *m, const char *listen, int *bound_port)
     }
     m->httpd = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, m,
-        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, m,
+        /* the logger first: options before it would log through MHD's own */
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, m, MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_NOTIFY_CONNECTION, on_conn, m, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)MET_CONN_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)MET_CONN_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)MET_IDLE_S,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)MET_THREADS, MHD_OPTION_END);
     if (!m->httpd) {
         close(fd);
         return AH_EIO;

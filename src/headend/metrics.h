@@ -84,6 +84,9 @@ size_t met_render(met_t *m, char *buf, size_t cap);
 #define MET_CONN_PER_IP 8
 #define MET_IDLE_S      5
 #define MET_AGE_MAX_S   15
+/* Threads answering requests: a page that takes long to render (/report)
+ * must not hold up a scrape. */
+#define MET_THREADS 2
 int met_serve(met_t *m, const char *listen, int *bound_port);
 void met_stop(met_t *m);
 /* Connections shut down for exceeding MET_AGE_MAX_S so far. */
