@@ -88,6 +88,7 @@ struct met {
     bool reaper_started;
     atomic_bool reaper_stop;
     _Atomic unsigned long reaped;
+    struct met_series *reaped_series;
 };
 
 met_t *met_new(void)
@@ -513,12 +514,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
  * reaching stderr raw once per refused connection. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    met_t *m = cls;
     char msg[256];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
+    /* a connection refused at a limit is what the limits are for: counted,
+     * logged only at debug; anything else is worth a (rate-limited) warning */
+    if (strstr(msg, "limit")) {
+        met_add(met_series(m, "amihead_http_connections_refused_total",
+                           "Connections to the metrics endpoint refused at a limit",
+                           MET_COUNTER, NULL),
+                1);
+        ah_log(AH_LOG_DEBUG, "metrics", "http: %s", msg);
+        return;
+    }
     ah_log(AH_LOG_WARN, "metrics", "http: %s", msg);
 }
 
@@ -564,6 +575,7 @@ static void *reaper_main(void *arg)
                 shutdown(k->fd, SHUT_RDWR);
                 k->shut = true;
                 atomic_fetch_add(&m->reaped, 1);
+                met_add(m->reaped_series, 1);
             }
         }
         pthread_mutex_unlock(&m->conn_lock);
@@ -618,6 +630,9 @@ int met_serve(met_t *m, const char *listen, int *bound_port)
         close(fd);
         return AH_EIO;
     }
+    m->reaped_series = met_series(m, "amihead_http_connections_reaped_total",
+                                  "Metrics endpoint connections shut for their age",
+                                  MET_COUNTER, NULL);
     atomic_store(&m->reaper_stop, false);
     if (pthread_create(&m->reaper, NULL, reaper_main, m) == 0)
         m->reaper_started = true;
