@@ -27,6 +27,8 @@
  * change of storage, export, security or metrics needs a restart (logged).
  */
 #include "cmd_run.h"
+#include "cmd_util.h"
+#include "probe.h"
 
 #include "ah_clock.h"
 #include "ah_err.h"
@@ -100,7 +102,7 @@ static void usage(FILE *f)
         "  --log-level L       debug | info | warn | error (overrides headend.log_level)\n"
         "  --log-format F      text | json (overrides headend.log_format)\n"
         "SIGTERM / SIGINT stop it after committing what it has read; SIGHUP reloads\n"
-        "the config and the inventory (docs/operations.md \"Reload\").\n");
+        "the config and the inventory (docs/operations.md \"Reload\").\n" AH_TIME_FORMATS);
 }
 
 /* Everything a config is running on; swapped whole by a reload. */
@@ -459,6 +461,7 @@ int cmd_run(int argc, char **argv)
     const char *file = NULL;
     double scale = 1.0;
     int64_t epoch = -1, until = -1;
+    const char *epoch_txt = NULL, *until_txt = NULL;
     bool have_level = false, have_format = false;
     enum ah_log_level level = AH_LOG_INFO;
     enum ah_log_format format = AH_LOG_TEXT;
@@ -501,14 +504,15 @@ int cmd_run(int argc, char **argv)
         case 'e':
         case 'u': {
             int64_t t;
-            if (ah_time_parse(optarg, &t) != AH_OK) {
-                fprintf(stderr, "amihead run: bad time '%s'\n", optarg);
+            bool zone;
+            if (ah_time_parse_zone(optarg, 0, &t, &zone) != AH_OK) {
+                fprintf(stderr, "amihead run: bad time '%s'\n%s", optarg, AH_TIME_FORMATS);
                 return 2;
             }
             if (o == 'e')
-                epoch = t;
+                epoch_txt = optarg;
             else
-                until = t;
+                until_txt = optarg;
             break;
         }
         case 'h':
@@ -526,6 +530,12 @@ int cmd_run(int argc, char **argv)
     struct cfg *c = cmd_run_load_config("run", file);
     if (!c)
         return 1;
+    /* a time without zone is local in headend.timezone, as in every command */
+    if ((epoch_txt && cmd_time_arg("run", c, "--epoch", epoch_txt, &epoch) != CMD_GO) ||
+        (until_txt && cmd_time_arg("run", c, "--until", until_txt, &until) != CMD_GO)) {
+        cfg_destroy(&c);
+        return 2;
+    }
     ah_log_set_level(have_level ? level : c->headend.log_level);
     ah_log_set_format(have_format ? format : c->headend.log_format);
 
@@ -541,8 +551,12 @@ int cmd_run(int argc, char **argv)
     struct store_opts so = {.headend_id = c->headend.id};
     int rc = store_open(c->storage.path, &so, &r.st);
     if (rc != AH_OK) {
-        fprintf(stderr, "amihead run: store %s: %s (%s)\n", c->storage.path,
-                ah_strerror(rc), store_last_error(NULL));
+        char why[512];
+        if (probe_dir(c->storage.path, why, sizeof why) != 0)
+            fprintf(stderr, "amihead run: store %s: %s\n", c->storage.path, why);
+        else
+            fprintf(stderr, "amihead run: store %s: %s (%s)\n", c->storage.path,
+                    ah_strerror(rc), store_last_error(NULL));
         goto out_cfg;
     }
     struct pub_opts po = {
@@ -557,9 +571,15 @@ int cmd_run(int argc, char **argv)
     };
     rc = pub_new(r.st, &po, &r.pub);
     if (rc != AH_OK) {
-        fprintf(stderr, "amihead run: export %s / %s: %s\n",
-                po.endpoint ? po.endpoint : PUB_DEFAULT_ENDPOINT,
-                po.replay ? po.replay : PUB_DEFAULT_REPLAY, ah_strerror(rc));
+        const char *ep = po.endpoint ? po.endpoint : PUB_DEFAULT_ENDPOINT;
+        const char *rp = po.replay ? po.replay : PUB_DEFAULT_REPLAY;
+        char why[512];
+        if (probe_listen(ep, why, sizeof why) != 0)
+            fprintf(stderr, "amihead run: export.pub %s: %s\n", ep, why);
+        else if (probe_listen(rp, why, sizeof why) != 0)
+            fprintf(stderr, "amihead run: export.replay %s: %s\n", rp, why);
+        else
+            fprintf(stderr, "amihead run: export %s / %s: %s\n", ep, rp, ah_strerror(rc));
         goto out_store;
     }
     r.met = met_new();
@@ -579,8 +599,11 @@ int cmd_run(int argc, char **argv)
         int mport = 0;
         rc = met_serve(r.met, c->metrics.listen, &mport);
         if (rc != AH_OK) {
-            fprintf(stderr, "amihead run: metrics.listen %s: %s\n", c->metrics.listen,
-                    ah_strerror(rc));
+            char why[512];
+            if (rc != AH_EBUSY || probe_listen(c->metrics.listen, why, sizeof why) == 0)
+                snprintf(why, sizeof why, "%s", ah_strerror(rc));
+            fprintf(stderr, "amihead run: metrics.listen %s: %s (%s)\n", c->metrics.listen,
+                    why, ah_strerror(rc));
             goto out_met;
         }
         ah_log(AH_LOG_INFO, "run", "metrics on http://%s/metrics (port %d)",

@@ -1035,6 +1035,11 @@ static void load_inventory(struct loader *L, unsigned yaml_line)
     ssize_t len;
     while (!x->stop && !L->nomem && (len = getline(&buf, &bcap, fp)) >= 0) {
         x->line++;
+        /* Excel's "CSV UTF-8" starts the file with a byte order mark */
+        if (x->line == 1 && len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) {
+            memmove(buf, buf + 3, (size_t)len - 2);
+            len -= 3;
+        }
         if (x->at_start) {
             if (skip_line(buf))
                 continue;
