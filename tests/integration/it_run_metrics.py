@@ -147,7 +147,7 @@ def run(tmp):
             text2 = re.sub(r"(pub: )tcp://\S+", r"\g<1>" + ep2, text2)
             text2 = re.sub(r"(replay: )tcp://\S+", r"\g<1>" + rp2, text2)
             with open(yaml2, "w") as f:
-                f.write(text2.replace("/store\n", "/store2\n"))
+                f.write(re.sub(r"(?m)^  path: .*$", f"  path: {tmp}/store2", text2))
             r = amihead("run", "-c", yaml2, "--until", EPOCH)
             check(r.returncode == 1 and "metrics.listen" in r.stderr and "busy" in r.stderr,
                   f"busy metrics port: exit {r.returncode}: {r.stderr[-500:]}")
