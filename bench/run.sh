@@ -9,3 +9,6 @@ for b in "$BIN"/bench_*; do
     echo "== $(basename "$b")"
     "$b"
 done
+# scale-out (issue 19): needs real servers, which bench/scaleout.py starts
+echo "== scaleout_bench"
+python3 bench/scaleout.py

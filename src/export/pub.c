@@ -55,6 +55,7 @@ struct pub {
     pthread_mutex_t mu;        /* store commit/delete vs replay reads */
     _Atomic uint64_t next_pub; /* first sequence not yet published */
     _Atomic uint64_t outbox_bytes;
+    _Atomic uint64_t replay_requests, replay_refused, replay_messages; /* pub_counters */
 
     uint64_t stage_next; /* next sequence to hand out in this batch */
     struct staged *staged;
@@ -372,6 +373,10 @@ static void replay_serve(struct pub *p)
     int hl = wire_replay_header(st, st == WIRE_REPLAY_OK ? req.first : 0,
                                 st == WIRE_REPLAY_OK ? req.last : 0, count, oldest, next,
                                 hdr, sizeof hdr);
+    atomic_fetch_add(&p->replay_requests, 1);
+    if (st != WIRE_REPLAY_OK)
+        atomic_fetch_add(&p->replay_refused, 1);
+    atomic_fetch_add(&p->replay_messages, (uint64_t)count);
     if (st != WIRE_REPLAY_OK)
         ah_log(AH_LOG_INFO, "pub", "replay request refused: %s",
                wire_replay_status_name(st));
@@ -762,6 +767,14 @@ int pub_retention_run(pub_t *p)
 uint64_t pub_next_seq(const pub_t *p)
 {
     return atomic_load(&((struct pub *)p)->next_pub);
+}
+
+void pub_get_counters(const pub_t *p, struct pub_counters *out)
+{
+    pub_t *q = (pub_t *)p; /* atomics: loading does not change them */
+    out->replay_requests = atomic_load(&q->replay_requests);
+    out->replay_refused = atomic_load(&q->replay_refused);
+    out->replay_messages = atomic_load(&q->replay_messages);
 }
 
 uint64_t pub_outbox_bytes(const pub_t *p)

@@ -121,6 +121,14 @@ uint64_t pub_next_seq(const pub_t *p);
 /* Bytes currently held in the outbox, as retention counts them. */
 uint64_t pub_outbox_bytes(const pub_t *p);
 
+/* Replay endpoint counters since pub_new (any thread; for /metrics). */
+struct pub_counters {
+    uint64_t replay_requests; /* requests answered (refusals included) */
+    uint64_t replay_refused;  /* answered with a status other than OK */
+    uint64_t replay_messages; /* outbox messages sent in replies */
+};
+void pub_get_counters(const pub_t *p, struct pub_counters *out);
+
 /* ---- keys ---------------------------------------------------------------
  * Key files hold one Z85 key and a newline: NAME.key the public key,
  * NAME.key_secret the secret key (mode 0600). */

@@ -28,6 +28,7 @@
 _Static_assert(sizeof(enum cfg_link_type) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum link_parity) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum ah_log_level) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum ah_log_format) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cfg_proto) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cfg_wiring) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cfg_class) == sizeof(int), "enum size");
@@ -76,6 +77,7 @@ static const char *const link_type_names[] = {
     "dlt645-tcp", "dlt645-listen", "dlt645-serial", "modbus-tcp", "modbus-rtu", NULL};
 static const char *const parity_names[] = {"none", "even", "odd", NULL};
 static const char *const log_level_names[] = {"debug", "info", "warn", "error", NULL};
+static const char *const log_format_names[] = {"text", "json", NULL}; /* ah_log_format */
 static const char *const proto_names[] = {"dlt645-2007", "dlt645-1997", "modbus", NULL};
 static const char *const wiring_names[] = {"1P2W", "3P3W", "3P4W", NULL};
 static const char *const class_names[] = {"A", "B", "C", NULL};
@@ -382,6 +384,8 @@ static const struct cfg_key headend_keys[] = {
     KEY("timezone", CFG_T_TZ, struct cfg_headend, timezone),
     KEY("log_level", CFG_T_ENUM, struct cfg_headend, log_level, .def = "info",
         .names = log_level_names),
+    KEY("log_format", CFG_T_ENUM, struct cfg_headend, log_format, .def = "text",
+        .names = log_format_names),
 };
 
 static const struct cfg_key storage_keys[] = {

@@ -112,6 +112,7 @@ struct cfg {
         char id[CFG_HOSTPORT_MAX];
         char timezone[64]; /* "" = the box's TZ */
         enum ah_log_level log_level;
+        enum ah_log_format log_format; /* text | json */
         /* Meters' wall time - UTC, s; fixed (zones with daylight saving are
          * refused), taken at load: from the zone's TZif footer for a named
          * zone, from localtime_r of the process TZ for "". */

@@ -253,7 +253,7 @@ struct slisten {
 
 struct link_met {
     struct met_series *reads, *requests, *retries, *timeouts, *rtt, *ratio, *missing,
-        *overruns, *up, *outages;
+        *overruns, *up, *latency, *outages;
 };
 
 struct slink {
@@ -319,6 +319,7 @@ struct slink {
     bool in_flight;
     struct sess sess;
     char ctx[CFG_NAME_MAX * 2 + 2];
+    char mctx[CFG_NAME_MAX * 2 + 2]; /* "link/meter" (ah_log.h), meter_ctx */
 };
 
 struct sched {
@@ -334,6 +335,9 @@ struct sched {
     int64_t step_s;
     struct sched_stats st;
     met_t *met;
+    bool own_met; /* false: borrowed through sched_new_met (reload keeps it) */
+    sched_tick_fn tick;
+    void *tick_arg;
     struct slisten *lis;
     size_t n_lis;
     struct spending pend[SCHED_PENDING_MAX];
@@ -352,6 +356,13 @@ static enum slink_kind kind_of(const struct cfg *cfg, const struct cfg_meter *m)
                                          : SL_DIALIN;
 }
 
+/* The log context of one meter of L: "link/meter" (a JSON log's fields). */
+static const char *meter_ctx(struct slink *L, const char *meter)
+{
+    snprintf(L->mctx, sizeof L->mctx, "%s/%s", L->cl->name, meter);
+    return L->mctx;
+}
+
 static void link_metrics(struct sched *s, struct slink *L)
 {
     char lab[CFG_NAME_MAX + 16];
@@ -368,8 +379,13 @@ static void link_metrics(struct sched *s, struct slink *L)
     L->met.timeouts =
         met_series(m, "amihead_timeouts_total",
                    "Transactions that failed after every attempt", MET_COUNTER, lab);
-    L->met.rtt = met_series(m, "amihead_rtt_ms", "Round-trip time of the last answer, ms",
-                            MET_GAUGE, lab);
+    L->met.rtt = met_series(m, "amihead_rtt_seconds",
+                            "Round-trip time of the last answer", MET_GAUGE, lab);
+    /* request to answer, seconds: RS-485 at 2400 Bd to a slow GPRS link */
+    static const double lat_s[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10};
+    L->met.latency = met_histogram(m, "amihead_request_duration_seconds",
+                                   "Time from a request to its answer", lab, lat_s,
+                                   sizeof lat_s / sizeof lat_s[0]);
     L->met.ratio = met_series(m, "amihead_link_success_ratio",
                               "Meters that answered / meters tried in the last cycle",
                               MET_GAUGE, lab);
@@ -388,6 +404,12 @@ static void link_metrics(struct sched *s, struct slink *L)
 
 int sched_new(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pipe,
               const uint32_t *meter_idx, sched_t **out)
+{
+    return sched_new_met(cfg, clk, pipe, meter_idx, NULL, out);
+}
+
+int sched_new_met(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pipe,
+                  const uint32_t *meter_idx, struct met *met, sched_t **out)
 {
     struct sched *s = calloc(1, sizeof *s);
     if (!s)
@@ -409,7 +431,8 @@ int sched_new(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pipe,
         sched_destroy(&s);
         return AH_EIO;
     }
-    s->met = met_new();
+    s->own_met = !met;
+    s->met = met ? met : met_new();
     s->lis = calloc(cfg->n_links ? cfg->n_links : 1, sizeof *s->lis);
     s->mb = calloc(cfg->n_links ? cfg->n_links : 1, sizeof *s->mb);
     if (!s->met || !s->lis || !s->mb)
@@ -520,8 +543,10 @@ void sched_destroy(sched_t **sp)
         link_destroy(&s->pend[j].l);
     if (s->ep >= 0)
         close(s->ep);
-    met_stop(s->met);
-    met_destroy(&s->met);
+    if (s->own_met) {
+        met_stop(s->met);
+        met_destroy(&s->met);
+    }
     free(s->lis);
     free(s->mb);
     free(s->links);
@@ -529,6 +554,22 @@ void sched_destroy(sched_t **sp)
     free(s->midx);
     free(s);
     *sp = NULL;
+}
+
+void sched_set_tick(sched_t *s, sched_tick_fn fn, void *arg)
+{
+    s->tick = fn;
+    s->tick_arg = arg;
+}
+
+bool sched_idle(const sched_t *s)
+{
+    for (size_t k = 0; k < s->n_links; k++) {
+        const struct slink *L = &s->links[k];
+        if (L->n_meters && L->kind != SL_MODBUS && L->active)
+            return false;
+    }
+    return true;
 }
 
 const struct sched_stats *sched_stats(const sched_t *s)
@@ -826,7 +867,8 @@ static void meter_end(struct sched *s, struct slink *L, bool failed)
     if (failed) {
         m->streak++;
         if (m->streak == s->cfg->schedule.backoff_after)
-            ah_log(AH_LOG_WARN, L->ctx, "meter %s failed %d cycles in a row: backing off",
+            ah_log(AH_LOG_WARN, meter_ctx(L, s->cfg->meters[mi].id),
+                   "meter %s failed %d cycles in a row: backing off",
                    s->cfg->meters[mi].id, m->streak);
     } else {
         m->streak = 0;
@@ -1139,8 +1181,10 @@ static void on_done(struct sched *s, struct slink *L)
     int rc = L->sess.result;
     struct meter_state *m = &s->ms[L->meters[L->cur]];
     const struct cfg_meter *cm = &s->cfg->meters[L->meters[L->cur]];
-    if (rc == AH_OK || rc == AH_EMETER)
-        met_set(L->met.rtt, (double)L->sess.rtt_ms);
+    if (rc == AH_OK || rc == AH_EMETER) {
+        met_set(L->met.rtt, (double)L->sess.rtt_ms / 1000.0);
+        met_observe(L->met.latency, (double)L->sess.rtt_ms / 1000.0);
+    }
     if ((L->step == JOB_FRZ_E || L->step == JOB_FRZ_T) &&
         (rc == AH_OK || rc == AH_EMETER)) {
         /* read, or the meter has no freeze: either way not again today */
@@ -1168,7 +1212,7 @@ static void on_done(struct sched *s, struct slink *L)
     } else {
         s->st.timeouts++;
         met_add(L->met.timeouts, 1);
-        ah_log(AH_LOG_WARN, L->ctx,
+        ah_log(AH_LOG_WARN, meter_ctx(L, cm->id),
                "meter %s: no valid reply to %08X after %d attempt(s): %s", cm->id,
                L->sess.req.di, L->sess.attempt + 1, ah_strerror(rc));
         /* one dead meter costs at most timeout × retries */
@@ -1605,7 +1649,7 @@ static int start_modbus(struct sched *s)
                                  .midx = s->midx,
                                  .met = {L->met.reads, L->met.requests, L->met.timeouts,
                                          L->met.rtt, L->met.ratio, L->met.overruns,
-                                         L->met.up}};
+                                         L->met.up, L->met.latency}};
         int rc = mbpoll_start(&mc, &s->mb[k]);
         if (rc != AH_OK) {
             ah_log(AH_LOG_ERROR, L->ctx, "Modbus link thread: %s", ah_strerror(rc));
@@ -1710,6 +1754,8 @@ int sched_run(sched_t *s, int64_t until_ms, volatile sig_atomic_t *stop)
         for (size_t j = 0; j < SCHED_PENDING_MAX; j++)
             if (s->pend[j].l)
                 pending_check(s, &s->pend[j], mono);
+        if (s->tick && s->tick(s, s->tick_arg))
+            break;
     }
     stop_modbus(s);
     for (size_t k = 0; k < s->n_links; k++) {

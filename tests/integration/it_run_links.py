@@ -208,7 +208,7 @@ def run(tmp):
     # metrics: every series per link, plausible values
     links = ["tcp0", "ser1", "dial1", "mb0", "mb1"]
     for name in ("amihead_reads_total", "amihead_requests_total", "amihead_retries_total",
-                 "amihead_timeouts_total", "amihead_rtt_ms", "amihead_link_success_ratio",
+                 "amihead_timeouts_total", "amihead_rtt_seconds", "amihead_link_success_ratio",
                  "amihead_missing_intervals", "amihead_cycle_overruns_total",
                  "amihead_link_up"):
         check(f"# TYPE {name} " in text, f"/metrics lacks {name}: {text[:2000]}")
@@ -222,7 +222,7 @@ def run(tmp):
         check(vals[("amihead_cycle_overruns_total", ln)] == 0, f"{ln}: overruns")
         check(vals[("amihead_link_up", ln)] == 1, f"{ln}: not up")
         check(vals[("amihead_link_success_ratio", ln)] == 1.0, f"{ln}: success ratio")
-        check(0 <= vals[("amihead_rtt_ms", ln)] < 1500, f"{ln}: rtt")
+        check(0 <= vals[("amihead_rtt_seconds", ln)] < 1.5, f"{ln}: rtt")
         check(0 <= vals[("amihead_missing_intervals", ln)] <= 3, f"{ln}: backlog")
 
     last = first + HOURS * 3600

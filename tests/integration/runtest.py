@@ -39,7 +39,8 @@ def export_endpoints():
 
 def write_config(tmp, backfill_days, ep, rp, replace=()):
     """Edit the amihead.yaml amisim --write-config left in tmp: backfill_days,
-    the export endpoints, and each (old, new) of replace. Returns its path and
+    the export endpoints, each (old, new) of replace, and the metrics port
+    (a free one unless replace set it). Returns its path and
     the text amisim wrote."""
     yaml = os.path.join(tmp, "amihead.yaml")
     check(os.path.exists(yaml), "amisim --write-config wrote no amihead.yaml")
@@ -51,6 +52,8 @@ def write_config(tmp, backfill_days, ep, rp, replace=()):
            .replace("tcp://127.0.0.1:5557", rp))
     for old, repl in replace:
         new = new.replace(old, repl)
+    # a busy metrics port stops amihead at start: never share amisim's default
+    new = new.replace("listen: 127.0.0.1:9464", f"listen: 127.0.0.1:{free_port_block(1)}")
     with open(yaml, "w") as f:
         f.write(new)
     return yaml, text
