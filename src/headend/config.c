@@ -627,12 +627,22 @@ static void parse_section(struct loader *L, yaml_document_t *doc, yaml_node_t *m
                 continue;
             }
             lines[i] = yline(kn);
-            if (vn->type != YAML_SCALAR_NODE) {
+            bool bad = vn->type != YAML_SCALAR_NODE;
+            if (bad)
                 err_at(L, L->yfile, yline(vn), kname, "expected a single value");
-                continue;
-            }
-            if (set_value(&keys[i], yscalar(vn), base, err, sizeof err))
+            else if (strlen(yscalar(vn)) != vn->data.scalar.length) {
+                /* "a\0b" would be read as "a": refuse, do not truncate. */
+                err_at(L, L->yfile, yline(vn), kname, "value contains a NUL byte");
+                bad = true;
+            } else if (set_value(&keys[i], yscalar(vn), base, err, sizeof err)) {
                 err_at(L, L->yfile, yline(vn), kname, "%s", err);
+                bad = true;
+            }
+            /* The cross-checks still run on this section (and divide by
+             * some of its values): a refused value leaves the default,
+             * never 0 (issue 17: interval_min 0 → SIGFPE). */
+            if (bad && keys[i].def)
+                (void)set_value(&keys[i], keys[i].def, base, err, sizeof err);
         }
     }
     for (size_t i = 0; i < nkeys; i++) {
@@ -728,13 +738,14 @@ static void parse_links(struct loader *L, yaml_document_t *doc, yaml_node_t *seq
         /* DL/T 645 lines are 2400 8E1 by convention (protocols.md §1.1);
          * Modbus meters ship as 9600 8N1 (protocols.md §4.2, §4.3). */
         bool dlt = l->type == CFG_LINK_DLT645_SERIAL;
-        if (!lines[LK_BAUD])
+        /* A refused value (reported) left 0: take the default as well. */
+        if (!lines[LK_BAUD] || !l->baud)
             l->baud = (bit & LT_SERIAL) ? (dlt ? 2400 : 9600) : 0;
         if (!lines[LK_PARITY])
             l->parity = dlt ? LINK_PARITY_EVEN : LINK_PARITY_NONE;
-        if (!lines[LK_STOP])
+        if (!lines[LK_STOP] || !l->stop_bits)
             l->stop_bits = 1;
-        if (!lines[LK_TIMEOUT])
+        if (!lines[LK_TIMEOUT] || !l->timeout_ms)
             l->timeout_ms = c->schedule.timeout_ms;
         if (!lines[LK_RETRIES])
             l->retries = c->schedule.retries;
@@ -1588,7 +1599,8 @@ static void load_yaml(struct loader *L, FILE *fp)
     char err[200];
     if (!inv)
         err_at(L, L->yfile, 0, "inventory", "required key missing");
-    else if (inv->type != YAML_SCALAR_NODE)
+    else if (inv->type != YAML_SCALAR_NODE ||
+             strlen(yscalar(inv)) != inv->data.scalar.length)
         err_at(L, L->yfile, yline(inv), "inventory", "expected a file name");
     else if (set_value(&inventory_key, yscalar(inv), c, err, sizeof err))
         err_at(L, L->yfile, yline(inv), "inventory", "%s", err);
@@ -1604,6 +1616,43 @@ static void load_yaml(struct loader *L, FILE *fp)
 out:
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
+}
+
+/* ---- key list --------------------------------------------------------- */
+
+/* Every YAML key, for tests that feed each one hostile values: one table
+ * per section, links as "links.KEY", the top-level "inventory". */
+static const struct {
+    const char *section;
+    const struct cfg_key *keys;
+    size_t n;
+} key_sections[] = {
+    {"headend", headend_keys, NKEYS(headend_keys)},
+    {"storage", storage_keys, NKEYS(storage_keys)},
+    {"schedule", schedule_keys, NKEYS(schedule_keys)},
+    {"links", link_keys, NKEYS(link_keys)},
+    {"export", export_keys, NKEYS(export_keys)},
+    {"security", security_keys, NKEYS(security_keys)},
+    {"metrics", metrics_keys, NKEYS(metrics_keys)},
+    {"validation", validation_keys, NKEYS(validation_keys)},
+};
+
+int cfg_key_at(size_t i, const char **section, const char **key)
+{
+    for (size_t s = 0; s < sizeof key_sections / sizeof key_sections[0]; s++) {
+        if (i < key_sections[s].n) {
+            *section = key_sections[s].section;
+            *key = key_sections[s].keys[i].key;
+            return 0;
+        }
+        i -= key_sections[s].n;
+    }
+    if (i == 0) {
+        *section = "";
+        *key = "inventory";
+        return 0;
+    }
+    return AH_ENOENT;
 }
 
 /* ---- entry points ----------------------------------------------------- */

@@ -200,6 +200,13 @@ int cfg_vee_thresholds(const struct cfg *c, struct vee_thresholds *out);
 int cfg_vee_meter_info(const struct cfg *c, const struct cfg_meter *m,
                        struct vee_meter_info *out);
 
+/*
+ * The i-th YAML key (0-based) of every section: *section "headend", ...,
+ * "links" (a key of each link), "" for the top-level "inventory". Static
+ * strings. 0, or AH_ENOENT past the last key.
+ */
+int cfg_key_at(size_t i, const char **section, const char **key);
+
 /* Text as written in the files ("dlt645-tcp", "modbus", "3P4W", ...). */
 const char *cfg_link_type_name(enum cfg_link_type t);
 const char *cfg_proto_name(enum cfg_proto p);
