@@ -134,7 +134,8 @@ int cmd_run(int argc, char **argv)
     ah_clock_set_default(&clk);
 
     store_t *st = NULL;
-    struct store_opts so = {.headend_id = c->headend.id};
+    struct store_opts so = {.headend_id = c->headend.id,
+                            .reserve_bytes = (uint64_t)c->storage.reserve_mb << 20};
     int rc = store_open(c->storage.path, &so, &st);
     if (rc != AH_OK) {
         fprintf(stderr, "amihead run: store %s: %s (%s)\n", c->storage.path,
@@ -185,6 +186,7 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "amihead run: scheduler: %s\n", ah_strerror(rc));
         goto out_pipe;
     }
+    pipe_set_metrics(pipe, sched_metrics(sch)); /* store full, commit errors */
     /* ---- metrics (owned by the links helper: sched_ keeps the registry) */
     if (c->metrics.listen[0]) {
         int mport = 0;

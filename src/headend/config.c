@@ -387,6 +387,8 @@ static const struct cfg_key headend_keys[] = {
 static const struct cfg_key storage_keys[] = {
     KEY("path", CFG_T_PATH, struct cfg_storage, path, .flags = CFG_REQ),
     KEY("sync", CFG_T_BOOL, struct cfg_storage, sync, .def = "true"),
+    KEY("reserve_mb", CFG_T_INT, struct cfg_storage, reserve_mb, .min = 0, .max = 1048576,
+        .def = "64"),
 };
 
 static const struct cfg_key schedule_keys[] = {

@@ -123,6 +123,7 @@ struct cfg {
     struct cfg_storage {
         char path[CFG_PATH_MAX];
         bool sync;
+        int reserve_mb; /* free space kept on its file system, 0..1048576 */
     } storage;
 
     struct cfg_schedule {

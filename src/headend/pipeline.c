@@ -21,6 +21,7 @@
 #include "ah_err.h"
 #include "ah_log.h"
 #include "config.h"
+#include "metrics.h"
 #include "pub.h"
 #include "vee.h"
 #include "vee_district.h"
@@ -91,6 +92,9 @@ struct pipe {
     bool stopping;
     int last_err;
     struct pipe_stats stats;
+    /* full disk (store.h reserve_bytes): the writer holds its batch and the
+     * queue fills, so collection pauses; these say so (pipe_set_metrics) */
+    struct met_series *m_full, *m_commit_err;
 
     /* validation (NULL cfg: plain store writer) */
     const struct cfg *cfg;
@@ -1032,10 +1036,26 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
             pthread_mutex_lock(&p->lock);
             p->last_err = AH_OK;
             pthread_mutex_unlock(&p->lock);
+            if (attempt > 0) {
+                ah_log(AH_LOG_WARN, "pipeline",
+                       "store writable again: %zu reads committed after %d retries", n,
+                       attempt);
+                met_set(p->m_full, 0);
+            }
             break;
         }
-        ah_log(AH_LOG_ERROR, "pipeline", "store commit of %zu reads failed: %s (%s)", n,
-               ah_strerror(rc), store_last_error(p->st));
+        met_add(p->m_commit_err, 1);
+        if (rc == AH_ENOSPC) {
+            /* Nothing committed is at risk; the batch is held and the queue
+             * behind it fills until collection waits (pipe_push). */
+            met_set(p->m_full, 1);
+            ah_log(AH_LOG_ERROR, "pipeline",
+                   "no space for the store: holding %zu reads, collection paused until "
+                   "space is freed (%s)",
+                   n, store_last_error(p->st));
+        } else
+            ah_log(AH_LOG_ERROR, "pipeline", "store commit of %zu reads failed: %s (%s)",
+                   n, ah_strerror(rc), store_last_error(p->st));
         pthread_mutex_lock(&p->lock);
         p->stats.commit_errors++;
         p->last_err = rc;
@@ -1306,6 +1326,19 @@ int pipe_stop(pipe_t **pp)
     pipe_free(p);
     *pp = NULL;
     return rc;
+}
+
+void pipe_set_metrics(pipe_t *p, met_t *m)
+{
+    if (!p || !m)
+        return;
+    p->m_full = met_series(m, "amihead_store_full",
+                           "1 while store writes are held: free space below "
+                           "storage.reserve_mb (or the disk full)",
+                           MET_GAUGE, NULL);
+    p->m_commit_err = met_series(m, "amihead_store_commit_errors_total",
+                                 "Store commits that failed (each retry counts)",
+                                 MET_COUNTER, NULL);
 }
 
 void pipe_get_stats(pipe_t *p, struct pipe_stats *out)

@@ -106,6 +106,12 @@ int pipe_missing_intervals(pipe_t *p, uint32_t meter, uint64_t from, uint64_t to
  * Returns AH_OK or the last commit error. Accepts NULL. */
 int pipe_stop(pipe_t **p);
 
+/* Register the writer's own series in m (borrowed, must outlive p):
+ * amihead_store_full (1 while writes are held for space) and
+ * amihead_store_commit_errors_total. Call once, before reads flow. */
+typedef struct met met_t;
+void pipe_set_metrics(pipe_t *p, met_t *m);
+
 /* Counters (a snapshot under the lock). */
 void pipe_get_stats(pipe_t *p, struct pipe_stats *out);
 
