@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "ah_err.h"
+#include "dialin.h"
 #include "vee_district.h"
 
 #include <csv.h>
@@ -432,6 +433,7 @@ static const struct cfg_key link_keys[] = {
         .only = LT_SERIAL),
     KEY("timeout_ms", CFG_T_INT, struct cfg_link, timeout_ms, .min = 10, .max = 60000),
     KEY("retries", CFG_T_INT, struct cfg_link, retries, .min = 0, .max = 10),
+    KEY("allow", CFG_T_STR, struct cfg_link, allow, .only = LT_LISTEN),
 };
 enum {
     LK_NAME,
@@ -444,7 +446,8 @@ enum {
     LK_PARITY,
     LK_STOP,
     LK_TIMEOUT,
-    LK_RETRIES
+    LK_RETRIES,
+    LK_ALLOW
 };
 
 static const struct cfg_key export_keys[] = {
@@ -751,6 +754,10 @@ static void parse_links(struct loader *L, yaml_document_t *doc, yaml_node_t *seq
             l->timeout_ms = c->schedule.timeout_ms;
         if (!lines[LK_RETRIES])
             l->retries = c->schedule.retries;
+        char aerr[160];
+        if (lines[LK_ALLOW] &&
+            dialin_allow_parse(l->allow, &l->allow_net, aerr, sizeof aerr))
+            err_at(L, L->yfile, lines[LK_ALLOW], "links.allow", "%s", aerr);
     }
 
     /* Names are unique; one endpoint or device belongs to one link, else

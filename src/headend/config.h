@@ -17,6 +17,7 @@
 #define AH_CONFIG_H
 
 #include "ah_log.h"
+#include "dialin.h"
 #include "dlt645.h"
 #include "link.h"
 #include "mbmap.h"
@@ -75,6 +76,8 @@ struct cfg_link {
     int stop_bits;                   /* serial: 1 or 2 */
     int timeout_ms;                  /* per attempt; schedule's unless overridden */
     int retries;                     /* schedule's unless overridden */
+    char allow[256];                 /* dlt645-listen: allowed sources, "" any */
+    struct dialin_allow allow_net;   /* ... parsed (dialin.h) */
     unsigned line;                   /* line of "- name:" in the YAML file */
     size_t n_meters;                 /* inventory rows on this link */
 };
