@@ -94,7 +94,7 @@ struct pipe {
     struct pipe_stats stats;
     /* full disk (store.h reserve_bytes): the writer holds its batch and the
      * queue fills, so collection pauses; these say so (pipe_set_metrics) */
-    struct met_series *m_full, *m_commit_err;
+    struct met_series *m_full, *m_commit_err, *m_replay_drop;
 
     /* validation (NULL cfg: plain store writer) */
     const struct cfg *cfg;
@@ -1113,6 +1113,8 @@ static void *pipe_writer(void *arg)
         if (n == 0 && !p->cfg)
             continue;
         write_batch(p, batch, n);
+        if (p->m_replay_drop) /* the replay thread counts; copied here each pass */
+            met_set(p->m_replay_drop, (double)pub_replay_dropped(p->pub));
 
         pthread_mutex_lock(&p->lock);
         p->stats.written += n;
@@ -1336,9 +1338,14 @@ void pipe_set_metrics(pipe_t *p, met_t *m)
                            "1 while store writes are held: free space below "
                            "storage.reserve_mb (or the disk full)",
                            MET_GAUGE, NULL);
-    p->m_commit_err = met_series(m, "amihead_store_commit_errors_total",
-                                 "Store commits that failed (each retry counts)",
-                                 MET_COUNTER, NULL);
+    p->m_commit_err =
+        met_series(m, "amihead_store_commit_errors_total",
+                   "Store commits that failed (each retry counts)", MET_COUNTER, NULL);
+    if (p->pub)
+        p->m_replay_drop = met_series(m, "amihead_replay_dropped_total",
+                                      "Replay requests left unanswered: the peer had "
+                                      "its quota of replies unread",
+                                      MET_COUNTER, NULL);
 }
 
 void pipe_get_stats(pipe_t *p, struct pipe_stats *out)
