@@ -14,6 +14,8 @@
 #include <csv.h>
 #include <yaml.h>
 
+#include <arpa/inet.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -842,7 +844,8 @@ static void csv_on_field(void *s, size_t len, void *data)
 {
     struct csv_ctx *x = data;
     if (x->nf < CSV_COLS_MAX) {
-        x->too_long[x->nf] = len >= CSV_FIELD_MAX;
+        /* a NUL would end the value early unseen: as bad as too long */
+        x->too_long[x->nf] = len >= CSV_FIELD_MAX || (len && memchr(s, 0, len));
         size_t n = x->too_long[x->nf] ? CSV_FIELD_MAX - 1 : len;
         if (n)
             memcpy(x->f[x->nf], s, n);
@@ -910,7 +913,7 @@ static void csv_row(struct csv_ctx *x)
     for (size_t i = 0; i < x->n_cols; i++) {
         const struct cfg_key *k = &meter_cols[x->col_key[i]];
         if (x->too_long[i]) {
-            err_at(L, F, ln, k->key, "value too long");
+            err_at(L, F, ln, k->key, "value too long or holding a NUL byte");
             ok = false;
             continue;
         }
@@ -1020,6 +1023,28 @@ static bool skip_line(const char *s)
     return *s == '#' || *s == '\n' || *s == '\r' || !*s;
 }
 
+/* Bounds on the inventory file (STYLE.md §6: every buffer has a maximum):
+ * `inventory: /dev/zero` once grew memory until killed. */
+#define CSV_LINE_MAX 4096
+#define CSV_FILE_MAX ((off_t)CFG_MAX_METERS * 512)
+
+/* One line into buf (with its '\n'), NULs included: its length, 0 at end
+ * of file, -1 when longer than cap - 1 (the rest of the line is left). */
+static ssize_t read_line(FILE *fp, char *buf, size_t cap)
+{
+    size_t n = 0;
+    int ch;
+    while (n + 1 < cap && (ch = getc(fp)) != EOF) {
+        buf[n++] = (char)ch;
+        if (ch == '\n')
+            break;
+    }
+    buf[n] = '\0';
+    if (n + 1 == cap && buf[n - 1] != '\n')
+        return -1;
+    return (ssize_t)n;
+}
+
 static void load_inventory(struct loader *L, unsigned yaml_line)
 {
     const char *F = L->c->inventory;
@@ -1027,6 +1052,15 @@ static void load_inventory(struct loader *L, unsigned yaml_line)
     if (!fp) {
         err_at(L, L->yfile, yaml_line, "inventory", "cannot open %s: %s", F,
                strerror(errno));
+        return;
+    }
+    struct stat st;
+    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode) ||
+        st.st_size > CSV_FILE_MAX) {
+        err_at(L, L->yfile, yaml_line, "inventory",
+               "%s is not a regular file of at most %lld MB", F,
+               (long long)(CSV_FILE_MAX >> 20));
+        fclose(fp);
         return;
     }
     struct csv_parser p;
@@ -1046,11 +1080,16 @@ static void load_inventory(struct loader *L, unsigned yaml_line)
     x->L = L;
     x->file = F;
     x->at_start = true;
-    char *buf = NULL;
-    size_t bcap = 0;
-    ssize_t len;
-    while (!x->stop && !L->nomem && (len = getline(&buf, &bcap, fp)) >= 0) {
+    char *buf = malloc(CSV_LINE_MAX);
+    if (!buf)
+        L->nomem = true;
+    ssize_t len = 0;
+    while (!x->stop && !L->nomem && (len = read_line(fp, buf, CSV_LINE_MAX)) != 0) {
         x->line++;
+        if (len < 0) {
+            err_at(L, F, x->line, "csv", "line longer than %d bytes", CSV_LINE_MAX - 1);
+            break;
+        }
         if (x->at_start) {
             if (skip_line(buf))
                 continue;
@@ -1524,11 +1563,113 @@ static void check_cross(struct loader *L, unsigned sched_lines[MAX_KEYS],
                "%s is not a directory", sec->client_keys_dir);
 }
 
+/* "host:port" / "[v6]:port" → host (brackets kept) and port; 0 when it
+ * is not one (already reported by its key). */
+static int split_port(const char *hp, char *host, size_t cap)
+{
+    const char *colon = strrchr(hp, ':');
+    if (!colon || (size_t)(colon - hp) >= cap)
+        return 0;
+    memcpy(host, hp, (size_t)(colon - hp));
+    host[colon - hp] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    return *end || port < 1 || port > 65535 ? 0 : (int)port;
+}
+
+static bool hosts_overlap(const char *a, const char *b)
+{
+    static const char *const any[] = {"*", "0.0.0.0", "[::]", "[*]"};
+    for (size_t i = 0; i < sizeof any / sizeof any[0]; i++)
+        if (!strcmp(a, any[i]) || !strcmp(b, any[i]))
+            return true;
+    return !strcmp(a, b);
+}
+
+/*
+ * What `run` would only find when binding (issue 17 item 9): the metrics
+ * endpoint takes an IPv4 literal (metrics.c binds AF_INET), and no two of
+ * metrics, export.pub, export.replay share a TCP port on overlapping
+ * hosts.
+ */
+static void check_ports(struct loader *L, const unsigned exp_lines[MAX_KEYS],
+                        unsigned met_line)
+{
+    const struct cfg *c = L->c;
+    char mh[CFG_HOSTPORT_MAX] = "", h[CFG_HOSTPORT_MAX];
+    int mport = 0;
+    if (*c->metrics.listen && (mport = split_port(c->metrics.listen, mh, sizeof mh))) {
+        struct in_addr a;
+        if (inet_pton(AF_INET, mh, &a) != 1) {
+            err_at(L, L->yfile, met_line, "metrics.listen",
+                   "'%s' is not an IPv4 address: the metrics endpoint binds IPv4 "
+                   "literals only (e.g. 127.0.0.1:9464)",
+                   mh);
+            mport = 0;
+        }
+    }
+    const char *eps[2] = {c->export.pub, c->export.replay};
+    const char *names[2] = {"export.pub", "export.replay"};
+    for (int i = 0; i < 2 && mport; i++) {
+        if (strncmp(eps[i], "tcp://", 6))
+            continue;
+        int port = split_port(eps[i] + 6, h, sizeof h);
+        if (port == mport && hosts_overlap(h, mh))
+            err_at(L, L->yfile, exp_lines[i], names[i],
+                   "%s uses port %d of metrics.listen (%s)", eps[i], port,
+                   c->metrics.listen);
+    }
+}
+
+/* Deepest nesting of collections a config may have (it needs 4). */
+#define CFG_YAML_DEPTH_MAX 32
+
+/*
+ * Refuse deep nesting before libyaml builds the document: its scanner
+ * rechecks every open flow level at each token, so "[[[[...]]]]" 32,000
+ * deep took 4 s (quadratic, issue 17 item 9). An event pass stops at the
+ * first level too deep. true: go on with the load.
+ */
+static bool yaml_depth_ok(struct loader *L, FILE *fp)
+{
+    yaml_parser_t ps;
+    if (!yaml_parser_initialize(&ps)) {
+        L->nomem = true;
+        return false;
+    }
+    yaml_parser_set_input_file(&ps, fp);
+    int depth = 0;
+    bool ok = true, done = false;
+    while (!done) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&ps, &ev))
+            break; /* the load below reports the syntax error */
+        if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+            if (++depth > CFG_YAML_DEPTH_MAX) {
+                err_at(L, L->yfile, (unsigned)ev.start_mark.line + 1, "yaml",
+                       "nested deeper than %d levels", CFG_YAML_DEPTH_MAX);
+                ok = false;
+                done = true;
+            }
+        } else if (ev.type == YAML_SEQUENCE_END_EVENT ||
+                   ev.type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        } else if (ev.type == YAML_STREAM_END_EVENT)
+            done = true;
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&ps);
+    rewind(fp);
+    return ok;
+}
+
 static void load_yaml(struct loader *L, FILE *fp)
 {
     struct cfg *c = L->c;
     yaml_parser_t parser;
     yaml_document_t doc;
+    if (!yaml_depth_ok(L, fp))
+        return;
     if (!yaml_parser_initialize(&parser)) {
         L->nomem = true;
         return;
@@ -1592,11 +1733,13 @@ static void load_yaml(struct loader *L, FILE *fp)
                   &c->security, "security", sec_key_line[SEC_SECURITY], sec_lines);
     parse_section(L, &doc, sec[SEC_METRICS], metrics_keys, NKEYS(metrics_keys),
                   &c->metrics, "metrics", sec_key_line[SEC_METRICS], lines);
+    unsigned met_line = lines[0] ? lines[0] : sec_key_line[SEC_METRICS];
     size_t errors_before = L->d->n_errors;
     parse_section(L, &doc, sec[SEC_VALIDATION], validation_keys, NKEYS(validation_keys),
                   &c->validation, "validation", sec_key_line[SEC_VALIDATION], val_lines);
     check_validation(L, val_lines, sec_key_line[SEC_VALIDATION], errors_before);
     check_cross(L, sched_lines, exp_lines, sec_lines, sec_key_line[SEC_SECURITY]);
+    check_ports(L, exp_lines, met_line);
 
     /* Links after schedule: they inherit its timeout and retries. */
     if (sec[SEC_LINKS])

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static char dir[64], yaml_path[128], csv_path[128];
@@ -270,6 +271,83 @@ static void interval_min_refused_without_sigfpe(void **state)
     free(d);
 }
 
+static bool load_names(const char *yaml, const char *key, const char *words)
+{
+    write_file(yaml_path, yaml);
+    struct cfg_diag *d = malloc(sizeof *d);
+    assert_non_null(d);
+    cfg_diag_init(d);
+    struct cfg *c = NULL;
+    int rc = cfg_load(yaml_path, &c, d);
+    bool found = false;
+    for (size_t m = 0; m < d->n; m++)
+        found |= strstr(d->msg[m], key) && strstr(d->msg[m], words);
+    if (!found || rc != AH_ECONFIG)
+        for (size_t m = 0; m < d->n; m++)
+            fprintf(stderr, "  | %s\n", d->msg[m]);
+    cfg_destroy(&c);
+    free(d);
+    return found && rc == AH_ECONFIG;
+}
+
+/* Issue 17 item 9: what check-config passed and run then failed on, or
+ * what made the loader itself misbehave. */
+static void edge_cases_found_at_check_time(void **state)
+{
+    (void)state;
+    static char y[16384];
+    /* the metrics endpoint binds IPv4 literals only */
+    build_yaml(y, sizeof y, "metrics", "listen", "localhost:9464");
+    assert_true(load_names(y, "metrics.listen", "not an IPv4 address"));
+    build_yaml(y, sizeof y, "metrics", "listen", "\"[::1]:9464\"");
+    assert_true(load_names(y, "metrics.listen", "not an IPv4 address"));
+    /* export.pub on the metrics port */
+    build_yaml(y, sizeof y, "export", "pub", "tcp://127.0.0.1:9464");
+    assert_true(load_names(y, "export.pub", "uses port 9464 of metrics.listen"));
+    build_yaml(y, sizeof y, "export", "pub", "\"tcp://*:9464\"");
+    assert_true(load_names(y, "export.pub", "uses port 9464 of metrics.listen"));
+
+    /* inventory: a device that never ends, an endless line, a NUL */
+    build_yaml(y, sizeof y, "", "inventory", "/dev/zero");
+    assert_true(load_names(y, "inventory", "not a regular file"));
+    char inv[160];
+    snprintf(inv, sizeof inv, "%s/long.csv", dir);
+    FILE *f = fopen(inv, "w");
+    assert_non_null(f);
+    fputs(CSV, f);
+    for (int i = 0; i < 100000; i++)
+        fputc('x', f);
+    fputc('\n', f);
+    fclose(f);
+    build_yaml(y, sizeof y, "", "inventory", "long.csv");
+    assert_true(load_names(y, "csv", "line longer than 4095 bytes"));
+    f = fopen(inv, "w");
+    assert_non_null(f);
+    fputs(CSV, f);
+    static const char row[] = "M9,dlt645-2007,c0,000000000109,,,1P2W,1,1,5,60,220,D\0X,C,"
+                              "customer,no\n";
+    fwrite(row, 1, sizeof row - 1, f);
+    fclose(f);
+    assert_true(load_names(y, "district", "NUL byte"));
+    unlink(inv);
+
+    /* deeply nested YAML: refused at once, not after quadratic seconds */
+    static char deep[80000];
+    int n = snprintf(deep, sizeof deep, "inventory: meters.csv\nlinks: ");
+    for (int i = 0; i < 32000; i++)
+        deep[n++] = '[';
+    for (int i = 0; i < 32000; i++)
+        deep[n++] = ']';
+    deep[n++] = '\n';
+    deep[n] = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_true(load_names(deep, "yaml", "nested deeper than 32 levels"));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    fprintf(stderr, "32000-deep YAML refused in %.3f s\n",
+            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+}
+
 int main(void)
 {
     setenv("TZ", "UTC0", 1);
@@ -284,6 +362,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(interval_min_refused_without_sigfpe),
         cmocka_unit_test(every_key_every_hostile_value),
+        cmocka_unit_test(edge_cases_found_at_check_time),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     unlink(yaml_path);
