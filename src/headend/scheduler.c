@@ -266,7 +266,8 @@ struct slink {
     int64_t dispute_t0;      /* mono ms the claim began */
     int64_t ok_mono;         /* last valid reply on this connection, mono ms */
     int64_t probe_fail_mono; /* last 13H probe left unanswered, mono ms */
-    struct met_series *m_conflicts, *m_refused_src, *m_withheld, *m_stale;
+    struct met_series *m_conflicts, *m_refused_src, *m_withheld, *m_stale, *m_junk;
+    unsigned long long junk_total; /* bytes no request asked for */
 };
 
 struct sched {
@@ -338,6 +339,10 @@ static void hostile_metrics(struct sched *s, struct slink *L)
     char lab[CFG_NAME_MAX + 32];
     met_t *m = s->met;
     snprintf(lab, sizeof lab, "link=\"%s\"", L->cl->name);
+    L->m_junk = met_series(m, "amihead_junk_bytes_total",
+                           "Bytes on the link that were no reply: unsolicited or junk "
+                           "around frames",
+                           MET_COUNTER, lab);
     L->m_stale = met_series(m, "amihead_records_refused_total",
                             "Load records refused: stamped before the requested interval",
                             MET_COUNTER, lab);
@@ -995,7 +1000,12 @@ static void on_done(struct sched *s, struct slink *L)
     } else {
         s->st.timeouts++;
         met_add(L->met.timeouts, 1);
-        ah_log(AH_LOG_WARN, L->ctx,
+        /* link/meter as the context: the rate limit is per context, so one
+         * failing meter's lines do not hide another's (a wrong-address
+         * reply behind a dead meter, issue 17 item 8) */
+        char mctx[sizeof L->ctx + CFG_NAME_MAX + 1];
+        snprintf(mctx, sizeof mctx, "%s/%s", L->ctx, cm->id);
+        ah_log(AH_LOG_WARN, mctx,
                "meter %s: no valid reply to %08X after %d attempt(s): %s", cm->id,
                L->sess.req.di, L->sess.attempt + 1, ah_strerror(rc));
         meter_end(s, L, true); /* one dead meter costs at most timeout × retries */
@@ -1142,19 +1152,37 @@ static void probe_start(struct sched *s, struct slink *L)
     sess_sent(&L->sess, ah_mono_ms());
 }
 
+/* Most bytes taken from one link per pass of the loop: a peer flooding
+ * it (10 MB/s seen, issue 17 item 8) cannot keep the loop from the other
+ * links; the rest waits for the next pass (epoll is level-triggered). */
+#define SCHED_READ_BUDGET (64 * 1024)
+
 static void link_on_readable(struct sched *s, struct slink *L)
 {
     uint8_t buf[1024];
-    for (;;) {
+    size_t total = 0, unasked = 0;
+    unsigned long junk0 = L->sess.parser.junk_bytes;
+    while (total < SCHED_READ_BUDGET) {
         ssize_t got = link_read(L->l, buf, sizeof buf);
         if (got == AH_EAGAIN)
-            return;
+            break;
         if (got < 0) {
             link_drop(s, L, (int)got);
             return;
         }
+        total += (size_t)got;
         if (L->in_flight && L->sess.state == SESS_WAIT)
             sess_on_bytes(&L->sess, buf, (size_t)got, ah_mono_ms());
+        else
+            unasked += (size_t)got; /* no request waits for them */
+    }
+    unsigned long junk1 = L->sess.parser.junk_bytes;
+    size_t junk = unasked + (junk1 >= junk0 ? junk1 - junk0 : 0);
+    if (junk) {
+        L->junk_total += junk;
+        met_add(L->m_junk, (double)junk);
+        ah_log(AH_LOG_WARN, L->ctx, "%zu bytes that answer no request (%llu so far)",
+               junk, L->junk_total);
     }
 }
 
