@@ -6,7 +6,8 @@ set -eu
 PKGS="build-essential cmake pkg-config clang libclang-rt-dev
 libmodbus-dev libserialport-dev libzmq3-dev librocksdb-dev
 libyaml-dev libjansson-dev libcsv-dev libcmocka-dev libmicrohttpd-dev
-mbpoll python3 python3-pymodbus python3-zmq python3-serial python3-jsonschema socat"
+mbpoll python3 python3-pymodbus python3-zmq python3-serial python3-jsonschema socat
+iproute2 nftables"
 
 missing=""
 for p in $PKGS; do
