@@ -1021,6 +1021,24 @@ static void on_done(struct sched *s, struct slink *L)
         L->step++;
 }
 
+/* Write the request sess_start built; false when the link dropped. */
+static bool link_send(struct sched *s, struct slink *L)
+{
+    size_t n;
+    const uint8_t *tx = sess_tx(&L->sess, &n);
+    link_flush_input(L->l); /* a late reply to an earlier request is stale */
+    int rc = link_write_all(L->l, tx, n, L->sess.req.timeout_ms);
+    s->st.requests++;
+    met_add(L->met.requests, 1);
+    if (rc != AH_OK) {
+        link_drop(s, L, rc);
+        return false;
+    }
+    L->in_flight = true;
+    sess_sent(&L->sess, ah_mono_ms());
+    return true;
+}
+
 /* Start the next request of L, or move through meters / end the cycle. */
 static void link_advance(struct sched *s, struct slink *L)
 {
@@ -1073,18 +1091,8 @@ static void link_advance(struct sched *s, struct slink *L)
             meter_end(s, L, true);
             continue;
         }
-        size_t n;
-        const uint8_t *tx = sess_tx(&L->sess, &n);
-        link_flush_input(L->l); /* a late reply to an earlier request is stale */
-        int rc = link_write_all(L->l, tx, n, rq.timeout_ms);
-        s->st.requests++;
-        met_add(L->met.requests, 1);
-        if (rc != AH_OK) {
-            link_drop(s, L, rc);
+        if (!link_send(s, L))
             return;
-        }
-        L->in_flight = true;
-        sess_sent(&L->sess, ah_mono_ms());
     }
 }
 
@@ -1135,21 +1143,8 @@ static void probe_start(struct sched *s, struct slink *L)
     rq.addr = dlt645_addr_wildcard;
     rq.timeout_ms = L->cl->timeout_ms;
     rq.retries = L->cl->retries;
-    if (sess_start(&L->sess, &rq) != AH_OK)
-        return;
-    size_t n;
-    const uint8_t *tx = sess_tx(&L->sess, &n);
-    link_flush_input(L->l);
-    int rc = link_write_all(L->l, tx, n, rq.timeout_ms);
-    s->st.requests++;
-    met_add(L->met.requests, 1);
-    if (rc != AH_OK) {
-        link_drop(s, L, rc);
-        return;
-    }
-    L->in_flight = true;
-    L->probing = true;
-    sess_sent(&L->sess, ah_mono_ms());
+    if (sess_start(&L->sess, &rq) == AH_OK && link_send(s, L))
+        L->probing = true;
 }
 
 /* Most bytes taken from one link per pass of the loop: a peer flooding

@@ -18,16 +18,14 @@ import random
 import re
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import Sim, check, free_port_block, iso  # noqa: E402
 from dlt645wire import decode  # noqa: E402
 from hostileproxy import HostileProxy  # noqa: E402
-from runtest import (export_endpoints, finish_run, main, meter_ids, query,  # noqa: E402
-                     run_argv, write_config)
+from runtest import (ScrapeLater, export_endpoints, finish_run, main,  # noqa: E402
+                     meter_ids, query, run_argv, write_config)
 
 SCALE = 360
 EPOCH = "2025-03-14T00:00:00Z"
@@ -65,32 +63,17 @@ def run(tmp):
         until = (start // STEP) * STEP + HOURS * 3600
         p = subprocess.Popen(run_argv(yaml, SCALE, start, until), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
-        scraped = {}
-
-        def scrape():
-            time.sleep((until - start) / SCALE - 3)
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics",
-                                            timeout=5) as r:
-                    scraped["text"] = r.read().decode()
-            except OSError as e:
-                scraped["text"] = str(e)
-            with open(f"/proc/{p.pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            scraped["cpu_s"] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        th = threading.Thread(target=scrape, daemon=True)
+        scrape = ScrapeLater(mport, (until - start) / SCALE - 3, p.pid)
         t0 = time.monotonic()
-        th.start()
+        scrape.start()
         rc, err = finish_run(p, (until - start) / SCALE + 60, "run did not stop")
         wall = time.monotonic() - t0
-        th.join(timeout=10)
+        scrape.join(timeout=10)
         proxy.stop()
     check(rc == 0 and "Sanitizer" not in err, f"exit {rc}: {err[-3000:]}")
-    m = re.search(r'^amihead_junk_bytes_total\{link="c0"\} (\S+)$',
-                  scraped.get("text", ""), re.M)
-    junk = float(m.group(1)) if m else 0
+    junk = scrape.value("amihead_junk_bytes_total", 'link="c0"') or 0
     check(junk >= 1e6, f"junk counted: {junk} of {proxy.junk_sent} sent: "
-          f"{scraped.get('text', '')[:800]}")
+          f"{scrape.text[:800]}")
     check(re.search(r"\[c0\] \d+ bytes that answer no request \(\d+ so far\)", err),
           f"junk not logged: {err[-2000:]}")
     check(re.search(rf"meter {WRONG}: no valid reply to [0-9A-F]{{8}} after \d attempt\(s\): "
@@ -111,7 +94,7 @@ def run(tmp):
         check(len(got) == n_iv, f"{mid}: {len(got)} of {n_iv} intervals under the flood")
     log_lines = len(re.findall(r"bytes that answer no request", err))
     print(f"junk: {proxy.junk_sent / 1e6:.1f} MB sent in {wall:.0f} s, {junk / 1e6:.1f} MB "
-          f"counted, {log_lines} log lines; head-end CPU {scraped.get('cpu_s', 0):.1f} s")
+          f"counted, {log_lines} log lines; head-end CPU {scrape.cpu_s:.1f} s")
 
 
 if __name__ == "__main__":

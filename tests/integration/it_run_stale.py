@@ -15,14 +15,13 @@ subscriber saw no read of 2000.
 import os
 import re
 import sys
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import Sim, check, free_port_block, iso  # noqa: E402
 from dlt645wire import decode  # noqa: E402
 from hostileproxy import HostileProxy, reframe  # noqa: E402
-from runtest import (Tail, export_endpoints, finish_run, main, meter_ids,  # noqa: E402
-                     query, run_argv, write_config)
+from runtest import (ScrapeLater, Tail, export_endpoints, finish_run, main,  # noqa: E402
+                     meter_ids, query, run_argv, write_config)
 import subprocess  # noqa: E402
 
 SCALE = 360
@@ -59,22 +58,10 @@ def run(tmp):
         with Tail(tmp, ep, rp) as tail:
             p = subprocess.Popen(run_argv(yaml, SCALE, start, until),
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            import threading
-            scraped = {}
-
-            def scrape():
-                import time
-                time.sleep((until - start) / SCALE - 3)
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics",
-                                                timeout=5) as r:
-                        scraped["text"] = r.read().decode()
-                except OSError as e:
-                    scraped["text"] = str(e)
-            th = threading.Thread(target=scrape, daemon=True)
-            th.start()
+            scrape = ScrapeLater(mport, (until - start) / SCALE - 3)
+            scrape.start()
             rc, err = finish_run(p, (until - start) / SCALE + 40, "run did not stop")
-            th.join(timeout=10)
+            scrape.join(timeout=10)
             tail.drain()
             msgs = tail.messages()
         proxy.stop()
@@ -82,9 +69,8 @@ def run(tmp):
     refused = re.findall(rf"meter {TARGET}: load record stamped 946656000 answers a "
                          r"request for (\d+) \((\d+) s earlier", err)
     check(len(refused) >= 4, f"refusals logged: {len(refused)}: {err[-3000:]}")
-    m = re.search(r'^amihead_records_refused_total\{link="c0"\} (\S+)$',
-                  scraped.get("text", ""), re.M)
-    check(m and float(m.group(1)) >= 4, f"metric: {scraped.get('text', '')[:1500]}")
+    n_refused = scrape.value("amihead_records_refused_total", 'link="c0"')
+    check(n_refused and n_refused >= 4, f"metric: {scrape.text[:1500]}")
 
     first = (start // STEP) * STEP
     lo, hi = first - 86400 + STEP, (until // STEP) * STEP - STEP
@@ -104,7 +90,7 @@ def run(tmp):
     check(not [b for b in pub if b["meter"] == TARGET or b["end"].startswith("1999")
                or b["end"].startswith("2000")],
           "a stale record was published")
-    print(f"{m.group(1)} stale records refused ({len(refused)} logged, rate-limited), "
+    print(f"{n_refused:.0f} stale records refused ({len(refused)} logged, rate-limited), "
           f"{proxy.frames} frames relayed, "
           f"{len(pub)} reads published")
 
