@@ -95,6 +95,7 @@ struct pipe {
     /* full disk (store.h reserve_bytes): the writer holds its batch and the
      * queue fills, so collection pauses; these say so (pipe_set_metrics) */
     struct met_series *m_full, *m_commit_err, *m_replay_drop;
+    bool full_hold; /* the writer holds a batch for lack of space */
 
     /* validation (NULL cfg: plain store writer) */
     const struct cfg *cfg;
@@ -1035,6 +1036,7 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
         if (rc == AH_OK) {
             pthread_mutex_lock(&p->lock);
             p->last_err = AH_OK;
+            p->full_hold = false;
             pthread_mutex_unlock(&p->lock);
             if (attempt > 0) {
                 ah_log(AH_LOG_WARN, "pipeline",
@@ -1059,6 +1061,10 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
         pthread_mutex_lock(&p->lock);
         p->stats.commit_errors++;
         p->last_err = rc;
+        if (rc == AH_ENOSPC && !p->full_hold) {
+            p->full_hold = true;
+            pthread_cond_broadcast(&p->not_full); /* pipe_push stops waiting */
+        }
         bool give_up = p->stopping && attempt >= 3;
         pthread_mutex_unlock(&p->lock);
         if (give_up)
@@ -1290,8 +1296,15 @@ int pipe_start(store_t *st, bool sync, pipe_t **out)
 int pipe_push(pipe_t *p, const struct pipe_read *r)
 {
     pthread_mutex_lock(&p->lock);
-    while (p->len == PIPE_QUEUE_MAX && !p->stopping)
+    while (p->len == PIPE_QUEUE_MAX && !p->stopping && !p->full_hold)
         pthread_cond_wait(&p->not_full, &p->lock);
+    if (p->len == PIPE_QUEUE_MAX && p->full_hold && !p->stopping) {
+        /* The store is out of space and the queue is full: refuse rather
+         * than stop the event loop (SIGTERM, metrics and links keep
+         * working); the read stays a gap, backfilled once space is back. */
+        pthread_mutex_unlock(&p->lock);
+        return AH_ENOSPC;
+    }
     if (p->stopping) {
         pthread_mutex_unlock(&p->lock);
         return AH_ECLOSED;

@@ -94,8 +94,9 @@ int pipe_start_vee(store_t *st, bool sync, const struct pipe_vee *v, pipe_t **ou
 /* Directory of release requests beside the store: "<storage>.release". */
 int pipe_release_dir(const char *storage_path, char *buf, size_t cap);
 
-/* Queue one read (copied); waits while the queue is full. AH_OK, or
- * AH_ECLOSED after pipe_stop began. */
+/* Queue one read (copied); waits while the queue is full. AH_OK,
+ * AH_ECLOSED after pipe_stop began, or AH_ENOSPC (not queued, at once) when
+ * the queue is full behind a batch held for lack of disk space. */
 int pipe_push(pipe_t *p, const struct pipe_read *r);
 
 /* Gap list of meter (store_missing_intervals) under the writer's lock. */
