@@ -34,7 +34,11 @@ build-test: deps
 test: build build-test
 	@cd build/test && ctest --output-on-failure -j$(JOBS)
 
-demo: build
+# quiet: the build log is shown only when the build fails
+demo: deps
+	@$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@echo "building amihead and amisim (log: build/build.log)"
+	@$(CMAKE) --build build -j$(JOBS) >build/build.log 2>&1 || { tail -n 40 build/build.log; exit 1; }
 	@sh scripts/demo.sh
 
 bench: build

@@ -11,15 +11,17 @@
 #     45 simulated minutes,
 #     and writes the head-end config and meter inventory for itself.
 #  2. amihead run polls them on a simulated clock running 60× real time,
-#     from 00:00 local: its first cycle backfills the previous day from the
-#     meters' memory, then it collects every 15-minute interval live,
-#     validates each read, stores it in RocksDB and publishes clean reads.
+#     from 23:50 local: its first cycle backfills two days from the meters'
+#     memory, then it collects every 15-minute interval live, validates each
+#     read, stores it in RocksDB and publishes clean reads. After midnight
+#     the two whole days just collected are judged district by district
+#     (line loss, and its swing from one day to the next: the theft).
 #  3. amihead tail stands in for billing: it subscribes, fills any gap
 #     through replay and prints messages in sequence order.
-#  4. Afterwards: completeness, anomaly episodes, district line loss, and one
-#     meter's stored intervals.
-# Then `amihead read` shows the same meters the way a field engineer reads
-# them on site.
+#  4. Afterwards: completeness per link, one meter read on site, and the
+#     scorecard (scripts/scorecard.py): every fault amisim injected, whether
+#     amihead found it, by which rule and how soon; the district line-loss
+#     table with the thief; what billing received, gapless from seq 1.
 set -eu
 BIN=${BIN:-build/bin}
 tmp=$(mktemp -d)
@@ -31,8 +33,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-EPOCH=2025-03-14T16:00:00Z   # 00:00 on 15 March in the meters' time (UTC+8)
-UNTIL=2025-03-14T18:00:00Z   # two simulated hours of live collection
+EPOCH=2025-03-14T15:50:00Z   # 23:50 on 14 March in the meters' time (UTC+8)
+UNTIL=2025-03-14T18:00:00Z   # 02:00 local: 2 h 10 min of live collection
 SCALE=60                     # 15-minute cycles every 15 real seconds
 base=$(( 20000 + $$ % 20000 ))
 pub=$((base + 200)) replay=$((base + 201)) metrics=$((base + 202))
@@ -58,8 +60,8 @@ echo
 echo "\$ amihead check-config -c amihead.yaml"
 "$BIN/amihead" check-config -c "$cfg"
 
-"$BIN/amihead" tail --endpoint "tcp://127.0.0.1:$pub" --replay "tcp://127.0.0.1:$replay" \
-    >"$tmp/billing.txt" 2>"$tmp/tail.err" &
+"$BIN/amihead" tail --from-seq 1 --endpoint "tcp://127.0.0.1:$pub" \
+    --replay "tcp://127.0.0.1:$replay" >"$tmp/billing.txt" 2>"$tmp/tail.err" &
 TAIL=$!
 
 echo
@@ -67,42 +69,62 @@ echo "\$ amihead run -c amihead.yaml --epoch $EPOCH --time-scale $SCALE --until 
 "$BIN/amihead" run -c "$cfg" --epoch "$EPOCH" --time-scale "$SCALE" --until "$UNTIL" \
     2>"$tmp/run.log" &
 RUN=$!
-sleep 30
-echo "   (mid-run Prometheus scrape, a few lines)"
-/usr/bin/python3 -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$metrics/metrics', timeout=5).read().decode())" 2>/dev/null |
-    grep -E '^amihead_(reads_total|timeouts_total|retries_total|cycle_overruns_total)\{link="c0"' |
-    sed 's/^/   /' || true
+# the live line: simulated time, cycles done, reads stored and completeness
+# of the window so far (amihead stats beside the running head-end)
+/usr/bin/python3 - "$BIN/amihead" "$cfg" "$tmp/run.log" "$EPOCH" "$SCALE" "$RUN" <<'PY' || true
+import calendar, json, os, re, subprocess, sys, time
+ah, cfg, log, epoch, scale, pid = sys.argv[1:]
+t0, scale = time.time(), float(scale)
+e0 = calendar.timegm(time.strptime(epoch, "%Y-%m-%dT%H:%M:%SZ"))
+tty = sys.stdout.isatty()
+last_print = 0
+while True:
+    try:
+        os.kill(int(pid), 0)
+        alive = True
+    except OSError:
+        alive = False
+    now = e0 + (time.time() - t0) * scale
+    with open(log, errors="replace") as fh:
+        cycles = len(set(re.findall(r"cycle (\S+) done", fh.read())))
+    r = subprocess.run([ah, "stats", "-c", cfg, "--from", "2025-03-13T16:00:00Z", "--to",
+                        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)), "--json"],
+                       capture_output=True, text=True)
+    rows = [json.loads(x) for x in r.stdout.splitlines() if '"district"' in x]
+    exp = sum(x["expected"] for x in rows)
+    got = sum(x["collected"] for x in rows)
+    line = (f"   sim {time.strftime('%Y-%m-%d %H:%M', time.gmtime(now + 8 * 3600))} "
+            f"(UTC+8)  cycles {cycles}  reads {got}  "
+            f"complete {100.0 * got / exp if exp else 0:.1f} %")
+    if tty:
+        print("\r" + line, end="", flush=True)
+    elif time.time() - last_print >= 15 or not alive:
+        print(line, flush=True)
+        last_print = time.time()
+    if not alive:
+        break
+    time.sleep(1)
+if tty:
+    print()
+PY
 wait $RUN
 grep -E 'stopping' "$tmp/run.log" | sed 's/^/   /'
 sleep 2
 kill $TAIL 2>/dev/null || true; wait $TAIL 2>/dev/null || true; TAIL=
 
 echo
-echo "== billing side: what the subscriber received, in sequence order"
-awk '{split($2, t, "/"); n[t[1]]++} END {for (k in n) printf "   %-8s %d messages\n", k, n[k]}' "$tmp/billing.txt"
-echo "   first and last:"
-head -n 1 "$tmp/billing.txt" | cut -c1-200 | sed 's/^/   /'
-tail -n 1 "$tmp/billing.txt" | cut -c1-200 | sed 's/^/   /'
-
-echo
 echo "\$ amihead stats -c amihead.yaml --from 2025-03-13T16:00:00Z --to $UNTIL"
-"$BIN/amihead" stats -c "$cfg" --from 2025-03-13T16:00:00Z --to "$UNTIL"
-echo
-echo "\$ amihead events -c amihead.yaml   (anomaly episodes and district days)"
-"$BIN/amihead" events -c "$cfg" | head -n 25
-echo
-echo "\$ amihead districts -c amihead.yaml"
-"$BIN/amihead" districts -c "$cfg" | head -n 20
-echo
-echo "\$ amihead query -c amihead.yaml --meter 000001000001 --from 2025-03-14T17:00:00Z"
-"$BIN/amihead" query -c "$cfg" --meter 000001000001 --from 2025-03-14T17:00:00Z | head -n 6
+"$BIN/amihead" stats -c "$cfg" --from 2025-03-13T16:00:00Z --to "$UNTIL" | grep -E '^(interval|link)'
 
 tcp=$(awk '$1=="concentrator" && $3=="dlt645-tcp" {print $4; exit}' "$tmp/sim.out")
 echo
 echo "== on site: amihead read, one meter, the way a field engineer reads it"
-for di in 00010000 0201FF00 04000101 04000102; do
+for di in 00010000 0201FF00; do
     echo "\$ amihead read --tcp $tcp --addr 000001000001 --di $di"
     "$BIN/amihead" read --tcp "$tcp" --addr 000001000001 --di $di || true
 done
-echo "\$ amihead read --tcp $tcp --addr 000001000001 --di 04000C01   # unsupported: ERR=02, no retry"
-"$BIN/amihead" read --tcp "$tcp" --addr 000001000001 --di 04000C01 || true
+
+echo
+/usr/bin/python3 "$(dirname "$0")/scorecard.py" --amihead "$BIN/amihead" \
+    --truth "$tmp/truth.json" -c "$cfg" --billing "$tmp/billing.txt" || true
+echo "   (details: amihead events / districts / query -c amihead.yaml; KEEP=1 keeps $tmp)"

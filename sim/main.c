@@ -44,6 +44,8 @@ static void usage(FILE *o)
            "  --history-days D       days of 15-min load records in meter memory (10)\n"
            "  --loss PCT             technical loss of every district (2..6 %% by seed)\n"
            "  --dlt1997-every N      every N-th customer meter speaks DL/T 645-1997 (0)\n"
+           "  --pv-districts N       every N-th district (the N-th, 2N-th...) has 40 %% PV\n"
+           "                         prosumers whose export matters in its balance (0)\n"
            "  --faults none|default|FILE   fault schedule (none)\n"
            "  --truth FILE           write ground truth JSON\n"
            "  --truth-series FROM,TO include every meter's registers per interval\n"
@@ -104,6 +106,7 @@ enum {
     O_HIST,
     O_LOSS,
     O_97,
+    O_PVD,
     O_FAULTS,
     O_TRUTH,
     O_TSERIES,
@@ -135,6 +138,7 @@ int main(int argc, char **argv)
         {"history-days", required_argument, 0, O_HIST},
         {"loss", required_argument, 0, O_LOSS},
         {"dlt1997-every", required_argument, 0, O_97},
+        {"pv-districts", required_argument, 0, O_PVD},
         {"faults", required_argument, 0, O_FAULTS},
         {"truth", required_argument, 0, O_TRUTH},
         {"truth-series", required_argument, 0, O_TSERIES},
@@ -152,7 +156,7 @@ int main(int argc, char **argv)
         {0, 0, 0, 0},
     };
     unsigned long nconc = 1, per = 4, port = 0, seed = 1, hist = 10, every97 = 0,
-                  baud = 2400, td = 50, mbtcp = 0, mbn = 2, u;
+                  baud = 2400, td = 50, mbtcp = 0, mbn = 2, pvd = 0, u;
     long tz_h = 8;
     int32_t loss_ppm = -1;
     double scale = 1.0;
@@ -211,6 +215,9 @@ int main(int argc, char **argv)
         }
         case O_97:
             bad = parse_u(a, 0, 1000000, &every97);
+            break;
+        case O_PVD:
+            bad = parse_u(a, 0, 99999, &pvd);
             break;
         case O_FAULTS:
             faults = a;
@@ -291,6 +298,7 @@ int main(int argc, char **argv)
                                 .tz_s = (int32_t)(tz_h * 3600),
                                 .history_days = (uint32_t)hist,
                                 .dlt1997_every = (uint32_t)every97,
+                                .pv_every = (uint32_t)pvd,
                                 .epoch_s = clk.epoch_ms / 1000,
                                 .loss_ppm = loss_ppm,
                                 .modbus_count = mb_count};
@@ -331,6 +339,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "amisim: truth %s: %s\n", truth, ah_strerror(rc));
         else if (wconf && (rc = sim_write_config(&f, &ep0, wconf)) < 0)
             fprintf(stderr, "amisim: write-config %s: %s\n", wconf, ah_strerror(rc));
+        else if (wconf)
+            fprintf(stderr,
+                    "amisim: %s/amihead.yaml names %s:%u.. as the concentrators: serve "
+                    "them with amisim --port-base %u and the same fleet options\n",
+                    wconf, bind_addr, sim_config_port_base(&ep0),
+                    sim_config_port_base(&ep0));
         status = rc < 0 ? 1 : 0;
         goto out;
     }

@@ -311,6 +311,16 @@ int sim_fleet_load_faults(struct sim_fleet *f, const char *path, char *err, size
                            ? json_number_value(json_object_get(o, "fraction"))
                            : 0.4;
                 break;
+            case SIM_F_HOLES:
+                ft.p = json_is_number(json_object_get(o, "share"))
+                           ? json_number_value(json_object_get(o, "share"))
+                           : 0.3;
+                break;
+            case SIM_F_DECREASE:
+                ft.p = json_is_number(json_object_get(o, "kwh"))
+                           ? json_number_value(json_object_get(o, "kwh"))
+                           : 213.0;
+                break;
             case SIM_F_JUMPING:
                 ft.p = json_is_number(json_object_get(o, "kwh"))
                            ? json_number_value(json_object_get(o, "kwh"))

@@ -16,6 +16,7 @@
 static const char *const fault_names[SIM_F_NTYPES] = {
     "stopped",         "reversed",   "backwards",    "jumping", "creeping",
     "phase_imbalance", "phase_loss", "clock_drift",  "theft",   "missing",
+    "memory_holes",    "decrease",   "rollover",
     "no_reply",        "late_reply", "bad_checksum", "junk",    "truncated",
     "disconnect",      "offline",
 };
@@ -97,6 +98,8 @@ const struct sim_meter *sim_fleet_meter(const struct sim_fleet *f, uint32_t conc
     return &f->meters[(size_t)conc * f->per + idx];
 }
 
+static float pv_local_share(const struct sim_fleet *f, uint32_t k, uint32_t loss_ppm);
+
 int sim_fleet_init(struct sim_fleet *f, const struct sim_fleet_opts *o)
 {
     memset(f, 0, sizeof *f);
@@ -108,6 +111,7 @@ int sim_fleet_init(struct sim_fleet *f, const struct sim_fleet_opts *o)
     f->per = o->per;
     f->history_days = o->history_days ? o->history_days : 10;
     f->dlt1997_every = o->dlt1997_every;
+    f->pv_every = o->pv_every;
     f->epoch_s = o->epoch_s;
     f->meters = calloc((size_t)o->nconc * (o->per ? o->per : 1), sizeof *f->meters);
     f->conc = calloc(o->nconc, sizeof *f->conc);
@@ -141,6 +145,12 @@ int sim_fleet_init(struct sim_fleet *f, const struct sim_fleet_opts *o)
             sim_meter_init_customer(m, o->seed, k, j);
             if (o->dlt1997_every && (j + 1) % o->dlt1997_every == 0)
                 m->proto = 1997;
+            /* a PV district: 40 % of the homes are prosumers exporting
+             * 1.5 × what they import, enough to matter in the balance */
+            if (o->pv_every && k % o->pv_every == o->pv_every - 1 &&
+                m->kind == SIM_RESIDENTIAL &&
+                sim_hash3(o->seed, k, (uint64_t)j ^ 0x5056) % 100 < 40)
+                sim_meter_set_pv(m, 1.5);
             double day = 0;
             for (int t = 0; t < SIM_TARIFFS; t++)
                 day += m->mean[SIM_IMP][t];
@@ -183,6 +193,11 @@ int sim_fleet_init(struct sim_fleet *f, const struct sim_fleet_opts *o)
         c->loss_ppm = o->loss_ppm >= 0
                           ? (uint32_t)o->loss_ppm
                           : 20000u + (uint32_t)(sim_hash3(o->seed, k, 0x1055) % 40001u);
+        /* neighbours use a share of the export only in PV districts: in
+         * the others it all flows up through the transformer */
+        c->pv_local = o->pv_every && k % o->pv_every == o->pv_every - 1 && d->pv
+                          ? pv_local_share(f, k, c->loss_ppm)
+                          : 0.0f;
         for (int i = 0; i < 8; i++)
             c->link_faults[i] = -1;
     }
@@ -218,6 +233,13 @@ int sim_fleet_add_fault(struct sim_fleet *f, const struct sim_fault *ft)
             (ft->arg < 0 || ft->arg > 2 || (m->wiring == SIM_1P2W && ft->arg != 0)))
             return AH_EINVAL;
         if (ft->type == SIM_F_THEFT && (ft->p < 0 || ft->p >= 1))
+            return AH_EINVAL;
+        if (ft->type == SIM_F_HOLES && (ft->p <= 0 || ft->p > 1))
+            return AH_EINVAL;
+        if (ft->type == SIM_F_DECREASE && !(ft->p > 0 && ft->p < 100000))
+            return AH_EINVAL;
+        if ((ft->type == SIM_F_DECREASE || ft->type == SIM_F_ROLLOVER) &&
+            m->kind == SIM_DISTRICT)
             return AH_EINVAL;
     } else {
         if (ft->p < 0 || ft->p > 1)
@@ -269,11 +291,50 @@ const struct sim_fault *sim_fleet_link_fault(const struct sim_fleet *f, uint32_t
 
 /* ---- registers --------------------------------------------------------- */
 
+/* The share of the prosumers' export that neighbours use inside a PV
+ * district (never reaching the transformer), as large as keeps the
+ * district meter's forward register from ever running backwards: half the
+ * smallest ratio of the district's import (grossed up by the loss) to its
+ * export over any quarter hour and tariff of the days around the epoch,
+ * at most 0.8. */
+static float pv_local_share(const struct sim_fleet *f, uint32_t k, uint32_t loss_ppm)
+{
+    double g = 1e6 / (1e6 - (double)loss_ppm), best = 1e18;
+    int32_t d0 = sim_local_day(f->epoch_s, f->tz_s);
+    static struct sim_day day; /* 6 KB: not on the stack */
+    for (int32_t d = d0 - 4; d <= d0 + 10; d++) {
+        double di[SIM_TARIFFS][SIM_IPD], dx[SIM_TARIFFS][SIM_IPD];
+        memset(di, 0, sizeof di);
+        memset(dx, 0, sizeof dx);
+        for (uint32_t j = 0; j < f->per; j++) {
+            const struct sim_meter *m = &f->meters[(size_t)k * f->per + j];
+            sim_model_day(m, d, &day);
+            double mul = (double)m->ct * m->pt;
+            for (int t = 0; t < SIM_TARIFFS; t++)
+                for (int i = 0; i < SIM_IPD; i++) {
+                    di[t][i] += (double)(day.c[SIM_IMP][t][i + 1] - day.c[SIM_IMP][t][i]) * mul;
+                    dx[t][i] += (double)(day.c[SIM_EXP][t][i + 1] - day.c[SIM_EXP][t][i]) * mul;
+                }
+        }
+        for (int t = 0; t < SIM_TARIFFS; t++)
+            for (int i = 0; i < SIM_IPD; i++)
+                if (dx[t][i] > 0 && g * di[t][i] / dx[t][i] < best)
+                    best = g * di[t][i] / dx[t][i];
+    }
+    double phi = best / 2;
+    return (float)(phi > 0.8 ? 0.8 : phi);
+}
+
 static void customer_truth(const struct sim_fleet *f, const struct sim_meter *m,
                            int64_t t, struct sim_regs *shown, struct sim_regs *truth);
 
-/* The district meter's healthy reading: Σ customers' true primary energy
- * since the base day, grossed up by the technical loss, on its own CT. */
+/* The district meter's healthy reading, from Σ customers' true primary
+ * energy since the base day, on its own CT, so that the district balances
+ * with a loss of exactly loss_ppm of its supply (docs/amisim.md): with I
+ * the customers' import, X their PV export, λ the loss and φ the share of
+ * X used by neighbours inside the district,
+ *   forward = I / (1 − λ) − φ X,   reverse = (1 − λ)(1 − φ) X,
+ * so supply = forward + X, sales = I + reverse, supply − sales = λ supply. */
 static void district_model(const struct sim_fleet *f, uint32_t k, int64_t t,
                            struct sim_regs *out)
 {
@@ -290,11 +351,14 @@ static void district_model(const struct sim_fleet *f, uint32_t k, int64_t t,
             for (int i = 0; i < SIM_TARIFFS; i++)
                 sum[dir][i] += (double)(tr.e[dir][i] - m->e0[dir][i]) * mul;
     }
-    double g = 1e6 / (1e6 - (double)c->loss_ppm) / d->ct;
+    double lam = (double)c->loss_ppm / 1e6, phi = c->pv_local;
     for (int i = 0; i < SIM_TARIFFS; i++) {
-        out->e[SIM_IMP][i] = d->e0[SIM_IMP][i] + (int64_t)floor(sum[SIM_IMP][i] * g);
-        /* PV export flows back through the transformer, no loss added */
-        out->e[SIM_EXP][i] = d->e0[SIM_EXP][i] + (int64_t)floor(sum[SIM_EXP][i] / d->ct);
+        out->e[SIM_IMP][i] =
+            d->e0[SIM_IMP][i] +
+            (int64_t)floor((sum[SIM_IMP][i] / (1.0 - lam) - phi * sum[SIM_EXP][i]) / d->ct);
+        out->e[SIM_EXP][i] =
+            d->e0[SIM_EXP][i] +
+            (int64_t)floor((1.0 - lam) * (1.0 - phi) * sum[SIM_EXP][i] / d->ct);
     }
     sim_regs_fill_q(d, out);
 }
@@ -333,8 +397,32 @@ static void apply_fault(const struct sim_fleet *f, const struct sim_meter *m,
 {
     *shown = *R;
     *truth = *R;
+    if (ft && ft->type == SIM_F_ROLLOVER) {
+        /* a healthy meter whose import total stands so high that it passes
+         * 999999.99 at `from`: offset in the first tariff register */
+        struct sim_regs a;
+        model_regs(f, m, ft->from, &a);
+        shown->e[SIM_IMP][0] += SIM_REG_WRAP - 1 - sim_regs_total(&a, SIM_IMP);
+        shown->e[SIM_IMP][0] = (shown->e[SIM_IMP][0] % SIM_REG_WRAP + SIM_REG_WRAP) % SIM_REG_WRAP;
+        sim_regs_fill_q(m, shown);
+        return;
+    }
     if (!ft || t <= ft->from)
         return;
+    if (ft->type == SIM_F_HOLES)
+        return;
+    if (ft->type == SIM_F_DECREASE) {
+        /* the import total steps back by p kWh at `from` and stays there
+         * (a register fault, 示度下降): taken from the tariffs in order */
+        int64_t back = (int64_t)llround(ft->p * 100.0);
+        for (int k = 0; k < SIM_TARIFFS && back > 0; k++) {
+            int64_t x = shown->e[SIM_IMP][k] < back ? shown->e[SIM_IMP][k] : back;
+            shown->e[SIM_IMP][k] -= x;
+            back -= x;
+        }
+        sim_regs_fill_q(m, shown);
+        return;
+    }
     if (ft->type == SIM_F_JUMPING) {
         int32_t day = sim_local_day(ft->from, f->tz_s);
         int i = (int)((ft->from + f->tz_s - (int64_t)day * 86400) / SIM_IVL_S);
@@ -571,6 +659,11 @@ bool sim_fleet_has_record(const struct sim_fleet *f, const struct sim_meter *m, 
         return false;
     const struct sim_fault *ft = sim_fleet_meter_fault(f, m);
     if (ft && ft->type == SIM_F_MISSING && in_window(ft, t))
+        return false;
+    /* memory holes: a share p of the records of [from, to) lost, chosen
+     * per interval by the meter's seed (the daily freeze is kept) */
+    if (ft && ft->type == SIM_F_HOLES && in_window(ft, t) &&
+        (double)(sim_hash3(m->seed, (uint64_t)t, 0x401E) % 10000) < ft->p * 10000.0)
         return false;
     return true;
 }

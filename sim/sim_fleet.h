@@ -36,6 +36,9 @@ enum sim_fault_type {
     SIM_F_CLOCK_DRIFT,
     SIM_F_THEFT,
     SIM_F_MISSING, /* meter without power: no answers, no records, power-down event */
+    SIM_F_HOLES,    /* load records lost from memory (p: share); freeze still there */
+    SIM_F_DECREASE, /* import register steps back by p kWh mid-range at `from` */
+    SIM_F_ROLLOVER, /* not a fault: the import register really wraps at `from` */
     /* link faults (per concentrator) */
     SIM_F_NO_REPLY,
     SIM_F_LATE,
@@ -65,7 +68,8 @@ int sim_fault_parse_type(const char *s);
 
 struct sim_conc {
     struct sim_meter district; /* index = SIM_DISTRICT_IDX */
-    uint32_t loss_ppm;         /* technical loss rate of the district, ppm of its input */
+    uint32_t loss_ppm;         /* technical loss rate of the district, ppm of its supply */
+    float pv_local;            /* share of the prosumers' export used inside the district */
     int32_t link_faults[8];    /* indices into fleet faults, -1 terminated */
 };
 
@@ -75,6 +79,7 @@ struct sim_fleet {
     uint32_t nconc, per;    /* concentrators, customer meters per concentrator */
     uint32_t history_days;  /* load records kept in meter memory */
     uint32_t dlt1997_every; /* every n-th customer meter speaks 1997 (0 = none) */
+    uint32_t pv_every;      /* every n-th district is a PV district (0 = none) */
     int64_t epoch_s;
     struct sim_meter *meters; /* nconc × per, owned */
     struct sim_conc *conc;    /* nconc, owned */
@@ -90,6 +95,7 @@ struct sim_fleet_opts {
     int32_t tz_s;
     uint32_t history_days;
     uint32_t dlt1997_every;
+    uint32_t pv_every; /* every n-th district has 40 % prosumers (0 = none) */
     int64_t epoch_s;
     int32_t loss_ppm;      /* < 0: per district from the seed (2–6 %) */
     uint32_t modbus_count; /* stand-alone Modbus meters (3P4W, healthy) */

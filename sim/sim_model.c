@@ -293,6 +293,32 @@ int64_t sim_meter_emax(const struct sim_meter *m)
     return p_cw / 4000;
 }
 
+/* Mean daily advance per direction and tariff from the daily import
+ * (secondary 0.01 kWh); a prosumer exports pv_factor × that. */
+static void fill_means(struct sim_meter *m, double daily, double pv_factor)
+{
+    uint64_t s = m->seed;
+    for (int dir = 0; dir < 2; dir++) {
+        const uint16_t *h24 = dir == SIM_EXP              ? shape_pv_h
+                              : m->kind == SIM_COMMERCIAL ? shape_com_h
+                                                          : shape_res_h;
+        double tot = 0, part[SIM_TARIFFS] = {0, 0, 0, 0};
+        for (int i = 0; i < SIM_IPD; i++) {
+            double w = shape96(h24, i);
+            if (dir == SIM_IMP && m->pv && shape_pv_h[i / 4] >= 450)
+                w /= 5;
+            tot += w;
+            part[sim_tariff_of(i)] += w;
+        }
+        double d = dir == SIM_IMP ? daily : (m->pv ? daily * pv_factor : 0);
+        for (int k = 0; k < SIM_TARIFFS; k++) {
+            m->mean[dir][k] = (float)(tot > 0 ? d * part[k] / tot : 0);
+            m->e0[dir][k] =
+                dir == SIM_IMP ? (uint32_t)(sim_hash3(s, 10, (uint64_t)k) % 50000u) : 0;
+        }
+    }
+}
+
 void sim_meter_init_customer(struct sim_meter *m, uint64_t fleet_seed, uint32_t conc,
                              uint32_t index)
 {
@@ -360,24 +386,14 @@ void sim_meter_init_customer(struct sim_meter *m, uint64_t fleet_seed, uint32_t 
         m->pw[0] = 100;
     }
     /* secondary 0.01 kWh per day, split by the share of the shape per tariff */
-    double daily = daily_kwh * 100.0 / ((double)m->ct * m->pt);
-    for (int dir = 0; dir < 2; dir++) {
-        const uint16_t *h24 = dir == SIM_EXP              ? shape_pv_h
-                              : m->kind == SIM_COMMERCIAL ? shape_com_h
-                                                          : shape_res_h;
-        double tot = 0, part[SIM_TARIFFS] = {0, 0, 0, 0};
-        for (int i = 0; i < SIM_IPD; i++) {
-            double w = shape96(h24, i);
-            if (dir == SIM_IMP && m->pv && shape_pv_h[i / 4] >= 450)
-                w /= 5;
-            tot += w;
-            part[sim_tariff_of(i)] += w;
-        }
-        double d = dir == SIM_IMP ? daily : (m->pv ? daily * 0.6 : 0);
-        for (int k = 0; k < SIM_TARIFFS; k++) {
-            m->mean[dir][k] = (float)(tot > 0 ? d * part[k] / tot : 0);
-            m->e0[dir][k] =
-                dir == SIM_IMP ? (uint32_t)(sim_hash3(s, 10, (uint64_t)k) % 50000u) : 0;
-        }
-    }
+    fill_means(m, daily_kwh * 100.0 / ((double)m->ct * m->pt), 0.6);
+}
+
+void sim_meter_set_pv(struct sim_meter *m, double factor)
+{
+    double daily = 0;
+    for (int k = 0; k < SIM_TARIFFS; k++)
+        daily += m->mean[SIM_IMP][k];
+    m->pv = daily > 0;
+    fill_means(m, daily, factor);
 }

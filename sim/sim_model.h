@@ -83,6 +83,10 @@ uint64_t sim_hash3(uint64_t a, uint64_t b, uint64_t c);
 void sim_meter_init_customer(struct sim_meter *m, uint64_t fleet_seed, uint32_t conc,
                              uint32_t index);
 
+/* Make a customer meter a PV prosumer whose panels export `factor` × its
+ * daily import (deterministic; import shape as for any prosumer). */
+void sim_meter_set_pv(struct sim_meter *m, double factor);
+
 /* The healthy model's registers over one day, and at one instant. */
 void sim_model_day(const struct sim_meter *m, int32_t day, struct sim_day *out);
 void sim_model_at(const struct sim_meter *m, int64_t t_utc, int32_t tz_s,

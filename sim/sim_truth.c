@@ -167,7 +167,8 @@ int sim_truth_write(const struct sim_fleet *f, const struct sim_endpoints *ep,
             fprintf(o, "\"endpoint\":\"%s:%u\",", ep->bind, ep->port_base + k);
         if (ep && ep->pty_paths)
             fprintf(o, "\"pty\":\"%s\",", ep->pty_paths[k]);
-        fprintf(o, "\"district_meter\":\"%s\",\"loss_ppm\":%u}", da, f->conc[k].loss_ppm);
+        fprintf(o, "\"district_meter\":\"%s\",\"loss_ppm\":%u,\"pv_local\":%.4f}", da,
+                f->conc[k].loss_ppm, (double)f->conc[k].pv_local);
     }
     fprintf(o,
             "],\n\"meter_columns\":[\"address\",\"conc\",\"index\",\"role\",\"kind\","
@@ -251,6 +252,13 @@ static const char *tz_name(int32_t tz_s, char *buf, size_t cap)
     return buf;
 }
 
+unsigned sim_config_port_base(const struct sim_endpoints *ep)
+{
+    return ep->port_base ? ep->port_base : SIM_CONFIG_PORT_BASE;
+}
+
+/* Paths in the YAML are relative to it (amihead resolves them against the
+ * YAML's folder), so the folder can be given as ./site, moved or copied. */
 int sim_write_config(const struct sim_fleet *f, const struct sim_endpoints *ep,
                      const char *dir)
 {
@@ -266,12 +274,12 @@ int sim_write_config(const struct sim_fleet *f, const struct sim_endpoints *ep,
         "# Written by amisim --write-config for a fleet of %u concentrators x %u meters\n"
         "# (seed %llu). Start the head-end with: amihead run -c %s\n"
         "headend:\n  id: amihead-sim\n  timezone: %s\n  log_level: info\n\n"
-        "inventory: meters.csv\n\nstorage:\n  path: %s/store\n  sync: true\n\n"
+        "inventory: meters.csv\n\nstorage:\n  path: store\n  sync: true\n\n"
         "schedule:\n  interval_min: 15\n  backfill_days: 3\n  stagger_s: 60\n"
         "  daily_freeze_after: \"00:05\"\n  timeout_ms: 2000\n  retries: 2\n"
         "  backoff_after: 3\n  backoff_max_cycles: 8\n\nlinks:\n",
         f->nconc, f->per, (unsigned long long)f->seed, path,
-        tz_name(f->tz_s, tzb, sizeof tzb), dir);
+        tz_name(f->tz_s, tzb, sizeof tzb));
     for (uint32_t k = 0; k < f->nconc; k++) {
         char ca[13];
         sim_fleet_conc_addr(k, ca);
@@ -288,7 +296,7 @@ int sim_write_config(const struct sim_fleet *f, const struct sim_endpoints *ep,
                     k, ep->dial, ca);
         else
             fprintf(y, "  - name: c%u\n    type: dlt645-tcp\n    endpoint: %s:%u\n", k,
-                    ep->bind, ep->port_base + k);
+                    ep->bind, sim_config_port_base(ep) + k);
     }
     for (unsigned i = 0; i < ep->modbus_count; i++) {
         if (ep->modbus_tcp_base)

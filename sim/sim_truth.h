@@ -39,6 +39,12 @@ int sim_truth_write(const struct sim_fleet *f, const struct sim_endpoints *ep,
 int sim_truth_series(const struct sim_fleet *f, FILE *out, int64_t from, int64_t to,
                      const char *meter);
 
+/* The port of concentrator 0 in a written config: --port-base, or, when
+ * amisim serves no TCP port (files only), SIM_CONFIG_PORT_BASE — the port
+ * base to start amisim with later — never port 0. */
+#define SIM_CONFIG_PORT_BASE 7000u
+unsigned sim_config_port_base(const struct sim_endpoints *ep);
+
 /* amihead.yaml + meters.csv in dir (created if missing). */
 int sim_write_config(const struct sim_fleet *f, const struct sim_endpoints *ep,
                      const char *dir);

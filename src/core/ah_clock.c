@@ -67,31 +67,87 @@ void ah_clock_set_default(const struct ah_clock *c)
     default_clock = *c;
 }
 
-int ah_time_parse(const char *s, int64_t *out_ms)
+/* "Z", "+08:00", "+0800", "+08", "-05:30" into seconds east of UTC. */
+static int parse_zone(const char *z, int32_t *off_s)
+{
+    if (!strcmp(z, "Z") || !strcmp(z, "z")) {
+        *off_s = 0;
+        return AH_OK;
+    }
+    if (z[0] != '+' && z[0] != '-')
+        return AH_EINVAL;
+    int hh = 0, mm = 0;
+    size_t n = strlen(z + 1);
+    const char *d = z + 1;
+    for (size_t i = 0; i < n; i++)
+        if ((d[i] < '0' || d[i] > '9') && !(i == 2 && d[i] == ':'))
+            return AH_EINVAL;
+    if (n == 2)
+        hh = (d[0] - '0') * 10 + (d[1] - '0');
+    else if (n == 4 && d[2] != ':')
+        hh = (d[0] - '0') * 10 + (d[1] - '0'), mm = (d[2] - '0') * 10 + (d[3] - '0');
+    else if (n == 5 && d[2] == ':')
+        hh = (d[0] - '0') * 10 + (d[1] - '0'), mm = (d[3] - '0') * 10 + (d[4] - '0');
+    else
+        return AH_EINVAL;
+    if (hh > 14 || mm > 59)
+        return AH_EINVAL;
+    *off_s = (z[0] == '-' ? -1 : 1) * (hh * 3600 + mm * 60);
+    return AH_OK;
+}
+
+/* n decimal digits at p into *v; false when one is not a digit. */
+static bool digits(const char *p, int n, int *v)
+{
+    *v = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+        *v = *v * 10 + (p[i] - '0');
+    }
+    return true;
+}
+
+int ah_time_parse_zone(const char *s, int32_t local_off_s, int64_t *out_ms,
+                       bool *had_zone)
 {
     if (!s || !*s)
         return AH_EINVAL;
+    *had_zone = true;
     int y, mo, d, h = 0, mi = 0, sec = 0;
-    char tail[8] = "";
-    int n = sscanf(s, "%4d-%2d-%2d%*[T ]%2d:%2d:%2d%7s", &y, &mo, &d, &h, &mi, &sec, tail);
-    if (n < 3) {
-        /* plain seconds since the epoch */
+    size_t len = strlen(s);
+    if (len < 10 || s[4] != '-' || s[7] != '-' || !digits(s, 4, &y) ||
+        !digits(s + 5, 2, &mo) || !digits(s + 8, 2, &d)) {
+        /* plain seconds since the epoch: UTC by definition */
         char *end;
         errno = 0;
         long long v = strtoll(s, &end, 10);
-        if (errno || *end || v < 0)
+        /* up to 9999-12-31T23:59:59Z, as the dated forms: v * 1000 fits */
+        if (errno || *end || v < 0 || end == s || v > 253402300799LL)
             return AH_EINVAL;
         *out_ms = (int64_t)v * 1000;
         return AH_OK;
     }
-    if (n == 5) { /* "YYYY-MM-DD hh:mm": sscanf stopped before seconds */
-        sec = 0;
+    const char *p = s + 10; /* a date alone is its midnight */
+    if (*p == 'T' || *p == ' ') {
+        if (strlen(p) < 6 || p[3] != ':' || !digits(p + 1, 2, &h) || !digits(p + 4, 2, &mi))
+            return AH_EINVAL;
+        p += 6;
+        if (*p == ':') {
+            if (!digits(p + 1, 2, &sec))
+                return AH_EINVAL;
+            p += 3;
+        }
     }
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
-        sec < 0 || sec > 60 || y < 1970 || y > 9999)
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || y < 1970)
         return AH_EINVAL;
-    if (tail[0] && strcmp(tail, "Z") != 0)
-        return AH_EINVAL;
+    int32_t off = local_off_s;
+    if (*p) {
+        if (parse_zone(p, &off) != AH_OK)
+            return AH_EINVAL;
+    } else {
+        *had_zone = false;
+    }
     struct tm tm = {0};
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;
@@ -99,8 +155,14 @@ int ah_time_parse(const char *s, int64_t *out_ms)
     tm.tm_hour = h;
     tm.tm_min = mi;
     tm.tm_sec = sec;
-    *out_ms = (int64_t)timegm(&tm) * 1000;
+    *out_ms = ((int64_t)timegm(&tm) - off) * 1000;
     return AH_OK;
+}
+
+int ah_time_parse(const char *s, int64_t *out_ms)
+{
+    bool zone;
+    return ah_time_parse_zone(s, 0, out_ms, &zone);
 }
 
 void ah_time_format(int64_t ms, char *buf, unsigned long cap)

@@ -9,6 +9,7 @@
 #ifndef AH_CLOCK_H
 #define AH_CLOCK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct ah_clock {
@@ -40,9 +41,23 @@ int64_t ah_wall_ms(void);
 const struct ah_clock *ah_clock_default(void);
 void ah_clock_set_default(const struct ah_clock *c);
 
-/* Parse "2025-03-14T00:00:00Z", "2025-03-14 00:00", or seconds since the
- * epoch into ms. Returns AH_OK or AH_EINVAL. */
+/* Parse "2025-03-14T00:00:00Z", "2025-03-14 00:00", "2025-03-14" (its
+ * midnight), any of them with a UTC offset ("+08:00", "+0800", "-05"), or
+ * seconds since the epoch into ms. A time without Z or offset is taken as
+ * UTC. Returns AH_OK or AH_EINVAL. */
 int ah_time_parse(const char *s, int64_t *out_ms);
+
+/* The same, but a time without Z or offset is local time at local_off_s
+ * seconds east of UTC; *had_zone says whether s named its zone (epoch
+ * seconds count as named: they are UTC). */
+int ah_time_parse_zone(const char *s, int32_t local_off_s, int64_t *out_ms,
+                       bool *had_zone);
+
+/* The time formats ah_time_parse_zone accepts, for --help texts. */
+#define AH_TIME_FORMATS                                                                \
+    "  Times: 2025-03-14T08:00:00Z (UTC), 2025-03-14T08:00:00+08:00 (an offset),\n"  \
+    "  '2025-03-14 08:00' or 2025-03-14 (local time in headend.timezone), or\n"      \
+    "  seconds since 1970 (UTC).\n"
 
 /* Format ms as "2025-03-14T00:00:00Z" into buf (>= 21 bytes). */
 void ah_time_format(int64_t ms, char *buf, unsigned long cap);

@@ -6,6 +6,7 @@
 
 #include "ah_err.h"
 #include "config.h"
+#include "probe.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,38 @@ static void usage(FILE *f)
     fprintf(f, "usage: amihead check-config -c FILE\n\n"
                "Checks amihead.yaml and the meter inventory it names; prints every\n"
                "problem as FILE:LINE: key: message and exits 1 if there is an error.\n");
+}
+
+/* What the config cannot check by reading it: the store folder can be
+ * created and written, the ports to listen on are free. Warnings only: a
+ * port may be busy because this very head-end is running. */
+static size_t probe_config(const char *file, const struct cfg *c)
+{
+    char why[512];
+    size_t n = 0;
+    if (probe_dir(c->storage.path, why, sizeof why) != 0) {
+        fprintf(stderr, "%s: warning: storage.path %s: %s\n", file, c->storage.path, why);
+        n++;
+    }
+    const struct {
+        const char *key, *addr;
+    } ports[] = {{"export.pub", c->export.pub},
+                 {"export.replay", c->export.replay},
+                 {"metrics.listen", c->metrics.listen}};
+    for (size_t i = 0; i < sizeof ports / sizeof ports[0]; i++)
+        if (ports[i].addr[0] && probe_listen(ports[i].addr, why, sizeof why) != 0) {
+            fprintf(stderr, "%s: warning: %s %s: %s\n", file, ports[i].key, ports[i].addr,
+                    why);
+            n++;
+        }
+    for (size_t i = 0; i < c->n_links; i++)
+        if (c->links[i].type == CFG_LINK_DLT645_LISTEN &&
+            probe_listen(c->links[i].listen, why, sizeof why) != 0) {
+            fprintf(stderr, "%s: warning: link %s listen %s: %s\n", file, c->links[i].name,
+                    c->links[i].listen, why);
+            n++;
+        }
+    return n;
 }
 
 int cmd_check_config(int argc, char **argv)
@@ -61,8 +94,9 @@ int cmd_check_config(int argc, char **argv)
         fprintf(stderr, "amihead check-config: %s\n", ah_strerror(rc));
         status = 1;
     } else {
-        printf("ok: %zu links, %zu meters, %zu districts\n", c->n_links, c->n_meters,
-               c->n_districts);
+        size_t warn = probe_config(file, c);
+        printf("ok: %zu links, %zu meters, %zu districts%s\n", c->n_links, c->n_meters,
+               c->n_districts, warn ? " (see the warnings)" : "");
     }
     cfg_destroy(&c);
     free(d);

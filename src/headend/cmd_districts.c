@@ -46,9 +46,13 @@ static int print_day(void *vctx, uint64_t t, uint32_t meter, uint16_t type,
     json_object_del(o, "type");
     json_object_del(o, "day_number");
     /* energies as kWh (primary, exact decimals) */
-    static const char *const ek[] = {"district_energy", "customers_energy"};
-    static const char *const en[] = {"district_kwh", "customers_kwh"};
-    for (int i = 0; i < 2; i++) {
+    static const char *const ek[] = {"district_energy", "customers_energy",
+                                     "district_reverse", "customers_export", "supply",
+                                     "sales"};
+    static const char *const en[] = {"district_kwh",         "customers_kwh",
+                                     "district_reverse_kwh", "customers_export_kwh",
+                                     "supply_kwh",           "sales_kwh"};
+    for (int i = 0; i < 6; i++) {
         json_t *v = json_object_get(o, ek[i]);
         if (json_is_integer(v))
             json_object_set_new(o, en[i], cmd_json_scaled(json_integer_value(v), 2));
@@ -83,6 +87,12 @@ static int print_day(void *vctx, uint64_t t, uint32_t meter, uint16_t type,
         size_t k;
         json_array_foreach(fl, k, f) printf(" %s", json_string_value(f));
         printf("\n");
+        json_array_foreach(json_object_get(o, "unknown"), k, f)
+        {
+            printf("  %s day energy unknown: %s\n",
+                   json_string_value(json_object_get(f, "meter")),
+                   json_string_value(json_object_get(f, "reason")));
+        }
         json_array_foreach(cu, k, c)
         {
             char *ch = cmd_json_dumps(json_object_get(c, "change_kwh"));

@@ -14,9 +14,11 @@
 #include "ah_err.h"
 #include "cmd_util.h"
 #include "store.h"
+#include "vee.h"
 
 #include <jansson.h>
 #include <stdio.h>
+#include <string.h>
 #include <strings.h>
 
 struct ectx {
@@ -76,10 +78,44 @@ static int print_event(void *vctx, uint64_t t, uint32_t meter, uint16_t type,
     return 0;
 }
 
+/* Event types beside the validation rules (vee_flag_name). A --type that
+ * is none of them and matches nothing is a typo, said as such. */
+static const char *const other_types[] = {"GAP",        "RELEASE",  "DAILY",
+                                          "LINE_LOSS",  "LINE_LOSS_SWING",
+                                          "INCOMPLETE", "PARTIAL",   "NO_ENERGY", "LINK_DOWN",
+                                          "LINK_UP"};
+
+static bool known_type(const char *t)
+{
+    for (unsigned b = 0; b < 32; b++)
+        if (vee_flag_name(b) && !strcasecmp(vee_flag_name(b), t))
+            return true;
+    for (size_t i = 0; i < sizeof other_types / sizeof other_types[0]; i++)
+        if (!strcasecmp(other_types[i], t))
+            return true;
+    return false;
+}
+
+static void print_types(FILE *f)
+{
+    size_t col = 2;
+    fputs("  ", f);
+    for (unsigned b = 0; b < 32 + sizeof other_types / sizeof other_types[0]; b++) {
+        const char *n = b < 32 ? vee_flag_name(b) : other_types[b - 32];
+        if (!n)
+            continue;
+        if (col + strlen(n) + 2 > 78) {
+            fputs("\n  ", f);
+            col = 2;
+        }
+        col += (size_t)fprintf(f, "%s ", n);
+    }
+    fputs("\n", f);
+}
+
 static const char usage_text[] =
     "usage: amihead events -c FILE [--meter ID] [--type T] [--from T] [--to T] [--json]\n"
-    "  events with from <= time <= to (UTC); T for --type: STOPPED, REVERSED, ...,\n"
-    "  GAP, RELEASE, DAILY, LINE_LOSS, LINE_LOSS_SWING, INCOMPLETE\n";
+    "  events with from <= time <= to; --type one of the types below\n";
 
 static int events_opt(struct cmd_ctx *x, int opt, const char *arg, void *u)
 {
@@ -100,6 +136,11 @@ int cmd_events(int argc, char **argv)
         .name = "events", .usage = usage_text, .from = 0, .to = INT64_MAX};
     const char *type = NULL;
     int status = cmd_parse(&x, argc, argv, "c:m:h", opts, events_opt, &type);
+    if (status == 0 || status == 2) { /* --help or a usage error: name the types */
+        FILE *f = status ? stderr : stdout;
+        fputs("event types:\n", f);
+        print_types(f);
+    }
     if (status != CMD_GO)
         return status;
     status = cmd_open(&x, true);
@@ -109,8 +150,14 @@ int cmd_events(int argc, char **argv)
         struct ectx e = {x.st, x.meter != NULL, x.meter_idx, type, x.json, 0};
         int rc =
             store_events_each(x.st, (uint64_t)x.from, cmd_until(&x), print_event, &e);
-        if (rc != AH_OK)
+        if (rc != AH_OK) {
             status = cmd_fail(&x, rc);
+        } else if (e.n == 0 && type && !known_type(type)) {
+            fprintf(stderr, "amihead events: no events: '%s' is not an event type; the "
+                            "types are:\n", type);
+            print_types(stderr);
+            status = 1;
+        }
     }
     cmd_close(&x);
     return status;

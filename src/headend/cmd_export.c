@@ -5,6 +5,7 @@
  */
 #include "cmd_export.h"
 
+#include "ah_clock.h"
 #include "ah_err.h"
 #include "cmd_util.h"
 #include "pub.h"
@@ -92,7 +93,11 @@ static void tail_usage(FILE *f)
         "                     or a directory holding exactly one\n"
         "  --until-seq N      exit after printing a message with seq >= N\n"
         "  --count N          exit after printing N messages\n"
-        "Exit status: 0, 1 on error, 2 usage, 3 if messages expired before replay.\n");
+        "  --timeout S        give up when no message arrived for S seconds\n"
+        "                     (default: wait for ever)\n"
+        "E is tcp://HOST:PORT; a bare HOST:PORT is taken as tcp://HOST:PORT.\n"
+        "Exit status: 0, 1 on error or --timeout, 2 usage, 3 if messages expired\n"
+        "before replay.\n");
 }
 
 /* The one *.key_secret in dir, or path itself when it is a file. */
@@ -121,6 +126,15 @@ static int client_secret(const char *path, char *sk)
     return found == 1 ? rc : AH_EINVAL;
 }
 
+/* "HOST:PORT" as zmq wants it, "tcp://HOST:PORT"; other schemes kept. */
+static const char *endpoint_url(const char *e, char *buf, size_t cap)
+{
+    if (!e || strstr(e, "://"))
+        return e;
+    int n = snprintf(buf, cap, "tcp://%s", e);
+    return n > 0 && (size_t)n < cap ? buf : e;
+}
+
 static int parse_u64(const char *s, uint64_t *out)
 {
     long v;
@@ -135,7 +149,8 @@ int cmd_tail(int argc, char **argv)
     struct sub_opts o = {0};
     const char *server_key = NULL, *client_keys = NULL;
     bool json = false;
-    uint64_t until = 0, count = 0;
+    uint64_t until = 0, count = 0, timeout_s = 0;
+    char ep_buf[512], rp_buf[512];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has = i + 1 < argc;
@@ -162,6 +177,9 @@ int cmd_tail(int argc, char **argv)
                 goto bad_number;
         } else if (!strcmp(a, "--count") && has) {
             if (parse_u64(argv[++i], &count))
+                goto bad_number;
+        } else if (!strcmp(a, "--timeout") && has) {
+            if (parse_u64(argv[++i], &timeout_s) || timeout_s > 86400 * 365)
                 goto bad_number;
         } else {
             fprintf(stderr, "amihead tail: unexpected argument '%s'\n", a);
@@ -192,11 +210,16 @@ int cmd_tail(int argc, char **argv)
         o.public_key = pk;
         o.secret_key = sk;
     }
+    o.endpoint = endpoint_url(o.endpoint, ep_buf, sizeof ep_buf);
+    o.replay = endpoint_url(o.replay, rp_buf, sizeof rp_buf);
     sub_t *s = NULL;
     int rc = sub_new(&o, &s);
     memset(sk, 0, sizeof sk);
     if (rc) {
-        fprintf(stderr, "amihead tail: %s\n", ah_strerror(rc));
+        fprintf(stderr, "amihead tail: cannot subscribe to %s%s%s: %s (endpoints are "
+                        "tcp://HOST:PORT)\n",
+                o.endpoint, o.replay ? " / replay " : "", o.replay ? o.replay : "",
+                ah_strerror(rc));
         return 1;
     }
     struct sigaction sa = {0};
@@ -206,11 +229,25 @@ int cmd_tail(int argc, char **argv)
 
     uint64_t printed = 0;
     int status = 0;
+    int64_t last = ah_mono_ms();
     while (!tail_stop) {
         struct sub_msg m;
         rc = sub_next(s, 200, &m);
-        if (rc == AH_ETIMEDOUT)
+        if (rc == AH_ETIMEDOUT) {
+            /* zmq connects in the background and never says a peer is
+             * missing: silence for --timeout is the only sign */
+            if (timeout_s && ah_mono_ms() - last >= (int64_t)timeout_s * 1000) {
+                fprintf(stderr,
+                        "amihead tail: no message from %s%s%s for %llu s: giving up "
+                        "(is amihead run exporting there?)\n",
+                        o.endpoint, o.replay ? " nor its replay " : "",
+                        o.replay ? o.replay : "", (unsigned long long)timeout_s);
+                status = 1;
+                break;
+            }
             continue;
+        }
+        last = ah_mono_ms();
         if (rc) {
             fprintf(stderr, "amihead tail: %s\n", ah_strerror(rc));
             status = 1;

@@ -49,14 +49,21 @@ static json_t *str_or_null(const char *s)
 
 int cmd_version(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    if (argc > 1 && strcmp(argv[1], "--help") && strcmp(argv[1], "-h")) {
+        fprintf(stderr, "usage: amihead version (or amihead --version)\n");
+        return 2;
+    }
     printf("amihead 0.1.0 (libserialport %s)\n", sp_get_lib_version_string());
     return 0;
 }
 
 int cmd_ports(int argc, char **argv)
 {
+    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        printf("usage: amihead ports [--json]\n  serial ports with USB vendor/product, "
+               "serial number and /dev/serial/by-id name\n");
+        return 0;
+    }
     bool json = argc > 1 && !strcmp(argv[1], "--json");
     if (argc > 2 || (argc == 2 && !json)) {
         fprintf(stderr, "usage: amihead ports [--json]\n");

@@ -119,7 +119,7 @@ int cmd_query(int argc, char **argv)
         .name = "query",
         .usage = "usage: amihead query -c FILE --meter ID [--from T] [--to T] [--json]\n",
         .help = "usage: amihead query -c FILE --meter ID [--from T] [--to T] [--json]\n"
-                "  interval reads with from <= interval end <= to (UTC)\n",
+                "  interval reads with from <= interval end <= to\n",
         .need_meter = true,
         .from = 0,
         .to = INT64_MAX};

@@ -193,7 +193,8 @@ int cmd_read(int argc, char **argv)
         long v;
         switch (c) {
         case 't':
-            tcp = optarg;
+            /* tcp://HOST:PORT as in the export settings is the same link */
+            tcp = strncmp(optarg, "tcp://", 6) ? optarg : optarg + 6;
             break;
         case 's':
             serial = optarg;

@@ -72,7 +72,7 @@ static int parse(int argc, char **argv, struct mb_opts *o)
         }
         const char *v = argv[++i];
         if (!strcmp(a, "--modbus-tcp")) {
-            o->tcp = v;
+            o->tcp = strncmp(v, "tcp://", 6) ? v : v + 6; /* tcp://HOST:PORT too */
         } else if (!strcmp(a, "--modbus-rtu")) {
             o->rtu = v;
         } else if (!strcmp(a, "--baud")) {

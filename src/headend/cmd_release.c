@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,8 +38,9 @@ static const char usage_text[] =
     "                       [--operator NAME] [--wait SECONDS]\n"
     "  releases the meter's suspect reads with from <= interval end < to (UTC) to\n"
     "  billing; the running head-end applies and publishes the request\n"
-    "  --operator   who releases them ($USER)\n"
-    "  --wait S     wait up to S seconds for the head-end to apply it (0: return)\n";
+    "  --operator   who releases them ($USER, else the login name)\n"
+    "  --wait S     wait up to S seconds for the head-end to apply it (0: return)\n"
+    AH_TIME_FORMATS;
 
 /* Write the request atomically: a reader sees the whole file or none. */
 static int write_request(const char *dir, const char *text, char *path, size_t cap)
@@ -62,6 +64,20 @@ static int write_request(const char *dir, const char *text, char *path, size_t c
         return AH_EIO;
     }
     return AH_OK;
+}
+
+/* Who releases: $USER, else the login name of the terminal, else the name
+ * of this uid (a service account or `su -` shell has no $USER). */
+static const char *login_name(void)
+{
+    const char *u = getenv("USER");
+    if (u && *u)
+        return u;
+    u = getlogin();
+    if (u && *u)
+        return u;
+    struct passwd *pw = getpwuid(getuid());
+    return pw && pw->pw_name[0] ? pw->pw_name : NULL;
 }
 
 struct release_opts {
@@ -103,25 +119,31 @@ int cmd_release(int argc, char **argv)
                                          {0, 0, 0, 0}};
     struct cmd_ctx x = {
         .name = "release", .usage = usage_text, .need_meter = true, .from = -1, .to = -1};
-    struct release_opts ro = {.op = getenv("USER")};
+    struct release_opts ro = {0};
     int status = cmd_parse(&x, argc, argv, "c:m:h", opts, release_opt, &ro);
     if (status != CMD_GO)
         return status;
-    const char *meter = x.meter, *reason = ro.reason, *op = ro.op;
+    const char *meter = x.meter, *reason = ro.reason, *op = ro.op ? ro.op : login_name();
     int64_t from = x.from, to = x.to;
     long wait_s = ro.wait_s;
+    status = 2; /* usage errors below; cmd_parse may have loaded the config */
     if (!reason || from < 0 || to < 0) {
         fputs(usage_text, stderr);
-        return 2;
+        goto out;
     }
     if (to <= from) {
-        fprintf(stderr, "amihead release: --to must be after --from\n");
-        return 2;
+        fprintf(stderr, "amihead release: --from %s is not before --to %s: the range is "
+                        "empty\n", x.from_txt, x.to_txt);
+        goto out;
     }
-    if (!reason[0] || !op || !op[0]) {
-        fprintf(stderr, "amihead release: a reason and an operator (--operator or $USER) "
-                        "are required\n");
-        return 2;
+    if (!reason[0]) {
+        fprintf(stderr, "amihead release: --reason is empty: say why\n");
+        goto out;
+    }
+    if (!op || !op[0]) {
+        fprintf(stderr, "amihead release: who releases? $USER is not set and the login "
+                        "name is unknown: give --operator NAME\n");
+        goto out;
     }
     /* JSON carries UTF-8 only: say so rather than fail later as "out of
      * memory" (issue 17 item 9). */
@@ -139,7 +161,8 @@ int cmd_release(int argc, char **argv)
     status = 1;
     const struct cfg *c = x.cfg;
     if (!cfg_meter_find(c, meter)) {
-        fprintf(stderr, "amihead release: meter %s is not in %s\n", meter, c->inventory);
+        fprintf(stderr, "amihead release: meter %s is not in the inventory %s\n", meter,
+                c->inventory);
         goto out;
     }
     char dir[CFG_PATH_MAX + 16], path[1100];

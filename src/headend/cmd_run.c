@@ -11,6 +11,8 @@
  * It must not poll or write the store itself: sched_ and pipe_ do.
  */
 #include "cmd_run.h"
+#include "cmd_util.h"
+#include "probe.h"
 
 #include "ah_clock.h"
 #include "ah_err.h"
@@ -68,7 +70,7 @@ static void usage(FILE *f)
         "  --time-scale X      simulated seconds per real second (1)\n"
         "  --epoch T           head-end clock at start, e.g. 2025-03-14T00:00:00Z (now)\n"
         "  --until T           stop when the head-end clock reaches T (forever)\n"
-        "SIGTERM / SIGINT stop it after committing what it has read.\n");
+        "SIGTERM / SIGINT stop it after committing what it has read.\n" AH_TIME_FORMATS);
 }
 
 int cmd_run(int argc, char **argv)
@@ -80,6 +82,7 @@ int cmd_run(int argc, char **argv)
     const char *file = NULL;
     double scale = 1.0;
     int64_t epoch = -1, until = -1;
+    const char *epoch_txt = NULL, *until_txt = NULL;
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -101,14 +104,15 @@ int cmd_run(int argc, char **argv)
         case 'e':
         case 'u': {
             int64_t t;
-            if (ah_time_parse(optarg, &t) != AH_OK) {
-                fprintf(stderr, "amihead run: bad time '%s'\n", optarg);
+            bool zone;
+            if (ah_time_parse_zone(optarg, 0, &t, &zone) != AH_OK) {
+                fprintf(stderr, "amihead run: bad time '%s'\n%s", optarg, AH_TIME_FORMATS);
                 return 2;
             }
             if (o == 'e')
-                epoch = t;
+                epoch_txt = optarg;
             else
-                until = t;
+                until_txt = optarg;
             break;
         }
         case 'h':
@@ -126,6 +130,12 @@ int cmd_run(int argc, char **argv)
     struct cfg *c = cmd_run_load_config("run", file);
     if (!c)
         return 1;
+    /* a time without zone is local in headend.timezone, as in every command */
+    if ((epoch_txt && cmd_time_arg("run", c, "--epoch", epoch_txt, &epoch) != CMD_GO) ||
+        (until_txt && cmd_time_arg("run", c, "--until", until_txt, &until) != CMD_GO)) {
+        cfg_destroy(&c);
+        return 2;
+    }
     ah_log_set_level(c->headend.log_level);
 
     int status = 1;
@@ -138,8 +148,12 @@ int cmd_run(int argc, char **argv)
                             .reserve_bytes = (uint64_t)c->storage.reserve_mb << 20};
     int rc = store_open(c->storage.path, &so, &st);
     if (rc != AH_OK) {
-        fprintf(stderr, "amihead run: store %s: %s (%s)\n", c->storage.path,
-                ah_strerror(rc), store_last_error(NULL));
+        char why[512];
+        if (probe_dir(c->storage.path, why, sizeof why) != 0)
+            fprintf(stderr, "amihead run: store %s: %s\n", c->storage.path, why);
+        else
+            fprintf(stderr, "amihead run: store %s: %s (%s)\n", c->storage.path,
+                    ah_strerror(rc), store_last_error(NULL));
         goto out_cfg;
     }
     uint32_t *midx = malloc((c->n_meters ? c->n_meters : 1) * sizeof *midx);
@@ -166,9 +180,15 @@ int cmd_run(int argc, char **argv)
     };
     rc = pub_new(st, &po, &pub);
     if (rc != AH_OK) {
-        fprintf(stderr, "amihead run: export %s / %s: %s\n",
-                po.endpoint ? po.endpoint : PUB_DEFAULT_ENDPOINT,
-                po.replay ? po.replay : PUB_DEFAULT_REPLAY, ah_strerror(rc));
+        const char *ep = po.endpoint ? po.endpoint : PUB_DEFAULT_ENDPOINT;
+        const char *rp = po.replay ? po.replay : PUB_DEFAULT_REPLAY;
+        char why[512];
+        if (probe_listen(ep, why, sizeof why) != 0)
+            fprintf(stderr, "amihead run: export.pub %s: %s\n", ep, why);
+        else if (probe_listen(rp, why, sizeof why) != 0)
+            fprintf(stderr, "amihead run: export.replay %s: %s\n", rp, why);
+        else
+            fprintf(stderr, "amihead run: export %s / %s: %s\n", ep, rp, ah_strerror(rc));
         goto out_midx;
     }
     char reldir[CFG_PATH_MAX + 16];
@@ -192,7 +212,11 @@ int cmd_run(int argc, char **argv)
         int mport = 0;
         rc = sched_serve_metrics(sch, c->metrics.listen, &mport);
         /* metrics never stop collection (metrics.h): a busy port is logged */
-        if (rc != AH_OK)
+        char why[512];
+        if (rc != AH_OK && probe_listen(c->metrics.listen, why, sizeof why) != 0)
+            ah_log(AH_LOG_ERROR, "run", "metrics.listen %s: %s (collecting without)",
+                   c->metrics.listen, why);
+        else if (rc != AH_OK)
             ah_log(AH_LOG_ERROR, "run", "metrics on %s: %s (collecting without)",
                    c->metrics.listen, ah_strerror(rc));
         else

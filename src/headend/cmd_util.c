@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int cmd_parse_long(const char *s, long min, long max, long *out)
 {
@@ -265,15 +267,18 @@ int cmd_parse(struct cmd_ctx *x, int argc, char **argv, const char *shortopts,
             break;
         case 'f':
         case 't': {
+            /* checked now, converted once the config names the local zone */
             int64_t t;
-            if (ah_time_parse(optarg, &t) != AH_OK || t < 0) {
-                fprintf(stderr, "amihead %s: bad time '%s'\n", x->name, optarg);
+            bool zone;
+            if (ah_time_parse_zone(optarg, 0, &t, &zone) != AH_OK || t < 0) {
+                fprintf(stderr, "amihead %s: bad time '%s'\n%s", x->name, optarg,
+                        AH_TIME_FORMATS);
                 return 2;
             }
             if (o == 'f')
-                x->from = t / 1000;
+                x->from_txt = optarg;
             else
-                x->to = t / 1000;
+                x->to_txt = optarg;
             break;
         }
         case 'j':
@@ -281,6 +286,9 @@ int cmd_parse(struct cmd_ctx *x, int argc, char **argv, const char *shortopts,
             break;
         case 'h':
             fputs(x->help ? x->help : x->usage, stdout);
+            for (const struct option *op = opts; op->name; op++)
+                if (op->val == 'f') /* a command taking times says which */
+                    fputs(AH_TIME_FORMATS, stdout);
             return 0;
         default:
             /* '?': an unknown option or a missing argument; getopt returns
@@ -299,12 +307,82 @@ int cmd_parse(struct cmd_ctx *x, int argc, char **argv, const char *shortopts,
         fputs(x->usage, stderr);
         return 2;
     }
+    return cmd_resolve_times(x);
+}
+
+int cmd_time_arg(const char *cmd, const struct cfg *c, const char *opt, const char *txt,
+                 int64_t *ms)
+{
+    bool zone;
+    int32_t off = c ? c->headend.tz_offset_s : 0;
+    if (ah_time_parse_zone(txt, off, ms, &zone) != AH_OK || *ms < 0) {
+        fprintf(stderr, "amihead %s: bad time '%s'\n%s", cmd, txt, AH_TIME_FORMATS);
+        return 2;
+    }
+    if (!zone) { /* said once on stderr, so nobody has to guess */
+        char utc[32];
+        ah_time_format(*ms, utc, sizeof utc);
+        fprintf(stderr, "amihead %s: %s '%s' is local time in %s (UTC%+03d:%02d): %s\n",
+                cmd, opt, txt,
+                c && c->headend.timezone[0] ? c->headend.timezone : "the box's zone",
+                off / 3600, (off < 0 ? -off : off) % 3600 / 60, utc);
+    }
+    return CMD_GO;
+}
+
+/* One of --from / --to into seconds. */
+static int resolve_time(struct cmd_ctx *x, const char *opt, const char *txt, int64_t *out)
+{
+    int64_t ms;
+    int rc = cmd_time_arg(x->name, x->cfg, opt, txt, &ms);
+    if (rc == CMD_GO)
+        *out = ms / 1000;
+    return rc;
+}
+
+static int resolve_times(struct cmd_ctx *x);
+
+int cmd_resolve_times(struct cmd_ctx *x)
+{
+    int rc = resolve_times(x);
+    if (rc != CMD_GO) /* the command returns at once: no cmd_close */
+        cfg_destroy(&x->cfg);
+    return rc;
+}
+
+static int resolve_times(struct cmd_ctx *x)
+{
+    bool local = false;
+    int64_t ms;
+    bool zone;
+    if (x->from_txt && ah_time_parse_zone(x->from_txt, 0, &ms, &zone) == AH_OK && !zone)
+        local = true;
+    if (x->to_txt && ah_time_parse_zone(x->to_txt, 0, &ms, &zone) == AH_OK && !zone)
+        local = true;
+    if (local && !x->cfg) {
+        x->cfg = cmd_run_load_config(x->name, x->file);
+        if (!x->cfg)
+            return 1;
+    }
+    int rc;
+    if (x->from_txt && (rc = resolve_time(x, "--from", x->from_txt, &x->from)) != CMD_GO)
+        return rc;
+    if (x->to_txt && (rc = resolve_time(x, "--to", x->to_txt, &x->to)) != CMD_GO)
+        return rc;
+    if (x->from_txt && x->to_txt && x->from > x->to) {
+        fprintf(stderr,
+                "amihead %s: --from %s is after --to %s: the range is reversed, nothing "
+                "lies in it\n",
+                x->name, x->from_txt, x->to_txt);
+        return 2;
+    }
     return CMD_GO;
 }
 
 int cmd_open(struct cmd_ctx *x, bool open_store)
 {
-    x->cfg = cmd_run_load_config(x->name, x->file);
+    if (!x->cfg) /* cmd_parse loads it already for a local time */
+        x->cfg = cmd_run_load_config(x->name, x->file);
     if (!x->cfg)
         return 1;
     if (!open_store)
@@ -313,15 +391,39 @@ int cmd_open(struct cmd_ctx *x, bool open_store)
     struct store_opts so = {.read_only = true, .no_create = true};
     int rc = store_open(x->cfg->storage.path, &so, &x->st);
     if (rc != AH_OK) {
-        fprintf(stderr, "amihead %s: store %s: %s\n", x->name, x->cfg->storage.path,
-                ah_strerror(rc));
+        struct stat st;
+        if (stat(x->cfg->storage.path, &st) != 0 && errno == ENOENT)
+            fprintf(stderr,
+                    "amihead %s: store %s does not exist (has amihead run stored "
+                    "anything with this config?)\n",
+                    x->name, x->cfg->storage.path);
+        else if (access(x->cfg->storage.path, R_OK | X_OK) != 0 && errno == EACCES)
+            fprintf(stderr, "amihead %s: store %s: permission denied (amihead runs as uid "
+                            "%u)\n",
+                    x->name, x->cfg->storage.path, (unsigned)geteuid());
+        else
+            fprintf(stderr, "amihead %s: store %s: %s\n", x->name, x->cfg->storage.path,
+                    ah_strerror(rc));
         return 1;
     }
     return 0;
 }
 
+bool cmd_in_inventory(const struct cmd_ctx *x, const char *meter)
+{
+    for (size_t i = 0; i < x->cfg->n_meters; i++)
+        if (!strcmp(x->cfg->meters[i].id, meter))
+            return true;
+    return false;
+}
+
 int cmd_find_meter(struct cmd_ctx *x, const char *missing)
 {
+    if (!cmd_in_inventory(x, x->meter)) {
+        fprintf(stderr, "amihead %s: meter %s is not in the inventory %s\n", x->name,
+                x->meter, x->cfg->inventory);
+        return 1;
+    }
     if (store_meter_index(x->st, x->meter, false, &x->meter_idx) != AH_OK) {
         fprintf(stderr, "amihead %s: meter %s %s %s\n", x->name, x->meter, missing,
                 x->cfg->storage.path);

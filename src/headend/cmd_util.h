@@ -66,6 +66,7 @@ struct cmd_ctx {
     const char *file;  /* -c, --config */
     const char *meter; /* --meter, NULL when not given */
     int64_t from, to;  /* --from / --to as UTC seconds; defaults kept */
+    const char *from_txt, *to_txt; /* as given, NULL when not */
     bool json;         /* --json */
     /* from cmd_open */
     struct cfg *cfg;
@@ -80,7 +81,8 @@ typedef int (*cmd_opt_fn)(struct cmd_ctx *x, int opt, const char *arg, void *u);
 /*
  * getopt_long over argv with the command's option table and short options.
  * Handles the shared letters present in the table: 'c' --config, 'm'
- * --meter, 'f' --from and 't' --to (ah_time_parse; "bad time" is exit 2),
+ * --meter, 'f' --from and 't' --to (ah_time_parse_zone, then
+ * cmd_resolve_times; "bad time" and a reversed range are exit 2),
  * 'j' --json, 'h' --help (exit 0); passes other letters to own (may be
  * NULL). Unknown options, a missing -c (or --meter when need_meter) and
  * operands print usage and give 2. Returns CMD_GO or the exit code.
@@ -88,12 +90,27 @@ typedef int (*cmd_opt_fn)(struct cmd_ctx *x, int opt, const char *arg, void *u);
 int cmd_parse(struct cmd_ctx *x, int argc, char **argv, const char *shortopts,
               const struct option *opts, cmd_opt_fn own, void *u);
 
+/* --from / --to text into x->from / x->to (cmd_parse calls it): a time
+ * without zone is local in headend.timezone, which loads the config into
+ * x->cfg; a reversed range is a usage error naming both. CMD_GO or the exit
+ * code after printing why. */
+int cmd_resolve_times(struct cmd_ctx *x);
+/* A time option of command cmd into ms: without zone it is local time in
+ * c's headend.timezone (UTC when c is NULL), said on stderr. CMD_GO, or 2
+ * after printing the formats accepted. */
+struct cfg;
+int cmd_time_arg(const char *cmd, const struct cfg *c, const char *opt, const char *txt,
+                 int64_t *ms);
+/* Whether meter is a row of the loaded inventory. */
+bool cmd_in_inventory(const struct cmd_ctx *x, const char *meter);
+
 /* Load x->file (diagnostics to stderr, cmd_run_load_config) and, with
  * open_store, open its store read-only without creating it. 0 ok, else the
  * exit code (1) after printing why. */
 int cmd_open(struct cmd_ctx *x, bool open_store);
 /* x->meter's index in the open store into x->meter_idx. 0 ok, else 1 after
- * printing "meter ID <missing> <storage.path>". */
+ * printing "meter ID is not in the inventory FILE" or "meter ID <missing>
+ * <storage.path>". */
 int cmd_find_meter(struct cmd_ctx *x, const char *missing);
 /* Exclusive upper end (seconds) of the --to window for the store's
  * iterators: everything when --to was left at INT64_MAX. */

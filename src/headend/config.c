@@ -1090,6 +1090,11 @@ static void load_inventory(struct loader *L, unsigned yaml_line)
             err_at(L, F, x->line, "csv", "line longer than %d bytes", CSV_LINE_MAX - 1);
             break;
         }
+        /* Excel's "CSV UTF-8" starts the file with a byte order mark */
+        if (x->line == 1 && len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) {
+            memmove(buf, buf + 3, (size_t)len - 2);
+            len -= 3;
+        }
         if (x->at_start) {
             if (skip_line(buf))
                 continue;

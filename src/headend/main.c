@@ -32,7 +32,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: amihead <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
-    fprintf(f, "\n'amihead <command> --help' for the options of a command.\n");
+    fprintf(f, "\n'amihead <command> --help' or 'amihead help <command>' for the options "
+               "of a command;\n'amihead --version' for the version.\n");
 }
 
 int main(int argc, char **argv)
@@ -40,6 +41,23 @@ int main(int argc, char **argv)
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))
+        return cmd_version(1, argv + 1);
+    if (!strcmp(argv[1], "help")) {
+        /* `amihead help run` is `amihead run --help` */
+        if (argc < 3) {
+            usage(stdout);
+            return 0;
+        }
+        static char help_opt[] = "--help";
+        char *hv[] = {argv[2], help_opt, NULL};
+        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+            if (!strcmp(argv[2], commands[i].name))
+                return commands[i].fn(2, hv);
+        fprintf(stderr, "amihead help: unknown command '%s'\n", argv[2]);
+        usage(stderr);
+        return 2;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))

@@ -264,8 +264,9 @@ static void *thread_main(void *arg)
             p->st.overruns++;
             met_add(p->c.met.overruns, 1);
             boundary = now / 1000 / step * step;
-            ah_log(AH_LOG_WARN, p->ctx, "cycle overran: skipping to %lld",
-                   (long long)boundary);
+            char b[32];
+            ah_time_format((int64_t)boundary * 1000, b, sizeof b);
+            ah_log(AH_LOG_WARN, p->ctx, "cycle overran: skipping to %s", b);
         }
         read_cycle(p, boundary);
         next = boundary + step;

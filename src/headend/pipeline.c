@@ -40,9 +40,12 @@
 #include <unistd.h>
 
 /* Meter state value: vee_state (VEE_STATE_LEN) | tail version u8 |
- * gap_until u64 BE | held_from u64 BE. */
-#define TAIL_VERSION 1
-#define MSTATE_LEN   (VEE_STATE_LEN + 1 + 8 + 8)
+ * gap_until u64 BE | held_from u64 BE | (version 2) FREEZES × (freeze_at
+ * u64 BE, freeze_fwd u64 BE). Version 1 (no freezes) is still read. */
+#define TAIL_VERSION 2
+#define MSTATE_LEN1  (VEE_STATE_LEN + 1 + 8 + 8)
+#define FREEZES      4 /* daily freezes kept: the boundaries of the last days */
+#define MSTATE_LEN   (MSTATE_LEN1 + FREEZES * 16)
 /* Most reads held back per meter (run counters saturate at 255). */
 #define HOLD_MAX 256
 /* Districts: days looked back for an unjudged one. */
@@ -52,6 +55,8 @@
  * (decision, docs/operations.md). */
 #define MONTH_DAYS     30
 #define MONTH_MIN_DAYS 7
+/* Judged days remembered per district (> DAYS_BACK_MAX + 1). */
+#define JRING 128
 
 struct held {
     uint64_t end;
@@ -62,6 +67,11 @@ struct mstate {
     bool loaded, dirty;
     struct vee_state vs;
     uint64_t gap_until; /* intervals up to here were checked for gaps */
+    /* the last daily freezes (05060101 at local 00:00): a day boundary when
+     * the meter's memory lacks the load record of that midnight; at = 0 none */
+    struct {
+        int64_t at, fwd;
+    } frz[FREEZES];
     struct held *hold;  /* reads held back, ascending; NULL when none */
     size_t nhold;
 };
@@ -71,13 +81,20 @@ struct district {
     size_t dmeter; /* cfg index of the district meter, SIZE_MAX when none */
     size_t *cust;  /* cfg indices of customer meters */
     size_t ncust;
-    int32_t done; /* last local day judged, INT32_MIN when none */
-    bool has_prev_loss;
-    double prev_loss;
+    /* judged days: slot day % JRING holds day when it was judged */
+    int32_t jday[JRING];
+    bool jloss_ok[JRING];
+    double jloss[JRING];
     /* loss rates of the judged days, for the previous month's mean */
     int32_t hist_day[MONTH_DAYS];
     double hist_loss[MONTH_DAYS];
     size_t nhist; /* ring: next slot = nhist % MONTH_DAYS */
+};
+
+struct pipe_link_ev {
+    char link[64], endpoint[128];
+    bool up;
+    int64_t since_s, at_s;
 };
 
 struct pipe {
@@ -89,6 +106,8 @@ struct pipe {
     pthread_mutex_t store_lock; /* the store: writer's batches vs gap queries */
     struct pipe_read *q;        /* ring of PIPE_QUEUE_MAX */
     size_t head, len;
+    struct pipe_link_ev lq[PIPE_LINK_EVENTS_MAX]; /* link outages, in order */
+    size_t nlq;
     bool stopping;
     int last_err;
     struct pipe_stats stats;
@@ -130,6 +149,14 @@ static int64_t floor_div(int64_t a, int64_t b)
 {
     int64_t q = a / b;
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* The oldest interval end of the backfill window of a cycle at now
+ * (sched_window): backfill_days back from the newest interval, that
+ * boundary included. */
+static int64_t window_start(const struct pipe *p, int64_t now)
+{
+    return floor_div(now, p->step_s) * p->step_s - p->backfill_s;
 }
 
 /* ---- batch begin / stage / commit ---------------------------------------- */
@@ -195,23 +222,28 @@ static int mstate_load(struct pipe *p, size_t ci)
         /* a meter never seen: what lies before its first backfill window
          * was never expected */
         vee_state_init(&m->vs);
-        int64_t g = floor_div(now_s(p), p->step_s) * p->step_s - p->backfill_s;
+        int64_t g = window_start(p, now_s(p)) - 1;
         m->gap_until = g > 0 ? (uint64_t)g : 0;
         m->dirty = true; /* where gap checks begin must survive a restart */
     } else if (rc != AH_OK) {
         return rc;
-    } else if (len != MSTATE_LEN || buf[VEE_STATE_LEN] != TAIL_VERSION ||
+    } else if (!((len == MSTATE_LEN && buf[VEE_STATE_LEN] == TAIL_VERSION) ||
+                 (len == MSTATE_LEN1 && buf[VEE_STATE_LEN] == 1)) ||
                vee_state_decode(buf, VEE_STATE_LEN, &m->vs) != AH_OK) {
         /* a state this code cannot read: start afresh rather than stop the
          * head-end; the next reads re-baseline the meter */
         ah_log(AH_LOG_WARN, "pipeline", "meter %s: stored validation state unreadable",
                meter_id(p, ci));
         vee_state_init(&m->vs);
-        int64_t g = floor_div(now_s(p), p->step_s) * p->step_s - p->backfill_s;
+        int64_t g = window_start(p, now_s(p)) - 1;
         m->gap_until = g > 0 ? (uint64_t)g : 0;
     } else {
         m->gap_until = store_rec_get_be64(buf + VEE_STATE_LEN + 1);
         held_from = store_rec_get_be64(buf + VEE_STATE_LEN + 9);
+        for (size_t i = 0; len == MSTATE_LEN && i < FREEZES; i++) {
+            m->frz[i].at = (int64_t)store_rec_get_be64(buf + MSTATE_LEN1 + i * 16);
+            m->frz[i].fwd = (int64_t)store_rec_get_be64(buf + MSTATE_LEN1 + i * 16 + 8);
+        }
     }
     m->loaded = true;
     if (held_from)
@@ -229,6 +261,10 @@ static int mstate_put(struct pipe *p, size_t ci)
     buf[VEE_STATE_LEN] = TAIL_VERSION;
     store_rec_put_be64(buf + VEE_STATE_LEN + 1, m->gap_until);
     store_rec_put_be64(buf + VEE_STATE_LEN + 9, m->nhold ? m->hold[0].end : 0);
+    for (size_t i = 0; i < FREEZES; i++) {
+        store_rec_put_be64(buf + MSTATE_LEN1 + i * 16, (uint64_t)m->frz[i].at);
+        store_rec_put_be64(buf + MSTATE_LEN1 + i * 16 + 8, (uint64_t)m->frz[i].fwd);
+    }
     return store_batch_put_meter_state(p->st, p->midx[ci], buf, sizeof buf);
 }
 
@@ -324,6 +360,27 @@ static int hold_flush(struct pipe *p, size_t ci)
     }
     m->nhold = 0;
     return AH_OK;
+}
+
+/* Keep a daily freeze among the last FREEZES (one per midnight). */
+static void freeze_keep(struct mstate *m, int64_t at, int64_t fwd)
+{
+    size_t old = 0;
+    for (size_t i = 0; i < FREEZES; i++) {
+        if (m->frz[i].at == at) {
+            if (m->frz[i].fwd != fwd)
+                m->dirty = true;
+            m->frz[i].fwd = fwd;
+            return;
+        }
+        if (m->frz[i].at < m->frz[old].at)
+            old = i;
+    }
+    if (at <= m->frz[old].at)
+        return;
+    m->frz[old].at = at;
+    m->frz[old].fwd = fwd;
+    m->dirty = true;
 }
 
 /* ---- one read --------------------------------------------------------------- */
@@ -438,6 +495,8 @@ static int validate_one(struct pipe *p, const struct pipe_read *r)
     if (rc)
         return rc;
     struct mstate *m = &p->ms[ci];
+    if (r->has & PIPE_HAS_FREEZE)
+        freeze_keep(m, r->freeze_at, r->freeze_fwd);
     struct vee_input in;
     to_input(r, &in);
     struct vee_result res;
@@ -462,8 +521,10 @@ static int validate_one(struct pipe *p, const struct pipe_read *r)
     if (rc == AH_EINVAL) {
         /* a value the validator refuses (a register beyond its modulus):
          * keep what the meter said, never publish it as clean */
-        ah_log(AH_LOG_WARN, "pipeline", "meter %s at %llu: read refused by validation",
-               meter_id(p, ci), (unsigned long long)r->end);
+        char at[32];
+        ah_time_format((int64_t)r->end * 1000, at, sizeof at);
+        ah_log(AH_LOG_WARN, "pipeline", "meter %s at %s: read refused by validation",
+               meter_id(p, ci), at);
         rec.quality = VEE_F_JUMPING; /* an impossible register value */
         return store_batch_put_read(p->st, r->meter, r->end, &rec);
     }
@@ -568,40 +629,149 @@ static int gaps_meter(struct pipe *p, size_t ci, int64_t now)
 
 /* ---- district days -------------------------------------------------------- */
 
-struct day_energy {
-    bool complete;   /* every interval of the day and its baseline stored */
-    bool has_energy; /* baseline and end stored */
-    int64_t energy;  /* primary 0.01 kWh */
-    uint32_t collected;
+/* A meter's day energy (docs/validation.md "Day energy"): the difference of
+ * its two day-boundary registers, local 00:00 to 00:00 — the load record
+ * at the boundary, else the daily freeze of that midnight — as supply
+ * offices compute 台区线损 from 日冻结示数. Missing intervals inside the day
+ * do not matter; a register decrease inside it that is no rollover makes
+ * the energy unknown, never a number. */
+enum de_state {
+    DE_KNOWN = 0,
+    DE_WAIT,        /* a boundary is missing but may still be collected */
+    DE_NO_BOUNDARY, /* a boundary is missing for good */
+    DE_DECREASE,    /* the register went down inside the day: no rollover */
 };
 
-static int meter_day(struct pipe *p, size_t ci, int32_t day, struct day_energy *e)
+struct day_energy {
+    int state;          /* enum de_state */
+    int64_t imp, exp;   /* primary 0.01 kWh; exp: bidirectional meters only */
+    uint32_t collected; /* interval reads stored in (00:00, 24:00] */
+};
+
+/* The register chain of one direction over the day: every stored value in
+ * time order, each step through the rollover rule. */
+struct chain {
+    bool have, bad;
+    int64_t t, v, sum;
+};
+
+struct day_scan {
+    struct pipe *p;
+    size_t ci;
+    bool exp;
+    struct chain c[2];
+    uint32_t n;
+};
+
+static void chain_step(struct day_scan *s, int dir, int64_t t, int64_t v)
+{
+    const struct vee_meter_info *mi = &s->p->info[s->ci];
+    int64_t mod = mi->reg_modulus ? mi->reg_modulus : VEE_REG_MODULUS_DEFAULT;
+    struct chain *c = &s->c[dir];
+    if (v < 0 || v >= mod)
+        return; /* a value validation refused is no evidence either way */
+    if (c->have) {
+        int64_t adv = vee_wrap_advance(mi, &s->p->thr, c->v, v, (t - c->t) / s->p->step_s);
+        if (adv < 0)
+            c->bad = true;
+        else
+            c->sum += adv;
+    }
+    c->have = true;
+    c->t = t;
+    c->v = v;
+}
+
+static int scan_read(void *vctx, uint32_t meter, uint64_t end, const struct store_rec *r)
+{
+    (void)meter;
+    struct day_scan *s = vctx;
+    s->n++;
+    if (r->present & STORE_REC_HAS_IMP_TOTAL)
+        chain_step(s, 0, (int64_t)end, r->imp_total);
+    if (s->exp && (r->present & STORE_REC_HAS_EXP_TOTAL))
+        chain_step(s, 1, (int64_t)end, r->exp_total);
+    return 0;
+}
+
+/* One boundary register at t: the load record, else the daily freeze
+ * (forward only). has_exp: the record carried the reverse register. */
+static bool boundary(struct pipe *p, size_t ci, int64_t t, int64_t *imp, bool *has_exp,
+                     int64_t *exp, bool *is_read)
+{
+    struct store_rec r;
+    *has_exp = false;
+    *is_read = false;
+    if (t <= 0)
+        return false;
+    if (store_get_read(p->st, p->midx[ci], (uint64_t)t, &r) == AH_OK &&
+        (r.present & STORE_REC_HAS_IMP_TOTAL)) {
+        *imp = r.imp_total;
+        *has_exp = (r.present & STORE_REC_HAS_EXP_TOTAL) != 0;
+        *exp = r.exp_total;
+        *is_read = true;
+        return true;
+    }
+    const struct mstate *m = &p->ms[ci];
+    for (size_t i = 0; i < FREEZES; i++)
+        if (m->frz[i].at == t) {
+            *imp = m->frz[i].fwd;
+            return true;
+        }
+    return false;
+}
+
+/* A boundary missing at t can no longer come: it lies before the first
+ * backfill window of this run, or has left the backfill window. */
+static bool missing_for_good(const struct pipe *p, int64_t t, int64_t now)
+{
+    return t < window_start(p, p->start_s) || t <= now - p->lag_s;
+}
+
+static int meter_day(struct pipe *p, size_t ci, int32_t day, int64_t now,
+                     struct day_energy *e)
 {
     memset(e, 0, sizeof *e);
-    int64_t d0 = (int64_t)day * 86400 - p->info[ci].tz_offset_s, d1 = d0 + 86400;
-    if (d0 < 0)
-        return AH_OK;
-    uint64_t miss[1];
-    size_t n = 0;
-    int rc = store_missing_intervals(p->st, p->midx[ci], (uint64_t)d0 + 1,
-                                     (uint64_t)d1 + 1, (uint64_t)p->step_s, miss, 0, &n);
+    int rc = mstate_load(p, ci);
     if (rc)
         return rc;
-    uint32_t per_day = (uint32_t)(86400 / p->step_s);
-    e->collected = n >= per_day ? 0 : per_day - (uint32_t)n;
-    struct store_rec a, b;
-    if (store_get_read(p->st, p->midx[ci], (uint64_t)d0, &a) != AH_OK ||
-        store_get_read(p->st, p->midx[ci], (uint64_t)d1, &b) != AH_OK ||
-        !(a.present & b.present & STORE_REC_HAS_IMP_TOTAL))
+    const struct vee_meter_info *mi = &p->info[ci];
+    int64_t d0 = (int64_t)day * 86400 - mi->tz_offset_s, d1 = d0 + 86400;
+    bool exp = mi->bidirectional;
+    int64_t a, ax = 0, b, bx = 0;
+    bool ahx, bhx, ar, br;
+    bool ha = boundary(p, ci, d0, &a, &ahx, &ax, &ar);
+    bool hb = boundary(p, ci, d1, &b, &bhx, &bx, &br);
+    if (!ha || (exp && !ahx) || !hb || (exp && !bhx)) {
+        /* a boundary in the batch being built is not in the store yet: the
+         * next pass sees it */
+        bool gone = ((!ha || (exp && !ahx)) && missing_for_good(p, d0, now) &&
+                     !in_batch(p, p->midx[ci], (uint64_t)d0)) ||
+                    ((!hb || (exp && !bhx)) && missing_for_good(p, d1, now) &&
+                     !in_batch(p, p->midx[ci], (uint64_t)d1));
+        e->state = gone ? DE_NO_BOUNDARY : DE_WAIT;
         return AH_OK;
-    int64_t mod =
-        p->info[ci].reg_modulus ? p->info[ci].reg_modulus : VEE_REG_MODULUS_DEFAULT;
-    int64_t d = b.imp_total - a.imp_total;
-    if (d < 0)
-        d += mod; /* one rollover at most in a day */
-    e->has_energy = true;
-    e->energy = d * (int64_t)b.ct * (int64_t)b.pt;
-    e->complete = n == 0;
+    }
+    struct day_scan s = {.p = p, .ci = ci, .exp = exp};
+    chain_step(&s, 0, d0, a);
+    if (exp)
+        chain_step(&s, 1, d0, ax);
+    rc = store_reads_each(p->st, p->midx[ci], (uint64_t)d0 + 1, (uint64_t)d1, scan_read,
+                          &s);
+    if (rc)
+        return rc;
+    chain_step(&s, 0, d1, b);
+    if (exp)
+        chain_step(&s, 1, d1, bx);
+    e->collected = s.n + (br ? 1 : 0);
+    if (!s.c[0].have || s.c[0].bad || (exp && (!s.c[1].have || s.c[1].bad))) {
+        e->state = DE_DECREASE;
+        return AH_OK;
+    }
+    int64_t mul = (int64_t)mi->ct * (int64_t)mi->pt;
+    e->state = DE_KNOWN;
+    e->imp = s.c[0].sum * mul;
+    e->exp = exp ? s.c[1].sum * mul : 0;
     return AH_OK;
 }
 
@@ -617,18 +787,17 @@ static int meter_month_mean(struct pipe *p, size_t ci, int32_t day, bool *has,
     if (d0 < 0 || store_get_read(p->st, p->midx[ci], (uint64_t)d0, &b) != AH_OK ||
         !(b.present & STORE_REC_HAS_IMP_TOTAL))
         return AH_OK;
-    int64_t mod =
-        p->info[ci].reg_modulus ? p->info[ci].reg_modulus : VEE_REG_MODULUS_DEFAULT;
     for (int k = MONTH_DAYS; k >= MONTH_MIN_DAYS; k--) {
         int64_t t = d0 - (int64_t)k * 86400;
         struct store_rec a;
         if (t < 0 || store_get_read(p->st, p->midx[ci], (uint64_t)t, &a) != AH_OK ||
             !(a.present & STORE_REC_HAS_IMP_TOTAL))
             continue;
-        int64_t d = b.imp_total - a.imp_total;
+        int64_t d = vee_wrap_advance(&p->info[ci], &p->thr, a.imp_total, b.imp_total,
+                                     (int64_t)k * 86400 / p->step_s);
         if (d < 0)
-            d += mod;
-        *mean = d * (int64_t)b.ct * (int64_t)b.pt / k;
+            return AH_OK; /* a decrease: no mean */
+        *mean = d * (int64_t)p->info[ci].ct * (int64_t)p->info[ci].pt / k;
         *has = true;
         return AH_OK;
     }
@@ -658,6 +827,26 @@ static bool dist_month_loss(const struct district *d, int32_t day, double *mean)
     return true;
 }
 
+static size_t jslot(int32_t day)
+{
+    return (size_t)((day % JRING + JRING) % JRING);
+}
+
+static bool dist_judged(const struct district *d, int32_t day)
+{
+    return d->jday[jslot(day)] == day;
+}
+
+static void dist_mark(struct district *d, int32_t day, bool loss_ok, double loss)
+{
+    size_t i = jslot(day);
+    d->jday[i] = day;
+    d->jloss_ok[i] = loss_ok;
+    d->jloss[i] = loss;
+    if (loss_ok)
+        dist_hist_add(d, day, loss);
+}
+
 static const char *dist_flag_name(uint32_t f)
 {
     switch (f) {
@@ -667,6 +856,8 @@ static const char *dist_flag_name(uint32_t f)
         return "LINE_LOSS_SWING";
     case VEE_DIST_INCOMPLETE:
         return "INCOMPLETE";
+    case VEE_DIST_PARTIAL:
+        return "PARTIAL";
     default:
         return "NO_ENERGY";
     }
@@ -681,61 +872,96 @@ static uint16_t dist_flag_type(uint32_t f)
         return PIPE_EV_LOSS_SWING;
     case VEE_DIST_INCOMPLETE:
         return PIPE_EV_INCOMPLETE;
+    case VEE_DIST_PARTIAL:
+        return PIPE_EV_PARTIAL;
     default:
         return PIPE_EV_NO_ENERGY;
     }
 }
 
-static int district_day(struct pipe *p, struct district *d, int32_t day, bool *judged)
+static const char *de_reason(int state)
+{
+    return state == DE_DECREASE ? "register decrease (no rollover)"
+                                : "no day-boundary register";
+}
+
+/* Judge one district day when every meter's day energy is known or known
+ * to be unknowable; *judged false: wait (a boundary may still come). */
+static int district_day(struct pipe *p, struct district *d, int32_t day, int64_t now,
+                        bool *judged)
 {
     *judged = false;
     int64_t tz = p->cfg->headend.tz_offset_s;
     int64_t d1 = ((int64_t)day + 1) * 86400 - tz;
     size_t n = d->ncust;
     struct vee_district_customer *cu = calloc(n ? n : 1, sizeof *cu);
-    if (!cu)
+    struct day_energy *ce = calloc(n ? n : 1, sizeof *ce);
+    if (!cu || !ce) {
+        free(cu);
+        free(ce);
         return AH_ENOMEM;
-    bool all = true;
+    }
+    bool wait = false;
     uint32_t collected = 0;
     int64_t cust_sum = 0;
     int rc = AH_OK;
+    struct day_energy de = {.state = DE_KNOWN};
+    if (d->dmeter != SIZE_MAX)
+        rc = meter_day(p, d->dmeter, day, now, &de);
+    wait = de.state == DE_WAIT;
+    for (size_t i = 0; i < n && rc == AH_OK && !wait; i++) {
+        if ((rc = meter_day(p, d->cust[i], day, now, &ce[i])) != AH_OK)
+            break;
+        wait = ce[i].state == DE_WAIT;
+    }
+    if (rc != AH_OK || wait) {
+        free(cu);
+        free(ce);
+        return rc; /* a boundary may still be collected */
+    }
     for (size_t i = 0; i < n && rc == AH_OK; i++) {
-        struct day_energy e, pe;
-        if ((rc = meter_day(p, d->cust[i], day, &e)) != AH_OK ||
-            (rc = meter_day(p, d->cust[i], day - 1, &pe)) != AH_OK)
+        struct day_energy pe;
+        if ((rc = meter_day(p, d->cust[i], day - 1, now, &pe)) != AH_OK)
             break;
         cu[i].id = (uint32_t)d->cust[i];
-        cu[i].complete = e.complete;
-        cu[i].energy = e.energy;
-        cu[i].has_prev_day = pe.has_energy;
-        cu[i].prev_day = pe.energy;
+        cu[i].complete = ce[i].state == DE_KNOWN;
+        cu[i].energy = ce[i].imp;
+        cu[i].export_energy = ce[i].exp;
+        cu[i].has_prev_day = pe.state == DE_KNOWN;
+        cu[i].prev_day = pe.imp;
         if ((rc = meter_month_mean(p, d->cust[i], day, &cu[i].has_prev_month,
                                    &cu[i].prev_month)) != AH_OK)
             break;
-        all = all && e.complete;
-        collected += e.collected;
-        cust_sum += e.energy;
+        collected += ce[i].collected;
+        cust_sum += ce[i].imp;
     }
-    struct day_energy de = {0};
-    if (rc == AH_OK && d->dmeter != SIZE_MAX)
-        rc = meter_day(p, d->dmeter, day, &de);
-    all = all && de.complete;
-    if (rc != AH_OK || (!all && now_s(p) < d1 + p->lag_s)) {
+    if (rc != AH_OK) {
         free(cu);
-        return rc; /* not complete yet and still inside the backfill window */
+        free(ce);
+        return rc;
     }
     double month_loss = 0;
     bool has_month = dist_month_loss(d, day, &month_loss);
-    struct vee_district_input in = {de.complete, de.energy,        cu,
-                                    n,           d->has_prev_loss, d->prev_loss,
-                                    has_month,   month_loss};
+    size_t ps = jslot(day - 1);
+    bool has_prev = d->jday[ps] == day - 1 && d->jloss_ok[ps];
+    struct vee_district_input in = {.complete = de.state == DE_KNOWN,
+                                    .energy = de.imp,
+                                    .reverse = de.exp,
+                                    .cust = cu,
+                                    .n = n,
+                                    .has_prev_day = has_prev,
+                                    .prev_day_loss_pct = has_prev ? d->jloss[ps] : 0,
+                                    .has_prev_month = has_month,
+                                    .prev_month_loss_pct = month_loss};
     struct vee_district_result res;
     if ((rc = vee_district_eval(&p->thr, &in, &res)) != AH_OK) {
         free(cu);
+        free(ce);
         return rc;
     }
     uint32_t expected = (uint32_t)(n * (size_t)(86400 / p->step_s));
-    bool complete = !(res.flags & VEE_DIST_INCOMPLETE);
+    /* complete: every meter's day energy known, the loss is the loss */
+    bool complete = res.loss_valid && !(res.flags & VEE_DIST_PARTIAL);
     int64_t evt_meter = d->dmeter != SIZE_MAX ? p->midx[d->dmeter]
                         : n                   ? p->midx[d->cust[0]]
                                               : 0;
@@ -754,14 +980,30 @@ static int district_day(struct pipe *p, struct district *d, int32_t day, bool *j
     json_object_set_new(o, "complete", json_boolean(complete));
     json_object_set_new(o, "expected", json_integer(expected));
     json_object_set_new(o, "collected", json_integer(collected));
-    json_object_set_new(o, "district_energy", json_integer(de.energy));
+    json_object_set_new(o, "district_energy", json_integer(de.imp));
+    json_object_set_new(o, "district_reverse", json_integer(de.exp));
     json_object_set_new(o, "customers_energy", json_integer(cust_sum));
-    if (res.loss_valid)
+    json_object_set_new(o, "customers_export", json_integer(res.customers_export));
+    if (res.loss_valid) {
+        json_object_set_new(o, "supply", json_integer(res.supply));
+        json_object_set_new(o, "sales", json_integer(res.sales));
         json_object_set_new(o, "loss_pct", json_real(res.loss_pct));
+    }
+    /* the meters whose day energy is unknown, and why (INCOMPLETE) */
+    json_t *unk = json_array();
+    if (de.state != DE_KNOWN)
+        json_array_append_new(unk, json_pack("{s:s,s:s}", "meter", meter_id(p, d->dmeter),
+                                             "reason", de_reason(de.state)));
+    for (size_t i = 0; i < n; i++)
+        if (ce[i].state != DE_KNOWN)
+            json_array_append_new(unk,
+                                  json_pack("{s:s,s:s}", "meter", meter_id(p, d->cust[i]),
+                                            "reason", de_reason(ce[i].state)));
+    json_object_set_new(o, "unknown", unk);
     json_t *fl = json_array();
-    const char *flags[4];
+    const char *flags[5];
     size_t nf = 0;
-    for (uint32_t f = 1; f <= VEE_DIST_NO_ENERGY; f <<= 1)
+    for (uint32_t f = 1; f <= VEE_DIST_PARTIAL; f <<= 1)
         if (res.flags & f) {
             flags[nf++] = dist_flag_name(f);
             json_array_append_new(fl, json_string(dist_flag_name(f)));
@@ -779,7 +1021,7 @@ static int district_day(struct pipe *p, struct district *d, int32_t day, bool *j
         json_object_set_new(o, "swing_day_pct", json_real(res.swing_day_pct));
         json_object_set_new(o, "swing_month_pct", json_real(res.swing_month_pct));
     }
-    for (uint32_t f = 1; f <= VEE_DIST_NO_ENERGY && rc == AH_OK; f <<= 1)
+    for (uint32_t f = 1; f <= VEE_DIST_PARTIAL && rc == AH_OK; f <<= 1)
         if (res.flags & f) {
             json_t *c = json_deep_copy(o);
             json_object_set_new(c, "type", json_string(dist_flag_name(f)));
@@ -794,10 +1036,12 @@ static int district_day(struct pipe *p, struct district *d, int32_t day, bool *j
                                (uint16_t)(tm.tm_year + 1900),
                                (uint8_t)(tm.tm_mon + 1),
                                (uint8_t)tm.tm_mday,
+                               /* the feed's contract (docs/wire-format.md):
+                                * complete = every interval collected too */
                                complete && collected == expected,
                                expected,
                                collected,
-                               de.energy,
+                               de.imp,
                                cust_sum,
                                res.loss_valid ? (int64_t)llround(res.loss_pct * 100.0)
                                               : 0,
@@ -806,34 +1050,33 @@ static int district_day(struct pipe *p, struct district *d, int32_t day, bool *j
         rc = pub_stage_daily(p->pub, &w, NULL);
     }
     free(cu);
+    free(ce);
     if (rc == AH_OK) {
         *judged = true;
-        d->done = day;
-        d->has_prev_loss = res.loss_valid;
-        d->prev_loss = res.loss_pct;
-        if (res.loss_valid)
-            dist_hist_add(d, day, res.loss_pct);
+        /* a partial day's loss is an upper bound: no baseline for swings */
+        dist_mark(d, day, complete, res.loss_pct);
     }
     return rc;
 }
 
+/* Every day not judged yet, oldest first; a day that waits for a boundary
+ * does not hold back the days after it (issue 13/14). */
 static int districts_tick(struct pipe *p, int64_t now)
 {
     int64_t tz = p->cfg->headend.tz_offset_s;
     int32_t today = (int32_t)floor_div(now + tz, 86400);
     int32_t first = (int32_t)floor_div(p->start_s - p->lag_s + tz, 86400);
+    if (first < today - DAYS_BACK_MAX)
+        first = today - DAYS_BACK_MAX;
     for (size_t i = 0; i < p->ndist; i++) {
         struct district *d = &p->dist[i];
-        int32_t from = d->done == INT32_MIN ? first : d->done + 1;
-        if (from < today - DAYS_BACK_MAX)
-            from = today - DAYS_BACK_MAX;
-        for (int32_t day = from; day < today; day++) {
+        for (int32_t day = first; day < today; day++) {
+            if (dist_judged(d, day))
+                continue;
             bool judged = false;
-            int rc = district_day(p, d, day, &judged);
+            int rc = district_day(p, d, day, now, &judged);
             if (rc)
                 return rc;
-            if (!judged)
-                break; /* days are judged in order */
         }
     }
     return AH_OK;
@@ -969,8 +1212,10 @@ static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
         rc = validate_one(p, &r[i]);
         if (rc == AH_EINVAL) {
             /* one record that cannot be encoded must not sink the batch */
-            ah_log(AH_LOG_ERROR, "pipeline", "meter index %u at %llu: record refused",
-                   r[i].meter, (unsigned long long)r[i].end);
+            char at[32];
+            ah_time_format((int64_t)r[i].end * 1000, at, sizeof at);
+            ah_log(AH_LOG_ERROR, "pipeline", "meter index %u at %s: record refused",
+                   r[i].meter, at);
             rc = AH_OK;
         }
     }
@@ -1081,6 +1326,61 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
                 ah_log(AH_LOG_WARN, "release", "%s: %s", rel[i], strerror(errno));
 }
 
+/* Link outages: one store event each, and an anomaly on the feed whose
+ * "meter" segment is the link name (docs/operations.md "Link outages"). */
+static void write_link_events(struct pipe *p, const struct pipe_link_ev *e, size_t n)
+{
+    pthread_mutex_lock(&p->store_lock);
+    batch_begin(p);
+    int rc = AH_OK;
+    for (size_t i = 0; i < n && rc == AH_OK; i++) {
+        const char *type = e[i].up ? "LINK_UP" : "LINK_DOWN";
+        json_t *o = json_object();
+        json_object_set_new(o, "type", json_string(type));
+        json_object_set_new(o, "link", json_string(e[i].link));
+        json_object_set_new(o, "endpoint", json_string(e[i].endpoint));
+        json_object_set_new(o, "state", json_string(e[i].up ? "cleared" : "start"));
+        json_object_set_new(o, "since", jtime(e[i].since_s));
+        json_object_set_new(o, "at", jtime(e[i].at_s));
+        json_object_set_new(o, "down_s", json_integer((json_int_t)(e[i].at_s - e[i].since_s)));
+        rc = put_event(p, (uint64_t)e[i].at_s, UINT32_MAX,
+                       e[i].up ? PIPE_EV_LINK_UP : PIPE_EV_LINK_DOWN, o);
+        if (rc == AH_OK && p->pub && wire_segment_ok(e[i].link)) {
+            const struct wire_item ev[2] = {{"since", e[i].since_s, 0},
+                                            {"down_s", e[i].at_s - e[i].since_s, 0}};
+            struct wire_anomaly a = {e[i].link, "links", type,
+                                     e[i].up ? WIRE_EP_CLEARED : WIRE_EP_START,
+                                     (uint64_t)e[i].at_s, 0, ev, 2};
+            rc = pub_stage_anomaly(p->pub, &a, NULL);
+        }
+    }
+    if (rc == AH_OK)
+        rc = batch_commit(p);
+    pthread_mutex_unlock(&p->store_lock);
+    if (rc != AH_OK)
+        ah_log(AH_LOG_ERROR, "pipeline", "storing %zu link events failed: %s", n,
+               ah_strerror(rc));
+}
+
+int pipe_push_link(pipe_t *p, const char *link, const char *endpoint, bool up,
+                   int64_t since_s, int64_t at_s)
+{
+    pthread_mutex_lock(&p->lock);
+    if (p->nlq == PIPE_LINK_EVENTS_MAX || p->stopping) {
+        pthread_mutex_unlock(&p->lock);
+        return AH_EBUSY;
+    }
+    struct pipe_link_ev *e = &p->lq[p->nlq++];
+    snprintf(e->link, sizeof e->link, "%s", link);
+    snprintf(e->endpoint, sizeof e->endpoint, "%s", endpoint ? endpoint : "");
+    e->up = up;
+    e->since_s = since_s;
+    e->at_s = at_s;
+    pthread_cond_signal(&p->not_empty);
+    pthread_mutex_unlock(&p->lock);
+    return AH_OK;
+}
+
 static void *pipe_writer(void *arg)
 {
     struct pipe *p = arg;
@@ -1103,10 +1403,14 @@ static void *pipe_writer(void *arg)
                     pthread_cond_wait(&p->not_empty, &p->lock);
             }
         }
-        if (p->len == 0 && p->stopping) {
+        if (p->len == 0 && p->nlq == 0 && p->stopping) {
             pthread_mutex_unlock(&p->lock);
             break;
         }
+        struct pipe_link_ev lev[PIPE_LINK_EVENTS_MAX];
+        size_t nlev = p->nlq;
+        memcpy(lev, p->lq, nlev * sizeof lev[0]);
+        p->nlq = 0;
         size_t n = 0;
         while (p->len > 0 && n < PIPE_BATCH_MAX) {
             batch[n++] = p->q[p->head];
@@ -1116,6 +1420,8 @@ static void *pipe_writer(void *arg)
         pthread_cond_broadcast(&p->not_full);
         pthread_mutex_unlock(&p->lock);
 
+        if (nlev)
+            write_link_events(p, lev, nlev);
         if (n == 0 && !p->cfg)
             continue;
         write_batch(p, batch, n);
@@ -1147,13 +1453,10 @@ static int find_daily(void *vctx, uint64_t t, uint32_t meter, uint16_t type,
     json_int_t day = 0;
     if (o && json_unpack(o, "{s:s,s:I}", "district", &name, "day_number", &day) == 0)
         for (size_t i = 0; i < p->ndist; i++)
-            if (!strcmp(p->dist[i].name, name) && day > p->dist[i].done) {
-                p->dist[i].done = (int32_t)day;
+            if (!strcmp(p->dist[i].name, name) && !dist_judged(&p->dist[i], (int32_t)day)) {
                 json_t *l = json_object_get(o, "loss_pct");
-                p->dist[i].has_prev_loss = json_is_number(l);
-                p->dist[i].prev_loss = json_is_number(l) ? json_number_value(l) : 0;
-                if (json_is_number(l))
-                    dist_hist_add(&p->dist[i], (int32_t)day, json_number_value(l));
+                bool ok = json_is_number(l) && json_is_true(json_object_get(o, "complete"));
+                dist_mark(&p->dist[i], (int32_t)day, ok, ok ? json_number_value(l) : 0);
             }
     json_decref(o);
     return 0;
@@ -1203,7 +1506,8 @@ static int setup_vee(struct pipe *p, const struct pipe_vee *v)
             d = &p->dist[p->ndist++];
             d->name = m->district;
             d->dmeter = SIZE_MAX;
-            d->done = INT32_MIN;
+            for (size_t j = 0; j < JRING; j++)
+                d->jday[j] = INT32_MIN;
             d->cust = malloc(c->n_meters * sizeof *d->cust);
             if (!d->cust)
                 return AH_ENOMEM;

@@ -72,6 +72,9 @@ int pipe_start(store_t *st, bool sync, pipe_t **out);
 #define PIPE_EV_LOSS_SWING 0x202
 #define PIPE_EV_INCOMPLETE 0x203
 #define PIPE_EV_NO_ENERGY  0x204
+#define PIPE_EV_PARTIAL    0x205 /* judged on the rest, meters with unknown energy named */
+#define PIPE_EV_LINK_DOWN  0x300 /* a link was down longer than one interval */
+#define PIPE_EV_LINK_UP    0x301 /* ... and is back */
 
 struct cfg;
 typedef struct pub pub_t;
@@ -98,6 +101,15 @@ int pipe_release_dir(const char *storage_path, char *buf, size_t cap);
  * AH_ECLOSED after pipe_stop began, or AH_ENOSPC (not queued, at once) when
  * the queue is full behind a batch held for lack of disk space. */
 int pipe_push(pipe_t *p, const struct pipe_read *r);
+
+/* A link outage longer than one interval (up false: LINK_DOWN, since the
+ * head-end clock UTC s it went down) or its end (up true: LINK_UP): stored
+ * as an event at `at` and published as anomaly/LINK_DOWN|LINK_UP/<link>.
+ * Never blocks: with PIPE_LINK_EVENTS_MAX waiting, AH_EBUSY (logged by the
+ * caller). link and endpoint are copied. */
+#define PIPE_LINK_EVENTS_MAX 64
+int pipe_push_link(pipe_t *p, const char *link, const char *endpoint, bool up,
+                   int64_t since_s, int64_t at_s);
 
 /* Gap list of meter (store_missing_intervals) under the writer's lock. */
 int pipe_missing_intervals(pipe_t *p, uint32_t meter, uint64_t from, uint64_t to,

@@ -33,6 +33,7 @@
  *                  sched_run
  */
 #include "scheduler.h"
+#include "probe.h"
 
 #include "ah_clock.h"
 #include "ah_err.h"
@@ -70,9 +71,9 @@ void sched_window(int64_t now, int64_t step, int backfill_days, int64_t *from,
 {
     int64_t newest = sched_interval_floor(now, step);
     *to = newest + step;
+    /* backfill_days back from the newest, that boundary read included: it
+     * starts the window's first full local day (issue 14) */
     *from = newest - (int64_t)backfill_days * 86400;
-    if (backfill_days > 0)
-        *from += step; /* exactly backfill_days worth of intervals */
 }
 
 bool sched_backoff_skip(int streak, int since, int backoff_after, int backoff_max)
@@ -212,7 +213,7 @@ struct slisten {
 
 struct link_met {
     struct met_series *reads, *requests, *retries, *timeouts, *rtt, *ratio, *missing,
-        *overruns, *up;
+        *overruns, *up, *outages;
 };
 
 struct slink {
@@ -227,6 +228,9 @@ struct slink {
     unsigned cyc_tried, cyc_ok;
     int conn_fails;
     int64_t reconnect_at; /* monotonic ms */
+    bool answered;        /* a reply came since the link was last connected */
+    int64_t down_since;   /* head-end clock ms the link went down, 0 = up */
+    bool outage_said;     /* LINK_DOWN logged for this outage */
     size_t *meters;       /* indices into cfg->meters */
     size_t n_meters;
     int64_t offset_ms; /* stagger of this link's cycle start */
@@ -331,6 +335,9 @@ static void link_metrics(struct sched *s, struct slink *L)
                    "Cycles that ran into the next interval", MET_COUNTER, lab);
     L->met.up =
         met_series(m, "amihead_link_up", "1 when the link is connected", MET_GAUGE, lab);
+    L->met.outages = met_series(
+        m, "amihead_link_outages_total",
+        "Link outages longer than one interval (LINK_DOWN events)", MET_COUNTER, lab);
 }
 
 /* Series of issue 17's defences: what was refused and why. */
@@ -458,8 +465,13 @@ int sched_new(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pipe,
     for (size_t j = 0; j < s->n_lis; j++) {
         int fd = link_listen_tcp(s->lis[j].addr, &s->lis[j].port);
         if (fd < 0) {
-            ah_log(AH_LOG_ERROR, "sched", "listen on %s: %s", s->lis[j].addr,
-                   ah_strerror(fd));
+            char why[256];
+            if (probe_listen(s->lis[j].addr, why, sizeof why) != 0)
+                ah_log(AH_LOG_ERROR, "sched", "dial-in listen %s: %s", s->lis[j].addr,
+                       why);
+            else
+                ah_log(AH_LOG_ERROR, "sched", "listen on %s: %s", s->lis[j].addr,
+                       ah_strerror(fd));
             sched_destroy(&s);
             return fd;
         }
@@ -529,6 +541,19 @@ int sched_listen_port(const sched_t *s, size_t i)
     return i < s->n_lis ? s->lis[i].port : -1;
 }
 
+/* Real ms until the next connect: doubling with the failures, but never
+ * more than a quarter interval of the head-end clock, so the end of an
+ * outage is seen within the cycle it ends in (at 60x a 60 s wait would be
+ * an hour of simulated time). */
+static int64_t reconnect_delay(const struct sched *s, const struct slink *L)
+{
+    int64_t d = sched_reconnect_delay_ms(L->conn_fails);
+    int64_t quarter = ah_clock_real_ms(s->clk, s->step_s * 1000 / 4);
+    if (quarter < SCHED_RECONNECT_MIN_MS)
+        quarter = SCHED_RECONNECT_MIN_MS;
+    return d < quarter ? d : quarter;
+}
+
 static void link_drop(struct sched *s, struct slink *L, int why)
 {
     if (L->up) {
@@ -545,28 +570,84 @@ static void link_drop(struct sched *s, struct slink *L, int why)
         L->in_flight = false;
     }
     L->probing = false;
+    if (!L->down_since) /* until a reply proves the link again */
+        L->down_since = ah_clock_now_ms(s->clk);
     L->up = false;
     L->job_begun = false; /* the meter's job restarts after reconnecting */
-    L->conn_fails = 1;
-    L->reconnect_at = ah_mono_ms() + sched_reconnect_delay_ms(L->conn_fails);
+    /* a link that accepts and drops before any reply (a concentrator that
+     * is half up, a port forward without a peer) keeps its failure streak:
+     * the retries back off instead of hammering it every second */
+    L->conn_fails = L->answered ? 1 : L->conn_fails + 1;
+    L->answered = false;
+    L->reconnect_at = ah_mono_ms() + reconnect_delay(s, L);
 }
 
-static void link_connect_failed(struct slink *L, int rc)
+/* What to call the link in a message: its endpoint, or its name when a
+ * dial-in link has no connection object. */
+static const char *link_where(const struct slink *L)
+{
+    return L->l ? link_name(L->l) : L->cl->name;
+}
+
+/* A reply: the link works. Ends an outage (LINK_UP when LINK_DOWN was
+ * said) and the failure streak the reconnect delay grows with. */
+static void link_answered(struct sched *s, struct slink *L)
+{
+    L->answered = true;
+    L->conn_fails = 0;
+    if (L->outage_said) {
+        char since[32];
+        ah_time_format(L->down_since, since, sizeof since);
+        int64_t now = ah_clock_now_ms(s->clk);
+        ah_log(AH_LOG_WARN, L->ctx, "LINK_UP %s: back after %lld min down (since %s)",
+               link_where(L), (long long)((now - L->down_since) / 60000), since);
+        if (s->pipe && pipe_push_link(s->pipe, L->cl->name, link_where(L), true,
+                                      L->down_since / 1000, now / 1000) != AH_OK)
+            ah_log(AH_LOG_WARN, L->ctx, "LINK_UP event not stored: the pipeline is busy");
+    }
+    L->down_since = 0;
+    L->outage_said = false;
+}
+
+/* An outage longer than one interval is said once when it passes that
+ * length (LINK_DOWN) and once when the link is back (LINK_UP), with ISO
+ * times of the head-end clock, not per retry. */
+static void link_outage_check(struct sched *s, struct slink *L)
+{
+    if (!L->down_since || L->outage_said)
+        return;
+    int64_t now = ah_clock_now_ms(s->clk);
+    if (now - L->down_since <= s->step_s * 1000)
+        return;
+    char since[32];
+    ah_time_format(L->down_since, since, sizeof since);
+    ah_log(AH_LOG_WARN, L->ctx,
+           "LINK_DOWN %s: no reply through it since %s (%d attempts)", link_where(L),
+           since, L->conn_fails);
+    L->outage_said = true;
+    met_add(L->met.outages, 1);
+    if (s->pipe && pipe_push_link(s->pipe, L->cl->name, link_where(L), false,
+                                  L->down_since / 1000, now / 1000) != AH_OK)
+        ah_log(AH_LOG_WARN, L->ctx, "LINK_DOWN event not stored: the pipeline is busy");
+}
+
+static void link_connect_failed(struct sched *s, struct slink *L, int rc)
 {
     L->conn_fails++;
-    L->reconnect_at = ah_mono_ms() + sched_reconnect_delay_ms(L->conn_fails);
+    int64_t d = reconnect_delay(s, L);
+    L->reconnect_at = ah_mono_ms() + d;
     ah_log(AH_LOG_WARN, L->ctx, "connect to %s failed: %s (retry in %lld ms)",
-           link_name(L->l), ah_strerror(rc),
-           (long long)sched_reconnect_delay_ms(L->conn_fails));
+           link_name(L->l), ah_strerror(rc), (long long)d);
 }
 
 static void link_now_up(struct sched *s, struct slink *L)
 {
     if (L->conn_fails > 0)
         s->st.reconnects++;
+    /* conn_fails stays until a reply proves the link (link_drop) */
     ah_log(AH_LOG_INFO, L->ctx, "connected to %s (%s)", link_name(L->l),
            link_backend(L->l));
-    L->conn_fails = 0;
+
     L->up = true;
     met_set(L->met.up, 1);
 }
@@ -590,7 +671,7 @@ static void link_try_connect(struct sched *s, struct slink *L)
         return;
     }
     if (rc != AH_OK) {
-        link_connect_failed(L, rc);
+        link_connect_failed(s, L, rc);
         return;
     }
     link_now_up(s, L);
@@ -611,7 +692,7 @@ static void link_on_connect(struct sched *s, struct slink *L)
         }
     }
     if (rc != AH_OK) {
-        link_connect_failed(L, rc);
+        link_connect_failed(s, L, rc);
         return;
     }
     link_now_up(s, L);
@@ -622,7 +703,7 @@ static void link_connect_timeout(struct sched *s, struct slink *L)
     L->connecting = false;
     epoll_ctl(s->ep, EPOLL_CTL_DEL, link_fd(L->l), NULL);
     link_close(L->l);
-    link_connect_failed(L, AH_ETIMEDOUT);
+    link_connect_failed(s, L, AH_ETIMEDOUT);
 }
 
 static void next_cycle_time(struct sched *s, struct slink *L)
@@ -634,8 +715,10 @@ static void next_cycle_time(struct sched *s, struct slink *L)
          * boundary (the intervals skipped are gaps the backfill recovers) */
         s->st.overruns++;
         met_add(L->met.overruns, 1);
-        ah_log(AH_LOG_WARN, L->ctx, "cycle of %lld overran its interval (%lld ms)",
-               (long long)L->boundary_s, (long long)(now - L->cycle_t0));
+        char b[32];
+        ah_time_format(L->boundary_s * 1000, b, sizeof b);
+        ah_log(AH_LOG_WARN, L->ctx, "cycle %s overran its interval (%lld ms)", b,
+               (long long)(now - L->cycle_t0));
         L->next_start = now;
     }
 }
@@ -649,8 +732,9 @@ static void cycle_begin(struct sched *s, struct slink *L, int64_t now)
     L->job_begun = false;
     L->cyc_tried = L->cyc_ok = 0;
     s->st.cycles++;
-    ah_log(AH_LOG_DEBUG, L->ctx, "cycle %lld: %zu meters", (long long)L->boundary_s,
-           L->n_meters);
+    char b[32];
+    ah_time_format(L->boundary_s * 1000, b, sizeof b);
+    ah_log(AH_LOG_DEBUG, L->ctx, "cycle %s: %zu meters", b, L->n_meters);
 }
 
 /* Begin the job of the meter at L->cur. false when it is backed off. */
@@ -796,10 +880,11 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
         if (r.invalid)
             continue;
         int64_t end = sched_tm_to_s(&r.t) - s->tz_s;
+        char sent[32], want[32];
         if (end % s->step_s != 0 || end > L->boundary_s) {
+            ah_time_format((int64_t)end * 1000, sent, sizeof sent);
             ah_log(AH_LOG_WARN, L->ctx,
-                   "meter %s: load record at %lld is not an interval end", cm->id,
-                   (long long)end);
+                   "meter %s: load record at %s is not an interval end", cm->id, sent);
             continue;
         }
         /* 06000001 asks for records at or after the given time
@@ -808,25 +893,28 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
          * 2000-01-01 came back for 2025 intervals). The meter's known
          * clock offset this cycle is allowed for; the requested interval
          * stays a gap. */
-        int64_t want = (int64_t)L->gaps[L->gi];
+        int64_t asked = (int64_t)L->gaps[L->gi];
         int64_t slack = 0;
         if (L->have_clock) {
             int64_t coff = (L->clock_ms - L->clock_at_ms) / 1000;
             slack = coff < 0 ? -coff : coff;
         }
-        if (end < want - slack) {
+        if (end < asked - slack) {
             met_add(L->m_stale, 1);
+            ah_time_format(end * 1000, sent, sizeof sent);
+            ah_time_format(asked * 1000, want, sizeof want);
             ah_log(AH_LOG_WARN, L->ctx,
-                   "meter %s: load record stamped %lld answers a request for %lld "
-                   "(%lld s earlier, clock offset %lld s): refused, the interval stays a "
-                   "gap",
-                   cm->id, (long long)end, (long long)want, (long long)(want - end),
-                   (long long)slack);
+                   "meter %s: load record stamped %s answers a request for %s (%lld s "
+                   "earlier, clock offset %lld s): refused, the interval stays a gap",
+                   cm->id, sent, want, (long long)(asked - end), (long long)slack);
             continue;
         }
-        if (end != want)
-            ah_log(AH_LOG_DEBUG, L->ctx, "meter %s lacks interval %lld, sent %lld",
-                   cm->id, (long long)want, (long long)end);
+        if (end != asked) {
+            ah_time_format(end * 1000, sent, sizeof sent);
+            ah_time_format(asked * 1000, want, sizeof want);
+            ah_log(AH_LOG_DEBUG, L->ctx, "meter %s lacks interval %s, sent %s", cm->id,
+                   want, sent);
+        }
         struct pipe_read pr;
         memset(&pr, 0, sizeof pr);
         pr.meter = s->midx[mi];
@@ -984,6 +1072,7 @@ static void on_done(struct sched *s, struct slink *L)
     }
     if (rc == AH_OK) {
         L->any_ok = true;
+        link_answered(s, L);
         size_t n;
         const uint8_t *p = sess_payload(&L->sess, &n);
         if (L->step == JOB_LR)
@@ -994,6 +1083,7 @@ static void on_done(struct sched *s, struct slink *L)
         /* the meter is alive but has no such data (e.g. the record is not
          * written yet): the interval stays a gap for a later cycle */
         L->any_ok = true;
+        link_answered(s, L);
         s->st.meter_errors++;
     } else if (rc == AH_ECLOSED || rc == AH_EIO) {
         return; /* link_drop handles it */
@@ -1048,8 +1138,9 @@ static void link_advance(struct sched *s, struct slink *L)
             if (L->cyc_tried)
                 met_set(L->met.ratio, (double)L->cyc_ok / (double)L->cyc_tried);
             next_cycle_time(s, L);
-            ah_log(AH_LOG_INFO, L->ctx, "cycle %lld done in %lld ms (head-end clock)",
-                   (long long)L->boundary_s,
+            char b[32];
+            ah_time_format(L->boundary_s * 1000, b, sizeof b);
+            ah_log(AH_LOG_INFO, L->ctx, "cycle %s done in %lld ms (head-end clock)", b,
                    (long long)(ah_clock_now_ms(s->clk) - L->cycle_t0));
             return;
         }
@@ -1507,6 +1598,7 @@ int sched_run(sched_t *s, int64_t until_ms, volatile sig_atomic_t *stop)
          * backfill window */
         L->next_start = now;
         L->reconnect_at = 0;
+        L->down_since = now; /* down until its first reply */
         met_set(L->met.up, 0);
     }
     int rc = start_modbus(s);
@@ -1522,6 +1614,7 @@ int sched_run(sched_t *s, int64_t until_ms, volatile sig_atomic_t *stop)
                 continue;
             if (L->connecting && mono >= L->connect_deadline)
                 link_connect_timeout(s, L);
+            link_outage_check(s, L);
             if (!L->up && !L->connecting && L->kind != SL_DIALIN &&
                 mono >= L->reconnect_at)
                 link_try_connect(s, L);

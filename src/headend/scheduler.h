@@ -57,7 +57,8 @@ int64_t sched_interval_floor(int64_t t, int64_t step);
  * The backfill window of a cycle starting at now (UTC s): interval ends
  * *from <= end < *to that the cycle should hold, aligned to step. The
  * newest is the last boundary at or before now; the window reaches back
- * backfill_days (0: only the newest interval).
+ * backfill_days, the boundary read backfill_days before the newest
+ * included (backfill_days × intervals per day + 1; 0: only the newest).
  */
 void sched_window(int64_t now, int64_t step, int backfill_days, int64_t *from,
                   int64_t *to);

@@ -205,6 +205,19 @@ int64_t vee_emax(const struct vee_meter_info *m)
     return (num + 360000000 - 1) / 360000000;
 }
 
+int64_t vee_wrap_advance(const struct vee_meter_info *m, const struct vee_thresholds *t,
+                         int64_t from, int64_t to, int64_t span)
+{
+    if (to >= from)
+        return to - from;
+    int64_t mod = modulus(m);
+    double w = t->jump_factor * (double)vee_emax(m) * (double)(span < 1 ? 1 : span);
+    if (w > (double)(mod / 10))
+        w = (double)(mod / 10);
+    int64_t adv = mod - from + to;
+    return (double)adv <= w ? adv : -1;
+}
+
 /* Starting current Is in mA (vee.md Definitions): 0.4 % Ib direct, 0.2 % In
  * transformer-operated; never below 1 mA, the current resolution. */
 static int64_t start_current_ma(const struct vee_meter_info *m)
@@ -856,9 +869,8 @@ static void rule_sum(struct ctx *c)
     int64_t mod = modulus(m);
     if ((st->have & VEE_ST_FREEZE) && in->freeze_at - st->freeze_at == DAY_S) {
         int32_t d = day_of(m, in->freeze_at);
-        int64_t diff = in->freeze_fwd - st->freeze_fwd;
-        if (diff < 0 && st->freeze_fwd >= mod - mod / 10 && in->freeze_fwd < mod / 10)
-            diff += mod;
+        int64_t diff =
+            vee_wrap_advance(m, c->t, st->freeze_fwd, in->freeze_fwd, DAY_S / m->interval_s);
         const uint8_t want = VEE_DAY_VALID | VEE_DAY_CLOSED;
         uint16_t per_day = (uint16_t)(DAY_S / m->interval_s);
         uint32_t sum = 0;
@@ -1015,7 +1027,6 @@ int vee_eval(const struct vee_meter_info *m, const struct vee_thresholds *t,
     rule_imbalance(&c, &e);
 
     /* ---- registers ---- */
-    int64_t mod = modulus(m);
     int64_t adv_f = -1, adv_r = -1;
     uint32_t span = 0;
     int rev_cond = -1;
@@ -1028,8 +1039,9 @@ int vee_eval(const struct vee_meter_info *m, const struct vee_thresholds *t,
         span = k > UINT32_MAX ? UINT32_MAX : (uint32_t)(k < 1 ? 1 : k);
         int64_t d = in->fwd - st->fwd;
         if (d < 0) {
-            if (st->fwd >= mod - mod / 10 && in->fwd < mod / 10) {
-                d += mod;
+            int64_t w = vee_wrap_advance(m, t, st->fwd, in->fwd, span);
+            if (w >= 0) {
+                d = w;
                 out->flags |= VEE_F_ROLLOVER;
             } else {
                 rev_cond = 1;
@@ -1040,11 +1052,7 @@ int vee_eval(const struct vee_meter_info *m, const struct vee_thresholds *t,
         if (d >= 0)
             adv_f = d;
         if ((in->present & VEE_HAS_REV) && (st->have & VEE_ST_REV)) {
-            int64_t r = in->rev - st->rev;
-            if (r < 0 && st->rev >= mod - mod / 10 && in->rev < mod / 10)
-                r += mod;
-            if (r >= 0)
-                adv_r = r;
+            adv_r = vee_wrap_advance(m, t, st->rev, in->rev, span);
         }
     }
     out->advance = adv_f;

@@ -279,4 +279,17 @@ int vee_eval(const struct vee_meter_info *m, const struct vee_thresholds *t,
  * Un × Imax × phases × Δt (vee.md JUMPING). */
 int64_t vee_emax(const struct vee_meter_info *m);
 
+/*
+ * The rollover rule (docs/validation.md "Rollover"): a register that went
+ * from `from` down to `to` wrapped past its modulus only when it was near
+ * the top and landed near zero, "near" being the most the meter can
+ * register over the span: the advance across the wrap, modulus - from +
+ * to, is at most W = min(modulus / 10, jump_factor × Emax × span). Returns
+ * that advance (0.01 kWh secondary) for a wrap, -1 for a decrease that is
+ * no wrap (REVERSED; the energy over the span is unknown). to >= from
+ * returns to - from. span: intervals between the two values, >= 1.
+ */
+int64_t vee_wrap_advance(const struct vee_meter_info *m, const struct vee_thresholds *t,
+                         int64_t from, int64_t to, int64_t span);
+
 #endif /* AH_VEE_H */

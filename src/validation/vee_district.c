@@ -39,6 +39,8 @@ static void list_movers(const struct vee_thresholds *t,
     unsigned k = (unsigned)t->line_loss_top_k, n = 0;
     for (size_t i = 0; i < in->n; i++) {
         const struct vee_district_customer *c = &in->cust[i];
+        if (!c->complete)
+            continue; /* no energy to compare */
         bool has = by_day ? c->has_prev_day : c->has_prev_month;
         if (!has)
             continue;
@@ -60,37 +62,51 @@ static void list_movers(const struct vee_thresholds *t,
     out->nmovers = n;
 }
 
+/* a + b, saturated: a damaged value must not overflow a sum */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
 int vee_district_eval(const struct vee_thresholds *t, const struct vee_district_input *in,
                       struct vee_district_result *out)
 {
     if (!t || !in || !out || (in->n > 0 && !in->cust) || vee_thresholds_check(t))
         return AH_EINVAL;
     memset(out, 0, sizeof *out);
-    bool complete = in->complete;
-    int64_t sum = 0;
+    size_t unknown = 0;
+    int64_t sum = 0, exp = 0;
     for (size_t i = 0; i < in->n; i++) {
-        if (!in->cust[i].complete)
-            complete = false;
-        /* saturate: a damaged value must not overflow the sum */
-        int64_t e = in->cust[i].energy;
-        if (e > 0 && sum > INT64_MAX - e)
-            sum = INT64_MAX;
-        else if (e < 0 && sum < INT64_MIN - e)
-            sum = INT64_MIN;
-        else
-            sum += e;
+        if (!in->cust[i].complete) {
+            unknown++;
+            continue;
+        }
+        sum = sat_add(sum, in->cust[i].energy);
+        exp = sat_add(exp, in->cust[i].export_energy);
     }
     out->customers_energy = sum;
-    if (!complete) {
+    out->customers_export = exp;
+    if (!in->complete || unknown * 10 > in->n) {
         /* vee.md: loss is not computed, the day is marked incomplete */
         out->flags = VEE_DIST_INCOMPLETE;
         return AH_OK;
     }
-    if (in->energy <= 0) {
-        out->flags = VEE_DIST_NO_ENERGY;
+    if (unknown)
+        out->flags = VEE_DIST_PARTIAL; /* judged on the rest, never a made-up energy */
+    /* vee.md: supply (供电量) = district forward + PV export fed in by the
+     * customers; sales (售电量) = customers' import + what the district
+     * meter sent back up. Leaving the export out understates the loss. */
+    out->supply = sat_add(in->energy, exp);
+    out->sales = sat_add(sum, in->reverse);
+    if (out->supply <= 0) {
+        out->flags |= VEE_DIST_NO_ENERGY;
         return AH_OK;
     }
-    double loss = ((double)in->energy - (double)sum) * 100.0 / (double)in->energy;
+    double loss = ((double)out->supply - (double)out->sales) * 100.0 / (double)out->supply;
     out->loss_valid = true;
     out->loss_pct = loss;
     if (loss < t->line_loss_min_pct || loss > t->line_loss_max_pct)

@@ -19,27 +19,33 @@
 #define VEE_DIST_LINE_LOSS       (1u << 0)
 #define VEE_DIST_LINE_LOSS_SWING (1u << 1)
 #define VEE_DIST_INCOMPLETE      (1u << 2)
-#define VEE_DIST_NO_ENERGY                                                               \
-    (1u << 3) /* complete, but the district meter registered ≤ 0                       \
-               */
+#define VEE_DIST_NO_ENERGY (1u << 3) /* complete, but the supply is ≤ 0 */
+/* Judged on the rest: a few customers' day energy is unknown (at most a
+ * tenth of them; the district meter's known); their consumption counts as
+ * loss, so the loss is an upper bound, and the caller names them. */
+#define VEE_DIST_PARTIAL (1u << 4)
 
 /* Most customers listed with a swing (line_loss_top_k ≤ this). */
 #define VEE_DISTRICT_TOP_MAX 16
 
-/* One customer's day. Energies PRIMARY, 0.01 kWh (register × CT × PT). */
+/* One customer's day. Energies PRIMARY, 0.01 kWh (register × CT × PT),
+ * each the difference of the meter's two day-boundary registers. */
 struct vee_district_customer {
     uint32_t id;    /* caller's meter index, echoed in the list */
-    bool complete;  /* every interval of the day collected */
-    int64_t energy; /* this day */
+    bool complete;  /* its day energy is known (both boundaries, no decrease) */
+    int64_t energy; /* import (forward) this day: sales */
     bool has_prev_day;
     int64_t prev_day; /* the day before */
     bool has_prev_month;
     int64_t prev_month; /* daily mean over the previous month */
+    int64_t export_energy; /* PV export (reverse register of a bidirectional
+                              meter, 上网电量) this day: supply; 0 one-way */
 };
 
 struct vee_district_input {
-    bool complete;  /* the district meter's own day is complete */
-    int64_t energy; /* district meter, primary 0.01 kWh */
+    bool complete;   /* the district meter's own day energy is known */
+    int64_t energy;  /* district meter forward, primary 0.01 kWh: supply */
+    int64_t reverse; /* district meter reverse (back to the grid): sales */
     const struct vee_district_customer *cust; /* borrowed, n entries */
     size_t n;
     bool has_prev_day; /* loss rate of the previous day, % */
@@ -56,9 +62,12 @@ struct vee_district_mover {
 
 struct vee_district_result {
     uint32_t flags;  /* VEE_DIST_* */
-    bool loss_valid; /* loss_pct computed (complete, energy > 0) */
-    double loss_pct;
-    int64_t customers_energy;
+    bool loss_valid; /* loss_pct computed (complete, supply > 0) */
+    double loss_pct; /* (supply - sales) / supply, % */
+    int64_t customers_energy; /* Σ customers' import */
+    int64_t customers_export; /* Σ customers' PV export */
+    int64_t supply;           /* district forward + Σ customers' export */
+    int64_t sales;            /* Σ customers' import + district reverse */
     double swing_day_pct; /* relative change vs previous day, % (0 if none) */
     double swing_month_pct;
     unsigned nmovers; /* listed when LINE_LOSS_SWING, biggest |change| first */

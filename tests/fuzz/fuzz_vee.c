@@ -143,12 +143,14 @@ static void fuzz_district(const uint8_t *data, size_t size)
                                               (p[0] & 2) != 0,
                                               (int64_t)(int16_t)get(p + 5, 2),
                                               (p[0] & 4) != 0,
-                                              p[7]};
+                                              p[7],
+                                              (p[0] & 8) ? (int64_t)p[6] * 100 : 0};
     }
     struct vee_thresholds t = vee_thresholds_default();
     t.line_loss_top_k = size ? data[0] % 17 : 3;
     struct vee_district_input in = {.complete = size % 2 == 0,
                                     .energy = (int64_t)size * 1000 - 500,
+                                    .reverse = (int64_t)(size % 7) * 100,
                                     .cust = c,
                                     .n = n,
                                     .has_prev_day = true,

@@ -86,10 +86,10 @@ def run(tmp):
             fails += 1
         if f"meter {DEAD} failed 2 cycles in a row: backing off" in ln:
             backing_off_at = len(cycles)
-        m = re.search(r"\[c0\] cycle (\d+) done in (\d+) ms \(head-end clock\)", ln)
+        m = re.search(r"\[c0\] cycle (\S+Z) done in (\d+) ms \(head-end clock\)", ln)
         if m:
             check(fails <= 1, f"cycle {m.group(1)}: {fails} failed transactions")
-            cycles.append((int(m.group(1)), int(m.group(2)) / SCALE, fails == 1))
+            cycles.append((utc(m.group(1)), int(m.group(2)) / SCALE, fails == 1))
             fails = 0
     check([c[0] for c in cycles] == list(range(first, first + CYCLES * STEP, STEP)),
           f"cycles {[iso(c[0]) for c in cycles]}: {log[-3000:]}")

@@ -134,9 +134,9 @@ def run(tmp):
           f"concentrator 1 was never seen offline: {log[-3000:]}")
 
     first = (start // STEP) * STEP
-    lo0 = first - 86400 + STEP           # the first cycle's backfill window
+    lo0 = first - 86400                  # the first cycle's backfill window (boundary read included)
     top = (until // STEP) * STEP         # the last cycle's boundary
-    lo = top - 86400 + STEP              # ... and its backfill window
+    lo = top - 86400                     # ... and its backfill window
     hi = top - 2 * STEP
     held, shown = {}, {}
     early = {}

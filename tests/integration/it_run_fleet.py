@@ -107,7 +107,9 @@ def collect(tmp, fleet, t_start, tproc, tpath):
         yaml, mport = configure(tmp, {"backfill_days": 1, "stagger_s": 0})
         meters = meter_ids(tmp)
         check(len(meters) == CONC * (METERS + 1), f"inventory: {len(meters)} meters")
-        want_reads = (METERS + 1) * 96
+        # day D's 96 intervals and the boundary read that starts it (the
+        # backfill window includes it: issue 14)
+        want_reads = (METERS + 1) * 97
         with Run(yaml, "--time-scale", "1", "--epoch", str(sim.sim_now())) as hd:
             t_run = time.monotonic()
             last_req, stable_since, vals = None, None, {}
@@ -169,7 +171,9 @@ def collect(tmp, fleet, t_start, tproc, tpath):
         day = sorted(t for t in rows if LO <= t <= DAY_END)
         check(day == ends, f"{m}: {len(day)} intervals of day D, want 96; missing "
               f"{[iso(t) for t in sorted(set(ends) - set(day))][:5]}")
-        extra = [t for t in rows if t < LO or t > DAY_END]
+        extra = [t for t in rows if (t < LO or t > DAY_END) and t != LO - STEP]
+        check(LO - STEP in rows and rows[LO - STEP][0] == "backfill",
+              f"{m}: no backfilled boundary read at the start of day D")
         check(not extra, f"{m}: reads outside the window: {[iso(t) for t in extra][:5]}")
         for i, t in enumerate(ends):
             src, q, present, imp, exp = rows[t]

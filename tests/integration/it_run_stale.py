@@ -66,8 +66,8 @@ def run(tmp):
             msgs = tail.messages()
         proxy.stop()
     check(rc == 0 and "Sanitizer" not in err, f"exit {rc}: {err[-3000:]}")
-    refused = re.findall(rf"meter {TARGET}: load record stamped 946656000 answers a "
-                         r"request for (\d+) \((\d+) s earlier", err)
+    refused = re.findall(rf"meter {TARGET}: load record stamped 1999-12-31T16:00:00Z "
+                         r"answers a request for (\S+) \((\d+) s earlier", err)
     check(len(refused) >= 4, f"refusals logged: {len(refused)}: {err[-3000:]}")
     n_refused = scrape.value("amihead_records_refused_total", 'link="c0"')
     check(n_refused and n_refused >= 4, f"metric: {scrape.text[:1500]}")

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import time
 
-from ahtest import BIN, check, fail, free_port_block
+from ahtest import BIN, check, fail, free_port_block, iso
 
 STEP = 900
 
@@ -141,8 +141,11 @@ class Run:
 
 
 def cycles_done(lines, boundary):
-    """Links that logged 'cycle BOUNDARY done in N ms' ({link ctx: ms})."""
+    """Links that logged 'cycle BOUNDARY done in N ms' ({link ctx: ms});
+    boundary as the log writes it, ISO UTC (an int is converted)."""
     out = {}
+    if isinstance(boundary, int):
+        boundary = iso(boundary)
     pat = re.compile(rf"\[?([\w.-]+)\]?:? .*cycle {boundary} done in (\d+) ms")
     for ln in lines:
         if f"cycle {boundary} done" in ln:

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -249,12 +250,92 @@ static void test_duplicate_read_ignored(void **state)
     assert_int_equal(r.imp_total, 1010);
 }
 
+/* One read of meter i (0 customer, 1 district meter) at end with the
+ * forward register fwd; freeze_at > 0 adds a daily freeze. */
+static void push_at(pipe_t *p, const struct fx *x, int i, uint64_t end, int64_t fwd,
+                    int64_t freeze_at, int64_t freeze_fwd)
+{
+    struct pipe_read r;
+    memset(&r, 0, sizeof r);
+    r.meter = x->midx[i];
+    r.end = end;
+    r.rec.source = STORE_REC_BACKFILL;
+    r.rec.ct = i ? 50 : 1;
+    r.rec.pt = 1;
+    r.rec.present = STORE_REC_HAS_IMP_TOTAL;
+    r.rec.imp_total = fwd;
+    if (freeze_at) {
+        r.has = PIPE_HAS_FREEZE;
+        r.freeze_at = freeze_at;
+        r.freeze_fwd = freeze_fwd;
+    }
+    assert_int_equal(pipe_push(p, &r), AH_OK);
+}
+
+struct daily {
+    int n;
+    char last[2048];
+};
+
+static int find_daily_ev(void *vctx, uint64_t t, uint32_t meter, uint16_t type,
+                         const uint8_t *bytes, size_t len)
+{
+    (void)t;
+    (void)meter;
+    struct daily *d = vctx;
+    if (type == PIPE_EV_DAILY && len < sizeof d->last &&
+        memmem(bytes, len, "2025-03-14", 10)) {
+        d->n++;
+        memcpy(d->last, bytes, len);
+        d->last[len] = '\0';
+    }
+    return 0;
+}
+
+/* Issue 13 defect 2: a customer meter whose memory lost the load record
+ * of the day's closing midnight, and most of the day's intervals, still
+ * has a day energy: the daily freeze 05060101 of that midnight stands in
+ * for the boundary, and the day is judged at once (not when the boundary
+ * leaves the backfill window), from the two boundary registers. */
+static void test_freeze_is_a_day_boundary(void **state)
+{
+    struct fx *x = *state;
+    const int64_t D0 = T0, D1 = T0 + 86400;
+    /* the head-end clock runs 300x from D1 + 1000 s: a pipeline tick (one
+     * interval of head-end time) every 3 s; D0 leaves the one-day backfill
+     * window at D1 + 30 min */
+    ah_clock_init(&x->clk, (D1 + 1000) * 1000, 300.0);
+    char rel[128];
+    pipe_t *p = start(x, rel, sizeof rel);
+    /* district meter: 00:00 to 00:00, 5 kWh secondary x CT 50 = 250 kWh */
+    push_at(p, x, 1, (uint64_t)D0, 100000, 0, 0);
+    push_at(p, x, 1, (uint64_t)(D0 + 43200), 100260, 0, 0);
+    push_at(p, x, 1, (uint64_t)D1, 100500, 0, 0);
+    /* customer: 00:00, one record at noon, then nothing until 00:15 of the
+     * next day, whose live read brings the freeze of D1: 240 kWh */
+    push_at(p, x, 0, (uint64_t)D0, 500000, 0, 0);
+    push_at(p, x, 0, (uint64_t)(D0 + 43200), 512000, 0, 0);
+    push_at(p, x, 0, (uint64_t)(D1 + STEP), 524100, D1, 524000);
+    struct timespec ts = {4, 500 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    assert_int_equal(pipe_stop(&p), AH_OK);
+    struct daily d = {0, ""};
+    assert_int_equal(store_events_each(x->st, 0, UINT64_MAX, find_daily_ev, &d), AH_OK);
+    fprintf(stderr, "  %s\n", d.last);
+    assert_int_equal(d.n, 1);
+    assert_non_null(strstr(d.last, "\"customers_energy\":24000"));
+    assert_non_null(strstr(d.last, "\"district_energy\":25000"));
+    assert_non_null(strstr(d.last, "\"loss_pct\":4.0"));
+    assert_non_null(strstr(d.last, "\"flags\":[]"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_stopped_meter_held_reflagged_resumed_released, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_read_ignored, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_freeze_is_a_day_boundary, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,18 +47,20 @@ static void test_window(void **state)
 {
     (void)state;
     int64_t from, to;
-    /* a cycle at 00:07 holds the interval ending 00:00 and three days back */
+    /* a cycle at 00:07 holds the interval ending 00:00 and three days back,
+     * the 00:00 boundary three days back included: it starts the first
+     * full day of the window */
     sched_window(T0 + 420, 900, 3, &from, &to);
     assert_int_equal(to, T0 + 900);
-    assert_int_equal(from, T0 - 3 * 86400 + 900);
-    assert_int_equal((to - from) / 900, 3 * 96);
+    assert_int_equal(from, T0 - 3 * 86400);
+    assert_int_equal((to - from) / 900, 3 * 96 + 1);
     /* backfill_days 0: only the newest interval */
     sched_window(T0 + 420, 900, 0, &from, &to);
     assert_int_equal(from, T0);
     assert_int_equal(to, T0 + 900);
     /* 1-minute intervals */
     sched_window(T0 + 61, 60, 1, &from, &to);
-    assert_int_equal(to - from, 86400);
+    assert_int_equal(to - from, 86400 + 60);
     assert_int_equal(to, T0 + 120);
 }
 
@@ -138,12 +140,12 @@ static void test_backfill_asks_only_gaps(void **state)
     assert_int_equal(pipe_missing_intervals(p, m, (uint64_t)from, (uint64_t)to, 900, gaps,
                                             SCHED_BACKFILL_PER_CYCLE, &n),
                      AH_OK);
-    assert_int_equal(n, 96);
-    assert_int_equal(gaps[0], (uint64_t)(T0 - 86400 + 900));
-    assert_int_equal(gaps[95], (uint64_t)T0);
+    assert_int_equal(n, 97);
+    assert_int_equal(gaps[0], (uint64_t)(T0 - 86400));
+    assert_int_equal(gaps[96], (uint64_t)T0);
 
     /* every interval but 23:00 and 23:15 of the previous day arrives */
-    for (size_t i = 0; i < 96; i++) {
+    for (size_t i = 0; i < 97; i++) {
         if (gaps[i] == (uint64_t)(T0 - 3600) || gaps[i] == (uint64_t)(T0 - 2700))
             continue;
         struct pipe_read r;
@@ -171,7 +173,7 @@ static void test_backfill_asks_only_gaps(void **state)
     assert_int_equal(pipe_stop(&p), AH_OK);
     struct store_rec got;
     assert_int_equal(store_get_read(st, m, (uint64_t)T0, &got), AH_OK);
-    assert_int_equal(got.imp_total, 5737040 + 95);
+    assert_int_equal(got.imp_total, 5737040 + 96);
     store_close(&st);
     char cmd[64];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

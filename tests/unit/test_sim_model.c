@@ -16,6 +16,7 @@
 #include "sim_model.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -405,6 +406,105 @@ static void fault_missing_records_and_power_down(void **state)
     drop(f);
 }
 
+/* A PV district (issue 13): 40 % prosumers whose export matters. The
+ * district balances with the loss an exact share of the supply: supply =
+ * district forward + Σ export, sales = Σ import + district reverse; its
+ * forward register never runs backwards, interval by interval. */
+static void pv_district_balances_with_export(void **state)
+{
+    (void)state;
+    struct sim_fleet *f = malloc(sizeof *f);
+    struct sim_fleet_opts o = {.seed = 42, .nconc = 1, .per = 40, .tz_s = TZ,
+                               .history_days = 10, .epoch_s = EPOCH, .loss_ppm = 40000,
+                               .pv_every = 1};
+    assert_int_equal(sim_fleet_init(f, &o), 0);
+    const struct sim_meter *d = sim_fleet_meter(f, 0, SIM_DISTRICT_IDX);
+    assert_true(d->pv);
+    assert_true(f->conc[0].pv_local > 0.05f);
+    int64_t t0 = EPOCH - 8 * 3600, t1 = t0 + 86400; /* a local day */
+    struct sim_regs a, b;
+    sim_fleet_regs(f, 0, SIM_DISTRICT_IDX, t0, &a, NULL);
+    sim_fleet_regs(f, 0, SIM_DISTRICT_IDX, t1, &b, NULL);
+    double dfwd = (double)(imp(&b) - imp(&a)) * d->ct;
+    double drev = (double)(sim_regs_total(&b, SIM_EXP) - sim_regs_total(&a, SIM_EXP)) * d->ct;
+    double ci = 0, cx = 0;
+    for (uint32_t j = 0; j < f->per; j++) {
+        const struct sim_meter *m = sim_fleet_meter(f, 0, j);
+        sim_fleet_regs(f, 0, j, t0, &a, NULL);
+        sim_fleet_regs(f, 0, j, t1, &b, NULL);
+        ci += (double)(imp(&b) - imp(&a)) * m->ct * m->pt;
+        cx += (double)(sim_regs_total(&b, SIM_EXP) - sim_regs_total(&a, SIM_EXP)) * m->ct *
+              m->pt;
+    }
+    double supply = dfwd + cx, sales = ci + drev;
+    double loss = (supply - sales) / supply;
+    assert_true(fabs(loss - 0.04) < 8.0 * d->ct / supply);
+    /* the export matters: leaving it out moves the loss by points */
+    double naive = (dfwd - ci) / dfwd;
+    printf("  pv district: import %.0f export %.0f phi %.3f loss %.3f %% naive %.3f %%\n", ci, cx, (double)f->conc[0].pv_local, loss * 100, naive * 100);
+    assert_true(cx > 0.05 * ci);
+    assert_true(fabs(naive - 0.04) > 0.02);
+    int64_t prev = -1;
+    for (int64_t t = t0; t <= t1; t += SIM_IVL_S) {
+        sim_fleet_regs(f, 0, SIM_DISTRICT_IDX, t, &a, NULL);
+        assert_true(imp(&a) >= prev);
+        prev = imp(&a);
+    }
+    drop(f);
+}
+
+/* The register faults of issue 13: a step back mid-range, a real wrap at
+ * 999999.99, and memory holes with the meter otherwise healthy. */
+static void fault_decrease_rollover_holes(void **state)
+{
+    (void)state;
+    struct sim_fleet *f = fleet(1, 20, 40000);
+    uint32_t j = busy_meter(f, 0, 0);
+    const int64_t TF = EPOCH + 3 * 3600;
+    struct sim_fault ft = {.type = SIM_F_DECREASE, .conc = 0, .meter = j, .from = TF,
+                           .to = TF + 86400 * 30, .p = 213.0};
+    assert_int_equal(sim_fleet_add_fault(f, &ft), 0);
+    struct sim_regs a, b, tr;
+    sim_fleet_regs(f, 0, j, TF, &a, NULL);
+    sim_fleet_regs(f, 0, j, TF + 1, &b, &tr);
+    assert_true(imp(&a) - imp(&b) > 21200 && imp(&a) - imp(&b) <= 21300);
+    assert_true(imp(&tr) >= imp(&a)); /* the energy consumed did not go back */
+
+    uint32_t k = busy_meter(f, 0, 0);
+    ft = (struct sim_fault){.type = SIM_F_ROLLOVER, .conc = 0, .meter = k, .from = TF,
+                            .to = TF + 86400 * 30};
+    assert_int_equal(sim_fleet_add_fault(f, &ft), 0);
+    sim_fleet_regs(f, 0, k, TF, &a, NULL);
+    assert_int_equal(imp(&a) % SIM_REG_WRAP, SIM_REG_WRAP - 1);
+    sim_fleet_regs(f, 0, k, TF + 3600, &b, NULL);
+    assert_true(imp(&b) % SIM_REG_WRAP < 100000); /* wrapped to a small value */
+    sim_fleet_regs(f, 0, k, TF - 3600, &b, NULL);
+    assert_true(imp(&b) % SIM_REG_WRAP > SIM_REG_WRAP - 100000);
+
+    uint32_t h = busy_meter(f, 0, 0);
+    ft = (struct sim_fault){.type = SIM_F_HOLES, .conc = 0, .meter = h, .from = TF,
+                            .to = TF + 86400, .p = 0.3};
+    assert_int_equal(sim_fleet_add_fault(f, &ft), 0);
+    const struct sim_meter *m = sim_fleet_meter(f, 0, h);
+    int lost = 0, lost_out = 0;
+    for (int64_t t = TF - 86400; t < TF + 2 * 86400; t += SIM_IVL_S) {
+        bool has = sim_fleet_has_record(f, m, t, TF + 3 * 86400);
+        if (t >= TF && t < TF + 86400)
+            lost += !has;
+        else
+            lost_out += !has;
+    }
+    assert_true(lost >= 15 && lost <= 45); /* about 30 % of 96 */
+    assert_int_equal(lost_out, 0);
+    struct sim_view v;
+    sim_fleet_view(f, 0, h, TF + 1000, &v);
+    assert_true(v.powered);
+    ft.p = 0; /* holes need a share of records lost */
+    ft.meter = busy_meter(f, 0, 0);
+    assert_true(sim_fleet_add_fault(f, &ft) < 0);
+    drop(f);
+}
+
 static void default_mix_and_determinism(void **state)
 {
     (void)state;
@@ -415,8 +515,11 @@ static void default_mix_and_determinism(void **state)
     int seen[SIM_F_NTYPES] = {0};
     for (size_t i = 0; i < a->nfaults; i++)
         seen[a->faults[i].type]++;
+    /* every type but the field behaviours a fault file asks for (holes,
+     * decreases, rollovers: docs/amisim.md) */
     for (int t = 0; t < SIM_F_NTYPES; t++)
-        assert_true(seen[t] > 0);
+        assert_true(seen[t] > 0 || t == SIM_F_HOLES || t == SIM_F_DECREASE ||
+                    t == SIM_F_ROLLOVER);
     struct sim_regs ra, rb;
     sim_fleet_regs(a, 4, 7, EPOCH + 12345, &ra, NULL);
     sim_fleet_regs(b, 4, 7, EPOCH + 12345, &rb, NULL);
@@ -453,6 +556,8 @@ int main(void)
         cmocka_unit_test(fault_theft_under_registers_and_loss_rises),
         cmocka_unit_test(fault_missing_records_and_power_down),
         cmocka_unit_test(default_mix_and_determinism),
+        cmocka_unit_test(pv_district_balances_with_export),
+        cmocka_unit_test(fault_decrease_rollover_holes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -273,6 +273,45 @@ static void rollover_at_999999_99_is_clean(void **state)
     assert_int_equal(r.res.advance, 25);
 }
 
+/* Issue 13 defect 1: a step back of 213 kWh mid-range, and one near the top
+ * that lands near zero but farther than the meter can register over the
+ * span, are decreases (REVERSED, no advance), never rollovers. */
+static void decrease_is_no_rollover(void **state)
+{
+    (void)state;
+    struct run r;
+    run_init(&r, household());
+    int64_t fwd = 51234500;
+    series(&r, T0, 2, &fwd, 5, 2000);
+    struct vee_input in = rd(T0 + 2 * IV, fwd - 21300, 2000);
+    uint32_t f = feed(&r, &in);
+    assert_true(f & VEE_F_REVERSED);
+    assert_false(f & (VEE_F_ROLLOVER | VEE_F_JUMPING));
+    assert_int_equal(r.res.advance, -1);
+
+    /* 995000.00 -> 0.15: top 10 % to bottom 10 %, but 5000 kWh in 15 min */
+    run_init(&r, household());
+    fwd = 99500000;
+    series(&r, T0, 2, &fwd, 5, 2000);
+    in = rd(T0 + 2 * IV, 15, 2000);
+    f = feed(&r, &in);
+    assert_true(f & VEE_F_REVERSED);
+    assert_false(f & VEE_F_ROLLOVER);
+    assert_int_equal(r.res.advance, -1);
+
+    /* the bound grows with the span and stops at a tenth of the modulus */
+    struct vee_meter_info m = household();
+    struct vee_thresholds t = vee_thresholds_default();
+    int64_t emax = vee_emax(&m);
+    assert_int_equal(vee_wrap_advance(&m, &t, 100, 250, 1), 150);
+    assert_int_equal(vee_wrap_advance(&m, &t, 99999990, 10, 1), 20);
+    assert_int_equal(vee_wrap_advance(&m, &t, 100000000 - emax, 0, 1), emax);
+    assert_int_equal(vee_wrap_advance(&m, &t, 100000000 - 2 * emax, 0, 1), -1);
+    assert_int_equal(vee_wrap_advance(&m, &t, 100000000 - 2 * emax, 0, 96), 2 * emax);
+    assert_int_equal(vee_wrap_advance(&m, &t, 50000000, 40000000, 1000000), -1);
+    assert_int_equal(vee_wrap_advance(&m, &t, 95000000, 4000000, 1000000), 9000000);
+}
+
 static void meter_exchange_by_serial_is_not_reversed_or_jumping(void **state)
 {
     (void)state;
@@ -720,6 +759,7 @@ int main(void)
         cmocka_unit_test(pv_prosumer_export_is_not_reversed),
         cmocka_unit_test(jump_beyond_emax_once),
         cmocka_unit_test(rollover_at_999999_99_is_clean),
+        cmocka_unit_test(decrease_is_no_rollover),
         cmocka_unit_test(meter_exchange_by_serial_is_not_reversed_or_jumping),
         cmocka_unit_test(meter_clear_event_with_restart_near_zero_is_exchange),
         cmocka_unit_test(backfilled_interval_after_outage_is_not_a_jump),
