@@ -88,8 +88,13 @@ def body(tmp, disk):
     with Sim(tmp, "--concentrators", "2", "--meters", "10", "--faults", "none",
              "--time-scale", str(SCALE), "--epoch", EPOCH, "--write-config", tmp) as sim:
         yaml, _ = write_config(tmp, 1, *export_endpoints(), replace=[
-            (f"path: {tmp}/store\n", f"path: {disk}/store\n  reserve_mb: 4\n"),
             ("listen: 127.0.0.1:9464", f"listen: 127.0.0.1:{mport}")])
+        with open(yaml) as f:
+            text, n = re.subn(r"^  path: .*$", f"  path: {disk}/store\n  reserve_mb: 4",
+                              f.read(), count=1, flags=re.M)
+        check(n == 1, "no storage.path in the written config")
+        with open(yaml, "w") as f:
+            f.write(text)
 
         start = sim.sim_now()
         until = (start // STEP) * STEP + HOURS * 3600
