@@ -98,8 +98,10 @@ def run(tmp):
     series = {(s["meter"], s["t_s"]): s for s in amisim_series(fleet, lo, hi)}
     for m in meters:
         rows = stored(yaml, m)
+        missing = [iso(t) for t in range(lo, hi + 1, STEP) if t not in rows]
+        check(not missing, f"{m}: missing at the end {missing} (window {iso(lo)}.."
+              f"{iso(hi)}, last run from {iso(start)}): {err[-2500:]}")
         for t in range(lo, hi + 1, STEP):
-            check(t in rows, f"{m} {iso(t)} missing at the end")
             want = series[(m, t)]["shown"]["fwd"] / 100.0
             imp = rows[t]["registers"]["secondary"]["import_kwh"]
             check(abs(imp - want) < 0.005, f"{m} {iso(t)}: import {imp}, meter {want}")
