@@ -43,6 +43,15 @@ do
 done
 grep -q '4 errors' "$tmp/err" || { cat "$tmp/err" >&2; fail "want exactly 4 errors"; }
 
+# Issue 17 item 9: a release reason that is not UTF-8 is named as such
+# (it used to say "out of memory").
+timeout 10 "$AMIHEAD" release -c "$tmp/amihead.yaml" --meter TQ0701-001 \
+    --from 2025-03-14T00:00:00Z --to 2025-03-14T01:00:00Z \
+    --reason "$(printf 'bad \377\376')" --operator op >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc -eq 2 ] || fail "release with a non-UTF-8 reason: exit $rc, want 2"
+grep -q -- '--reason is not valid UTF-8' "$tmp/err" || { cat "$tmp/err" >&2; fail "release: no UTF-8 message"; }
+
 # 3. Usage errors exit 2.
 timeout 10 "$AMIHEAD" check-config >/dev/null 2>&1
 rc=$?
