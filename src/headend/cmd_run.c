@@ -205,6 +205,7 @@ static int run_start(struct run *r)
         return rc;
     }
     sched_set_tick(sch, on_tick, r);
+    pipe_set_metrics(pipe, r->met); /* store full, commit errors, replay drops */
     colstat_t *col = NULL;
     if (colstat_start(c, midx, pipe, r->met, r->clk, &col) != AH_OK)
         ah_log(AH_LOG_WARN, "run", "collection ratios: %s (running without)",
@@ -548,7 +549,8 @@ int cmd_run(int argc, char **argv)
     pthread_mutex_init(&r.mu, NULL);
     pthread_mutex_init(&r.cfg_mu, NULL);
 
-    struct store_opts so = {.headend_id = c->headend.id};
+    struct store_opts so = {.headend_id = c->headend.id,
+                            .reserve_bytes = (uint64_t)c->storage.reserve_mb << 20};
     int rc = store_open(c->storage.path, &so, &r.st);
     if (rc != AH_OK) {
         char why[512];
