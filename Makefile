@@ -8,6 +8,9 @@
 #   make fuzz    long libFuzzer campaign (FUZZ_SECONDS per target, default 600)
 
 JOBS        ?= 2
+# ctest slots: most integration tests wait on amisim's scaled clock, so
+# four at a time keep two cores busy (CPU-heavy tests claim more slots)
+TEST_JOBS   ?= 4
 FUZZ_SECONDS ?= 600
 CMAKE       ?= cmake
 
@@ -34,7 +37,7 @@ build-test: deps
 # The release build (gcc) is built too: its warnings are errors as well, and
 # `make build` must never be broken by a change that only clang has seen.
 test: build build-test
-	@cd build/test && ctest --output-on-failure -j$(JOBS)
+	@cd build/test && ctest --output-on-failure -j$(TEST_JOBS)
 
 # quiet: the build log is shown only when the build fails
 demo: deps

@@ -113,7 +113,7 @@ def collect(tmp, fleet, t_start, tproc, tpath):
         with Run(yaml, "--time-scale", "1", "--epoch", str(sim.sim_now())) as hd:
             t_run = time.monotonic()
             last_req, stable_since, vals = None, None, {}
-            deadline = t_run + 280
+            deadline = t_run + 420
             while True:
                 time.sleep(1.0)
                 check(hd.proc.poll() is None,
@@ -133,7 +133,7 @@ def collect(tmp, fleet, t_start, tproc, tpath):
                 if time.monotonic() > deadline:
                     low = sorted(reads.items(), key=lambda kv: kv[1])[:5]
                     hd.kill()
-                    fail(f"first cycle not done in 280 s: {len(reads)} links, "
+                    fail(f"first cycle not done in 420 s: {len(reads)} links, "
                          f"lowest reads {low}, want {want_reads} each")
             t_cycle = time.monotonic() - t_run
             log = hd.stop()
