@@ -229,6 +229,7 @@ static int mstate_load(struct pipe *p, size_t ci)
     size_t len = 0;
     int rc = store_get_meter_state(p->st, p->midx[ci], buf, sizeof buf, &len);
     uint64_t held_from = 0;
+    bool stored = false; /* a state of this meter was read back */
     if (rc == AH_ENOENT) {
         /* a meter never seen: what lies before its first backfill window
          * was never expected */
@@ -249,6 +250,7 @@ static int mstate_load(struct pipe *p, size_t ci)
         int64_t g = window_start(p, now_s(p)) - 1;
         m->gap_until = g > 0 ? (uint64_t)g : 0;
     } else {
+        stored = true;
         m->gap_until = store_rec_get_be64(buf + VEE_STATE_LEN + 1);
         held_from = store_rec_get_be64(buf + VEE_STATE_LEN + 9);
         for (size_t i = 0; len == MSTATE_LEN && i < FREEZES; i++) {
@@ -260,12 +262,16 @@ static int mstate_load(struct pipe *p, size_t ci)
     if (held_from && (rc = hold_reload(p, ci, held_from)) != AH_OK)
         return rc;
     /* reads stored after the last validated one were deferred (PIPE_HAS_DEFER)
-     * when the head-end stopped: deferred again, validated with the backlog */
-    if (m->vs.have & VEE_ST_SEQ)
-        return store_reads_each(p->st, p->midx[ci], (uint64_t)m->vs.last_end + 1,
-                                UINT64_MAX, defer_reload_one,
-                                &(struct reload_ctx){p, ci});
-    return AH_OK;
+     * when the head-end stopped: deferred again, validated with the backlog.
+     * A meter with no validated read yet (its first cycle deferred the live
+     * read behind the whole window) has all its stored reads so: skipping
+     * them would leave them unjudged and unpublished for good, since they
+     * are stored and never asked for again. */
+    if (!stored)
+        return AH_OK;
+    uint64_t from = (m->vs.have & VEE_ST_SEQ) ? (uint64_t)m->vs.last_end + 1 : 0;
+    return store_reads_each(p->st, p->midx[ci], from, UINT64_MAX, defer_reload_one,
+                            &(struct reload_ctx){p, ci});
 }
 
 static int mstate_put(struct pipe *p, size_t ci)
@@ -349,7 +355,11 @@ static int defer_reload_one(void *vctx, uint32_t meter, uint64_t end,
 static int hold_reload(struct pipe *p, size_t ci, uint64_t from)
 {
     struct reload_ctx c = {p, ci};
-    return store_reads_each(p->st, p->midx[ci], from, UINT64_MAX, reload_one, &c);
+    /* held reads were validated: those after the last validated one are
+     * deferred (defer_reload_one), not held with the quality of their store */
+    const struct vee_state *s = &p->ms[ci].vs;
+    uint64_t to = (s->have & VEE_ST_SEQ) ? (uint64_t)s->last_end + 1 : UINT64_MAX;
+    return store_reads_each(p->st, p->midx[ci], from, to, reload_one, &c);
 }
 
 /* Whether a run of a multi-read rule is going that may still start an
@@ -568,8 +578,10 @@ static int defer_flush(struct pipe *p, size_t ci)
         return AH_OK;
     struct flush_ctx c = {p, ci, 0, AH_OK};
     uint64_t from = (m->vs.have & VEE_ST_SEQ) ? (uint64_t)m->vs.last_end + 1 : 0;
-    uint64_t to = m->defer[m->ndefer - 1].end + 1;
-    int rc = store_reads_each(p->st, p->midx[ci], from, to, flush_one, &c);
+    /* to the store's end: what is stored after the last validated read was
+     * deferred, also past the entries in memory (defer_reload_one keeps at
+     * most PIPE_DEFER_MAX; a whole window is one more, its boundary read) */
+    int rc = store_reads_each(p->st, p->midx[ci], from, UINT64_MAX, flush_one, &c);
     if (rc == AH_OK)
         rc = c.rc;
     while (rc == AH_OK && c.k < m->ndefer)
@@ -644,14 +656,20 @@ static int validate_one(struct pipe *p, const struct pipe_read *r)
         freeze_keep(m, r->freeze_at, r->freeze_fwd);
     bool after = !(m->vs.have & VEE_ST_SEQ) || (int64_t)r->end > m->vs.last_end;
     /* (the store lookups only while deferring: a read's cost matters) */
-    if (after && ((r->has & PIPE_HAS_DEFER) || m->ndefer) &&
-        !store_has_read(p->st, r->meter, r->end) && !earlier_in_batch(p, r)) {
+    if (after && ((r->has & PIPE_HAS_DEFER) || m->ndefer)) {
+        bool dup = store_has_read(p->st, r->meter, r->end) || earlier_in_batch(p, r);
         /* behind a deferred read, or deferred itself: wait; a newer read
          * without DEFER means the backlog is in */
-        if ((r->has & PIPE_HAS_DEFER) ||
-            (m->ndefer && r->end < m->defer[m->ndefer - 1].end))
+        bool wait = (r->has & PIPE_HAS_DEFER) ||
+                    (m->ndefer && r->end < m->defer[m->ndefer - 1].end);
+        if (wait && !dup)
             return defer_push(p, ci, r);
-        if (m->ndefer && (rc = defer_flush(p, ci)) != AH_OK)
+        /* a copy of a read stored after the last validated one while reads
+         * are deferred: deferred itself (the flush validates it in order);
+         * validating the copy now would pass over those before it for good */
+        if (wait && m->ndefer)
+            return AH_OK;
+        if (!wait && m->ndefer && (rc = defer_flush(p, ci)) != AH_OK)
             return rc;
     }
     return validate_seq(p, ci, r);

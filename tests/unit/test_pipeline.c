@@ -325,6 +325,40 @@ static void test_deferred_live_read(void **state)
     assert_int_equal(r.imp_total, 101090);
 }
 
+/* A meter's first reads all deferred (no validated read yet: the first
+ * cycle's backlog is the whole window) when the head-end stops (kill -9,
+ * SIGHUP's new pipeline): the restarted pipeline must still validate them
+ * in order before a newer read, else they stay stored unjudged and are
+ * never published (it_run_crash, it_run_reload: the window's first read). */
+static void test_first_reads_deferred_over_restart(void **state)
+{
+    struct fx *x = *state;
+    char reldir[256];
+    pipe_t *p = start(x, reldir, sizeof reldir);
+    push_src(p, x, 10, 101100, PIPE_HAS_DEFER, STORE_REC_LIVE);
+    uint64_t gaps[16];
+    size_t n = 11; /* the backlog comes in a later batch than the live read */
+    for (int i = 0; i < 1000 && n != 10; i++) {
+        assert_int_equal(pipe_missing_intervals(p, x->midx[0], END(0), END(11), STEP, gaps,
+                                                16, &n),
+                         AH_OK);
+        if (n != 10)
+            usleep(10000);
+    }
+    assert_int_equal(n, 10);
+    for (int k = 0; k <= 9; k++)
+        push_src(p, x, k, k < 5 ? 1000 + 10 * k : 101000 + 10 * k, 0, STORE_REC_BACKFILL);
+    assert_int_equal(pipe_stop(&p), AH_OK);
+    assert_int_equal(quality(x, 0), VEE_F_BACKFILLED); /* stored, not judged yet */
+    p = start(x, reldir, sizeof reldir); /* the flush never came */
+    push_src(p, x, 11, 101110, 0, STORE_REC_LIVE); /* the backlog is in */
+    assert_int_equal(pipe_stop(&p), AH_OK);
+    assert_true(quality(x, 5) & VEE_F_JUMPING); /* judged, in order */
+    assert_false(quality(x, 4) & VEE_F_JUMPING);
+    assert_false(quality(x, 10) & VEE_F_JUMPING);
+    assert_false(quality(x, 11) & VEE_F_JUMPING);
+}
+
 /* One read of meter i (0 customer, 1 district meter) at end with the
  * forward register fwd; freeze_at > 0 adds a daily freeze. */
 static void push_at(pipe_t *p, const struct fx *x, int i, uint64_t end, int64_t fwd,
@@ -412,6 +446,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_duplicate_read_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_late_backfill_stored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deferred_live_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_reads_deferred_over_restart, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_freeze_is_a_day_boundary, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
