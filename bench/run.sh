@@ -23,6 +23,8 @@ for b in "$BIN"/bench_*; do
 done
 # scale (issue 16): a city's inventory in one head-end
 run city python3 bench/city.py
+# polling CPU per request against amisim (issue 16)
+run polling python3 bench/polling.py
 # scale-out (issue 19): needs real servers, which bench/scaleout.py starts
 run scaleout_bench python3 bench/scaleout.py
 python3 bench/merge.py "$OUT"/*.log
