@@ -11,7 +11,9 @@ JOBS        ?= 2
 FUZZ_SECONDS ?= 600
 CMAKE       ?= cmake
 
-.PHONY: all deps build test demo bench fuzz format clean
+PREFIX      ?= /usr/local
+
+.PHONY: all deps build test demo bench fuzz format clean install deb
 
 all: build
 
@@ -46,6 +48,19 @@ bench: build
 
 fuzz: build-test
 	@sh scripts/fuzz.sh build/test $(FUZZ_SECONDS)
+
+# Install under PREFIX (config in PREFIX/etc/amihead; with PREFIX=/usr in
+# /etc/amihead and the store in /var/lib/amihead). DESTDIR is honoured.
+install: deps
+	@$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@$(CMAKE) --build build -j$(JOBS)
+	@$(CMAKE) --install build
+
+# Debian package (CPack): build/deb/amihead_<version>_<arch>.deb
+deb: deps
+	@$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
+	@$(CMAKE) --build build -j$(JOBS)
+	@cd build && cpack -G DEB -B deb >/dev/null && ls $$PWD/deb/*.deb
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -7,7 +7,8 @@ PKGS="build-essential cmake pkg-config clang libclang-rt-dev
 libmodbus-dev libserialport-dev libzmq3-dev librocksdb-dev
 libyaml-dev libjansson-dev libcsv-dev libcmocka-dev libmicrohttpd-dev
 mbpoll python3 python3-pymodbus python3-zmq python3-serial python3-jsonschema socat
-python3-serial-asyncio"
+python3-serial-asyncio iproute2 nftables
+libsystemd-dev prometheus chromium man-db"
 
 # scale-out (docs/scale-out.md): NATS JetStream, PostgreSQL, optional Kafka output
 PKGS="$PKGS nats-server libnats-dev postgresql libpq-dev librdkafka-dev"

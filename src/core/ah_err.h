@@ -29,7 +29,8 @@
     X(STORE, "storage error")                                                  \
     X(BUSY, "resource busy")                                                   \
     X(ADDR, "address mismatch")                                                \
-    X(NODATA, "no data")
+    X(NODATA, "no data")                                                       \
+    X(FRAMELEN, "frame length beyond the protocol's limit")
 
 enum ah_err {
     AH_OK = 0,

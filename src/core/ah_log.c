@@ -12,6 +12,76 @@ enum ah_log_level ah_log_threshold = AH_LOG_INFO;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
 
+static enum ah_log_format log_format = AH_LOG_TEXT;
+
+void ah_log_set_format(enum ah_log_format f)
+{
+    log_format = f;
+}
+
+int ah_log_parse_format(const char *s, enum ah_log_format *out)
+{
+    if (!strcmp(s, "text") || !strcmp(s, "json")) {
+        *out = s[0] == 'j' ? AH_LOG_JSON : AH_LOG_TEXT;
+        return AH_OK;
+    }
+    return AH_EINVAL;
+}
+
+/* Contexts that name a part of the program, not a link. */
+bool ah_log_is_component(const char *ctx)
+{
+    static const char *const names[] = {
+        "run",     "reload", "pub",    "pipeline", "dialin", "sched", "release", "sub",
+        "amisim",  "metrics", "store", "config",   "export", "report", "vee",    NULL};
+    for (unsigned i = 0; ctx && names[i]; i++)
+        if (!strcmp(ctx, names[i]))
+            return true;
+    return false;
+}
+
+/* n bytes of s as the inside of a JSON string (RFC 8259 section 7): quote,
+ * backslash and control characters escaped; other bytes as they are. */
+static void json_str(FILE *f, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n && s[i]; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", f);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+}
+
+static void json_field(const char *key, const char *val, size_t n)
+{
+    fprintf(stderr, ",\"%s\":\"", key);
+    json_str(stderr, val, n);
+    fputc('"', stderr);
+}
+
+static void emit_json(const char *ts, enum ah_log_level lvl, const char *ctx,
+                      const char *msg, unsigned suppressed)
+{
+    fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\"", ts, level_names[lvl]);
+    if (ctx && ah_log_is_component(ctx)) {
+        json_field("component", ctx, strlen(ctx));
+    } else if (ctx) {
+        const char *slash = strchr(ctx, '/');
+        json_field("link", ctx, slash ? (size_t)(slash - ctx) : strlen(ctx));
+        if (slash)
+            json_field("meter", slash + 1, strlen(slash + 1));
+    }
+    json_field("message", msg, strlen(msg));
+    if (suppressed)
+        fprintf(stderr, ",\"suppressed\":%u", suppressed);
+    fputs("}\n", stderr);
+}
+
 void ah_log_set_level(enum ah_log_level lvl)
 {
     ah_log_threshold = lvl;
@@ -74,7 +144,9 @@ void ah_log_emit(struct ah_log_site *site, enum ah_log_level lvl, const char *ct
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (site->slot[i].suppressed)
+    if (log_format == AH_LOG_JSON)
+        emit_json(ts, lvl, ctx, msg, site->slot[i].suppressed);
+    else if (site->slot[i].suppressed)
         fprintf(stderr, "%s %-5s [%s] %s (+%u similar suppressed)\n", ts,
                 level_names[lvl], ctx ? ctx : "-", msg, site->slot[i].suppressed);
     else

@@ -17,6 +17,19 @@ enum ah_log_level { AH_LOG_DEBUG, AH_LOG_INFO, AH_LOG_WARN, AH_LOG_ERROR, AH_LOG
 
 extern enum ah_log_level ah_log_threshold;
 
+/* Line format (issue 18 #6): text for a terminal and journald,
+ *   2025-03-14T00:00:00.000Z info  [c0/000001000001] message
+ * or one JSON object per line for log shippers:
+ *   {"time":"...","level":"info","link":"c0","meter":"000001000001","message":"..."}
+ * A ctx "link/meter" fills both fields; a ctx that names a module of the
+ * head-end ("run", "pipeline", ...: ah_log_is_component) goes to
+ * "component"; any other ctx is a link. */
+enum ah_log_format { AH_LOG_TEXT, AH_LOG_JSON };
+void ah_log_set_format(enum ah_log_format f);
+/* "text" | "json"; AH_EINVAL otherwise. */
+int ah_log_parse_format(const char *s, enum ah_log_format *out);
+bool ah_log_is_component(const char *ctx);
+
 /* Per call-site state for rate limiting: the most recent contexts seen at
  * the site (least recently used one replaced). */
 #define AH_LOG_SITE_SLOTS 8

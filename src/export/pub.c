@@ -55,6 +55,8 @@ struct pub {
     pthread_mutex_t mu;        /* store commit/delete vs replay reads */
     _Atomic uint64_t next_pub; /* first sequence not yet published */
     _Atomic uint64_t outbox_bytes;
+    _Atomic uint64_t replay_requests, replay_refused, replay_messages; /* pub_counters */
+    _Atomic uint64_t replay_dropped; /* replies a full peer could not take */
 
     uint64_t stage_next; /* next sequence to hand out in this batch */
     struct staged *staged;
@@ -340,6 +342,22 @@ static void replay_serve(struct pub *p)
                                                 zmq_msg_size(&f[first]), &req) == AH_OK)
         st = WIRE_REPLAY_OK;
 
+    /* The identity frame decides whether the peer can take a reply at all:
+     * a peer with PUB_REPLAY_HWM replies unread (or gone) gets none, and
+     * the store is not even read for it (issue 17 item 4: a client that
+     * never read grew the head-end by 0.7 MB per request). */
+    if (zmq_send(p->router, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]),
+                 ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        uint64_t d = atomic_fetch_add(&p->replay_dropped, 1) + 1;
+        if (errno == EAGAIN)
+            ah_log(AH_LOG_WARN, "pub",
+                   "replay request dropped: its peer has %d replies unread (%llu dropped "
+                   "so far)",
+                   PUB_REPLAY_HWM, (unsigned long long)d);
+        for (int i = 0; i < n; i++)
+            zmq_msg_close(&f[i]);
+        return;
+    }
     struct collect c = {NULL, 0, 0, AH_OK};
     uint64_t oldest = 0, next = 0, count = 0;
     pthread_mutex_lock(&p->mu);
@@ -372,21 +390,26 @@ static void replay_serve(struct pub *p)
     int hl = wire_replay_header(st, st == WIRE_REPLAY_OK ? req.first : 0,
                                 st == WIRE_REPLAY_OK ? req.last : 0, count, oldest, next,
                                 hdr, sizeof hdr);
+    atomic_fetch_add(&p->replay_requests, 1);
+    if (st != WIRE_REPLAY_OK)
+        atomic_fetch_add(&p->replay_refused, 1);
+    atomic_fetch_add(&p->replay_messages, (uint64_t)count);
     if (st != WIRE_REPLAY_OK)
         ah_log(AH_LOG_INFO, "pub", "replay request refused: %s",
                wire_replay_status_name(st));
-    /* The identity frame decides whether the peer can take the reply at all:
-     * an absent or full peer loses this reply, never blocks us. */
-    if (hl > 0 && zmq_send(p->router, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]),
-                           ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0) {
-        if (first == 2)
-            send_frame(p->router, "", 0, 1);
-        send_frame(p->router, hdr, (size_t)hl, count > 0);
-        for (size_t i = 0; i < count; i++) {
-            zmq_msg_send(&c.frames[2 * i], p->router, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-            zmq_msg_send(&c.frames[2 * i + 1], p->router,
-                         (i + 1 < count ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
-        }
+    /* The identity went out above: the rest of this message always fits
+     * (libzmq checks the high-water mark once per message). */
+    if (first == 2)
+        send_frame(p->router, "", 0, 1);
+    if (hl <= 0) {
+        hl = 0;
+        count = 0;
+    }
+    send_frame(p->router, hdr, (size_t)hl, count > 0);
+    for (size_t i = 0; i < count; i++) {
+        zmq_msg_send(&c.frames[2 * i], p->router, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        zmq_msg_send(&c.frames[2 * i + 1], p->router,
+                     (i + 1 < count ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
     }
     for (size_t i = 0; i < 2 * c.n; i++)
         zmq_msg_close(&c.frames[i]); /* no-op for frames already sent */
@@ -543,7 +566,8 @@ int pub_new(store_t *store, const struct pub_opts *o, pub_t **out)
     const char *rp = o->replay ? o->replay : PUB_DEFAULT_REPLAY;
     if ((rc = server_socket(p, ZMQ_PUB, ep, *secret ? secret : NULL, o->sndhwm, &p->pub)))
         goto out_free;
-    if ((rc = server_socket(p, ZMQ_ROUTER, rp, *secret ? secret : NULL, 0, &p->router)))
+    if ((rc = server_socket(p, ZMQ_ROUTER, rp, *secret ? secret : NULL, PUB_REPLAY_HWM,
+                            &p->router)))
         goto out_free;
     memset(secret, 0, sizeof secret);
 
@@ -762,6 +786,19 @@ int pub_retention_run(pub_t *p)
 uint64_t pub_next_seq(const pub_t *p)
 {
     return atomic_load(&((struct pub *)p)->next_pub);
+}
+
+void pub_get_counters(const pub_t *p, struct pub_counters *out)
+{
+    pub_t *q = (pub_t *)p; /* atomics: loading does not change them */
+    out->replay_requests = atomic_load(&q->replay_requests);
+    out->replay_refused = atomic_load(&q->replay_refused);
+    out->replay_messages = atomic_load(&q->replay_messages);
+}
+
+uint64_t pub_replay_dropped(const pub_t *p)
+{
+    return p ? atomic_load(&((struct pub *)p)->replay_dropped) : 0;
 }
 
 uint64_t pub_outbox_bytes(const pub_t *p)

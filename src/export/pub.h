@@ -54,6 +54,13 @@ typedef struct pub pub_t;
  * (ZMQ_MAXMSGSIZE). */
 #define PUB_REQ_FRAME_MAX 1024
 
+/* Replies queued for one replay peer (its ROUTER pipe's high-water mark,
+ * a reply being one message of up to WIRE_REPLAY_MAX_COUNT records): a
+ * peer that does not read holds at most this many, about 0.7 MB each;
+ * further requests from it get no reply and are counted
+ * (pub_replay_dropped). */
+#define PUB_REPLAY_HWM 4
+
 /* Length of a Z85 CURVE key as text (32 bytes -> 40 characters). */
 #define PUB_KEY_Z85_LEN 40
 
@@ -118,8 +125,19 @@ int pub_retention_run(pub_t *p);
 
 /* First sequence not yet published (= replayable upper bound + 1). */
 uint64_t pub_next_seq(const pub_t *p);
+/* Replay requests dropped because their peer had PUB_REPLAY_HWM replies
+ * unread (or was gone). */
+uint64_t pub_replay_dropped(const pub_t *p);
 /* Bytes currently held in the outbox, as retention counts them. */
 uint64_t pub_outbox_bytes(const pub_t *p);
+
+/* Replay endpoint counters since pub_new (any thread; for /metrics). */
+struct pub_counters {
+    uint64_t replay_requests; /* requests answered (refusals included) */
+    uint64_t replay_refused;  /* answered with a status other than OK */
+    uint64_t replay_messages; /* outbox messages sent in replies */
+};
+void pub_get_counters(const pub_t *p, struct pub_counters *out);
 
 /* ---- keys ---------------------------------------------------------------
  * Key files hold one Z85 key and a newline: NAME.key the public key,

@@ -145,6 +145,16 @@ int cmd_release(int argc, char **argv)
                         "name is unknown: give --operator NAME\n");
         goto out;
     }
+    /* JSON carries UTF-8 only: say so rather than fail later as "out of
+     * memory" (issue 17 item 9). */
+    json_t *u_reason = json_string(reason), *u_op = json_string(op);
+    const char *bad = !u_reason ? "reason" : !u_op ? "operator" : NULL;
+    json_decref(u_reason);
+    json_decref(u_op);
+    if (bad) {
+        fprintf(stderr, "amihead release: --%s is not valid UTF-8\n", bad);
+        return 2;
+    }
     status = cmd_open(&x, false);
     if (status != 0)
         goto out;

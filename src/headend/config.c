@@ -8,10 +8,13 @@
 #include "config.h"
 
 #include "ah_err.h"
+#include "dialin.h"
 #include "vee_district.h"
 
 #include <csv.h>
 #include <yaml.h>
+
+#include <arpa/inet.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -28,6 +31,7 @@
 _Static_assert(sizeof(enum cfg_link_type) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum link_parity) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum ah_log_level) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum ah_log_format) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cfg_proto) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cfg_wiring) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cfg_class) == sizeof(int), "enum size");
@@ -76,6 +80,7 @@ static const char *const link_type_names[] = {
     "dlt645-tcp", "dlt645-listen", "dlt645-serial", "modbus-tcp", "modbus-rtu", NULL};
 static const char *const parity_names[] = {"none", "even", "odd", NULL};
 static const char *const log_level_names[] = {"debug", "info", "warn", "error", NULL};
+static const char *const log_format_names[] = {"text", "json", NULL}; /* ah_log_format */
 static const char *const proto_names[] = {"dlt645-2007", "dlt645-1997", "modbus", NULL};
 static const char *const wiring_names[] = {"1P2W", "3P3W", "3P4W", NULL};
 static const char *const class_names[] = {"A", "B", "C", NULL};
@@ -382,11 +387,15 @@ static const struct cfg_key headend_keys[] = {
     KEY("timezone", CFG_T_TZ, struct cfg_headend, timezone),
     KEY("log_level", CFG_T_ENUM, struct cfg_headend, log_level, .def = "info",
         .names = log_level_names),
+    KEY("log_format", CFG_T_ENUM, struct cfg_headend, log_format, .def = "text",
+        .names = log_format_names),
 };
 
 static const struct cfg_key storage_keys[] = {
     KEY("path", CFG_T_PATH, struct cfg_storage, path, .flags = CFG_REQ),
     KEY("sync", CFG_T_BOOL, struct cfg_storage, sync, .def = "true"),
+    KEY("reserve_mb", CFG_T_INT, struct cfg_storage, reserve_mb, .min = 0, .max = 1048576,
+        .def = "64"),
 };
 
 static const struct cfg_key schedule_keys[] = {
@@ -430,6 +439,7 @@ static const struct cfg_key link_keys[] = {
         .only = LT_SERIAL),
     KEY("timeout_ms", CFG_T_INT, struct cfg_link, timeout_ms, .min = 10, .max = 60000),
     KEY("retries", CFG_T_INT, struct cfg_link, retries, .min = 0, .max = 10),
+    KEY("allow", CFG_T_STR, struct cfg_link, allow, .only = LT_LISTEN),
 };
 enum {
     LK_NAME,
@@ -442,7 +452,8 @@ enum {
     LK_PARITY,
     LK_STOP,
     LK_TIMEOUT,
-    LK_RETRIES
+    LK_RETRIES,
+    LK_ALLOW
 };
 
 static const struct cfg_key export_keys[] = {
@@ -627,12 +638,22 @@ static void parse_section(struct loader *L, yaml_document_t *doc, yaml_node_t *m
                 continue;
             }
             lines[i] = yline(kn);
-            if (vn->type != YAML_SCALAR_NODE) {
+            bool bad = vn->type != YAML_SCALAR_NODE;
+            if (bad)
                 err_at(L, L->yfile, yline(vn), kname, "expected a single value");
-                continue;
-            }
-            if (set_value(&keys[i], yscalar(vn), base, err, sizeof err))
+            else if (strlen(yscalar(vn)) != vn->data.scalar.length) {
+                /* "a\0b" would be read as "a": refuse, do not truncate. */
+                err_at(L, L->yfile, yline(vn), kname, "value contains a NUL byte");
+                bad = true;
+            } else if (set_value(&keys[i], yscalar(vn), base, err, sizeof err)) {
                 err_at(L, L->yfile, yline(vn), kname, "%s", err);
+                bad = true;
+            }
+            /* The cross-checks still run on this section (and divide by
+             * some of its values): a refused value leaves the default,
+             * never 0 (issue 17: interval_min 0 → SIGFPE). */
+            if (bad && keys[i].def)
+                (void)set_value(&keys[i], keys[i].def, base, err, sizeof err);
         }
     }
     for (size_t i = 0; i < nkeys; i++) {
@@ -728,16 +749,21 @@ static void parse_links(struct loader *L, yaml_document_t *doc, yaml_node_t *seq
         /* DL/T 645 lines are 2400 8E1 by convention (protocols.md §1.1);
          * Modbus meters ship as 9600 8N1 (protocols.md §4.2, §4.3). */
         bool dlt = l->type == CFG_LINK_DLT645_SERIAL;
-        if (!lines[LK_BAUD])
+        /* A refused value (reported) left 0: take the default as well. */
+        if (!lines[LK_BAUD] || !l->baud)
             l->baud = (bit & LT_SERIAL) ? (dlt ? 2400 : 9600) : 0;
         if (!lines[LK_PARITY])
             l->parity = dlt ? LINK_PARITY_EVEN : LINK_PARITY_NONE;
-        if (!lines[LK_STOP])
+        if (!lines[LK_STOP] || !l->stop_bits)
             l->stop_bits = 1;
-        if (!lines[LK_TIMEOUT])
+        if (!lines[LK_TIMEOUT] || !l->timeout_ms)
             l->timeout_ms = c->schedule.timeout_ms;
         if (!lines[LK_RETRIES])
             l->retries = c->schedule.retries;
+        char aerr[160];
+        if (lines[LK_ALLOW] &&
+            dialin_allow_parse(l->allow, &l->allow_net, aerr, sizeof aerr))
+            err_at(L, L->yfile, lines[LK_ALLOW], "links.allow", "%s", aerr);
     }
 
     /* Names are unique; one endpoint or device belongs to one link, else
@@ -822,7 +848,8 @@ static void csv_on_field(void *s, size_t len, void *data)
 {
     struct csv_ctx *x = data;
     if (x->nf < CSV_COLS_MAX) {
-        x->too_long[x->nf] = len >= CSV_FIELD_MAX;
+        /* a NUL would end the value early unseen: as bad as too long */
+        x->too_long[x->nf] = len >= CSV_FIELD_MAX || (len && memchr(s, 0, len));
         size_t n = x->too_long[x->nf] ? CSV_FIELD_MAX - 1 : len;
         if (n)
             memcpy(x->f[x->nf], s, n);
@@ -890,7 +917,7 @@ static void csv_row(struct csv_ctx *x)
     for (size_t i = 0; i < x->n_cols; i++) {
         const struct cfg_key *k = &meter_cols[x->col_key[i]];
         if (x->too_long[i]) {
-            err_at(L, F, ln, k->key, "value too long");
+            err_at(L, F, ln, k->key, "value too long or holding a NUL byte");
             ok = false;
             continue;
         }
@@ -1000,6 +1027,28 @@ static bool skip_line(const char *s)
     return *s == '#' || *s == '\n' || *s == '\r' || !*s;
 }
 
+/* Bounds on the inventory file (STYLE.md §6: every buffer has a maximum):
+ * `inventory: /dev/zero` once grew memory until killed. */
+#define CSV_LINE_MAX 4096
+#define CSV_FILE_MAX ((off_t)CFG_MAX_METERS * 512)
+
+/* One line into buf (with its '\n'), NULs included: its length, 0 at end
+ * of file, -1 when longer than cap - 1 (the rest of the line is left). */
+static ssize_t read_line(FILE *fp, char *buf, size_t cap)
+{
+    size_t n = 0;
+    int ch;
+    while (n + 1 < cap && (ch = getc(fp)) != EOF) {
+        buf[n++] = (char)ch;
+        if (ch == '\n')
+            break;
+    }
+    buf[n] = '\0';
+    if (n + 1 == cap && buf[n - 1] != '\n')
+        return -1;
+    return (ssize_t)n;
+}
+
 static void load_inventory(struct loader *L, unsigned yaml_line)
 {
     const char *F = L->c->inventory;
@@ -1007,6 +1056,15 @@ static void load_inventory(struct loader *L, unsigned yaml_line)
     if (!fp) {
         err_at(L, L->yfile, yaml_line, "inventory", "cannot open %s: %s", F,
                strerror(errno));
+        return;
+    }
+    struct stat st;
+    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode) ||
+        st.st_size > CSV_FILE_MAX) {
+        err_at(L, L->yfile, yaml_line, "inventory",
+               "%s is not a regular file of at most %lld MB", F,
+               (long long)(CSV_FILE_MAX >> 20));
+        fclose(fp);
         return;
     }
     struct csv_parser p;
@@ -1026,11 +1084,16 @@ static void load_inventory(struct loader *L, unsigned yaml_line)
     x->L = L;
     x->file = F;
     x->at_start = true;
-    char *buf = NULL;
-    size_t bcap = 0;
-    ssize_t len;
-    while (!x->stop && !L->nomem && (len = getline(&buf, &bcap, fp)) >= 0) {
+    char *buf = malloc(CSV_LINE_MAX);
+    if (!buf)
+        L->nomem = true;
+    ssize_t len = 0;
+    while (!x->stop && !L->nomem && (len = read_line(fp, buf, CSV_LINE_MAX)) != 0) {
         x->line++;
+        if (len < 0) {
+            err_at(L, F, x->line, "csv", "line longer than %d bytes", CSV_LINE_MAX - 1);
+            break;
+        }
         /* Excel's "CSV UTF-8" starts the file with a byte order mark */
         if (x->line == 1 && len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) {
             memmove(buf, buf + 3, (size_t)len - 2);
@@ -1509,11 +1572,113 @@ static void check_cross(struct loader *L, unsigned sched_lines[MAX_KEYS],
                "%s is not a directory", sec->client_keys_dir);
 }
 
+/* "host:port" / "[v6]:port" → host (brackets kept) and port; 0 when it
+ * is not one (already reported by its key). */
+static int split_port(const char *hp, char *host, size_t cap)
+{
+    const char *colon = strrchr(hp, ':');
+    if (!colon || (size_t)(colon - hp) >= cap)
+        return 0;
+    memcpy(host, hp, (size_t)(colon - hp));
+    host[colon - hp] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    return *end || port < 1 || port > 65535 ? 0 : (int)port;
+}
+
+static bool hosts_overlap(const char *a, const char *b)
+{
+    static const char *const any[] = {"*", "0.0.0.0", "[::]", "[*]"};
+    for (size_t i = 0; i < sizeof any / sizeof any[0]; i++)
+        if (!strcmp(a, any[i]) || !strcmp(b, any[i]))
+            return true;
+    return !strcmp(a, b);
+}
+
+/*
+ * What `run` would only find when binding (issue 17 item 9): the metrics
+ * endpoint takes an IPv4 literal (metrics.c binds AF_INET), and no two of
+ * metrics, export.pub, export.replay share a TCP port on overlapping
+ * hosts.
+ */
+static void check_ports(struct loader *L, const unsigned exp_lines[MAX_KEYS],
+                        unsigned met_line)
+{
+    const struct cfg *c = L->c;
+    char mh[CFG_HOSTPORT_MAX] = "", h[CFG_HOSTPORT_MAX];
+    int mport = 0;
+    if (*c->metrics.listen && (mport = split_port(c->metrics.listen, mh, sizeof mh))) {
+        struct in_addr a;
+        if (inet_pton(AF_INET, mh, &a) != 1) {
+            err_at(L, L->yfile, met_line, "metrics.listen",
+                   "'%s' is not an IPv4 address: the metrics endpoint binds IPv4 "
+                   "literals only (e.g. 127.0.0.1:9464)",
+                   mh);
+            mport = 0;
+        }
+    }
+    const char *eps[2] = {c->export.pub, c->export.replay};
+    const char *names[2] = {"export.pub", "export.replay"};
+    for (int i = 0; i < 2 && mport; i++) {
+        if (strncmp(eps[i], "tcp://", 6))
+            continue;
+        int port = split_port(eps[i] + 6, h, sizeof h);
+        if (port == mport && hosts_overlap(h, mh))
+            err_at(L, L->yfile, exp_lines[i], names[i],
+                   "%s uses port %d of metrics.listen (%s)", eps[i], port,
+                   c->metrics.listen);
+    }
+}
+
+/* Deepest nesting of collections a config may have (it needs 4). */
+#define CFG_YAML_DEPTH_MAX 32
+
+/*
+ * Refuse deep nesting before libyaml builds the document: its scanner
+ * rechecks every open flow level at each token, so "[[[[...]]]]" 32,000
+ * deep took 4 s (quadratic, issue 17 item 9). An event pass stops at the
+ * first level too deep. true: go on with the load.
+ */
+static bool yaml_depth_ok(struct loader *L, FILE *fp)
+{
+    yaml_parser_t ps;
+    if (!yaml_parser_initialize(&ps)) {
+        L->nomem = true;
+        return false;
+    }
+    yaml_parser_set_input_file(&ps, fp);
+    int depth = 0;
+    bool ok = true, done = false;
+    while (!done) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&ps, &ev))
+            break; /* the load below reports the syntax error */
+        if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+            if (++depth > CFG_YAML_DEPTH_MAX) {
+                err_at(L, L->yfile, (unsigned)ev.start_mark.line + 1, "yaml",
+                       "nested deeper than %d levels", CFG_YAML_DEPTH_MAX);
+                ok = false;
+                done = true;
+            }
+        } else if (ev.type == YAML_SEQUENCE_END_EVENT ||
+                   ev.type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        } else if (ev.type == YAML_STREAM_END_EVENT)
+            done = true;
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&ps);
+    rewind(fp);
+    return ok;
+}
+
 static void load_yaml(struct loader *L, FILE *fp)
 {
     struct cfg *c = L->c;
     yaml_parser_t parser;
     yaml_document_t doc;
+    if (!yaml_depth_ok(L, fp))
+        return;
     if (!yaml_parser_initialize(&parser)) {
         L->nomem = true;
         return;
@@ -1577,11 +1742,13 @@ static void load_yaml(struct loader *L, FILE *fp)
                   &c->security, "security", sec_key_line[SEC_SECURITY], sec_lines);
     parse_section(L, &doc, sec[SEC_METRICS], metrics_keys, NKEYS(metrics_keys),
                   &c->metrics, "metrics", sec_key_line[SEC_METRICS], lines);
+    unsigned met_line = lines[0] ? lines[0] : sec_key_line[SEC_METRICS];
     size_t errors_before = L->d->n_errors;
     parse_section(L, &doc, sec[SEC_VALIDATION], validation_keys, NKEYS(validation_keys),
                   &c->validation, "validation", sec_key_line[SEC_VALIDATION], val_lines);
     check_validation(L, val_lines, sec_key_line[SEC_VALIDATION], errors_before);
     check_cross(L, sched_lines, exp_lines, sec_lines, sec_key_line[SEC_SECURITY]);
+    check_ports(L, exp_lines, met_line);
 
     /* Links after schedule: they inherit its timeout and retries. */
     if (sec[SEC_LINKS])
@@ -1593,7 +1760,8 @@ static void load_yaml(struct loader *L, FILE *fp)
     char err[200];
     if (!inv)
         err_at(L, L->yfile, 0, "inventory", "required key missing");
-    else if (inv->type != YAML_SCALAR_NODE)
+    else if (inv->type != YAML_SCALAR_NODE ||
+             strlen(yscalar(inv)) != inv->data.scalar.length)
         err_at(L, L->yfile, yline(inv), "inventory", "expected a file name");
     else if (set_value(&inventory_key, yscalar(inv), c, err, sizeof err))
         err_at(L, L->yfile, yline(inv), "inventory", "%s", err);
@@ -1609,6 +1777,43 @@ static void load_yaml(struct loader *L, FILE *fp)
 out:
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
+}
+
+/* ---- key list --------------------------------------------------------- */
+
+/* Every YAML key, for tests that feed each one hostile values: one table
+ * per section, links as "links.KEY", the top-level "inventory". */
+static const struct {
+    const char *section;
+    const struct cfg_key *keys;
+    size_t n;
+} key_sections[] = {
+    {"headend", headend_keys, NKEYS(headend_keys)},
+    {"storage", storage_keys, NKEYS(storage_keys)},
+    {"schedule", schedule_keys, NKEYS(schedule_keys)},
+    {"links", link_keys, NKEYS(link_keys)},
+    {"export", export_keys, NKEYS(export_keys)},
+    {"security", security_keys, NKEYS(security_keys)},
+    {"metrics", metrics_keys, NKEYS(metrics_keys)},
+    {"validation", validation_keys, NKEYS(validation_keys)},
+};
+
+int cfg_key_at(size_t i, const char **section, const char **key)
+{
+    for (size_t s = 0; s < sizeof key_sections / sizeof key_sections[0]; s++) {
+        if (i < key_sections[s].n) {
+            *section = key_sections[s].section;
+            *key = key_sections[s].keys[i].key;
+            return 0;
+        }
+        i -= key_sections[s].n;
+    }
+    if (i == 0) {
+        *section = "";
+        *key = "inventory";
+        return 0;
+    }
+    return AH_ENOENT;
 }
 
 /* ---- entry points ----------------------------------------------------- */

@@ -17,6 +17,7 @@
 #define AH_CONFIG_H
 
 #include "ah_log.h"
+#include "dialin.h"
 #include "dlt645.h"
 #include "link.h"
 #include "mbmap.h"
@@ -75,6 +76,8 @@ struct cfg_link {
     int stop_bits;                   /* serial: 1 or 2 */
     int timeout_ms;                  /* per attempt; schedule's unless overridden */
     int retries;                     /* schedule's unless overridden */
+    char allow[256];                 /* dlt645-listen: allowed sources, "" any */
+    struct dialin_allow allow_net;   /* ... parsed (dialin.h) */
     unsigned line;                   /* line of "- name:" in the YAML file */
     size_t n_meters;                 /* inventory rows on this link */
 };
@@ -112,6 +115,7 @@ struct cfg {
         char id[CFG_HOSTPORT_MAX];
         char timezone[64]; /* "" = the box's TZ */
         enum ah_log_level log_level;
+        enum ah_log_format log_format; /* text | json */
         /* Meters' wall time - UTC, s; fixed (zones with daylight saving are
          * refused), taken at load: from the zone's TZif footer for a named
          * zone, from localtime_r of the process TZ for "". */
@@ -123,6 +127,7 @@ struct cfg {
     struct cfg_storage {
         char path[CFG_PATH_MAX];
         bool sync;
+        int reserve_mb; /* free space kept on its file system, 0..1048576 */
     } storage;
 
     struct cfg_schedule {
@@ -199,6 +204,13 @@ const struct cfg_meter *cfg_meter_find(const struct cfg *c, const char *id);
 int cfg_vee_thresholds(const struct cfg *c, struct vee_thresholds *out);
 int cfg_vee_meter_info(const struct cfg *c, const struct cfg_meter *m,
                        struct vee_meter_info *out);
+
+/*
+ * The i-th YAML key (0-based) of every section: *section "headend", ...,
+ * "links" (a key of each link), "" for the top-level "inventory". Static
+ * strings. 0, or AH_ENOENT past the last key.
+ */
+int cfg_key_at(size_t i, const char **section, const char **key);
 
 /* Text as written in the files ("dlt645-tcp", "modbus", "3P4W", ...). */
 const char *cfg_link_type_name(enum cfg_link_type t);

@@ -7,6 +7,7 @@
 #include "cmd_bridge.h"
 #include "cmd_check_config.h"
 #include "cmd_export.h"
+#include "cmd_report.h"
 #include "cmd_vee.h"
 #include "cmd_run.h"
 
@@ -24,6 +25,7 @@ static const struct cmd commands[] = {
     {"release", cmd_release, "release suspect reads of a meter to billing"},
     {"keygen", cmd_keygen, "make a CURVE key pair for the export endpoints"},
     {"tail", cmd_tail, "print the export in sequence order, filling gaps by replay"},
+    {"report", cmd_report, "HTML report of local days: collection, loss, anomalies"},
     {"ports", cmd_ports, "list serial ports with their USB details"},
     {"version", cmd_version, "print the version"},
     {"bridge", cmd_bridge, "feed this head-end's export into NATS JetStream, exactly once"},

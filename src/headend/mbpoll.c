@@ -225,7 +225,9 @@ static void read_cycle(struct mbpoll *p, int64_t boundary_s)
         }
         p->streak[k] = 0;
         ok++;
-        met_set(p->c.met.rtt, n_spans ? (double)dt / (double)n_spans : (double)dt);
+        double rtt_s = (n_spans ? (double)dt / (double)n_spans : (double)dt) / 1000.0;
+        met_set(p->c.met.rtt, rtt_s);
+        met_observe(p->c.met.latency, rtt_s);
         struct pipe_read pr;
         memset(&pr, 0, sizeof pr);
         pr.meter = p->c.midx[mi];

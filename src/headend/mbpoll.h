@@ -27,7 +27,8 @@ struct met_series;
 
 /* Where a link thread counts (any may be NULL; metrics.h). */
 struct mbpoll_metrics {
-    struct met_series *reads, *requests, *timeouts, *rtt, *ratio, *overruns, *up;
+    struct met_series *reads, *requests, *timeouts, *rtt, *ratio, *overruns, *up,
+        *latency; /* rtt in seconds; latency a histogram (seconds) */
 };
 
 struct mbpoll_conf {

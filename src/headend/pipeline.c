@@ -21,6 +21,7 @@
 #include "ah_err.h"
 #include "ah_log.h"
 #include "config.h"
+#include "metrics.h"
 #include "pub.h"
 #include "vee.h"
 #include "vee_district.h"
@@ -111,6 +112,10 @@ struct pipe {
     bool stopping;
     int last_err;
     struct pipe_stats stats;
+    /* full disk (store.h reserve_bytes): the writer holds its batch and the
+     * queue fills, so collection pauses; these say so (pipe_set_metrics) */
+    struct met_series *m_full, *m_commit_err, *m_replay_drop;
+    bool full_hold; /* the writer holds a batch for lack of space */
 
     /* validation (NULL cfg: plain store writer) */
     const struct cfg *cfg;
@@ -1295,14 +1300,35 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
         if (rc == AH_OK) {
             pthread_mutex_lock(&p->lock);
             p->last_err = AH_OK;
+            p->full_hold = false;
             pthread_mutex_unlock(&p->lock);
+            if (attempt > 0) {
+                ah_log(AH_LOG_WARN, "pipeline",
+                       "store writable again: %zu reads committed after %d retries", n,
+                       attempt);
+                met_set(p->m_full, 0);
+            }
             break;
         }
-        ah_log(AH_LOG_ERROR, "pipeline", "store commit of %zu reads failed: %s (%s)", n,
-               ah_strerror(rc), store_last_error(p->st));
+        met_add(p->m_commit_err, 1);
+        if (rc == AH_ENOSPC) {
+            /* Nothing committed is at risk; the batch is held and the queue
+             * behind it fills until collection waits (pipe_push). */
+            met_set(p->m_full, 1);
+            ah_log(AH_LOG_ERROR, "pipeline",
+                   "no space for the store: holding %zu reads, collection paused until "
+                   "space is freed (%s)",
+                   n, store_last_error(p->st));
+        } else
+            ah_log(AH_LOG_ERROR, "pipeline", "store commit of %zu reads failed: %s (%s)",
+                   n, ah_strerror(rc), store_last_error(p->st));
         pthread_mutex_lock(&p->lock);
         p->stats.commit_errors++;
         p->last_err = rc;
+        if (rc == AH_ENOSPC && !p->full_hold) {
+            p->full_hold = true;
+            pthread_cond_broadcast(&p->not_full); /* pipe_push stops waiting */
+        }
         bool give_up = p->stopping && attempt >= 3;
         pthread_mutex_unlock(&p->lock);
         if (give_up)
@@ -1418,6 +1444,8 @@ static void *pipe_writer(void *arg)
         if (n == 0 && !p->cfg)
             continue;
         write_batch(p, batch, n);
+        if (p->m_replay_drop) /* the replay thread counts; copied here each pass */
+            met_set(p->m_replay_drop, (double)pub_replay_dropped(p->pub));
 
         pthread_mutex_lock(&p->lock);
         p->stats.written += n;
@@ -1668,8 +1696,15 @@ int pipe_start(store_t *st, bool sync, pipe_t **out)
 int pipe_push(pipe_t *p, const struct pipe_read *r)
 {
     pthread_mutex_lock(&p->lock);
-    while (p->len == PIPE_QUEUE_MAX && !p->stopping)
+    while (p->len == PIPE_QUEUE_MAX && !p->stopping && !p->full_hold)
         pthread_cond_wait(&p->not_full, &p->lock);
+    if (p->len == PIPE_QUEUE_MAX && p->full_hold && !p->stopping) {
+        /* The store is out of space and the queue is full: refuse rather
+         * than stop the event loop (SIGTERM, metrics and links keep
+         * working); the read stays a gap, backfilled once space is back. */
+        pthread_mutex_unlock(&p->lock);
+        return AH_ENOSPC;
+    }
     if (p->stopping) {
         pthread_mutex_unlock(&p->lock);
         return AH_ECLOSED;
@@ -1706,6 +1741,24 @@ int pipe_stop(pipe_t **pp)
     pipe_free(p);
     *pp = NULL;
     return rc;
+}
+
+void pipe_set_metrics(pipe_t *p, met_t *m)
+{
+    if (!p || !m)
+        return;
+    p->m_full = met_series(m, "amihead_store_full",
+                           "1 while store writes are held: free space below "
+                           "storage.reserve_mb (or the disk full)",
+                           MET_GAUGE, NULL);
+    p->m_commit_err =
+        met_series(m, "amihead_store_commit_errors_total",
+                   "Store commits that failed (each retry counts)", MET_COUNTER, NULL);
+    if (p->pub)
+        p->m_replay_drop = met_series(m, "amihead_replay_dropped_total",
+                                      "Replay requests left unanswered: the peer had "
+                                      "its quota of replies unread",
+                                      MET_COUNTER, NULL);
 }
 
 void pipe_get_stats(pipe_t *p, struct pipe_stats *out)

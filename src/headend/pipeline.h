@@ -97,8 +97,9 @@ int pipe_start_vee(store_t *st, bool sync, const struct pipe_vee *v, pipe_t **ou
 /* Directory of release requests beside the store: "<storage>.release". */
 int pipe_release_dir(const char *storage_path, char *buf, size_t cap);
 
-/* Queue one read (copied); waits while the queue is full. AH_OK, or
- * AH_ECLOSED after pipe_stop began. */
+/* Queue one read (copied); waits while the queue is full. AH_OK,
+ * AH_ECLOSED after pipe_stop began, or AH_ENOSPC (not queued, at once) when
+ * the queue is full behind a batch held for lack of disk space. */
 int pipe_push(pipe_t *p, const struct pipe_read *r);
 
 /* A link outage longer than one interval (up false: LINK_DOWN, since the
@@ -117,6 +118,12 @@ int pipe_missing_intervals(pipe_t *p, uint32_t meter, uint64_t from, uint64_t to
 /* Write everything queued, stop and join the writer, free; *p = NULL.
  * Returns AH_OK or the last commit error. Accepts NULL. */
 int pipe_stop(pipe_t **p);
+
+/* Register the writer's own series in m (borrowed, must outlive p):
+ * amihead_store_full (1 while writes are held for space) and
+ * amihead_store_commit_errors_total. Call once, before reads flow. */
+typedef struct met met_t;
+void pipe_set_metrics(pipe_t *p, met_t *m);
 
 /* Counters (a snapshot under the lock). */
 void pipe_get_stats(pipe_t *p, struct pipe_stats *out);

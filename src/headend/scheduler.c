@@ -38,6 +38,7 @@
 #include "ah_clock.h"
 #include "ah_err.h"
 #include "ah_log.h"
+#include "dialin.h"
 #include "dlt645_di.h"
 #include "link.h"
 #include "mbpoll.h"
@@ -187,12 +188,21 @@ enum { TAG_LINK = 0, TAG_LISTEN = 1, TAG_PENDING = 2 };
 #define EV_DATA(tag, i) (((uint64_t)(tag) << 32) | (uint64_t)(i))
 
 /* A socket of a dial-in listener waiting for its 13H answer. */
-#define SCHED_PENDING_MAX 32
+#define SCHED_PENDING_MAX DIALIN_PENDING_MAX
+struct slink;
 struct spending {
     link_t *l; /* NULL: free slot */
     size_t lis;
     struct sess sess;
     char peer[64];
+    uint8_t ip[16]; /* source address (dialin.h form), when has_ip */
+    bool has_ip;
+    int64_t since; /* mono ms of the accept: the oldest is closed first */
+    /* It named the address of a link that is up: the old connection is
+     * probed before anything changes hands (issue 17 item 3). */
+    struct slink *contest;
+    bool handover; /* the probe settled it: the newcomer takes the address */
+    int64_t contest_t0, contest_deadline; /* mono ms */
 };
 
 struct slisten {
@@ -203,7 +213,7 @@ struct slisten {
 
 struct link_met {
     struct met_series *reads, *requests, *retries, *timeouts, *rtt, *ratio, *missing,
-        *overruns, *up, *outages;
+        *overruns, *up, *latency, *outages;
 };
 
 struct slink {
@@ -253,6 +263,16 @@ struct slink {
     bool in_flight;
     struct sess sess;
     char ctx[CFG_NAME_MAX * 2 + 2];
+    char mctx[CFG_NAME_MAX * 2 + 2]; /* "link/meter" (ah_log.h), meter_ctx */
+
+    /* dial-in identity (issue 17 item 3) */
+    bool probing;            /* the in-flight request is a 13H probe */
+    bool disputed;           /* a newcomer claims this address: reads withheld */
+    int64_t dispute_t0;      /* mono ms the claim began */
+    int64_t ok_mono;         /* last valid reply on this connection, mono ms */
+    int64_t probe_fail_mono; /* last 13H probe left unanswered, mono ms */
+    struct met_series *m_conflicts, *m_refused_src, *m_withheld, *m_stale, *m_junk;
+    unsigned long long junk_total; /* bytes no request asked for */
 };
 
 struct sched {
@@ -268,10 +288,14 @@ struct sched {
     int64_t step_s;
     struct sched_stats st;
     met_t *met;
+    bool own_met; /* false: borrowed through sched_new_met (reload keeps it) */
+    sched_tick_fn tick;
+    void *tick_arg;
     struct slisten *lis;
     size_t n_lis;
     struct spending pend[SCHED_PENDING_MAX];
-    mbpoll_t **mb; /* per link, Modbus ones only */
+    mbpoll_t **mb;                    /* per link, Modbus ones only */
+    struct met_series *m_pend_closed; /* unidentified connections closed early */
 };
 
 static enum slink_kind kind_of(const struct cfg *cfg, const struct cfg_meter *m)
@@ -284,6 +308,13 @@ static enum slink_kind kind_of(const struct cfg *cfg, const struct cfg_meter *m)
     return t == CFG_LINK_DLT645_TCP      ? SL_TCP
            : t == CFG_LINK_DLT645_SERIAL ? SL_SERIAL
                                          : SL_DIALIN;
+}
+
+/* The log context of one meter of L: "link/meter" (a JSON log's fields). */
+static const char *meter_ctx(struct slink *L, const char *meter)
+{
+    snprintf(L->mctx, sizeof L->mctx, "%s/%s", L->cl->name, meter);
+    return L->mctx;
 }
 
 static void link_metrics(struct sched *s, struct slink *L)
@@ -302,8 +333,13 @@ static void link_metrics(struct sched *s, struct slink *L)
     L->met.timeouts =
         met_series(m, "amihead_timeouts_total",
                    "Transactions that failed after every attempt", MET_COUNTER, lab);
-    L->met.rtt = met_series(m, "amihead_rtt_ms", "Round-trip time of the last answer, ms",
-                            MET_GAUGE, lab);
+    L->met.rtt = met_series(m, "amihead_rtt_seconds",
+                            "Round-trip time of the last answer", MET_GAUGE, lab);
+    /* request to answer, seconds: RS-485 at 2400 Bd to a slow GPRS link */
+    static const double lat_s[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10};
+    L->met.latency = met_histogram(m, "amihead_request_duration_seconds",
+                                   "Time from a request to its answer", lab, lat_s,
+                                   sizeof lat_s / sizeof lat_s[0]);
     L->met.ratio = met_series(m, "amihead_link_success_ratio",
                               "Meters that answered / meters tried in the last cycle",
                               MET_GAUGE, lab);
@@ -315,13 +351,52 @@ static void link_metrics(struct sched *s, struct slink *L)
                    "Cycles that ran into the next interval", MET_COUNTER, lab);
     L->met.up =
         met_series(m, "amihead_link_up", "1 when the link is connected", MET_GAUGE, lab);
-    L->met.outages = met_series(m, "amihead_link_outages_total",
-                                "Link outages longer than one interval (LINK_DOWN events)",
+    L->met.outages = met_series(
+        m, "amihead_link_outages_total",
+        "Link outages longer than one interval (LINK_DOWN events)", MET_COUNTER, lab);
+}
+
+/* Series of issue 17's defences: what was refused and why. */
+static void hostile_metrics(struct sched *s, struct slink *L)
+{
+    char lab[CFG_NAME_MAX + 32];
+    met_t *m = s->met;
+    snprintf(lab, sizeof lab, "link=\"%s\"", L->cl->name);
+    L->m_junk = met_series(m, "amihead_junk_bytes_total",
+                           "Bytes on the link that were no reply: unsolicited or junk "
+                           "around frames",
+                           MET_COUNTER, lab);
+    L->m_stale = met_series(m, "amihead_records_refused_total",
+                            "Load records refused: stamped before the requested interval",
+                            MET_COUNTER, lab);
+    if (L->kind != SL_DIALIN)
+        return;
+    L->m_conflicts = met_series(m, "amihead_dialin_conflicts_total",
+                                "Dial-ins that claimed the address of a connected "
+                                "concentrator",
                                 MET_COUNTER, lab);
+    L->m_withheld = met_series(m, "amihead_dialin_withheld_reads_total",
+                               "Reads not passed on while the link's identity was in "
+                               "dispute",
+                               MET_COUNTER, lab);
+    snprintf(lab, sizeof lab, "link=\"%s\",reason=\"source\"", L->cl->name);
+    L->m_refused_src =
+        met_series(m, "amihead_dialin_refused_total",
+                   "Dial-ins refused (source not in links[].allow)", MET_COUNTER, lab);
+    s->m_pend_closed = met_series(m, "amihead_dialin_unidentified_closed_total",
+                                  "Unidentified dial-in connections closed to make room "
+                                  "(per-source bound, oldest first)",
+                                  MET_COUNTER, NULL);
 }
 
 int sched_new(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pipe,
               const uint32_t *meter_idx, sched_t **out)
+{
+    return sched_new_met(cfg, clk, pipe, meter_idx, NULL, out);
+}
+
+int sched_new_met(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pipe,
+                  const uint32_t *meter_idx, struct met *met, sched_t **out)
 {
     struct sched *s = calloc(1, sizeof *s);
     if (!s)
@@ -343,7 +418,8 @@ int sched_new(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pipe,
         sched_destroy(&s);
         return AH_EIO;
     }
-    s->met = met_new();
+    s->own_met = !met;
+    s->met = met ? met : met_new();
     s->lis = calloc(cfg->n_links ? cfg->n_links : 1, sizeof *s->lis);
     s->mb = calloc(cfg->n_links ? cfg->n_links : 1, sizeof *s->mb);
     if (!s->met || !s->lis || !s->mb)
@@ -371,6 +447,7 @@ int sched_new(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pipe,
         if (L->n_meters == 0)
             continue;
         link_metrics(s, L);
+        hostile_metrics(s, L);
         L->meters = malloc(L->n_meters * sizeof *L->meters);
         if (!L->meters)
             goto out_nomem;
@@ -413,7 +490,8 @@ int sched_new(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pipe,
         if (fd < 0) {
             char why[256];
             if (probe_listen(s->lis[j].addr, why, sizeof why) != 0)
-                ah_log(AH_LOG_ERROR, "sched", "dial-in listen %s: %s", s->lis[j].addr, why);
+                ah_log(AH_LOG_ERROR, "sched", "dial-in listen %s: %s", s->lis[j].addr,
+                       why);
             else
                 ah_log(AH_LOG_ERROR, "sched", "listen on %s: %s", s->lis[j].addr,
                        ah_strerror(fd));
@@ -453,8 +531,10 @@ void sched_destroy(sched_t **sp)
         link_destroy(&s->pend[j].l);
     if (s->ep >= 0)
         close(s->ep);
-    met_stop(s->met);
-    met_destroy(&s->met);
+    if (s->own_met) {
+        met_stop(s->met);
+        met_destroy(&s->met);
+    }
     free(s->lis);
     free(s->mb);
     free(s->links);
@@ -462,6 +542,22 @@ void sched_destroy(sched_t **sp)
     free(s->midx);
     free(s);
     *sp = NULL;
+}
+
+void sched_set_tick(sched_t *s, sched_tick_fn fn, void *arg)
+{
+    s->tick = fn;
+    s->tick_arg = arg;
+}
+
+bool sched_idle(const sched_t *s)
+{
+    for (size_t k = 0; k < s->n_links; k++) {
+        const struct slink *L = &s->links[k];
+        if (L->n_meters && L->kind != SL_MODBUS && L->active)
+            return false;
+    }
+    return true;
 }
 
 const struct sched_stats *sched_stats(const sched_t *s)
@@ -514,6 +610,7 @@ static void link_drop(struct sched *s, struct slink *L, int why)
         sess_on_link_error(&L->sess, why);
         L->in_flight = false;
     }
+    L->probing = false;
     if (!L->down_since) /* until a reply proves the link again */
         L->down_since = ah_clock_now_ms(s->clk);
     L->up = false;
@@ -565,8 +662,9 @@ static void link_outage_check(struct sched *s, struct slink *L)
         return;
     char since[32];
     ah_time_format(L->down_since, since, sizeof since);
-    ah_log(AH_LOG_WARN, L->ctx, "LINK_DOWN %s: no reply through it since %s (%d attempts)",
-           link_where(L), since, L->conn_fails);
+    ah_log(AH_LOG_WARN, L->ctx,
+           "LINK_DOWN %s: no reply through it since %s (%d attempts)", link_where(L),
+           since, L->conn_fails);
     L->outage_said = true;
     met_add(L->met.outages, 1);
     if (s->pipe && pipe_push_link(s->pipe, L->cl->name, link_where(L), false,
@@ -735,7 +833,8 @@ static void meter_end(struct sched *s, struct slink *L, bool failed)
     if (failed) {
         m->streak++;
         if (m->streak == s->cfg->schedule.backoff_after)
-            ah_log(AH_LOG_WARN, L->ctx, "meter %s failed %d cycles in a row: backing off",
+            ah_log(AH_LOG_WARN, meter_ctx(L, s->cfg->meters[mi].id),
+                   "meter %s failed %d cycles in a row: backing off",
                    s->cfg->meters[mi].id, m->streak);
     } else {
         m->streak = 0;
@@ -826,15 +925,37 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
         char sent[32], want[32];
         if (end % s->step_s != 0 || end > L->boundary_s) {
             ah_time_format((int64_t)end * 1000, sent, sizeof sent);
-            ah_log(AH_LOG_WARN, L->ctx, "meter %s: load record at %s is not an interval end",
-                   cm->id, sent);
+            ah_log(AH_LOG_WARN, L->ctx,
+                   "meter %s: load record at %s is not an interval end", cm->id, sent);
             continue;
         }
-        if ((uint64_t)end != L->gaps[L->gi]) {
-            ah_time_format((int64_t)end * 1000, sent, sizeof sent);
-            ah_time_format((int64_t)L->gaps[L->gi] * 1000, want, sizeof want);
-            ah_log(AH_LOG_DEBUG, L->ctx, "meter %s lacks interval %s, sent %s", cm->id, want,
-                   sent);
+        /* 06000001 asks for records at or after the given time
+         * (protocols.md §2.9 table): one stamped before it is not an
+         * answer, whatever its registers say (issue 17 item 6: records of
+         * 2000-01-01 came back for 2025 intervals). The meter's known
+         * clock offset this cycle is allowed for; the requested interval
+         * stays a gap. */
+        int64_t asked = (int64_t)L->gaps[L->gi];
+        int64_t slack = 0;
+        if (L->have_clock) {
+            int64_t coff = (L->clock_ms - L->clock_at_ms) / 1000;
+            slack = coff < 0 ? -coff : coff;
+        }
+        if (end < asked - slack) {
+            met_add(L->m_stale, 1);
+            ah_time_format(end * 1000, sent, sizeof sent);
+            ah_time_format(asked * 1000, want, sizeof want);
+            ah_log(AH_LOG_WARN, L->ctx,
+                   "meter %s: load record stamped %s answers a request for %s (%lld s "
+                   "earlier, clock offset %lld s): refused, the interval stays a gap",
+                   cm->id, sent, want, (long long)(asked - end), (long long)slack);
+            continue;
+        }
+        if (end != asked) {
+            ah_time_format(end * 1000, sent, sizeof sent);
+            ah_time_format(asked * 1000, want, sizeof want);
+            ah_log(AH_LOG_DEBUG, L->ctx, "meter %s lacks interval %s, sent %s", cm->id,
+                   want, sent);
         }
         struct pipe_read pr;
         memset(&pr, 0, sizeof pr);
@@ -882,6 +1003,18 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
                 pr.freeze_at = L->frz_at;
                 pr.freeze_fwd = L->frz_fwd;
             }
+        }
+        if (L->disputed && L->sess.sent_ms >= L->dispute_t0) {
+            /* another connection claims this concentrator's address and
+             * this was asked after the claim: until that is settled nothing
+             * from here reaches billing; the interval stays a gap for a
+             * later cycle (answers to requests sent before the claim come
+             * from the connection that identified itself first) */
+            met_add(L->m_withheld, 1);
+            ah_log(AH_LOG_WARN, L->ctx,
+                   "meter %s: read of %lld withheld, the link's identity is in dispute",
+                   cm->id, (long long)end);
+            continue;
         }
         if (pipe_push(s->pipe, &pr) == AH_OK) {
             s->st.reads++;
@@ -967,8 +1100,11 @@ static void on_done(struct sched *s, struct slink *L)
     L->in_flight = false;
     int rc = L->sess.result;
     const struct cfg_meter *cm = &s->cfg->meters[L->meters[L->cur]];
-    if (rc == AH_OK || rc == AH_EMETER)
-        met_set(L->met.rtt, (double)L->sess.rtt_ms);
+    if (rc == AH_OK || rc == AH_EMETER) {
+        met_set(L->met.rtt, (double)L->sess.rtt_ms / 1000.0);
+        met_observe(L->met.latency, (double)L->sess.rtt_ms / 1000.0);
+        L->ok_mono = ah_mono_ms(); /* the connection is alive (dial-in probe) */
+    }
     if ((L->step == JOB_FRZ_E || L->step == JOB_FRZ_T) &&
         (rc == AH_OK || rc == AH_EMETER)) {
         /* read, or the meter has no freeze: either way not again today */
@@ -997,7 +1133,7 @@ static void on_done(struct sched *s, struct slink *L)
     } else {
         s->st.timeouts++;
         met_add(L->met.timeouts, 1);
-        ah_log(AH_LOG_WARN, L->ctx,
+        ah_log(AH_LOG_WARN, meter_ctx(L, cm->id),
                "meter %s: no valid reply to %08X after %d attempt(s): %s", cm->id,
                L->sess.req.di, L->sess.attempt + 1, ah_strerror(rc));
         meter_end(s, L, true); /* one dead meter costs at most timeout × retries */
@@ -1011,6 +1147,24 @@ static void on_done(struct sched *s, struct slink *L)
         L->step = JOB_CLEARED; /* without the first count the pair is incomplete */
     else
         L->step++;
+}
+
+/* Write the request sess_start built; false when the link dropped. */
+static bool link_send(struct sched *s, struct slink *L)
+{
+    size_t n;
+    const uint8_t *tx = sess_tx(&L->sess, &n);
+    link_flush_input(L->l); /* a late reply to an earlier request is stale */
+    int rc = link_write_all(L->l, tx, n, L->sess.req.timeout_ms);
+    s->st.requests++;
+    met_add(L->met.requests, 1);
+    if (rc != AH_OK) {
+        link_drop(s, L, rc);
+        return false;
+    }
+    L->in_flight = true;
+    sess_sent(&L->sess, ah_mono_ms());
+    return true;
 }
 
 /* Start the next request of L, or move through meters / end the cycle. */
@@ -1066,18 +1220,8 @@ static void link_advance(struct sched *s, struct slink *L)
             meter_end(s, L, true);
             continue;
         }
-        size_t n;
-        const uint8_t *tx = sess_tx(&L->sess, &n);
-        link_flush_input(L->l); /* a late reply to an earlier request is stale */
-        int rc = link_write_all(L->l, tx, n, rq.timeout_ms);
-        s->st.requests++;
-        met_add(L->met.requests, 1);
-        if (rc != AH_OK) {
-            link_drop(s, L, rc);
+        if (!link_send(s, L))
             return;
-        }
-        L->in_flight = true;
-        sess_sent(&L->sess, ah_mono_ms());
     }
 }
 
@@ -1104,32 +1248,87 @@ static void link_check(struct sched *s, struct slink *L)
         return;
     if (L->sess.state == SESS_SEND)
         link_resend(s, L);
-    else if (L->sess.state == SESS_DONE || L->sess.state == SESS_FAILED)
+    else if (L->probing && (L->sess.state == SESS_DONE || L->sess.state == SESS_FAILED)) {
+        L->in_flight = false;
+        L->probing = false;
+        if (L->sess.state == SESS_DONE &&
+            dlt645_addr_eq(&L->sess.reply_addr, &L->cl->address))
+            L->ok_mono = ah_mono_ms();
+        else
+            L->probe_fail_mono = ah_mono_ms();
+    } else if (L->sess.state == SESS_DONE || L->sess.state == SESS_FAILED)
         on_done(s, L);
 }
+
+/* 13H read address on the link's own connection: is the concentrator that
+ * identified itself there still answering? The cycle's job resumes at its
+ * step afterwards (its state lives in L, not in the session). */
+static void probe_start(struct sched *s, struct slink *L)
+{
+    struct sess_req rq;
+    memset(&rq, 0, sizeof rq);
+    rq.proto = DLT645_2007;
+    rq.func = DLT645_F_READ_ADDR;
+    rq.addr = dlt645_addr_wildcard;
+    rq.timeout_ms = L->cl->timeout_ms;
+    rq.retries = L->cl->retries;
+    if (sess_start(&L->sess, &rq) == AH_OK && link_send(s, L))
+        L->probing = true;
+}
+
+/* Most bytes taken from one link per pass of the loop: a peer flooding
+ * it (10 MB/s seen, issue 17 item 8) cannot keep the loop from the other
+ * links; the rest waits for the next pass (epoll is level-triggered). */
+#define SCHED_READ_BUDGET (64 * 1024)
 
 static void link_on_readable(struct sched *s, struct slink *L)
 {
     uint8_t buf[1024];
-    for (;;) {
+    size_t total = 0, unasked = 0;
+    unsigned long junk0 = L->sess.parser.junk_bytes;
+    while (total < SCHED_READ_BUDGET) {
         ssize_t got = link_read(L->l, buf, sizeof buf);
         if (got == AH_EAGAIN)
-            return;
+            break;
         if (got < 0) {
             link_drop(s, L, (int)got);
             return;
         }
+        total += (size_t)got;
         if (L->in_flight && L->sess.state == SESS_WAIT)
             sess_on_bytes(&L->sess, buf, (size_t)got, ah_mono_ms());
+        else
+            unasked += (size_t)got; /* no request waits for them */
+    }
+    unsigned long junk1 = L->sess.parser.junk_bytes;
+    size_t junk = unasked + (junk1 >= junk0 ? junk1 - junk0 : 0);
+    if (junk) {
+        L->junk_total += junk;
+        met_add(L->m_junk, (double)junk);
+        ah_log(AH_LOG_WARN, L->ctx, "%zu bytes that answer no request (%llu so far)",
+               junk, L->junk_total);
     }
 }
 
 /* ---- dial-in (dlt645-listen) ------------------------------------------- */
 
+/* Is some other dial-in still claiming L's address? */
+static void dispute_update(struct sched *s, struct slink *L)
+{
+    bool any = false;
+    for (size_t i = 0; i < SCHED_PENDING_MAX; i++)
+        any |= s->pend[i].l && s->pend[i].contest == L;
+    L->disputed = any;
+}
+
 static void pending_close(struct sched *s, struct spending *P)
 {
     epoll_ctl(s->ep, EPOLL_CTL_DEL, link_fd(P->l), NULL);
     link_destroy(&P->l);
+    struct slink *L = P->contest;
+    P->contest = NULL;
+    if (L)
+        dispute_update(s, L);
 }
 
 static void pending_send(struct sched *s, struct spending *P)
@@ -1165,10 +1364,46 @@ static void on_accept(struct sched *s, size_t j)
             port = ntohs(a->sin6_port);
         }
         snprintf(peer, sizeof peer, "%s:%d", host, port);
-        struct spending *P = NULL;
-        for (size_t i = 0; i < SCHED_PENDING_MAX && !P; i++)
-            if (!s->pend[i].l)
-                P = &s->pend[i];
+        uint8_t ip[16];
+        bool has_ip = dialin_ip_of(&ss, ip);
+        /* Room for it (issue 17 item 5): an address already holding
+         * DIALIN_PER_SOURCE_MAX unidentified connections gives up its
+         * oldest; a full table gives up its oldest unidentified one. A
+         * concentrator answers 13H within a round trip, so only idle
+         * sockets live long enough to be closed; one that has identified
+         * itself has left this table. */
+        struct spending *P = NULL, *oldest = NULL, *oldest_same = NULL;
+        size_t same = 0;
+        for (size_t i = 0; i < SCHED_PENDING_MAX; i++) {
+            struct spending *q = &s->pend[i];
+            if (!q->l) {
+                if (!P)
+                    P = q;
+                continue;
+            }
+            if (q->contest)
+                continue; /* identified: its claim is being checked */
+            if (has_ip && q->has_ip && !memcmp(q->ip, ip, sizeof ip)) {
+                same++;
+                if (!oldest_same || q->since < oldest_same->since)
+                    oldest_same = q;
+            }
+            if (!oldest || q->since < oldest->since)
+                oldest = q;
+        }
+        struct spending *evict = same >= DIALIN_PER_SOURCE_MAX ? oldest_same
+                                 : P                           ? NULL
+                                                               : oldest;
+        if (evict) {
+            ah_log(AH_LOG_WARN, "dialin",
+                   "closing unidentified %s to make room for %s (%s)", evict->peer, peer,
+                   evict == oldest_same && same >= DIALIN_PER_SOURCE_MAX
+                       ? "too many at once from one address"
+                       : "too many unidentified connections");
+            met_add(s->m_pend_closed, 1);
+            pending_close(s, evict);
+            P = evict;
+        }
         link_t *l = P ? link_new_accepted(fd, peer) : NULL;
         if (!l) {
             ah_log(AH_LOG_WARN, "dialin", "refused %s: too many unidentified connections",
@@ -1179,6 +1414,11 @@ static void on_accept(struct sched *s, size_t j)
         P->l = l;
         P->lis = j;
         snprintf(P->peer, sizeof P->peer, "%s", peer);
+        memcpy(P->ip, ip, sizeof ip);
+        P->has_ip = has_ip;
+        P->since = ah_mono_ms();
+        P->contest = NULL;
+        P->handover = false;
         /* who is it? 13H read address to AA×6 (DL/T 645-2007 §1.4): a
          * concentrator on a point-to-point link answers with its own */
         struct sess_req rq;
@@ -1221,14 +1461,44 @@ static void pending_identified(struct sched *s, struct spending *P)
         pending_close(s, P);
         return;
     }
+    if (L->cl->allow_net.n &&
+        (!P->has_ip || !dialin_allow_match(&L->cl->allow_net, P->ip))) {
+        ah_log(
+            AH_LOG_WARN, L->ctx,
+            "refused %s: it gave address %s, but its source is not in links.allow (%s)",
+            P->peer, a, L->cl->allow);
+        met_add(L->m_refused_src, 1);
+        pending_close(s, P);
+        return;
+    }
+    if (L->up && L->l && !P->handover) {
+        /* Somebody else claims a concentrator that is connected: probe
+         * the old connection first; the newcomer waits (contest_check). */
+        int64_t mono = ah_mono_ms();
+        int64_t per = (int64_t)L->cl->timeout_ms * (L->cl->retries + 1);
+        P->contest = L;
+        P->contest_t0 = mono;
+        P->contest_deadline = mono + 2 * per + 1000;
+        if (!L->disputed)
+            L->dispute_t0 = mono;
+        L->disputed = true;
+        met_add(L->m_conflicts, 1);
+        ah_log(AH_LOG_WARN, L->ctx,
+               "address conflict: %s claims concentrator %s, connected from %s: probing "
+               "the old connection",
+               P->peer, a, link_name(L->l));
+        return;
+    }
     if (L->up || L->l) {
         ah_log(AH_LOG_WARN, L->ctx,
                "concentrator %s dialled again from %s: replacing its "
-               "old connection",
+               "old connection, which no longer answers",
                a, P->peer);
         link_drop(s, L, AH_ECLOSED);
         s->st.reconnects++;
     }
+    P->contest = NULL;
+    dispute_update(s, L);
     int fd = link_fd(P->l);
     struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
     ev.data.u64 = EV_DATA(TAG_LINK, L - s->links);
@@ -1260,8 +1530,46 @@ static void pending_on_readable(struct sched *s, struct spending *P)
     }
 }
 
+/* A newcomer claims a connected concentrator's address (pending_identified):
+ * the old connection answering anything valid since the claim keeps it and
+ * refuses the newcomer; a 13H probe left unanswered, or the old link gone,
+ * hands the address over. Undecided by the deadline: the old one stays. */
+static void contest_check(struct sched *s, struct spending *P, int64_t mono)
+{
+    struct slink *L = P->contest;
+    char a[13];
+    dlt645_addr_format(&L->cl->address, a);
+    bool gone = !L->up || !L->l;
+    if (!gone && L->ok_mono > P->contest_t0) {
+        ah_log(AH_LOG_WARN, L->ctx,
+               "refused %s: concentrator %s still answers on its connection from %s "
+               "(address conflict)",
+               P->peer, a, link_name(L->l));
+        pending_close(s, P);
+    } else if (gone || L->probe_fail_mono > P->contest_t0) {
+        if (!gone)
+            ah_log(AH_LOG_WARN, L->ctx,
+                   "concentrator %s: its connection from %s did not answer 13H", a,
+                   link_name(L->l));
+        P->contest = NULL;
+        P->handover = true;
+        pending_identified(s, P);
+    } else if (mono > P->contest_deadline) {
+        ah_log(AH_LOG_WARN, L->ctx,
+               "refused %s: the claim on concentrator %s could not be settled in time",
+               P->peer, a);
+        pending_close(s, P);
+    } else if (!L->in_flight) {
+        probe_start(s, L);
+    }
+}
+
 static void pending_check(struct sched *s, struct spending *P, int64_t mono)
 {
+    if (P->contest) {
+        contest_check(s, P, mono);
+        return;
+    }
     if (P->sess.state == SESS_WAIT)
         sess_on_tick(&P->sess, mono);
     if (P->sess.state == SESS_SEND) {
@@ -1290,7 +1598,7 @@ static int start_modbus(struct sched *s)
                                  .midx = s->midx,
                                  .met = {L->met.reads, L->met.requests, L->met.timeouts,
                                          L->met.rtt, L->met.ratio, L->met.overruns,
-                                         L->met.up}};
+                                         L->met.up, L->met.latency}};
         int rc = mbpoll_start(&mc, &s->mb[k]);
         if (rc != AH_OK) {
             ah_log(AH_LOG_ERROR, L->ctx, "Modbus link thread: %s", ah_strerror(rc));
@@ -1395,6 +1703,8 @@ int sched_run(sched_t *s, int64_t until_ms, volatile sig_atomic_t *stop)
         for (size_t j = 0; j < SCHED_PENDING_MAX; j++)
             if (s->pend[j].l)
                 pending_check(s, &s->pend[j], mono);
+        if (s->tick && s->tick(s, s->tick_arg))
+            break;
     }
     stop_modbus(s);
     for (size_t k = 0; k < s->n_links; k++) {

@@ -96,6 +96,12 @@ typedef struct sched sched_t;
  */
 int sched_new(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pipe,
               const uint32_t *meter_idx, sched_t **out);
+struct met;
+/* sched_new registering its series in met (borrowed, outlives the engine;
+ * NULL: an own registry). A reload builds a new engine on the same
+ * registry, so counters and the HTTP endpoint survive it. */
+int sched_new_met(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pipe,
+                  const uint32_t *meter_idx, struct met *met, sched_t **out);
 void sched_destroy(sched_t **s);
 
 /*
@@ -104,6 +110,14 @@ void sched_destroy(sched_t **s);
  * epoll fails.
  */
 int sched_run(sched_t *s, int64_t until_ms, volatile sig_atomic_t *stop);
+
+/* Called by sched_run's loop at least every 50 ms (real), on the loop's
+ * thread: the place for a service watchdog and for a reload to leave the
+ * loop between cycles. Returning true makes sched_run return AH_OK. */
+typedef bool (*sched_tick_fn)(sched_t *s, void *arg);
+void sched_set_tick(sched_t *s, sched_tick_fn fn, void *arg);
+/* No DL/T 645 link is inside a cycle (Modbus threads run their own). */
+bool sched_idle(const sched_t *s);
 
 /* Counters so far (borrowed). Modbus threads' counters are added when
  * sched_run returns. */

@@ -61,6 +61,8 @@ void sess_sent(struct sess *s, int64_t now_ms)
         return;
     dlt645_parser_reset(&s->parser);
     s->saw_bad = false;
+    s->saw_wrong_addr = false;
+    s->bad_rc = AH_ECHECKSUM;
     s->sent_ms = now_ms;
     s->deadline_ms = now_ms + s->req.timeout_ms;
     s->state = SESS_WAIT;
@@ -109,7 +111,13 @@ static void on_frame(struct sess *s, const struct dlt645_frame *f, int64_t now_m
         return;
     switch (rep.kind) {
     case DLT645_R_OTHER:
-        return; /* not ours (another meter's echo on the bus): keep waiting */
+        /* not ours (another meter's echo on the bus): keep waiting, but an
+         * answer to our function from another address is remembered, so a
+         * timeout can say what really happened (issue 17 item 8) */
+        if (dlt645_is_reply(f) && dlt645_func(f) == func &&
+            !dlt645_addr_match(&r->addr, &f->addr))
+            s->saw_wrong_addr = true;
+        return;
     case DLT645_R_ERROR:
         s->err_word = rep.err;
         s->rtt_ms = now_ms - s->sent_ms;
@@ -152,6 +160,9 @@ void sess_on_bytes(struct sess *s, const uint8_t *p, size_t n, int64_t now_ms)
              * (Tb <= 500 ms, §1.5) instead of the whole timeout. */
             s->stats.bad_frames++;
             s->saw_bad = true;
+            s->bad_rc = st == DLT645_BAD_LENGTH ? AH_EFRAMELEN
+                        : st == DLT645_BAD_END  ? AH_EFRAME
+                                                : AH_ECHECKSUM;
             if (s->deadline_ms > now_ms + SESS_BAD_FRAME_GRACE_MS)
                 s->deadline_ms = now_ms + SESS_BAD_FRAME_GRACE_MS;
         } else {
@@ -165,7 +176,9 @@ void sess_on_tick(struct sess *s, int64_t now_ms)
 {
     if (s->state == SESS_WAIT && now_ms >= s->deadline_ms) {
         if (s->saw_bad) {
-            attempt_failed(s, AH_ECHECKSUM);
+            attempt_failed(s, s->bad_rc);
+        } else if (s->saw_wrong_addr) {
+            attempt_failed(s, AH_EADDR);
         } else {
             s->stats.timeouts++;
             attempt_failed(s, AH_ETIMEDOUT);

@@ -37,14 +37,14 @@ enum sess_state { SESS_IDLE, SESS_SEND, SESS_WAIT, SESS_DONE, SESS_FAILED };
 struct sess_req {
     enum dlt645_proto proto;
     struct dlt645_addr addr;
-    uint8_t func;          /* DLT645_F_READ, DLT645_F_READ_ADDR, 1997 read… */
-    uint32_t di;           /* 2007: 4 bytes; 1997: low 16 bits */
-    bool with_n;           /* DI + N */
+    uint8_t func; /* DLT645_F_READ, DLT645_F_READ_ADDR, 1997 read… */
+    uint32_t di;  /* 2007: 4 bytes; 1997: low 16 bits */
+    bool with_n;  /* DI + N */
     uint8_t n;
-    bool with_time;        /* DI + N + mm hh DD MM YY */
+    bool with_time; /* DI + N + mm hh DD MM YY */
     struct dlt645_tm t;
-    int timeout_ms;        /* per attempt, real time */
-    int retries;           /* extra attempts after the first */
+    int timeout_ms; /* per attempt, real time */
+    int retries;    /* extra attempts after the first */
 };
 
 struct sess_stats {
@@ -58,13 +58,16 @@ struct sess {
     struct dlt645_reasm reasm;
     uint8_t tx[DLT645_FRAME_MAX];
     size_t txlen;
-    bool saw_bad;            /* a corrupted frame arrived in this attempt */
-    int attempt;             /* 0-based attempt of the current frame */
-    int64_t deadline_ms;     /* monotonic */
+    bool saw_bad;        /* a corrupted frame arrived in this attempt */
+    int bad_rc;          /* ... what was wrong with it: AH_ECHECKSUM,
+                            AH_EFRAMELEN (L > 200), AH_EFRAME (end) */
+    bool saw_wrong_addr; /* a reply to this request from another address */
+    int attempt;         /* 0-based attempt of the current frame */
+    int64_t deadline_ms; /* monotonic */
     int64_t sent_ms;
-    int64_t rtt_ms;          /* last reply's round-trip time */
-    int result;              /* AH_OK, AH_EMETER, AH_ETIMEDOUT, AH_EFRAME … */
-    uint8_t err_word;        /* ERR of an abnormal reply */
+    int64_t rtt_ms;                /* last reply's round-trip time */
+    int result;                    /* AH_OK, AH_EMETER, AH_ETIMEDOUT, AH_EFRAME … */
+    uint8_t err_word;              /* ERR of an abnormal reply */
     struct dlt645_addr reply_addr; /* real address from a 13H reply */
     struct sess_stats stats;
 };

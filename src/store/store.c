@@ -11,10 +11,13 @@
 
 #include <rocksdb/c.h>
 
+#include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 /* Column families in the order of the handle array; "default" must be
  * opened too but holds nothing. */
@@ -44,6 +47,8 @@ struct store {
     int n_handles;
     rocksdb_writebatch_t *wb;
     bool read_only;
+    uint64_t reserve_bytes; /* store_opts.reserve_bytes */
+    char path[DETAIL_MAX];  /* for the free-space check */
     uint64_t next_seq;
     uint64_t batch_max_seq; /* highest outbox seq in the open batch, 0 none */
     uint32_t next_meter;
@@ -150,6 +155,15 @@ static int write_batch(store_t *s, rocksdb_writebatch_t *wb, bool sync, const ch
 {
     if (s->read_only)
         return fail(s, AH_ENOTSUP, "%s: store opened read-only", what);
+    if (s->reserve_bytes) {
+        /* Refuse here rather than let RocksDB meet ENOSPC (store.h). */
+        uint64_t avail;
+        if (store_free_bytes(s->path, &avail) == AH_OK && avail < s->reserve_bytes)
+            return fail(s, AH_ENOSPC,
+                        "%s: %" PRIu64 " kB free on %s, below the %" PRIu64
+                        " kB reserve (storage.reserve_mb)",
+                        what, avail >> 10, s->path, s->reserve_bytes >> 10);
+    }
     char *err = NULL;
     rocksdb_write(s->db, sync ? s->wo_sync : s->wo_async, wb, &err);
     if (err)
@@ -368,6 +382,23 @@ int store_open(const char *path, const struct store_opts *opts, store_t **out)
     if (!s)
         return AH_ENOMEM;
     s->read_only = opts->read_only;
+    s->reserve_bytes = opts->read_only ? 0 : opts->reserve_bytes;
+    snprintf(s->path, sizeof s->path, "%s", path);
+    if (s->reserve_bytes) {
+        /* Opening writes (WAL, MANIFEST, recovery flush): on a full disk
+         * RocksDB would abort before a word is logged. */
+        uint64_t avail;
+        int frc = store_free_bytes(path, &avail);
+        if (frc == AH_OK && avail < s->reserve_bytes)
+            snprintf(open_detail, DETAIL_MAX,
+                     "store %s: %" PRIu64 " kB free, below the %" PRIu64
+                     " kB reserve (storage.reserve_mb): free some space first",
+                     path, avail >> 10, s->reserve_bytes >> 10);
+        if (frc == AH_OK && avail < s->reserve_bytes) {
+            free(s);
+            return AH_ENOSPC;
+        }
+    }
     int rc = AH_ENOMEM;
     char **listed = NULL;
     size_t n_listed = 0;
@@ -393,6 +424,23 @@ int store_open(const char *path, const struct store_opts *opts, store_t **out)
      * of another's (a batch spans families). */
     rocksdb_options_set_atomic_flush(s->opts, 1);
     rocksdb_options_set_keep_log_file_num(s->opts, 4);
+    {
+        /* No fallocate: preallocated WAL and MANIFEST space (~70 MB) would
+         * make free space lie, and on a small disk fill it at once, so the
+         * reserve check above could not tell the real margin. */
+        rocksdb_options_t *o = rocksdb_options_create();
+        char *oerr = NULL;
+        if (o)
+            rocksdb_get_options_from_string(s->opts, "allow_fallocate=false", o, &oerr);
+        if (o && !oerr) {
+            rocksdb_options_destroy(s->opts);
+            s->opts = o;
+        } else {
+            rocksdb_free(oerr);
+            if (o)
+                rocksdb_options_destroy(o);
+        }
+    }
     if (opts->max_open_files)
         rocksdb_options_set_max_open_files(s->opts, opts->max_open_files);
 
@@ -478,6 +526,26 @@ out_free:
         snprintf(open_detail, DETAIL_MAX, "store %s: %s", path, ah_strerror(rc));
     store_close(&s);
     return rc;
+}
+
+int store_free_bytes(const char *path, uint64_t *free_bytes)
+{
+    char p[DETAIL_MAX];
+    snprintf(p, sizeof p, "%s", path && *path ? path : ".");
+    struct statvfs v;
+    while (statvfs(p, &v) != 0) {
+        char *slash = strrchr(p, '/');
+        if (errno != ENOENT || !slash || !strcmp(p, "/")) {
+            snprintf(open_detail, DETAIL_MAX, "statvfs %.400s: %s", p, strerror(errno));
+            return AH_EIO;
+        }
+        if (slash == p)
+            slash[1] = '\0'; /* "/" */
+        else
+            *slash = '\0';
+    }
+    *free_bytes = (uint64_t)v.f_bavail * (uint64_t)v.f_frsize;
+    return AH_OK;
 }
 
 void store_close(store_t **sp)

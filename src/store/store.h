@@ -51,6 +51,13 @@ struct store_opts {
     const char *headend_id; /* borrowed; stored in meta when first given, or
                                NULL */
     int max_open_files;     /* 0 = RocksDB default */
+    /* Free bytes the file system holding path must keep (0 = no check).
+     * A write that would start below it fails with AH_ENOSPC before
+     * RocksDB sees it, the batch kept for a retry; store_open refuses with
+     * AH_ENOSPC. Debian's RocksDB 7.8 aborts (an assertion in its WAL
+     * writer) on the first write that meets a full disk, so this reserve
+     * is the only clean way out (issue 17 item 1). */
+    uint64_t reserve_bytes;
 };
 
 /*
@@ -62,6 +69,13 @@ struct store_opts {
  * AH_ENOMEM. store_last_error(NULL) then describes the failure.
  */
 int store_open(const char *path, const struct store_opts *opts, store_t **out);
+
+/*
+ * Free bytes for an unprivileged writer (statvfs f_bavail) on the file
+ * system holding path, or its nearest existing parent when path does not
+ * exist yet. AH_OK or AH_EIO (store_last_error(NULL) tells why).
+ */
+int store_free_bytes(const char *path, uint64_t *free_bytes);
 
 /* Close; sets *s = NULL; accepts NULL and *s == NULL. An uncommitted batch
  * is dropped. */

@@ -154,3 +154,16 @@ class Store:
             cur[end] = (SOURCES[src], quality, present, energy(v, 34)[0],
                         energy(v, 74)[0])
         return out
+
+    def outbox(self):
+        """Every outbox message as (seq, topic, body bytes) in sequence order
+        (docs/storage.md: key u64 BE; value: version 1, published ms u64 BE,
+        topic length u16 BE, topic, body)."""
+        out = []
+        for k, v in self._each("outbox"):
+            if len(k) != 8 or len(v) < 11 or v[0] != 1:
+                raise StoreError(f"outbox entry {k.hex()}: {v[:11].hex()}")
+            tlen = struct.unpack_from(">H", v, 9)[0]
+            out.append((struct.unpack(">Q", k)[0], v[11:11 + tlen].decode(),
+                        v[11 + tlen:]))
+        return out

@@ -409,7 +409,8 @@ def run(tmp):
             head.wait(timeout=RUN2_SIM_S / SCALE + 30)
         except subprocess.TimeoutExpired:
             fail("restarted amihead run did not stop")
-        check(head.returncode == 0, f"restart: exit {head.returncode}")
+        check(head.returncode == 0, f"restart: exit {head.returncode}: "
+              f"{open(logs[1]).read()[-3000:]}")
 
         d = socket(ctx, zmq.DEALER, rp, billing)
         check(ask(d, [b"info"], 1000) is None, "replay answers after the run ended")

@@ -8,7 +8,9 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
+import urllib.request
 
 from ahtest import BIN, check, fail, free_port_block, iso, utc
 
@@ -39,7 +41,8 @@ def export_endpoints():
 
 def write_config(tmp, backfill_days, ep, rp, replace=()):
     """Edit the amihead.yaml amisim --write-config left in tmp: backfill_days,
-    the export endpoints, and each (old, new) of replace. Returns its path and
+    the export endpoints, each (old, new) of replace, and the metrics port
+    (a free one unless replace set it). Returns its path and
     the text amisim wrote."""
     yaml = os.path.join(tmp, "amihead.yaml")
     check(os.path.exists(yaml), "amisim --write-config wrote no amihead.yaml")
@@ -51,6 +54,8 @@ def write_config(tmp, backfill_days, ep, rp, replace=()):
            .replace("tcp://127.0.0.1:5557", rp))
     for old, repl in replace:
         new = new.replace(old, repl)
+    # a busy metrics port stops amihead at start: never share amisim's default
+    new = new.replace("listen: 127.0.0.1:9464", f"listen: 127.0.0.1:{free_port_block(1)}")
     with open(yaml, "w") as f:
         f.write(new)
     return yaml, text
@@ -218,3 +223,34 @@ def billable_published(m, reads, published):
         if pub:
             out.append((t, row, pub))
     return out
+
+
+class ScrapeLater(threading.Thread):
+    """GET /metrics on port after delay seconds (and the CPU seconds pid
+    had used by then): .text, .cpu_s once joined. Leaves the error text in
+    .text when the endpoint does not answer."""
+
+    def __init__(self, port, delay, pid=None):
+        super().__init__(daemon=True)
+        self.port, self.delay, self.pid = port, delay, pid
+        self.text, self.cpu_s = "", 0.0
+
+    def run(self):
+        time.sleep(max(0.0, self.delay))
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics",
+                                        timeout=5) as r:
+                self.text = r.read().decode()
+        except OSError as e:
+            self.text = str(e)
+        if self.pid:
+            try:
+                with open(f"/proc/{self.pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                self.cpu_s = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            except OSError:
+                pass
+
+    def value(self, name, labels):
+        m = re.search(rf"^{name}\{{{re.escape(labels)}\}} (\S+)$", self.text, re.M)
+        return float(m.group(1)) if m else None

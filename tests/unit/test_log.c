@@ -17,6 +17,8 @@
 
 #include "ah_log.h"
 
+#include <jansson.h>
+
 /* Run fn with stderr captured; returns what it printed (static buffer). */
 static const char *capture(void (*fn)(void))
 {
@@ -99,12 +101,57 @@ static void test_level_checked_before_formatting(void **state)
     assert_int_equal(formatted, 0);
 }
 
+static void json_lines(void)
+{
+    ah_log_set_format(AH_LOG_JSON);
+    ah_log(AH_LOG_WARN, "c0/000001000001", "meter 000001000001: no valid reply");
+    ah_log(AH_LOG_INFO, "run", "said \"hi\"\nand\tleft \\ here");
+    ah_log(AH_LOG_ERROR, "c1", "link down");
+    ah_log_set_format(AH_LOG_TEXT);
+}
+
+static void test_json_format(void **state)
+{
+    (void)state;
+    enum ah_log_format f;
+    assert_int_equal(ah_log_parse_format("json", &f), 0);
+    assert_int_equal(f, AH_LOG_JSON);
+    assert_int_not_equal(ah_log_parse_format("xml", &f), 0);
+    char out[8192];
+    snprintf(out, sizeof out, "%s", capture(json_lines));
+    char *save = NULL, *line = strtok_r(out, "\n", &save);
+    json_t *o[3];
+    for (int i = 0; i < 3; i++, line = strtok_r(NULL, "\n", &save)) {
+        assert_non_null(line);
+        json_error_t err;
+        o[i] = json_loads(line, 0, &err);
+        assert_non_null(o[i]); /* every line is one JSON object */
+        assert_non_null(json_string_value(json_object_get(o[i], "time")));
+    }
+    assert_null(line);
+    assert_string_equal(json_string_value(json_object_get(o[0], "level")), "warn");
+    assert_string_equal(json_string_value(json_object_get(o[0], "link")), "c0");
+    assert_string_equal(json_string_value(json_object_get(o[0], "meter")), "000001000001");
+    assert_string_equal(json_string_value(json_object_get(o[0], "message")),
+                        "meter 000001000001: no valid reply");
+    assert_string_equal(json_string_value(json_object_get(o[1], "component")), "run");
+    assert_null(json_object_get(o[1], "link"));
+    assert_string_equal(json_string_value(json_object_get(o[1], "message")),
+                        "said \"hi\"\nand\tleft \\ here");
+    assert_string_equal(json_string_value(json_object_get(o[2], "link")), "c1");
+    assert_null(json_object_get(o[2], "meter"));
+    assert_string_equal(json_string_value(json_object_get(o[2], "level")), "error");
+    for (int i = 0; i < 3; i++)
+        json_decref(o[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_repeat_is_counted_not_printed),
         cmocka_unit_test(test_other_links_not_hidden),
         cmocka_unit_test(test_level_checked_before_formatting),
+        cmocka_unit_test(test_json_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

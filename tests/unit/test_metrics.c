@@ -122,12 +122,85 @@ static void test_http_scrape(void **state)
     met_destroy(&m);
 }
 
+static void test_histogram(void **state)
+{
+    (void)state;
+    met_t *m = met_new();
+    static const double b[] = {0.1, 0.5, 1};
+    struct met_series *h = met_histogram(m, "amihead_request_duration_seconds",
+                                         "Request latency", "link=\"c0\"", b, 3);
+    assert_non_null(h);
+    static const double bad[] = {1, 0.5};
+    assert_null(met_histogram(m, "amihead_x_seconds", "", NULL, bad, 2)); /* not ascending */
+    met_observe(h, 0.05);
+    met_observe(h, 0.1); /* le is inclusive */
+    met_observe(h, 0.7);
+    met_observe(h, 3);
+    char buf[2048];
+    met_render(m, buf, sizeof buf);
+    const char *want = "# HELP amihead_request_duration_seconds Request latency\n"
+                       "# TYPE amihead_request_duration_seconds histogram\n"
+                       "amihead_request_duration_seconds_bucket{link=\"c0\",le=\"0.1\"} 2\n"
+                       "amihead_request_duration_seconds_bucket{link=\"c0\",le=\"0.5\"} 2\n"
+                       "amihead_request_duration_seconds_bucket{link=\"c0\",le=\"1\"} 3\n"
+                       "amihead_request_duration_seconds_bucket{link=\"c0\",le=\"+Inf\"} 4\n"
+                       "amihead_request_duration_seconds_sum{link=\"c0\"} 3.85\n"
+                       "amihead_request_duration_seconds_count{link=\"c0\"} 4\n";
+    assert_string_equal(buf, want);
+    met_destroy(&m);
+}
+
+static bool not_ready(void *arg, char *why, size_t cap)
+{
+    (void)arg;
+    snprintf(why, cap, "not ready: test");
+    return false;
+}
+
+static char *page(void *arg, const char *q, size_t *len, const char **type)
+{
+    (void)arg;
+    char *b = malloc(64);
+    *len = (size_t)snprintf(b, 64, "<html>%s</html>", q ? q : "-");
+    *type = "text/html";
+    return b;
+}
+
+static void test_probes_pages_busy(void **state)
+{
+    (void)state;
+    met_t *m = met_new();
+    met_set_ready(m, not_ready, NULL);
+    assert_int_equal(met_add_page(m, "/report", page, NULL), AH_OK);
+    int port = 0;
+    assert_int_equal(met_serve(m, "127.0.0.1:0", &port), AH_OK);
+    char body[8192], listen[32];
+    http_get(port, "/healthz", body, sizeof body);
+    assert_non_null(strstr(body, " 200 "));
+    http_get(port, "/readyz", body, sizeof body);
+    assert_non_null(strstr(body, " 503 "));
+    assert_non_null(strstr(body, "not ready: test"));
+    http_get(port, "/report?day=2025-03-14", body, sizeof body);
+    assert_non_null(strstr(body, "<html>2025-03-14</html>"));
+    http_get(port, "/metrics", body, sizeof body);
+    assert_non_null(strstr(body, "\namihead_build_info{version=\""));
+    assert_non_null(strstr(body, "\nprocess_open_fds "));
+    /* a second server on the same port: busy, not a generic failure */
+    met_t *m2 = met_new();
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    assert_int_equal(met_serve(m2, listen, NULL), AH_EBUSY);
+    met_destroy(&m2);
+    met_destroy(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render_groups_families),
         cmocka_unit_test(test_concurrent_adds),
         cmocka_unit_test(test_http_scrape),
+        cmocka_unit_test(test_histogram),
+        cmocka_unit_test(test_probes_pages_busy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
