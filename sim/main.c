@@ -44,6 +44,7 @@ static void usage(FILE *o)
            "  --history-days D       days of 15-min load records in meter memory (10)\n"
            "  --loss PCT             technical loss of every district (2..6 %% by seed)\n"
            "  --dlt1997-every N      every N-th customer meter speaks DL/T 645-1997 (0)\n"
+           "  --no-datetime-every N  every N-th customer meter lacks 0400010C (0)\n"
            "  --pv-districts N       every N-th district (the N-th, 2N-th...) has 40 %% PV\n"
            "                         prosumers whose export matters in its balance (0)\n"
            "  --faults none|default|FILE   fault schedule (none)\n"
@@ -106,6 +107,7 @@ enum {
     O_HIST,
     O_LOSS,
     O_97,
+    O_NODT,
     O_PVD,
     O_FAULTS,
     O_TRUTH,
@@ -138,6 +140,7 @@ int main(int argc, char **argv)
         {"history-days", required_argument, 0, O_HIST},
         {"loss", required_argument, 0, O_LOSS},
         {"dlt1997-every", required_argument, 0, O_97},
+        {"no-datetime-every", required_argument, 0, O_NODT},
         {"pv-districts", required_argument, 0, O_PVD},
         {"faults", required_argument, 0, O_FAULTS},
         {"truth", required_argument, 0, O_TRUTH},
@@ -156,7 +159,7 @@ int main(int argc, char **argv)
         {0, 0, 0, 0},
     };
     unsigned long nconc = 1, per = 4, port = 0, seed = 1, hist = 10, every97 = 0,
-                  baud = 2400, td = 50, mbtcp = 0, mbn = 2, pvd = 0, u;
+                  every_nodt = 0, baud = 2400, td = 50, mbtcp = 0, mbn = 2, pvd = 0, u;
     long tz_h = 8;
     int32_t loss_ppm = -1;
     double scale = 1.0;
@@ -215,6 +218,9 @@ int main(int argc, char **argv)
         }
         case O_97:
             bad = parse_u(a, 0, 1000000, &every97);
+            break;
+        case O_NODT:
+            bad = parse_u(a, 0, 1000000, &every_nodt);
             break;
         case O_PVD:
             bad = parse_u(a, 0, 99999, &pvd);
@@ -298,6 +304,7 @@ int main(int argc, char **argv)
                                 .tz_s = (int32_t)(tz_h * 3600),
                                 .history_days = (uint32_t)hist,
                                 .dlt1997_every = (uint32_t)every97,
+                                .no_dt_every = (uint32_t)every_nodt,
                                 .pv_every = (uint32_t)pvd,
                                 .epoch_s = clk.epoch_ms / 1000,
                                 .loss_ppm = loss_ppm,

@@ -461,6 +461,10 @@ static int params_payload(const struct mctx *c, uint32_t di, struct dlt645_value
         vtime(&v[0], c->local_now, DLT645_TM_HM | DLT645_TM_SEC);
         return AH_OK;
     case 0x0400010Cu:
+        /* an extension item: meters of other programmes lack it (ERR 02) */
+        if (c->f->no_dt_every && c->idx != SIM_DISTRICT_IDX &&
+            (c->idx + 1) % c->f->no_dt_every == 0)
+            return AH_ENOTSUP;
         vtime(&v[0], c->local_now,
               DLT645_TM_DATE | DLT645_TM_WDAY | DLT645_TM_HM | DLT645_TM_SEC);
         return AH_OK;

@@ -349,6 +349,17 @@ int sim_fleet_load_faults(struct sim_fleet *f, const char *path, char *err, size
             ft.arg = type == SIM_F_LATE ? 6000 : 0;
             if (json_is_integer(json_object_get(o, "delay_ms")))
                 ft.arg = (int32_t)json_integer_value(json_object_get(o, "delay_ms"));
+            if (type == SIM_F_LATENCY) {
+                /* a 4G round trip: every request, 300..1000 ms (issue 13) */
+                json_t *lo = json_object_get(o, "min_ms"),
+                       *hi = json_object_get(o, "max_ms");
+                what = "min_ms/max_ms";
+                if ((lo && !json_is_integer(lo)) || (hi && !json_is_integer(hi)))
+                    goto bad;
+                ft.p = json_is_number(json_object_get(o, "p")) ? ft.p : 1.0;
+                ft.arg = lo ? (int32_t)json_integer_value(lo) : 300;
+                ft.arg2 = hi ? (int32_t)json_integer_value(hi) : 1000;
+            }
         }
         what = "fault (unknown meter, second fault on a meter, bad window or parameter)";
         if (sim_fleet_add_fault(f, &ft) < 0)

@@ -18,7 +18,7 @@ static const char *const fault_names[SIM_F_NTYPES] = {
     "phase_imbalance", "phase_loss", "clock_drift",  "theft",   "missing",
     "memory_holes",    "decrease",   "rollover",
     "no_reply",        "late_reply", "bad_checksum", "junk",    "truncated",
-    "disconnect",      "offline",
+    "disconnect",      "offline",    "latency",
 };
 
 const char *sim_fault_name(int type)
@@ -111,6 +111,7 @@ int sim_fleet_init(struct sim_fleet *f, const struct sim_fleet_opts *o)
     f->per = o->per;
     f->history_days = o->history_days ? o->history_days : 10;
     f->dlt1997_every = o->dlt1997_every;
+    f->no_dt_every = o->no_dt_every;
     f->pv_every = o->pv_every;
     f->epoch_s = o->epoch_s;
     f->meters = calloc((size_t)o->nconc * (o->per ? o->per : 1), sizeof *f->meters);
@@ -243,6 +244,8 @@ int sim_fleet_add_fault(struct sim_fleet *f, const struct sim_fault *ft)
             return AH_EINVAL;
     } else {
         if (ft->p < 0 || ft->p > 1)
+            return AH_EINVAL;
+        if (ft->type == SIM_F_LATENCY && (ft->arg < 0 || ft->arg2 < ft->arg))
             return AH_EINVAL;
         int n = 0;
         while (n < 7 && f->conc[ft->conc].link_faults[n] >= 0)

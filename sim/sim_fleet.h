@@ -47,6 +47,7 @@ enum sim_fault_type {
     SIM_F_TRUNCATED,
     SIM_F_DISCONNECT,
     SIM_F_OFFLINE,
+    SIM_F_LATENCY, /* every reply min_ms..max_ms late: a 4G round trip */
     SIM_F_NTYPES
 };
 #define SIM_F_FIRST_LINK SIM_F_NO_REPLY
@@ -59,7 +60,8 @@ struct sim_fault {
     double p;         /* link faults: probability per request; theft: fraction registered;
                          clock_drift: s per day; jumping: jump in kWh (secondary) */
     int32_t arg;      /* phase_loss/imbalance: phase 0..2; late: delay ms;
-                         clock_drift: fixed offset s */
+                         clock_drift: fixed offset s; latency: min ms */
+    int32_t arg2;     /* latency: max ms */
 };
 #define SIM_LINK_METER (UINT32_MAX - 1)
 
@@ -79,6 +81,7 @@ struct sim_fleet {
     uint32_t nconc, per;    /* concentrators, customer meters per concentrator */
     uint32_t history_days;  /* load records kept in meter memory */
     uint32_t dlt1997_every; /* every n-th customer meter speaks 1997 (0 = none) */
+    uint32_t no_dt_every;   /* every n-th customer meter lacks 0400010C (0 = none) */
     uint32_t pv_every;      /* every n-th district is a PV district (0 = none) */
     int64_t epoch_s;
     struct sim_meter *meters; /* nconc × per, owned */
@@ -95,6 +98,7 @@ struct sim_fleet_opts {
     int32_t tz_s;
     uint32_t history_days;
     uint32_t dlt1997_every;
+    uint32_t no_dt_every; /* every n-th customer meter answers ERR 02 to 0400010C */
     uint32_t pv_every; /* every n-th district has 40 % prosumers (0 = none) */
     int64_t epoch_s;
     int32_t loss_ppm;      /* < 0: per district from the seed (2–6 %) */

@@ -212,6 +212,12 @@ static bool on_frame(struct sim_net *n, struct ep *e, const struct dlt645_frame 
     int32_t late = 0;
     if (hit(n, k, SIM_F_LATE, now, &late))
         delay_ms += late;
+    const struct sim_fault *lat = sim_fleet_link_fault(n->f, k, SIM_F_LATENCY, now);
+    if (lat && hit(n, k, SIM_F_LATENCY, now, NULL)) {
+        /* a 4G round trip, uniform in [min_ms, max_ms], drawn per request */
+        uint64_t span = (uint64_t)(lat->arg2 - lat->arg) + 1;
+        delay_ms += lat->arg + (int64_t)(sim_hash3(n->f->seed, n->nreq, 0x4C) % span);
+    }
     e->busy = true;
     e->tx_at = ah_mono_ms() + delay_ms;
     e->tx_start = 0;

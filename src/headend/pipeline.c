@@ -35,6 +35,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,6 +49,8 @@
 #define MSTATE_LEN   (MSTATE_LEN1 + FREEZES * 16)
 /* Most reads held back per meter (run counters saturate at 255). */
 #define HOLD_MAX 256
+/* Deferred reads of one meter in memory (defer_push) */
+#define DEFER_CAP (PIPE_DEFER_MAX + PIPE_BATCH_MAX)
 /* Districts: days looked back for an unjudged one. */
 #define DAYS_BACK_MAX 70
 /* The "previous month" of LINE_LOSS_SWING (reference/vee.md): the 30 days
@@ -75,6 +78,8 @@ struct mstate {
     } frz[FREEZES];
     struct held *hold;  /* reads held back, ascending; NULL when none */
     size_t nhold;
+    struct pipe_read *defer; /* stored, not yet validated (PIPE_HAS_DEFER) */
+    size_t ndefer;
 };
 
 struct district {
@@ -214,6 +219,12 @@ static int stage_read(struct pipe *p, size_t ci, uint64_t end, const struct stor
 /* ---- meter state ---------------------------------------------------------- */
 
 static int hold_reload(struct pipe *p, size_t ci, uint64_t from);
+static int defer_reload_one(void *vctx, uint32_t meter, uint64_t end,
+                            const struct store_rec *r);
+struct reload_ctx {
+    struct pipe *p;
+    size_t ci;
+};
 
 static int mstate_load(struct pipe *p, size_t ci)
 {
@@ -256,8 +267,14 @@ static int mstate_load(struct pipe *p, size_t ci)
         }
     }
     m->loaded = true;
-    if (held_from)
-        return hold_reload(p, ci, held_from);
+    if (held_from && (rc = hold_reload(p, ci, held_from)) != AH_OK)
+        return rc;
+    /* reads stored after the last validated one were deferred (PIPE_HAS_DEFER)
+     * when the head-end stopped: deferred again, validated with the backlog */
+    if (m->vs.have & VEE_ST_SEQ)
+        return store_reads_each(p->st, p->midx[ci], (uint64_t)m->vs.last_end + 1,
+                                UINT64_MAX, defer_reload_one,
+                                &(struct reload_ctx){p, ci});
     return AH_OK;
 }
 
@@ -279,11 +296,6 @@ static int mstate_put(struct pipe *p, size_t ci)
 }
 
 /* ---- held reads ----------------------------------------------------------- */
-
-struct reload_ctx {
-    struct pipe *p;
-    size_t ci;
-};
 
 static int hold_push(struct pipe *p, size_t ci, uint64_t end, const struct store_rec *r)
 {
@@ -324,6 +336,24 @@ static int reload_one(void *vctx, uint32_t meter, uint64_t end, const struct sto
     if (!vee_is_billable(r->quality))
         return 0;
     return hold_push(c->p, c->ci, end, r);
+}
+
+static int defer_reload_one(void *vctx, uint32_t meter, uint64_t end,
+                            const struct store_rec *r)
+{
+    struct reload_ctx *c = vctx;
+    struct mstate *m = &c->p->ms[c->ci];
+    if (!vee_is_billable(r->quality) || m->ndefer == PIPE_DEFER_MAX)
+        return 0; /* a read the validator judged unsequenced: stays as judged */
+    if (!m->defer && !(m->defer = malloc(DEFER_CAP * sizeof *m->defer)))
+        return AH_ENOMEM;
+    struct pipe_read *d = &m->defer[m->ndefer++];
+    memset(d, 0, sizeof *d);
+    d->meter = meter;
+    d->end = end;
+    d->rec = *r;             /* in key order: the store iterates ascending */
+    d->has = PIPE_HAS_DEFER; /* kept in memory until the backlog is in */
+    return 0;
 }
 
 static int hold_reload(struct pipe *p, size_t ci, uint64_t from)
@@ -496,9 +526,124 @@ static bool in_batch(const struct pipe *p, uint32_t meter, uint64_t end)
     return false;
 }
 
+/* Whether a read of r's meter and interval came earlier in this batch (r
+ * itself is in the batch: counting it would drop every late backfill). */
+static bool earlier_in_batch(const struct pipe *p, const struct pipe_read *r)
+{
+    uintptr_t a = (uintptr_t)p->cur, b = (uintptr_t)(p->cur + p->ncur);
+    if ((uintptr_t)r < a || (uintptr_t)r >= b)
+        return in_batch(p, r->meter, r->end);
+    for (const struct pipe_read *q = p->cur; q < r; q++)
+        if (q->meter == r->meter && q->end == r->end)
+            return true;
+    return false;
+}
+
+static int validate_seq(struct pipe *p, size_t ci, const struct pipe_read *r);
+
+struct flush_ctx {
+    struct pipe *p;
+    size_t ci, k; /* next deferred entry */
+    int rc;
+};
+
+/* One stored read of the deferred span, in key order: the deferred entries
+ * before it first; an entry of the same interval stands for it (it carries
+ * what the store does not: counters, freeze, identity). */
+static int flush_one(void *vctx, uint32_t meter, uint64_t end, const struct store_rec *r)
+{
+    struct flush_ctx *c = vctx;
+    struct mstate *m = &c->p->ms[c->ci];
+    while (c->k < m->ndefer && m->defer[c->k].end < end)
+        if ((c->rc = validate_seq(c->p, c->ci, &m->defer[c->k++])) != AH_OK)
+            return c->rc;
+    if (c->k < m->ndefer && m->defer[c->k].end == end)
+        return c->rc = validate_seq(c->p, c->ci, &m->defer[c->k++]);
+    if (!vee_is_billable(r->quality))
+        return 0; /* judged already (TIME_INVALID, refused): stays as judged */
+    struct pipe_read pr;
+    memset(&pr, 0, sizeof pr);
+    pr.meter = meter;
+    pr.end = end;
+    pr.rec = *r;
+    return c->rc = validate_seq(c->p, c->ci, &pr);
+}
+
+/* Validate the deferred reads of meter ci in order: those of earlier
+ * batches from the store (committed), those of this batch from memory. */
+static int defer_flush(struct pipe *p, size_t ci)
+{
+    struct mstate *m = &p->ms[ci];
+    if (!m->ndefer)
+        return AH_OK;
+    struct flush_ctx c = {p, ci, 0, AH_OK};
+    uint64_t from = (m->vs.have & VEE_ST_SEQ) ? (uint64_t)m->vs.last_end + 1 : 0;
+    uint64_t to = m->defer[m->ndefer - 1].end + 1;
+    int rc = store_reads_each(p->st, p->midx[ci], from, to, flush_one, &c);
+    if (rc == AH_OK)
+        rc = c.rc;
+    while (rc == AH_OK && c.k < m->ndefer)
+        rc = validate_seq(p, ci, &m->defer[c.k++]);
+    free(m->defer);
+    m->defer = NULL;
+    m->ndefer = 0;
+    return rc;
+}
+
+/* Keep r (newer than the meter's last validated read) for later, in time
+ * order, and store it now as collected: it is held at once (no gap is
+ * announced, the scheduler does not ask for it again). Only the live reads
+ * (PIPE_HAS_DEFER) stay in memory past this batch (defer_trim); the others
+ * are read back from the store. */
+static int defer_push(struct pipe *p, size_t ci, const struct pipe_read *r)
+{
+    struct mstate *m = &p->ms[ci];
+    /* live reads are kept across batches, backfill only until its batch
+     * commits (defer_trim): at most PIPE_DEFER_MAX + PIPE_BATCH_MAX */
+    size_t live = 0;
+    for (size_t i = 0; i < m->ndefer; i++)
+        live += (m->defer[i].has & PIPE_HAS_DEFER) != 0;
+    if (m->ndefer == DEFER_CAP || ((r->has & PIPE_HAS_DEFER) && live == PIPE_DEFER_MAX)) {
+        int rc = defer_flush(p, ci); /* the rest of the backlog comes late */
+        if (rc)
+            return rc;
+        return validate_seq(p, ci, r);
+    }
+    if (!m->defer && !(m->defer = malloc(DEFER_CAP * sizeof *m->defer)))
+        return AH_ENOMEM;
+    size_t at = m->ndefer;
+    while (at > 0 && m->defer[at - 1].end > r->end)
+        at--;
+    if (at > 0 && m->defer[at - 1].end == r->end)
+        return AH_OK; /* a duplicate: the first one stays */
+    memmove(m->defer + at + 1, m->defer + at, (m->ndefer - at) * sizeof *m->defer);
+    m->defer[at] = *r;
+    m->ndefer++;
+    struct store_rec rec = r->rec;
+    rec.quality = r->rec.source == STORE_REC_BACKFILL ? VEE_F_BACKFILLED : 0;
+    return store_batch_put_read(p->st, r->meter, r->end, &rec);
+}
+
+/* After a batch: its deferred backfill is committed, only the live reads
+ * stay in memory. */
+static void defer_trim(struct mstate *m)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < m->ndefer; i++)
+        if (m->defer[i].has & PIPE_HAS_DEFER)
+            m->defer[k++] = m->defer[i];
+    m->ndefer = k;
+}
+
 static int validate_one(struct pipe *p, const struct pipe_read *r)
 {
     size_t ci = r->meter <= p->max_store ? p->by_store[r->meter] : SIZE_MAX;
+    if (r->has & PIPE_HAS_FLUSH) {
+        if (ci == SIZE_MAX)
+            return AH_OK;
+        int rc = mstate_load(p, ci);
+        return rc ? rc : defer_flush(p, ci);
+    }
     if (ci == SIZE_MAX) /* not in this config: store as collected */
         return store_batch_put_read(p->st, r->meter, r->end, &r->rec);
     int rc = mstate_load(p, ci);
@@ -507,6 +652,27 @@ static int validate_one(struct pipe *p, const struct pipe_read *r)
     struct mstate *m = &p->ms[ci];
     if (r->has & PIPE_HAS_FREEZE)
         freeze_keep(m, r->freeze_at, r->freeze_fwd);
+    bool after = !(m->vs.have & VEE_ST_SEQ) || (int64_t)r->end > m->vs.last_end;
+    /* (the store lookups only while deferring: a read's cost matters) */
+    if (after && ((r->has & PIPE_HAS_DEFER) || m->ndefer) &&
+        !store_has_read(p->st, r->meter, r->end) && !earlier_in_batch(p, r)) {
+        /* behind a deferred read, or deferred itself: wait; a newer read
+         * without DEFER means the backlog is in */
+        if ((r->has & PIPE_HAS_DEFER) ||
+            (m->ndefer && r->end < m->defer[m->ndefer - 1].end))
+            return defer_push(p, ci, r);
+        if (m->ndefer && (rc = defer_flush(p, ci)) != AH_OK)
+            return rc;
+    }
+    return validate_seq(p, ci, r);
+}
+
+/* Validate r in the meter's sequence, store it with its verdict, publish
+ * what is clean (held reads: see hold_push). */
+static int validate_seq(struct pipe *p, size_t ci, const struct pipe_read *r)
+{
+    int rc;
+    struct mstate *m = &p->ms[ci];
     struct vee_input in;
     to_input(r, &in);
     struct vee_result res;
@@ -517,7 +683,7 @@ static int validate_one(struct pipe *p, const struct pipe_read *r)
          * keep what was stored and published) or a late backfill the
          * validator cannot sequence; that one is stored with its info
          * flags and published only when no episode is open */
-        if (store_has_read(p->st, r->meter, r->end) || in_batch(p, r->meter, r->end))
+        if (store_has_read(p->st, r->meter, r->end) || earlier_in_batch(p, r))
             return AH_OK;
         rec.quality = res.flags;
         if ((rc = store_batch_put_read(p->st, r->meter, r->end, &rec)) != AH_OK)
@@ -1213,7 +1379,8 @@ static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
     int rc = AH_OK;
     if (!p->cfg) {
         for (size_t i = 0; i < n && rc == AH_OK; i++)
-            rc = store_batch_put_read(p->st, r[i].meter, r[i].end, &r[i].rec);
+            if (!(r[i].has & PIPE_HAS_FLUSH))
+                rc = store_batch_put_read(p->st, r[i].meter, r[i].end, &r[i].rec);
         return rc;
     }
     p->cur = r;
@@ -1240,6 +1407,9 @@ static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
     }
     if (rc == AH_OK)
         rc = releases_tick(p, rel, nrel);
+    for (size_t ci = 0; ci < p->cfg->n_meters; ci++)
+        if (p->ms[ci].ndefer)
+            defer_trim(&p->ms[ci]);
     size_t k = 0;
     for (; k < p->ntouched && rc == AH_OK; k++) {
         size_t ci = p->touched[k];
@@ -1279,6 +1449,7 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
                 p->ms[ci].loaded = false;
                 p->ms[ci].nhold = 0;
                 p->ms[ci].touched = false;
+                p->ms[ci].ndefer = 0; /* reloaded from the store with the state */
             }
         p->ntouched = 0;
         batch_begin(p);
@@ -1624,8 +1795,10 @@ static int setup_vee(struct pipe *p, const struct pipe_vee *v)
 static void free_vee(struct pipe *p)
 {
     if (p->ms && p->cfg)
-        for (size_t i = 0; i < p->cfg->n_meters; i++)
+        for (size_t i = 0; i < p->cfg->n_meters; i++) {
             free(p->ms[i].hold);
+            free(p->ms[i].defer);
+        }
     if (p->dist)
         for (size_t i = 0; i < p->ndist; i++)
             free(p->dist[i].cust);

@@ -40,6 +40,16 @@ typedef struct pipe pipe_t;
 #define PIPE_HAS_CLEAR_COUNT (1u << 1) /* clear_count */
 #define PIPE_HAS_SERIAL      (1u << 2) /* serial */
 #define PIPE_HAS_FREEZE      (1u << 3) /* freeze_at and freeze_fwd */
+/* Issue 13: a live read of a meter whose older intervals are still being
+ * backfilled. It is stored at once but validated (and published) only when
+ * that backlog is in — a PIPE_HAS_FLUSH marker of the meter, a later read
+ * without DEFER, or PIPE_DEFER_MAX deferred reads — so that the validator
+ * sees the meter's reads in order. */
+#define PIPE_HAS_DEFER (1u << 4)
+/* No read: the meter's backlog is in, validate its deferred reads (meter
+ * set, end and rec ignored). */
+#define PIPE_HAS_FLUSH (1u << 5)
+#define PIPE_DEFER_MAX 96
 
 struct pipe_read {
     uint32_t meter; /* store index */

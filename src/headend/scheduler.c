@@ -3,21 +3,26 @@
  * (see sched.h). It must not write the store (reads go to pipe_) and must
  * never have two requests in flight on one link.
  *
- * Per link, one cycle per interval:
+ * Per link, one cycle per interval (issue 13: fair under overrun):
  *
- *   IDLE ── boundary + stagger reached ──► CYCLE: for each meter of the link
- *     ▲                                     │  backed off? ── skip ──┐
- *     │                                     ▼                        │
- *     │             04000101 date, 04000102 time (meter clock),      │
- *     │             0201FF00 V, 0202FF00 I, 040005FF status words,   │
- *     │             03300D00 / 03300E00 / 03300100 event counters,   │
- *     │             once a day after daily_freeze_after: 05060001    │
- *     │             + 05060101 (daily freeze) and 04000402 (meter    │
- *     │             number), then 06000001 N=1 at                    │
- *     │             each missing interval end (oldest first)         │
- *     │                                     │ timeout after retries: │
- *     │                                     │ meter fails the cycle  │
- *     └──────────── last meter done ◄───────┴────────────────────────┘
+ *   IDLE ── boundary + stagger reached ──► LIVE SWEEP: each meter once, from
+ *     ▲                                     where the last sweep stopped
+ *     │                                     │  backed off? ── skip
+ *     │             0400010C (else time, date, time: the clock-read rule),
+ *     │             0201FF00 V, 0202FF00 I, 040005FF status words,
+ *     │             03300D00 / 03300E00 / 03300100 event counters,
+ *     │             once a day after daily_freeze_after: 05060001
+ *     │             + 05060101 (daily freeze) and 04000402 (meter
+ *     │             number), then a short backlog (<= SCHED_INLINE_GAPS)
+ *     │             oldest first and 06000001 N=1 at the live record
+ *     │             (the meter's newest on its own clock: sched_live_end)
+ *     │                                     │ every meter visited, or the
+ *     │                                     │ next cycle due (overrun)
+ *     │                                     ▼
+ *     │             BACKFILL: meter after meter, up to SCHED_BACKFILL_CHUNK
+ *     │             missing records a turn, oldest first, going on
+ *     │             where the last cycle's backfill stopped
+ *     └──── nothing missing, or next cycle due (after >= 1 request per meter)
  *
  * A link that drops goes DOWN; it reconnects with backoff and resumes the
  * cycle at the meter it was on. Link kinds:
@@ -141,12 +146,46 @@ void sched_s_to_tm(int64_t s, struct dlt645_tm *tm)
     tm->wday = (uint8_t)((days % 7 + 11) % 7); /* 1970-01-01 was a Thursday */
 }
 
+bool sched_clock_consistent(const struct dlt645_tm *t1, const struct dlt645_tm *date,
+                            const struct dlt645_tm *t2, int64_t *local_s)
+{
+    int64_t s1 = t1->hour * 3600 + t1->min * 60 + t1->sec;
+    int64_t s2 = t2->hour * 3600 + t2->min * 60 + t2->sec;
+    /* t2 < t1: midnight passed between them, and the date may be either
+     * day's; a span of an hour or more is no read of one moment */
+    if (s2 < s1 || s2 - s1 >= 3600 || date->mon < 1 || date->mon > 12 || date->day < 1 ||
+        date->day > 31)
+        return false;
+    struct dlt645_tm t = *date;
+    t.hour = t2->hour;
+    t.min = t2->min;
+    t.sec = t2->sec;
+    *local_s = sched_tm_to_s(&t);
+    return true;
+}
+
+int64_t sched_live_end(int64_t he_s, bool have_clock, int64_t meter_s, int64_t step,
+                       int64_t ahead_s, int64_t behind_s, bool *attach)
+{
+    int64_t he_end = sched_interval_floor(he_s, step);
+    if (!have_clock) {
+        *attach = true;
+        return he_end;
+    }
+    int64_t m_end = sched_interval_floor(meter_s, step);
+    int64_t d = meter_s - he_s;
+    int64_t end = d <= ahead_s && -d <= behind_s ? m_end : he_end;
+    *attach = end == m_end;
+    return end;
+}
+
 /* ---- the engine -------------------------------------------------------- */
 
 /* DL/T 645-2007 data identifiers read each cycle (protocols.md §2.5, §2.8,
  * §2.9). */
 #define DI_DATE     0x04000101u /* YYMMDDWW */
 #define DI_TIME     0x04000102u /* hhmmss */
+#define DI_DATETIME 0x0400010Cu /* YYMMDDWWhhmmss in one item [EXT] (§2.7) */
 #define DI_VOLTAGE  0x0201FF00u /* phase voltages block */
 #define DI_CURRENT  0x0202FF00u /* phase currents block */
 #define DI_LOAD_REC 0x06000001u /* load records, N blocks from a given time */
@@ -158,9 +197,12 @@ void sched_s_to_tm(int64_t s, struct dlt645_tm *tm)
 #define DI_CLEARED  0x03300100u /* meter cleared: total count (§2.6) */
 #define DI_NUMBER   0x04000402u /* meter number, the identity (§2.5) */
 
+/* A meter's live job, in order; a backfill turn is JOB_LR only. */
 enum job_step {
+    JOB_DT, /* 0400010C: date and time of one moment */
+    JOB_T1, /* without 0400010C: time, date, time (sched_clock_consistent) */
     JOB_DATE,
-    JOB_TIME,
+    JOB_T2,
     JOB_V,
     JOB_I,
     JOB_STATUS,
@@ -170,15 +212,23 @@ enum job_step {
     JOB_FRZ_T,
     JOB_FRZ_E,
     JOB_NUMBER,
-    JOB_LR,
+    JOB_LIVE, /* 06000001 N=1 at the live record (sched_live_end) */
+    JOB_LR,   /* backfill: 06000001 N=1 at each gap of the turn */
     JOB_DONE
 };
+
+/* A cycle reads every meter live, then backfills in what is left of the
+ * interval (issue 13 defect 6). */
+enum cycle_phase { PH_LIVE, PH_BACKFILL };
 
 struct meter_state {
     int streak;         /* failed cycles in a row */
     int since;          /* cycles since the last attempt */
     int64_t freeze_day; /* local day number + 1 of the last freeze read, 0 none */
-    size_t backlog;     /* intervals missing at its last cycle start */
+    size_t backlog;     /* intervals missing at its last backfill turn */
+    bool no_dt;         /* answered ERR to 0400010C: read time, date, time */
+    bool deferring;     /* its live reads wait in the pipeline for its backlog */
+    int64_t newest;     /* its newest record on its own clock (UTC s), 0 unknown */
 };
 
 enum slink_kind { SL_NONE, SL_TCP, SL_SERIAL, SL_DIALIN, SL_MODBUS };
@@ -239,15 +289,31 @@ struct slink {
     int64_t boundary_s; /* its interval boundary (UTC s) */
     int64_t next_start; /* head-end clock ms of the next cycle */
     int64_t cycle_t0;   /* head-end clock ms the cycle started */
-    size_t cur;         /* meter position in the cycle */
+    enum cycle_phase phase;
+    size_t cur;       /* position in meters[] of the job under way */
+    size_t live_next; /* where the next live sweep goes on (kept across cycles) */
+    size_t live_left; /* meters this cycle's live sweep has still to visit */
+    size_t bf_next;   /* where backfill goes on (kept across cycles) */
+    size_t bf_idle;   /* meters in a row that had nothing to backfill */
+    unsigned bf_reqs; /* backfill requests in this cycle */
     bool job_begun;
     enum job_step step;
-    uint64_t gaps[SCHED_BACKFILL_PER_CYCLE];
+    uint64_t gaps[SCHED_BACKFILL_CHUNK];
     size_t n_gaps, gi;
     bool any_ok; /* the meter answered something this cycle */
 
     /* what this meter's cycle read so far */
     bool have_date, have_clock, have_v, have_i, have_status, freeze_due;
+    bool clock_again;    /* time, date, time straddled midnight: read them again */
+    bool clock_redone;   /* ... and they were read again in this job */
+    bool live_overran;   /* the live sweep ran into the next interval */
+    struct dlt645_tm t1; /* first time of time, date, time */
+    int64_t sent_he_ms;  /* head-end clock when the request went out */
+    int64_t live_end;    /* the live record asked (UTC s) */
+    bool live_attach;    /* status, V, I belong to it (sched_live_end) */
+    bool live_after;     /* the live record follows the short backlog */
+    bool live_defer;     /* a longer backlog: the pipeline defers the live read */
+    bool bf_last;        /* this backfill turn covers the meter's whole backlog */
     uint16_t status[7];
     bool have_frz_t, have_frz;
     int64_t frz_at, frz_fwd;
@@ -747,21 +813,30 @@ static void link_connect_timeout(struct sched *s, struct slink *L)
     link_connect_failed(s, L, AH_ETIMEDOUT);
 }
 
-static void next_cycle_time(struct sched *s, struct slink *L)
+/* Head-end clock ms at which the next cycle of L is due. */
+static int64_t cycle_due_ms(const struct sched *s, const struct slink *L)
 {
-    L->next_start = (L->boundary_s + s->step_s) * 1000 + L->offset_ms;
+    return (L->boundary_s + s->step_s) * 1000 + L->offset_ms;
+}
+
+static void next_cycle_time(struct sched *s, struct slink *L, bool overran)
+{
+    L->next_start = cycle_due_ms(s, L);
     int64_t now = ah_clock_now_ms(s->clk);
-    if (now >= L->next_start) {
-        /* the cycle ran into the next one: start at once, on the newest
-         * boundary (the intervals skipped are gaps the backfill recovers) */
+    if (overran) {
+        /* the live sweep ran into the next interval: the next cycle starts
+         * at once, on the newest boundary, and goes on with the meters this
+         * one did not reach (the intervals skipped are gaps the backfill
+         * recovers) */
         s->st.overruns++;
         met_add(L->met.overruns, 1);
         char b[32];
         ah_time_format(L->boundary_s * 1000, b, sizeof b);
         ah_log(AH_LOG_WARN, L->ctx, "cycle %s overran its interval (%lld ms)", b,
                (long long)(now - L->cycle_t0));
-        L->next_start = now;
     }
+    if (now >= L->next_start)
+        L->next_start = now;
 }
 
 static void cycle_begin(struct sched *s, struct slink *L, int64_t now)
@@ -769,16 +844,22 @@ static void cycle_begin(struct sched *s, struct slink *L, int64_t now)
     L->active = true;
     L->cycle_t0 = now;
     L->boundary_s = sched_interval_floor(now / 1000, s->step_s);
-    L->cur = 0;
+    L->phase = PH_LIVE;
+    L->live_left = L->n_meters;
+    if (L->live_next >= L->n_meters)
+        L->live_next = 0;
+    L->bf_idle = 0;
+    L->bf_reqs = 0;
     L->job_begun = false;
     L->cyc_tried = L->cyc_ok = 0;
     s->st.cycles++;
     char b[32];
     ah_time_format(L->boundary_s * 1000, b, sizeof b);
-    ah_log(AH_LOG_DEBUG, L->ctx, "cycle %s: %zu meters", b, L->n_meters);
+    ah_log(AH_LOG_DEBUG, L->ctx, "cycle %s: %zu meters from #%zu", b, L->n_meters,
+           L->live_next);
 }
 
-/* Begin the job of the meter at L->cur. false when it is backed off. */
+/* Begin the live job of the meter at L->cur. false when it is backed off. */
 static bool meter_begin(struct sched *s, struct slink *L)
 {
     size_t mi = L->meters[L->cur];
@@ -790,27 +871,14 @@ static bool meter_begin(struct sched *s, struct slink *L)
         return false;
     }
     m->since = 0;
-    int64_t from, to;
-    sched_window(L->boundary_s, s->step_s, s->cfg->schedule.backfill_days, &from, &to);
-    size_t n = 0;
-    int rc = pipe_missing_intervals(s->pipe, s->midx[mi], (uint64_t)from, (uint64_t)to,
-                                    (uint64_t)s->step_s, L->gaps,
-                                    SCHED_BACKFILL_PER_CYCLE, &n);
-    if (rc != AH_OK) {
-        ah_log(AH_LOG_ERROR, L->ctx, "gap list of %s: %s", s->cfg->meters[mi].id,
-               ah_strerror(rc));
-        n = 0;
-    }
-    L->n_gaps = n < SCHED_BACKFILL_PER_CYCLE ? n : SCHED_BACKFILL_PER_CYCLE;
-    if (rc == AH_OK) {
-        met_add(L->met.missing, (double)n - (double)m->backlog);
-        m->backlog = n;
-    }
-    L->gi = 0;
-    L->step = JOB_DATE;
+    L->n_gaps = L->gi = 0;
+    L->step = m->no_dt ? JOB_T1 : JOB_DT;
     L->any_ok = false;
     L->have_date = L->have_clock = L->have_v = L->have_i = false;
     L->have_status = L->have_frz_t = L->have_frz = false;
+    L->clock_again = L->clock_redone = false;
+    L->live_end = -1;
+    L->live_attach = false;
     L->has = 0;
     L->cover = L->terminal = L->cleared = 0;
     L->vi_present = 0;
@@ -826,10 +894,31 @@ static bool meter_begin(struct sched *s, struct slink *L)
     return true;
 }
 
+/* The meter's backlog is in: the pipeline validates its deferred reads. */
+static void backlog_done(struct sched *s, struct slink *L)
+{
+    size_t mi = L->meters[L->cur];
+    if (!s->ms[mi].deferring)
+        return;
+    struct pipe_read pr;
+    memset(&pr, 0, sizeof pr);
+    pr.meter = s->midx[mi];
+    pr.end = UINT64_MAX; /* after the meter's reads of the same batch */
+    pr.has = PIPE_HAS_FLUSH;
+    if (pipe_push(s->pipe, &pr) == AH_OK)
+        s->ms[mi].deferring = false;
+}
+
 static void meter_end(struct sched *s, struct slink *L, bool failed)
 {
     size_t mi = L->meters[L->cur];
     struct meter_state *m = &s->ms[mi];
+    L->job_begun = false;
+    if (L->phase == PH_BACKFILL) {
+        if (L->bf_last && L->gi >= L->n_gaps)
+            backlog_done(s, L);
+        return; /* the live job alone judges whether a meter answers */
+    }
     if (failed) {
         m->streak++;
         if (m->streak == s->cfg->schedule.backoff_after)
@@ -840,8 +929,51 @@ static void meter_end(struct sched *s, struct slink *L, bool failed)
         m->streak = 0;
         L->cyc_ok++;
     }
-    L->job_begun = false;
-    L->cur++;
+}
+
+/* Begin the backfill turn of the meter at L->cur: up to SCHED_BACKFILL_CHUNK
+ * of its missing intervals, oldest first, below its live record. false when
+ * it has none (or does not answer: its live job backs it off). */
+static bool backfill_begin(struct sched *s, struct slink *L)
+{
+    size_t mi = L->meters[L->cur];
+    struct meter_state *m = &s->ms[mi];
+    /* the live job counted its backlog: none, no query (it waits for the
+     * writer's batch) */
+    if (m->streak > 0 || m->backlog == 0) {
+        if (m->backlog == 0)
+            backlog_done(s, L);
+        return false;
+    }
+    int64_t from, to;
+    sched_window(L->boundary_s, s->step_s, s->cfg->schedule.backfill_days, &from, &to);
+    /* the live job asked for the newest record; a meter whose clock is behind
+     * has nothing newer than its own newest (asking would cost a request
+     * for an ERR each cycle) */
+    to = L->boundary_s;
+    if (m->newest > 0 && m->newest + s->step_s < to)
+        to = m->newest + s->step_s;
+    if (to <= from)
+        return false;
+    size_t n = 0;
+    int rc =
+        pipe_missing_intervals(s->pipe, s->midx[mi], (uint64_t)from, (uint64_t)to,
+                               (uint64_t)s->step_s, L->gaps, SCHED_BACKFILL_CHUNK, &n);
+    if (rc != AH_OK) {
+        ah_log(AH_LOG_ERROR, L->ctx, "gap list of %s: %s", s->cfg->meters[mi].id,
+               ah_strerror(rc));
+        return false;
+    }
+    met_add(L->met.missing, (double)n - (double)m->backlog);
+    m->backlog = n;
+    L->n_gaps = n < SCHED_BACKFILL_CHUNK ? n : SCHED_BACKFILL_CHUNK;
+    L->bf_last = n <= SCHED_BACKFILL_CHUNK;
+    L->gi = 0;
+    L->step = JOB_LR;
+    L->job_begun = n > 0;
+    if (n == 0)
+        backlog_done(s, L);
+    return n > 0;
 }
 
 /* Scale raw with dec decimals to want decimals (exact when want >= dec). */
@@ -922,8 +1054,10 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
         if (r.invalid)
             continue;
         int64_t end = sched_tm_to_s(&r.t) - s->tz_s;
+        int64_t asked = L->step == JOB_LIVE ? L->live_end : (int64_t)L->gaps[L->gi];
+        int64_t top = L->phase == PH_LIVE ? L->live_end : L->boundary_s;
         char sent[32], want[32];
-        if (end % s->step_s != 0 || end > L->boundary_s) {
+        if (end % s->step_s != 0 || end > top) {
             ah_time_format((int64_t)end * 1000, sent, sizeof sent);
             ah_log(AH_LOG_WARN, L->ctx,
                    "meter %s: load record at %s is not an interval end", cm->id, sent);
@@ -935,7 +1069,6 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
          * 2000-01-01 came back for 2025 intervals). The meter's known
          * clock offset this cycle is allowed for; the requested interval
          * stays a gap. */
-        int64_t asked = (int64_t)L->gaps[L->gi];
         int64_t slack = 0;
         if (L->have_clock) {
             int64_t coff = (L->clock_ms - L->clock_at_ms) / 1000;
@@ -957,18 +1090,23 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
             ah_log(AH_LOG_DEBUG, L->ctx, "meter %s lacks interval %s, sent %s", cm->id,
                    want, sent);
         }
+        bool live = L->step == JOB_LIVE && end == L->live_end;
         struct pipe_read pr;
         memset(&pr, 0, sizeof pr);
         pr.meter = s->midx[mi];
         pr.end = (uint64_t)end;
         struct store_rec *o = &pr.rec;
-        o->source = end == L->boundary_s ? STORE_REC_LIVE : STORE_REC_BACKFILL;
+        o->source = live ? STORE_REC_LIVE : STORE_REC_BACKFILL;
         o->ct = (uint32_t)cm->ct;
         o->pt = (uint32_t)cm->pt;
         o->headend_clock_ms = ah_clock_now_ms(s->clk);
         lr_to_rec(&r, o);
-        if (end == L->boundary_s) {
-            /* the live interval carries what this cycle read beside it */
+        if (live) {
+            /* the live record carries what this job read beside it: the
+             * clock pair and counters always (each has its own time), the
+             * status words and V, I only when they were read in the
+             * interval after this record's end on the meter's own clock
+             * (sched_live_end): never filed under an older interval */
             if (L->have_clock) {
                 /* pair the meter clock with the head-end clock of the same
                  * moment: the backfill requests between the time read and
@@ -977,7 +1115,7 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
                 o->headend_clock_ms = L->clock_at_ms;
                 o->present |= STORE_REC_HAS_METER_CLOCK;
             }
-            for (int ph = 0; ph < 3; ph++) {
+            for (int ph = 0; ph < 3 && L->live_attach; ph++) {
                 if (!(o->present & STORE_REC_HAS_VOLTAGE(ph)) &&
                     (L->vi_present & STORE_REC_HAS_VOLTAGE(ph))) {
                     o->voltage[ph] = L->volt[ph];
@@ -989,11 +1127,15 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
                     o->present |= STORE_REC_HAS_CURRENT(ph);
                 }
             }
-            if (L->have_status) {
+            if (L->have_status && L->live_attach) {
                 memcpy(o->status, L->status, sizeof o->status);
                 o->present |= STORE_REC_HAS_STATUS;
             }
             pr.has |= L->has;
+            if (L->live_defer) {
+                pr.has |= PIPE_HAS_DEFER;
+                s->ms[mi].deferring = true;
+            }
             pr.cover_count = L->cover;
             pr.terminal_count = L->terminal;
             pr.clear_count = L->cleared;
@@ -1033,17 +1175,31 @@ static void on_values(struct sched *s, struct slink *L, uint32_t di, const uint8
                s->cfg->meters[L->meters[L->cur]].id, di);
         return;
     }
-    if (di == DI_DATE && v[0].kind == DLT645_V_TIME) {
+    /* the meter's time of a reply is paired with the head-end clock half
+     * way through the round trip: on a 4G link (300-1000 ms each way) the
+     * reply's arrival would be late by the return trip */
+    int64_t now_he = ah_clock_now_ms(s->clk);
+    int64_t mid_he = L->sent_he_ms + (now_he - L->sent_he_ms) / 2;
+    if (di == DI_DATETIME && v[0].kind == DLT645_V_TIME &&
+        (v[0].tm_fields & DLT645_TM_DATE)) {
+        /* one item, one moment: nothing can roll over in between */
+        L->clock_ms = (sched_tm_to_s(&v[0].tm) - s->tz_s) * 1000;
+        L->clock_at_ms = mid_he;
+        L->have_clock = true;
+    } else if (di == DI_TIME && v[0].kind == DLT645_V_TIME && L->step == JOB_T1) {
+        L->t1 = v[0].tm;
+    } else if (di == DI_DATE && v[0].kind == DLT645_V_TIME) {
         L->date = v[0].tm;
         L->have_date = true;
     } else if (di == DI_TIME && v[0].kind == DLT645_V_TIME && L->have_date) {
-        struct dlt645_tm t = L->date;
-        t.hour = v[0].tm.hour;
-        t.min = v[0].tm.min;
-        t.sec = v[0].tm.sec;
-        L->clock_ms = (sched_tm_to_s(&t) - s->tz_s) * 1000;
-        L->clock_at_ms = ah_clock_now_ms(s->clk);
-        L->have_clock = true;
+        int64_t local;
+        if (sched_clock_consistent(&L->t1, &L->date, &v[0].tm, &local)) {
+            L->clock_ms = (local - s->tz_s) * 1000;
+            L->clock_at_ms = mid_he;
+            L->have_clock = true;
+        } else {
+            L->clock_again = true;
+        }
     } else if ((di == DI_COVER || di == DI_TERMINAL || di == DI_CLEARED) &&
                v[0].kind == DLT645_V_NUM && v[0].raw >= 0) {
         uint32_t cnt = (uint32_t)v[0].raw;
@@ -1094,11 +1250,24 @@ static void on_values(struct sched *s, struct slink *L, uint32_t di, const uint8
     }
 }
 
+/* The meter after L->cur in the live sweep / in the backfill round. */
+static void live_advance(struct slink *L)
+{
+    L->live_next = (L->cur + 1) % L->n_meters;
+    L->live_left--;
+}
+
+static void backfill_advance(struct slink *L)
+{
+    L->bf_next = (L->cur + 1) % L->n_meters;
+}
+
 /* The transaction of L finished: take its result and move the job on. */
 static void on_done(struct sched *s, struct slink *L)
 {
     L->in_flight = false;
     int rc = L->sess.result;
+    struct meter_state *m = &s->ms[L->meters[L->cur]];
     const struct cfg_meter *cm = &s->cfg->meters[L->meters[L->cur]];
     if (rc == AH_OK || rc == AH_EMETER) {
         met_set(L->met.rtt, (double)L->sess.rtt_ms / 1000.0);
@@ -1110,15 +1279,14 @@ static void on_done(struct sched *s, struct slink *L)
         /* read, or the meter has no freeze: either way not again today */
         int64_t local = L->boundary_s + s->tz_s;
         if (L->step == JOB_FRZ_E || rc == AH_EMETER)
-            s->ms[L->meters[L->cur]].freeze_day =
-                sched_interval_floor(local, 86400) / 86400 + 1;
+            m->freeze_day = sched_interval_floor(local, 86400) / 86400 + 1;
     }
     if (rc == AH_OK) {
         L->any_ok = true;
         link_answered(s, L);
         size_t n;
         const uint8_t *p = sess_payload(&L->sess, &n);
-        if (L->step == JOB_LR)
+        if (L->step == JOB_LR || L->step == JOB_LIVE)
             on_load_record(s, L, p, n);
         else
             on_values(s, L, L->sess.req.di, p, n);
@@ -1136,17 +1304,147 @@ static void on_done(struct sched *s, struct slink *L)
         ah_log(AH_LOG_WARN, meter_ctx(L, cm->id),
                "meter %s: no valid reply to %08X after %d attempt(s): %s", cm->id,
                L->sess.req.di, L->sess.attempt + 1, ah_strerror(rc));
-        meter_end(s, L, true); /* one dead meter costs at most timeout × retries */
+        /* one dead meter costs at most timeout × retries */
+        if (L->phase == PH_LIVE)
+            live_advance(L);
+        else
+            backfill_advance(L);
+        meter_end(s, L, true);
         return;
     }
-    if (L->step == JOB_LR)
+    switch (L->step) {
+    case JOB_DT:
+        if (rc == AH_EMETER) {
+            /* no 0400010C (an extension item): time, date, time from now on */
+            m->no_dt = true;
+            s->st.meter_errors--; /* a probe, not a failed read */
+            L->step = JOB_T1;
+        } else {
+            L->step = JOB_V;
+        }
+        break;
+    case JOB_T1:
+    case JOB_DATE:
+        L->step = rc == AH_OK ? L->step + 1 : JOB_V;
+        break;
+    case JOB_T2:
+        /* the three straddled local midnight: once more, now clear of it */
+        L->step = L->clock_again && !L->clock_redone ? JOB_T1 : JOB_V;
+        if (L->step == JOB_T1) {
+            ah_log(AH_LOG_DEBUG, L->ctx,
+                   "meter %s: time, date, time straddled midnight: reading again",
+                   cm->id);
+            L->clock_redone = true;
+            L->have_date = false;
+        }
+        L->clock_again = false;
+        break;
+    case JOB_FRZ_T:
+        /* no freeze time: its energy would be unplaced */
+        L->step = rc == AH_OK ? JOB_FRZ_E : JOB_NUMBER;
+        break;
+    case JOB_COVER:
+        /* without the first count the pair is incomplete */
+        L->step = rc == AH_OK ? JOB_TERMINAL : JOB_CLEARED;
+        break;
+    case JOB_LIVE:
+        L->step = JOB_DONE;
+        break;
+    case JOB_LR:
         L->gi++;
-    else if (L->step == JOB_FRZ_T && rc != AH_OK)
-        L->step = JOB_NUMBER; /* no freeze time: its energy would be unplaced */
-    else if (L->step == JOB_COVER && rc != AH_OK)
-        L->step = JOB_CLEARED; /* without the first count the pair is incomplete */
-    else
+        break;
+    default:
         L->step++;
+        break;
+    }
+}
+
+/* The live record of the job under way (sched_live_end); JOB_DONE when the
+ * store has it already. A short backlog before it (SCHED_INLINE_GAPS) is
+ * read first, in order: step JOB_LR with live_after set. */
+static void live_record(struct sched *s, struct slink *L)
+{
+    struct meter_state *m = &s->ms[L->meters[L->cur]];
+    int64_t he_ms = L->have_clock ? L->clock_at_ms : ah_clock_now_ms(s->clk);
+    int64_t meter_s = sched_interval_floor(L->clock_ms, 1000) / 1000;
+    L->live_end = sched_live_end(sched_interval_floor(he_ms, 1000) / 1000, L->have_clock,
+                                 meter_s, s->step_s, s->cfg->validation.clock_drift_s,
+                                 s->cfg->validation.clock_suspect_s, &L->live_attach);
+    m->newest = L->have_clock ? sched_interval_floor(meter_s, s->step_s) : 0;
+    /* one gap query (it waits for the writer's batch): the window up to
+     * and with the live record; oldest first, so the live record is the
+     * last gap when the list is whole */
+    uint32_t idx = s->midx[L->meters[L->cur]];
+    int64_t from, to;
+    sched_window(L->live_end, s->step_s, s->cfg->schedule.backfill_days, &from, &to);
+    size_t n = 0;
+    if (pipe_missing_intervals(s->pipe, idx, (uint64_t)from, (uint64_t)to,
+                               (uint64_t)s->step_s, L->gaps, SCHED_BACKFILL_CHUNK,
+                               &n) != AH_OK)
+        n = 1; /* ask for the live record; a duplicate is ignored */
+    bool whole = n <= SCHED_BACKFILL_CHUNK;
+    bool live_missing = !whole || (n > 0 && L->gaps[n - 1] == (uint64_t)L->live_end);
+    size_t backlog = live_missing ? n - 1 : n;
+    met_add(L->met.missing, (double)backlog - (double)m->backlog);
+    m->backlog = backlog;
+    if (!live_missing)
+        L->step = JOB_DONE;
+    L->live_after = live_missing;
+    if (backlog > 0 && backlog <= SCHED_INLINE_GAPS) {
+        L->n_gaps = backlog;
+        L->gi = 0;
+        L->step = JOB_LR;
+    }
+    L->live_defer = backlog > SCHED_INLINE_GAPS;
+}
+
+static void cycle_end(struct sched *s, struct slink *L)
+{
+    L->active = false;
+    if (L->cyc_tried)
+        met_set(L->met.ratio, (double)L->cyc_ok / (double)L->cyc_tried);
+    next_cycle_time(s, L, L->live_overran);
+    char b[32];
+    ah_time_format(L->boundary_s * 1000, b, sizeof b);
+    ah_log(AH_LOG_INFO, L->ctx,
+           "cycle %s done in %lld ms (head-end clock), %u backfill requests", b,
+           (long long)(ah_clock_now_ms(s->clk) - L->cycle_t0), L->bf_reqs);
+}
+
+/* Pick the next job of the cycle: the live sweep over every meter first,
+ * from where the last sweep stopped; then backfill turns, meter after meter
+ * from where the last backfill stopped, until nothing is missing or the next
+ * cycle is due. A live sweep longer than the interval yields to the next
+ * cycle (which goes on with the meters this one did not reach) after at
+ * least one backfill request per meter, so gaps still close. false: the
+ * cycle is over. */
+static bool job_pick(struct sched *s, struct slink *L, bool due)
+{
+    unsigned bf_min = (unsigned)L->n_meters;
+    while (!L->job_begun) {
+        if (L->phase == PH_LIVE) {
+            if (L->live_left == 0 || due) {
+                L->live_overran = due;
+                L->phase = PH_BACKFILL;
+                L->bf_idle = 0;
+                continue;
+            }
+            L->cur = L->live_next;
+            if (!meter_begin(s, L))
+                live_advance(L);
+        } else {
+            if (L->bf_idle >= L->n_meters || (due && L->bf_reqs >= bf_min))
+                return false;
+            L->cur = L->bf_next;
+            if (!backfill_begin(s, L)) {
+                L->bf_idle++;
+                backfill_advance(L);
+            } else {
+                L->bf_idle = 0;
+            }
+        }
+    }
+    return true;
 }
 
 /* Write the request sess_start built; false when the link dropped. */
@@ -1163,6 +1461,7 @@ static bool link_send(struct sched *s, struct slink *L)
         return false;
     }
     L->in_flight = true;
+    L->sent_he_ms = ah_clock_now_ms(s->clk); /* pairs a meter clock (on_values) */
     sess_sent(&L->sess, ah_mono_ms());
     return true;
 }
@@ -1171,28 +1470,32 @@ static bool link_send(struct sched *s, struct slink *L)
 static void link_advance(struct sched *s, struct slink *L)
 {
     while (L->up && L->active && !L->in_flight) {
-        if (L->cur >= L->n_meters) {
-            L->active = false;
-            if (L->cyc_tried)
-                met_set(L->met.ratio, (double)L->cyc_ok / (double)L->cyc_tried);
-            next_cycle_time(s, L);
-            char b[32];
-            ah_time_format(L->boundary_s * 1000, b, sizeof b);
-            ah_log(AH_LOG_INFO, L->ctx, "cycle %s done in %lld ms (head-end clock)", b,
-                   (long long)(ah_clock_now_ms(s->clk) - L->cycle_t0));
+        bool due = ah_clock_now_ms(s->clk) >= cycle_due_ms(s, L);
+        if (!job_pick(s, L, due)) {
+            cycle_end(s, L);
             return;
-        }
-        if (!L->job_begun && !meter_begin(s, L)) {
-            L->cur++;
-            continue;
         }
         if ((L->step == JOB_FRZ_T || L->step == JOB_FRZ_E || L->step == JOB_NUMBER) &&
             !L->freeze_due)
-            L->step = JOB_LR;
-        if (L->step == JOB_LR && L->gi >= L->n_gaps)
-            L->step = JOB_DONE;
+            L->step = JOB_LIVE;
+        if (L->step == JOB_LIVE && L->live_end < 0)
+            live_record(s, L);
+        if (L->step == JOB_LR && L->phase == PH_LIVE && L->gi >= L->n_gaps)
+            L->step = L->live_after ? JOB_LIVE : JOB_DONE; /* short backlog read */
+        else if (L->step == JOB_LR && L->gi < L->n_gaps && due &&
+                 L->bf_reqs >= L->n_meters) {
+            /* the next cycle waits: it goes on with this meter's backfill
+             * after its live sweep */
+            L->job_begun = false;
+            continue;
+        } else if (L->step == JOB_LR && L->gi >= L->n_gaps)
+            L->step = JOB_DONE; /* the turn is over */
         if (L->step == JOB_DONE) {
-            meter_end(s, L, !L->any_ok);
+            if (L->phase == PH_LIVE)
+                live_advance(L);
+            else
+                backfill_advance(L);
+            meter_end(s, L, !L->any_ok && L->phase == PH_LIVE);
             continue;
         }
         const struct cfg_meter *cm = &s->cfg->meters[L->meters[L->cur]];
@@ -1203,20 +1506,28 @@ static void link_advance(struct sched *s, struct slink *L)
         rq.func = DLT645_F_READ;
         rq.timeout_ms = L->cl->timeout_ms;
         rq.retries = L->cl->retries;
-        static const uint32_t dis[] = {DI_DATE,     DI_TIME,    DI_VOLTAGE,  DI_CURRENT,
-                                       DI_STATUS,   DI_COVER,   DI_TERMINAL, DI_CLEARED,
-                                       DI_FRZ_TIME, DI_FRZ_FWD, DI_NUMBER};
-        if (L->step == JOB_LR) {
+        static const uint32_t dis[] = {DI_DATETIME, DI_TIME,    DI_DATE,     DI_TIME,
+                                       DI_VOLTAGE,  DI_CURRENT, DI_STATUS,   DI_COVER,
+                                       DI_TERMINAL, DI_CLEARED, DI_FRZ_TIME, DI_FRZ_FWD,
+                                       DI_NUMBER};
+        if (L->step == JOB_LR || L->step == JOB_LIVE) {
+            int64_t at = L->step == JOB_LIVE ? L->live_end : (int64_t)L->gaps[L->gi];
             rq.di = DI_LOAD_REC;
             rq.with_n = rq.with_time = true;
             rq.n = 1; /* one record per request: 06000001 N=1 (protocols.md §1.4 (c)) */
-            sched_s_to_tm((int64_t)L->gaps[L->gi] + s->tz_s, &rq.t);
+            sched_s_to_tm(at + s->tz_s, &rq.t);
+            if (L->step == JOB_LR && L->phase == PH_BACKFILL)
+                L->bf_reqs++;
         } else {
             rq.di = dis[L->step];
         }
         if (sess_start(&L->sess, &rq) != AH_OK) {
             ah_log(AH_LOG_ERROR, L->ctx, "meter %s: cannot build request %08X", cm->id,
                    rq.di);
+            if (L->phase == PH_LIVE)
+                live_advance(L);
+            else
+                backfill_advance(L);
             meter_end(s, L, true);
             continue;
         }
@@ -1239,6 +1550,7 @@ static void link_resend(struct sched *s, struct slink *L)
         link_drop(s, L, rc);
         return;
     }
+    L->sent_he_ms = ah_clock_now_ms(s->clk);
     sess_sent(&L->sess, ah_mono_ms());
 }
 

@@ -39,10 +39,23 @@
 
 struct ah_clock;
 
-/* Most load records asked of one meter in one cycle, so that a long gap
- * (first start, a concentrator back after a day offline) is recovered over
- * several cycles instead of overrunning one. */
+/* Longest gap list asked of the pipeline at once (two days of 15-minute
+ * intervals); the scheduler itself asks SCHED_BACKFILL_CHUNK per turn. */
 #define SCHED_BACKFILL_PER_CYCLE 192
+
+/* Backfill goes meter after meter, this many load records (two days) of
+ * one meter per turn, and goes on where the last cycle stopped (issue 13
+ * defect 6): each meter's backlog is complete — validated in order and
+ * published — as soon as possible, while the live sweep of every meter
+ * comes first in each cycle. */
+#define SCHED_BACKFILL_CHUNK 192
+
+/* A meter missing at most this many intervals before its live record gets
+ * them read in its live job, oldest first, so that the pipeline validates
+ * its reads in order; a longer backlog (an outage, a first start) waits
+ * for the backfill turns after every meter's live read, and those reads
+ * come late (stored and published, not sequenced: docs/validation.md). */
+#define SCHED_INLINE_GAPS 4
 
 /* Reconnect backoff of a TCP link: 1 s doubling to 60 s (real time). */
 #define SCHED_RECONNECT_MIN_MS 1000
@@ -73,6 +86,34 @@ bool sched_backoff_skip(int streak, int since, int backoff_after, int backoff_ma
 
 /* Reconnect delay after `failures` consecutive failed connects (>= 1). */
 int64_t sched_reconnect_delay_ms(int failures);
+
+/*
+ * The clock-read rule (docs/validation.md "Reading the meter clock"), for a
+ * meter without 0400010C: time t1, date, time t2 read in this order. The
+ * pair (date, t2) is consistent when the time did not pass local midnight
+ * between t1 and t2 (t1 <= t2, less than an hour apart): then the date was
+ * read on t2's day. Writes t2's local seconds (sched_tm_to_s) to *local_s.
+ * false: the three straddle midnight (or are absurd), read them again.
+ */
+bool sched_clock_consistent(const struct dlt645_tm *t1, const struct dlt645_tm *date,
+                            const struct dlt645_tm *t2, int64_t *local_s);
+
+/*
+ * The time-base rule (docs/validation.md "One time base per interval"):
+ * the interval end (UTC s) of the load record a meter job reads as its
+ * live record, and whether what the job read live (status words, V, I)
+ * belongs to it. Interval keys are the meter's own load-record stamps.
+ * he_s: head-end clock when the meter clock was read; meter_s (UTC s, valid
+ * when have_clock): the meter clock read then. The live record is the
+ * meter's newest on its own clock, floor(meter_s), when the meter is at
+ * most ahead_s ahead (a record stamped further ahead would lie in the
+ * head-end's future) and at most behind_s behind (beyond that its clock is
+ * broken, not slow); else floor(he_s). *attach: the live values were read
+ * within that interval's successor on the meter's clock (always, without a
+ * meter clock), so they are filed with it and with no older interval.
+ */
+int64_t sched_live_end(int64_t he_s, bool have_clock, int64_t meter_s, int64_t step,
+                       int64_t ahead_s, int64_t behind_s, bool *attach);
 
 /* Meter-local broken-down time <-> seconds of local wall time since
  * 1970-01-01 00:00 (no zone involved). year 0..99 = 2000..2099. */

@@ -3,6 +3,7 @@ it_run_deadmeter): amisim's --write-config with the schedule and ports a
 test needs, `amihead run` as a helper whose log is followed line by line
 (so a test can stop it with SIGTERM when every link has finished the cycle
 it waits for), and the run summary line parsed."""
+import json
 import os
 import re
 import select
@@ -10,7 +11,7 @@ import signal
 import subprocess
 import time
 
-from ahtest import BIN, check, fail, free_port_block, iso
+from ahtest import BIN, Sim, check, fail, free_port_block, iso
 
 STEP = 900
 
@@ -162,3 +163,25 @@ def summary(log):
             return {k: int(v) for v, k in re.findall(r"(\d+) ([a-z][a-z ]*?)(?=,|$)",
                                                      ln.split("stopping:", 1)[1])}
     fail(f"no run summary in the log: {log[-2000:]}")
+
+
+def fault_file(tmp, faults):
+    """Write amisim's fault spec {"faults": FAULTS} to tmp; returns its path."""
+    path = os.path.join(tmp, "faults.json")
+    with open(path, "w") as f:
+        json.dump({"faults": faults}, f)
+    return path
+
+
+def run_fleet(tmp, fleet, epoch, scale, schedule, until, slack=120):
+    """amisim FLEET (arguments) from EPOCH at SCALE writing its config to
+    tmp, the head-end configured with SCHEDULE (configure) and run from
+    amisim's clock to UNTIL. Returns (yaml path, start, head-end log)."""
+    with Sim(tmp, *fleet, "--epoch", iso(epoch), "--time-scale", str(scale),
+             "--write-config", tmp, log_markers=["Sanitizer"]) as sim:
+        yaml, _ = configure(tmp, schedule)
+        start = sim.sim_now()
+        with Run(yaml, "--time-scale", str(scale), "--epoch", str(start), "--until",
+                 str(until)) as hd:
+            log = hd.wait_exit((until - start) / scale + slack)
+    return yaml, start, log

@@ -250,6 +250,81 @@ static void test_duplicate_read_ignored(void **state)
     assert_int_equal(r.imp_total, 1010);
 }
 
+/* Issue 13 defect 6: live reads come before the backfill of an outage, so
+ * a backfilled interval older than the meter's last validated read comes
+ * late; it is stored (the validator cannot sequence it), not dropped as a
+ * duplicate of itself. */
+static void test_late_backfill_stored(void **state)
+{
+    struct fx *x = *state;
+    char reldir[256];
+    pipe_t *p = start(x, reldir, sizeof reldir);
+    push(p, x, 0, 1000);
+    push(p, x, 3, 1030); /* the live read after an outage */
+    assert_int_equal(pipe_stop(&p), AH_OK);
+    p = start(x, reldir, sizeof reldir);
+    push(p, x, 1, 1010); /* backfill of the outage, later */
+    push(p, x, 2, 1020);
+    push(p, x, 2, 1020); /* twice in one batch: stored once */
+    assert_int_equal(pipe_stop(&p), AH_OK);
+    struct store_rec r;
+    assert_int_equal(store_get_read(x->st, x->midx[0], END(1), &r), AH_OK);
+    assert_int_equal(r.imp_total, 1010);
+    assert_int_equal(store_get_read(x->st, x->midx[0], END(2), &r), AH_OK);
+    assert_int_equal(r.imp_total, 1020);
+    assert_int_equal(store_get_read(x->st, x->midx[0], END(3), &r), AH_OK);
+    assert_int_equal(r.imp_total, 1030);
+}
+
+static void push_src(pipe_t *p, const struct fx *x, int k, int64_t fwd, uint32_t has,
+                     uint8_t source)
+{
+    struct pipe_read r;
+    memset(&r, 0, sizeof r);
+    r.meter = x->midx[0];
+    r.end = END(k);
+    r.has = has;
+    r.rec.source = source;
+    r.rec.ct = 1;
+    r.rec.pt = 1;
+    r.rec.present = STORE_REC_HAS_IMP_TOTAL;
+    r.rec.imp_total = fwd;
+    assert_int_equal(pipe_push(p, &r), AH_OK);
+}
+
+/* Issue 13 defect 6 with validation in order: a live read of a meter whose
+ * backlog is still coming (PIPE_HAS_DEFER) waits, stored; the backlog,
+ * over several batches and a restart, is validated in order before it when
+ * the scheduler says the backlog is in (PIPE_HAS_FLUSH): a jump inside the
+ * backlog is JUMPING, which a late backfill (not sequenced) would not be. */
+static void test_deferred_live_read(void **state)
+{
+    struct fx *x = *state;
+    char reldir[256];
+    pipe_t *p = start(x, reldir, sizeof reldir);
+    push_src(p, x, 0, 1000, 0, STORE_REC_LIVE);
+    push_src(p, x, 10, 101090, PIPE_HAS_DEFER, STORE_REC_LIVE);
+    push_src(p, x, 1, 1010, 0, STORE_REC_BACKFILL);
+    assert_int_equal(pipe_stop(&p), AH_OK);
+    assert_int_equal(quality(x, 10), 0); /* stored, not judged yet */
+    p = start(x, reldir, sizeof reldir); /* a restart: the deferred read reloads */
+    for (int k = 2; k <= 9; k++)
+        push_src(p, x, k, k < 5 ? 1000 + 10 * k : 101000 + 10 * k, 0, STORE_REC_BACKFILL);
+    struct pipe_read fl;
+    memset(&fl, 0, sizeof fl);
+    fl.meter = x->midx[0];
+    fl.end = UINT64_MAX;
+    fl.has = PIPE_HAS_FLUSH;
+    assert_int_equal(pipe_push(p, &fl), AH_OK);
+    assert_int_equal(pipe_stop(&p), AH_OK);
+    assert_true(quality(x, 5) & VEE_F_JUMPING);
+    assert_false(quality(x, 4) & VEE_F_JUMPING);
+    assert_false(quality(x, 10) & VEE_F_JUMPING);
+    struct store_rec r;
+    assert_int_equal(store_get_read(x->st, x->midx[0], END(10), &r), AH_OK);
+    assert_int_equal(r.imp_total, 101090);
+}
+
 /* One read of meter i (0 customer, 1 district meter) at end with the
  * forward register fwd; freeze_at > 0 adds a daily freeze. */
 static void push_at(pipe_t *p, const struct fx *x, int i, uint64_t end, int64_t fwd,
@@ -335,6 +410,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_stopped_meter_held_reflagged_resumed_released, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_read_ignored, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_late_backfill_stored, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deferred_live_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_freeze_is_a_day_boundary, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -119,6 +119,84 @@ static void test_meter_local_time(void **state)
     }
 }
 
+static struct dlt645_tm tm_of(int y, int mo, int d, int h, int mi, int sec)
+{
+    struct dlt645_tm t;
+    memset(&t, 0, sizeof t);
+    t.year = (uint8_t)(y - 2000);
+    t.mon = (uint8_t)mo;
+    t.day = (uint8_t)d;
+    t.hour = (uint8_t)h;
+    t.min = (uint8_t)mi;
+    t.sec = (uint8_t)sec;
+    return t;
+}
+
+/* Issue 13 defect 3: time, date, time read around local midnight. The
+ * date of 2025-03-15 read between 23:59:50 and 00:00:20 may be either
+ * day's: refused (the old read, date then time, gave a clock one day
+ * off). A triple clear of midnight gives the date of its second time. */
+static void test_clock_consistent(void **state)
+{
+    (void)state;
+    int64_t local = 0;
+    struct dlt645_tm t1 = tm_of(2025, 3, 14, 23, 59, 50);
+    struct dlt645_tm date = tm_of(2025, 3, 15, 0, 0, 0);
+    struct dlt645_tm t2 = tm_of(2025, 3, 15, 0, 0, 20);
+    assert_false(sched_clock_consistent(&t1, &date, &t2, &local));
+    /* the date read just before midnight, the times straddling it */
+    struct dlt645_tm d14 = tm_of(2025, 3, 14, 0, 0, 0);
+    assert_false(sched_clock_consistent(&t1, &d14, &t2, &local));
+    /* clear of midnight: 00:00:20, date, 00:00:50 */
+    struct dlt645_tm t3 = tm_of(2025, 3, 15, 0, 0, 50);
+    assert_true(sched_clock_consistent(&t2, &date, &t3, &local));
+    assert_int_equal(local, T0 + 86400 + 50); /* local seconds of 03-15 00:00:50 */
+    /* the same second twice is one moment */
+    assert_true(sched_clock_consistent(&t3, &date, &t3, &local));
+    /* an hour apart is no read of one moment; a bad date is refused */
+    struct dlt645_tm t4 = tm_of(2025, 3, 15, 1, 0, 50);
+    assert_false(sched_clock_consistent(&t3, &date, &t4, &local));
+    struct dlt645_tm bad = tm_of(2025, 13, 15, 0, 0, 0);
+    assert_false(sched_clock_consistent(&t2, &bad, &t3, &local));
+}
+
+/* Issue 13 defect 4: the live record of a meter job is the meter's newest
+ * on its own clock, and the status words and V, I read beside it are filed
+ * with it only when they were read in its successor interval on that
+ * clock. Head-end clock T0 + 600 (10 min into an interval). */
+static void test_live_end(void **state)
+{
+    (void)state;
+    bool attach = false;
+    const int64_t he = T0 + 600;
+    /* no meter clock: the head-end's interval */
+    assert_int_equal(sched_live_end(he, false, 0, 900, 300, 3600, &attach), T0);
+    assert_true(attach);
+    /* a healthy clock (20 s slow) */
+    assert_int_equal(sched_live_end(he, true, he - 20, 900, 300, 3600, &attach), T0);
+    assert_true(attach);
+    /* 20 min slow: its newest record is the one before, on its own grid */
+    assert_int_equal(sched_live_end(he, true, he - 1200, 900, 300, 3600, &attach),
+                     T0 - 900);
+    assert_true(attach);
+    /* 4 min fast, read at T0 + 600 (meter: T0 + 840): still T0 */
+    assert_int_equal(sched_live_end(he, true, he + 240, 900, 300, 3600, &attach), T0);
+    assert_true(attach);
+    /* 25 min fast: its newest record would be in the head-end's future;
+     * the head-end's interval, and what was read live is not filed with
+     * it (it was read two intervals later on the meter's clock) */
+    assert_int_equal(sched_live_end(he, true, he + 1500, 900, 300, 3600, &attach), T0);
+    assert_false(attach);
+    /* 2 h slow: a broken clock, not a slow one */
+    assert_int_equal(sched_live_end(he, true, he - 7200, 900, 300, 3600, &attach), T0);
+    assert_false(attach);
+    /* a late cycle: the head-end is 40 min past the cycle's boundary; the
+     * live record is the interval of the read, not the cycle's */
+    assert_int_equal(sched_live_end(T0 + 2400, true, T0 + 2400, 900, 300, 3600, &attach),
+                     T0 + 1800);
+    assert_true(attach);
+}
+
 /* A cycle asks only for the intervals of its window the store lacks, and a
  * read pushed through the pipeline is no longer asked for once written. */
 static void test_backfill_asks_only_gaps(void **state)
@@ -281,6 +359,8 @@ int main(void)
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_reconnect_delay),
         cmocka_unit_test(test_meter_local_time),
+        cmocka_unit_test(test_clock_consistent),
+        cmocka_unit_test(test_live_end),
         cmocka_unit_test(test_backfill_asks_only_gaps),
         cmocka_unit_test(test_modbus_sdm630_to_record),
         cmocka_unit_test(test_nonblocking_connect),

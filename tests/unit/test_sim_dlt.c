@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "ah_err.h"
 #include "dlt645.h"
 #include "dlt645_di.h"
 #include "sim_dlt.h"
@@ -127,6 +128,36 @@ static void read_address_and_energy(void **state)
     struct dlt645_value v[8];
     assert_int_equal(read_values(f, 3, EPOCH + 100, 0x0001FF00, v, 8), 5);
     assert_int_equal(v[1].raw + v[2].raw + v[3].raw + v[4].raw, v[0].raw);
+    fleet_drop(f);
+}
+
+/* Issue 13: the meter clock rolls over at local midnight between two
+ * requests (date read at 23:59:59, time at 00:00:01 belong to different
+ * days), 0400010C gives both of one moment, and with --no-datetime-every
+ * N every N-th customer meter answers it ERR 02. */
+static void clock_registers_and_datetime_item(void **state)
+{
+    (void)state;
+    struct sim_fleet *f = fleet_new(0);
+    f->no_dt_every = 2;
+    const int64_t midnight = EPOCH + 86400 - TZ; /* local 03-15 00:00 */
+    struct dlt645_value v[2];
+    assert_int_equal(read_values(f, 0, midnight - 1, 0x04000101u, v, 2), 1);
+    assert_int_equal(v[0].tm.day, 14);
+    assert_int_equal(read_values(f, 0, midnight + 1, 0x04000102u, v, 2), 1);
+    assert_int_equal(v[0].tm.hour * 3600 + v[0].tm.min * 60 + v[0].tm.sec, 1);
+    assert_int_equal(read_values(f, 0, midnight - 1, 0x0400010Cu, v, 2), 1);
+    assert_int_equal(v[0].tm.day, 14);
+    assert_int_equal(v[0].tm.hour, 23);
+    assert_int_equal(v[0].tm.sec, 59);
+    uint8_t out[256];
+    assert_int_equal(
+        sim_dlt_payload(f, 0, 1, midnight, 0x0400010Cu, NULL, 0, out, sizeof out),
+        AH_ENOTSUP);
+    assert_true(
+        sim_dlt_payload(f, 0, 1, midnight, 0x04000102u, NULL, 0, out, sizeof out) > 0);
+    assert_true(sim_dlt_payload(f, 0, SIM_DISTRICT_IDX, midnight, 0x0400010Cu, NULL, 0,
+                                out, sizeof out) > 0);
     fleet_drop(f);
 }
 
@@ -353,6 +384,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(read_address_and_energy),
+        cmocka_unit_test(clock_registers_and_datetime_item),
         cmocka_unit_test(unsupported_di_err02_and_silences),
         cmocka_unit_test(load_records_follow_up_match_registers),
         cmocka_unit_test(meter_1997_answers_01h_only),
