@@ -30,8 +30,8 @@
 #define CFG_NAME_MAX     33  /* ids: [A-Za-z0-9_.-]{1,32} + NUL */
 #define CFG_PATH_MAX     256 /* file and device paths + NUL */
 #define CFG_HOSTPORT_MAX 128 /* "host:port", "tcp://host:port" + NUL */
-#define CFG_MAX_LINKS    4096
-#define CFG_MAX_METERS   500000 /* hard cap on the inventory (STYLE.md §6) */
+#define CFG_MAX_LINKS    20000
+#define CFG_MAX_METERS   2000000 /* hard cap on the inventory (STYLE.md §6) */
 
 /* ---- diagnostics ------------------------------------------------------ */
 

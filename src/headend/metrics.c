@@ -70,6 +70,10 @@ struct met {
     _Atomic size_t nfam;
     struct met_series *series;
     _Atomic size_t n;
+    /* (family, labels) -> series index + 1, open addressing: a city's
+     * thousands of links register tens of thousands of series, and a scan
+     * per registration made start-up quadratic (29 s at 6,094 links) */
+    uint32_t *hidx;
     struct MHD_Daemon *httpd;
 
     struct {
@@ -91,13 +95,30 @@ struct met {
     struct met_series *reaped_series;
 };
 
+/* FNV-1a of family and labels, a slot of hidx (twice MET_MAX_SERIES: the
+ * table is never more than half full). */
+#define MET_HASH_SLOTS (2u * MET_MAX_SERIES)
+static size_t series_hash(unsigned family, const char *labels)
+{
+    uint32_t h = 2166136261u ^ family;
+    h *= 16777619u;
+    for (const unsigned char *c = (const unsigned char *)labels; *c; c++) {
+        h ^= *c;
+        h *= 16777619u;
+    }
+    return h & (MET_HASH_SLOTS - 1);
+}
+
 met_t *met_new(void)
 {
     met_t *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
     m->series = calloc(MET_MAX_SERIES, sizeof *m->series);
-    if (!m->series) {
+    m->hidx = calloc(MET_HASH_SLOTS, sizeof *m->hidx);
+    if (!m->series || !m->hidx) {
+        free(m->series);
+        free(m->hidx);
         free(m);
         return NULL;
     }
@@ -118,6 +139,7 @@ void met_destroy(met_t **pm)
     for (size_t i = 0; i < n; i++)
         free(m->series[i].hist);
     free(m->series);
+    free(m->hidx);
     free(m);
     *pm = NULL;
 }
@@ -161,14 +183,17 @@ struct met_series *met_series(met_t *m, const char *name, const char *help,
         atomic_store(&m->nfam, nf + 1);
     }
     size_t n = atomic_load(&m->n);
-    for (size_t i = 0; i < n; i++) {
-        if (m->series[i].family == f && !strcmp(m->series[i].labels, labels)) {
-            s = &m->series[i];
+    size_t h = series_hash((unsigned)f, labels);
+    for (; m->hidx[h]; h = (h + 1) & (MET_HASH_SLOTS - 1)) {
+        struct met_series *x = &m->series[m->hidx[h] - 1];
+        if (x->family == f && !strcmp(x->labels, labels)) {
+            s = x;
             goto out;
         }
     }
     if (n == MET_MAX_SERIES)
         goto out;
+    m->hidx[h] = (uint32_t)n + 1;
     s = &m->series[n];
     s->family = (unsigned)f;
     snprintf(s->labels, sizeof s->labels, "%s", labels);

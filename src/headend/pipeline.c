@@ -68,6 +68,7 @@ struct held {
 
 struct mstate {
     bool loaded, dirty;
+    bool touched; /* in pipe.touched: loaded since the last state writes */
     struct vee_state vs;
     uint64_t gap_until; /* intervals up to here were checked for gaps */
     /* the last daily freezes (05060101 at local 00:00): a day boundary when
@@ -134,6 +135,11 @@ struct pipe {
     uint32_t max_store;
     struct district *dist;
     size_t ndist;
+    struct district **dist_by_name; /* ndist, sorted by name (bsearch) */
+    /* meters whose state was loaded since the last batch: only these can be
+     * dirty, so a batch never walks the whole inventory (2 M meters) */
+    size_t *touched;
+    size_t ntouched;
     int64_t step_s, backfill_s;
     /* an interval has left the backfill window this long after its end: the
      * window, plus the cycle that may still be collecting it and one more
@@ -223,6 +229,10 @@ struct reload_ctx {
 static int mstate_load(struct pipe *p, size_t ci)
 {
     struct mstate *m = &p->ms[ci];
+    if (!m->touched) {
+        m->touched = true;
+        p->touched[p->ntouched++] = ci;
+    }
     if (m->loaded)
         return AH_OK;
     uint8_t buf[MSTATE_LEN + 16];
@@ -1418,11 +1428,18 @@ static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
     for (size_t ci = 0; ci < p->cfg->n_meters; ci++)
         if (p->ms[ci].ndefer)
             defer_trim(&p->ms[ci]);
-    for (size_t ci = 0; ci < p->cfg->n_meters && rc == AH_OK; ci++)
+    size_t k = 0;
+    for (; k < p->ntouched && rc == AH_OK; k++) {
+        size_t ci = p->touched[k];
+        p->ms[ci].touched = false;
         if (p->ms[ci].dirty) {
             rc = mstate_put(p, ci);
             p->ms[ci].dirty = false;
         }
+    }
+    /* on a failure the rest stay listed for the next batch */
+    memmove(p->touched, p->touched + k, (p->ntouched - k) * sizeof *p->touched);
+    p->ntouched -= k;
     p->cur = NULL;
     p->ncur = 0;
     return rc;
@@ -1449,8 +1466,10 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
             for (size_t ci = 0; ci < p->cfg->n_meters; ci++) {
                 p->ms[ci].loaded = false;
                 p->ms[ci].nhold = 0;
+                p->ms[ci].touched = false;
                 p->ms[ci].ndefer = 0; /* reloaded from the store with the state */
             }
+        p->ntouched = 0;
         batch_begin(p);
         pthread_mutex_lock(&p->lock);
         p->stats.commit_errors++;
@@ -1629,6 +1648,30 @@ static void *pipe_writer(void *arg)
 
 /* ---- set-up -------------------------------------------------------------- */
 
+static int cmp_dist_name(const void *a, const void *b)
+{
+    const struct district *x = *(struct district *const *)a;
+    const struct district *y = *(struct district *const *)b;
+    return strcmp(x->name, y->name);
+}
+
+/* The district called name, NULL when none (bsearch in dist_by_name). */
+static struct district *dist_find(struct pipe *p, const char *name)
+{
+    size_t lo = 0, hi = p->ndist;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int d = strcmp(p->dist_by_name[mid]->name, name);
+        if (d == 0)
+            return p->dist_by_name[mid];
+        if (d < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
 static int find_daily(void *vctx, uint64_t t, uint32_t meter, uint16_t type,
                       const uint8_t *bytes, size_t len)
 {
@@ -1640,15 +1683,85 @@ static int find_daily(void *vctx, uint64_t t, uint32_t meter, uint16_t type,
     json_t *o = json_loadb((const char *)bytes, len, 0, NULL);
     const char *name = NULL;
     json_int_t day = 0;
+    struct district *d = NULL;
     if (o && json_unpack(o, "{s:s,s:I}", "district", &name, "day_number", &day) == 0)
-        for (size_t i = 0; i < p->ndist; i++)
-            if (!strcmp(p->dist[i].name, name) && !dist_judged(&p->dist[i], (int32_t)day)) {
-                json_t *l = json_object_get(o, "loss_pct");
-                bool ok = json_is_number(l) && json_is_true(json_object_get(o, "complete"));
-                dist_mark(&p->dist[i], (int32_t)day, ok, ok ? json_number_value(l) : 0);
-            }
+        d = dist_find(p, name);
+    if (d && !dist_judged(d, (int32_t)day)) {
+        json_t *l = json_object_get(o, "loss_pct");
+        bool ok = json_is_number(l) && json_is_true(json_object_get(o, "complete"));
+        dist_mark(d, (int32_t)day, ok, ok ? json_number_value(l) : 0);
+    }
     json_decref(o);
     return 0;
+}
+
+static int cmp_meter_district(const void *a, const void *b)
+{
+    const struct cfg_meter *x = *(const struct cfg_meter *const *)a;
+    const struct cfg_meter *y = *(const struct cfg_meter *const *)b;
+    int d = strcmp(x->district, y->district);
+    return d ? d : (x < y ? -1 : x > y);
+}
+
+static int cmp_dist_first(const void *a, const void *b)
+{
+    const struct district *x = a, *y = b;
+    size_t fx = x->dmeter < x->cust[0] ? x->dmeter : x->cust[0];
+    size_t fy = y->dmeter < y->cust[0] ? y->dmeter : y->cust[0];
+    return fx < fy ? -1 : fx > fy;
+}
+
+/* Group the meters by district: sorted by name, O(n log n) (a city has
+ * thousands of districts; a scan of them per meter would take minutes).
+ * Districts keep the order of first sight in the inventory, customers the
+ * inventory order. */
+static int group_districts(struct pipe *p, const struct cfg *c)
+{
+    size_t n = c->n_meters, cap = c->n_districts ? c->n_districts : 1;
+    if (!n)
+        return AH_OK;
+    const struct cfg_meter **by = malloc(n * sizeof *by);
+    if (!by)
+        return AH_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        by[i] = &c->meters[i];
+    qsort(by, n, sizeof *by, cmp_meter_district);
+    int rc = AH_OK;
+    for (size_t lo = 0, hi; lo < n && rc == AH_OK; lo = hi) {
+        for (hi = lo + 1; hi < n && !strcmp(by[hi]->district, by[lo]->district); hi++)
+            ;
+        if (p->ndist == cap) {
+            rc = AH_EINVAL;
+            break;
+        }
+        struct district *d = &p->dist[p->ndist++];
+        d->name = by[lo]->district;
+        d->dmeter = SIZE_MAX;
+        for (size_t j = 0; j < JRING; j++)
+            d->jday[j] = INT32_MIN;
+        /* one spare slot: cust[0] is read by cmp_dist_first even when empty */
+        d->cust = malloc((hi - lo + 1) * sizeof *d->cust);
+        if (!d->cust) {
+            rc = AH_ENOMEM;
+            break;
+        }
+        d->cust[0] = SIZE_MAX;
+        for (size_t j = lo; j < hi; j++) {
+            size_t i = (size_t)(by[j] - c->meters);
+            if (by[j]->role == CFG_ROLE_DISTRICT)
+                d->dmeter = i;
+            else
+                d->cust[d->ncust++] = i;
+        }
+    }
+    free(by);
+    if (rc != AH_OK)
+        return rc;
+    qsort(p->dist, p->ndist, sizeof *p->dist, cmp_dist_first);
+    for (size_t k = 0; k < p->ndist; k++)
+        p->dist_by_name[k] = &p->dist[k];
+    qsort(p->dist_by_name, p->ndist, sizeof *p->dist_by_name, cmp_dist_name);
+    return AH_OK;
 }
 
 static int setup_vee(struct pipe *p, const struct pipe_vee *v)
@@ -1666,8 +1779,10 @@ static int setup_vee(struct pipe *p, const struct pipe_vee *v)
     size_t nm = c->n_meters ? c->n_meters : 1;
     p->info = calloc(nm, sizeof *p->info);
     p->ms = calloc(nm, sizeof *p->ms);
+    p->touched = malloc(nm * sizeof *p->touched);
+    p->dist_by_name = calloc(c->n_districts ? c->n_districts : 1, sizeof *p->dist_by_name);
     p->dist = calloc(c->n_districts ? c->n_districts : 1, sizeof *p->dist);
-    if (!p->info || !p->ms || !p->dist)
+    if (!p->info || !p->ms || !p->dist || !p->touched || !p->dist_by_name)
         return AH_ENOMEM;
     p->max_store = 0;
     for (size_t i = 0; i < c->n_meters; i++) {
@@ -1683,29 +1798,8 @@ static int setup_vee(struct pipe *p, const struct pipe_vee *v)
         p->by_store[i] = SIZE_MAX;
     for (size_t i = 0; i < c->n_meters; i++)
         p->by_store[v->midx[i]] = i;
-    for (size_t i = 0; i < c->n_meters; i++) {
-        const struct cfg_meter *m = &c->meters[i];
-        struct district *d = NULL;
-        for (size_t k = 0; k < p->ndist; k++)
-            if (!strcmp(p->dist[k].name, m->district))
-                d = &p->dist[k];
-        if (!d) {
-            if (p->ndist == (c->n_districts ? c->n_districts : 1))
-                return AH_EINVAL;
-            d = &p->dist[p->ndist++];
-            d->name = m->district;
-            d->dmeter = SIZE_MAX;
-            for (size_t j = 0; j < JRING; j++)
-                d->jday[j] = INT32_MIN;
-            d->cust = malloc(c->n_meters * sizeof *d->cust);
-            if (!d->cust)
-                return AH_ENOMEM;
-        }
-        if (m->role == CFG_ROLE_DISTRICT)
-            d->dmeter = i;
-        else
-            d->cust[d->ncust++] = i;
-    }
+    if ((rc = group_districts(p, c)) != AH_OK)
+        return rc;
     p->step_s = (int64_t)c->schedule.interval_min * 60;
     p->backfill_s = (int64_t)c->schedule.backfill_days * 86400;
     p->lag_s = p->backfill_s + 2 * p->step_s;
@@ -1727,6 +1821,8 @@ static void free_vee(struct pipe *p)
         for (size_t i = 0; i < p->ndist; i++)
             free(p->dist[i].cust);
     free(p->dist);
+    free(p->dist_by_name);
+    free(p->touched);
     free(p->by_store);
     free(p->ms);
     free(p->info);

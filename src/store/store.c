@@ -1005,6 +1005,82 @@ int store_meter_index(store_t *s, const char *meter_id, bool create, uint32_t *i
     return AH_OK;
 }
 
+static int cmp_id_ptr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int store_meters_register(store_t *s, const char *const *ids, size_t n, uint32_t *idx)
+{
+    if (!s || (!ids && n) || (!idx && n))
+        return AH_EINVAL;
+    const char **fresh = malloc((n ? n : 1) * sizeof *fresh);
+    size_t *at = malloc((n ? n : 1) * sizeof *at);
+    if (!fresh || !at) {
+        free(fresh);
+        free(at);
+        return AH_ENOMEM;
+    }
+    size_t nf = 0;
+    int rc = AH_OK;
+    for (size_t i = 0; i < n && rc == AH_OK; i++) {
+        rc = store_meter_index(s, ids[i], false, &idx[i]);
+        if (rc == AH_ENOENT) {
+            fresh[nf] = ids[i];
+            at[nf++] = i;
+            rc = AH_OK;
+        }
+    }
+    if (rc == AH_OK && nf > 1) {
+        /* a repeated new id would get two indices and orphan one: refuse */
+        const char **sorted = malloc(nf * sizeof *sorted);
+        if (!sorted) {
+            rc = AH_ENOMEM;
+        } else {
+            memcpy(sorted, fresh, nf * sizeof *sorted);
+            qsort(sorted, nf, sizeof *sorted, cmp_id_ptr);
+            for (size_t i = 1; i < nf && rc == AH_OK; i++)
+                if (!strcmp(sorted[i - 1], sorted[i]))
+                    rc = fail(s, AH_EINVAL, "meter %s given twice", sorted[i]);
+            free(sorted);
+        }
+    }
+    if (rc == AH_OK && nf) {
+        if ((uint64_t)s->next_meter + nf > UINT32_MAX || s->next_meter == 0)
+            rc = AH_ERANGE;
+    }
+    if (rc == AH_OK && nf) {
+        rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+        uint32_t next = s->next_meter;
+        /* names after ids: runs of neighbouring keys insert faster */
+        for (size_t j = 0; j < nf; j++) {
+            size_t len = strlen(fresh[j]);
+            uint8_t k[1 + STORE_METER_ID_MAX], v[4];
+            k[0] = MK_ID;
+            memcpy(k + 1, fresh[j], len);
+            store_rec_put_be32(v, next + (uint32_t)j);
+            rocksdb_writebatch_put_cf(wb, cf(s, CF_METERS), (const char *)k, 1 + len,
+                                      (const char *)v, sizeof v);
+        }
+        for (size_t j = 0; j < nf; j++) {
+            uint8_t nk[5];
+            name_key(nk, next + (uint32_t)j);
+            rocksdb_writebatch_put_cf(wb, cf(s, CF_METERS), (const char *)nk, sizeof nk,
+                                      fresh[j], strlen(fresh[j]));
+        }
+        rc = write_batch(s, wb, true, "register meters");
+        rocksdb_writebatch_destroy(wb);
+        if (rc == AH_OK) {
+            for (size_t j = 0; j < nf; j++)
+                idx[at[j]] = next + (uint32_t)j;
+            s->next_meter = next + (uint32_t)nf;
+        }
+    }
+    free(fresh);
+    free(at);
+    return rc;
+}
+
 int store_meter_id(store_t *s, uint32_t idx, char *buf, size_t cap)
 {
     if (!buf || cap == 0)

@@ -379,6 +379,57 @@ static void test_meter_registry_persists(void **state)
     assert_string_equal(l.id[2], "mb-unit-17@rtu0");
 }
 
+/* store_meters_register: known ids keep their index, new ones are numbered
+ * in the order given after the last, all durable at once; a repeated new id
+ * is refused with nothing written. 70,000 ids: more than one run's chunk. */
+static void test_meters_register_batch(void **state)
+{
+    struct fx *f = *state;
+    enum { N = 70000 };
+    uint32_t known;
+    assert_int_equal(store_meter_index(f->s, "m000005", true, &known), AH_OK);
+    assert_int_equal(known, 1);
+    char(*names)[16] = malloc(N * sizeof *names);
+    const char **ids = malloc(N * sizeof *ids);
+    uint32_t *idx = malloc(N * sizeof *idx);
+    assert_non_null(names);
+    assert_non_null(ids);
+    assert_non_null(idx);
+    for (size_t i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "m%06zu", i);
+        ids[i] = names[i];
+    }
+    assert_int_equal(store_meters_register(f->s, ids, N, idx), AH_OK);
+    assert_int_equal(idx[5], known);
+    assert_int_equal(idx[0], 2);
+    assert_int_equal(idx[6], 7);
+    assert_int_equal(idx[N - 1], N);
+
+    /* a repeat among new ids: refused, nothing registered */
+    const char *dup[3] = {"new-a", "new-b", "new-a"};
+    uint32_t didx[3];
+    assert_int_equal(store_meters_register(f->s, dup, 3, didx), AH_EINVAL);
+    uint32_t x;
+    assert_int_equal(store_meter_index(f->s, "new-a", false, &x), AH_ENOENT);
+    const char *bad[1] = {""};
+    assert_int_equal(store_meters_register(f->s, bad, 1, didx), AH_EINVAL);
+
+    reopen(f);
+    for (size_t i = 0; i < N; i += 997) {
+        assert_int_equal(store_meter_index(f->s, ids[i], false, &x), AH_OK);
+        assert_int_equal(x, idx[i]);
+        char id[STORE_METER_ID_MAX + 1];
+        assert_int_equal(store_meter_id(f->s, idx[i], id, sizeof id), AH_OK);
+        assert_string_equal(id, ids[i]);
+    }
+    /* the count continues after the batch */
+    assert_int_equal(store_meter_index(f->s, "after", true, &x), AH_OK);
+    assert_int_equal(x, N + 1);
+    free(idx);
+    free(ids);
+    free(names);
+}
+
 struct seqs {
     size_t n;
     uint64_t seq[64];
@@ -779,6 +830,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_damaged_record_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_beside_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_headend_id_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_meters_register_batch, setup, teardown),
         cmocka_unit_test(test_rocksdb_errors_translated),
         cmocka_unit_test_setup_teardown(test_kill9_loses_no_committed_batch, setup,
                                         teardown),

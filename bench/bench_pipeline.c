@@ -1,0 +1,259 @@
+/*
+ * bench_pipeline — decoded reads through the whole pipeline (validation,
+ * one RocksDB batch per step, ZeroMQ publish to a live subscriber) for
+ * 10,000 meters x 20 intervals, next to two ceilings measured in the same
+ * run with the same records and message sizes: RocksDB WriteBatch(1000) of
+ * the same reads with no other work, and a bare ZeroMQ PUB->SUB of messages
+ * as long as the ones the subscriber received. Goal: >= 0.6 of the RocksDB
+ * ceiling and >= 150 k reads/s. Last line: JSON figures for make bench.
+ */
+#include "ah_clock.h"
+#include "ah_err.h"
+#include "config.h"
+#include "pipeline.h"
+#include "pub.h"
+#include "store.h"
+#include "sub.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+enum { NLINK = 40, PER_LINK = 250, NMETER = NLINK * PER_LINK, STEPS = 20, ZMSGS = 300000 };
+static const int64_t T0 = 1741910400; /* 2025-03-14 00:00 UTC */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
+    socklen_t l = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) ||
+        getsockname(fd, (struct sockaddr *)&a, &l))
+        return -1;
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+struct counter {
+    char endpoint[64];
+    atomic_int stop;
+    atomic_ulong msgs, bytes;
+};
+
+static void *sub_thread(void *arg)
+{
+    struct counter *c = arg;
+    struct sub_opts o = {.endpoint = c->endpoint, .rcvhwm = 1000000};
+    sub_t *s = NULL;
+    if (sub_new(&o, &s) != AH_OK)
+        return NULL;
+    struct sub_msg m;
+    while (!atomic_load(&c->stop))
+        if (sub_next(s, 100, &m) == AH_OK) {
+            atomic_fetch_add(&c->msgs, 1);
+            atomic_fetch_add(&c->bytes, m.body_len);
+        }
+    sub_destroy(&s);
+    return NULL;
+}
+
+static void fill(struct pipe_read *r, uint32_t meter, int k)
+{
+    memset(r, 0, sizeof *r);
+    r->meter = meter;
+    r->end = (uint64_t)(T0 + (int64_t)k * 900);
+    r->rec.source = 0;
+    r->rec.present = STORE_REC_HAS_IMP_TOTAL | STORE_REC_HAS_IMP_TARIFFS;
+    r->rec.ct = r->rec.pt = 1;
+    r->rec.imp_total = 100000 + (int64_t)meter * 7 + k * 3;
+    r->rec.imp_tariff[0] = r->rec.imp_total;
+    r->rec.meter_clock_ms = r->rec.headend_clock_ms = (int64_t)r->end * 1000 + 5000;
+}
+
+/* Same-run ZeroMQ ceiling: PUB -> SUB over loopback TCP, len-byte messages. */
+static double zmq_ceiling(size_t len)
+{
+    int port = free_port();
+    char ep[64];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port);
+    void *ctx = zmq_ctx_new();
+    void *pub = zmq_socket(ctx, ZMQ_PUB), *sub = zmq_socket(ctx, ZMQ_SUB);
+    int hwm = 0;
+    zmq_setsockopt(pub, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_bind(pub, ep);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
+    zmq_connect(sub, ep);
+    char *buf = calloc(1, len + 1);
+    char rb[65536];
+    /* wait until the subscription has reached the publisher */
+    for (;;) {
+        zmq_send(pub, buf, len, 0);
+        if (zmq_recv(sub, rb, sizeof rb, ZMQ_DONTWAIT) >= 0)
+            break;
+        usleep(1000);
+    }
+    while (zmq_recv(sub, rb, sizeof rb, ZMQ_DONTWAIT) >= 0)
+        ;
+    double t = now_s();
+    int got = 0;
+    for (int i = 0; i < ZMSGS; i++) {
+        zmq_send(pub, buf, len, 0);
+        while (zmq_recv(sub, rb, sizeof rb, ZMQ_DONTWAIT) >= 0)
+            got++;
+    }
+    while (got < ZMSGS && zmq_recv(sub, rb, sizeof rb, 0) >= 0)
+        got++;
+    t = now_s() - t;
+    free(buf);
+    zmq_close(pub);
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+    return ZMSGS / t;
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/bench_pipeline.XXXXXX";
+    if (!mkdtemp(dir))
+        return 1;
+    char path[256], store[256];
+    snprintf(path, sizeof path, "%s/meters.csv", dir);
+    snprintf(store, sizeof store, "%s/store", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "meter_id,protocol,link,address,unit_id,map,wiring,ct,pt,rated_current,"
+               "max_current,nominal_voltage,district,class,role,bidirectional\n");
+    for (int l = 0; l < NLINK; l++)
+        for (int j = 0; j < PER_LINK; j++)
+            fprintf(f, "%06d%06d,dlt645-2007,c%d,%06d%06d,,,1P2W,1,1,5.0,60.0,220.0,d%d,C,%s,no\n",
+                    l + 1, j, l, l + 1, j, l, j ? "customer" : "district");
+    fclose(f);
+    int pport = free_port(), rport = free_port();
+    snprintf(path, sizeof path, "%s/amihead.yaml", dir);
+    f = fopen(path, "w");
+    fprintf(f,
+            "headend:\n  id: bench\n  timezone: UTC\n  log_level: error\ninventory: meters.csv\n"
+            "storage:\n  path: %s\n  sync: false\n"
+            "schedule:\n  interval_min: 15\n  backfill_days: 1\nlinks:\n",
+            store);
+    for (int l = 0; l < NLINK; l++)
+        fprintf(f, "  - name: c%d\n    type: dlt645-tcp\n    endpoint: 127.1.0.%d:1\n", l,
+                l + 1);
+    fprintf(f, "export:\n  pub: tcp://127.0.0.1:%d\n  replay: tcp://127.0.0.1:%d\n", pport,
+            rport);
+    fclose(f);
+
+    struct cfg_diag *d = calloc(1, sizeof *d);
+    cfg_diag_init(d);
+    struct cfg *c = NULL;
+    if (cfg_load(path, &c, d) != AH_OK) {
+        for (size_t i = 0; i < d->n; i++)
+            fprintf(stderr, "%s\n", d->msg[i]);
+        return 1;
+    }
+    free(d);
+    ah_log_set_level(AH_LOG_ERROR);
+    store_t *st = NULL;
+    if (store_open(store, NULL, &st) != AH_OK)
+        return 1;
+    uint32_t *midx = malloc(NMETER * sizeof *midx);
+    const char **ids = malloc(NMETER * sizeof *ids);
+    for (size_t i = 0; i < NMETER; i++)
+        ids[i] = c->meters[i].id;
+    if (store_meters_register(st, ids, NMETER, midx) != AH_OK)
+        return 1;
+    struct ah_clock clk;
+    ah_clock_init(&clk, (T0 + (STEPS + 1) * 900) * 1000, 1.0);
+    struct counter cnt = {0};
+    snprintf(cnt.endpoint, sizeof cnt.endpoint, "tcp://127.0.0.1:%d", pport);
+    char pep[64], rep[64];
+    snprintf(pep, sizeof pep, "tcp://127.0.0.1:%d", pport);
+    snprintf(rep, sizeof rep, "tcp://127.0.0.1:%d", rport);
+    struct pub_opts po = {.endpoint = pep, .replay = rep, .sndhwm = 1000000, .clock = &clk};
+    pub_t *pub = NULL;
+    if (pub_new(st, &po, &pub) != AH_OK)
+        return 1;
+    pthread_t th;
+    pthread_create(&th, NULL, sub_thread, &cnt);
+    usleep(500000); /* the subscriber connects before the first message */
+    char reldir[300];
+    pipe_release_dir(store, reldir, sizeof reldir);
+    struct pipe_vee pv = {c, midx, pub, &clk, reldir};
+    pipe_t *p = NULL;
+    if (pipe_start_vee(st, false, &pv, &p) != AH_OK)
+        return 1;
+    double t = now_s();
+    struct pipe_read r;
+    for (int k = 1; k <= STEPS; k++)
+        for (size_t i = 0; i < NMETER; i++) {
+            fill(&r, midx[i], k);
+            if (pipe_push(p, &r) != AH_OK)
+                return 1;
+        }
+    if (pipe_stop(&p) != AH_OK) /* commits what is queued */
+        return 1;
+    double run_s = now_s() - t;
+    usleep(300000);
+    atomic_store(&cnt.stop, 1);
+    pthread_join(th, NULL);
+    double reads = (double)NMETER * STEPS, rate = reads / run_s;
+    unsigned long msgs = atomic_load(&cnt.msgs), bytes = atomic_load(&cnt.bytes);
+    size_t msg_len = msgs ? bytes / msgs : 200;
+    pub_destroy(&pub);
+    store_close(&st);
+
+    /* RocksDB ceiling: the same reads, WriteBatch(1000), nothing else */
+    snprintf(store, sizeof store, "%s/ceiling", dir);
+    if (store_open(store, NULL, &st) != AH_OK)
+        return 1;
+    t = now_s();
+    size_t inb = 0;
+    store_batch_begin(st);
+    for (int k = 1; k <= STEPS; k++)
+        for (size_t i = 0; i < NMETER; i++) {
+            fill(&r, midx[i], k);
+            store_batch_put_read(st, r.meter, r.end, &r.rec);
+            if (++inb == 1000) {
+                store_batch_commit(st, false);
+                store_batch_begin(st);
+                inb = 0;
+            }
+        }
+    store_batch_commit(st, false);
+    double rdb = reads / (now_s() - t);
+    store_close(&st);
+    double zq = zmq_ceiling(msg_len);
+    printf("pipeline: %.0f reads/s (%lu published messages of %zu B to a live subscriber); "
+           "RocksDB WriteBatch(1000) ceiling %.0f reads/s, ratio %.2f (goal >= 0.6); "
+           "ZeroMQ PUB->SUB ceiling %.0f msgs/s of %zu B, ratio %.2f\n",
+           rate, msgs, msg_len, rdb, rate / rdb, zq, msg_len, (double)msgs / run_s / zq);
+    bool ok = rate / rdb >= 0.6 && rate >= 150000;
+    printf("{\"pipeline_reads\": {\"value\": %.0f, \"unit\": \"reads/s\", \"goal\": \">= "
+           "150000\", \"ok\": %s}, \"pipeline_vs_rocksdb\": {\"value\": %.2f, \"unit\": "
+           "\"x ceiling\", \"goal\": \">= 0.6\", \"ok\": %s}, \"ceiling_rocksdb\": {\"value\": "
+           "%.0f, \"unit\": \"puts/s\", \"goal\": \"report\", \"ok\": true}, "
+           "\"ceiling_zeromq\": {\"value\": %.0f, \"unit\": \"msgs/s\", \"goal\": \"report\", "
+           "\"ok\": true}}\n",
+           rate, rate >= 150000 ? "true" : "false", rate / rdb, ok ? "true" : "false", rdb, zq);
+    cfg_destroy(&c);
+    free(ids);
+    free(midx);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : 1;
+}
