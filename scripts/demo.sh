@@ -48,7 +48,7 @@ for _ in $(seq 1 100); do grep -q '^ready' "$tmp/sim.out" 2>/dev/null && break; 
 grep -q '^ready' "$tmp/sim.out" || { echo "amisim did not start"; cat "$tmp/sim.err"; exit 1; }
 
 cfg=$tmp/site/amihead.yaml
-sed -i -e "s|^  path: .*|  path: $tmp/store|" -e "s|backfill_days: .*|backfill_days: 2|" \
+sed -i -e "s|^  path: .*|  path: $tmp/store|" -e "s|backfill_days: .*|backfill_days: 3|" \
     -e "s|timeout_ms: .*|timeout_ms: 1000|" \
     -e "s|tcp://127.0.0.1:5556|tcp://127.0.0.1:$pub|" \
     -e "s|tcp://127.0.0.1:5557|tcp://127.0.0.1:$replay|" \

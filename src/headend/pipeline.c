@@ -1264,13 +1264,22 @@ static int districts_tick(struct pipe *p, int64_t now)
         first = today - DAYS_BACK_MAX;
     for (size_t i = 0; i < p->ndist; i++) {
         struct district *d = &p->dist[i];
+        bool prev_waits = false;
         for (int32_t day = first; day < today; day++) {
-            if (dist_judged(d, day))
+            if (dist_judged(d, day)) {
+                prev_waits = false;
+                continue;
+            }
+            /* a day's swing is against the day before: while that day still
+             * waits for a boundary, this one waits for its verdict (bounded:
+             * a boundary that leaves the window makes it INCOMPLETE) */
+            if (prev_waits)
                 continue;
             bool judged = false;
             int rc = district_day(p, d, day, now, &judged);
             if (rc)
                 return rc;
+            prev_waits = !judged;
         }
     }
     return AH_OK;
