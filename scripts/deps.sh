@@ -12,6 +12,8 @@ libsystemd-dev prometheus chromium man-db"
 
 # scale-out (docs/scale-out.md): NATS JetStream, PostgreSQL, optional Kafka output
 PKGS="$PKGS nats-server libnats-dev postgresql libpq-dev librdkafka-dev"
+# link-fault tests: NFQUEUE for delay/jitter (tests/integration/nfqdelay.py)
+PKGS="$PKGS iptables"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
