@@ -70,3 +70,10 @@ format:
 
 clean:
 	@rm -rf build
+
+# 30 simulated days, 5,000 meters, amisim's default fault mix: RSS, fds and
+# store size per day, fails on growth after day 1 (scripts/soak.py; ~30 min,
+# not part of `make test`)
+.PHONY: soak
+soak: build
+	@nice -n 5 python3 scripts/soak.py
