@@ -511,10 +511,31 @@ static int params_payload(const struct mctx *c, uint32_t di, struct dlt645_value
 
 /* ---- load records and curves (§2.9) ------------------------------------ */
 
+/* Whether the meter's clock ever showed `local`. A meter writes a load
+ * record when its clock crosses the record's grid time; a forward jump of
+ * the clock (a clock_drift fault starting) passes over the local times in
+ * between, so their records are never written — there is no moment whose
+ * registers they could hold (utc_of would answer one before the jump, and
+ * the record would hold registers older than the one stamped before it).
+ * The instant is the fixed point of t = local - offset(t): the offset moves
+ * slowly (a drift of seconds a day) except at a jump, where no fixed point
+ * exists and the iteration swings between the two sides. One second of
+ * slack for the drift's whole-second steps. */
+static bool clock_showed(const struct mctx *c, int64_t local)
+{
+    int64_t t0 = local - c->f->tz_s, t = t0;
+    for (int i = 0; i < 4; i++)
+        t = t0 - sim_fleet_clock_offset(c->f, c->m, t);
+    int64_t d = t + sim_fleet_clock_offset(c->f, c->m, t) - t0;
+    return d >= -1 && d <= 1;
+}
+
 static bool record_exists(const struct mctx *c, int64_t local)
 {
-    return local <= c->local_now && sim_fleet_has_record(c->f, c->m, local - c->f->tz_s,
-                                                         c->local_now - c->f->tz_s);
+    return local <= c->local_now &&
+           sim_fleet_has_record(c->f, c->m, local - c->f->tz_s,
+                                c->local_now - c->f->tz_s) &&
+           clock_showed(c, local);
 }
 
 static void fill_record(const struct mctx *c, int64_t local, struct dlt645_load_record *r)

@@ -19,6 +19,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define EPOCH 1741910400LL /* 2025-03-14T00:00:00Z */
 #define TZ    (8 * 3600)
@@ -380,6 +381,41 @@ static void faults_in_answers(void **state)
     fleet_drop(f);
 }
 
+/* A clock that jumps forward (clock_drift starting: +30 min) passes over
+ * the grid times in between: a real meter writes no record for them, and
+ * each record it writes holds the registers of the moment its clock showed
+ * the stamp, never older than the record before. */
+static void clock_jump_skips_records(void **state)
+{
+    (void)state;
+    struct sim_fleet *f = fleet_new(0);
+    int64_t jump = EPOCH - 4 * H;
+    uint32_t j = inject(f, SIM_F_CLOCK_DRIFT, false, jump, FOREVER, 0, 1800);
+    struct dlt645_load_record r[10];
+    size_t n = records(f, j, NOW, jump - H + TZ, 10, r);
+    assert_int_equal(n, 10);
+    for (size_t i = 0; i < n; i++) {
+        struct tm b = {.tm_year = r[i].t.year + 100,
+                       .tm_mon = r[i].t.mon - 1,
+                       .tm_mday = r[i].t.day,
+                       .tm_hour = r[i].t.hour,
+                       .tm_min = r[i].t.min};
+        int64_t stamp = (int64_t)timegm(&b) - TZ; /* the stamp as UTC */
+        /* nothing stamped inside the jump */
+        assert_false(stamp >= jump && stamp < jump + 1800);
+        int64_t when = stamp >= jump ? stamp - 1800 : stamp;
+        struct sim_regs g;
+        sim_fleet_regs(f, 0, j, when, &g, NULL);
+        assert_int_equal(r[i].e_fwd, sim_regs_total(&g, SIM_IMP) % SIM_REG_WRAP);
+        if (i)
+            assert_true(r[i].e_fwd >= r[i - 1].e_fwd);
+    }
+    /* four before the jump, the first after it stamped jump + 30 min */
+    assert_int_equal(r[3].t.min, 45);
+    assert_int_equal(r[4].t.min, 30);
+    fleet_drop(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -389,6 +425,7 @@ int main(void)
         cmocka_unit_test(load_records_follow_up_match_registers),
         cmocka_unit_test(meter_1997_answers_01h_only),
         cmocka_unit_test(faults_in_answers),
+        cmocka_unit_test(clock_jump_skips_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
