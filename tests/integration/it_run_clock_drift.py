@@ -5,9 +5,9 @@ REVERSED (and a slow one went unseen).
 amisim, 1 concentrator x 6 customer meters (+ the district meter); meters 0
 to 3 have clocks 15 min slow, 30 min slow, 15 min fast and 30 min fast
 (clock_drift, rate 0, since three days before the start, so that the jump
-of the clock at the fault's start lies before the backfill window: amisim
-would stamp records around a 30-minute forward jump that a real meter
-never writes, not ordered with the ones before it): their load records
+of the clock at the fault's start lies before the backfill window: a
+forward jump passes over grid times, and amisim, like a real meter, has no
+record stamped inside it — a hole no backfill fills): their load records
 are stamped by their own clocks, on their own 15-minute grid. Meters 4, 5
 and the district meter are healthy. The head-end runs 3 simulated hours at
 360x with backfill_days 1, so it stores backfilled records and live reads
