@@ -142,18 +142,27 @@ def _body(tmp, phases, scale, epoch, meters):
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         t0 = time.monotonic()
         at = 0
-        for name, sim_s, fault in phases:
-            f = Fault(port, **(fault or {}))
-            before = tcp_counters()
-            f.start()
-            at += sim_s / scale
-            time.sleep(max(0.0, at - (time.monotonic() - t0)))
-            counts = f.stop()
-            after = tcp_counters()
-            counts.update({k: after[k] - before[k] for k in after})
-            check(p.poll() is None, f"amihead ended during {name}")
-            stats[name] = counts
-            print(f"{name}: {sim_s / 3600:.1f} simulated hours, {fault or 'no fault'}: {counts}")
+        f = None
+        try:
+            for name, sim_s, fault in phases:
+                f = Fault(port, **(fault or {}))
+                before = tcp_counters()
+                f.start()
+                at += sim_s / scale
+                time.sleep(max(0.0, at - (time.monotonic() - t0)))
+                counts = f.stop()
+                f = None
+                after = tcp_counters()
+                counts.update({k: after[k] - before[k] for k in after})
+                check(p.poll() is None, f"amihead ended during {name}")
+                stats[name] = counts
+                print(f"{name}: {sim_s / 3600:.1f} simulated hours, {fault or 'no fault'}: "
+                      f"{counts}")
+        finally:
+            if f and f.proc and f.proc.poll() is None:
+                f.proc.kill()
+            if sys.exc_info()[0] and p.poll() is None:
+                p.kill()
         rc, err = finish_run(p, 60, "run did not stop at --until")
     check(rc == 0 and "Sanitizer" not in err, f"exit {rc}: {err[-3000:]}")
 
