@@ -20,6 +20,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HEAP_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define HEAP_ASAN 1
+#endif
+#ifdef HEAP_ASAN
+#include <sanitizer/allocator_interface.h>
+#else
+#include <malloc.h>
+#endif
+
 #include "ah_clock.h"
 #include "ah_err.h"
 #include "config.h"
@@ -438,6 +452,56 @@ static void test_freeze_is_a_day_boundary(void **state)
     assert_non_null(strstr(d.last, "\"flags\":[]"));
 }
 
+/* Bytes the process has allocated now (ASan's count under the sanitisers). */
+static size_t heap_in_use(void)
+{
+#ifdef HEAP_ASAN
+    return __sanitizer_get_current_allocated_bytes();
+#else
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+#endif
+}
+
+/* Wait until the writer has stored the read of interval k. */
+static void wait_stored(pipe_t *p, const struct fx *x, int k)
+{
+    uint64_t gaps[1];
+    size_t n = 1;
+    for (int i = 0; i < 1000 && n; i++) {
+        assert_int_equal(pipe_missing_intervals(p, x->midx[0], END(k), END(k) + 1, STEP,
+                                                gaps, 1, &n),
+                         AH_OK);
+        if (n)
+            usleep(10000);
+    }
+    assert_int_equal(n, 0);
+}
+
+/* make soak: a meter waiting for its backlog keeps its deferred reads in
+ * memory. The buffer was allocated for the most it can hold (608 reads,
+ * 185 KB) at the first one, so a fleet whose collection fell behind held
+ * 180 KB per meter (4,862 of 5,250 meters, 876 MB, with 11,420 reads
+ * deferred in all) and RSS climbed day after day. One deferred read must
+ * cost about one read. */
+static void test_deferred_read_costs_its_size(void **state)
+{
+    struct fx *x = *state;
+    char reldir[256];
+    pipe_t *p = start(x, reldir, sizeof reldir);
+    push_src(p, x, 0, 1000, 0, STORE_REC_LIVE);
+    push_src(p, x, 1, 1010, 0, STORE_REC_LIVE);
+    wait_stored(p, x, 1);
+    size_t before = heap_in_use();
+    push_src(p, x, 10, 1100, PIPE_HAS_DEFER, STORE_REC_LIVE);
+    wait_stored(p, x, 10);
+    size_t after = heap_in_use();
+    print_message("one deferred read: %zd bytes more on the heap\n",
+                  (ssize_t)after - (ssize_t)before);
+    assert_true(after < before + 32 * 1024);
+    assert_int_equal(pipe_stop(&p), AH_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -449,6 +513,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_first_reads_deferred_over_restart, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_freeze_is_a_day_boundary, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deferred_read_costs_its_size, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
