@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "ah_err.h"
+#include "ah_tz.h"
 #include "dialin.h"
 #include "vee_district.h"
 
@@ -190,19 +191,6 @@ static bool check_hostport(const char *s, bool allow_star, char *err, size_t err
     return true;
 }
 
-static bool tz_exists(const char *name)
-{
-    const char *dir = getenv("TZDIR");
-    if (!dir || !*dir)
-        dir = "/usr/share/zoneinfo";
-    struct stat st;
-    if (stat(dir, &st) != 0)
-        return true; /* no zoneinfo database here to check against */
-    char p[CFG_PATH_MAX * 2];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static int copy_str(const struct cfg_key *k, const char *s, void *field, char *err,
                     size_t errlen)
 {
@@ -364,7 +352,7 @@ static int set_value(const struct cfg_key *k, const char *s, void *base, char *e
         bool ok = *s && *s != '/' && !strstr(s, "..");
         for (const char *p = s; ok && *p; p++)
             ok = is_id_char(*p) || *p == '/' || *p == '+';
-        if (!ok || !tz_exists(s)) {
+        if (!ok || !ah_tz_exists(s)) {
             snprintf(err, errlen, "unknown time zone '%s'", s);
             return -1;
         }
@@ -1332,136 +1320,12 @@ static void check_vee_meters(struct loader *L)
                    "ratings rejected by the validator (vee_meter_info_check)");
 }
 
-/* ---- time zone offset ------------------------------------------------- */
-
-/*
- * The validator and scheduler need one fixed offset (meter wall time - UTC).
- * Switching TZ to ask localtime_r about another zone changes the whole
- * process's time zone under any thread that formats a time, so a named zone
- * is read from its TZif file instead: the footer of a version 2+ file
- * (RFC 8536 §3.3) is the POSIX TZ string for times after the last
- * transition, i.e. today's rule. "STD offset" alone means no daylight
- * saving; anything after it (a DST name and rule) is refused.
- */
-static bool tz_posix_fixed(const char *tz, int32_t *off)
-{
-    const char *p = tz;
-    if (*p == '<') { /* quoted name: <+08>, <-03> (POSIX XBD 8.3) */
-        while (*p && *p != '>')
-            p++;
-        if (*p != '>' || p - tz < 4)
-            return false;
-        p++;
-    } else {
-        while (isalpha((unsigned char)*p))
-            p++;
-        if (p - tz < 3)
-            return false;
-    }
-    int sign = 1;
-    if (*p == '+' || *p == '-')
-        sign = *p++ == '-' ? -1 : 1;
-    long part[3] = {0, 0, 0};
-    for (int i = 0; i < 3; i++) {
-        if (!isdigit((unsigned char)*p))
-            return false;
-        long v = 0;
-        int nd = 0;
-        while (isdigit((unsigned char)*p) && nd < 3) {
-            v = v * 10 + (*p++ - '0');
-            nd++;
-        }
-        part[i] = v;
-        if (*p != ':' || i == 2)
-            break;
-        p++;
-    }
-    if (*p || part[0] > 24 || part[1] > 59 || part[2] > 59)
-        return false; /* trailing text: a DST rule follows */
-    /* POSIX offsets count west of Greenwich: "CST-8" is UTC+8. */
-    long west = part[0] * 3600 + part[1] * 60 + part[2];
-    *off = (int32_t)(-sign * west);
-    return true;
-}
-
-static int tz_zone_offset(const char *zone, int32_t *off, char *err, size_t errlen)
-{
-    const char *dir = getenv("TZDIR");
-    if (!dir || !*dir)
-        dir = "/usr/share/zoneinfo";
-    char path[CFG_PATH_MAX * 2];
-    snprintf(path, sizeof path, "%s/%s", dir, zone);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "cannot read %.120s: %s", path, strerror(errno));
-        return -1;
-    }
-    char head[5] = {0}, tail[128];
-    size_t n = fread(head, 1, sizeof head, f);
-    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    size_t want =
-        size > (long)sizeof tail - 1 ? sizeof tail - 1 : (size_t)(size < 0 ? 0 : size);
-    size_t got = 0;
-    if (size > 0 && fseek(f, -(long)want, SEEK_END) == 0)
-        got = fread(tail, 1, want, f);
-    fclose(f);
-    if (n != 5 || memcmp(head, "TZif", 4) || head[4] < '2' || got < 2 ||
-        tail[got - 1] != '\n') {
-        snprintf(err, errlen, "%.120s is not a TZif version 2+ file", path);
-        return -1;
-    }
-    tail[got - 1] = 0;
-    const char *nl = memrchr(tail, '\n', got - 1); /* the data before holds NULs */
-    const char *tz = nl ? nl + 1 : NULL;
-    if (!tz || !*tz) {
-        snprintf(err, errlen, "zone '%s' has no rule for present-day times", zone);
-        return -1;
-    }
-    if (!tz_posix_fixed(tz, off)) {
-        snprintf(err, errlen,
-                 "zone '%s' observes daylight saving time (%s); amihead needs a fixed "
-                 "UTC offset",
-                 zone, tz);
-        return -1;
-    }
-    return 0;
-}
-
-/*
- * The box's own zone (headend.timezone ""): localtime_r needs no TZ switch
- * here. Sampled over a year from now: differing offsets mean DST.
- */
-static int tz_local_offset(int32_t *off, char *err, size_t errlen)
-{
-    tzset(); /* pick up TZ as it is now (localtime_r may not) */
-    time_t now = time(NULL);
-    long first = 0;
-    for (int k = 0; k <= 12; k++) {
-        time_t t = now + (time_t)k * 30 * 86400;
-        struct tm tm;
-        if (!localtime_r(&t, &tm)) {
-            snprintf(err, errlen, "localtime_r failed for the box's time zone");
-            return -1;
-        }
-        if (k == 0)
-            first = tm.tm_gmtoff;
-        else if (tm.tm_gmtoff != first) {
-            snprintf(err, errlen,
-                     "not set, and the box's time zone observes daylight saving "
-                     "time; name a zone with a fixed UTC offset");
-            return -1;
-        }
-    }
-    *off = (int32_t)first;
-    return 0;
-}
-
 static void load_tz_offset(struct loader *L, unsigned line)
 {
     struct cfg_headend *h = &L->c->headend;
     char err[200];
-    int rc = *h->timezone ? tz_zone_offset(h->timezone, &h->tz_offset_s, err, sizeof err)
-                          : tz_local_offset(&h->tz_offset_s, err, sizeof err);
+    int rc = *h->timezone ? ah_tz_zone_offset(h->timezone, &h->tz_offset_s, err, sizeof err)
+                          : ah_tz_local_offset(&h->tz_offset_s, err, sizeof err);
     if (rc)
         err_at(L, L->yfile, line, "headend.timezone", "%s", err);
     else if (h->tz_offset_s < -14 * 3600 || h->tz_offset_s > 14 * 3600)

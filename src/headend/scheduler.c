@@ -41,6 +41,7 @@
 #include "probe.h"
 
 #include "ah_clock.h"
+#include "ah_date.h"
 #include "ah_err.h"
 #include "ah_log.h"
 #include "dialin.h"
@@ -65,10 +66,7 @@
 
 int64_t sched_interval_floor(int64_t t, int64_t step)
 {
-    int64_t r = t % step;
-    if (r < 0)
-        r += step;
-    return t - r;
+    return ah_date_floor(t, step);
 }
 
 void sched_window(int64_t now, int64_t step, int backfill_days, int64_t *from,
@@ -102,48 +100,26 @@ int64_t sched_reconnect_delay_ms(int failures)
     return d > SCHED_RECONNECT_MAX_MS ? SCHED_RECONNECT_MAX_MS : d;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * civil-from-days algorithm, written from its description). */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
+/* civil dates: ah_date (src/core), written once for every stage */
 int64_t sched_tm_to_s(const struct dlt645_tm *tm)
 {
-    int64_t days = days_from_civil(2000 + tm->year, tm->mon, tm->day);
-    return days * 86400 + tm->hour * 3600 + tm->min * 60 + tm->sec;
+    struct ah_date d = {.year = 2000 + tm->year, .mon = tm->mon, .day = tm->day,
+                        .hour = tm->hour, .min = tm->min, .sec = tm->sec};
+    return ah_date_to_s(&d);
 }
 
 void sched_s_to_tm(int64_t s, struct dlt645_tm *tm)
 {
-    int64_t days = s / 86400, sod = s % 86400;
-    if (sod < 0) {
-        sod += 86400;
-        days--;
-    }
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    int64_t y = yoe + era * 400 + (m <= 2);
+    struct ah_date d;
+    ah_date_from_s(s, &d);
     memset(tm, 0, sizeof *tm);
-    tm->year = (uint8_t)((y - 2000) % 100);
-    tm->mon = (uint8_t)m;
-    tm->day = (uint8_t)d;
-    tm->hour = (uint8_t)(sod / 3600);
-    tm->min = (uint8_t)(sod / 60 % 60);
-    tm->sec = (uint8_t)(sod % 60);
-    tm->wday = (uint8_t)((days % 7 + 11) % 7); /* 1970-01-01 was a Thursday */
+    tm->year = (uint8_t)((d.year - 2000) % 100);
+    tm->mon = (uint8_t)d.mon;
+    tm->day = (uint8_t)d.day;
+    tm->hour = (uint8_t)d.hour;
+    tm->min = (uint8_t)d.min;
+    tm->sec = (uint8_t)d.sec;
+    tm->wday = (uint8_t)d.wday;
 }
 
 bool sched_clock_consistent(const struct dlt645_tm *t1, const struct dlt645_tm *date,
