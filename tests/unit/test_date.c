@@ -44,7 +44,8 @@ static void test_round_trip(void **state)
     const int64_t lo = -11676096000LL, hi = 13569465600LL, step = 7 * 3600 + 13 * 60 + 17;
     for (int64_t s = lo; s < hi; s += step)
         check_against_libc(s);
-    int64_t edges[] = {-86401, -86400, -1, 0, 1, 86399, 86400, 951782400 /* 2000-02-29 */,
+    int64_t edges[] = {-86401,      -86400, -1,    0,
+                       1,           86399,  86400, 951782400 /* 2000-02-29 */,
                        4107542399LL /* 2100-02-28T23:59:59 */};
     for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++)
         check_against_libc(edges[i]);
