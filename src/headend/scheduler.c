@@ -235,6 +235,8 @@ struct slisten {
     const char *addr; /* borrowed from cfg */
     int fd;
     int port; /* bound */
+    struct dialin_pause pause; /* accept4 failing: back off (dialin.h) */
+    bool paused;               /* out of the epoll set until pause.until_ms */
 };
 
 struct link_met {
@@ -543,7 +545,12 @@ int sched_new_met(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pip
         s->lis[j].fd = fd;
         struct epoll_event ev = {.events = EPOLLIN};
         ev.data.u64 = EV_DATA(TAG_LISTEN, j);
-        epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev);
+        if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            ah_log(AH_LOG_ERROR, "sched", "dial-in listen %s: epoll_ctl: %s",
+                   s->lis[j].addr, strerror(errno));
+            sched_destroy(&s);
+            return AH_EIO;
+        }
         ah_log(AH_LOG_INFO, "sched", "waiting for dial-in concentrators on %s",
                s->lis[j].addr);
     }
@@ -1631,6 +1638,54 @@ static void pending_send(struct sched *s, struct spending *P)
     sess_sent(&P->sess, ah_mono_ms());
 }
 
+/* accept4 failed on listener j with err: true when this round of accepts
+ * ends. Out of descriptors the listener leaves the epoll set for a while
+ * (dialin_accept_failed): the backlog keeps it readable, and accepting at
+ * once again would spin the loop. */
+static bool accept_failed(struct sched *s, size_t j, int err)
+{
+    struct slisten *lj = &s->lis[j];
+    bool first;
+    enum dialin_accept_verdict v = dialin_accept_failed(&lj->pause, err, ah_mono_ms(), &first);
+    if (v != DIALIN_ACCEPT_PAUSE)
+        return v == DIALIN_ACCEPT_DONE;
+    if (first)
+        ah_log(AH_LOG_WARN, "dialin",
+               "dial-in listener %s: cannot accept: %s; pausing accepts (retried after "
+               "%d ms, up to every %d ms) until it can",
+               lj->addr, strerror(err), DIALIN_PAUSE_MIN_MS, DIALIN_PAUSE_MAX_MS);
+    if (!lj->paused) {
+        if (epoll_ctl(s->ep, EPOLL_CTL_DEL, lj->fd, NULL) == 0)
+            lj->paused = true;
+        else
+            ah_log(AH_LOG_ERROR, "dialin", "dial-in listener %s: epoll_ctl: %s", lj->addr,
+                   strerror(errno));
+    }
+    return true;
+}
+
+/* Paused listeners whose pause is over are watched again: a connection
+ * still waiting makes them readable at once. */
+static void listen_resume(struct sched *s, int64_t mono)
+{
+    for (size_t j = 0; j < s->n_lis; j++) {
+        struct slisten *lj = &s->lis[j];
+        if (!lj->paused || mono < lj->pause.until_ms)
+            continue;
+        struct epoll_event ev = {.events = EPOLLIN};
+        ev.data.u64 = EV_DATA(TAG_LISTEN, j);
+        if (epoll_ctl(s->ep, EPOLL_CTL_ADD, lj->fd, &ev) == 0) {
+            lj->paused = false;
+        } else {
+            bool first;
+            (void)dialin_accept_failed(&lj->pause, errno, mono, &first);
+            if (first)
+                ah_log(AH_LOG_ERROR, "dialin", "dial-in listener %s: epoll_ctl: %s",
+                       lj->addr, strerror(errno));
+        }
+    }
+}
+
 static void on_accept(struct sched *s, size_t j)
 {
     for (;;) {
@@ -1638,8 +1693,16 @@ static void on_accept(struct sched *s, size_t j)
         socklen_t sl = sizeof ss;
         int fd = accept4(s->lis[j].fd, (struct sockaddr *)&ss, &sl,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
-            return;
+        if (fd < 0) {
+            if (accept_failed(s, j, errno))
+                return;
+            continue;
+        }
+        unsigned long failed = dialin_accept_ok(&s->lis[j].pause);
+        if (failed)
+            ah_log(AH_LOG_INFO, "dialin",
+                   "dial-in listener %s: accepting again after %lu failed attempts",
+                   s->lis[j].addr, failed);
         char host[INET6_ADDRSTRLEN] = "?", peer[64];
         int port = 0;
         if (ss.ss_family == AF_INET) {
@@ -1991,6 +2054,7 @@ int sched_run(sched_t *s, int64_t until_ms, volatile sig_atomic_t *stop)
         for (size_t j = 0; j < SCHED_PENDING_MAX; j++)
             if (s->pend[j].l)
                 pending_check(s, &s->pend[j], mono);
+        listen_resume(s, mono);
         if (s->tick && s->tick(s, s->tick_arg))
             break;
     }
