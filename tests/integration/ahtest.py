@@ -644,28 +644,23 @@ def run_fleet(tmp, fleet, epoch, scale, schedule, until, slack=120):
 
 # ---- the store, through the head-end's own reader ---------------------------
 
-SOURCES = ("live", "backfill", "released")
-HAS_IMP_TOTAL = 1 << 0  # store_rec.h presence bits, as the query rows show them
-HAS_EXP_TOTAL = 1 << 2
-
-
 def store_reads(yaml, timeout=600):
-    """Every stored read, from one `amihead query --all --json`, as
+    """Every stored read, from one `amihead query --all --csv`, as
     {meter id: {interval end (epoch s): (source, quality, present,
-    import, export)}}: energies in 0.01 kWh secondary, present holding the
-    import/export total bits when the row has them."""
+    import, export)}}: present as store_rec.h's bits, energies in 0.01 kWh
+    secondary (the register's own digits)."""
     r = subprocess.run([os.path.join(BIN, "amihead"), "query", "-c", yaml, "--all",
-                        "--json"], capture_output=True, text=True, timeout=timeout)
+                        "--csv"], capture_output=True, text=True, timeout=timeout)
     check(r.returncode == 0, f"query --all: exit {r.returncode}: {r.stderr[-2000:]}")
+    lines = r.stdout.splitlines()
+    check(lines and lines[0].startswith("meter,interval_end,interval_end_s,source,"),
+          f"query --all --csv header: {lines[:1]}")
     out = {}
-    for line in r.stdout.splitlines():
-        x = json.loads(line)
-        sec = x["registers"]["secondary"]
-        present = ((HAS_IMP_TOTAL if "import_kwh" in sec else 0) |
-                   (HAS_EXP_TOTAL if "export_kwh" in sec else 0))
-        out.setdefault(x["meter"], {})[utc(x["interval_end"])] = (
-            x["source"], x["quality"], present,
-            round(sec.get("import_kwh", 0) * 100), round(sec.get("export_kwh", 0) * 100))
+    for line in lines[1:]:
+        m, _, end, src, q, present, imp, exp, _ct, _pt = line.split(",")
+        out.setdefault(m, {})[int(end)] = (src, int(q), int(present),
+                                           int(imp.replace(".", "")),
+                                           int(exp.replace(".", "")))
     return out
 
 
