@@ -17,9 +17,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ahtest import check  # noqa: E402
+from ahtest import check, main  # noqa: E402
 from linkfaults import run_matrix  # noqa: E402
-from runtest import main  # noqa: E402
 
 PHASES = [("healthy", 3600, None),
           ("loss", 7200, {"nft": "numgen random mod 10 0 drop"}),

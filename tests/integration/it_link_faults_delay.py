@@ -22,9 +22,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ahtest import check  # noqa: E402
+from ahtest import check, main  # noqa: E402
 from linkfaults import run_matrix  # noqa: E402
-from runtest import main  # noqa: E402
 
 MTU = 100  # 48 bytes of payload a segment: most replies leave in pieces
 PHASES = [("healthy", 3600, None),

@@ -22,8 +22,8 @@ import subprocess
 import sys
 import time
 
-from ahtest import Sim, amisim_series, check, iso
-from runtest import finish_run, meter_ids, run_argv, stored, write_config
+from ahtest import (Sim, amisim_series, check, finish_run, iso, meter_ids, run_argv, stored,
+                    write_config)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STEP = 900
