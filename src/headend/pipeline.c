@@ -76,7 +76,7 @@ struct mstate {
     struct {
         int64_t at, fwd;
     } frz[FREEZES];
-    struct held *hold;  /* reads held back, ascending; NULL when none */
+    struct held *hold; /* reads held back, ascending; NULL when none */
     size_t nhold, cap_hold;
     struct pipe_read *defer; /* stored, not yet validated (PIPE_HAS_DEFER) */
     size_t ndefer, cap_defer;

@@ -469,9 +469,9 @@ static void wait_stored(pipe_t *p, const struct fx *x, int k)
     uint64_t gaps[1];
     size_t n = 1;
     for (int i = 0; i < 1000 && n; i++) {
-        assert_int_equal(pipe_missing_intervals(p, x->midx[0], END(k), END(k) + 1, STEP,
-                                                gaps, 1, &n),
-                         AH_OK);
+        assert_int_equal(
+            pipe_missing_intervals(p, x->midx[0], END(k), END(k) + 1, STEP, gaps, 1, &n),
+            AH_OK);
         if (n)
             usleep(10000);
     }
@@ -513,7 +513,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_first_reads_deferred_over_restart, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_freeze_is_a_day_boundary, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_deferred_read_costs_its_size, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deferred_read_costs_its_size, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
