@@ -97,9 +97,11 @@ class Fault:
         return json.loads(out.strip().splitlines()[-1])
 
 
-def usable():
-    """None when the namespace, nftables and NFQUEUE are all there, else why not."""
-    for tool in ("ip", "nft", "iptables"):
+def usable(phases):
+    """None when root, ip, nft and (for delay phases) iptables are there,
+    else why not."""
+    delay = any(f and "delay_ms" in f for _, _, f in phases)
+    for tool in ("ip", "nft") + (("iptables",) if delay else ()):
         if not shutil.which(tool):
             return f"no {tool}"
     if os.geteuid() != 0:
@@ -113,7 +115,7 @@ def run_matrix(tmp, phases, scale, epoch, meters=4, mtu=None):
     check completeness and registers. mtu sets the namespace loopback's MTU
     (small: a reply leaves as several TCP segments). Returns the stderr of
     the run and {phase: counts}."""
-    why = usable()
+    why = usable(phases)
     if why:
         print(f"skipped: {why}")
         return None
