@@ -554,12 +554,28 @@ static void fill_record(const struct mctx *c, int64_t local, struct dlt645_load_
     }
 }
 
+/* How many of `want` load-record blocks this meter's firmware answers
+ * (issue 16 item 2): most send every block asked for (longer replies go by
+ * 12H follow-ups, §1.6); some refuse N > 1 with ERR 02 (0 here), some send
+ * fewer than asked although more exist. */
+static unsigned lr_firmware_blocks(const struct mctx *c, unsigned want)
+{
+    const struct sim_fault *ft = sim_fleet_meter_fault(c->f, c->m);
+    if (!ft || c->now < ft->from || c->now >= ft->to)
+        return want;
+    if (ft->type == SIM_F_LR_SINGLE)
+        return want > 1 ? 0 : want;
+    if (ft->type == SIM_F_LR_TRUNCATE && want > (unsigned)ft->arg)
+        return (unsigned)ft->arg;
+    return want;
+}
+
 static int load_records(const struct mctx *c, uint32_t di, const uint8_t *param,
                         size_t plen, uint8_t *out, size_t cap)
 {
     if (plen < 1)
         return AH_EFRAME;
-    unsigned want = param[0];
+    unsigned want = lr_firmware_blocks(c, param[0]);
     if (want == 0)
         return AH_ENODATA;
     int64_t oldest = c->local_now - (int64_t)c->f->history_days * 86400;

@@ -179,6 +179,27 @@ int64_t sched_live_end(int64_t he_s, bool have_clock, int64_t meter_s, int64_t s
     return end;
 }
 
+unsigned sched_lr_run(const uint64_t *gaps, size_t n, size_t gi, int64_t step,
+                      unsigned max)
+{
+    unsigned k = 0;
+    while (gi + k < n && k < max &&
+           gaps[gi + k] == gaps[gi] + (uint64_t)k * (uint64_t)step)
+        k++;
+    return k;
+}
+
+unsigned sched_lr_learn(unsigned cur, unsigned asked, unsigned got, int64_t last_end,
+                        int64_t run_end, int64_t newest)
+{
+    /* a meter with holes sends the next records it has (protocols.md
+     * §2.9), so fewer than asked, ending inside the run, while it holds
+     * newer ones, is the firmware's limit */
+    if (got == 0 || got >= asked || last_end >= run_end || run_end >= newest)
+        return cur;
+    return got < cur ? got : cur;
+}
+
 /* ---- the engine -------------------------------------------------------- */
 
 /* DL/T 645-2007 data identifiers read each cycle (protocols.md §2.5, §2.8,
@@ -229,6 +250,8 @@ struct meter_state {
     bool no_dt;         /* answered ERR to 0400010C: read time, date, time */
     bool deferring;     /* its live reads wait in the pipeline for its backlog */
     int64_t newest;     /* its newest record on its own clock (UTC s), 0 unknown */
+    uint8_t lr_n;       /* load-record blocks per request (1..SCHED_LR_BLOCKS_MAX),
+                           0 = not looked up in the store yet */
 };
 
 enum slink_kind { SL_NONE, SL_TCP, SL_SERIAL, SL_DIALIN, SL_MODBUS };
@@ -325,6 +348,10 @@ struct slink {
     int64_t clock_at_ms; /* head-end clock when the meter's time arrived */
     int32_t volt[3], curr[3];
     uint32_t vi_present;
+    /* the catch-up request under way (06000001 with N) and its answer */
+    unsigned lr_asked, lr_got;
+    int64_t lr_last;   /* newest block's interval end in the answer (UTC s) */
+    uint8_t lr_probe;  /* N > 1 drew an ERR: N = 1 asked, the old N kept here */
 
     bool in_flight;
     struct sess sess;
@@ -1051,9 +1078,12 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
             return;
         }
         off += used;
+        int64_t end = sched_tm_to_s(&r.t) - s->tz_s;
+        L->lr_got++;
+        if (end > L->lr_last)
+            L->lr_last = end;
         if (r.invalid)
             continue;
-        int64_t end = sched_tm_to_s(&r.t) - s->tz_s;
         int64_t asked = L->step == JOB_LIVE ? L->live_end : (int64_t)L->gaps[L->gi];
         int64_t top = L->phase == PH_LIVE ? L->live_end : L->boundary_s;
         char sent[32], want[32];
@@ -1084,7 +1114,7 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
                    cm->id, sent, want, (long long)(asked - end), (long long)slack);
             continue;
         }
-        if (end != asked) {
+        if (L->lr_got == 1 && end != asked) {
             ah_time_format(end * 1000, sent, sizeof sent);
             ah_time_format(asked * 1000, want, sizeof want);
             ah_log(AH_LOG_DEBUG, L->ctx, "meter %s lacks interval %s, sent %s", cm->id,
@@ -1262,6 +1292,81 @@ static void backfill_advance(struct slink *L)
     L->bf_next = (L->cur + 1) % L->n_meters;
 }
 
+/* Blocks per catch-up request for the meter of the job under way: what the
+ * store remembers of it, else SCHED_LR_BLOCKS_MAX (looked up once). */
+static unsigned lr_blocks(struct sched *s, struct slink *L)
+{
+    size_t mi = L->meters[L->cur];
+    struct meter_state *m = &s->ms[mi];
+    if (m->lr_n == 0) {
+        uint8_t n = 0;
+        int rc = pipe_meter_lr_blocks(s->pipe, s->midx[mi], &n);
+        m->lr_n = rc == AH_OK && n >= 1 && n <= SCHED_LR_BLOCKS_MAX ? n
+                                                                    : SCHED_LR_BLOCKS_MAX;
+    }
+    return m->lr_n;
+}
+
+/* The meter answers at most n blocks per request: from now on, and after a
+ * restart (the writer stores it). */
+static void lr_remember(struct sched *s, struct slink *L, unsigned n, const char *why)
+{
+    size_t mi = L->meters[L->cur];
+    s->ms[mi].lr_n = (uint8_t)n;
+    ah_log(AH_LOG_INFO, meter_ctx(L, s->cfg->meters[mi].id),
+           "meter %s %s: %u load record(s) per request from now on",
+           s->cfg->meters[mi].id, why, n);
+    struct pipe_read pr;
+    memset(&pr, 0, sizeof pr);
+    pr.meter = s->midx[mi];
+    pr.end = UINT64_MAX;
+    pr.has = PIPE_HAS_LR_BLOCKS;
+    pr.lr_blocks = (uint8_t)n;
+    (void)pipe_push(s->pipe, &pr);
+}
+
+/* A catch-up answer (or ERR) to the run of gaps from gaps[gi]: learn the
+ * meter's limit and move past the gaps it covered (issue 16 item 2). */
+static void lr_done(struct sched *s, struct slink *L, int rc)
+{
+    struct meter_state *m = &s->ms[L->meters[L->cur]];
+    int64_t run_end = (int64_t)L->gaps[L->gi] + (int64_t)(L->lr_asked - 1) * s->step_s;
+    if (rc == AH_EMETER && L->lr_asked > 1) {
+        /* ERR 02 to N blocks: a firmware that takes N = 1 only, or no
+         * record at or after the time. N = 1 at the same gap tells */
+        s->st.meter_errors--;
+        L->lr_probe = m->lr_n;
+        m->lr_n = 1;
+        return;
+    }
+    if (L->lr_probe) {
+        if (rc == AH_OK)
+            lr_remember(s, L, 1, "refuses more than one load record per request");
+        else
+            m->lr_n = L->lr_probe; /* that interval has no record, that is all */
+        L->lr_probe = 0;
+    }
+    if (rc == AH_OK && L->lr_got < L->lr_asked && L->lr_last < run_end) {
+        int64_t newest = L->boundary_s - s->step_s;
+        if (m->newest > 0 && m->newest < newest)
+            newest = m->newest;
+        unsigned n = sched_lr_learn(m->lr_n, L->lr_asked, L->lr_got, L->lr_last, run_end,
+                                    newest);
+        if (n < m->lr_n) {
+            lr_remember(s, L, n, "answers fewer load records than asked");
+            /* the rest of the run is asked again, n at a time */
+            size_t gi = L->gi + 1;
+            while (gi < L->n_gaps && (int64_t)L->gaps[gi] <= L->lr_last)
+                gi++;
+            L->gi = gi;
+            return;
+        }
+    }
+    L->gi += L->lr_asked ? L->lr_asked : 1;
+    if (L->gi > L->n_gaps)
+        L->gi = L->n_gaps;
+}
+
 /* The transaction of L finished: take its result and move the job on. */
 static void on_done(struct sched *s, struct slink *L)
 {
@@ -1304,6 +1409,10 @@ static void on_done(struct sched *s, struct slink *L)
         ah_log(AH_LOG_WARN, meter_ctx(L, cm->id),
                "meter %s: no valid reply to %08X after %d attempt(s): %s", cm->id,
                L->sess.req.di, L->sess.attempt + 1, ah_strerror(rc));
+        if (L->lr_probe) {
+            m->lr_n = L->lr_probe;
+            L->lr_probe = 0;
+        }
         /* one dead meter costs at most timeout × retries */
         if (L->phase == PH_LIVE)
             live_advance(L);
@@ -1351,7 +1460,7 @@ static void on_done(struct sched *s, struct slink *L)
         L->step = JOB_DONE;
         break;
     case JOB_LR:
-        L->gi++;
+        lr_done(s, L, rc);
         break;
     default:
         L->step++;
@@ -1514,7 +1623,14 @@ static void link_advance(struct sched *s, struct slink *L)
             int64_t at = L->step == JOB_LIVE ? L->live_end : (int64_t)L->gaps[L->gi];
             rq.di = DI_LOAD_REC;
             rq.with_n = rq.with_time = true;
-            rq.n = 1; /* one record per request: 06000001 N=1 (protocols.md §1.4 (c)) */
+            /* the live record alone; a run of gaps SCHED_LR_BLOCKS_MAX at a
+             * time, or what the meter was found to take (§1.4 (c), §2.9) */
+            rq.n = L->step == JOB_LIVE ? 1
+                                       : (uint8_t)sched_lr_run(L->gaps, L->n_gaps, L->gi,
+                                                               s->step_s, lr_blocks(s, L));
+            L->lr_asked = rq.n;
+            L->lr_got = 0;
+            L->lr_last = INT64_MIN;
             sched_s_to_tm(at + s->tz_s, &rq.t);
             if (L->step == JOB_LR && L->phase == PH_BACKFILL)
                 L->bf_reqs++;
@@ -1545,7 +1661,8 @@ static void link_resend(struct sched *s, struct slink *L)
     int rc = link_write_all(L->l, tx, n, L->sess.req.timeout_ms);
     s->st.requests++;
     met_add(L->met.requests, 1);
-    met_add(L->met.retries, 1);
+    if (L->sess.attempt > 0) /* else a 12H follow-up frame (sess.h) */
+        met_add(L->met.retries, 1);
     if (rc != AH_OK) {
         link_drop(s, L, rc);
         return;

@@ -351,6 +351,36 @@ static void test_nonblocking_connect(void **state)
     link_destroy(&l);
 }
 
+/* Batched catch-up (issue 16 item 2): runs of consecutive gaps, and what
+ * a short answer says about the meter. */
+static void test_lr_run_and_learn(void **state)
+{
+    (void)state;
+    const int64_t st = 900;
+    uint64_t g[12];
+    for (int i = 0; i < 12; i++)
+        g[i] = 1000 * 900 + (uint64_t)(i < 5 ? i : i + 3) * 900; /* a hole after 5 */
+    assert_int_equal(sched_lr_run(g, 12, 0, st, 9), 5);
+    assert_int_equal(sched_lr_run(g, 12, 2, st, 9), 3);
+    assert_int_equal(sched_lr_run(g, 12, 5, st, 9), 7);
+    assert_int_equal(sched_lr_run(g, 12, 5, st, 4), 4);
+    assert_int_equal(sched_lr_run(g, 12, 11, st, 9), 1);
+    assert_int_equal(sched_lr_run(g, 12, 12, st, 9), 0);
+
+    int64_t t = 1000 * 900, run_end = t + 8 * 900, newest = t + 96 * 900;
+    /* all nine: nothing learned */
+    assert_int_equal(sched_lr_learn(9, 9, 9, run_end, run_end, newest), 9);
+    /* two of nine, ending inside the run, newer records exist: truncates */
+    assert_int_equal(sched_lr_learn(9, 9, 2, t + 900, run_end, newest), 2);
+    /* fewer because the meter's memory ends there: no limit */
+    assert_int_equal(sched_lr_learn(9, 9, 2, t + 900, run_end, run_end), 9);
+    /* fewer, but the last one lies past the run (holes skipped): fine */
+    assert_int_equal(sched_lr_learn(9, 9, 3, run_end + 900, run_end, newest), 9);
+    /* never raised by an answer */
+    assert_int_equal(sched_lr_learn(2, 9, 5, t + 4 * 900, run_end, newest), 2);
+    assert_int_equal(sched_lr_learn(9, 9, 0, t, run_end, newest), 9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -361,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_meter_local_time),
         cmocka_unit_test(test_clock_consistent),
         cmocka_unit_test(test_live_end),
+        cmocka_unit_test(test_lr_run_and_learn),
         cmocka_unit_test(test_backfill_asks_only_gaps),
         cmocka_unit_test(test_modbus_sdm630_to_record),
         cmocka_unit_test(test_nonblocking_connect),
