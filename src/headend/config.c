@@ -6,6 +6,7 @@
  * cross-field checks. Nothing here opens a link, a socket or the store.
  */
 #include "config.h"
+#include "readplan.h"
 
 #include "ah_err.h"
 #include "dialin.h"
@@ -129,6 +130,7 @@ enum cfg_type {
     CFG_T_ADDR645, /* DL/T 645 address, 12 decimal digits */
     CFG_T_MBMAP,   /* a built-in Modbus register map */
     CFG_T_TZ,      /* a zoneinfo name */
+    CFG_T_READPLAN, /* "group=cadence,…" (readplan.h), a struct readplan layer */
 };
 
 #define CFG_REQ      1u /* must be present (YAML) / non-empty (CSV) */
@@ -360,6 +362,13 @@ static int set_value(const struct cfg_key *k, const char *s, void *base, char *e
         memcpy(field, &m, sizeof m);
         return 0;
     }
+    case CFG_T_READPLAN: {
+        struct readplan rp;
+        if (readplan_parse(s, &rp, err, errlen) < 0)
+            return -1;
+        memcpy(field, &rp, sizeof rp);
+        return 0;
+    }
     case CFG_T_TZ: {
         bool ok = *s && *s != '/' && !strstr(s, "..");
         for (const char *p = s; ok && *p; p++)
@@ -415,6 +424,15 @@ static const struct cfg_key schedule_keys[] = {
         .max = 100, .def = "3"),
     KEY("backoff_max_cycles", CFG_T_INT, struct cfg_schedule, backoff_max_cycles,
         .min = 1, .max = 1000, .def = "8"),
+    /* read plan layers (readplan.h), checked against interval_min below */
+    KEY("read_plan", CFG_T_READPLAN, struct cfg_schedule, read_plan[0], .def = "",
+        .flags = CFG_EMPTY_OK),
+    KEY("read_plan_class_a", CFG_T_READPLAN, struct cfg_schedule, read_plan[1], .def = "",
+        .flags = CFG_EMPTY_OK),
+    KEY("read_plan_class_b", CFG_T_READPLAN, struct cfg_schedule, read_plan[2], .def = "",
+        .flags = CFG_EMPTY_OK),
+    KEY("read_plan_class_c", CFG_T_READPLAN, struct cfg_schedule, read_plan[3], .def = "",
+        .flags = CFG_EMPTY_OK),
 };
 
 /* Per-type keys: `only` says which link types may use a key, `need` which
@@ -440,6 +458,8 @@ static const struct cfg_key link_keys[] = {
     KEY("timeout_ms", CFG_T_INT, struct cfg_link, timeout_ms, .min = 10, .max = 60000),
     KEY("retries", CFG_T_INT, struct cfg_link, retries, .min = 0, .max = 10),
     KEY("allow", CFG_T_STR, struct cfg_link, allow, .only = LT_LISTEN),
+    KEY("read_plan", CFG_T_READPLAN, struct cfg_link, read_plan, .def = "",
+        .flags = CFG_EMPTY_OK),
 };
 enum {
     LK_NAME,
@@ -1536,6 +1556,28 @@ static void check_validation(struct loader *L, const unsigned val_lines[MAX_KEYS
                "ranges in docs/validation.md)");
 }
 
+/* Read plan layers fit the interval (readplan_check); the lines of the
+ * schedule's four keys follow its eight others in schedule_keys. */
+static void check_read_plans(struct loader *L, unsigned sched_lines[MAX_KEYS])
+{
+    static const char *const keys[4] = {"read_plan", "read_plan_class_a",
+                                        "read_plan_class_b", "read_plan_class_c"};
+    const struct cfg *c = L->c;
+    char err[200], kname[96];
+    for (int i = 0; i < 4; i++) {
+        snprintf(kname, sizeof kname, "schedule.%s", keys[i]);
+        if (readplan_check(&c->schedule.read_plan[i], c->schedule.interval_min, err,
+                           sizeof err) < 0)
+            err_at(L, L->yfile, sched_lines[8 + i], kname, "%s", err);
+    }
+    for (size_t k = 0; k < c->n_links; k++) {
+        snprintf(kname, sizeof kname, "links[%s].read_plan", c->links[k].name);
+        if (readplan_check(&c->links[k].read_plan, c->schedule.interval_min, err,
+                           sizeof err) < 0)
+            err_at(L, L->yfile, c->links[k].line, kname, "%s", err);
+    }
+}
+
 static void check_cross(struct loader *L, unsigned sched_lines[MAX_KEYS],
                         unsigned exp_lines[MAX_KEYS], unsigned sec_lines[MAX_KEYS],
                         unsigned sec_line)
@@ -1755,6 +1797,7 @@ static void load_yaml(struct loader *L, FILE *fp)
         parse_links(L, &doc, sec[SEC_LINKS]);
     else
         err_at(L, L->yfile, 0, "links", "required section missing");
+    check_read_plans(L, sched_lines);
 
     yaml_node_t *inv = sec[SEC_INVENTORY];
     char err[200];

@@ -39,6 +39,7 @@
  */
 #include "scheduler.h"
 #include "probe.h"
+#include "readplan.h"
 
 #include "ah_clock.h"
 #include "ah_err.h"
@@ -252,6 +253,12 @@ struct meter_state {
     int64_t newest;     /* its newest record on its own clock (UTC s), 0 unknown */
     uint8_t lr_n;       /* load-record blocks per request (1..SCHED_LR_BLOCKS_MAX),
                            0 = not looked up in the store yet */
+    /* read plan (readplan.h): interval number of each group's last read */
+    uint32_t rp_last[RP_FREEZE];
+    int32_t clk_off_s;  /* meter clock − head-end clock at the last clock read */
+    bool clk_known;     /* clk_off_s was read */
+    bool clk_bad;       /* ... and was beyond validation.clock_drift_s */
+    uint8_t rp_force;   /* 1 << group: read next cycle whatever the cadence */
 };
 
 enum slink_kind { SL_NONE, SL_TCP, SL_SERIAL, SL_DIALIN, SL_MODBUS };
@@ -348,6 +355,8 @@ struct slink {
     int64_t clock_at_ms; /* head-end clock when the meter's time arrived */
     int32_t volt[3], curr[3];
     uint32_t vi_present;
+    unsigned rp_due;    /* 1 << group: groups this job reads (job_groups) */
+    bool clock_est;     /* no clock read this job: live_end from clk_off_s */
     /* the catch-up request under way (06000001 with N) and its answer */
     unsigned lr_asked, lr_got;
     int64_t lr_last;   /* newest block's interval end in the answer (UTC s) */
@@ -388,6 +397,7 @@ struct sched {
     size_t n_lis;
     struct spending pend[SCHED_PENDING_MAX];
     mbpoll_t **mb;                    /* per link, Modbus ones only */
+    struct readplan *plans;           /* per link × meter class (plan_of) */
     struct met_series *m_pend_closed; /* unidentified connections closed early */
 };
 
@@ -482,6 +492,28 @@ static void hostile_metrics(struct sched *s, struct slink *L)
                                   MET_COUNTER, NULL);
 }
 
+/* Each link's read plan per meter class: the defaults, then the
+ * schedule's layer, the class's, the link's (readplan.h). */
+static void plans_build(struct sched *s)
+{
+    const struct cfg *cfg = s->cfg;
+    for (size_t k = 0; k < cfg->n_links; k++) {
+        for (int c = 0; c < 3; c++) {
+            struct readplan *rp = &s->plans[k * 3 + (size_t)c];
+            readplan_defaults(rp);
+            readplan_apply(rp, rp, &cfg->schedule.read_plan[0]);
+            readplan_apply(rp, rp, &cfg->schedule.read_plan[1 + c]);
+            readplan_apply(rp, rp, &cfg->links[k].read_plan);
+        }
+    }
+}
+
+static const struct readplan *plan_of(const struct sched *s, size_t mi)
+{
+    const struct cfg_meter *cm = &s->cfg->meters[mi];
+    return &s->plans[cm->link * 3 + (size_t)cm->cls];
+}
+
 int sched_new(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pipe,
               const uint32_t *meter_idx, sched_t **out)
 {
@@ -515,8 +547,10 @@ int sched_new_met(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pip
     s->met = met ? met : met_new();
     s->lis = calloc(cfg->n_links ? cfg->n_links : 1, sizeof *s->lis);
     s->mb = calloc(cfg->n_links ? cfg->n_links : 1, sizeof *s->mb);
-    if (!s->met || !s->lis || !s->mb)
+    s->plans = calloc(cfg->n_links ? cfg->n_links * 3 : 1, sizeof *s->plans);
+    if (!s->met || !s->lis || !s->mb || !s->plans)
         goto out_nomem;
+    plans_build(s);
     size_t skipped = 0;
     for (size_t i = 0; i < cfg->n_meters; i++) {
         const struct cfg_meter *m = &cfg->meters[i];
@@ -630,6 +664,7 @@ void sched_destroy(sched_t **sp)
     }
     free(s->lis);
     free(s->mb);
+    free(s->plans);
     free(s->links);
     free(s->ms);
     free(s->midx);
@@ -886,6 +921,59 @@ static void cycle_begin(struct sched *s, struct slink *L, int64_t now)
            L->live_next);
 }
 
+/* The groups of the read plan the live job of meter mi reads this cycle
+ * (readplan.h): their cadence slot, a slot missed before, a clock not
+ * known or drifted at its last read, status and events after a live
+ * record that said something changed. */
+static unsigned job_groups(struct sched *s, struct slink *L, size_t mi)
+{
+    const struct readplan *rp = plan_of(s, mi);
+    struct meter_state *m = &s->ms[mi];
+    int64_t cycle = L->boundary_s / s->step_s;
+    unsigned due = 0;
+    for (int g = 0; g < RP_FREEZE; g++)
+        if (readplan_due(rp, (enum readplan_group)g, s->cfg->schedule.interval_min, cycle,
+                         (uint32_t)mi, m->rp_last[g]))
+            due |= 1u << g;
+    if (rp->min[RP_CLOCK] != READPLAN_OFF && (!m->clk_known || m->clk_bad))
+        due |= 1u << RP_CLOCK;
+    due |= m->rp_force;
+    if (L->freeze_due)
+        due |= 1u << RP_FREEZE;
+    return due;
+}
+
+/* The plan group of a live-job step, and the first step after its group. */
+static enum readplan_group step_group(enum job_step st, enum job_step *next)
+{
+    if (st <= JOB_T2) {
+        *next = JOB_V;
+        return RP_CLOCK;
+    }
+    if (st <= JOB_I) {
+        *next = JOB_STATUS;
+        return RP_INSTANT;
+    }
+    if (st == JOB_STATUS) {
+        *next = JOB_COVER;
+        return RP_STATUS;
+    }
+    if (st <= JOB_CLEARED) {
+        *next = JOB_FRZ_T;
+        return RP_EVENTS;
+    }
+    *next = JOB_LIVE;
+    return RP_FREEZE;
+}
+
+/* Past the steps whose group this job does not read. */
+static void job_skip(struct slink *L)
+{
+    enum job_step next;
+    while (L->step < JOB_LIVE && !(L->rp_due & (1u << step_group(L->step, &next))))
+        L->step = next;
+}
+
 /* Begin the live job of the meter at L->cur. false when it is backed off. */
 static bool meter_begin(struct sched *s, struct slink *L)
 {
@@ -915,7 +1003,10 @@ static bool meter_begin(struct sched *s, struct slink *L)
     int64_t day = sched_interval_floor(local, 86400) / 86400;
     L->freeze_due =
         m->freeze_day != day + 1 &&
-        local - day * 86400 >= (int64_t)s->cfg->schedule.daily_freeze_after * 60;
+        local - day * 86400 >= (int64_t)s->cfg->schedule.daily_freeze_after * 60 &&
+        plan_of(s, mi)->min[RP_FREEZE] != READPLAN_OFF;
+    L->rp_due = job_groups(s, L, mi);
+    L->clock_est = false;
     L->cyc_tried++;
     L->job_begun = true;
     return true;
@@ -1103,6 +1194,9 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
         if (L->have_clock) {
             int64_t coff = (L->clock_ms - L->clock_at_ms) / 1000;
             slack = coff < 0 ? -coff : coff;
+        } else if (L->clock_est) {
+            int64_t coff = s->ms[mi].clk_off_s;
+            slack = coff < 0 ? -coff : coff;
         }
         if (end < asked - slack) {
             met_add(L->m_stale, 1);
@@ -1161,6 +1255,10 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
                 memcpy(o->status, L->status, sizeof o->status);
                 o->present |= STORE_REC_HAS_STATUS;
             }
+            if (readplan_record_alarm(o, cm->nominal_voltage * 10.0 *
+                                             s->cfg->validation.phase_loss_pct / 100.0,
+                                         cm->bidirectional))
+                s->ms[mi].rp_force |= 1u << RP_STATUS | 1u << RP_EVENTS;
             pr.has |= L->has;
             if (L->live_defer) {
                 pr.has |= PIPE_HAS_DEFER;
@@ -1367,6 +1465,28 @@ static void lr_done(struct sched *s, struct slink *L, int rc)
         L->gi = L->n_gaps;
 }
 
+/* A step of the read plan answered (data or ERR): its group is read for
+ * this cycle; a clock read is remembered for the cycles that skip it. */
+static void plan_read(struct sched *s, struct slink *L, struct meter_state *m, int rc)
+{
+    enum job_step next;
+    enum readplan_group g = step_group(L->step, &next);
+    if (g == RP_FREEZE)
+        return; /* the freeze keeps its day (freeze_day) */
+    m->rp_last[g] = (uint32_t)(L->boundary_s / s->step_s);
+    m->rp_force &= (uint8_t) ~(1u << g);
+    if (g == RP_CLOCK && rc == AH_OK && L->have_clock) {
+        int64_t off = (L->clock_ms - L->clock_at_ms) / 1000;
+        if (off > INT32_MAX)
+            off = INT32_MAX;
+        if (off < -INT32_MAX)
+            off = -INT32_MAX;
+        m->clk_off_s = (int32_t)off;
+        m->clk_known = true;
+        m->clk_bad = (off < 0 ? -off : off) > s->cfg->validation.clock_drift_s;
+    }
+}
+
 /* The transaction of L finished: take its result and move the job on. */
 static void on_done(struct sched *s, struct slink *L)
 {
@@ -1386,6 +1506,8 @@ static void on_done(struct sched *s, struct slink *L)
         if (L->step == JOB_FRZ_E || rc == AH_EMETER)
             m->freeze_day = sched_interval_floor(local, 86400) / 86400 + 1;
     }
+    if ((rc == AH_OK || rc == AH_EMETER) && L->step < JOB_LIVE)
+        plan_read(s, L, m, rc);
     if (rc == AH_OK) {
         L->any_ok = true;
         link_answered(s, L);
@@ -1457,6 +1579,10 @@ static void on_done(struct sched *s, struct slink *L)
         L->step = rc == AH_OK ? JOB_TERMINAL : JOB_CLEARED;
         break;
     case JOB_LIVE:
+        /* no record for the interval (an outage, a reset): what the meter
+         * says about it comes with the next cycle's status and events */
+        if (rc == AH_EMETER || L->lr_last != L->live_end)
+            m->rp_force |= 1u << RP_STATUS | 1u << RP_EVENTS;
         L->step = JOB_DONE;
         break;
     case JOB_LR:
@@ -1475,11 +1601,19 @@ static void live_record(struct sched *s, struct slink *L)
 {
     struct meter_state *m = &s->ms[L->meters[L->cur]];
     int64_t he_ms = L->have_clock ? L->clock_at_ms : ah_clock_now_ms(s->clk);
+    int64_t he_s = sched_interval_floor(he_ms, 1000) / 1000;
     int64_t meter_s = sched_interval_floor(L->clock_ms, 1000) / 1000;
-    L->live_end = sched_live_end(sched_interval_floor(he_ms, 1000) / 1000, L->have_clock,
-                                 meter_s, s->step_s, s->cfg->validation.clock_drift_s,
+    bool have = L->have_clock;
+    if (!have && m->clk_known) {
+        /* the read plan skipped the clock this cycle: the meter's offset at
+         * its last read stands in (a drifted clock is read every cycle) */
+        meter_s = he_s + m->clk_off_s;
+        have = L->clock_est = true;
+    }
+    L->live_end = sched_live_end(he_s, have, meter_s, s->step_s,
+                                 s->cfg->validation.clock_drift_s,
                                  s->cfg->validation.clock_suspect_s, &L->live_attach);
-    m->newest = L->have_clock ? sched_interval_floor(meter_s, s->step_s) : 0;
+    m->newest = have ? sched_interval_floor(meter_s, s->step_s) : 0;
     /* one gap query (it waits for the writer's batch): the window up to
      * and with the live record; oldest first, so the live record is the
      * last gap when the list is whole */
@@ -1584,9 +1718,8 @@ static void link_advance(struct sched *s, struct slink *L)
             cycle_end(s, L);
             return;
         }
-        if ((L->step == JOB_FRZ_T || L->step == JOB_FRZ_E || L->step == JOB_NUMBER) &&
-            !L->freeze_due)
-            L->step = JOB_LIVE;
+        if (L->phase == PH_LIVE)
+            job_skip(L);
         if (L->step == JOB_LIVE && L->live_end < 0)
             live_record(s, L);
         if (L->step == JOB_LR && L->phase == PH_LIVE && L->gi >= L->n_gaps)
