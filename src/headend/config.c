@@ -460,6 +460,8 @@ static const struct cfg_key link_keys[] = {
     KEY("allow", CFG_T_STR, struct cfg_link, allow, .only = LT_LISTEN),
     KEY("read_plan", CFG_T_READPLAN, struct cfg_link, read_plan, .def = "",
         .flags = CFG_EMPTY_OK),
+    KEY("round_trip_ms", CFG_T_INT, struct cfg_link, round_trip_ms, .min = 0, .max = 60000,
+        .def = "0"),
 };
 enum {
     LK_NAME,

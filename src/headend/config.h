@@ -82,6 +82,7 @@ struct cfg_link {
     unsigned line;                   /* line of "- name:" in the YAML file */
     size_t n_meters;                 /* inventory rows on this link */
     struct readplan read_plan;       /* override layer of this link's meters */
+    int round_trip_ms;               /* expected answer time, 0: by type (check-config) */
 };
 
 enum cfg_proto { CFG_PROTO_DLT645_2007, CFG_PROTO_DLT645_1997, CFG_PROTO_MODBUS };

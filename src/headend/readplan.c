@@ -118,6 +118,14 @@ void readplan_apply(struct readplan *out, const struct readplan *base,
         out->min[g] = over->min[g] != READPLAN_UNSET ? over->min[g] : base->min[g];
 }
 
+void readplan_resolve(struct readplan *out, const struct readplan *const *layers, size_t n)
+{
+    readplan_defaults(out);
+    for (size_t i = 0; i < n; i++)
+        if (layers[i])
+            readplan_apply(out, out, layers[i]);
+}
+
 /* Minutes of a set cadence once the interval is known. */
 static int minutes(int16_t v, int interval_min)
 {

@@ -77,6 +77,10 @@ int readplan_parse(const char *spec, struct readplan *rp, char *err, size_t errl
 void readplan_apply(struct readplan *out, const struct readplan *base,
                     const struct readplan *over);
 
+/* *out = the defaults with each of the n layers applied in order (NULL
+ * entries skipped): the plan of one meter. */
+void readplan_resolve(struct readplan *out, const struct readplan *const *layers, size_t n);
+
 /* Every set cadence fits interval_min: a multiple of it that divides a
  * day; freeze only daily or off. 0 or -1 with a message naming the group. */
 int readplan_check(const struct readplan *rp, int interval_min, char *err, size_t errlen);

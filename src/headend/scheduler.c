@@ -499,11 +499,10 @@ static void plans_build(struct sched *s)
     const struct cfg *cfg = s->cfg;
     for (size_t k = 0; k < cfg->n_links; k++) {
         for (int c = 0; c < 3; c++) {
-            struct readplan *rp = &s->plans[k * 3 + (size_t)c];
-            readplan_defaults(rp);
-            readplan_apply(rp, rp, &cfg->schedule.read_plan[0]);
-            readplan_apply(rp, rp, &cfg->schedule.read_plan[1 + c]);
-            readplan_apply(rp, rp, &cfg->links[k].read_plan);
+            const struct readplan *layers[] = {&cfg->schedule.read_plan[0],
+                                               &cfg->schedule.read_plan[1 + c],
+                                               &cfg->links[k].read_plan};
+            readplan_resolve(&s->plans[k * 3 + (size_t)c], layers, 3);
         }
     }
 }
