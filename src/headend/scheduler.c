@@ -259,6 +259,7 @@ struct meter_state {
     bool clk_known;     /* clk_off_s was read */
     bool clk_bad;       /* ... and was beyond validation.clock_drift_s */
     uint8_t rp_force;   /* 1 << group: read next cycle whatever the cadence */
+    bool rp_alarm;      /* the last live record's readplan_record_alarm */
 };
 
 enum slink_kind { SL_NONE, SL_TCP, SL_SERIAL, SL_DIALIN, SL_MODBUS };
@@ -1254,10 +1255,14 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
                 memcpy(o->status, L->status, sizeof o->status);
                 o->present |= STORE_REC_HAS_STATUS;
             }
-            if (readplan_record_alarm(o, cm->nominal_voltage * 10.0 *
-                                             s->cfg->validation.phase_loss_pct / 100.0,
-                                         cm->bidirectional))
+            /* a change, not a lasting state, pulls status and events
+             * forward: a lost phase costs them once, not every cycle */
+            bool alarm = readplan_record_alarm(
+                o, cm->nominal_voltage * 10.0 * s->cfg->validation.phase_loss_pct / 100.0,
+                cm->bidirectional);
+            if (alarm != s->ms[mi].rp_alarm)
                 s->ms[mi].rp_force |= 1u << RP_STATUS | 1u << RP_EVENTS;
+            s->ms[mi].rp_alarm = alarm;
             pr.has |= L->has;
             if (L->live_defer) {
                 pr.has |= PIPE_HAS_DEFER;
