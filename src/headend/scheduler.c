@@ -628,7 +628,14 @@ int sched_new_met(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pip
         s->lis[j].fd = fd;
         struct epoll_event ev = {.events = EPOLLIN};
         ev.data.u64 = EV_DATA(TAG_LISTEN, j);
-        epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev);
+        if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            /* a listener the loop never hears would refuse every dial-in
+             * in silence (issue 15 Fix: epoll_ctl checked) */
+            ah_log(AH_LOG_ERROR, "sched", "listen on %s: epoll: %s", s->lis[j].addr,
+                   strerror(errno));
+            sched_destroy(&s);
+            return AH_EIO;
+        }
         ah_log(AH_LOG_INFO, "sched", "waiting for dial-in concentrators on %s",
                s->lis[j].addr);
     }
@@ -1847,7 +1854,7 @@ static void probe_start(struct sched *s, struct slink *L)
  * links; the rest waits for the next pass (epoll is level-triggered). */
 #define SCHED_READ_BUDGET (64 * 1024)
 
-static void link_on_readable(struct sched *s, struct slink *L)
+static void link_on_readable(struct sched *s, struct slink *L, uint32_t events)
 {
     uint8_t buf[1024];
     size_t total = 0, unasked = 0;
@@ -1865,6 +1872,15 @@ static void link_on_readable(struct sched *s, struct slink *L)
             sess_on_bytes(&L->sess, buf, (size_t)got, ah_mono_ms());
         else
             unasked += (size_t)got; /* no request waits for them */
+    }
+    if (total == 0 && (events & (EPOLLHUP | EPOLLERR))) {
+        /* a serial port that hung up (USB adapter pulled, a pty's master
+         * closed) reads 0 bytes, which on a tty is "no data": only the
+         * hang-up says it is gone. Level-triggered, it would wake the
+         * loop at once forever (issue 15 Fix) */
+        ah_log(AH_LOG_WARN, L->ctx, "%s hung up", link_where(L));
+        link_drop(s, L, AH_ECLOSED);
+        return;
     }
     unsigned long junk1 = L->sess.parser.junk_bytes;
     size_t junk = unasked + (junk1 >= junk0 ? junk1 - junk0 : 0);
@@ -2068,7 +2084,12 @@ static void pending_identified(struct sched *s, struct spending *P)
     int fd = link_fd(P->l);
     struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
     ev.data.u64 = EV_DATA(TAG_LINK, L - s->links);
-    epoll_ctl(s->ep, EPOLL_CTL_MOD, fd, &ev);
+    if (epoll_ctl(s->ep, EPOLL_CTL_MOD, fd, &ev) != 0) {
+        /* its replies would go to the pending slot: refuse the newcomer */
+        ah_log(AH_LOG_ERROR, L->ctx, "dial-in %s: epoll: %s", P->peer, strerror(errno));
+        pending_close(s, P);
+        return;
+    }
     L->l = P->l;
     P->l = NULL;
     link_flush_input(L->l);
@@ -2256,7 +2277,7 @@ int sched_run(sched_t *s, int64_t until_ms, volatile sig_atomic_t *stop)
                 if (L->connecting)
                     link_on_connect(s, L);
                 else if (L->up)
-                    link_on_readable(s, L);
+                    link_on_readable(s, L, ev[i].events);
             }
         }
         mono = ah_mono_ms();
