@@ -10,8 +10,8 @@
 
 #define DAY_MIN 1440
 
-static const char *const group_names[RP_NGROUPS] = {"clock", "instant", "status", "events",
-                                                    "freeze"};
+static const char *const group_names[RP_NGROUPS] = {"clock", "instant", "status",
+                                                    "events", "freeze"};
 
 /* Requests of each group when it is read (clock: with 0400010C). */
 static const int group_requests[RP_NGROUPS] = {1, 2, 1, 3, 3};
@@ -85,7 +85,8 @@ int readplan_parse(const char *spec, struct readplan *rp, char *err, size_t errl
         }
         size_t kl = (size_t)(eq - p);
         int g = 0;
-        while (g < RP_NGROUPS && (strlen(group_names[g]) != kl || memcmp(group_names[g], p, kl)))
+        while (g < RP_NGROUPS &&
+               (strlen(group_names[g]) != kl || memcmp(group_names[g], p, kl)))
             g++;
         if (g == RP_NGROUPS) {
             snprintf(err, errlen,
@@ -118,7 +119,8 @@ void readplan_apply(struct readplan *out, const struct readplan *base,
         out->min[g] = over->min[g] != READPLAN_UNSET ? over->min[g] : base->min[g];
 }
 
-void readplan_resolve(struct readplan *out, const struct readplan *const *layers, size_t n)
+void readplan_resolve(struct readplan *out, const struct readplan *const *layers,
+                      size_t n)
 {
     readplan_defaults(out);
     for (size_t i = 0; i < n; i++)
@@ -143,10 +145,11 @@ int readplan_check(const struct readplan *rp, int interval_min, char *err, size_
             return -1;
         }
         if (interval_min <= 0 || m % interval_min || DAY_MIN % m) {
-            snprintf(err, errlen,
-                     "%s every %d min: not a multiple of the %d min interval that divides "
-                     "a day",
-                     group_names[g], m, interval_min);
+            snprintf(
+                err, errlen,
+                "%s every %d min: not a multiple of the %d min interval that divides "
+                "a day",
+                group_names[g], m, interval_min);
             return -1;
         }
     }

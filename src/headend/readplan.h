@@ -41,14 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum readplan_group {
-    RP_CLOCK,
-    RP_INSTANT,
-    RP_STATUS,
-    RP_EVENTS,
-    RP_FREEZE,
-    RP_NGROUPS
-};
+enum readplan_group { RP_CLOCK, RP_INSTANT, RP_STATUS, RP_EVENTS, RP_FREEZE, RP_NGROUPS };
 
 #define READPLAN_UNSET (-1)
 #define READPLAN_OFF   0
@@ -79,7 +72,8 @@ void readplan_apply(struct readplan *out, const struct readplan *base,
 
 /* *out = the defaults with each of the n layers applied in order (NULL
  * entries skipped): the plan of one meter. */
-void readplan_resolve(struct readplan *out, const struct readplan *const *layers, size_t n);
+void readplan_resolve(struct readplan *out, const struct readplan *const *layers,
+                      size_t n);
 
 /* Every set cadence fits interval_min: a multiple of it that divides a
  * day; freeze only daily or off. 0 or -1 with a message naming the group. */

@@ -39,6 +39,7 @@
  */
 #include "scheduler.h"
 #include "probe.h"
+#include "meterjob.h"
 #include "readplan.h"
 
 #include "ah_clock.h"
@@ -203,42 +204,6 @@ unsigned sched_lr_learn(unsigned cur, unsigned asked, unsigned got, int64_t last
 
 /* ---- the engine -------------------------------------------------------- */
 
-/* DL/T 645-2007 data identifiers read each cycle (protocols.md §2.5, §2.8,
- * §2.9). */
-#define DI_DATE     0x04000101u /* YYMMDDWW */
-#define DI_TIME     0x04000102u /* hhmmss */
-#define DI_DATETIME 0x0400010Cu /* YYMMDDWWhhmmss in one item [EXT] (§2.7) */
-#define DI_VOLTAGE  0x0201FF00u /* phase voltages block */
-#define DI_CURRENT  0x0202FF00u /* phase currents block */
-#define DI_LOAD_REC 0x06000001u /* load records, N blocks from a given time */
-#define DI_STATUS   0x040005FFu /* status words 1..7 block (protocols.md §2.5) */
-#define DI_FRZ_TIME 0x05060001u /* last daily freeze: time YYMMDDhhmm (§2.8) */
-#define DI_FRZ_FWD  0x05060101u /* last daily freeze: forward active block (§2.8) */
-#define DI_COVER    0x03300D00u /* meter cover opened: total count (§2.6) */
-#define DI_TERMINAL 0x03300E00u /* terminal cover opened: total count (§2.6) */
-#define DI_CLEARED  0x03300100u /* meter cleared: total count (§2.6) */
-#define DI_NUMBER   0x04000402u /* meter number, the identity (§2.5) */
-
-/* A meter's live job, in order; a backfill turn is JOB_LR only. */
-enum job_step {
-    JOB_DT, /* 0400010C: date and time of one moment */
-    JOB_T1, /* without 0400010C: time, date, time (sched_clock_consistent) */
-    JOB_DATE,
-    JOB_T2,
-    JOB_V,
-    JOB_I,
-    JOB_STATUS,
-    JOB_COVER,
-    JOB_TERMINAL,
-    JOB_CLEARED,
-    JOB_FRZ_T,
-    JOB_FRZ_E,
-    JOB_NUMBER,
-    JOB_LIVE, /* 06000001 N=1 at the live record (sched_live_end) */
-    JOB_LR,   /* backfill: 06000001 N=1 at each gap of the turn */
-    JOB_DONE
-};
-
 /* A cycle reads every meter live, then backfills in what is left of the
  * interval (issue 13 defect 6). */
 enum cycle_phase { PH_LIVE, PH_BACKFILL };
@@ -328,7 +293,7 @@ struct slink {
     size_t bf_idle;   /* meters in a row that had nothing to backfill */
     unsigned bf_reqs; /* backfill requests in this cycle */
     bool job_begun;
-    enum job_step step;
+    enum mjob_step step;
     uint64_t gaps[SCHED_BACKFILL_CHUNK];
     size_t n_gaps, gi;
     bool any_ok; /* the meter answered something this cycle */
@@ -950,37 +915,6 @@ static unsigned job_groups(struct sched *s, struct slink *L, size_t mi)
     return due;
 }
 
-/* The plan group of a live-job step, and the first step after its group. */
-static enum readplan_group step_group(enum job_step st, enum job_step *next)
-{
-    if (st <= JOB_T2) {
-        *next = JOB_V;
-        return RP_CLOCK;
-    }
-    if (st <= JOB_I) {
-        *next = JOB_STATUS;
-        return RP_INSTANT;
-    }
-    if (st == JOB_STATUS) {
-        *next = JOB_COVER;
-        return RP_STATUS;
-    }
-    if (st <= JOB_CLEARED) {
-        *next = JOB_FRZ_T;
-        return RP_EVENTS;
-    }
-    *next = JOB_LIVE;
-    return RP_FREEZE;
-}
-
-/* Past the steps whose group this job does not read. */
-static void job_skip(struct slink *L)
-{
-    enum job_step next;
-    while (L->step < JOB_LIVE && !(L->rp_due & (1u << step_group(L->step, &next))))
-        L->step = next;
-}
-
 /* Begin the live job of the meter at L->cur. false when it is backed off. */
 static bool meter_begin(struct sched *s, struct slink *L)
 {
@@ -994,7 +928,7 @@ static bool meter_begin(struct sched *s, struct slink *L)
     }
     m->since = 0;
     L->n_gaps = L->gi = 0;
-    L->step = m->no_dt ? JOB_T1 : JOB_DT;
+    L->step = m->no_dt ? MJOB_T1 : MJOB_DT;
     L->any_ok = false;
     L->have_date = L->have_clock = L->have_v = L->have_i = false;
     L->have_status = L->have_frz_t = L->have_frz = false;
@@ -1094,71 +1028,11 @@ static bool backfill_begin(struct sched *s, struct slink *L)
     L->n_gaps = n < SCHED_BACKFILL_CHUNK ? n : SCHED_BACKFILL_CHUNK;
     L->bf_last = n <= SCHED_BACKFILL_CHUNK;
     L->gi = 0;
-    L->step = JOB_LR;
+    L->step = MJOB_LR;
     L->job_begun = n > 0;
     if (n == 0)
         backlog_done(s, L);
     return n > 0;
-}
-
-/* Scale raw with dec decimals to want decimals (exact when want >= dec). */
-static int64_t rescale(int64_t raw, int dec, int want)
-{
-    for (; dec < want; dec++)
-        raw *= 10;
-    for (; dec > want; dec--)
-        raw /= 10;
-    return raw;
-}
-
-static void lr_to_rec(const struct dlt645_load_record *r, struct store_rec *o)
-{
-#define NA(f) (r->na & (1ull << (f)))
-    for (int ph = 0; ph < 3; ph++) {
-        if (!NA(DLT645_LR_UA + ph)) {
-            o->voltage[ph] = r->volt[ph];
-            o->present |= STORE_REC_HAS_VOLTAGE(ph);
-        }
-        if (!NA(DLT645_LR_IA + ph)) {
-            o->current[ph] = r->curr[ph];
-            o->present |= STORE_REC_HAS_CURRENT(ph);
-        }
-    }
-    for (int i = 0; i < 4; i++) {
-        if (!NA(DLT645_LR_P + i)) {
-            o->p[i] = r->p[i];
-            o->present |= STORE_REC_HAS_P(i);
-        }
-        if (!NA(DLT645_LR_Q + i)) {
-            o->q[i] = r->q[i];
-            o->present |= STORE_REC_HAS_Q(i);
-        }
-        if (!NA(DLT645_LR_PF + i)) {
-            o->pf[i] = (int16_t)r->pf[i];
-            o->present |= STORE_REC_HAS_PF(i);
-        }
-    }
-    if (!NA(DLT645_LR_FREQ)) {
-        o->freq = (uint16_t)r->freq;
-        o->present |= STORE_REC_HAS_FREQ;
-    }
-    if (!NA(DLT645_LR_E_FWD)) {
-        o->imp_total = r->e_fwd;
-        o->present |= STORE_REC_HAS_IMP_TOTAL;
-    }
-    if (!NA(DLT645_LR_E_REV)) {
-        o->exp_total = r->e_rev;
-        o->present |= STORE_REC_HAS_EXP_TOTAL;
-    }
-    const int64_t rv[STORE_REC_NREACTIVE] = {r->e_cr1,  r->e_cr2,  r->e_q[0],
-                                             r->e_q[1], r->e_q[2], r->e_q[3]};
-    for (int i = 0; i < STORE_REC_NREACTIVE; i++) {
-        if (!NA(DLT645_LR_E_CR1 + i)) {
-            o->reactive[i] = rv[i];
-            o->present |= STORE_REC_HAS_REACTIVE(i);
-        }
-    }
-#undef NA
 }
 
 static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, size_t n)
@@ -1182,7 +1056,7 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
             L->lr_last = end;
         if (r.invalid)
             continue;
-        int64_t asked = L->step == JOB_LIVE ? L->live_end : (int64_t)L->gaps[L->gi];
+        int64_t asked = L->step == MJOB_LIVE ? L->live_end : (int64_t)L->gaps[L->gi];
         int64_t top = L->phase == PH_LIVE ? L->live_end : L->boundary_s;
         char sent[32], want[32];
         if (end % s->step_s != 0 || end > top) {
@@ -1221,7 +1095,7 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
             ah_log(AH_LOG_DEBUG, L->ctx, "meter %s lacks interval %s, sent %s", cm->id,
                    want, sent);
         }
-        bool live = L->step == JOB_LIVE && end == L->live_end;
+        bool live = L->step == MJOB_LIVE && end == L->live_end;
         struct pipe_read pr;
         memset(&pr, 0, sizeof pr);
         pr.meter = s->midx[mi];
@@ -1231,7 +1105,7 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
         o->ct = (uint32_t)cm->ct;
         o->pt = (uint32_t)cm->pt;
         o->headend_clock_ms = ah_clock_now_ms(s->clk);
-        lr_to_rec(&r, o);
+        mjob_lr_to_rec(&r, o);
         if (live) {
             /* the live record carries what this job read beside it: the
              * clock pair and counters always (each has its own time), the
@@ -1319,18 +1193,18 @@ static void on_values(struct sched *s, struct slink *L, uint32_t di, const uint8
      * reply's arrival would be late by the return trip */
     int64_t now_he = ah_clock_now_ms(s->clk);
     int64_t mid_he = L->sent_he_ms + (now_he - L->sent_he_ms) / 2;
-    if (di == DI_DATETIME && v[0].kind == DLT645_V_TIME &&
+    if (di == MJOB_DI_DATETIME && v[0].kind == DLT645_V_TIME &&
         (v[0].tm_fields & DLT645_TM_DATE)) {
         /* one item, one moment: nothing can roll over in between */
         L->clock_ms = (sched_tm_to_s(&v[0].tm) - s->tz_s) * 1000;
         L->clock_at_ms = mid_he;
         L->have_clock = true;
-    } else if (di == DI_TIME && v[0].kind == DLT645_V_TIME && L->step == JOB_T1) {
+    } else if (di == MJOB_DI_TIME && v[0].kind == DLT645_V_TIME && L->step == MJOB_T1) {
         L->t1 = v[0].tm;
-    } else if (di == DI_DATE && v[0].kind == DLT645_V_TIME) {
+    } else if (di == MJOB_DI_DATE && v[0].kind == DLT645_V_TIME) {
         L->date = v[0].tm;
         L->have_date = true;
-    } else if (di == DI_TIME && v[0].kind == DLT645_V_TIME && L->have_date) {
+    } else if (di == MJOB_DI_TIME && v[0].kind == DLT645_V_TIME && L->have_date) {
         int64_t local;
         if (sched_clock_consistent(&L->t1, &L->date, &v[0].tm, &local)) {
             L->clock_ms = (local - s->tz_s) * 1000;
@@ -1339,50 +1213,50 @@ static void on_values(struct sched *s, struct slink *L, uint32_t di, const uint8
         } else {
             L->clock_again = true;
         }
-    } else if ((di == DI_COVER || di == DI_TERMINAL || di == DI_CLEARED) &&
+    } else if ((di == MJOB_DI_COVER || di == MJOB_DI_TERMINAL || di == MJOB_DI_CLEARED) &&
                v[0].kind == DLT645_V_NUM && v[0].raw >= 0) {
         uint32_t cnt = (uint32_t)v[0].raw;
-        if (di == DI_COVER)
+        if (di == MJOB_DI_COVER)
             L->cover = cnt;
-        else if (di == DI_TERMINAL)
+        else if (di == MJOB_DI_TERMINAL)
             L->terminal = cnt;
         else
             L->cleared = cnt;
-        if (di == DI_CLEARED)
+        if (di == MJOB_DI_CLEARED)
             L->has |= PIPE_HAS_CLEAR_COUNT;
-        if (di == DI_TERMINAL) /* both cover counts read */
+        if (di == MJOB_DI_TERMINAL) /* both cover counts read */
             L->has |= PIPE_HAS_COVER;
-    } else if (di == DI_NUMBER && v[0].kind == DLT645_V_TEXT) {
+    } else if (di == MJOB_DI_NUMBER && v[0].kind == DLT645_V_TEXT) {
         char *end;
         unsigned long long num = strtoull(v[0].text, &end, 10);
         if (end != v[0].text && *end == '\0') {
             L->number = num;
             L->has |= PIPE_HAS_SERIAL;
         }
-    } else if (di == DI_STATUS) {
+    } else if (di == MJOB_DI_STATUS) {
         memset(L->status, 0, sizeof L->status);
         for (size_t i = 0; i < 7 && i < nv; i++)
             L->status[i] = (uint16_t)(v[i].kind == DLT645_V_BITS ? v[i].bits : 0);
         L->have_status = nv >= 7;
-    } else if (di == DI_FRZ_TIME) {
+    } else if (di == MJOB_DI_FRZ_TIME) {
         if (v[0].kind == DLT645_V_TIME && (v[0].tm_fields & DLT645_TM_DATE)) {
             L->frz_at = sched_tm_to_s(&v[0].tm) - s->tz_s;
             L->have_frz_t = true;
         }
-    } else if (di == DI_FRZ_FWD) {
+    } else if (di == MJOB_DI_FRZ_FWD) {
         if (L->have_frz_t && v[0].kind == DLT645_V_NUM) {
-            L->frz_fwd = rescale(v[0].raw, v[0].decimals, 2); /* 0.01 kWh */
+            L->frz_fwd = mjob_rescale(v[0].raw, v[0].decimals, 2); /* 0.01 kWh */
             L->have_frz = true;
         }
-    } else if (di == DI_VOLTAGE || di == DI_CURRENT) {
+    } else if (di == MJOB_DI_VOLTAGE || di == MJOB_DI_CURRENT) {
         for (size_t ph = 0; ph < 3 && ph < nv; ph++) {
             if (v[ph].kind != DLT645_V_NUM)
                 continue;
-            if (di == DI_VOLTAGE) {
-                L->volt[ph] = (int32_t)rescale(v[ph].raw, v[ph].decimals, 1); /* 0.1 V */
+            if (di == MJOB_DI_VOLTAGE) {
+                L->volt[ph] = (int32_t)mjob_rescale(v[ph].raw, v[ph].decimals, 1); /* 0.1 V */
                 L->vi_present |= STORE_REC_HAS_VOLTAGE(ph);
             } else {
-                L->curr[ph] = (int32_t)rescale(v[ph].raw, v[ph].decimals, 3); /* mA */
+                L->curr[ph] = (int32_t)mjob_rescale(v[ph].raw, v[ph].decimals, 3); /* mA */
                 L->vi_present |= STORE_REC_HAS_CURRENT(ph);
             }
         }
@@ -1480,9 +1354,8 @@ static void lr_done(struct sched *s, struct slink *L, int rc)
  * this cycle; a clock read is remembered for the cycles that skip it. */
 static void plan_read(struct sched *s, struct slink *L, struct meter_state *m, int rc)
 {
-    enum job_step next;
-    enum readplan_group g = step_group(L->step, &next);
-    if (g == RP_FREEZE)
+    unsigned g = mjob_def(L->step)->group;
+    if (g >= RP_FREEZE)
         return; /* the freeze keeps its day (freeze_day) */
     m->rp_last[g] = (uint32_t)(L->boundary_s / s->step_s);
     m->rp_force &= (uint8_t) ~(1u << g);
@@ -1510,21 +1383,21 @@ static void on_done(struct sched *s, struct slink *L)
         met_observe(L->met.latency, (double)L->sess.rtt_ms / 1000.0);
         L->ok_mono = ah_mono_ms(); /* the connection is alive (dial-in probe) */
     }
-    if ((L->step == JOB_FRZ_E || L->step == JOB_FRZ_T) &&
+    if ((L->step == MJOB_FRZ_E || L->step == MJOB_FRZ_T) &&
         (rc == AH_OK || rc == AH_EMETER)) {
         /* read, or the meter has no freeze: either way not again today */
         int64_t local = L->boundary_s + s->tz_s;
-        if (L->step == JOB_FRZ_E || rc == AH_EMETER)
+        if (L->step == MJOB_FRZ_E || rc == AH_EMETER)
             m->freeze_day = sched_interval_floor(local, 86400) / 86400 + 1;
     }
-    if ((rc == AH_OK || rc == AH_EMETER) && L->step < JOB_LIVE)
+    if ((rc == AH_OK || rc == AH_EMETER) && L->step < MJOB_LIVE)
         plan_read(s, L, m, rc);
     if (rc == AH_OK) {
         L->any_ok = true;
         link_answered(s, L);
         size_t n;
         const uint8_t *p = sess_payload(&L->sess, &n);
-        if (L->step == JOB_LR || L->step == JOB_LIVE)
+        if (L->step == MJOB_LR || L->step == MJOB_LIVE)
             on_load_record(s, L, p, n);
         else
             on_values(s, L, L->sess.req.di, p, n);
@@ -1554,60 +1427,47 @@ static void on_done(struct sched *s, struct slink *L)
         meter_end(s, L, true);
         return;
     }
+    /* the table says where the job goes (meterjob.h); the cases add what
+     * a table cannot: what the answer teaches about the meter */
+    enum mjob_step next = mjob_next(L->step, rc == AH_OK);
     switch (L->step) {
-    case JOB_DT:
+    case MJOB_DT:
         if (rc == AH_EMETER) {
             /* no 0400010C (an extension item): time, date, time from now on */
             m->no_dt = true;
             s->st.meter_errors--; /* a probe, not a failed read */
-            L->step = JOB_T1;
-        } else {
-            L->step = JOB_V;
         }
         break;
-    case JOB_T1:
-    case JOB_DATE:
-        L->step = rc == AH_OK ? L->step + 1 : JOB_V;
-        break;
-    case JOB_T2:
+    case MJOB_T2:
         /* the three straddled local midnight: once more, now clear of it */
-        L->step = L->clock_again && !L->clock_redone ? JOB_T1 : JOB_V;
-        if (L->step == JOB_T1) {
+        if (L->clock_again && !L->clock_redone) {
             ah_log(AH_LOG_DEBUG, L->ctx,
                    "meter %s: time, date, time straddled midnight: reading again",
                    cm->id);
+            next = MJOB_T1;
             L->clock_redone = true;
             L->have_date = false;
         }
         L->clock_again = false;
         break;
-    case JOB_FRZ_T:
-        /* no freeze time: its energy would be unplaced */
-        L->step = rc == AH_OK ? JOB_FRZ_E : JOB_NUMBER;
-        break;
-    case JOB_COVER:
-        /* without the first count the pair is incomplete */
-        L->step = rc == AH_OK ? JOB_TERMINAL : JOB_CLEARED;
-        break;
-    case JOB_LIVE:
+    case MJOB_LIVE:
         /* no record for the interval (an outage, a reset): what the meter
          * says about it comes with the next cycle's status and events */
         if (rc == AH_EMETER || L->lr_last != L->live_end)
             m->rp_force |= 1u << RP_STATUS | 1u << RP_EVENTS;
-        L->step = JOB_DONE;
         break;
-    case JOB_LR:
-        lr_done(s, L, rc);
+    case MJOB_LR:
+        lr_done(s, L, rc); /* moves through the gaps */
         break;
     default:
-        L->step++;
         break;
     }
+    L->step = next;
 }
 
-/* The live record of the job under way (sched_live_end); JOB_DONE when the
+/* The live record of the job under way (sched_live_end); MJOB_DONE when the
  * store has it already. A short backlog before it (SCHED_INLINE_GAPS) is
- * read first, in order: step JOB_LR with live_after set. */
+ * read first, in order: step MJOB_LR with live_after set. */
 static void live_record(struct sched *s, struct slink *L)
 {
     struct meter_state *m = &s->ms[L->meters[L->cur]];
@@ -1642,12 +1502,12 @@ static void live_record(struct sched *s, struct slink *L)
     met_add(L->met.missing, (double)backlog - (double)m->backlog);
     m->backlog = backlog;
     if (!live_missing)
-        L->step = JOB_DONE;
+        L->step = MJOB_DONE;
     L->live_after = live_missing;
     if (backlog > 0 && backlog <= SCHED_INLINE_GAPS) {
         L->n_gaps = backlog;
         L->gi = 0;
-        L->step = JOB_LR;
+        L->step = MJOB_LR;
     }
     L->live_defer = backlog > SCHED_INLINE_GAPS;
 }
@@ -1730,20 +1590,20 @@ static void link_advance(struct sched *s, struct slink *L)
             return;
         }
         if (L->phase == PH_LIVE)
-            job_skip(L);
-        if (L->step == JOB_LIVE && L->live_end < 0)
+            L->step = mjob_skip(L->step, L->rp_due);
+        if (L->step == MJOB_LIVE && L->live_end < 0)
             live_record(s, L);
-        if (L->step == JOB_LR && L->phase == PH_LIVE && L->gi >= L->n_gaps)
-            L->step = L->live_after ? JOB_LIVE : JOB_DONE; /* short backlog read */
-        else if (L->step == JOB_LR && L->gi < L->n_gaps && due &&
+        if (L->step == MJOB_LR && L->phase == PH_LIVE && L->gi >= L->n_gaps)
+            L->step = L->live_after ? MJOB_LIVE : MJOB_DONE; /* short backlog read */
+        else if (L->step == MJOB_LR && L->gi < L->n_gaps && due &&
                  L->bf_reqs >= L->n_meters) {
             /* the next cycle waits: it goes on with this meter's backfill
              * after its live sweep */
             L->job_begun = false;
             continue;
-        } else if (L->step == JOB_LR && L->gi >= L->n_gaps)
-            L->step = JOB_DONE; /* the turn is over */
-        if (L->step == JOB_DONE) {
+        } else if (L->step == MJOB_LR && L->gi >= L->n_gaps)
+            L->step = MJOB_DONE; /* the turn is over */
+        if (L->step == MJOB_DONE) {
             if (L->phase == PH_LIVE)
                 live_advance(L);
             else
@@ -1759,27 +1619,23 @@ static void link_advance(struct sched *s, struct slink *L)
         rq.func = DLT645_F_READ;
         rq.timeout_ms = L->cl->timeout_ms;
         rq.retries = L->cl->retries;
-        static const uint32_t dis[] = {DI_DATETIME, DI_TIME,    DI_DATE,     DI_TIME,
-                                       DI_VOLTAGE,  DI_CURRENT, DI_STATUS,   DI_COVER,
-                                       DI_TERMINAL, DI_CLEARED, DI_FRZ_TIME, DI_FRZ_FWD,
-                                       DI_NUMBER};
-        if (L->step == JOB_LR || L->step == JOB_LIVE) {
-            int64_t at = L->step == JOB_LIVE ? L->live_end : (int64_t)L->gaps[L->gi];
-            rq.di = DI_LOAD_REC;
+        if (L->step == MJOB_LR || L->step == MJOB_LIVE) {
+            int64_t at = L->step == MJOB_LIVE ? L->live_end : (int64_t)L->gaps[L->gi];
+            rq.di = MJOB_DI_LOAD_REC;
             rq.with_n = rq.with_time = true;
             /* the live record alone; a run of gaps SCHED_LR_BLOCKS_MAX at a
              * time, or what the meter was found to take (§1.4 (c), §2.9) */
-            rq.n = L->step == JOB_LIVE ? 1
+            rq.n = L->step == MJOB_LIVE ? 1
                                        : (uint8_t)sched_lr_run(L->gaps, L->n_gaps, L->gi,
                                                                s->step_s, lr_blocks(s, L));
             L->lr_asked = rq.n;
             L->lr_got = 0;
             L->lr_last = INT64_MIN;
             sched_s_to_tm(at + s->tz_s, &rq.t);
-            if (L->step == JOB_LR && L->phase == PH_BACKFILL)
+            if (L->step == MJOB_LR && L->phase == PH_BACKFILL)
                 L->bf_reqs++;
         } else {
-            rq.di = dis[L->step];
+            rq.di = mjob_def(L->step)->di;
         }
         if (sess_start(&L->sess, &rq) != AH_OK) {
             ah_log(AH_LOG_ERROR, L->ctx, "meter %s: cannot build request %08X", cm->id,

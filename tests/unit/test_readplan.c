@@ -21,9 +21,8 @@ static void parse_layers_and_errors(void **state)
     assert_int_equal(readplan_parse("", &rp, err, sizeof err), 0);
     for (int g = 0; g < RP_NGROUPS; g++)
         assert_int_equal(rp.min[g], READPLAN_UNSET);
-    assert_int_equal(readplan_parse("clock=every,status=2h,events=off", &over, err,
-                                    sizeof err),
-                     0);
+    assert_int_equal(
+        readplan_parse("clock=every,status=2h,events=off", &over, err, sizeof err), 0);
     readplan_defaults(&rp);
     readplan_apply(&out, &rp, &over);
     assert_int_equal(readplan_check(&out, 15, err, sizeof err), 0);
@@ -36,7 +35,8 @@ static void parse_layers_and_errors(void **state)
     assert_non_null(strstr(err, "cadence"));
     assert_int_equal(readplan_parse("volts=hourly", &rp, err, sizeof err), -1);
     assert_non_null(strstr(err, "unknown group 'volts'"));
-    assert_int_equal(readplan_parse("clock=hourly,clock=daily", &rp, err, sizeof err), -1);
+    assert_int_equal(readplan_parse("clock=hourly,clock=daily", &rp, err, sizeof err),
+                     -1);
     assert_int_equal(readplan_parse("clock", &rp, err, sizeof err), -1);
     assert_int_equal(readplan_parse("clock=25h", &rp, err, sizeof err), -1);
     assert_int_equal(readplan_parse("clock=0m", &rp, err, sizeof err), -1);
