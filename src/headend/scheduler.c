@@ -1390,8 +1390,6 @@ static void on_done(struct sched *s, struct slink *L)
         if (L->step == MJOB_FRZ_E || rc == AH_EMETER)
             m->freeze_day = sched_interval_floor(local, 86400) / 86400 + 1;
     }
-    if ((rc == AH_OK || rc == AH_EMETER) && L->step < MJOB_LIVE)
-        plan_read(s, L, m, rc);
     if (rc == AH_OK) {
         L->any_ok = true;
         link_answered(s, L);
@@ -1427,6 +1425,8 @@ static void on_done(struct sched *s, struct slink *L)
         meter_end(s, L, true);
         return;
     }
+    if (L->step < MJOB_LIVE) /* answered (data or ERR): after on_values */
+        plan_read(s, L, m, rc);
     /* the table says where the job goes (meterjob.h); the cases add what
      * a table cannot: what the answer teaches about the meter */
     enum mjob_step next = mjob_next(L->step, rc == AH_OK);
