@@ -82,7 +82,8 @@ def main():
     wire = req_cycle * DELAY_MS / 1000.0
     print("4G cycle: %d meters, %.0f ms per request, default read plan: cycles %s s; "
           "longest after the first %.0f s = %.2f of the %d s interval (goal <= 0.6); "
-          "%.0f requests per cycle on average, wire alone %.0f s (ratio %.2f)"
+          "%.0f requests per cycle on average (the first included), wire alone %.0f s "
+          "(ratio %.2f)"
           % (NM, DELAY_MS, [round(s) for _, s, _ in c1], worst, ratio, STEP, req_cycle,
              wire, worst / wire if wire else 0))
 

@@ -43,6 +43,7 @@
 #include "readplan.h"
 
 #include "ah_clock.h"
+#include "ah_date.h"
 #include "ah_err.h"
 #include "ah_log.h"
 #include "dialin.h"
@@ -67,10 +68,7 @@
 
 int64_t sched_interval_floor(int64_t t, int64_t step)
 {
-    int64_t r = t % step;
-    if (r < 0)
-        r += step;
-    return t - r;
+    return ah_date_floor(t, step);
 }
 
 void sched_window(int64_t now, int64_t step, int backfill_days, int64_t *from,
@@ -104,48 +102,26 @@ int64_t sched_reconnect_delay_ms(int failures)
     return d > SCHED_RECONNECT_MAX_MS ? SCHED_RECONNECT_MAX_MS : d;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * civil-from-days algorithm, written from its description). */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
+/* civil dates: ah_date (src/core), written once for every stage */
 int64_t sched_tm_to_s(const struct dlt645_tm *tm)
 {
-    int64_t days = days_from_civil(2000 + tm->year, tm->mon, tm->day);
-    return days * 86400 + tm->hour * 3600 + tm->min * 60 + tm->sec;
+    struct ah_date d = {.year = 2000 + tm->year, .mon = tm->mon, .day = tm->day,
+                        .hour = tm->hour, .min = tm->min, .sec = tm->sec};
+    return ah_date_to_s(&d);
 }
 
 void sched_s_to_tm(int64_t s, struct dlt645_tm *tm)
 {
-    int64_t days = s / 86400, sod = s % 86400;
-    if (sod < 0) {
-        sod += 86400;
-        days--;
-    }
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    int64_t y = yoe + era * 400 + (m <= 2);
+    struct ah_date d;
+    ah_date_from_s(s, &d);
     memset(tm, 0, sizeof *tm);
-    tm->year = (uint8_t)((y - 2000) % 100);
-    tm->mon = (uint8_t)m;
-    tm->day = (uint8_t)d;
-    tm->hour = (uint8_t)(sod / 3600);
-    tm->min = (uint8_t)(sod / 60 % 60);
-    tm->sec = (uint8_t)(sod % 60);
-    tm->wday = (uint8_t)((days % 7 + 11) % 7); /* 1970-01-01 was a Thursday */
+    tm->year = (uint8_t)((d.year - 2000) % 100);
+    tm->mon = (uint8_t)d.mon;
+    tm->day = (uint8_t)d.day;
+    tm->hour = (uint8_t)d.hour;
+    tm->min = (uint8_t)d.min;
+    tm->sec = (uint8_t)d.sec;
+    tm->wday = (uint8_t)d.wday;
 }
 
 bool sched_clock_consistent(const struct dlt645_tm *t1, const struct dlt645_tm *date,
@@ -255,6 +231,8 @@ struct slisten {
     const char *addr; /* borrowed from cfg */
     int fd;
     int port; /* bound */
+    struct dialin_pause pause; /* accept4 failing: back off (dialin.h) */
+    bool paused;               /* out of the epoll set until pause.until_ms */
 };
 
 struct link_met {
@@ -594,10 +572,8 @@ int sched_new_met(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pip
         struct epoll_event ev = {.events = EPOLLIN};
         ev.data.u64 = EV_DATA(TAG_LISTEN, j);
         if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
-            /* a listener the loop never hears would refuse every dial-in
-             * in silence (issue 15 Fix: epoll_ctl checked) */
-            ah_log(AH_LOG_ERROR, "sched", "listen on %s: epoll: %s", s->lis[j].addr,
-                   strerror(errno));
+            ah_log(AH_LOG_ERROR, "sched", "dial-in listen %s: epoll_ctl: %s",
+                   s->lis[j].addr, strerror(errno));
             sched_destroy(&s);
             return AH_EIO;
         }
@@ -1035,6 +1011,98 @@ static bool backfill_begin(struct sched *s, struct slink *L)
     return n > 0;
 }
 
+/* The live record carries what this job read beside it (pr->rec holds
+ * the record; mi its meter). */
+static void live_extras(struct sched *s, struct slink *L, size_t mi, struct pipe_read *pr)
+{
+    const struct cfg_meter *cm = &s->cfg->meters[mi];
+    struct store_rec *o = &pr->rec;
+    /* the live record carries what this job read beside it: the
+     * clock pair and counters always (each has its own time), the
+     * status words and V, I only when they were read in the
+     * interval after this record's end on the meter's own clock
+     * (sched_live_end): never filed under an older interval */
+    if (L->have_clock) {
+        /* pair the meter clock with the head-end clock of the same
+         * moment: the backfill requests between the time read and
+         * this record must not count as drift */
+        o->meter_clock_ms = L->clock_ms;
+        o->headend_clock_ms = L->clock_at_ms;
+        o->present |= STORE_REC_HAS_METER_CLOCK;
+    }
+    for (int ph = 0; ph < 3 && L->live_attach; ph++) {
+        if (!(o->present & STORE_REC_HAS_VOLTAGE(ph)) &&
+            (L->vi_present & STORE_REC_HAS_VOLTAGE(ph))) {
+            o->voltage[ph] = L->volt[ph];
+            o->present |= STORE_REC_HAS_VOLTAGE(ph);
+        }
+        if (!(o->present & STORE_REC_HAS_CURRENT(ph)) &&
+            (L->vi_present & STORE_REC_HAS_CURRENT(ph))) {
+            o->current[ph] = L->curr[ph];
+            o->present |= STORE_REC_HAS_CURRENT(ph);
+        }
+    }
+    if (L->have_status && L->live_attach) {
+        memcpy(o->status, L->status, sizeof o->status);
+        o->present |= STORE_REC_HAS_STATUS;
+    }
+    /* a change, not a lasting state, pulls status and events
+     * forward: a lost phase costs them once, not every cycle */
+    bool alarm = readplan_record_alarm(
+        o, cm->nominal_voltage * 10.0 * s->cfg->validation.phase_loss_pct / 100.0,
+        cm->bidirectional);
+    if (alarm != s->ms[mi].rp_alarm)
+        s->ms[mi].rp_force |= 1u << RP_STATUS | 1u << RP_EVENTS;
+    s->ms[mi].rp_alarm = alarm;
+    pr->has |= L->has;
+    if (L->live_defer) {
+        pr->has |= PIPE_HAS_DEFER;
+        s->ms[mi].deferring = true;
+    }
+    pr->cover_count = L->cover;
+    pr->terminal_count = L->terminal;
+    pr->clear_count = L->cleared;
+    pr->serial = L->number;
+    if (L->have_frz) {
+        pr->has |= PIPE_HAS_FREEZE;
+        pr->freeze_at = L->frz_at;
+        pr->freeze_fwd = L->frz_fwd;
+    }
+}
+
+/* A record stamped before the interval asked (allowing for the meter's
+ * clock offset) is no answer: refused, counted and logged. */
+static bool lr_stale(struct sched *s, struct slink *L, size_t mi, int64_t end,
+                     int64_t asked)
+{
+    const struct cfg_meter *cm = &s->cfg->meters[mi];
+    char sent[32], want[32];
+    /* 06000001 asks for records at or after the given time
+     * (protocols.md §2.9 table): one stamped before it is not an
+     * answer, whatever its registers say (issue 17 item 6: records of
+     * 2000-01-01 came back for 2025 intervals). The meter's known
+     * clock offset this cycle is allowed for; the requested interval
+     * stays a gap. */
+    int64_t slack = 0;
+    if (L->have_clock) {
+        int64_t coff = (L->clock_ms - L->clock_at_ms) / 1000;
+        slack = coff < 0 ? -coff : coff;
+    } else if (L->clock_est) {
+        int64_t coff = s->ms[mi].clk_off_s;
+        slack = coff < 0 ? -coff : coff;
+    }
+    if (end >= asked - slack)
+        return false;
+    met_add(L->m_stale, 1);
+    ah_time_format(end * 1000, sent, sizeof sent);
+    ah_time_format(asked * 1000, want, sizeof want);
+    ah_log(AH_LOG_WARN, L->ctx,
+           "meter %s: load record stamped %s answers a request for %s (%lld s "
+           "earlier, clock offset %lld s): refused, the interval stays a gap",
+           cm->id, sent, want, (long long)(asked - end), (long long)slack);
+    return true;
+}
+
 static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, size_t n)
 {
     size_t mi = L->meters[L->cur];
@@ -1065,30 +1133,8 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
                    "meter %s: load record at %s is not an interval end", cm->id, sent);
             continue;
         }
-        /* 06000001 asks for records at or after the given time
-         * (protocols.md §2.9 table): one stamped before it is not an
-         * answer, whatever its registers say (issue 17 item 6: records of
-         * 2000-01-01 came back for 2025 intervals). The meter's known
-         * clock offset this cycle is allowed for; the requested interval
-         * stays a gap. */
-        int64_t slack = 0;
-        if (L->have_clock) {
-            int64_t coff = (L->clock_ms - L->clock_at_ms) / 1000;
-            slack = coff < 0 ? -coff : coff;
-        } else if (L->clock_est) {
-            int64_t coff = s->ms[mi].clk_off_s;
-            slack = coff < 0 ? -coff : coff;
-        }
-        if (end < asked - slack) {
-            met_add(L->m_stale, 1);
-            ah_time_format(end * 1000, sent, sizeof sent);
-            ah_time_format(asked * 1000, want, sizeof want);
-            ah_log(AH_LOG_WARN, L->ctx,
-                   "meter %s: load record stamped %s answers a request for %s (%lld s "
-                   "earlier, clock offset %lld s): refused, the interval stays a gap",
-                   cm->id, sent, want, (long long)(asked - end), (long long)slack);
+        if (lr_stale(s, L, mi, end, asked))
             continue;
-        }
         if (L->lr_got == 1 && end != asked) {
             ah_time_format(end * 1000, sent, sizeof sent);
             ah_time_format(asked * 1000, want, sizeof want);
@@ -1106,59 +1152,8 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
         o->pt = (uint32_t)cm->pt;
         o->headend_clock_ms = ah_clock_now_ms(s->clk);
         mjob_lr_to_rec(&r, o);
-        if (live) {
-            /* the live record carries what this job read beside it: the
-             * clock pair and counters always (each has its own time), the
-             * status words and V, I only when they were read in the
-             * interval after this record's end on the meter's own clock
-             * (sched_live_end): never filed under an older interval */
-            if (L->have_clock) {
-                /* pair the meter clock with the head-end clock of the same
-                 * moment: the backfill requests between the time read and
-                 * this record must not count as drift */
-                o->meter_clock_ms = L->clock_ms;
-                o->headend_clock_ms = L->clock_at_ms;
-                o->present |= STORE_REC_HAS_METER_CLOCK;
-            }
-            for (int ph = 0; ph < 3 && L->live_attach; ph++) {
-                if (!(o->present & STORE_REC_HAS_VOLTAGE(ph)) &&
-                    (L->vi_present & STORE_REC_HAS_VOLTAGE(ph))) {
-                    o->voltage[ph] = L->volt[ph];
-                    o->present |= STORE_REC_HAS_VOLTAGE(ph);
-                }
-                if (!(o->present & STORE_REC_HAS_CURRENT(ph)) &&
-                    (L->vi_present & STORE_REC_HAS_CURRENT(ph))) {
-                    o->current[ph] = L->curr[ph];
-                    o->present |= STORE_REC_HAS_CURRENT(ph);
-                }
-            }
-            if (L->have_status && L->live_attach) {
-                memcpy(o->status, L->status, sizeof o->status);
-                o->present |= STORE_REC_HAS_STATUS;
-            }
-            /* a change, not a lasting state, pulls status and events
-             * forward: a lost phase costs them once, not every cycle */
-            bool alarm = readplan_record_alarm(
-                o, cm->nominal_voltage * 10.0 * s->cfg->validation.phase_loss_pct / 100.0,
-                cm->bidirectional);
-            if (alarm != s->ms[mi].rp_alarm)
-                s->ms[mi].rp_force |= 1u << RP_STATUS | 1u << RP_EVENTS;
-            s->ms[mi].rp_alarm = alarm;
-            pr.has |= L->has;
-            if (L->live_defer) {
-                pr.has |= PIPE_HAS_DEFER;
-                s->ms[mi].deferring = true;
-            }
-            pr.cover_count = L->cover;
-            pr.terminal_count = L->terminal;
-            pr.clear_count = L->cleared;
-            pr.serial = L->number;
-            if (L->have_frz) {
-                pr.has |= PIPE_HAS_FREEZE;
-                pr.freeze_at = L->frz_at;
-                pr.freeze_fwd = L->frz_fwd;
-            }
-        }
+        if (live)
+            live_extras(s, L, mi, &pr);
         if (L->disputed && L->sess.sent_ms >= L->dispute_t0) {
             /* another connection claims this concentrator's address and
              * this was asked after the claim: until that is settled nothing
@@ -1781,6 +1776,54 @@ static void pending_send(struct sched *s, struct spending *P)
     sess_sent(&P->sess, ah_mono_ms());
 }
 
+/* accept4 failed on listener j with err: true when this round of accepts
+ * ends. Out of descriptors the listener leaves the epoll set for a while
+ * (dialin_accept_failed): the backlog keeps it readable, and accepting at
+ * once again would spin the loop. */
+static bool accept_failed(struct sched *s, size_t j, int err)
+{
+    struct slisten *lj = &s->lis[j];
+    bool first;
+    enum dialin_accept_verdict v = dialin_accept_failed(&lj->pause, err, ah_mono_ms(), &first);
+    if (v != DIALIN_ACCEPT_PAUSE)
+        return v == DIALIN_ACCEPT_DONE;
+    if (first)
+        ah_log(AH_LOG_WARN, "dialin",
+               "dial-in listener %s: cannot accept: %s; pausing accepts (retried after "
+               "%d ms, up to every %d ms) until it can",
+               lj->addr, strerror(err), DIALIN_PAUSE_MIN_MS, DIALIN_PAUSE_MAX_MS);
+    if (!lj->paused) {
+        if (epoll_ctl(s->ep, EPOLL_CTL_DEL, lj->fd, NULL) == 0)
+            lj->paused = true;
+        else
+            ah_log(AH_LOG_ERROR, "dialin", "dial-in listener %s: epoll_ctl: %s", lj->addr,
+                   strerror(errno));
+    }
+    return true;
+}
+
+/* Paused listeners whose pause is over are watched again: a connection
+ * still waiting makes them readable at once. */
+static void listen_resume(struct sched *s, int64_t mono)
+{
+    for (size_t j = 0; j < s->n_lis; j++) {
+        struct slisten *lj = &s->lis[j];
+        if (!lj->paused || mono < lj->pause.until_ms)
+            continue;
+        struct epoll_event ev = {.events = EPOLLIN};
+        ev.data.u64 = EV_DATA(TAG_LISTEN, j);
+        if (epoll_ctl(s->ep, EPOLL_CTL_ADD, lj->fd, &ev) == 0) {
+            lj->paused = false;
+        } else {
+            bool first;
+            (void)dialin_accept_failed(&lj->pause, errno, mono, &first);
+            if (first)
+                ah_log(AH_LOG_ERROR, "dialin", "dial-in listener %s: epoll_ctl: %s",
+                       lj->addr, strerror(errno));
+        }
+    }
+}
+
 static void on_accept(struct sched *s, size_t j)
 {
     for (;;) {
@@ -1788,8 +1831,16 @@ static void on_accept(struct sched *s, size_t j)
         socklen_t sl = sizeof ss;
         int fd = accept4(s->lis[j].fd, (struct sockaddr *)&ss, &sl,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
-            return;
+        if (fd < 0) {
+            if (accept_failed(s, j, errno))
+                return;
+            continue;
+        }
+        unsigned long failed = dialin_accept_ok(&s->lis[j].pause);
+        if (failed)
+            ah_log(AH_LOG_INFO, "dialin",
+                   "dial-in listener %s: accepting again after %lu failed attempts",
+                   s->lis[j].addr, failed);
         char host[INET6_ADDRSTRLEN] = "?", peer[64];
         int port = 0;
         if (ss.ss_family == AF_INET) {
@@ -2146,6 +2197,7 @@ int sched_run(sched_t *s, int64_t until_ms, volatile sig_atomic_t *stop)
         for (size_t j = 0; j < SCHED_PENDING_MAX; j++)
             if (s->pend[j].l)
                 pending_check(s, &s->pend[j], mono);
+        listen_resume(s, mono);
         if (s->tick && s->tick(s, s->tick_arg))
             break;
     }
