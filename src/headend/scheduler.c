@@ -1309,9 +1309,10 @@ static void lr_done(struct sched *s, struct slink *L, int rc)
 {
     struct meter_state *m = &s->ms[L->meters[L->cur]];
     int64_t run_end = (int64_t)L->gaps[L->gi] + (int64_t)(L->lr_asked - 1) * s->step_s;
-    if (rc == AH_EMETER && L->lr_asked > 1) {
+    if (rc == AH_EMETER && L->lr_asked > 1 && L->sess.reasm.next_seq == 0) {
         /* ERR 02 to N blocks: a firmware that takes N = 1 only, or no
-         * record at or after the time. N = 1 at the same gap tells */
+         * record at or after the time. N = 1 at the same gap tells (an ERR
+         * to a 12H follow-up says neither: the run stays gaps) */
         s->st.meter_errors--;
         L->lr_probe = m->lr_n;
         m->lr_n = 1;

@@ -383,6 +383,18 @@ static void faults_in_answers(void **state)
 /* Load-record firmware (issue 16 item 2): most meters send the N blocks
  * asked for through 12H follow-ups; lr_single refuses N > 1 with ERR 02
  * (N = 1 works), lr_truncate sends at most `blocks` whatever N says. */
+/* A healthy busy meter other than a and b. */
+static uint32_t plain_of(const struct sim_fleet *f, uint32_t a, uint32_t b)
+{
+    for (uint32_t j = 0; j < f->per; j++) {
+        const struct sim_meter *m = sim_fleet_meter(f, 0, j);
+        if (j != a && j != b && m->fault < 0 && m->proto == 2007)
+            return j;
+    }
+    fail();
+    return 0;
+}
+
 static void load_record_firmware_limits(void **state)
 {
     (void)state;
@@ -408,6 +420,30 @@ static void load_record_firmware_limits(void **state)
     assert_int_equal(rr.kind, DLT645_R_ERROR);
     assert_int_equal(rr.err, DLT645_ERR_NO_DATA);
     assert_int_equal(records(f, single, NOW, t0, 1, r), 1);
+
+    /* a follow-up asked again (its reply lost) is the same chunk again */
+    a = addr_of(0, plain_of(f, single, trunc));
+    sim_dlt_session_init(&s);
+    n = dlt645_req_read_n_time(req, sizeof req, &a, 0x06000001, 9, &tm);
+    assert_true(exchange(f, &s, 0, NOW, req, n, &rep) > 0);
+    uint8_t first[DLT645_MAX_DATA];
+    size_t first_len = 0;
+    for (int k = 0; k < 2; k++) {
+        n = dlt645_req_read_next(req, sizeof req, &a, 0x06000001, 1);
+        assert_true(exchange(f, &s, 0, NOW, req, n, &rep) > 0);
+        assert_int_equal(dlt645_reply_classify(&rep, DLT645_2007, &a, DLT645_F_READ_NEXT,
+                                               0x06000001, &rr),
+                         0);
+        assert_int_equal(rr.kind, DLT645_R_DATA_MORE);
+        assert_int_equal(rr.seq, 1);
+        if (k == 0) {
+            memcpy(first, rr.payload, rr.payload_len);
+            first_len = rr.payload_len;
+        } else {
+            assert_int_equal(rr.payload_len, first_len);
+            assert_memory_equal(rr.payload, first, first_len);
+        }
+    }
 
     assert_int_equal(records(f, trunc, NOW, t0, 9, r), 2);
     assert_int_equal(r[1].t.min, 15);
