@@ -8,20 +8,24 @@
  *   IDLE ── boundary + stagger reached ──► LIVE SWEEP: each meter once, from
  *     ▲                                     where the last sweep stopped
  *     │                                     │  backed off? ── skip
- *     │             0400010C (else time, date, time: the clock-read rule),
- *     │             0201FF00 V, 0202FF00 I, 040005FF status words,
- *     │             03300D00 / 03300E00 / 03300100 event counters,
- *     │             once a day after daily_freeze_after: 05060001
- *     │             + 05060101 (daily freeze) and 04000402 (meter
- *     │             number), then a short backlog (<= SCHED_INLINE_GAPS)
- *     │             oldest first and 06000001 N=1 at the live record
- *     │             (the meter's newest on its own clock: sched_live_end)
+ *     │             the meter job of meterjob.h, the groups its read
+ *     │             plan wants this cycle (readplan.h): 0400010C (else
+ *     │             time, date, time: the clock-read rule), 0201FF00 V,
+ *     │             0202FF00 I, 040005FF status words, 03300D00 /
+ *     │             03300E00 / 03300100 event counters, once a day after
+ *     │             daily_freeze_after 05060001 + 05060101 (daily freeze)
+ *     │             and 04000402 (meter number); then a short backlog
+ *     │             (<= SCHED_INLINE_GAPS) oldest first and 06000001 N=1
+ *     │             at the live record (the meter's newest on its own
+ *     │             clock: sched_live_end)
  *     │                                     │ every meter visited, or the
  *     │                                     │ next cycle due (overrun)
  *     │                                     ▼
  *     │             BACKFILL: meter after meter, up to SCHED_BACKFILL_CHUNK
- *     │             missing records a turn, oldest first, going on
- *     │             where the last cycle's backfill stopped
+ *     │             missing records a turn, oldest first, each run of
+ *     │             consecutive gaps asked N blocks at a time (N learned
+ *     │             per meter: lr_done), going on where the last cycle's
+ *     │             backfill stopped
  *     └──── nothing missing, or next cycle due (after >= 1 request per meter)
  *
  * A link that drops goes DOWN; it reconnects with backoff and resumes the
@@ -305,6 +309,7 @@ struct slink {
     unsigned lr_asked, lr_got;
     int64_t lr_last;   /* newest block's interval end in the answer (UTC s) */
     uint8_t lr_probe;  /* N > 1 drew an ERR: N = 1 asked, the old N kept here */
+    bool lr_one;       /* a batch was lost on the line: N = 1 for this turn */
 
     bool in_flight;
     struct sess sess;
@@ -904,6 +909,7 @@ static bool meter_begin(struct sched *s, struct slink *L)
     }
     m->since = 0;
     L->n_gaps = L->gi = 0;
+    L->lr_one = false;
     L->step = m->no_dt ? MJOB_T1 : MJOB_DT;
     L->any_ok = false;
     L->have_date = L->have_clock = L->have_v = L->have_i = false;
@@ -1004,6 +1010,7 @@ static bool backfill_begin(struct sched *s, struct slink *L)
     L->n_gaps = n < SCHED_BACKFILL_CHUNK ? n : SCHED_BACKFILL_CHUNK;
     L->bf_last = n <= SCHED_BACKFILL_CHUNK;
     L->gi = 0;
+    L->lr_one = false;
     L->step = MJOB_LR;
     L->job_begun = n > 0;
     if (n == 0)
@@ -1413,6 +1420,14 @@ static void on_done(struct sched *s, struct slink *L)
             m->lr_n = L->lr_probe;
             L->lr_probe = 0;
         }
+        if (L->step == MJOB_LR && L->lr_asked > 1 && !L->lr_one) {
+            /* a batch lost on a noisy line (every frame of its follow-ups
+             * must get through): its run once more, one record per
+             * request for the rest of this turn, so that a lost frame
+             * costs one interval, not nine */
+            L->lr_one = true;
+            return;
+        }
         /* one dead meter costs at most timeout × retries */
         if (L->phase == PH_LIVE)
             live_advance(L);
@@ -1621,9 +1636,10 @@ static void link_advance(struct sched *s, struct slink *L)
             rq.with_n = rq.with_time = true;
             /* the live record alone; a run of gaps SCHED_LR_BLOCKS_MAX at a
              * time, or what the meter was found to take (§1.4 (c), §2.9) */
-            rq.n = L->step == MJOB_LIVE ? 1
-                                       : (uint8_t)sched_lr_run(L->gaps, L->n_gaps, L->gi,
-                                                               s->step_s, lr_blocks(s, L));
+            rq.n = L->step == MJOB_LIVE || L->lr_one
+                       ? 1
+                       : (uint8_t)sched_lr_run(L->gaps, L->n_gaps, L->gi, s->step_s,
+                                               lr_blocks(s, L));
             L->lr_asked = rq.n;
             L->lr_got = 0;
             L->lr_last = INT64_MIN;

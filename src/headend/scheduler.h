@@ -12,10 +12,11 @@
  * (ptys through termios, real ports through libserialport), dlt645-listen
  * (concentrators dial in; identified by 13H, unknown ones refused) and
  * modbus-tcp / modbus-rtu (one thread per link, mbpoll.h). DL/T 645-1997
- * meters are skipped with one warning at start. Each cycle also reads the
- * status words (040005FF, into the live record) and, once a local day after
- * schedule.daily_freeze_after, the daily freeze (05060001 + 05060101, into
- * the live read's freeze_at / freeze_fwd). Prometheus series per link
+ * meters are skipped with one warning at start. Which data identifiers a
+ * meter's cycle reads beside its load record is its read plan (readplan.h:
+ * clock, V/I, status words, event counters, the daily freeze once a local
+ * day after schedule.daily_freeze_after); catch-up reads ask 06000001 for
+ * up to SCHED_LR_BLOCKS_MAX blocks at once. Prometheus series per link
  * (amihead_*{link="…"}) are kept in the engine's registry.
  *
  * It must not write to the store: decoded reads go to the pipeline (pipe_),
