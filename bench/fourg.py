@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 os.environ.setdefault("AH_BIN", os.environ.get("BIN", os.path.join(HERE, "..", "build",
                                                                    "bin")))
 from ahtest import BIN, Sim, iso, utc  # noqa: E402
-from runfleet import STEP, configure, summary  # noqa: E402
+from ahtest import STEP, configure, summary  # noqa: E402
 
 NM, NB, SCALE, DELAY_MS = 256, 64, 50, 500
 EPOCH = 1741910400 + 3 * 86400 + 2 * 3600 + 30  # 10:00:30 local (UTC+8)

@@ -30,7 +30,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import Sim, check, iso, utc  # noqa: E402
-from runfleet import STEP, Run, amihead, configure, fault_file, meter_ids, summary  # noqa: E402,E501
+from ahtest import STEP, Run, amihead, configure, fault_file, meter_ids, summary  # noqa: E402,E501
 
 SCALE = 300
 EPOCH = utc("2025-03-14T10:00:30Z")
