@@ -266,7 +266,8 @@ int cmd_tail(int argc, char **argv)
             fprintf(stderr, "amihead tail: %s: not a Z85 public key\n", t.server_key);
             return 1;
         }
-        if (client_secret(t.client_keys, sk) != AH_OK || pub_key_public(sk, pk) != AH_OK) {
+        if (client_secret(t.client_keys, sk) != AH_OK ||
+            pub_key_public(sk, pk) != AH_OK) {
             fprintf(stderr, "amihead tail: %s: no single readable .key_secret\n",
                     t.client_keys);
             return 1;
@@ -281,10 +282,11 @@ int cmd_tail(int argc, char **argv)
     int rc = sub_new(&t.o, &s);
     memset(sk, 0, sizeof sk);
     if (rc) {
-        fprintf(stderr, "amihead tail: cannot subscribe to %s%s%s: %s (endpoints are "
-                        "tcp://HOST:PORT)\n",
-                t.o.endpoint, t.o.replay ? " / replay " : "", t.o.replay ? t.o.replay : "",
-                ah_strerror(rc));
+        fprintf(stderr,
+                "amihead tail: cannot subscribe to %s%s%s: %s (endpoints are "
+                "tcp://HOST:PORT)\n",
+                t.o.endpoint, t.o.replay ? " / replay " : "",
+                t.o.replay ? t.o.replay : "", ah_strerror(rc));
         return 1;
     }
     struct sigaction sa = {0};

@@ -188,8 +188,11 @@ static int read_parse_args(int argc, char **argv, struct read_args *a)
         {"n", required_argument, 0, 'n'},       {"from", required_argument, 0, 'f'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
     };
-    *a = (struct read_args){.ser = LINK_SERIAL_DLT645_DEFAULT, .proto = 2007,
-                            .timeout_ms = 2000, .retries = 2, .nblocks = -1};
+    *a = (struct read_args){.ser = LINK_SERIAL_DLT645_DEFAULT,
+                            .proto = 2007,
+                            .timeout_ms = 2000,
+                            .retries = 2,
+                            .nblocks = -1};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {

@@ -115,8 +115,10 @@ static bool release_args_ok(const struct cmd_ctx *x, const char *reason, const c
         return false;
     }
     if (x->to <= x->from) {
-        fprintf(stderr, "amihead release: --from %s is not before --to %s: the range is "
-                        "empty\n", x->from_txt, x->to_txt);
+        fprintf(stderr,
+                "amihead release: --from %s is not before --to %s: the range is "
+                "empty\n",
+                x->from_txt, x->to_txt);
         return false;
     }
     if (!reason[0]) {
@@ -143,17 +145,18 @@ static bool release_args_ok(const struct cmd_ctx *x, const char *reason, const c
 
 /* Write the request file the running head-end picks up; its path in
  * path. false: said on stderr. */
-static bool release_queue(const struct cfg *c, const struct cmd_ctx *x, const char *reason,
-                          const char *op, char *path, size_t cap)
+static bool release_queue(const struct cfg *c, const struct cmd_ctx *x,
+                          const char *reason, const char *op, char *path, size_t cap)
 {
     char dir[CFG_PATH_MAX + 16];
     if (pipe_release_dir(c->storage.path, dir, sizeof dir) != AH_OK) {
         fprintf(stderr, "amihead release: storage path too long\n");
         return false;
     }
-    json_t *req = json_pack("{s:s,s:I,s:I,s:s,s:s,s:I}", "meter", x->meter, "from",
-                            (json_int_t)x->from, "to", (json_int_t)x->to, "reason", reason,
-                            "operator", op, "requested", (json_int_t)(ah_wall_ms() / 1000));
+    json_t *req =
+        json_pack("{s:s,s:I,s:I,s:s,s:s,s:I}", "meter", x->meter, "from",
+                  (json_int_t)x->from, "to", (json_int_t)x->to, "reason", reason,
+                  "operator", op, "requested", (json_int_t)(ah_wall_ms() / 1000));
     char *text = req ? json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(req);
     if (!text) {

@@ -470,11 +470,14 @@ struct run_args {
 /* Parse argv into *a. -1: go on; else the exit status (0 for --help). */
 static int run_parse_args(int argc, char **argv, struct run_args *a)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, 0, 'c'}, {"time-scale", required_argument, 0, 's'},
-        {"epoch", required_argument, 0, 'e'},  {"until", required_argument, 0, 'u'},
-        {"help", no_argument, 0, 'h'},         {"log-level", required_argument, 0, 'l'},
-        {"log-format", required_argument, 0, 'f'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                         {"time-scale", required_argument, 0, 's'},
+                                         {"epoch", required_argument, 0, 'e'},
+                                         {"until", required_argument, 0, 'u'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {"log-level", required_argument, 0, 'l'},
+                                         {"log-format", required_argument, 0, 'f'},
+                                         {0, 0, 0, 0}};
     *a = (struct run_args){.scale = 1.0, .level = AH_LOG_INFO, .format = AH_LOG_TEXT};
     int o;
     optind = 1;
@@ -517,7 +520,8 @@ static int run_parse_args(int argc, char **argv, struct run_args *a)
             int64_t t;
             bool zone;
             if (ah_time_parse_zone(optarg, 0, &t, &zone) != AH_OK) {
-                fprintf(stderr, "amihead run: bad time '%s'\n%s", optarg, AH_TIME_FORMATS);
+                fprintf(stderr, "amihead run: bad time '%s'\n%s", optarg,
+                        AH_TIME_FORMATS);
                 return 2;
             }
             if (o == 'e')
@@ -614,8 +618,8 @@ static int run_start_metrics(struct run *r)
             char why[512];
             if (rc != AH_EBUSY || probe_listen(c->metrics.listen, why, sizeof why) == 0)
                 snprintf(why, sizeof why, "%s", ah_strerror(rc));
-            fprintf(stderr, "amihead run: metrics.listen %s: %s (%s)\n", c->metrics.listen,
-                    why, ah_strerror(rc));
+            fprintf(stderr, "amihead run: metrics.listen %s: %s (%s)\n",
+                    c->metrics.listen, why, ah_strerror(rc));
             return rc;
         }
         ah_log(AH_LOG_INFO, "run", "metrics on http://%s/metrics (port %d)",
@@ -684,8 +688,10 @@ int cmd_run(int argc, char **argv)
     if (!c)
         return 1;
     /* a time without zone is local in headend.timezone, as in every command */
-    if ((a.epoch_txt && cmd_time_arg("run", c, "--epoch", a.epoch_txt, &epoch) != CMD_GO) ||
-        (a.until_txt && cmd_time_arg("run", c, "--until", a.until_txt, &until) != CMD_GO)) {
+    if ((a.epoch_txt &&
+         cmd_time_arg("run", c, "--epoch", a.epoch_txt, &epoch) != CMD_GO) ||
+        (a.until_txt &&
+         cmd_time_arg("run", c, "--until", a.until_txt, &until) != CMD_GO)) {
         cfg_destroy(&c);
         return 2;
     }
@@ -696,7 +702,10 @@ int cmd_run(int argc, char **argv)
     struct ah_clock clk;
     ah_clock_init(&clk, epoch, a.scale);
     ah_clock_set_default(&clk);
-    struct run r = {.file = a.file, .cfg = c, .clk = &clk, .cli_level = a.have_level,
+    struct run r = {.file = a.file,
+                    .cfg = c,
+                    .clk = &clk,
+                    .cli_level = a.have_level,
                     .cli_format = a.have_format};
     pthread_mutex_init(&r.mu, NULL);
     pthread_mutex_init(&r.cfg_mu, NULL);
