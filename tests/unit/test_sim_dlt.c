@@ -413,6 +413,8 @@ static void clock_jump_skips_records(void **state)
     /* four before the jump, the first after it stamped jump + 30 min */
     assert_int_equal(r[3].t.min, 45);
     assert_int_equal(r[4].t.min, 30);
+    fleet_drop(f);
+}
 
 /* Load-record firmware (issue 16 item 2): most meters send the N blocks
  * asked for through 12H follow-ups; lr_single refuses N > 1 with ERR 02
