@@ -274,6 +274,8 @@ struct slink {
     size_t bf_next;   /* where backfill goes on (kept across cycles) */
     size_t bf_idle;   /* meters in a row that had nothing to backfill */
     unsigned bf_reqs; /* backfill requests in this cycle */
+    size_t rescue_left; /* meters the cycle's rescue pass has still to visit */
+    bool rescuing;      /* the turn under way is the rescue pass's */
     bool job_begun;
     enum mjob_step step;
     uint64_t gaps[SCHED_BACKFILL_CHUNK];
@@ -975,10 +977,11 @@ static void meter_end(struct sched *s, struct slink *L, bool failed)
 /* Begin the backfill turn of the meter at L->cur: up to SCHED_BACKFILL_CHUNK
  * of its missing intervals, oldest first, below its live record. false when
  * it has none (or does not answer: its live job backs it off). */
-static bool backfill_begin(struct sched *s, struct slink *L)
+static bool backfill_begin(struct sched *s, struct slink *L, bool rescue)
 {
     size_t mi = L->meters[L->cur];
     struct meter_state *m = &s->ms[mi];
+    L->rescuing = rescue;
     /* the live job counted its backlog: none, no query (it waits for the
      * writer's batch) */
     if (m->streak > 0 || m->backlog == 0) {
@@ -994,6 +997,9 @@ static bool backfill_begin(struct sched *s, struct slink *L)
     to = L->boundary_s;
     if (m->newest > 0 && m->newest + s->step_s < to)
         to = m->newest + s->step_s;
+    /* the rescue pass asks only what leaves the window soon */
+    if (rescue && to > from + SCHED_RESCUE_STEPS * s->step_s)
+        to = from + SCHED_RESCUE_STEPS * s->step_s;
     if (to <= from)
         return false;
     size_t n = 0;
@@ -1004,6 +1010,18 @@ static bool backfill_begin(struct sched *s, struct slink *L)
         ah_log(AH_LOG_ERROR, L->ctx, "gap list of %s: %s", s->cfg->meters[mi].id,
                ah_strerror(rc));
         return false;
+    }
+    if (rescue) {
+        /* a part of the backlog: its count and completion are the turn's */
+        if (n == 0)
+            return false;
+        L->n_gaps = n < SCHED_BACKFILL_CHUNK ? n : SCHED_BACKFILL_CHUNK;
+        L->bf_last = false;
+        L->gi = 0;
+        L->lr_one = false;
+        L->step = MJOB_LR;
+        L->job_begun = true;
+        return true;
     }
     met_add(L->met.missing, (double)n - (double)m->backlog);
     m->backlog = n;
@@ -1274,6 +1292,8 @@ static void live_advance(struct slink *L)
 
 static void backfill_advance(struct slink *L)
 {
+    if (L->rescuing) /* the rescue pass keeps backfill's place */
+        return;
     L->bf_next = (L->cur + 1) % L->n_meters;
 }
 
@@ -1552,16 +1572,24 @@ static bool job_pick(struct sched *s, struct slink *L, bool due)
                 L->live_overran = due;
                 L->phase = PH_BACKFILL;
                 L->bf_idle = 0;
+                L->rescue_left = L->n_meters;
                 continue;
             }
             L->cur = L->live_next;
             if (!meter_begin(s, L))
                 live_advance(L);
         } else {
-            if (L->bf_idle >= L->n_meters || (due && L->bf_reqs >= bf_min))
+            if (due && L->bf_reqs >= bf_min)
+                return false;
+            if (L->rescue_left > 0) {
+                L->cur = L->n_meters - L->rescue_left--;
+                backfill_begin(s, L, true);
+                continue;
+            }
+            if (L->bf_idle >= L->n_meters)
                 return false;
             L->cur = L->bf_next;
-            if (!backfill_begin(s, L)) {
+            if (!backfill_begin(s, L, false)) {
                 L->bf_idle++;
                 backfill_advance(L);
             } else {

@@ -51,6 +51,15 @@ struct ah_clock;
  * comes first in each cycle. */
 #define SCHED_BACKFILL_CHUNK 192
 
+/* Backfill goes meter after meter, so on a slow link with a long backlog
+ * (a first start, a day-long outage) the oldest records of the last meters
+ * would leave the window before their turn: a district day then lacks a
+ * meter's boundary register and is judged INCOMPLETE for good. Each cycle's
+ * backfill therefore starts with a rescue pass: every meter of the link is
+ * asked the gaps of its window's oldest SCHED_RESCUE_STEPS intervals (one
+ * catch-up request of N blocks each), earliest deadline first in effect. */
+#define SCHED_RESCUE_STEPS 8
+
 /* A meter missing at most this many intervals before its live record gets
  * them read in its live job, oldest first, so that the pipeline validates
  * its reads in order; a longer backlog (an outage, a first start) waits
