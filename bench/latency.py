@@ -1,0 +1,133 @@
+#!/usr/bin/python3
+"""make bench, latency-bound (issue 16): 2,000 concentrators whose every
+reply comes 200 ms late (amisim's `latency` link fault with min_ms = max_ms
+= 200, docs/amisim.md), one request in flight per link (the protocol's rule).
+
+Bound: a link carries at most one request per (200 ms + the exchange's own
+time), so 2,000 links bound 2,000 / 0.2 s = 10,000 requests/s. The figure
+counts requests the same way: amihead_requests_total summed over every link
+from /metrics, between two samples taken once every link has connected and
+has a backlog (backfill of the window: each meter owes 96 load records a
+day, so no link runs dry inside the window). Goal: >= 0.9 of the bound.
+
+A second figure, the same run's answered share: amisim's requests answered
+over the same window (from its CPU, no), the head-end's reads counter.
+Prints one JSON line of figures last."""
+import json
+import random
+import socket
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+os.environ.setdefault("AH_BIN", os.environ.get("BIN", os.path.join(HERE, "..", "build",
+                                                                   "bin")))
+from ahtest import BIN, iso  # noqa: E402
+from runfleet import configure, fault_file  # noqa: E402
+
+NC = int(os.environ.get("BENCH_LATENCY_LINKS", "2000"))
+NM, DELAY_MS, SCALE = 2, 200, 10
+WARM_S, RUN_S = 20, 30
+
+
+def port_block(n):
+    """n consecutive free loopback ports below the kernel's ephemeral range
+    (a block of 2,000 inside it is rarely free on a busy box)."""
+    for _ in range(200):
+        base = random.randrange(10000, 32000 - n)
+        socks = []
+        try:
+            for k in range(n):
+                t = socket.socket()
+                t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                t.bind(("127.0.0.1", base + k))
+                socks.append(t)
+            return base
+        except OSError:
+            continue
+        finally:
+            for t in socks:
+                t.close()
+    raise SystemExit("latency-bound: no block of %d free ports" % n)
+
+
+def scrape(port, names):
+    """Sum of each counter in names over every series of /metrics."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=30) as r:
+        text = r.read().decode()
+    out = dict.fromkeys(names, 0.0)
+    for ln in text.splitlines():
+        m = re.match(r"([a-z_]+)(?:\{[^}]*\})? ([0-9.e+]+)$", ln)
+        if m and m.group(1) in out:
+            out[m.group(1)] += float(m.group(2))
+    return out
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="latency_bench.")
+    sim = ah = None
+    names = ("amihead_requests_total", "amihead_reads_total", "amihead_timeouts_total")
+    try:
+        epoch = 1741910400 + 3 * 86400
+        port = port_block(NC)
+        faults = fault_file(tmp, [{"type": "latency", "concentrator": k, "min_ms": DELAY_MS,
+                                   "max_ms": DELAY_MS} for k in range(NC)])
+        sim = subprocess.Popen(
+            [os.path.join(BIN, "amisim"), "--concentrators", str(NC), "--meters", str(NM),
+             "--port-base", str(port), "--epoch", iso(epoch), "--time-scale", str(SCALE),
+             "--faults", faults, "--write-config", tmp],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        for ln in sim.stdout:
+            if ln.strip() == "ready":
+                break
+        yaml, mport = configure(tmp, {"backfill_days": 1, "stagger_s": 0})
+        log = os.path.join(tmp, "run.log")
+        with open(log, "w") as lf:
+            ah = subprocess.Popen(
+                [os.path.join(BIN, "amihead"), "run", "-c", yaml, "--epoch", iso(epoch),
+                 "--time-scale", str(SCALE)], stdout=subprocess.DEVNULL, stderr=lf)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 120:
+            with open(log, errors="replace") as f:
+                if " meters; store " in f.read():
+                    break
+            time.sleep(0.1)
+        time.sleep(WARM_S)
+        a, ta = scrape(mport, names), time.monotonic()
+        time.sleep(RUN_S)
+        b, tb = scrape(mport, names), time.monotonic()
+    finally:
+        for p in (ah, sim):
+            if p:
+                p.terminate()
+                p.wait(timeout=120)
+        if os.environ.get("BENCH_KEEP"):
+            print("kept", tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    dt = tb - ta
+    req = (b[names[0]] - a[names[0]]) / dt
+    reads = (b[names[1]] - a[names[1]]) / dt
+    tmo = b[names[2]] - a[names[2]]
+    bound = NC * 1000.0 / DELAY_MS
+    ratio = req / bound
+    print("latency-bound: %d links at %d ms per reply: %.0f requests/s over %.0f s "
+          "(%.0f reads/s, %d timeouts) = %.3f x the bound %d links / %.1f s = %.0f/s "
+          "(goal >= 0.9)" % (NC, DELAY_MS, req, dt, reads, tmo, ratio, NC, DELAY_MS / 1000,
+                             bound))
+    print(json.dumps({
+        "latency_bound_requests": {"value": round(req), "unit": "requests/s",
+                                   "goal": "report", "ok": True},
+        "latency_bound_ratio": {"value": round(ratio, 3), "unit": "x links/delay",
+                                "goal": ">= 0.9", "ok": ratio >= 0.9 and NC >= 2000},
+    }))
+
+
+main()
