@@ -520,11 +520,12 @@ enum { VK_CLOCK_DRIFT = 9, VK_CLOCK_SUSPECT = 10, VK_LOSS_MIN = 23, VK_LOSS_MAX 
 /* CSV columns, in the documented order (the header may order them freely). */
 struct meter_row {
     struct cfg_meter m;
+    char id[CFG_NAME_MAX], district[CFG_NAME_MAX]; /* kept by rows_strings */
     char link[CFG_NAME_MAX];
 };
 
 static const struct cfg_key meter_cols[] = {
-    KEY("meter_id", CFG_T_ID, struct meter_row, m.id, .flags = CFG_REQ),
+    KEY("meter_id", CFG_T_ID, struct meter_row, id, .flags = CFG_REQ),
     KEY("protocol", CFG_T_ENUM, struct meter_row, m.proto, .names = proto_names,
         .flags = CFG_REQ),
     KEY("link", CFG_T_ID, struct meter_row, link, .flags = CFG_REQ),
@@ -543,7 +544,7 @@ static const struct cfg_key meter_cols[] = {
         .max = 10000, .flags = CFG_REQ),
     KEY("nominal_voltage", CFG_T_DOUBLE, struct meter_row, m.nominal_voltage, .min = 57.7,
         .max = 1000, .flags = CFG_REQ),
-    KEY("district", CFG_T_ID, struct meter_row, m.district, .flags = CFG_REQ),
+    KEY("district", CFG_T_ID, struct meter_row, district, .flags = CFG_REQ),
     KEY("class", CFG_T_ENUM, struct meter_row, m.cls, .names = class_names,
         .flags = CFG_REQ),
     KEY("role", CFG_T_ENUM, struct meter_row, m.role, .names = role_names,
@@ -566,6 +567,8 @@ struct loader {
     const char *yfile; /* YAML path for messages */
     bool nomem;
     size_t cap_meters;
+    const char **dist; /* district intern table (open addressing), load only */
+    size_t dist_cap, dist_n;
 };
 
 static void err_at(struct loader *L, const char *file, unsigned line, const char *key,
@@ -898,6 +901,74 @@ static bool link_fits(enum cfg_proto p, enum cfg_link_type t)
     return cfg_proto_is_dlt645(p) == cfg_link_is_dlt645(t);
 }
 
+/* ---- row strings: ids back to back, districts once ---------------------- */
+
+/* Blocks never move once allocated, so rows keep pointers into them. */
+struct cfg_strs {
+    struct cfg_strs *next;
+    size_t used, cap;
+    char b[];
+};
+#define STRS_BLOCK (1u << 20)
+_Static_assert(sizeof(void *) != 8 || sizeof(struct cfg_meter) == 96, "cfg_meter packing");
+
+static const char *strs_add(struct cfg *c, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    if (!c->strs || c->strs->cap - c->strs->used < n) {
+        struct cfg_strs *b = malloc(sizeof *b + STRS_BLOCK);
+        if (!b)
+            return NULL;
+        b->next = c->strs;
+        b->used = 0;
+        b->cap = STRS_BLOCK;
+        c->strs = b;
+    }
+    char *at = c->strs->b + c->strs->used;
+    memcpy(at, s, n);
+    c->strs->used += n;
+    return at;
+}
+
+static size_t str_hash(const char *s)
+{
+    size_t h = 14695981039346656037u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+/* The one copy of district s (1.56 M meters name ~6,000 districts). */
+static const char *district_intern(struct loader *L, const char *s)
+{
+    if (L->dist_n * 2 >= L->dist_cap) {
+        size_t cap = L->dist_cap ? L->dist_cap * 2 : 256;
+        const char **t = calloc(cap, sizeof *t);
+        if (!t)
+            return NULL;
+        for (size_t i = 0; i < L->dist_cap; i++)
+            if (L->dist[i]) {
+                size_t j = str_hash(L->dist[i]) & (cap - 1);
+                while (t[j])
+                    j = (j + 1) & (cap - 1);
+                t[j] = L->dist[i];
+            }
+        free((void *)L->dist);
+        L->dist = t;
+        L->dist_cap = cap;
+    }
+    size_t j = str_hash(s) & (L->dist_cap - 1);
+    for (; L->dist[j]; j = (j + 1) & (L->dist_cap - 1))
+        if (!strcmp(L->dist[j], s))
+            return L->dist[j];
+    const char *at = strs_add(L->c, s);
+    if (at) {
+        L->dist[j] = at;
+        L->dist_n++;
+    }
+    return at;
+}
+
 static void csv_row(struct csv_ctx *x)
 {
     struct loader *L = x->L;
@@ -1001,6 +1072,13 @@ static void csv_row(struct csv_ctx *x)
         L->cap_meters = cap;
     }
     r.m.link = (size_t)(lk - c->links);
+    r.m.id = strs_add(c, r.id);
+    r.m.district = district_intern(L, r.district);
+    if (!r.m.id || !r.m.district) {
+        L->nomem = true;
+        x->stop = true;
+        return;
+    }
     c->meters[c->n_meters++] = r.m;
 }
 
@@ -1834,6 +1912,7 @@ int cfg_load(const char *path, struct cfg **out, struct cfg_diag *diag)
         load_yaml(&L, fp);
         fclose(fp);
     }
+    free((void *)L.dist);
     int rc = L.nomem ? AH_ENOMEM : diag->n_errors > errors_before ? AH_ECONFIG : 0;
     if (rc)
         cfg_destroy(&c);
@@ -1850,6 +1929,11 @@ void cfg_destroy(struct cfg **pc)
     free(c->meters);
     free(c->by_id);
     free(c->link_by_name);
+    while (c->strs) {
+        struct cfg_strs *b = c->strs;
+        c->strs = b->next;
+        free(b);
+    }
     free(c);
     *pc = NULL;
 }
