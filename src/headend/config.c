@@ -1247,6 +1247,15 @@ static void check_inventory(struct loader *L)
     size_t n = c->n_meters;
     if (!n)
         return;
+    if (L->cap_meters > n) {
+        /* the rows' array grew by doubling: give the slack back (up to half
+         * of it, 50 MB at 1.56 M meters) before anything points into it */
+        struct cfg_meter *m = realloc(c->meters, n * sizeof *m);
+        if (m) {
+            c->meters = m;
+            L->cap_meters = n;
+        }
+    }
     const struct cfg_meter **ix = malloc(n * sizeof *ix);
     c->by_id = malloc(n * sizeof *c->by_id);
     if (!ix || !c->by_id) {
