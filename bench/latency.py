@@ -35,7 +35,7 @@ from runfleet import configure, fault_file  # noqa: E402
 NC = int(os.environ.get("BENCH_LATENCY_LINKS", "2000"))
 NM, DELAY_MS, SCALE = 4, 200, 10
 TICK = os.sysconf("SC_CLK_TCK")
-WARM_S, RUN_S = 20, 30
+WARM_S, RUN_S = int(os.environ.get("BENCH_LATENCY_WARM", "20")), 30
 
 
 def port_block(n):
