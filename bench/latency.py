@@ -14,49 +14,23 @@ Also printed: reads/s, timeouts, and the CPU share of amihead and amisim
 over the window (on two shared cores the head-end must not be what limits).
 Prints one JSON line of figures last."""
 import json
-import random
-import socket
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
-os.environ.setdefault("AH_BIN", os.environ.get("BIN", os.path.join(HERE, "..", "build",
-                                                                   "bin")))
-from ahtest import BIN, iso  # noqa: E402
-from runfleet import configure, fault_file  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchfleet import Fleet  # noqa: E402
+from ahtest import free_port_block  # noqa: E402
+from runfleet import fault_file  # noqa: E402
 
 NC = int(os.environ.get("BENCH_LATENCY_LINKS", "2000"))
 NM, DELAY_MS, SCALE = 4, 200, 10
 TICK = os.sysconf("SC_CLK_TCK")
-WARM_S, RUN_S = int(os.environ.get("BENCH_LATENCY_WARM", "20")), 30
-
-
-def port_block(n):
-    """n consecutive free loopback ports below the kernel's ephemeral range
-    (a block of 2,000 inside it is rarely free on a busy box)."""
-    for _ in range(200):
-        base = random.randrange(10000, 32000 - n)
-        socks = []
-        try:
-            for k in range(n):
-                t = socket.socket()
-                t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                t.bind(("127.0.0.1", base + k))
-                socks.append(t)
-            return base
-        except OSError:
-            continue
-        finally:
-            for t in socks:
-                t.close()
-    raise SystemExit("latency-bound: no block of %d free ports" % n)
+WARM_S, RUN_S = 20, 30
 
 
 def cpu_s(pid):
@@ -79,48 +53,23 @@ def scrape(port, names):
 
 def main():
     tmp = tempfile.mkdtemp(prefix="latency_bench.")
-    sim = ah = None
     names = ("amihead_requests_total", "amihead_reads_total", "amihead_timeouts_total")
     try:
-        epoch = 1741910400 + 3 * 86400
-        port = port_block(NC)
+        port = free_port_block(NC, low=True)
         faults = fault_file(tmp, [{"type": "latency", "concentrator": k, "min_ms": DELAY_MS,
                                    "max_ms": DELAY_MS} for k in range(NC)])
-        sim = subprocess.Popen(
-            [os.path.join(BIN, "amisim"), "--concentrators", str(NC), "--meters", str(NM),
-             "--port-base", str(port), "--epoch", iso(epoch), "--time-scale", str(SCALE),
-             "--faults", faults, "--write-config", tmp],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        for ln in sim.stdout:
-            if ln.strip() == "ready":
-                break
-        yaml, mport = configure(tmp, {"backfill_days": 2, "stagger_s": 0})
-        log = os.path.join(tmp, "run.log")
-        with open(log, "w") as lf:
-            ah = subprocess.Popen(
-                [os.path.join(BIN, "amihead"), "run", "-c", yaml, "--epoch", iso(epoch),
-                 "--time-scale", str(SCALE)], stdout=subprocess.DEVNULL, stderr=lf)
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < 120:
-            with open(log, errors="replace") as f:
-                if " meters; store " in f.read():
-                    break
-            time.sleep(0.1)
-        time.sleep(WARM_S)
-        a, ta = scrape(mport, names), time.monotonic()
-        cpu_a = (cpu_s(ah.pid), cpu_s(sim.pid))
-        time.sleep(RUN_S)
-        b, tb = scrape(mport, names), time.monotonic()
-        cpu_b = (cpu_s(ah.pid), cpu_s(sim.pid))
+        with Fleet(tmp, ["--concentrators", str(NC), "--meters", str(NM), "--port-base",
+                         str(port), "--faults", faults], SCALE,
+                   {"backfill_days": 2, "stagger_s": 0}) as fl:
+            fl.wait_scheduler()
+            time.sleep(WARM_S)
+            a, ta = scrape(fl.mport, names), time.monotonic()
+            cpu_a = (cpu_s(fl.ah.pid), cpu_s(fl.sim.pid))
+            time.sleep(RUN_S)
+            b, tb = scrape(fl.mport, names), time.monotonic()
+            cpu_b = (cpu_s(fl.ah.pid), cpu_s(fl.sim.pid))
     finally:
-        for p in (ah, sim):
-            if p:
-                p.terminate()
-                p.wait(timeout=120)
-        if os.environ.get("BENCH_KEEP"):
-            print("kept", tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
     dt = tb - ta
     req = (b[names[0]] - a[names[0]]) / dt
     reads = (b[names[1]] - a[names[1]]) / dt

@@ -17,17 +17,12 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
-os.environ.setdefault("AH_BIN", os.environ.get("BIN", os.path.join(HERE, "..", "build",
-                                                                   "bin")))
-from ahtest import BIN, iso  # noqa: E402
-from runfleet import configure  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchfleet import Fleet  # noqa: E402
 
 NC, NM, BAUD, TD_MS, SCALE = 4, 8, 2400, 20, 10
 WARM_S, RUN_S = 15, 40
@@ -45,32 +40,15 @@ def line_stats(sim):
 
 def main():
     tmp = tempfile.mkdtemp(prefix="serial_bench.")
-    sim = ah = None
     try:
-        epoch = 1741910400 + 3 * 86400
-        sim = subprocess.Popen(
-            [os.path.join(BIN, "amisim"), "--concentrators", str(NC), "--meters", str(NM),
-             "--pty", "--baud", str(BAUD), "--td-ms", str(TD_MS), "--epoch", iso(epoch),
-             "--time-scale", str(SCALE), "--write-config", tmp],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        for ln in sim.stdout:
-            if ln.strip() == "ready":
-                break
-        yaml, _ = configure(tmp, {"backfill_days": 2, "stagger_s": 0})
-        log = os.path.join(tmp, "run.log")
-        with open(log, "w") as lf:
-            ah = subprocess.Popen(
-                [os.path.join(BIN, "amihead"), "run", "-c", yaml, "--epoch", iso(epoch),
-                 "--time-scale", str(SCALE)], stdout=subprocess.DEVNULL, stderr=lf)
-        time.sleep(WARM_S)
-        a, ta = line_stats(sim), time.monotonic()
-        time.sleep(RUN_S)
-        b, tb = line_stats(sim), time.monotonic()
+        with Fleet(tmp, ["--concentrators", str(NC), "--meters", str(NM), "--pty", "--baud",
+                         str(BAUD), "--td-ms", str(TD_MS)], SCALE,
+                   {"backfill_days": 2, "stagger_s": 0}) as fl:
+            time.sleep(WARM_S)
+            a, ta = line_stats(fl.sim), time.monotonic()
+            time.sleep(RUN_S)
+            b, tb = line_stats(fl.sim), time.monotonic()
     finally:
-        for p in (ah, sim):
-            if p:
-                p.terminate()
-                p.wait(timeout=120)
         shutil.rmtree(tmp, ignore_errors=True)
     dt = tb - ta
     replies, bin_, bout = (b[i] - a[i] for i in range(3))
