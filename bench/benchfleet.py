@@ -9,8 +9,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 os.environ.setdefault("AH_BIN", os.environ.get("BIN", os.path.join(HERE, "..", "build",
                                                                    "bin")))
-from ahtest import BIN, iso  # noqa: E402
-from runfleet import configure  # noqa: E402
+from ahtest import BIN, configure, iso  # noqa: E402
 
 EPOCH = 1741910400 + 3 * 86400
 

@@ -24,8 +24,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchfleet import Fleet  # noqa: E402
-from ahtest import free_port_block  # noqa: E402
-from runfleet import fault_file  # noqa: E402
+from ahtest import fault_file, free_port_block  # noqa: E402
 
 NC = int(os.environ.get("BENCH_LATENCY_LINKS", "2000"))
 NM, DELAY_MS, SCALE = 4, 200, 10
