@@ -27,7 +27,7 @@ from benchfleet import Fleet  # noqa: E402
 from ahtest import fault_file, free_port_block  # noqa: E402
 
 NC = int(os.environ.get("BENCH_LATENCY_LINKS", "2000"))
-NM, DELAY_MS, SCALE = 4, 200, 10
+NM, DELAY_MS, SCALE = 16, 200, 10
 TICK = os.sysconf("SC_CLK_TCK")
 WARM_S, RUN_S = 20, 30
 
@@ -59,7 +59,7 @@ def main():
                                    "max_ms": DELAY_MS} for k in range(NC)])
         with Fleet(tmp, ["--concentrators", str(NC), "--meters", str(NM), "--port-base",
                          str(port), "--faults", faults], SCALE,
-                   {"backfill_days": 2, "stagger_s": 0}) as fl:
+                   {"backfill_days": 3, "stagger_s": 0}) as fl:
             fl.wait_scheduler()
             time.sleep(WARM_S)
             a, ta = scrape(fl.mport, names), time.monotonic()

@@ -24,7 +24,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchfleet import Fleet  # noqa: E402
 
-NC, NM, BAUD, TD_MS, SCALE = 4, 8, 2400, 20, 10
+NC, NM, BAUD, TD_MS, SCALE = 4, 16, 2400, 20, 10
 WARM_S, RUN_S = 15, 40
 
 
@@ -43,7 +43,7 @@ def main():
     try:
         with Fleet(tmp, ["--concentrators", str(NC), "--meters", str(NM), "--pty", "--baud",
                          str(BAUD), "--td-ms", str(TD_MS)], SCALE,
-                   {"backfill_days": 2, "stagger_s": 0}) as fl:
+                   {"backfill_days": 3, "stagger_s": 0}) as fl:
             time.sleep(WARM_S)
             a, ta = line_stats(fl.sim), time.monotonic()
             time.sleep(RUN_S)
