@@ -32,6 +32,8 @@ run cityday "$BIN/bench_pipeline" --city-day
 run latency python3 bench/latency.py
 # serial wire: 2400 baud 8E1 paced ptys, Td 20 ms (issue 16)
 run serial python3 bench/serial.py
+# 4G (issue 16): 256 meters on one concentrator at 500 ms per request
+run fourg python3 bench/fourg.py
 # scale-out (issue 19): needs real servers, which bench/scaleout.py starts
 run scaleout_bench python3 bench/scaleout.py
 python3 bench/merge.py "$OUT"/*.log
