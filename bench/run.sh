@@ -25,6 +25,13 @@ done
 run city python3 bench/city.py
 # polling CPU per request against amisim (issue 16)
 run polling python3 bench/polling.py
+# a city's day (issue 16): 1, 2, 4 M reads through the pipeline, extrapolated
+# to 150 M only when the rate is flat across the sizes
+run cityday "$BIN/bench_pipeline" --city-day
+# latency-bound: 2,000 concentrators at 200 ms per reply (issue 16)
+run latency python3 bench/latency.py
+# serial wire: 2400 baud 8E1 paced ptys, Td 20 ms (issue 16)
+run serial python3 bench/serial.py
 # 4G (issue 16): 256 meters on one concentrator at 500 ms per request
 run fourg python3 bench/fourg.py
 # scale-out (issue 19): needs real servers, which bench/scaleout.py starts

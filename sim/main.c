@@ -22,12 +22,18 @@
 #include <string.h>
 #include <sys/resource.h>
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, stats_flag;
 
 static void on_signal(int sig)
 {
     (void)sig;
     stop_flag = 1;
+}
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    stats_flag = 1;
 }
 
 static void usage(FILE *o)
@@ -365,13 +371,15 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
+    signal(SIGUSR1, on_usr1); /* print the pty line counters */
 
     struct sim_net_opts no = {.bind = bind_addr,
                               .port_base = (unsigned)port,
                               .dial = dial,
                               .pty = pty,
                               .baud = (unsigned)baud,
-                              .td_ms = (unsigned)td};
+                              .td_ms = (unsigned)td,
+                              .stats_flag = &stats_flag};
     rc = sim_net_new(&net, &f, &clk, &no, stdout);
     if (rc < 0) {
         fprintf(stderr, "amisim: endpoints: %s\n", ah_strerror(rc));

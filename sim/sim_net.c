@@ -60,6 +60,8 @@ struct sim_net {
     size_t nall;
     struct ep *conns; /* accepted and dialled connections */
     char **pty_paths;
+    FILE *announce;               /* where the line counters go on stats_flag */
+    struct sim_net_line_stats ls; /* pty lines only */
 };
 
 static void conn_link(struct sim_net *n, struct ep *e)
@@ -207,7 +209,8 @@ static bool on_frame(struct sim_net *n, struct ep *e, const struct dlt645_frame 
     int64_t delay_ms = 0;
     if (e->kind == EP_PTY) {
         /* the request's own air time, then Td (§1.5) */
-        delay_ms = (int64_t)n->o.td_ms + (int64_t)(req_bytes * 11000u / n->o.baud);
+        delay_ms = (int64_t)n->o.td_ms +
+                   (int64_t)((req_bytes * 11000u + n->o.baud - 1) / n->o.baud);
     }
     int32_t late = 0;
     if (hit(n, k, SIM_F_LATE, now, &late))
@@ -241,6 +244,8 @@ static void on_readable(struct sim_net *n, struct ep *e)
                 continue;
             return;
         }
+        if (e->kind == EP_PTY)
+            n->ls.bytes_in += (uint64_t)r; /* on the wire even if talked over */
         if (e->busy)
             continue; /* half duplex: talking over a reply is lost on the bus */
         size_t off = 0;
@@ -271,8 +276,9 @@ static int64_t pump(struct sim_net *n, struct ep *e, int64_t mono)
     if (e->kind == EP_PTY) {
         if (!e->tx_start)
             e->tx_start = mono;
-        /* 11 bits per character on the wire (8E1, §1.1) */
-        size_t due = (size_t)((mono - e->tx_start) * (int64_t)n->o.baud / 11000) + 1;
+        /* 11 bits per character on the wire (8E1, §1.1); a character
+         * reaches the other end after its stop bit, not at its start bit */
+        size_t due = (size_t)((mono - e->tx_start) * (int64_t)n->o.baud / 11000);
         if (due > e->txlen)
             due = e->txlen;
         allow = due > e->txoff ? due - e->txoff : 0;
@@ -286,16 +292,21 @@ static int64_t pump(struct sim_net *n, struct ep *e, int64_t mono)
             }
             w = (ssize_t)allow; /* nobody on the line: the bytes are lost */
         }
-        if (w > 0)
+        if (w > 0) {
             e->txoff += (size_t)w;
+            if (e->kind == EP_PTY)
+                n->ls.bytes_out += (uint64_t)w;
+        }
     }
     if (e->txoff >= e->txlen) {
+        if (e->kind == EP_PTY)
+            n->ls.replies++; /* counted once its last byte is on the line */
         e->busy = false;
         e->txlen = e->txoff = 0;
         return 0;
     }
     if (e->kind == EP_PTY)
-        return e->tx_start + (int64_t)((e->txoff) * 11000u / n->o.baud) + 1;
+        return e->tx_start + (int64_t)((e->txoff + 1) * 11000u + n->o.baud - 1) / n->o.baud;
     return mono + 5; /* socket buffer full: retry shortly */
 }
 
@@ -419,6 +430,7 @@ int sim_net_new(struct sim_net **out, const struct sim_fleet *f,
     n->f = f;
     n->clk = clk;
     n->o = *o;
+    n->announce = announce;
     if (!n->o.bind)
         n->o.bind = "127.0.0.1";
     if (!n->o.baud)
@@ -492,10 +504,22 @@ static void on_accept(struct sim_net *n, struct ep *l)
     }
 }
 
+void sim_net_line_stats(const struct sim_net *n, struct sim_net_line_stats *out)
+{
+    *out = n->ls;
+}
+
 int sim_net_run(struct sim_net *n, volatile sig_atomic_t *stop)
 {
     struct epoll_event evs[256];
     while (!*stop) {
+        if (n->o.stats_flag && *n->o.stats_flag && n->announce) {
+            *n->o.stats_flag = 0;
+            fprintf(n->announce, "line stats: %llu replies, %llu bytes in, %llu bytes out\n",
+                    (unsigned long long)n->ls.replies, (unsigned long long)n->ls.bytes_in,
+                    (unsigned long long)n->ls.bytes_out);
+            fflush(n->announce);
+        }
         int64_t mono = ah_mono_ms(), next = mono + 500;
         for (size_t i = 0; i < n->ntimers;) {
             struct ep *e = n->timers[i];

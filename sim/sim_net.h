@@ -27,6 +27,9 @@ struct sim_net_opts {
     bool pty;
     unsigned baud;  /* pty line rate, default 2400 */
     unsigned td_ms; /* pty response delay, 20..500 */
+    /* set by a signal handler (SIGUSR1): the loop prints the line counters
+     * (sim_net_line_stats) to `announce` and clears it; NULL: never */
+    volatile sig_atomic_t *stats_flag;
 };
 
 struct sim_net;
@@ -41,5 +44,14 @@ char **sim_net_pty_paths(struct sim_net *n);
 /* Run until *stop becomes non-zero. */
 int sim_net_run(struct sim_net *n, volatile sig_atomic_t *stop);
 void sim_net_destroy(struct sim_net **n);
+
+/* The pty lines' traffic so far, summed over every concentrator: requests
+ * answered, bytes the head-end put on the lines (FE preamble included) and
+ * bytes of the replies. What a line can carry follows from them (each
+ * exchange costs (in + out) x 11 bits / baud + Td): bench/serial.py. */
+struct sim_net_line_stats {
+    uint64_t replies, bytes_in, bytes_out;
+};
+void sim_net_line_stats(const struct sim_net *n, struct sim_net_line_stats *out);
 
 #endif /* AH_SIM_NET_H */

@@ -154,6 +154,74 @@ static bool link_fits(enum cfg_proto p, enum cfg_link_type t)
     return cfg_proto_is_dlt645(p) == cfg_link_is_dlt645(t);
 }
 
+/* ---- row strings: ids back to back, districts once ---------------------- */
+
+/* Blocks never move once allocated, so rows keep pointers into them. */
+struct cfg_strs {
+    struct cfg_strs *next;
+    size_t used, cap;
+    char b[];
+};
+#define STRS_BLOCK (1u << 20)
+_Static_assert(sizeof(void *) != 8 || sizeof(struct cfg_meter) == 96, "cfg_meter packing");
+
+static const char *strs_add(struct cfg *c, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    if (!c->strs || c->strs->cap - c->strs->used < n) {
+        struct cfg_strs *b = malloc(sizeof *b + STRS_BLOCK);
+        if (!b)
+            return NULL;
+        b->next = c->strs;
+        b->used = 0;
+        b->cap = STRS_BLOCK;
+        c->strs = b;
+    }
+    char *at = c->strs->b + c->strs->used;
+    memcpy(at, s, n);
+    c->strs->used += n;
+    return at;
+}
+
+static size_t str_hash(const char *s)
+{
+    size_t h = 14695981039346656037u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+/* The one copy of district s (1.56 M meters name ~6,000 districts). */
+static const char *district_intern(struct loader *L, const char *s)
+{
+    if (L->dist_n * 2 >= L->dist_cap) {
+        size_t cap = L->dist_cap ? L->dist_cap * 2 : 256;
+        const char **t = calloc(cap, sizeof *t);
+        if (!t)
+            return NULL;
+        for (size_t i = 0; i < L->dist_cap; i++)
+            if (L->dist[i]) {
+                size_t j = str_hash(L->dist[i]) & (cap - 1);
+                while (t[j])
+                    j = (j + 1) & (cap - 1);
+                t[j] = L->dist[i];
+            }
+        free((void *)L->dist);
+        L->dist = t;
+        L->dist_cap = cap;
+    }
+    size_t j = str_hash(s) & (L->dist_cap - 1);
+    for (; L->dist[j]; j = (j + 1) & (L->dist_cap - 1))
+        if (!strcmp(L->dist[j], s))
+            return L->dist[j];
+    const char *at = strs_add(L->c, s);
+    if (at) {
+        L->dist[j] = at;
+        L->dist_n++;
+    }
+    return at;
+}
+
 static void csv_row(struct csv_ctx *x)
 {
     struct loader *L = x->L;
@@ -257,6 +325,13 @@ static void csv_row(struct csv_ctx *x)
         L->cap_meters = cap;
     }
     r.m.link = (size_t)(lk - c->links);
+    r.m.id = strs_add(c, r.id);
+    r.m.district = district_intern(L, r.district);
+    if (!r.m.id || !r.m.district) {
+        L->nomem = true;
+        x->stop = true;
+        return;
+    }
     c->meters[c->n_meters++] = r.m;
 }
 
@@ -425,6 +500,15 @@ void cfg_check_inventory(struct loader *L)
     size_t n = c->n_meters;
     if (!n)
         return;
+    if (L->cap_meters > n) {
+        /* the rows' array grew by doubling: give the slack back (up to half
+         * of it, 50 MB at 1.56 M meters) before anything points into it */
+        struct cfg_meter *m = realloc(c->meters, n * sizeof *m);
+        if (m) {
+            c->meters = m;
+            L->cap_meters = n;
+        }
+    }
     const struct cfg_meter **ix = malloc(n * sizeof *ix);
     c->by_id = malloc(n * sizeof *c->by_id);
     if (!ix || !c->by_id) {
@@ -606,6 +690,7 @@ int cfg_load(const char *path, struct cfg **out, struct cfg_diag *diag)
         cfg_load_yaml(&L, fp);
         fclose(fp);
     }
+    free((void *)L.dist);
     int rc = L.nomem ? AH_ENOMEM : diag->n_errors > errors_before ? AH_ECONFIG : 0;
     if (rc)
         cfg_destroy(&c);
@@ -622,6 +707,11 @@ void cfg_destroy(struct cfg **pc)
     free(c->meters);
     free(c->by_id);
     free(c->link_by_name);
+    while (c->strs) {
+        struct cfg_strs *b = c->strs;
+        c->strs = b->next;
+        free(b);
+    }
     free(c);
     *pc = NULL;
 }

@@ -112,6 +112,7 @@ enum { VK_CLOCK_DRIFT = 9, VK_CLOCK_SUSPECT = 10, VK_LOSS_MIN = 23, VK_LOSS_MAX 
 /* One inventory row as the column table writes it. */
 struct meter_row {
     struct cfg_meter m;
+    char id[CFG_NAME_MAX], district[CFG_NAME_MAX]; /* kept by strs_add/intern */
     char link[CFG_NAME_MAX];
 };
 extern const struct cfg_key cfg_meter_cols[];
@@ -125,6 +126,8 @@ struct loader {
     const char *yfile; /* YAML path for messages */
     bool nomem;
     size_t cap_meters;
+    const char **dist; /* district intern table (open addressing), load only */
+    size_t dist_cap, dist_n;
 };
 
 /* qsort tie-break on pointers (not indices): no global context, and ties

@@ -481,7 +481,7 @@ const struct cfg_key cfg_validation_keys[] = {
 #undef VK
 
 const struct cfg_key cfg_meter_cols[] = {
-    KEY("meter_id", CFG_T_ID, struct meter_row, m.id, .flags = CFG_REQ),
+    KEY("meter_id", CFG_T_ID, struct meter_row, id, .flags = CFG_REQ),
     KEY("protocol", CFG_T_ENUM, struct meter_row, m.proto, .names = cfg_proto_names,
         .flags = CFG_REQ),
     KEY("link", CFG_T_ID, struct meter_row, link, .flags = CFG_REQ),
@@ -500,7 +500,7 @@ const struct cfg_key cfg_meter_cols[] = {
         .max = 10000, .flags = CFG_REQ),
     KEY("nominal_voltage", CFG_T_DOUBLE, struct meter_row, m.nominal_voltage, .min = 57.7,
         .max = 1000, .flags = CFG_REQ),
-    KEY("district", CFG_T_ID, struct meter_row, m.district, .flags = CFG_REQ),
+    KEY("district", CFG_T_ID, struct meter_row, district, .flags = CFG_REQ),
     KEY("class", CFG_T_ENUM, struct meter_row, m.cls, .names = class_names,
         .flags = CFG_REQ),
     KEY("role", CFG_T_ENUM, struct meter_row, m.role, .names = role_names,

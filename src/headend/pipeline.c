@@ -147,6 +147,12 @@ struct pipe {
     int64_t lag_s;
     int64_t start_s;             /* head-end clock when the pipeline started */
     int64_t last_tick_s;         /* last gap / district pass */
+    /* a gap pass in progress: meters [0, tick_ci) done, as of tick_now.
+     * A pass covers PIPE_TICK_METERS meters per batch, so its state writes
+     * never make one batch of the whole inventory (1.56 M meters' states
+     * in one WriteBatch held ~1 GB, twice while it committed) */
+    size_t tick_ci;
+    int64_t tick_now;
     const struct pipe_read *cur; /* reads of the batch being built */
     size_t ncur;
 };
@@ -1445,13 +1451,21 @@ static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
         }
     }
     int64_t now = now_s(p);
-    if (rc == AH_OK && now - p->last_tick_s >= p->step_s) {
-        for (size_t ci = 0; ci < p->cfg->n_meters && rc == AH_OK; ci++)
-            rc = gaps_meter(p, ci, now);
-        if (rc == AH_OK)
-            rc = districts_tick(p, now);
-        if (rc == AH_OK)
-            p->last_tick_s = now;
+    if (rc == AH_OK && (p->tick_ci > 0 || now - p->last_tick_s >= p->step_s)) {
+        if (p->tick_ci == 0)
+            p->tick_now = now;
+        size_t n_m = p->cfg->n_meters, end = n_m - p->tick_ci > PIPE_TICK_METERS
+                                                  ? p->tick_ci + PIPE_TICK_METERS
+                                                  : n_m;
+        for (size_t ci = p->tick_ci; ci < end && rc == AH_OK; ci++)
+            rc = gaps_meter(p, ci, p->tick_now);
+        if (rc == AH_OK && end == n_m)
+            rc = districts_tick(p, p->tick_now);
+        if (rc == AH_OK) {
+            p->tick_ci = end == n_m ? 0 : end;
+            if (end == n_m)
+                p->last_tick_s = p->tick_now;
+        }
     }
     if (rc == AH_OK)
         rc = releases_tick(p, rel, nrel);
@@ -1500,6 +1514,7 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
                 p->ms[ci].ndefer = 0; /* reloaded from the store with the state */
             }
         p->ntouched = 0;
+        p->tick_ci = 0; /* the gap pass starts over, after the idle pause */
         batch_begin(p);
         pthread_mutex_lock(&p->lock);
         p->stats.commit_errors++;
@@ -1514,6 +1529,11 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
             unlink(rel[i]); /* requests that were refused */
         return;
     }
+    size_t puts = store_batch_count(p->st);
+    pthread_mutex_lock(&p->lock);
+    if (puts > p->stats.max_batch)
+        p->stats.max_batch = puts;
+    pthread_mutex_unlock(&p->lock);
     for (int attempt = 0;; attempt++) {
         rc = batch_commit(p);
         if (rc == AH_OK) {
@@ -1629,7 +1649,7 @@ static void *pipe_writer(void *arg)
     }
     for (;;) {
         pthread_mutex_lock(&p->lock);
-        if (p->len == 0 && !p->stopping) {
+        if (p->len == 0 && !p->stopping && !p->tick_ci) { /* a gap pass goes on at once */
             if (p->cfg) {
                 /* idle: wake every second for gaps, district days, releases */
                 struct timespec ts;

@@ -29,6 +29,8 @@
 #define PIPE_QUEUE_MAX 4096
 /* Most reads in one store batch. */
 #define PIPE_BATCH_MAX 512
+/* meters a batch carries of a gap pass (the pass spreads over batches) */
+#define PIPE_TICK_METERS 10000
 
 typedef struct pipe pipe_t;
 
@@ -71,6 +73,7 @@ struct pipe_read {
 
 struct pipe_stats {
     unsigned long pushed, written, batches, commit_errors;
+    unsigned long max_batch; /* most puts in one committed store batch */
 };
 
 /* Start the writer thread on st (borrowed; the pipeline is its only user

@@ -642,8 +642,10 @@ int met_serve(met_t *m, const char *listen, int *bound_port)
         close(fd);
         return e == EADDRINUSE ? AH_EBUSY : ah_err_from_errno(e);
     }
+    /* epoll (MHD_USE_AUTO), never select(): a head-end of a few thousand
+     * links holds descriptors above FD_SETSIZE, and select() refuses them */
     m->httpd = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, m,
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, m,
         /* the logger first: options before it would log through MHD's own */
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, m, MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_NOTIFY_CONNECTION, on_conn, m, MHD_OPTION_CONNECTION_LIMIT,

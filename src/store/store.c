@@ -425,6 +425,11 @@ int store_open(const char *path, const struct store_opts *opts, store_t **out)
      * of another's (a batch spans families). */
     rocksdb_options_set_atomic_flush(s->opts, 1);
     rocksdb_options_set_keep_log_file_num(s->opts, 4);
+    /* All families' memtables together at most 64 MB: each family's own
+     * default (64 MB x 2) let the meter-state writes of a city's first gap
+     * pass hold ~500 B per meter in memtables on top of the families' reads
+     * (docs/benchmarks.md, memory at 1.56 M meters). */
+    rocksdb_options_set_db_write_buffer_size(s->opts, (size_t)64 << 20);
     {
         /* No fallocate: preallocated WAL and MANIFEST space (~70 MB) would
          * make free space lie, and on a small disk fill it at once, so the

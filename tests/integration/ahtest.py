@@ -9,6 +9,7 @@ Not a test itself: CTest runs only it_*.py / it_*.sh."""
 import calendar
 import json
 import os
+import random
 import re
 import select
 import shutil
@@ -56,12 +57,17 @@ def amisim_series(args, frm, to, meter=None):
     return [json.loads(ln) for ln in out.splitlines()]
 
 
-def free_port_block(n):
-    """A base port with n consecutive free loopback ports."""
+def free_port_block(n, low=False):
+    """A base port with n consecutive free loopback ports. low: below the
+    kernel's ephemeral range (32768..), where a block of thousands is found
+    free on a busy box."""
     for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
+        if low:
+            base = random.randrange(10000, 32000 - n)
+        else:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                base = s.getsockname()[1]
         if base + n >= 65000:
             continue
         socks = []

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -122,6 +124,37 @@ static void test_http_scrape(void **state)
     met_destroy(&m);
 }
 
+/* A head-end of 2,000 links holds over 1,024 descriptors: the scrape's own
+ * socket then lies above select()'s FD_SETSIZE, and a select()-polling
+ * endpoint dropped every scrape ("not less than FD_SETSIZE"). */
+static void test_http_scrape_many_fds(void **state)
+{
+    (void)state;
+    enum { HOLD = 1100 };
+    struct rlimit rl;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur < HOLD + 64) {
+        rl.rlim_cur = rl.rlim_max < HOLD + 64 ? rl.rlim_max : HOLD + 64;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < HOLD + 64)
+        skip(); /* the box cannot hold that many descriptors */
+    static int held[HOLD];
+    for (int i = 0; i < HOLD; i++)
+        assert_true((held[i] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0);
+    met_t *m = met_new();
+    met_add(met_series(m, "amihead_requests_total", "Requests sent", MET_COUNTER, NULL), 7);
+    int port = 0;
+    assert_int_equal(met_serve(m, "127.0.0.1:0", &port), AH_OK);
+    char body[4096];
+    http_get(port, "/metrics", body, sizeof body);
+    assert_non_null(strstr(body, " 200 OK"));
+    assert_non_null(strstr(body, "\namihead_requests_total 7\n"));
+    met_destroy(&m);
+    for (int i = 0; i < HOLD; i++)
+        close(held[i]);
+}
+
 static void test_histogram(void **state)
 {
     (void)state;
@@ -199,6 +232,7 @@ int main(void)
         cmocka_unit_test(test_render_groups_families),
         cmocka_unit_test(test_concurrent_adds),
         cmocka_unit_test(test_http_scrape),
+        cmocka_unit_test(test_http_scrape_many_fds),
         cmocka_unit_test(test_histogram),
         cmocka_unit_test(test_probes_pages_busy),
     };
