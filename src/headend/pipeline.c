@@ -42,11 +42,25 @@
 
 /* Meter state value: vee_state (VEE_STATE_LEN) | tail version u8 |
  * gap_until u64 BE | held_from u64 BE | (version 2) FREEZES × (freeze_at
- * u64 BE, freeze_fwd u64 BE). Version 1 (no freezes) is still read. */
-#define TAIL_VERSION 2
+ * u64 BE, freeze_fwd u64 BE) | (version 3) flags u8 (ST_*). Versions 1 (no
+ * freezes) and 2 are still read; they were written with every batch, so
+ * what is stored after their last_end was deferred (ST_DEFERRED). */
+#define TAIL_VERSION 3
 #define MSTATE_LEN1  (VEE_STATE_LEN + 1 + 8 + 8)
 #define FREEZES      4 /* daily freezes kept: the boundaries of the last days */
-#define MSTATE_LEN   (MSTATE_LEN1 + FREEZES * 16)
+#define MSTATE_LEN2  (MSTATE_LEN1 + FREEZES * 16)
+#define MSTATE_LEN   (MSTATE_LEN2 + 1)
+/* flags: reads stored after last_end wait unjudged (PIPE_HAS_DEFER); when
+ * clear, those reads were validated clean after the state was written and
+ * are replayed through the validator at load (lazy state, below) */
+#define ST_DEFERRED 0x01u
+/* Lazy state: a clean read whose verdict the validator can reproduce from
+ * the stored record alone does not write its meter's state (one RocksDB key
+ * per read would halve the writer's rate, docs/benchmarks.md); the state is
+ * written after LAZY_MAX such reads, with anything else that changed, when
+ * the pipeline stops — or, after a crash, rebuilt at load by replaying the
+ * stored reads after its last_end. */
+#define LAZY_MAX 96
 /* Most reads held back per meter (run counters saturate at 255). */
 #define HOLD_MAX 256
 /* Deferred reads of one meter in memory (defer_push) */
@@ -78,6 +92,9 @@ struct mstate {
     } frz[FREEZES];
     struct held *hold;  /* reads held back, ascending; NULL when none */
     size_t nhold;
+    uint64_t saved_held; /* held_from as last written */
+    uint32_t lazy;       /* clean reads validated since the state was written */
+    bool in_lazy;        /* listed in pipe.lazyl */
     struct pipe_read *defer; /* stored, not yet validated (PIPE_HAS_DEFER) */
     size_t ndefer;
 };
@@ -140,6 +157,8 @@ struct pipe {
      * dirty, so a batch never walks the whole inventory (2 M meters) */
     size_t *touched;
     size_t ntouched;
+    size_t *lazyl; /* meters with lazy > 0: written when the pipeline stops */
+    size_t nlazy;
     int64_t step_s, backfill_s;
     /* an interval has left the backfill window this long after its end: the
      * window, plus the cycle that may still be collecting it and one more
@@ -226,6 +245,48 @@ struct reload_ctx {
     size_t ci;
 };
 
+static void to_input(const struct pipe_read *r, struct vee_input *in);
+
+static int replay_one(void *vctx, uint32_t meter, uint64_t end, const struct store_rec *r)
+{
+    struct reload_ctx *c = vctx;
+    struct mstate *m = &c->p->ms[c->ci];
+    /* a read stored unjudged-clean after last_end is one validated lazily;
+     * the others there were not sequenced (TIME_INVALID, refused) and were
+     * written with the state */
+    if (!vee_is_billable(r->quality))
+        return 0;
+    struct pipe_read pr;
+    memset(&pr, 0, sizeof pr);
+    pr.meter = meter;
+    pr.end = end;
+    pr.rec = *r;
+    struct vee_input in;
+    to_input(&pr, &in);
+    struct vee_result res;
+    int rc = vee_eval(&c->p->info[c->ci], &c->p->thr, &m->vs, &in, now_s(c->p), &res);
+    if (rc == AH_OK)
+        m->lazy++;
+    return rc == AH_OK || rc == AH_ERANGE ? 0 : rc;
+}
+
+/* Bring a state read back to where the validator was: every lazily
+ * validated read after its last_end, in order, judged again and dropped
+ * (their verdicts are stored, published, and their transitions, had there
+ * been any, would have written the state). */
+static int lazy_replay(struct pipe *p, size_t ci)
+{
+    struct mstate *m = &p->ms[ci];
+    uint64_t from = (m->vs.have & VEE_ST_SEQ) ? (uint64_t)m->vs.last_end + 1 : 0;
+    int rc = store_reads_each(p->st, p->midx[ci], from, UINT64_MAX, replay_one,
+                              &(struct reload_ctx){p, ci});
+    if (rc == AH_OK && m->lazy && !m->in_lazy) {
+        m->in_lazy = true;
+        p->lazyl[p->nlazy++] = ci;
+    }
+    return rc;
+}
+
 static int mstate_load(struct pipe *p, size_t ci)
 {
     struct mstate *m = &p->ms[ci];
@@ -239,7 +300,8 @@ static int mstate_load(struct pipe *p, size_t ci)
     size_t len = 0;
     int rc = store_get_meter_state(p->st, p->midx[ci], buf, sizeof buf, &len);
     uint64_t held_from = 0;
-    bool stored = false; /* a state of this meter was read back */
+    bool stored = false;   /* a state of this meter was read back */
+    bool deferred = false; /* ST_DEFERRED */
     if (rc == AH_ENOENT) {
         /* a meter never seen: what lies before its first backfill window
          * was never expected */
@@ -250,7 +312,9 @@ static int mstate_load(struct pipe *p, size_t ci)
     } else if (rc != AH_OK) {
         return rc;
     } else if (!((len == MSTATE_LEN && buf[VEE_STATE_LEN] == TAIL_VERSION) ||
+                 (len == MSTATE_LEN2 && buf[VEE_STATE_LEN] == 2) ||
                  (len == MSTATE_LEN1 && buf[VEE_STATE_LEN] == 1)) ||
+               (len == MSTATE_LEN && (buf[MSTATE_LEN2] & ~ST_DEFERRED)) ||
                vee_state_decode(buf, VEE_STATE_LEN, &m->vs) != AH_OK) {
         /* a state this code cannot read: start afresh rather than stop the
          * head-end; the next reads re-baseline the meter */
@@ -261,14 +325,21 @@ static int mstate_load(struct pipe *p, size_t ci)
         m->gap_until = g > 0 ? (uint64_t)g : 0;
     } else {
         stored = true;
+        deferred = len != MSTATE_LEN || (buf[MSTATE_LEN2] & ST_DEFERRED);
         m->gap_until = store_rec_get_be64(buf + VEE_STATE_LEN + 1);
         held_from = store_rec_get_be64(buf + VEE_STATE_LEN + 9);
-        for (size_t i = 0; len == MSTATE_LEN && i < FREEZES; i++) {
+        for (size_t i = 0; len >= MSTATE_LEN2 && i < FREEZES; i++) {
             m->frz[i].at = (int64_t)store_rec_get_be64(buf + MSTATE_LEN1 + i * 16);
             m->frz[i].fwd = (int64_t)store_rec_get_be64(buf + MSTATE_LEN1 + i * 16 + 8);
         }
     }
     m->loaded = true;
+    m->saved_held = held_from;
+    m->lazy = 0;
+    /* reads validated clean after the state was written (lazy state): the
+     * validator goes over them again, silently, to where it was */
+    if (stored && !deferred && (rc = lazy_replay(p, ci)) != AH_OK)
+        return rc;
     if (held_from && (rc = hold_reload(p, ci, held_from)) != AH_OK)
         return rc;
     /* reads stored after the last validated one were deferred (PIPE_HAS_DEFER)
@@ -277,7 +348,7 @@ static int mstate_load(struct pipe *p, size_t ci)
      * read behind the whole window) has all its stored reads so: skipping
      * them would leave them unjudged and unpublished for good, since they
      * are stored and never asked for again. */
-    if (!stored)
+    if (!stored || !deferred)
         return AH_OK;
     uint64_t from = (m->vs.have & VEE_ST_SEQ) ? (uint64_t)m->vs.last_end + 1 : 0;
     return store_reads_each(p->st, p->midx[ci], from, UINT64_MAX, defer_reload_one,
@@ -287,6 +358,8 @@ static int mstate_load(struct pipe *p, size_t ci)
 static int mstate_put(struct pipe *p, size_t ci)
 {
     struct mstate *m = &p->ms[ci];
+    m->saved_held = m->nhold ? m->hold[0].end : 0;
+    m->lazy = 0;
     uint8_t buf[MSTATE_LEN];
     int n = vee_state_encode(&m->vs, buf, VEE_STATE_LEN);
     if (n < 0)
@@ -298,6 +371,7 @@ static int mstate_put(struct pipe *p, size_t ci)
         store_rec_put_be64(buf + MSTATE_LEN1 + i * 16, (uint64_t)m->frz[i].at);
         store_rec_put_be64(buf + MSTATE_LEN1 + i * 16 + 8, (uint64_t)m->frz[i].fwd);
     }
+    buf[MSTATE_LEN2] = m->ndefer ? ST_DEFERRED : 0;
     return store_batch_put_meter_state(p->st, p->midx[ci], buf, sizeof buf);
 }
 
@@ -551,6 +625,16 @@ static bool earlier_in_batch(const struct pipe *p, const struct pipe_read *r)
 
 static int validate_seq(struct pipe *p, size_t ci, const struct pipe_read *r);
 
+static void lazy_add(struct pipe *p, size_t ci)
+{
+    struct mstate *m = &p->ms[ci];
+    m->lazy++;
+    if (!m->in_lazy) {
+        m->in_lazy = true;
+        p->lazyl[p->nlazy++] = ci;
+    }
+}
+
 struct flush_ctx {
     struct pipe *p;
     size_t ci, k; /* next deferred entry */
@@ -599,6 +683,7 @@ static int defer_flush(struct pipe *p, size_t ci)
     free(m->defer);
     m->defer = NULL;
     m->ndefer = 0;
+    m->dirty = true; /* ST_DEFERRED cleared with the reads it covered */
     return rc;
 }
 
@@ -631,6 +716,7 @@ static int defer_push(struct pipe *p, size_t ci, const struct pipe_read *r)
     memmove(m->defer + at + 1, m->defer + at, (m->ndefer - at) * sizeof *m->defer);
     m->defer[at] = *r;
     m->ndefer++;
+    m->dirty = true; /* ST_DEFERRED: what follows last_end waits unjudged */
     struct store_rec rec = r->rec;
     rec.quality = r->rec.source == STORE_REC_BACKFILL ? VEE_F_BACKFILLED : 0;
     return store_batch_put_read(p->st, r->meter, r->end, &rec);
@@ -695,6 +781,7 @@ static int validate_seq(struct pipe *p, size_t ci, const struct pipe_read *r)
     to_input(r, &in);
     struct vee_result res;
     struct store_rec rec = r->rec;
+    bool had_seq = (m->vs.have & VEE_ST_SEQ) != 0;
     rc = vee_eval(&p->info[ci], &p->thr, &m->vs, &in, now_s(p), &res);
     if (rc == AH_ERANGE) {
         /* not after the last validated read: a duplicate (already stored:
@@ -704,6 +791,7 @@ static int validate_seq(struct pipe *p, size_t ci, const struct pipe_read *r)
         if (store_has_read(p->st, r->meter, r->end) || earlier_in_batch(p, r))
             return AH_OK;
         rec.quality = res.flags;
+        m->dirty = true; /* stored before last_end: never replayed (lazy state) */
         if ((rc = store_batch_put_read(p->st, r->meter, r->end, &rec)) != AH_OK)
             return rc;
         if (m->vs.active != 0)
@@ -720,12 +808,20 @@ static int validate_seq(struct pipe *p, size_t ci, const struct pipe_read *r)
         ah_log(AH_LOG_WARN, "pipeline", "meter %s at %s: read refused by validation",
                meter_id(p, ci), at);
         rec.quality = VEE_F_JUMPING; /* an impossible register value */
+        m->dirty = true;
         return store_batch_put_read(p->st, r->meter, r->end, &rec);
     }
     if (rc)
         return rc;
     rec.quality = res.flags;
-    m->dirty = true;
+    /* lazy only when a replay from the stored record would judge it alike:
+     * clean, no transition, nothing read beside the record, not the first */
+    if (had_seq && !res.ntrans && vee_is_billable(res.flags) &&
+        !(r->has & (PIPE_HAS_COVER | PIPE_HAS_CLEAR_COUNT | PIPE_HAS_SERIAL |
+                    PIPE_HAS_FREEZE)))
+        lazy_add(p, ci);
+    else
+        m->dirty = true;
     if ((rc = store_batch_put_read(p->st, r->meter, r->end, &rec)) != AH_OK)
         return rc;
     for (unsigned i = 0; i < res.ntrans; i++) {
@@ -1434,16 +1530,19 @@ static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
     }
     if (rc == AH_OK)
         rc = releases_tick(p, rel, nrel);
-    for (size_t ci = 0; ci < p->cfg->n_meters; ci++)
-        if (p->ms[ci].ndefer)
-            defer_trim(&p->ms[ci]);
+    /* only a meter touched in this batch can have deferred its backfill */
+    for (size_t k = 0; k < p->ntouched; k++)
+        if (p->ms[p->touched[k]].ndefer)
+            defer_trim(&p->ms[p->touched[k]]);
     size_t k = 0;
     for (; k < p->ntouched && rc == AH_OK; k++) {
         size_t ci = p->touched[k];
-        p->ms[ci].touched = false;
-        if (p->ms[ci].dirty) {
+        struct mstate *m = &p->ms[ci];
+        m->touched = false;
+        if (m->dirty || m->lazy >= LAZY_MAX ||
+            (m->nhold ? m->hold[0].end : 0) != m->saved_held) {
             rc = mstate_put(p, ci);
-            p->ms[ci].dirty = false;
+            m->dirty = false;
         }
     }
     /* on a failure the rest stay listed for the next batch */
@@ -1477,8 +1576,11 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
                 p->ms[ci].nhold = 0;
                 p->ms[ci].touched = false;
                 p->ms[ci].ndefer = 0; /* reloaded from the store with the state */
+                p->ms[ci].lazy = 0;     /* replayed from the store with it */
+                p->ms[ci].in_lazy = false;
             }
         p->ntouched = 0;
+        p->nlazy = 0;
         batch_begin(p);
         pthread_mutex_lock(&p->lock);
         p->stats.commit_errors++;
@@ -1598,6 +1700,37 @@ int pipe_push_link(pipe_t *p, const char *link, const char *endpoint, bool up,
     return AH_OK;
 }
 
+/* The states the lazy ones left behind, when the writer stops, in batches
+ * of LAZY_FLUSH meters (a city's worth in one batch would be hundreds of
+ * MB held twice). A failure leaves them to the replay at the next load. */
+#define LAZY_FLUSH 4096
+static void lazy_flush(struct pipe *p)
+{
+    size_t k = 0, written = 0;
+    int rc = AH_OK;
+    while (k < p->nlazy && rc == AH_OK) {
+        pthread_mutex_lock(&p->store_lock);
+        batch_begin(p);
+        size_t n = 0;
+        for (; k < p->nlazy && n < LAZY_FLUSH && rc == AH_OK; k++) {
+            size_t ci = p->lazyl[k];
+            if (p->ms[ci].loaded && p->ms[ci].lazy && (rc = mstate_put(p, ci)) == AH_OK)
+                n++;
+        }
+        if (rc == AH_OK && n)
+            rc = batch_commit(p);
+        pthread_mutex_unlock(&p->store_lock);
+        written += n;
+    }
+    if (rc != AH_OK)
+        ah_log(AH_LOG_WARN, "pipeline",
+               "writing meter states at stop failed (%s): rebuilt from the reads at the "
+               "next start",
+               ah_strerror(rc));
+    ah_log(AH_LOG_DEBUG, "pipeline", "%zu meter states written at stop", written);
+    p->nlazy = 0;
+}
+
 static void *pipe_writer(void *arg)
 {
     struct pipe *p = arg;
@@ -1622,6 +1755,8 @@ static void *pipe_writer(void *arg)
         }
         if (p->len == 0 && p->nlq == 0 && p->stopping) {
             pthread_mutex_unlock(&p->lock);
+            if (p->cfg)
+                lazy_flush(p);
             break;
         }
         struct pipe_link_ev lev[PIPE_LINK_EVENTS_MAX];
@@ -1789,9 +1924,10 @@ static int setup_vee(struct pipe *p, const struct pipe_vee *v)
     p->info = calloc(nm, sizeof *p->info);
     p->ms = calloc(nm, sizeof *p->ms);
     p->touched = malloc(nm * sizeof *p->touched);
+    p->lazyl = malloc(nm * sizeof *p->lazyl);
     p->dist_by_name = calloc(c->n_districts ? c->n_districts : 1, sizeof *p->dist_by_name);
     p->dist = calloc(c->n_districts ? c->n_districts : 1, sizeof *p->dist);
-    if (!p->info || !p->ms || !p->dist || !p->touched || !p->dist_by_name)
+    if (!p->info || !p->ms || !p->dist || !p->touched || !p->lazyl || !p->dist_by_name)
         return AH_ENOMEM;
     p->max_store = 0;
     for (size_t i = 0; i < c->n_meters; i++) {
@@ -1832,6 +1968,7 @@ static void free_vee(struct pipe *p)
     free(p->dist);
     free(p->dist_by_name);
     free(p->touched);
+    free(p->lazyl);
     free(p->by_store);
     free(p->ms);
     free(p->info);

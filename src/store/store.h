@@ -33,7 +33,11 @@
 
 /* Schema of the column families and key layouts (meta "schema"). A store
  * written by a newer schema is refused; docs/storage.md lists the versions. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
+/* First byte of an outbox row holding a chunk of consecutive messages
+ * (schema 2, docs/storage.md "outbox chunks"); a schema 1 row holds one
+ * message, whose first byte (wire.h WIRE_OUTBOX_VERSION) is never this. */
+#define STORE_OUTBOX_CHUNK 0xFF
 
 /* Longest meter id accepted by the registry (bytes, no NUL). */
 #define STORE_METER_ID_MAX 64
@@ -115,7 +119,8 @@ int store_batch_put_event(store_t *s, uint64_t t, uint32_t meter, uint16_t type,
                           const void *bytes, size_t len);
 
 /* Add the exact message published with sequence seq (>= 1). bytes: borrowed,
- * copied. */
+ * copied. Consecutive messages of one batch are stored as one chunk row
+ * (one RocksDB key per batch instead of one per message). */
 int store_batch_put_outbox(store_t *s, uint64_t seq, const void *bytes, size_t len);
 
 /* Add the per-meter validation state of meter. bytes: borrowed, copied. */
@@ -202,8 +207,9 @@ typedef int (*store_outbox_fn)(void *ctx, uint64_t seq, const uint8_t *bytes, si
 int store_outbox_each(store_t *s, uint64_t from, uint64_t to, store_outbox_fn fn,
                       void *ctx);
 
-/* Delete every message with seq < bound (retention). The sequence keeps
- * counting from where it was. */
+/* Delete every message with seq < bound (retention); the rest of a chunk
+ * that straddles bound is rewritten as a chunk starting at bound. The
+ * sequence keeps counting from where it was. */
 int store_delete_outbox_before(store_t *s, uint64_t bound);
 
 /* First sequence still in the outbox, or store_next_seq() when empty. */

@@ -157,13 +157,31 @@ class Store:
 
     def outbox(self):
         """Every outbox message as (seq, topic, body bytes) in sequence order
-        (docs/storage.md: key u64 BE; value: version 1, published ms u64 BE,
-        topic length u16 BE, topic, body)."""
+        (docs/storage.md: key u64 BE = first sequence of the row; a row is a
+        chunk (0xFF, count u32 BE, count x (length u32 BE, message)) or, in
+        a schema 1 store, one message; a message: version 1, published ms
+        u64 BE, topic length u16 BE, topic, body)."""
         out = []
         for k, v in self._each("outbox"):
-            if len(k) != 8 or len(v) < 11 or v[0] != 1:
-                raise StoreError(f"outbox entry {k.hex()}: {v[:11].hex()}")
-            tlen = struct.unpack_from(">H", v, 9)[0]
-            out.append((struct.unpack(">Q", k)[0], v[11:11 + tlen].decode(),
-                        v[11 + tlen:]))
+            if len(k) != 8:
+                raise StoreError(f"outbox key {k.hex()}")
+            for seq, m in outbox_row(struct.unpack(">Q", k)[0], v):
+                if len(m) < 11 or m[0] != 1:
+                    raise StoreError(f"outbox message {seq}: {m[:11].hex()}")
+                tlen = struct.unpack_from(">H", m, 9)[0]
+                out.append((seq, m[11:11 + tlen].decode(), m[11 + tlen:]))
         return out
+
+
+def outbox_row(first, v):
+    """The (seq, message bytes) of one outbox row (see Store.outbox)."""
+    if not v or v[0] != 0xFF:
+        return [(first, v)]
+    n, at, out = struct.unpack_from(">I", v, 1)[0], 5, []
+    for i in range(n):
+        ln = struct.unpack_from(">I", v, at)[0]
+        out.append((first + i, v[at + 4:at + 4 + ln]))
+        at += 4 + ln
+    if at != len(v):
+        raise StoreError(f"outbox chunk {first}: {len(v) - at} bytes left over")
+    return out

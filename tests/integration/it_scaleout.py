@@ -113,10 +113,8 @@ def outbox(d):
     (docs/storage.md, wire.h outbox record): {seq: body}."""
     out = {}
     with Store(os.path.join(d, "store")) as st:
-        for k, v in st._each("outbox"):
-            check(len(k) == 8 and v[0] == 1, "outbox record")
-            tl = struct.unpack(">H", v[9:11])[0]
-            out[struct.unpack(">Q", k)[0]] = json.loads(v[11 + tl:], parse_float=Decimal)
+        for seq, topic, body in st.outbox():
+            out[seq] = json.loads(body, parse_float=Decimal)
     return out
 
 
