@@ -403,9 +403,7 @@ static void collect(met_t *m, void *arg)
     met_set(met_series(m, "amihead_store_batches_total", "Store write batches committed",
                        MET_COUNTER, NULL),
             (double)(b.batches + ps.batches));
-    met_set(met_series(m, "amihead_store_write_errors_total",
-                       "Store batch commits that failed", MET_COUNTER, NULL),
-            (double)(b.commit_errors + ps.commit_errors));
+    /* failed commits: amihead_store_commit_errors_total, the writer's own */
     met_set(met_series(m, "amihead_publish_backlog",
                        "Reads read but not yet stored and published", MET_GAUGE, NULL),
             (double)((ps.pushed - ps.written)));

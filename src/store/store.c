@@ -59,10 +59,25 @@ struct store {
     uint32_t ob_n;     /* messages in it, 0 none */
     uint32_t next_meter;
     char headend_id[STORE_HEADEND_ID_MAX + 1];
-    char detail[DETAIL_MAX];
 };
 
 static _Thread_local char open_detail[DETAIL_MAX];
+/* The last failure text of each thread, with the store it belongs to: the
+ * writer commits while the replay thread and gap queries read, each under
+ * a lock of its own, so a text kept in the store_t would be written by two
+ * threads at once and logged torn or with the other's words (issue 15). */
+static _Thread_local struct {
+    const store_t *s;
+    char text[DETAIL_MAX];
+} tl_err;
+
+static char *detail_of(const store_t *s)
+{
+    if (!s)
+        return open_detail;
+    tl_err.s = s;
+    return tl_err.text;
+}
 
 /* ---- error translation (the one place) -------------------------------- */
 
@@ -88,7 +103,7 @@ int store_err_from_rocksdb(const char *msg)
  * were doing) in the detail buffer, free it, return the ah_err. */
 static int err_take(store_t *s, char *err, const char *what)
 {
-    char *dst = s ? s->detail : open_detail;
+    char *dst = detail_of(s);
     int rc = store_err_from_rocksdb(err);
     snprintf(dst, DETAIL_MAX, "%s: %s", what, err);
     rocksdb_free(err);
@@ -101,7 +116,7 @@ static int fail(store_t *s, int rc, const char *fmt, ...)
 
 static int fail(store_t *s, int rc, const char *fmt, ...)
 {
-    char *dst = s ? s->detail : open_detail;
+    char *dst = detail_of(s);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(dst, DETAIL_MAX, fmt, ap);
@@ -111,7 +126,9 @@ static int fail(store_t *s, int rc, const char *fmt, ...)
 
 const char *store_last_error(const store_t *s)
 {
-    return s ? s->detail : open_detail;
+    if (!s)
+        return open_detail;
+    return tl_err.s == s ? tl_err.text : "";
 }
 
 const char *store_headend_id(const store_t *s)
@@ -543,9 +560,10 @@ int store_open(const char *path, const struct store_opts *opts, store_t **out)
     return AH_OK;
 
 out_copy_detail:
-    if (!s->detail[0])
-        snprintf(s->detail, DETAIL_MAX, "store %s: %s", path, ah_strerror(rc));
-    snprintf(open_detail, DETAIL_MAX, "%s", s->detail);
+    if (tl_err.s != s || !tl_err.text[0])
+        snprintf(open_detail, DETAIL_MAX, "store %s: %s", path, ah_strerror(rc));
+    else
+        snprintf(open_detail, DETAIL_MAX, "%s", tl_err.text);
 out_free:
     free(names);
     free(cf_opts);

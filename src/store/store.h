@@ -86,10 +86,12 @@ int store_free_bytes(const char *path, uint64_t *free_bytes);
 void store_close(store_t **s);
 
 /*
- * Text of the last failure of this store (RocksDB's own message, e.g.
- * "IO error: No space left on device ..."), or of the last failed
- * store_open() of this thread when s is NULL. "" when none. Borrowed: valid
- * until the next call on s (or the next store_open() in this thread).
+ * Text of the last failure of this store in the calling thread (RocksDB's
+ * own message, e.g. "IO error: No space left on device ..."), or of the
+ * last failed store_open() of this thread when s is NULL. "" when none, or
+ * when this thread's last failure was another store's. Each thread has its
+ * own (the writer, the replay thread and gap queries fail independently).
+ * Borrowed: valid until this thread's next store call.
  */
 const char *store_last_error(const store_t *s);
 

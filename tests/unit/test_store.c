@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -613,6 +614,48 @@ static void test_outbox_chunks(void **state)
     assert_int_equal(store_outbox_first_seq(f->s), 4);
 }
 
+/* Issue 15: the failure text is the calling thread's own. Two threads
+ * failing on one store at once (the writer's commit, a retention delete)
+ * each read back their own words, never the other's or a torn mix. */
+struct err_worker {
+    store_t *s;
+    bool commit;
+    int wrong;
+};
+
+static void *err_work(void *arg)
+{
+    struct err_worker *w = arg;
+    const char *want = w->commit ? "commit batch:" : "delete old events:";
+    for (int i = 0; i < 20000; i++) {
+        int rc = w->commit ? store_batch_commit(w->s, false)
+                           : store_delete_events_before(w->s, 1);
+        const char *why = store_last_error(w->s);
+        if (rc != AH_ENOTSUP || strncmp(why, want, strlen(want)) != 0 ||
+            !strstr(why, "read-only"))
+            w->wrong++;
+    }
+    return NULL;
+}
+
+static void test_last_error_per_thread(void **state)
+{
+    struct fx *f = *state;
+    struct store_opts ro = {.read_only = true};
+    store_t *s = NULL;
+    assert_int_equal(store_open(f->dir, &ro, &s), AH_OK);
+    struct err_worker a = {s, true, 0}, b = {s, false, 0};
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, err_work, &a), 0);
+    assert_int_equal(pthread_create(&tb, NULL, err_work, &b), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(a.wrong, 0);
+    assert_int_equal(b.wrong, 0);
+    assert_string_equal(store_last_error(s), ""); /* this thread failed nothing */
+    store_close(&s);
+}
+
 static void test_newer_schema_refused(void **state)
 {
     struct fx *f = *state;
@@ -859,6 +902,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_in_time_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_chunks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_last_error_per_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_record_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_beside_writer, setup, teardown),
