@@ -95,6 +95,9 @@ struct mstate {
     uint64_t saved_held; /* held_from as last written */
     uint32_t lazy;       /* clean reads validated since the state was written */
     bool in_lazy;        /* listed in pipe.lazyl */
+    /* its stored state or reads could not be read back: its reads are
+     * stored as collected, unvalidated and unpublished, until a restart */
+    bool bad;
     struct pipe_read *defer; /* stored, not yet validated (PIPE_HAS_DEFER) */
     size_t ndefer;
 };
@@ -137,6 +140,8 @@ struct pipe {
     /* full disk (store.h reserve_bytes): the writer holds its batch and the
      * queue fills, so collection pauses; these say so (pipe_set_metrics) */
     struct met_series *m_full, *m_commit_err, *m_replay_drop;
+    struct met_series *m_split, *m_unvalidated;
+    bool raw; /* store the batch's reads as collected (write_batch's last resort) */
     bool full_hold; /* the writer holds a batch for lack of space */
 
     /* validation (NULL cfg: plain store writer) */
@@ -287,6 +292,11 @@ static int lazy_replay(struct pipe *p, size_t ci)
     return rc;
 }
 
+static int mstate_read(struct pipe *p, size_t ci);
+
+/* The state of meter ci, read back once: after a failure (a stored read or
+ * state that cannot be decoded, a store error) nothing of it stays half
+ * loaded, and the meter is tried again by the next caller. */
 static int mstate_load(struct pipe *p, size_t ci)
 {
     struct mstate *m = &p->ms[ci];
@@ -296,6 +306,20 @@ static int mstate_load(struct pipe *p, size_t ci)
     }
     if (m->loaded)
         return AH_OK;
+    int rc = mstate_read(p, ci);
+    if (rc != AH_OK) {
+        m->loaded = false;
+        m->nhold = 0;
+        m->ndefer = 0;
+        m->lazy = 0;
+        m->dirty = false;
+    }
+    return rc;
+}
+
+static int mstate_read(struct pipe *p, size_t ci)
+{
+    struct mstate *m = &p->ms[ci];
     uint8_t buf[MSTATE_LEN + 16];
     size_t len = 0;
     int rc = store_get_meter_state(p->st, p->midx[ci], buf, sizeof buf, &len);
@@ -737,13 +761,17 @@ static int validate_one(struct pipe *p, const struct pipe_read *r)
 {
     size_t ci = r->meter <= p->max_store ? p->by_store[r->meter] : SIZE_MAX;
     if (r->has & PIPE_HAS_FLUSH) {
-        if (ci == SIZE_MAX)
+        if (ci == SIZE_MAX || p->ms[ci].bad)
             return AH_OK;
         int rc = mstate_load(p, ci);
         return rc ? rc : defer_flush(p, ci);
     }
     if (ci == SIZE_MAX) /* not in this config: store as collected */
         return store_batch_put_read(p->st, r->meter, r->end, &r->rec);
+    if (p->ms[ci].bad) { /* see write_batch */
+        met_add(p->m_unvalidated, 1);
+        return store_batch_put_read(p->st, r->meter, r->end, &r->rec);
+    }
     int rc = mstate_load(p, ci);
     if (rc)
         return rc;
@@ -869,6 +897,8 @@ static int gap_stage(struct pipe *p, size_t ci, uint64_t first, uint64_t last)
  * missing: reported once, never estimated. */
 static int gaps_meter(struct pipe *p, size_t ci, int64_t now)
 {
+    if (p->ms[ci].bad)
+        return AH_OK;
     int rc = mstate_load(p, ci);
     if (rc)
         return rc;
@@ -1500,7 +1530,7 @@ static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
 {
     *nrel = 0;
     int rc = AH_OK;
-    if (!p->cfg) {
+    if (!p->cfg || p->raw) {
         for (size_t i = 0; i < n && rc == AH_OK; i++)
             if (!(r[i].has & PIPE_HAS_FLUSH))
                 rc = store_batch_put_read(p->st, r[i].meter, r[i].end, &r[i].rec);
@@ -1527,9 +1557,19 @@ static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
             rc = districts_tick(p, now);
         if (rc == AH_OK)
             p->last_tick_s = now;
+        if (rc != AH_OK) { /* must not sink the reads: tried again next interval */
+            ah_log(AH_LOG_ERROR, "pipeline", "gap and district pass failed: %s (%s)",
+                   ah_strerror(rc), store_last_error(p->st));
+            p->last_tick_s = now;
+            rc = AH_OK;
+        }
     }
-    if (rc == AH_OK)
-        rc = releases_tick(p, rel, nrel);
+    if (rc == AH_OK && (rc = releases_tick(p, rel, nrel)) != AH_OK) {
+        /* a request that fails stays in the spool: tried with the next batch */
+        ah_log(AH_LOG_ERROR, "release", "applying release requests failed: %s (%s)",
+               ah_strerror(rc), store_last_error(p->st));
+        rc = AH_OK;
+    }
     /* only a meter touched in this batch can have deferred its backfill */
     for (size_t k = 0; k < p->ntouched; k++)
         if (p->ms[p->touched[k]].ndefer)
@@ -1551,6 +1591,40 @@ static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
     p->cur = NULL;
     p->ncur = 0;
     return rc;
+}
+
+static void write_batch(struct pipe *p, struct pipe_read *r, size_t n);
+
+/* A batch whose build failed is never dropped (issue 15): its halves are
+ * built again, each on its own, down to the one read that fails; that one
+ * is stored as collected — unvalidated, unpublished — and its meter with
+ * it from then on (mstate.bad): what cannot be read back of a meter must
+ * neither sink its neighbours' reads nor lose its own. */
+static void write_split(struct pipe *p, struct pipe_read *r, size_t n, int why)
+{
+    met_add(p->m_split, 1);
+    if (n > 1) {
+        size_t h = n / 2;
+        ah_log(AH_LOG_WARN, "pipeline", "batch split: %zu and %zu reads built again", h,
+               n - h);
+        write_batch(p, r, h);
+        write_batch(p, r + h, n - h);
+        return;
+    }
+    if (n == 0 || !p->cfg || p->raw || (r->has & PIPE_HAS_FLUSH))
+        return;
+    size_t ci = r->meter <= p->max_store ? p->by_store[r->meter] : SIZE_MAX;
+    if (ci != SIZE_MAX) {
+        p->ms[ci].bad = true;
+        ah_log(AH_LOG_ERROR, "pipeline",
+               "meter %s: its stored state or reads cannot be read back (%s); its reads "
+               "are stored as collected, not validated or published, until a restart",
+               meter_id(p, ci), ah_strerror(why));
+    }
+    met_add(p->m_unvalidated, 1);
+    p->raw = true;
+    write_batch(p, r, 1);
+    p->raw = false;
 }
 
 /* Write up to n reads (sorted in place) as one batch; on a commit failure
@@ -1578,6 +1652,7 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
                 p->ms[ci].ndefer = 0; /* reloaded from the store with the state */
                 p->ms[ci].lazy = 0;     /* replayed from the store with it */
                 p->ms[ci].in_lazy = false;
+                p->ms[ci].dirty = false;
             }
         p->ntouched = 0;
         p->nlazy = 0;
@@ -1587,6 +1662,7 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
         p->last_err = rc;
         pthread_mutex_unlock(&p->lock);
         pthread_mutex_unlock(&p->store_lock);
+        write_split(p, r, n, rc);
         return;
     }
     if (store_batch_count(p->st) == 0) {
@@ -2091,6 +2167,15 @@ void pipe_set_metrics(pipe_t *p, met_t *m)
     p->m_commit_err =
         met_series(m, "amihead_store_commit_errors_total",
                    "Store commits that failed (each retry counts)", MET_COUNTER, NULL);
+    p->m_split = met_series(m, "amihead_pipeline_batch_splits_total",
+                            "Writer batches whose build failed and were split and built "
+                            "again (no read dropped)",
+                            MET_COUNTER, NULL);
+    p->m_unvalidated =
+        met_series(m, "amihead_pipeline_unvalidated_reads_total",
+                   "Reads stored as collected, not validated or published: their "
+                   "meter's stored state or reads could not be read back (see the log)",
+                   MET_COUNTER, NULL);
     if (p->pub)
         p->m_replay_drop = met_series(m, "amihead_replay_dropped_total",
                                       "Replay requests left unanswered: the peer had "

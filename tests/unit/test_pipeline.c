@@ -21,6 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <rocksdb/c.h>
+
 #include "ah_clock.h"
 #include "ah_err.h"
 #include "config.h"
@@ -425,6 +427,53 @@ static void test_lazy_state_replayed_after_crash(void **state)
         assert_int_equal(quality(x, k) & VEE_FAULT_MASK, 0);
 }
 
+/* Issue 15: a batch whose build fails loses none of its reads. Meter 0's
+ * stored reads hold a damaged record after its state (a disk that flipped
+ * bits), so loading its state fails: the batch is split, meter 1's read is
+ * validated and stored as ever, meter 0's is stored as collected (before:
+ * both dropped, the batch abandoned). */
+static void put_raw(const char *dir, const uint8_t *k, size_t klen, const char *v)
+{
+    const char *names[6] = {"default", "reads", "events", "outbox", "meters", "meta"};
+    rocksdb_options_t *o = rocksdb_options_create();
+    const rocksdb_options_t *co[6] = {o, o, o, o, o, o};
+    rocksdb_column_family_handle_t *h[6];
+    char *err = NULL;
+    rocksdb_t *db = rocksdb_open_column_families(o, dir, 6, names, co, h, &err);
+    assert_null(err);
+    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+    rocksdb_put_cf(db, wo, h[1], (const char *)k, klen, v, strlen(v), &err);
+    assert_null(err);
+    rocksdb_writeoptions_destroy(wo);
+    for (int i = 0; i < 6; i++)
+        rocksdb_column_family_handle_destroy(h[i]);
+    rocksdb_close(db);
+    rocksdb_options_destroy(o);
+}
+
+static void push_at(pipe_t *p, const struct fx *x, int i, uint64_t end, int64_t fwd,
+                    int64_t freeze_at, int64_t freeze_fwd);
+
+static void test_failed_build_drops_no_read(void **state)
+{
+    struct fx *x = *state;
+    lazy_reads(x, 0, 4); /* meter 0's state: last_end END(3) */
+    store_close(&x->st);
+    uint8_t k[STORE_REC_READ_KEY_LEN];
+    store_rec_read_key(k, x->midx[0], END(4));
+    put_raw(x->store, k, sizeof k, "bits flipped");
+    assert_int_equal(store_open(x->store, NULL, &x->st), AH_OK);
+    char reldir[256];
+    pipe_t *p = start(x, reldir, sizeof reldir);
+    push(p, x, 5, 1234700);
+    push_at(p, x, 1, END(5), 500000, 0, 0);
+    assert_int_equal(pipe_stop(&p), AH_OK);
+    struct store_rec r;
+    assert_int_equal(store_get_read(x->st, x->midx[1], END(5), &r), AH_OK);
+    assert_int_equal(store_get_read(x->st, x->midx[0], END(5), &r), AH_OK);
+    assert_int_equal(r.imp_total, 1234700);
+}
+
 /* One read of meter i (0 customer, 1 district meter) at end with the
  * forward register fwd; freeze_at > 0 adds a daily freeze. */
 static void push_at(pipe_t *p, const struct fx *x, int i, uint64_t end, int64_t fwd,
@@ -517,6 +566,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_freeze_is_a_day_boundary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lazy_state_replayed_after_crash, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_failed_build_drops_no_read, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
