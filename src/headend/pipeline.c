@@ -649,6 +649,72 @@ static bool earlier_in_batch(const struct pipe *p, const struct pipe_read *r)
 
 static int validate_seq(struct pipe *p, size_t ci, const struct pipe_read *r);
 
+/* ---- late reads --------------------------------------------------------- */
+
+/* Stored neighbours of a late read: the last forward register before it
+ * (within a day) and the first after it. */
+struct nb {
+    bool have;
+    uint64_t end;
+    int64_t v;
+};
+
+static int nb_last(void *vctx, uint32_t meter, uint64_t end, const struct store_rec *r)
+{
+    (void)meter;
+    struct nb *n = vctx;
+    if (r->present & STORE_REC_HAS_IMP_TOTAL)
+        *n = (struct nb){true, end, r->imp_total};
+    return 0;
+}
+
+static int nb_first(void *vctx, uint32_t meter, uint64_t end, const struct store_rec *r)
+{
+    nb_last(vctx, meter, end, r);
+    return ((struct nb *)vctx)->have; /* 1 stops at the first */
+}
+
+/* A read older than the meter's last validated one cannot be sequenced by
+ * the validator, but it must not reach billing unjudged (issue 15): its
+ * time must be on the grid, and its forward register must lie between its
+ * stored neighbours' as a healthy meter could have moved it (REVERSED for a
+ * decrease that is no rollover, JUMPING beyond jump_factor × Emax per
+ * interval). Returns the fault flags found. */
+static int late_check(struct pipe *p, size_t ci, const struct pipe_read *r, uint32_t *flags)
+{
+    const struct vee_meter_info *mi = &p->info[ci];
+    *flags = 0;
+    int64_t local = (int64_t)r->end + mi->tz_offset_s;
+    if (local - floor_div(local, p->step_s) * p->step_s != 0) {
+        *flags = VEE_F_TIME_INVALID;
+        return AH_OK;
+    }
+    if (!(r->rec.present & STORE_REC_HAS_IMP_TOTAL))
+        return AH_OK;
+    struct nb a = {0}, b = {0};
+    uint64_t from = r->end > 86400 ? r->end - 86400 : 0;
+    int rc = store_reads_each(p->st, r->meter, from, r->end, nb_last, &a);
+    if (rc == AH_OK)
+        rc = store_reads_each(p->st, r->meter, r->end + 1, UINT64_MAX, nb_first, &b);
+    if (rc != AH_OK && rc != 1)
+        return rc;
+    int64_t emax = vee_emax(mi);
+    const struct nb *side[2] = {&a, &b};
+    for (int i = 0; i < 2; i++) {
+        if (!side[i]->have)
+            continue;
+        int64_t lo = i ? r->rec.imp_total : a.v, hi = i ? b.v : r->rec.imp_total;
+        uint64_t t0 = i ? r->end : a.end, t1 = i ? b.end : r->end;
+        int64_t span = (int64_t)(t1 - t0) / p->step_s;
+        int64_t adv = vee_wrap_advance(mi, &p->thr, lo, hi, span > 0 ? span : 1);
+        if (adv < 0)
+            *flags |= VEE_F_REVERSED;
+        else if ((double)adv > p->thr.jump_factor * (double)emax * (double)(span > 0 ? span : 1))
+            *flags |= VEE_F_JUMPING;
+    }
+    return AH_OK;
+}
+
 static void lazy_add(struct pipe *p, size_t ci)
 {
     struct mstate *m = &p->ms[ci];
@@ -818,8 +884,20 @@ static int validate_seq(struct pipe *p, size_t ci, const struct pipe_read *r)
          * flags and published only when no episode is open */
         if (store_has_read(p->st, r->meter, r->end) || earlier_in_batch(p, r))
             return AH_OK;
-        rec.quality = res.flags;
+        uint32_t late = 0;
+        if ((rc = late_check(p, ci, r, &late)) != AH_OK)
+            return rc;
+        rec.quality = res.flags | late;
         m->dirty = true; /* stored before last_end: never replayed (lazy state) */
+        if (late) { /* stored with its verdict, never published as clean */
+            char at[32];
+            ah_time_format((int64_t)r->end * 1000, at, sizeof at);
+            ah_log(AH_LOG_WARN, "pipeline", "meter %s at %s: late read %s", meter_id(p, ci),
+                   at, vee_flag_name(late & VEE_F_TIME_INVALID ? VEE_BIT_TIME_INVALID
+                                     : late & VEE_F_REVERSED   ? VEE_BIT_REVERSED
+                                                               : VEE_BIT_JUMPING));
+            return store_batch_put_read(p->st, r->meter, r->end, &rec);
+        }
         if ((rc = store_batch_put_read(p->st, r->meter, r->end, &rec)) != AH_OK)
             return rc;
         if (m->vs.active != 0)

@@ -277,6 +277,22 @@ static void test_late_backfill_stored(void **state)
     assert_int_equal(r.imp_total, 1020);
     assert_int_equal(store_get_read(x->st, x->midx[0], END(3), &r), AH_OK);
     assert_int_equal(r.imp_total, 1030);
+    assert_true(vee_is_billable(quality(x, 1)) && vee_is_billable(quality(x, 2)));
+
+    /* Issue 15: a late read is judged before billing sees it. Its register
+     * lies far above the read after it (an impossible jump, then a fall):
+     * before, it was stored and published clean (the validator could not
+     * sequence it); now it carries JUMPING and REVERSED and stays back. */
+    p = start(x, reldir, sizeof reldir);
+    push(p, x, 5, 1050);
+    push(p, x, 6, 1060);
+    assert_int_equal(pipe_stop(&p), AH_OK);
+    p = start(x, reldir, sizeof reldir);
+    push(p, x, 4, 99999900);
+    assert_int_equal(pipe_stop(&p), AH_OK);
+    assert_int_equal(quality(x, 4) & (VEE_F_JUMPING | VEE_F_REVERSED),
+                     VEE_F_JUMPING | VEE_F_REVERSED);
+    assert_false(vee_is_billable(quality(x, 4)));
 }
 
 static void push_src(pipe_t *p, const struct fx *x, int k, int64_t fwd, uint32_t has,
