@@ -93,57 +93,10 @@ static bool topic_match(const struct sub *s, const char *t, size_t tl)
     return tl >= s->topic_len && !memcmp(t, s->topic, s->topic_len);
 }
 
-/* Skip `"<segment>"` (wire.h: [A-Za-z0-9_.:-]) at *i. */
-static bool skip_seg(const char *b, size_t bl, size_t *i)
-{
-    if (*i >= bl || b[*i] != '"')
-        return false;
-    size_t k = *i + 1;
-    while (k < bl && b[k] != '"' && b[k] != '\\')
-        k++;
-    if (k >= bl || b[k] != '"')
-        return false;
-    *i = k + 1;
-    return true;
-}
-
-static bool skip_lit(const char *b, size_t bl, size_t *i, const char *lit)
-{
-    size_t n = strlen(lit);
-    if (bl - *i < n || memcmp(b + *i, lit, n))
-        return false;
-    *i += n;
-    return true;
-}
-
-/* The seq of a body that opens as the head-end writes every body
- * (wire.c head_begin: {"v":N,"type":"T","headend":"H","seq":S,...), read
- * without building a JSON tree (a tree per message cost the subscriber more
- * CPU than the head-end spent publishing it); 0 when it opens otherwise. */
-static uint64_t head_seq(const char *b, size_t bl)
-{
-    size_t i = 0;
-    if (!skip_lit(b, bl, &i, "{\"v\":"))
-        return 0;
-    while (i < bl && b[i] >= '0' && b[i] <= '9')
-        i++;
-    if (!skip_lit(b, bl, &i, ",\"type\":") || !skip_seg(b, bl, &i) ||
-        !skip_lit(b, bl, &i, ",\"headend\":") || !skip_seg(b, bl, &i) ||
-        !skip_lit(b, bl, &i, ",\"seq\":"))
-        return 0;
-    uint64_t v = 0;
-    size_t d = 0;
-    for (; i < bl && b[i] >= '0' && b[i] <= '9' && d < 19; i++, d++)
-        v = v * 10 + (uint64_t)(b[i] - '0');
-    if (!d || i >= bl || (b[i] != ',' && b[i] != '}') || (d > 1 && b[i - d] == '0'))
-        return 0;
-    return v;
-}
-
 /* The "seq" of a body, 0 if it has none. */
 static uint64_t body_seq(const void *b, size_t bl)
 {
-    uint64_t fast = head_seq(b, bl);
+    uint64_t fast = wire_body_seq(b, bl);
     if (fast)
         return fast;
     json_t *j = json_loadb(b, bl, 0, NULL);
