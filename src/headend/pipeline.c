@@ -1,12 +1,13 @@
 /*
  * pipeline — the single writer thread (see pipeline.h). Must not do I/O on
- * links; the store is touched only while holding p->store_lock.
+ * links. It owns the store's write batch; other threads only read the
+ * store (RocksDB reads are thread safe; gap queries need no lock).
  *
  * One batch = the reads taken from the queue, validated per meter in time
  * order (vee_eval with the meter's persisted state), their events and
  * outbox messages, the gap and district-day work that became due, and the
  * operator releases waiting in the spool; committed as one RocksDB batch
- * and published only after the commit (pub_commit).
+ * and published only after the commit (pub_committed).
  *
  * Reads are published when they can no longer become suspect: while a
  * rule that needs several reads in a row (STOPPED, CREEPING, imbalance,
@@ -129,7 +130,6 @@ struct pipe {
     pthread_t thread;
     pthread_mutex_t lock; /* queue, flags, stats */
     pthread_cond_t not_empty, not_full;
-    pthread_mutex_t store_lock; /* the store: writer's batches vs gap queries */
     struct pipe_read *q;        /* ring of PIPE_QUEUE_MAX */
     size_t head, len;
     struct pipe_link_ev lq[PIPE_LINK_EVENTS_MAX]; /* link outages, in order */
@@ -196,17 +196,21 @@ static int64_t window_start(const struct pipe *p, int64_t now)
 
 /* ---- batch begin / stage / commit ---------------------------------------- */
 
+/* The writer owns the batch (issue 15): it begins and commits it, and
+ * tells the publisher which sequences the commit made durable. */
 static void batch_begin(struct pipe *p)
 {
+    store_batch_begin(p->st);
     if (p->pub)
-        pub_begin(p->pub);
-    else
-        store_batch_begin(p->st);
+        pub_drop(p->pub);
 }
 
 static int batch_commit(struct pipe *p)
 {
-    return p->pub ? pub_commit(p->pub, p->sync) : store_batch_commit(p->st, p->sync);
+    int rc = store_batch_commit(p->st, p->sync);
+    if (rc == AH_OK && p->pub)
+        pub_committed(p->pub, store_next_seq(p->st));
+    return rc;
 }
 
 static const char *meter_id(const struct pipe *p, size_t ci)
@@ -1714,7 +1718,6 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
     size_t nrel = 0;
     if (n > 1)
         qsort(r, n, sizeof *r, cmp_read);
-    pthread_mutex_lock(&p->store_lock);
     batch_begin(p);
     int rc = build_batch(p, r, n, rel, &nrel);
     if (rc != AH_OK) {
@@ -1739,12 +1742,10 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
         p->stats.commit_errors++;
         p->last_err = rc;
         pthread_mutex_unlock(&p->lock);
-        pthread_mutex_unlock(&p->store_lock);
         write_split(p, r, n, rc);
         return;
     }
     if (store_batch_count(p->st) == 0) {
-        pthread_mutex_unlock(&p->store_lock);
         for (size_t i = 0; i < nrel; i++)
             unlink(rel[i]); /* requests that were refused */
         return;
@@ -1787,12 +1788,9 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
         pthread_mutex_unlock(&p->lock);
         if (give_up)
             break;
-        pthread_mutex_unlock(&p->store_lock);
         struct timespec ts = {0, 200 * 1000 * 1000};
         nanosleep(&ts, NULL);
-        pthread_mutex_lock(&p->store_lock);
     }
-    pthread_mutex_unlock(&p->store_lock);
     if (rc == AH_OK)
         for (size_t i = 0; i < nrel; i++)
             if (unlink(rel[i]) != 0)
@@ -1803,7 +1801,6 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
  * "meter" segment is the link name (docs/operations.md "Link outages"). */
 static void write_link_events(struct pipe *p, const struct pipe_link_ev *e, size_t n)
 {
-    pthread_mutex_lock(&p->store_lock);
     batch_begin(p);
     int rc = AH_OK;
     for (size_t i = 0; i < n && rc == AH_OK; i++) {
@@ -1829,7 +1826,6 @@ static void write_link_events(struct pipe *p, const struct pipe_link_ev *e, size
     }
     if (rc == AH_OK)
         rc = batch_commit(p);
-    pthread_mutex_unlock(&p->store_lock);
     if (rc != AH_OK)
         ah_log(AH_LOG_ERROR, "pipeline", "storing %zu link events failed: %s", n,
                ah_strerror(rc));
@@ -1863,7 +1859,6 @@ static void lazy_flush(struct pipe *p)
     size_t k = 0, written = 0;
     int rc = AH_OK;
     while (k < p->nlazy && rc == AH_OK) {
-        pthread_mutex_lock(&p->store_lock);
         batch_begin(p);
         size_t n = 0;
         for (; k < p->nlazy && n < LAZY_FLUSH && rc == AH_OK; k++) {
@@ -1873,7 +1868,6 @@ static void lazy_flush(struct pipe *p)
         }
         if (rc == AH_OK && n)
             rc = batch_commit(p);
-        pthread_mutex_unlock(&p->store_lock);
         written += n;
     }
     if (rc != AH_OK)
@@ -2139,7 +2133,6 @@ static void pipe_free(pipe_t *p)
 {
     pthread_cond_destroy(&p->not_full);
     pthread_cond_destroy(&p->not_empty);
-    pthread_mutex_destroy(&p->store_lock);
     pthread_mutex_destroy(&p->lock);
     free_vee(p);
     free(p->q);
@@ -2168,7 +2161,6 @@ int pipe_start_vee(store_t *st, bool sync, const struct pipe_vee *v, pipe_t **ou
         }
     }
     pthread_mutex_init(&p->lock, NULL);
-    pthread_mutex_init(&p->store_lock, NULL);
     pthread_cond_init(&p->not_empty, NULL);
     pthread_cond_init(&p->not_full, NULL);
     if (pthread_create(&p->thread, NULL, pipe_writer, p) != 0) {
@@ -2211,9 +2203,7 @@ int pipe_push(pipe_t *p, const struct pipe_read *r)
 int pipe_missing_intervals(pipe_t *p, uint32_t meter, uint64_t from, uint64_t to,
                            uint64_t step, uint64_t *out, size_t max, size_t *n)
 {
-    pthread_mutex_lock(&p->store_lock);
     int rc = store_missing_intervals(p->st, meter, from, to, step, out, max, n);
-    pthread_mutex_unlock(&p->store_lock);
     return rc;
 }
 

@@ -3,14 +3,15 @@
  * interval reads arrive through a bounded queue from the scheduler's event
  * loop; one thread owns the store and writes them in RocksDB batches.
  *
- * Stages, in order, for each batch: (1) validation — issue 5, vee_, not yet
- * here: reads are stored with quality 0; (2) store_ batch commit; (3)
- * publishing what was committed — issue 6, pub_, not yet here. Both seams
- * are marked in pipeline.c (pipe_writer).
+ * Stages, in order, for each batch: (1) validation (vee_) of each meter's
+ * reads in time order; (2) the store_ batch commit; (3) publishing what
+ * that commit made durable (pub_committed).
  *
- * The store is not shared: other threads ask it for gap lists through
- * pipe_missing_intervals(), which takes the writer's lock, so a query never
- * runs while a batch is being built or committed (store.h threads note).
+ * The writer owns the store's write batch (and tells the publisher what
+ * each commit made durable, pub_committed). Other threads only read the
+ * store — gap lists through pipe_missing_intervals(), replay in pub — with
+ * no lock of the writer's: RocksDB reads are thread safe and see committed
+ * batches only.
  *
  * It must not talk to links or meters, and it never drops a read: a full
  * queue makes pipe_push wait.
@@ -121,7 +122,8 @@ int pipe_push(pipe_t *p, const struct pipe_read *r);
 int pipe_push_link(pipe_t *p, const char *link, const char *endpoint, bool up,
                    int64_t since_s, int64_t at_s);
 
-/* Gap list of meter (store_missing_intervals) under the writer's lock. */
+/* Gap list of meter (store_missing_intervals), read beside the writer:
+ * intervals still queued or in the batch being built count as missing. */
 int pipe_missing_intervals(pipe_t *p, uint32_t meter, uint64_t from, uint64_t to,
                            uint64_t step, uint64_t *out, size_t max, size_t *n);
 

@@ -13,10 +13,12 @@
  * It stores what the pipeline gives it: no validation, no publishing, no
  * interpretation of event, outbox or meter-state bytes.
  *
- * Threads: one store_t is used by one writer thread. Queries may run from
- * other threads only while nobody calls the batch functions or
- * store_meter_index(..., create) at the same time on the same store_t
- * (RocksDB itself is thread safe; the batch and the detail text are not).
+ * Threads: one thread owns the batch (store_batch_*, and the writes
+ * store_delete_*_before, store_meter_index(..., create) and
+ * store_meters_register). Queries (store_get_*, store_*_each,
+ * store_missing_intervals, store_outbox_*) may run from any thread at the
+ * same time: RocksDB reads are thread safe, they see committed batches
+ * only, and each thread keeps its own failure text (store_last_error).
  *
  * Ownership: nothing returned by this module needs freeing except the
  * store_t itself. Byte values are copied into caller buffers; iteration
