@@ -218,7 +218,7 @@ static int run_start(struct run *r)
         free(midx);
         return rrc;
     }
-    struct pipe_vee pv = {c, midx, r->pub, r->clk, r->reldir};
+    struct pipe_vee pv = {c, midx, r->pub, r->clk, r->reldir, 0};
     pipe_t *pipe = NULL;
     int rc = pipe_start_vee(r->st, c->storage.sync, &pv, &pipe);
     if (rc != AH_OK) {

@@ -81,9 +81,15 @@ struct held {
     struct store_rec rec;
 };
 
+/* A meter's validation state, resident while the meter has reads in flight
+ * (issue 16: 520 B for each of 2 M meters was most of the head-end's
+ * memory). At most resident_max stay loaded between batches; the others
+ * are written back (when anything is unsaved) and dropped at the end of a
+ * batch, oldest use first, and read back from the store when next needed.
+ * A meter holding or deferring reads stays (those lists live here). */
 struct mstate {
-    bool loaded, dirty;
-    bool touched; /* in pipe.touched: loaded since the last state writes */
+    bool dirty;
+    size_t ri; /* index in pipe.res */
     struct vee_state vs;
     uint64_t gap_until; /* intervals up to here were checked for gaps */
     /* the last daily freezes (05060101 at local 00:00): a day boundary when
@@ -95,13 +101,19 @@ struct mstate {
     size_t nhold;
     uint64_t saved_held; /* held_from as last written */
     uint32_t lazy;       /* clean reads validated since the state was written */
-    bool in_lazy;        /* listed in pipe.lazyl */
-    /* its stored state or reads could not be read back: its reads are
-     * stored as collected, unvalidated and unpublished, until a restart */
-    bool bad;
     struct pipe_read *defer; /* stored, not yet validated (PIPE_HAS_DEFER) */
     size_t ndefer;
 };
+
+/* Per meter, loaded or not (pipe.mf) */
+#define MF_TOUCHED 0x01u /* in pipe.touched: loaded since the last state writes */
+#define MF_LAZY    0x02u /* listed in pipe.lazyl */
+/* its stored state or reads could not be read back: its reads are stored
+ * as collected, unvalidated and unpublished, until a restart */
+#define MF_BAD  0x04u
+#define MF_USED 0x08u /* used since the eviction hand last passed (CLOCK) */
+/* Meter states kept loaded between batches (pipe_vee.resident_max 0). */
+#define RESIDENT_MAX 32768
 
 struct district {
     const char *name;
@@ -152,7 +164,10 @@ struct pipe {
     char release_dir[CFG_PATH_MAX + 16];
     struct vee_thresholds thr;
     struct vee_meter_info *info; /* per cfg meter */
-    struct mstate *ms;           /* per cfg meter */
+    struct mstate **ms;          /* per cfg meter, NULL when not loaded */
+    uint8_t *mf;                 /* per cfg meter, MF_* */
+    size_t *res;                 /* cfg indices of the loaded meters */
+    size_t nres, res_max, hand;
     size_t *by_store;            /* store index -> cfg index (SIZE_MAX none) */
     uint32_t max_store;
     struct district *dist;
@@ -259,7 +274,7 @@ static void to_input(const struct pipe_read *r, struct vee_input *in);
 static int replay_one(void *vctx, uint32_t meter, uint64_t end, const struct store_rec *r)
 {
     struct reload_ctx *c = vctx;
-    struct mstate *m = &c->p->ms[c->ci];
+    struct mstate *m = c->p->ms[c->ci];
     /* a read stored unjudged-clean after last_end is one validated lazily;
      * the others there were not sequenced (TIME_INVALID, refused) and were
      * written with the state */
@@ -285,12 +300,12 @@ static int replay_one(void *vctx, uint32_t meter, uint64_t end, const struct sto
  * been any, would have written the state). */
 static int lazy_replay(struct pipe *p, size_t ci)
 {
-    struct mstate *m = &p->ms[ci];
+    struct mstate *m = p->ms[ci];
     uint64_t from = (m->vs.have & VEE_ST_SEQ) ? (uint64_t)m->vs.last_end + 1 : 0;
     int rc = store_reads_each(p->st, p->midx[ci], from, UINT64_MAX, replay_one,
                               &(struct reload_ctx){p, ci});
-    if (rc == AH_OK && m->lazy && !m->in_lazy) {
-        m->in_lazy = true;
+    if (rc == AH_OK && m->lazy && !(p->mf[ci] & MF_LAZY)) {
+        p->mf[ci] |= MF_LAZY;
         p->lazyl[p->nlazy++] = ci;
     }
     return rc;
@@ -298,32 +313,49 @@ static int lazy_replay(struct pipe *p, size_t ci)
 
 static int mstate_read(struct pipe *p, size_t ci);
 
+/* Forget meter ci's loaded state (nothing written): read back when next
+ * needed. */
+static void mstate_drop(struct pipe *p, size_t ci)
+{
+    struct mstate *m = p->ms[ci];
+    if (!m)
+        return;
+    size_t last = p->res[--p->nres];
+    p->res[m->ri] = last;
+    p->ms[last]->ri = m->ri;
+    free(m->hold);
+    free(m->defer);
+    free(m);
+    p->ms[ci] = NULL;
+}
+
 /* The state of meter ci, read back once: after a failure (a stored read or
  * state that cannot be decoded, a store error) nothing of it stays half
  * loaded, and the meter is tried again by the next caller. */
 static int mstate_load(struct pipe *p, size_t ci)
 {
-    struct mstate *m = &p->ms[ci];
-    if (!m->touched) {
-        m->touched = true;
+    if (!(p->mf[ci] & MF_TOUCHED)) {
+        p->mf[ci] |= MF_TOUCHED;
         p->touched[p->ntouched++] = ci;
     }
-    if (m->loaded)
+    p->mf[ci] |= MF_USED;
+    if (p->ms[ci])
         return AH_OK;
+    struct mstate *m = calloc(1, sizeof *m);
+    if (!m)
+        return AH_ENOMEM;
+    m->ri = p->nres;
+    p->res[p->nres++] = ci;
+    p->ms[ci] = m;
     int rc = mstate_read(p, ci);
-    if (rc != AH_OK) {
-        m->loaded = false;
-        m->nhold = 0;
-        m->ndefer = 0;
-        m->lazy = 0;
-        m->dirty = false;
-    }
+    if (rc != AH_OK)
+        mstate_drop(p, ci);
     return rc;
 }
 
 static int mstate_read(struct pipe *p, size_t ci)
 {
-    struct mstate *m = &p->ms[ci];
+    struct mstate *m = p->ms[ci];
     uint8_t buf[MSTATE_LEN + 16];
     size_t len = 0;
     int rc = store_get_meter_state(p->st, p->midx[ci], buf, sizeof buf, &len);
@@ -361,7 +393,6 @@ static int mstate_read(struct pipe *p, size_t ci)
             m->frz[i].fwd = (int64_t)store_rec_get_be64(buf + MSTATE_LEN1 + i * 16 + 8);
         }
     }
-    m->loaded = true;
     m->saved_held = held_from;
     m->lazy = 0;
     /* reads validated clean after the state was written (lazy state): the
@@ -385,7 +416,7 @@ static int mstate_read(struct pipe *p, size_t ci)
 
 static int mstate_put(struct pipe *p, size_t ci)
 {
-    struct mstate *m = &p->ms[ci];
+    struct mstate *m = p->ms[ci];
     m->saved_held = m->nhold ? m->hold[0].end : 0;
     m->lazy = 0;
     uint8_t buf[MSTATE_LEN];
@@ -407,7 +438,7 @@ static int mstate_put(struct pipe *p, size_t ci)
 
 static int hold_push(struct pipe *p, size_t ci, uint64_t end, const struct store_rec *r)
 {
-    struct mstate *m = &p->ms[ci];
+    struct mstate *m = p->ms[ci];
     if (!m->hold) {
         m->hold = malloc(HOLD_MAX * sizeof *m->hold);
         if (!m->hold)
@@ -450,7 +481,7 @@ static int defer_reload_one(void *vctx, uint32_t meter, uint64_t end,
                             const struct store_rec *r)
 {
     struct reload_ctx *c = vctx;
-    struct mstate *m = &c->p->ms[c->ci];
+    struct mstate *m = c->p->ms[c->ci];
     if (!vee_is_billable(r->quality) || m->ndefer == PIPE_DEFER_MAX)
         return 0; /* a read the validator judged unsequenced: stays as judged */
     if (!m->defer && !(m->defer = malloc(DEFER_CAP * sizeof *m->defer)))
@@ -469,7 +500,7 @@ static int hold_reload(struct pipe *p, size_t ci, uint64_t from)
     struct reload_ctx c = {p, ci};
     /* held reads were validated: those after the last validated one are
      * deferred (defer_reload_one), not held with the quality of their store */
-    const struct vee_state *s = &p->ms[ci].vs;
+    const struct vee_state *s = &p->ms[ci]->vs;
     uint64_t to = (s->have & VEE_ST_SEQ) ? (uint64_t)s->last_end + 1 : UINT64_MAX;
     return store_reads_each(p->st, p->midx[ci], from, to, reload_one, &c);
 }
@@ -487,7 +518,7 @@ static bool run_pending(const struct vee_state *s)
 /* An episode of bit started at since: held reads from since on are suspect. */
 static int hold_reflag(struct pipe *p, size_t ci, unsigned bit, int64_t since)
 {
-    struct mstate *m = &p->ms[ci];
+    struct mstate *m = p->ms[ci];
     for (size_t i = 0; i < m->nhold; i++) {
         if ((int64_t)m->hold[i].end < since || (m->hold[i].rec.quality & VEE_F(bit)))
             continue;
@@ -502,7 +533,7 @@ static int hold_reflag(struct pipe *p, size_t ci, unsigned bit, int64_t since)
 
 static int hold_flush(struct pipe *p, size_t ci)
 {
-    struct mstate *m = &p->ms[ci];
+    struct mstate *m = p->ms[ci];
     for (size_t i = 0; i < m->nhold; i++) {
         if (!vee_is_billable(m->hold[i].rec.quality))
             continue;
@@ -721,10 +752,10 @@ static int late_check(struct pipe *p, size_t ci, const struct pipe_read *r, uint
 
 static void lazy_add(struct pipe *p, size_t ci)
 {
-    struct mstate *m = &p->ms[ci];
+    struct mstate *m = p->ms[ci];
     m->lazy++;
-    if (!m->in_lazy) {
-        m->in_lazy = true;
+    if (!(p->mf[ci] & MF_LAZY)) {
+        p->mf[ci] |= MF_LAZY;
         p->lazyl[p->nlazy++] = ci;
     }
 }
@@ -741,7 +772,7 @@ struct flush_ctx {
 static int flush_one(void *vctx, uint32_t meter, uint64_t end, const struct store_rec *r)
 {
     struct flush_ctx *c = vctx;
-    struct mstate *m = &c->p->ms[c->ci];
+    struct mstate *m = c->p->ms[c->ci];
     while (c->k < m->ndefer && m->defer[c->k].end < end)
         if ((c->rc = validate_seq(c->p, c->ci, &m->defer[c->k++])) != AH_OK)
             return c->rc;
@@ -761,7 +792,7 @@ static int flush_one(void *vctx, uint32_t meter, uint64_t end, const struct stor
  * batches from the store (committed), those of this batch from memory. */
 static int defer_flush(struct pipe *p, size_t ci)
 {
-    struct mstate *m = &p->ms[ci];
+    struct mstate *m = p->ms[ci];
     if (!m->ndefer)
         return AH_OK;
     struct flush_ctx c = {p, ci, 0, AH_OK};
@@ -788,7 +819,7 @@ static int defer_flush(struct pipe *p, size_t ci)
  * are read back from the store. */
 static int defer_push(struct pipe *p, size_t ci, const struct pipe_read *r)
 {
-    struct mstate *m = &p->ms[ci];
+    struct mstate *m = p->ms[ci];
     /* live reads are kept across batches, backfill only until its batch
      * commits (defer_trim): at most PIPE_DEFER_MAX + PIPE_BATCH_MAX */
     size_t live = 0;
@@ -831,21 +862,21 @@ static int validate_one(struct pipe *p, const struct pipe_read *r)
 {
     size_t ci = r->meter <= p->max_store ? p->by_store[r->meter] : SIZE_MAX;
     if (r->has & PIPE_HAS_FLUSH) {
-        if (ci == SIZE_MAX || p->ms[ci].bad)
+        if (ci == SIZE_MAX || (p->mf[ci] & MF_BAD))
             return AH_OK;
         int rc = mstate_load(p, ci);
         return rc ? rc : defer_flush(p, ci);
     }
     if (ci == SIZE_MAX) /* not in this config: store as collected */
         return store_batch_put_read(p->st, r->meter, r->end, &r->rec);
-    if (p->ms[ci].bad) { /* see write_batch */
+    if (p->mf[ci] & MF_BAD) { /* see write_batch */
         met_add(p->m_unvalidated, 1);
         return store_batch_put_read(p->st, r->meter, r->end, &r->rec);
     }
     int rc = mstate_load(p, ci);
     if (rc)
         return rc;
-    struct mstate *m = &p->ms[ci];
+    struct mstate *m = p->ms[ci];
     if (r->has & PIPE_HAS_FREEZE)
         freeze_keep(m, r->freeze_at, r->freeze_fwd);
     bool after = !(m->vs.have & VEE_ST_SEQ) || (int64_t)r->end > m->vs.last_end;
@@ -874,7 +905,7 @@ static int validate_one(struct pipe *p, const struct pipe_read *r)
 static int validate_seq(struct pipe *p, size_t ci, const struct pipe_read *r)
 {
     int rc;
-    struct mstate *m = &p->ms[ci];
+    struct mstate *m = p->ms[ci];
     struct vee_input in;
     to_input(r, &in);
     struct vee_result res;
@@ -979,12 +1010,12 @@ static int gap_stage(struct pipe *p, size_t ci, uint64_t first, uint64_t last)
  * missing: reported once, never estimated. */
 static int gaps_meter(struct pipe *p, size_t ci, int64_t now)
 {
-    if (p->ms[ci].bad)
+    if (p->mf[ci] & MF_BAD)
         return AH_OK;
     int rc = mstate_load(p, ci);
     if (rc)
         return rc;
-    struct mstate *m = &p->ms[ci];
+    struct mstate *m = p->ms[ci];
     int64_t lim = now - p->lag_s;
     if (lim <= 0 || (uint64_t)lim <= m->gap_until)
         return AH_OK;
@@ -1114,7 +1145,7 @@ static bool boundary(struct pipe *p, size_t ci, int64_t t, int64_t *imp, bool *h
         *is_read = true;
         return true;
     }
-    const struct mstate *m = &p->ms[ci];
+    const struct mstate *m = p->ms[ci];
     for (size_t i = 0; i < FREEZES; i++)
         if (m->frz[i].at == t) {
             *imp = m->frz[i].fwd;
@@ -1606,6 +1637,38 @@ static int cmp_read(const void *a, const void *b)
     return 0;
 }
 
+/* Bring the loaded states down to res_max at the end of a batch, least
+ * recently used first (CLOCK: a meter used since the hand last passed gets
+ * another round), writing what is unsaved into this batch; a meter
+ * holding or deferring reads stays. */
+static int evict(struct pipe *p)
+{
+    int rc = AH_OK;
+    unsigned long n = 0;
+    for (size_t spins = 0; p->nres > p->res_max && spins <= 2 * p->nres && rc == AH_OK;
+         spins++) {
+        if (p->hand >= p->nres)
+            p->hand = 0;
+        size_t ci = p->res[p->hand];
+        struct mstate *m = p->ms[ci];
+        if ((p->mf[ci] & MF_USED) || m->nhold || m->ndefer) {
+            p->mf[ci] &= (uint8_t)~MF_USED;
+            p->hand++;
+            continue;
+        }
+        if (m->dirty || m->lazy || m->saved_held)
+            rc = mstate_put(p, ci);
+        if (rc == AH_OK) {
+            mstate_drop(p, ci); /* the last loaded one takes its place */
+            n++;
+        }
+    }
+    pthread_mutex_lock(&p->lock);
+    p->stats.evictions += n;
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
 /* Build the whole batch: reads, then the periodic work. */
 static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
                        char rel[][PATH_MAX], size_t *nrel)
@@ -1654,13 +1717,15 @@ static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
     }
     /* only a meter touched in this batch can have deferred its backfill */
     for (size_t k = 0; k < p->ntouched; k++)
-        if (p->ms[p->touched[k]].ndefer)
-            defer_trim(&p->ms[p->touched[k]]);
+        if (p->ms[p->touched[k]] && p->ms[p->touched[k]]->ndefer)
+            defer_trim(p->ms[p->touched[k]]);
     size_t k = 0;
     for (; k < p->ntouched && rc == AH_OK; k++) {
         size_t ci = p->touched[k];
-        struct mstate *m = &p->ms[ci];
-        m->touched = false;
+        struct mstate *m = p->ms[ci];
+        p->mf[ci] &= (uint8_t)~MF_TOUCHED;
+        if (!m)
+            continue; /* its load failed */
         if (m->dirty || m->lazy >= LAZY_MAX ||
             (m->nhold ? m->hold[0].end : 0) != m->saved_held) {
             rc = mstate_put(p, ci);
@@ -1670,6 +1735,8 @@ static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
     /* on a failure the rest stay listed for the next batch */
     memmove(p->touched, p->touched + k, (p->ntouched - k) * sizeof *p->touched);
     p->ntouched -= k;
+    if (rc == AH_OK)
+        rc = evict(p);
     p->cur = NULL;
     p->ncur = 0;
     return rc;
@@ -1680,7 +1747,7 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n);
 /* A batch whose build failed is never dropped (issue 15): its halves are
  * built again, each on its own, down to the one read that fails; that one
  * is stored as collected — unvalidated, unpublished — and its meter with
- * it from then on (mstate.bad): what cannot be read back of a meter must
+ * it from then on (MF_BAD): what cannot be read back of a meter must
  * neither sink its neighbours' reads nor lose its own. */
 static void write_split(struct pipe *p, struct pipe_read *r, size_t n, int why)
 {
@@ -1697,7 +1764,7 @@ static void write_split(struct pipe *p, struct pipe_read *r, size_t n, int why)
         return;
     size_t ci = r->meter <= p->max_store ? p->by_store[r->meter] : SIZE_MAX;
     if (ci != SIZE_MAX) {
-        p->ms[ci].bad = true;
+        p->mf[ci] |= MF_BAD;
         ah_log(AH_LOG_ERROR, "pipeline",
                "meter %s: its stored state or reads cannot be read back (%s); its reads "
                "are stored as collected, not validated or published, until a restart",
@@ -1725,16 +1792,14 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
          * validation state may be ahead of the store, so reload it */
         ah_log(AH_LOG_ERROR, "pipeline", "building a batch of %zu reads failed: %s", n,
                ah_strerror(rc));
-        if (p->cfg)
-            for (size_t ci = 0; ci < p->cfg->n_meters; ci++) {
-                p->ms[ci].loaded = false;
-                p->ms[ci].nhold = 0;
-                p->ms[ci].touched = false;
-                p->ms[ci].ndefer = 0; /* reloaded from the store with the state */
-                p->ms[ci].lazy = 0;     /* replayed from the store with it */
-                p->ms[ci].in_lazy = false;
-                p->ms[ci].dirty = false;
-            }
+        /* held, deferred and lazily validated reads are reloaded and
+         * replayed from the store with the state */
+        while (p->nres)
+            mstate_drop(p, p->res[p->nres - 1]);
+        for (size_t k = 0; k < p->ntouched; k++)
+            p->mf[p->touched[k]] &= (uint8_t)~MF_TOUCHED;
+        for (size_t k = 0; k < p->nlazy; k++)
+            p->mf[p->lazyl[k]] &= (uint8_t)~MF_LAZY;
         p->ntouched = 0;
         p->nlazy = 0;
         batch_begin(p);
@@ -1863,7 +1928,7 @@ static void lazy_flush(struct pipe *p)
         size_t n = 0;
         for (; k < p->nlazy && n < LAZY_FLUSH && rc == AH_OK; k++) {
             size_t ci = p->lazyl[k];
-            if (p->ms[ci].loaded && p->ms[ci].lazy && (rc = mstate_put(p, ci)) == AH_OK)
+            if (p->ms[ci] && p->ms[ci]->lazy && (rc = mstate_put(p, ci)) == AH_OK)
                 n++;
         }
         if (rc == AH_OK && n)
@@ -2071,11 +2136,15 @@ static int setup_vee(struct pipe *p, const struct pipe_vee *v)
     size_t nm = c->n_meters ? c->n_meters : 1;
     p->info = calloc(nm, sizeof *p->info);
     p->ms = calloc(nm, sizeof *p->ms);
+    p->mf = calloc(nm, sizeof *p->mf);
+    p->res = malloc(nm * sizeof *p->res);
+    p->res_max = v->resident_max ? v->resident_max : RESIDENT_MAX;
     p->touched = malloc(nm * sizeof *p->touched);
     p->lazyl = malloc(nm * sizeof *p->lazyl);
     p->dist_by_name = calloc(c->n_districts ? c->n_districts : 1, sizeof *p->dist_by_name);
     p->dist = calloc(c->n_districts ? c->n_districts : 1, sizeof *p->dist);
-    if (!p->info || !p->ms || !p->dist || !p->touched || !p->lazyl || !p->dist_by_name)
+    if (!p->info || !p->ms || !p->mf || !p->res || !p->dist || !p->touched || !p->lazyl ||
+        !p->dist_by_name)
         return AH_ENOMEM;
     p->max_store = 0;
     for (size_t i = 0; i < c->n_meters; i++) {
@@ -2105,11 +2174,9 @@ static int setup_vee(struct pipe *p, const struct pipe_vee *v)
 
 static void free_vee(struct pipe *p)
 {
-    if (p->ms && p->cfg)
-        for (size_t i = 0; i < p->cfg->n_meters; i++) {
-            free(p->ms[i].hold);
-            free(p->ms[i].defer);
-        }
+    if (p->ms && p->res)
+        while (p->nres)
+            mstate_drop(p, p->res[p->nres - 1]);
     if (p->dist)
         for (size_t i = 0; i < p->ndist; i++)
             free(p->dist[i].cust);
@@ -2119,6 +2186,8 @@ static void free_vee(struct pipe *p)
     free(p->lazyl);
     free(p->by_store);
     free(p->ms);
+    free(p->mf);
+    free(p->res);
     free(p->info);
 }
 

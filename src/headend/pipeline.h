@@ -67,6 +67,7 @@ struct pipe_read {
 
 struct pipe_stats {
     unsigned long pushed, written, batches, commit_errors;
+    unsigned long evictions; /* meter states written back and unloaded */
 };
 
 /* Start the writer thread on st (borrowed; the pipeline is its only user
@@ -98,6 +99,8 @@ struct pipe_vee {
     pub_t *pub;                 /* NULL: validate and store, publish nothing */
     const struct ah_clock *clk; /* head-end clock */
     const char *release_dir;    /* spool of `amihead release` requests, or NULL */
+    size_t resident_max;        /* meter states kept loaded between batches
+                                   (least recently used go first); 0 = 32768 */
 };
 
 /* pipe_start with validation (vee_), events, gaps, district days, operator

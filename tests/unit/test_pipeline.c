@@ -106,10 +106,13 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Meter states kept loaded between batches (0: the default). */
+static size_t resident_max;
+
 static pipe_t *start(struct fx *x, char *reldir, size_t cap)
 {
     assert_int_equal(pipe_release_dir(x->store, reldir, cap), AH_OK);
-    struct pipe_vee v = {x->c, x->midx, NULL, &x->clk, reldir};
+    struct pipe_vee v = {x->c, x->midx, NULL, &x->clk, reldir, resident_max};
     pipe_t *p = NULL;
     assert_int_equal(pipe_start_vee(x->st, false, &v, &p), AH_OK);
     return p;
@@ -490,6 +493,73 @@ static void test_failed_build_drops_no_read(void **state)
     assert_int_equal(r.imp_total, 1234700);
 }
 
+/* Issue 16: with room for one loaded state, two meters read in turn are
+ * written back and read again at every batch; meter 0 ends in the very
+ * state of a run that kept it loaded, and a STOPPED run held across the
+ * batches is judged as ever. */
+static void wait_written(pipe_t *p, unsigned long n)
+{
+    struct pipe_stats ps = {0};
+    for (int i = 0; i < 5000 && ps.written < n; i++) {
+        usleep(2000);
+        pipe_get_stats(p, &ps);
+    }
+    assert_true(ps.written >= n);
+}
+
+static void test_states_evicted_and_reloaded(void **state)
+{
+    struct fx *x = *state;
+    char ref[128];
+    snprintf(ref, sizeof ref, "%s/ref", x->dir);
+    store_t *main_st = x->st;
+    assert_int_equal(store_open(ref, NULL, &x->st), AH_OK);
+    uint32_t idx[2];
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(store_meter_index(x->st, x->c->meters[i].id, true, &idx[i]),
+                         AH_OK);
+    lazy_reads(x, 0, 9);
+    uint8_t want[1024], got[1024];
+    size_t wl = 0, gl = 0;
+    assert_int_equal(store_get_meter_state(x->st, x->midx[0], want, sizeof want, &wl),
+                     AH_OK);
+    store_close(&x->st);
+    x->st = main_st;
+
+    resident_max = 1;
+    char reldir[256];
+    pipe_t *p = start(x, reldir, sizeof reldir);
+    for (int k = 0; k < 9; k++) {
+        push(p, x, k, 1234500 + 25 * k + (k % 3) * 7);
+        wait_written(p, (unsigned long)(2 * k + 1));
+        push_at(p, x, 1, END(k), 500000 + 100 * k, 0, 0); /* evicts meter 0 */
+        wait_written(p, (unsigned long)(2 * k + 2));
+    }
+    struct pipe_stats ps;
+    pipe_get_stats(p, &ps);
+    assert_true(ps.evictions >= 16); /* one of the two at every batch but the first */
+    assert_int_equal(pipe_stop(&p), AH_OK);
+    assert_int_equal(store_get_meter_state(x->st, x->midx[0], got, sizeof got, &gl), AH_OK);
+    assert_int_equal(gl, wl);
+    assert_memory_equal(got, want, wl);
+
+    /* a run of STOPPED reads, one batch each, a second meter in between */
+    p = start(x, reldir, sizeof reldir);
+    for (int k = 9; k < 16; k++) {
+        push(p, x, k, 1234500 + 25 * 8 + 14);
+        wait_written(p, (unsigned long)(2 * (k - 9) + 1));
+        push_at(p, x, 1, END(k), 501000 + 100 * k, 0, 0);
+        wait_written(p, (unsigned long)(2 * (k - 9) + 2));
+    }
+    assert_int_equal(pipe_stop(&p), AH_OK);
+    resident_max = 0;
+    struct evs e = {0};
+    assert_int_equal(store_events_each(x->st, 0, UINT64_MAX, count_ev, &e), AH_OK);
+    assert_int_equal(e.stopped_start, 1);
+    for (int k = 9; k < 16; k++)
+        assert_true(quality(x, k) & VEE_F_STOPPED);
+}
+
 /* One read of meter i (0 customer, 1 district meter) at end with the
  * forward register fwd; freeze_at > 0 adds a daily freeze. */
 static void push_at(pipe_t *p, const struct fx *x, int i, uint64_t end, int64_t fwd,
@@ -583,6 +653,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lazy_state_replayed_after_crash, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_failed_build_drops_no_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_states_evicted_and_reloaded, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
