@@ -55,6 +55,12 @@
  * clear, those reads were validated clean after the state was written and
  * are replayed through the validator at load (lazy state, below) */
 #define ST_DEFERRED 0x01u
+/* A meter never seen, as the gap pass first meets it: FRESH_MARK | gap_until
+ * u64 BE, nothing else (its validation state is the initial one); 9 bytes
+ * instead of a whole state for each meter of a city's first pass. A whole
+ * state starts with VEE_STATE_VERSION, never this. */
+#define FRESH_MARK 0xFEu
+#define FRESH_LEN  9
 /* Lazy state: a clean read whose verdict the validator can reproduce from
  * the stored record alone does not write its meter's state (one RocksDB key
  * per read would halve the writer's rate, docs/benchmarks.md); the state is
@@ -91,7 +97,6 @@ struct mstate {
     bool dirty;
     size_t ri; /* index in pipe.res */
     struct vee_state vs;
-    uint64_t gap_until; /* intervals up to here were checked for gaps */
     /* the last daily freezes (05060101 at local 00:00): a day boundary when
      * the meter's memory lacks the load record of that midnight; at = 0 none */
     struct {
@@ -112,6 +117,7 @@ struct mstate {
  * as collected, unvalidated and unpublished, until a restart */
 #define MF_BAD  0x04u
 #define MF_USED 0x08u /* used since the eviction hand last passed (CLOCK) */
+#define MF_GAPK 0x10u /* pipe.gap_until holds the meter's (its state was read) */
 /* Meter states kept loaded between batches (pipe_vee.resident_max 0). */
 #define RESIDENT_MAX 32768
 
@@ -166,6 +172,10 @@ struct pipe {
     struct vee_meter_info *info; /* per cfg meter */
     struct mstate **ms;          /* per cfg meter, NULL when not loaded */
     uint8_t *mf;                 /* per cfg meter, MF_* */
+    /* per cfg meter: intervals up to here were checked for gaps; kept
+     * beside the loaded states so that the gap pass over every meter
+     * needs none of them (written with the meter's state) */
+    uint64_t *gap_until;
     size_t *res;                 /* cfg indices of the loaded meters */
     size_t nres, res_max, hand;
     size_t *by_store;            /* store index -> cfg index (SIZE_MAX none) */
@@ -353,6 +363,16 @@ static int mstate_load(struct pipe *p, size_t ci)
     return rc;
 }
 
+/* A state read back gives the meter's gap mark only the first time: later
+ * the one in memory is newer (quiet advances wait for a state write). */
+static void gap_init(struct pipe *p, size_t ci, uint64_t v)
+{
+    if (!(p->mf[ci] & MF_GAPK)) {
+        p->gap_until[ci] = v;
+        p->mf[ci] |= MF_GAPK;
+    }
+}
+
 static int mstate_read(struct pipe *p, size_t ci)
 {
     struct mstate *m = p->ms[ci];
@@ -367,10 +387,14 @@ static int mstate_read(struct pipe *p, size_t ci)
          * was never expected */
         vee_state_init(&m->vs);
         int64_t g = window_start(p, now_s(p)) - 1;
-        m->gap_until = g > 0 ? (uint64_t)g : 0;
+        gap_init(p, ci, g > 0 ? (uint64_t)g : 0);
         m->dirty = true; /* where gap checks begin must survive a restart */
     } else if (rc != AH_OK) {
         return rc;
+    } else if (len == FRESH_LEN && buf[0] == FRESH_MARK) {
+        stored = true;
+        vee_state_init(&m->vs);
+        gap_init(p, ci, store_rec_get_be64(buf + 1));
     } else if (!((len == MSTATE_LEN && buf[VEE_STATE_LEN] == TAIL_VERSION) ||
                  (len == MSTATE_LEN2 && buf[VEE_STATE_LEN] == 2) ||
                  (len == MSTATE_LEN1 && buf[VEE_STATE_LEN] == 1)) ||
@@ -382,11 +406,11 @@ static int mstate_read(struct pipe *p, size_t ci)
                meter_id(p, ci));
         vee_state_init(&m->vs);
         int64_t g = window_start(p, now_s(p)) - 1;
-        m->gap_until = g > 0 ? (uint64_t)g : 0;
+        gap_init(p, ci, g > 0 ? (uint64_t)g : 0);
     } else {
         stored = true;
         deferred = len != MSTATE_LEN || (buf[MSTATE_LEN2] & ST_DEFERRED);
-        m->gap_until = store_rec_get_be64(buf + VEE_STATE_LEN + 1);
+        gap_init(p, ci, store_rec_get_be64(buf + VEE_STATE_LEN + 1));
         held_from = store_rec_get_be64(buf + VEE_STATE_LEN + 9);
         for (size_t i = 0; len >= MSTATE_LEN2 && i < FREEZES; i++) {
             m->frz[i].at = (int64_t)store_rec_get_be64(buf + MSTATE_LEN1 + i * 16);
@@ -424,7 +448,7 @@ static int mstate_put(struct pipe *p, size_t ci)
     if (n < 0)
         return n;
     buf[VEE_STATE_LEN] = TAIL_VERSION;
-    store_rec_put_be64(buf + VEE_STATE_LEN + 1, m->gap_until);
+    store_rec_put_be64(buf + VEE_STATE_LEN + 1, p->gap_until[ci]);
     store_rec_put_be64(buf + VEE_STATE_LEN + 9, m->nhold ? m->hold[0].end : 0);
     for (size_t i = 0; i < FREEZES; i++) {
         store_rec_put_be64(buf + MSTATE_LEN1 + i * 16, (uint64_t)m->frz[i].at);
@@ -1006,22 +1030,51 @@ static int gap_stage(struct pipe *p, size_t ci, uint64_t first, uint64_t last)
     return pub_stage_gap(p->pub, &g, NULL);
 }
 
+/* The gap mark of a meter never loaded, without loading its state (the
+ * gap pass visits every meter: loading them all would hold a city's states
+ * at once). A meter never seen gets its fresh state written now — where
+ * its gap checks begin must survive a restart — and unloaded again. */
+static int gap_peek(struct pipe *p, size_t ci)
+{
+    uint8_t buf[MSTATE_LEN + 16];
+    size_t len = 0;
+    int rc = store_get_meter_state(p->st, p->midx[ci], buf, sizeof buf, &len);
+    if (rc == AH_OK && len == FRESH_LEN && buf[0] == FRESH_MARK) {
+        gap_init(p, ci, store_rec_get_be64(buf + 1));
+        return AH_OK;
+    }
+    if (rc == AH_OK && len >= MSTATE_LEN1 && buf[VEE_STATE_LEN] >= 1 &&
+        buf[VEE_STATE_LEN] <= TAIL_VERSION) {
+        gap_init(p, ci, store_rec_get_be64(buf + VEE_STATE_LEN + 1));
+        return AH_OK;
+    }
+    if (rc == AH_ENOENT && !p->ms[ci]) {
+        int64_t g = window_start(p, now_s(p)) - 1;
+        gap_init(p, ci, g > 0 ? (uint64_t)g : 0);
+        uint8_t f[FRESH_LEN] = {FRESH_MARK};
+        store_rec_put_be64(f + 1, p->gap_until[ci]);
+        return store_batch_put_meter_state(p->st, p->midx[ci], f, sizeof f);
+    }
+    if (rc != AH_OK && rc != AH_ENOENT && rc != AH_EOVERFLOW)
+        return rc;
+    return mstate_load(p, ci); /* unreadable: started afresh there */
+}
+
 /* Intervals of meter ci older than the backfill window that are still
  * missing: reported once, never estimated. */
 static int gaps_meter(struct pipe *p, size_t ci, int64_t now)
 {
     if (p->mf[ci] & MF_BAD)
         return AH_OK;
-    int rc = mstate_load(p, ci);
-    if (rc)
+    int rc = AH_OK;
+    if (!(p->mf[ci] & MF_GAPK) && (rc = gap_peek(p, ci)) != AH_OK)
         return rc;
-    struct mstate *m = p->ms[ci];
     int64_t lim = now - p->lag_s;
-    if (lim <= 0 || (uint64_t)lim <= m->gap_until)
+    if (lim <= 0 || (uint64_t)lim <= p->gap_until[ci])
         return AH_OK;
     uint64_t to = (uint64_t)lim; /* exclusive */
     uint64_t miss[256];
-    uint64_t from = m->gap_until + 1;
+    uint64_t from = p->gap_until[ci] + 1;
     bool found = false;
     for (;;) {
         size_t n = 0;
@@ -1054,10 +1107,10 @@ static int gaps_meter(struct pipe *p, size_t ci, int64_t now)
     /* persisted with the meter's next state write; at once only when gaps
      * were reported (a restart must not report them again: re-checking a
      * range without gaps finds none, so a quiet advance may wait) */
-    m->gap_until = to - 1;
-    if (found)
-        m->dirty = true;
-    return AH_OK;
+    p->gap_until[ci] = to - 1;
+    if (found && (rc = mstate_load(p, ci)) == AH_OK)
+        p->ms[ci]->dirty = true;
+    return rc;
 }
 
 /* ---- district days -------------------------------------------------------- */
@@ -2137,13 +2190,14 @@ static int setup_vee(struct pipe *p, const struct pipe_vee *v)
     p->info = calloc(nm, sizeof *p->info);
     p->ms = calloc(nm, sizeof *p->ms);
     p->mf = calloc(nm, sizeof *p->mf);
+    p->gap_until = calloc(nm, sizeof *p->gap_until);
     p->res = malloc(nm * sizeof *p->res);
     p->res_max = v->resident_max ? v->resident_max : RESIDENT_MAX;
     p->touched = malloc(nm * sizeof *p->touched);
     p->lazyl = malloc(nm * sizeof *p->lazyl);
     p->dist_by_name = calloc(c->n_districts ? c->n_districts : 1, sizeof *p->dist_by_name);
     p->dist = calloc(c->n_districts ? c->n_districts : 1, sizeof *p->dist);
-    if (!p->info || !p->ms || !p->mf || !p->res || !p->dist || !p->touched || !p->lazyl ||
+    if (!p->info || !p->ms || !p->mf || !p->gap_until || !p->res || !p->dist || !p->touched || !p->lazyl ||
         !p->dist_by_name)
         return AH_ENOMEM;
     p->max_store = 0;
@@ -2187,6 +2241,7 @@ static void free_vee(struct pipe *p)
     free(p->by_store);
     free(p->ms);
     free(p->mf);
+    free(p->gap_until);
     free(p->res);
     free(p->info);
 }
