@@ -96,6 +96,7 @@ struct held {
 struct mstate {
     bool dirty;
     size_t ri; /* index in pipe.res */
+    struct vee_meter_info info; /* from the config, while loaded */
     struct vee_state vs;
     /* the last daily freezes (05060101 at local 00:00): a day boundary when
      * the meter's memory lacks the load record of that midnight; at = 0 none */
@@ -120,6 +121,7 @@ struct mstate {
 #define MF_GAPK 0x10u /* pipe.gap_until holds the meter's (its state was read) */
 /* Meter states kept loaded between batches (pipe_vee.resident_max 0). */
 #define RESIDENT_MAX 32768
+#define NO_METER     UINT32_MAX /* pipe.by_store: not in this config */
 
 struct district {
     const char *name;
@@ -169,25 +171,24 @@ struct pipe {
     const struct ah_clock *clk;
     char release_dir[CFG_PATH_MAX + 16];
     struct vee_thresholds thr;
-    struct vee_meter_info *info; /* per cfg meter */
     struct mstate **ms;          /* per cfg meter, NULL when not loaded */
     uint8_t *mf;                 /* per cfg meter, MF_* */
     /* per cfg meter: intervals up to here were checked for gaps; kept
      * beside the loaded states so that the gap pass over every meter
      * needs none of them (written with the meter's state) */
     uint64_t *gap_until;
-    size_t *res;                 /* cfg indices of the loaded meters */
+    uint32_t *res;               /* cfg indices of the loaded meters */
     size_t nres, res_max, hand;
-    size_t *by_store;            /* store index -> cfg index (SIZE_MAX none) */
+    uint32_t *by_store;          /* store index -> cfg index (NO_METER none) */
     uint32_t max_store;
     struct district *dist;
     size_t ndist;
     struct district **dist_by_name; /* ndist, sorted by name (bsearch) */
     /* meters whose state was loaded since the last batch: only these can be
      * dirty, so a batch never walks the whole inventory (2 M meters) */
-    size_t *touched;
+    uint32_t *touched;
     size_t ntouched;
-    size_t *lazyl; /* meters with lazy > 0: written when the pipeline stops */
+    uint32_t *lazyl; /* meters with lazy > 0: written when the pipeline stops */
     size_t nlazy;
     int64_t step_s, backfill_s;
     /* an interval has left the backfill window this long after its end: the
@@ -298,7 +299,7 @@ static int replay_one(void *vctx, uint32_t meter, uint64_t end, const struct sto
     struct vee_input in;
     to_input(&pr, &in);
     struct vee_result res;
-    int rc = vee_eval(&c->p->info[c->ci], &c->p->thr, &m->vs, &in, now_s(c->p), &res);
+    int rc = vee_eval(&c->p->ms[c->ci]->info, &c->p->thr, &m->vs, &in, now_s(c->p), &res);
     if (rc == AH_OK)
         m->lazy++;
     return rc == AH_OK || rc == AH_ERANGE ? 0 : rc;
@@ -316,7 +317,7 @@ static int lazy_replay(struct pipe *p, size_t ci)
                               &(struct reload_ctx){p, ci});
     if (rc == AH_OK && m->lazy && !(p->mf[ci] & MF_LAZY)) {
         p->mf[ci] |= MF_LAZY;
-        p->lazyl[p->nlazy++] = ci;
+        p->lazyl[p->nlazy++] = (uint32_t)ci;
     }
     return rc;
 }
@@ -331,7 +332,7 @@ static void mstate_drop(struct pipe *p, size_t ci)
     if (!m)
         return;
     size_t last = p->res[--p->nres];
-    p->res[m->ri] = last;
+    p->res[m->ri] = (uint32_t)last;
     p->ms[last]->ri = m->ri;
     free(m->hold);
     free(m->defer);
@@ -346,7 +347,7 @@ static int mstate_load(struct pipe *p, size_t ci)
 {
     if (!(p->mf[ci] & MF_TOUCHED)) {
         p->mf[ci] |= MF_TOUCHED;
-        p->touched[p->ntouched++] = ci;
+        p->touched[p->ntouched++] = (uint32_t)ci;
     }
     p->mf[ci] |= MF_USED;
     if (p->ms[ci])
@@ -355,9 +356,11 @@ static int mstate_load(struct pipe *p, size_t ci)
     if (!m)
         return AH_ENOMEM;
     m->ri = p->nres;
-    p->res[p->nres++] = ci;
+    p->res[p->nres++] = (uint32_t)ci;
     p->ms[ci] = m;
-    int rc = mstate_read(p, ci);
+    int rc = cfg_vee_meter_info(p->cfg, &p->cfg->meters[ci], &m->info);
+    if (rc == AH_OK)
+        rc = mstate_read(p, ci);
     if (rc != AH_OK)
         mstate_drop(p, ci);
     return rc;
@@ -741,7 +744,7 @@ static int nb_first(void *vctx, uint32_t meter, uint64_t end, const struct store
  * interval). Returns the fault flags found. */
 static int late_check(struct pipe *p, size_t ci, const struct pipe_read *r, uint32_t *flags)
 {
-    const struct vee_meter_info *mi = &p->info[ci];
+    const struct vee_meter_info *mi = &p->ms[ci]->info;
     *flags = 0;
     int64_t local = (int64_t)r->end + mi->tz_offset_s;
     if (local - floor_div(local, p->step_s) * p->step_s != 0) {
@@ -780,7 +783,7 @@ static void lazy_add(struct pipe *p, size_t ci)
     m->lazy++;
     if (!(p->mf[ci] & MF_LAZY)) {
         p->mf[ci] |= MF_LAZY;
-        p->lazyl[p->nlazy++] = ci;
+        p->lazyl[p->nlazy++] = (uint32_t)ci;
     }
 }
 
@@ -884,7 +887,9 @@ static void defer_trim(struct mstate *m)
 
 static int validate_one(struct pipe *p, const struct pipe_read *r)
 {
-    size_t ci = r->meter <= p->max_store ? p->by_store[r->meter] : SIZE_MAX;
+    size_t ci = r->meter <= p->max_store && p->by_store[r->meter] != NO_METER
+                    ? p->by_store[r->meter]
+                    : SIZE_MAX;
     if (r->has & PIPE_HAS_FLUSH) {
         if (ci == SIZE_MAX || (p->mf[ci] & MF_BAD))
             return AH_OK;
@@ -935,7 +940,7 @@ static int validate_seq(struct pipe *p, size_t ci, const struct pipe_read *r)
     struct vee_result res;
     struct store_rec rec = r->rec;
     bool had_seq = (m->vs.have & VEE_ST_SEQ) != 0;
-    rc = vee_eval(&p->info[ci], &p->thr, &m->vs, &in, now_s(p), &res);
+    rc = vee_eval(&p->ms[ci]->info, &p->thr, &m->vs, &in, now_s(p), &res);
     if (rc == AH_ERANGE) {
         /* not after the last validated read: a duplicate (already stored:
          * keep what was stored and published) or a late backfill the
@@ -1151,7 +1156,7 @@ struct day_scan {
 
 static void chain_step(struct day_scan *s, int dir, int64_t t, int64_t v)
 {
-    const struct vee_meter_info *mi = &s->p->info[s->ci];
+    const struct vee_meter_info *mi = &s->p->ms[s->ci]->info;
     int64_t mod = mi->reg_modulus ? mi->reg_modulus : VEE_REG_MODULUS_DEFAULT;
     struct chain *c = &s->c[dir];
     if (v < 0 || v >= mod)
@@ -1221,7 +1226,7 @@ static int meter_day(struct pipe *p, size_t ci, int32_t day, int64_t now,
     int rc = mstate_load(p, ci);
     if (rc)
         return rc;
-    const struct vee_meter_info *mi = &p->info[ci];
+    const struct vee_meter_info *mi = &p->ms[ci]->info;
     int64_t d0 = (int64_t)day * 86400 - mi->tz_offset_s, d1 = d0 + 86400;
     bool exp = mi->bidirectional;
     int64_t a, ax = 0, b, bx = 0;
@@ -1268,7 +1273,7 @@ static int meter_month_mean(struct pipe *p, size_t ci, int32_t day, bool *has,
                             int64_t *mean)
 {
     *has = false;
-    int64_t d0 = (int64_t)day * 86400 - p->info[ci].tz_offset_s;
+    int64_t d0 = (int64_t)day * 86400 - p->ms[ci]->info.tz_offset_s;
     struct store_rec b;
     if (d0 < 0 || store_get_read(p->st, p->midx[ci], (uint64_t)d0, &b) != AH_OK ||
         !(b.present & STORE_REC_HAS_IMP_TOTAL))
@@ -1279,11 +1284,11 @@ static int meter_month_mean(struct pipe *p, size_t ci, int32_t day, bool *has,
         if (t < 0 || store_get_read(p->st, p->midx[ci], (uint64_t)t, &a) != AH_OK ||
             !(a.present & STORE_REC_HAS_IMP_TOTAL))
             continue;
-        int64_t d = vee_wrap_advance(&p->info[ci], &p->thr, a.imp_total, b.imp_total,
+        int64_t d = vee_wrap_advance(&p->ms[ci]->info, &p->thr, a.imp_total, b.imp_total,
                                      (int64_t)k * 86400 / p->step_s);
         if (d < 0)
             return AH_OK; /* a decrease: no mean */
-        *mean = d * (int64_t)p->info[ci].ct * (int64_t)p->info[ci].pt / k;
+        *mean = d * (int64_t)p->ms[ci]->info.ct * (int64_t)p->ms[ci]->info.pt / k;
         *has = true;
         return AH_OK;
     }
@@ -1815,7 +1820,9 @@ static void write_split(struct pipe *p, struct pipe_read *r, size_t n, int why)
     }
     if (n == 0 || !p->cfg || p->raw || (r->has & PIPE_HAS_FLUSH))
         return;
-    size_t ci = r->meter <= p->max_store ? p->by_store[r->meter] : SIZE_MAX;
+    size_t ci = r->meter <= p->max_store && p->by_store[r->meter] != NO_METER
+                    ? p->by_store[r->meter]
+                    : SIZE_MAX;
     if (ci != SIZE_MAX) {
         p->mf[ci] |= MF_BAD;
         ah_log(AH_LOG_ERROR, "pipeline",
@@ -2187,7 +2194,6 @@ static int setup_vee(struct pipe *p, const struct pipe_vee *v)
     if (rc)
         return rc;
     size_t nm = c->n_meters ? c->n_meters : 1;
-    p->info = calloc(nm, sizeof *p->info);
     p->ms = calloc(nm, sizeof *p->ms);
     p->mf = calloc(nm, sizeof *p->mf);
     p->gap_until = calloc(nm, sizeof *p->gap_until);
@@ -2197,12 +2203,13 @@ static int setup_vee(struct pipe *p, const struct pipe_vee *v)
     p->lazyl = malloc(nm * sizeof *p->lazyl);
     p->dist_by_name = calloc(c->n_districts ? c->n_districts : 1, sizeof *p->dist_by_name);
     p->dist = calloc(c->n_districts ? c->n_districts : 1, sizeof *p->dist);
-    if (!p->info || !p->ms || !p->mf || !p->gap_until || !p->res || !p->dist || !p->touched || !p->lazyl ||
+    if (!p->ms || !p->mf || !p->gap_until || !p->res || !p->dist || !p->touched || !p->lazyl ||
         !p->dist_by_name)
         return AH_ENOMEM;
     p->max_store = 0;
     for (size_t i = 0; i < c->n_meters; i++) {
-        if ((rc = cfg_vee_meter_info(c, &c->meters[i], &p->info[i])) != AH_OK)
+        struct vee_meter_info mi; /* checked here, kept only while loaded */
+        if ((rc = cfg_vee_meter_info(c, &c->meters[i], &mi)) != AH_OK)
             return rc;
         if (v->midx[i] > p->max_store)
             p->max_store = v->midx[i];
@@ -2211,9 +2218,9 @@ static int setup_vee(struct pipe *p, const struct pipe_vee *v)
     if (!p->by_store)
         return AH_ENOMEM;
     for (size_t i = 0; i <= p->max_store; i++)
-        p->by_store[i] = SIZE_MAX;
+        p->by_store[i] = NO_METER;
     for (size_t i = 0; i < c->n_meters; i++)
-        p->by_store[v->midx[i]] = i;
+        p->by_store[v->midx[i]] = (uint32_t)i;
     if ((rc = group_districts(p, c)) != AH_OK)
         return rc;
     p->step_s = (int64_t)c->schedule.interval_min * 60;
@@ -2243,7 +2250,6 @@ static void free_vee(struct pipe *p)
     free(p->mf);
     free(p->gap_until);
     free(p->res);
-    free(p->info);
 }
 
 int pipe_release_dir(const char *storage_path, char *buf, size_t cap)
