@@ -95,7 +95,7 @@ struct held {
  * A meter holding or deferring reads stays (those lists live here). */
 struct mstate {
     bool dirty;
-    size_t ri; /* index in pipe.res */
+    size_t ri;                  /* index in pipe.res */
     struct vee_meter_info info; /* from the config, while loaded */
     struct vee_state vs;
     /* the last daily freezes (05060101 at local 00:00): a day boundary when
@@ -105,8 +105,8 @@ struct mstate {
     } frz[FREEZES];
     struct held *hold;  /* reads held back, ascending; NULL when none */
     size_t nhold;
-    uint64_t saved_held; /* held_from as last written */
-    uint32_t lazy;       /* clean reads validated since the state was written */
+    uint64_t saved_held;     /* held_from as last written */
+    uint32_t lazy;           /* clean reads validated since the state was written */
     struct pipe_read *defer; /* stored, not yet validated (PIPE_HAS_DEFER) */
     size_t ndefer;
 };
@@ -161,7 +161,7 @@ struct pipe {
      * queue fills, so collection pauses; these say so (pipe_set_metrics) */
     struct met_series *m_full, *m_commit_err, *m_replay_drop;
     struct met_series *m_split, *m_unvalidated;
-    bool raw; /* store the batch's reads as collected (write_batch's last resort) */
+    bool raw;       /* store the batch's reads as collected (write_batch's last resort) */
     bool full_hold; /* the writer holds a batch for lack of space */
 
     /* validation (NULL cfg: plain store writer) */
@@ -171,15 +171,15 @@ struct pipe {
     const struct ah_clock *clk;
     char release_dir[CFG_PATH_MAX + 16];
     struct vee_thresholds thr;
-    struct mstate **ms;          /* per cfg meter, NULL when not loaded */
-    uint8_t *mf;                 /* per cfg meter, MF_* */
+    struct mstate **ms; /* per cfg meter, NULL when not loaded */
+    uint8_t *mf;        /* per cfg meter, MF_* */
     /* per cfg meter: intervals up to here were checked for gaps; kept
      * beside the loaded states so that the gap pass over every meter
      * needs none of them (written with the meter's state) */
     uint64_t *gap_until;
-    uint32_t *res;               /* cfg indices of the loaded meters */
+    uint32_t *res; /* cfg indices of the loaded meters */
     size_t nres, res_max, hand;
-    uint32_t *by_store;          /* store index -> cfg index (NO_METER none) */
+    uint32_t *by_store; /* store index -> cfg index (NO_METER none) */
     uint32_t max_store;
     struct district *dist;
     size_t ndist;
@@ -742,7 +742,8 @@ static int nb_first(void *vctx, uint32_t meter, uint64_t end, const struct store
  * stored neighbours' as a healthy meter could have moved it (REVERSED for a
  * decrease that is no rollover, JUMPING beyond jump_factor × Emax per
  * interval). Returns the fault flags found. */
-static int late_check(struct pipe *p, size_t ci, const struct pipe_read *r, uint32_t *flags)
+static int late_check(struct pipe *p, size_t ci, const struct pipe_read *r,
+                      uint32_t *flags)
 {
     const struct vee_meter_info *mi = &p->ms[ci]->info;
     *flags = 0;
@@ -771,7 +772,8 @@ static int late_check(struct pipe *p, size_t ci, const struct pipe_read *r, uint
         int64_t adv = vee_wrap_advance(mi, &p->thr, lo, hi, span > 0 ? span : 1);
         if (adv < 0)
             *flags |= VEE_F_REVERSED;
-        else if ((double)adv > p->thr.jump_factor * (double)emax * (double)(span > 0 ? span : 1))
+        else if ((double)adv >
+                 p->thr.jump_factor * (double)emax * (double)(span > 0 ? span : 1))
             *flags |= VEE_F_JUMPING;
     }
     return AH_OK;
@@ -953,13 +955,14 @@ static int validate_seq(struct pipe *p, size_t ci, const struct pipe_read *r)
             return rc;
         rec.quality = res.flags | late;
         m->dirty = true; /* stored before last_end: never replayed (lazy state) */
-        if (late) { /* stored with its verdict, never published as clean */
+        if (late) {      /* stored with its verdict, never published as clean */
             char at[32];
             ah_time_format((int64_t)r->end * 1000, at, sizeof at);
-            ah_log(AH_LOG_WARN, "pipeline", "meter %s at %s: late read %s", meter_id(p, ci),
-                   at, vee_flag_name(late & VEE_F_TIME_INVALID ? VEE_BIT_TIME_INVALID
-                                     : late & VEE_F_REVERSED   ? VEE_BIT_REVERSED
-                                                               : VEE_BIT_JUMPING));
+            ah_log(AH_LOG_WARN, "pipeline", "meter %s at %s: late read %s",
+                   meter_id(p, ci), at,
+                   vee_flag_name(late & VEE_F_TIME_INVALID ? VEE_BIT_TIME_INVALID
+                                 : late & VEE_F_REVERSED   ? VEE_BIT_REVERSED
+                                                           : VEE_BIT_JUMPING));
             return store_batch_put_read(p->st, r->meter, r->end, &rec);
         }
         if ((rc = store_batch_put_read(p->st, r->meter, r->end, &rec)) != AH_OK)
@@ -987,8 +990,8 @@ static int validate_seq(struct pipe *p, size_t ci, const struct pipe_read *r)
     /* lazy only when a replay from the stored record would judge it alike:
      * clean, no transition, nothing read beside the record, not the first */
     if (had_seq && !res.ntrans && vee_is_billable(res.flags) &&
-        !(r->has & (PIPE_HAS_COVER | PIPE_HAS_CLEAR_COUNT | PIPE_HAS_SERIAL |
-                    PIPE_HAS_FREEZE)))
+        !(r->has &
+          (PIPE_HAS_COVER | PIPE_HAS_CLEAR_COUNT | PIPE_HAS_SERIAL | PIPE_HAS_FREEZE)))
         lazy_add(p, ci);
     else
         m->dirty = true;
@@ -2203,8 +2206,8 @@ static int setup_vee(struct pipe *p, const struct pipe_vee *v)
     p->lazyl = malloc(nm * sizeof *p->lazyl);
     p->dist_by_name = calloc(c->n_districts ? c->n_districts : 1, sizeof *p->dist_by_name);
     p->dist = calloc(c->n_districts ? c->n_districts : 1, sizeof *p->dist);
-    if (!p->ms || !p->mf || !p->gap_until || !p->res || !p->dist || !p->touched || !p->lazyl ||
-        !p->dist_by_name)
+    if (!p->ms || !p->mf || !p->gap_until || !p->res || !p->dist || !p->touched ||
+        !p->lazyl || !p->dist_by_name)
         return AH_ENOMEM;
     p->max_store = 0;
     for (size_t i = 0; i < c->n_meters; i++) {

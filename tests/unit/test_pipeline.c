@@ -436,10 +436,12 @@ static void test_lazy_state_replayed_after_crash(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_int_equal(store_open(x->store, NULL, &x->st), AH_OK);
-    assert_int_equal(store_get_meter_state(x->st, x->midx[0], got, sizeof got, &gl), AH_OK);
+    assert_int_equal(store_get_meter_state(x->st, x->midx[0], got, sizeof got, &gl),
+                     AH_OK);
     assert_true(gl != wl || memcmp(got, want, wl) != 0); /* the crash left it behind */
     lazy_reads(x, 8, 9);
-    assert_int_equal(store_get_meter_state(x->st, x->midx[0], got, sizeof got, &gl), AH_OK);
+    assert_int_equal(store_get_meter_state(x->st, x->midx[0], got, sizeof got, &gl),
+                     AH_OK);
     assert_int_equal(gl, wl);
     assert_memory_equal(got, want, wl);
     for (int k = 0; k < 9; k++)
@@ -539,7 +541,8 @@ static void test_states_evicted_and_reloaded(void **state)
     pipe_get_stats(p, &ps);
     assert_true(ps.evictions >= 16); /* one of the two at every batch but the first */
     assert_int_equal(pipe_stop(&p), AH_OK);
-    assert_int_equal(store_get_meter_state(x->st, x->midx[0], got, sizeof got, &gl), AH_OK);
+    assert_int_equal(store_get_meter_state(x->st, x->midx[0], got, sizeof got, &gl),
+                     AH_OK);
     assert_int_equal(gl, wl);
     assert_memory_equal(got, want, wl);
 
@@ -653,7 +656,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lazy_state_replayed_after_crash, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_failed_build_drops_no_read, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_states_evicted_and_reloaded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_states_evicted_and_reloaded, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
