@@ -1151,7 +1151,7 @@ struct chain {
 
 struct day_scan {
     struct pipe *p;
-    size_t ci;
+    const struct vee_meter_info *mi;
     bool exp;
     struct chain c[2];
     uint32_t n;
@@ -1159,7 +1159,7 @@ struct day_scan {
 
 static void chain_step(struct day_scan *s, int dir, int64_t t, int64_t v)
 {
-    const struct vee_meter_info *mi = &s->p->ms[s->ci]->info;
+    const struct vee_meter_info *mi = s->mi;
     int64_t mod = mi->reg_modulus ? mi->reg_modulus : VEE_REG_MODULUS_DEFAULT;
     struct chain *c = &s->c[dir];
     if (v < 0 || v >= mod)
@@ -1207,12 +1207,38 @@ static bool boundary(struct pipe *p, size_t ci, int64_t t, int64_t *imp, bool *h
         return true;
     }
     const struct mstate *m = p->ms[ci];
+    if (m) {
+        for (size_t i = 0; i < FREEZES; i++)
+            if (m->frz[i].at == t) {
+                *imp = m->frz[i].fwd;
+                return true;
+            }
+        return false;
+    }
+    /* not loaded: the freezes of its stored state (a district's day visits
+     * every meter of it; loading them all would hold a city's states) */
+    uint8_t buf[MSTATE_LEN + 16];
+    size_t len = 0;
+    if (store_get_meter_state(p->st, p->midx[ci], buf, sizeof buf, &len) != AH_OK ||
+        len < MSTATE_LEN2 || buf[VEE_STATE_LEN] < 2 || buf[VEE_STATE_LEN] > TAIL_VERSION)
+        return false;
     for (size_t i = 0; i < FREEZES; i++)
-        if (m->frz[i].at == t) {
-            *imp = m->frz[i].fwd;
+        if ((int64_t)store_rec_get_be64(buf + MSTATE_LEN1 + i * 16) == t) {
+            *imp = (int64_t)store_rec_get_be64(buf + MSTATE_LEN1 + i * 16 + 8);
             return true;
         }
     return false;
+}
+
+/* Meter ci's validation info: its loaded state's, or from the config. */
+static const struct vee_meter_info *meter_info(const struct pipe *p, size_t ci,
+                                               struct vee_meter_info *buf)
+{
+    if (p->ms[ci])
+        return &p->ms[ci]->info;
+    if (cfg_vee_meter_info(p->cfg, &p->cfg->meters[ci], buf) != AH_OK)
+        memset(buf, 0, sizeof *buf); /* cannot be: checked at start */
+    return buf;
 }
 
 /* A boundary missing at t can no longer come: it lies before the first
@@ -1226,10 +1252,9 @@ static int meter_day(struct pipe *p, size_t ci, int32_t day, int64_t now,
                      struct day_energy *e)
 {
     memset(e, 0, sizeof *e);
-    int rc = mstate_load(p, ci);
-    if (rc)
-        return rc;
-    const struct vee_meter_info *mi = &p->ms[ci]->info;
+    int rc = AH_OK;
+    struct vee_meter_info mib;
+    const struct vee_meter_info *mi = meter_info(p, ci, &mib);
     int64_t d0 = (int64_t)day * 86400 - mi->tz_offset_s, d1 = d0 + 86400;
     bool exp = mi->bidirectional;
     int64_t a, ax = 0, b, bx = 0;
@@ -1246,7 +1271,7 @@ static int meter_day(struct pipe *p, size_t ci, int32_t day, int64_t now,
         e->state = gone ? DE_NO_BOUNDARY : DE_WAIT;
         return AH_OK;
     }
-    struct day_scan s = {.p = p, .ci = ci, .exp = exp};
+    struct day_scan s = {.p = p, .mi = mi, .exp = exp};
     chain_step(&s, 0, d0, a);
     if (exp)
         chain_step(&s, 1, d0, ax);
@@ -1276,7 +1301,9 @@ static int meter_month_mean(struct pipe *p, size_t ci, int32_t day, bool *has,
                             int64_t *mean)
 {
     *has = false;
-    int64_t d0 = (int64_t)day * 86400 - p->ms[ci]->info.tz_offset_s;
+    struct vee_meter_info mib;
+    const struct vee_meter_info *mi = meter_info(p, ci, &mib);
+    int64_t d0 = (int64_t)day * 86400 - mi->tz_offset_s;
     struct store_rec b;
     if (d0 < 0 || store_get_read(p->st, p->midx[ci], (uint64_t)d0, &b) != AH_OK ||
         !(b.present & STORE_REC_HAS_IMP_TOTAL))
@@ -1287,11 +1314,11 @@ static int meter_month_mean(struct pipe *p, size_t ci, int32_t day, bool *has,
         if (t < 0 || store_get_read(p->st, p->midx[ci], (uint64_t)t, &a) != AH_OK ||
             !(a.present & STORE_REC_HAS_IMP_TOTAL))
             continue;
-        int64_t d = vee_wrap_advance(&p->ms[ci]->info, &p->thr, a.imp_total, b.imp_total,
+        int64_t d = vee_wrap_advance(mi, &p->thr, a.imp_total, b.imp_total,
                                      (int64_t)k * 86400 / p->step_s);
         if (d < 0)
             return AH_OK; /* a decrease: no mean */
-        *mean = d * (int64_t)p->ms[ci]->info.ct * (int64_t)p->ms[ci]->info.pt / k;
+        *mean = d * (int64_t)mi->ct * (int64_t)mi->pt / k;
         *has = true;
         return AH_OK;
     }
