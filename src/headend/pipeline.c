@@ -178,7 +178,7 @@ struct pipe {
      * needs none of them (written with the meter's state) */
     uint64_t *gap_until;
     uint32_t *res; /* cfg indices of the loaded meters */
-    size_t nres, res_max, hand;
+    size_t nres, res_cap, res_max, hand;
     uint32_t *by_store; /* store index -> cfg index (NO_METER none) */
     uint32_t max_store;
     struct district *dist;
@@ -187,9 +187,9 @@ struct pipe {
     /* meters whose state was loaded since the last batch: only these can be
      * dirty, so a batch never walks the whole inventory (2 M meters) */
     uint32_t *touched;
-    size_t ntouched;
+    size_t ntouched, touched_cap;
     uint32_t *lazyl; /* meters with lazy > 0: written when the pipeline stops */
-    size_t nlazy;
+    size_t nlazy, lazy_cap;
     int64_t step_s, backfill_s;
     /* an interval has left the backfill window this long after its end: the
      * window, plus the cycle that may still be collecting it and one more
@@ -204,6 +204,22 @@ struct pipe {
 static int64_t now_s(const struct pipe *p)
 {
     return ah_clock_now_ms(p->clk) / 1000;
+}
+
+/* Append v to a growing list of meters (touched, lazy, loaded: as long as
+ * the meters in use, not the inventory). */
+static int list_push(uint32_t **a, size_t *n, size_t *cap, size_t v)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? 2 * *cap : 1024;
+        uint32_t *na = realloc(*a, nc * sizeof *na);
+        if (!na)
+            return AH_ENOMEM;
+        *a = na;
+        *cap = nc;
+    }
+    (*a)[(*n)++] = (uint32_t)v;
+    return AH_OK;
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -315,10 +331,9 @@ static int lazy_replay(struct pipe *p, size_t ci)
     uint64_t from = (m->vs.have & VEE_ST_SEQ) ? (uint64_t)m->vs.last_end + 1 : 0;
     int rc = store_reads_each(p->st, p->midx[ci], from, UINT64_MAX, replay_one,
                               &(struct reload_ctx){p, ci});
-    if (rc == AH_OK && m->lazy && !(p->mf[ci] & MF_LAZY)) {
+    if (rc == AH_OK && m->lazy && !(p->mf[ci] & MF_LAZY) &&
+        (rc = list_push(&p->lazyl, &p->nlazy, &p->lazy_cap, ci)) == AH_OK)
         p->mf[ci] |= MF_LAZY;
-        p->lazyl[p->nlazy++] = (uint32_t)ci;
-    }
     return rc;
 }
 
@@ -346,8 +361,9 @@ static void mstate_drop(struct pipe *p, size_t ci)
 static int mstate_load(struct pipe *p, size_t ci)
 {
     if (!(p->mf[ci] & MF_TOUCHED)) {
+        if (list_push(&p->touched, &p->ntouched, &p->touched_cap, ci) != AH_OK)
+            return AH_ENOMEM;
         p->mf[ci] |= MF_TOUCHED;
-        p->touched[p->ntouched++] = (uint32_t)ci;
     }
     p->mf[ci] |= MF_USED;
     if (p->ms[ci])
@@ -356,7 +372,10 @@ static int mstate_load(struct pipe *p, size_t ci)
     if (!m)
         return AH_ENOMEM;
     m->ri = p->nres;
-    p->res[p->nres++] = (uint32_t)ci;
+    if (list_push(&p->res, &p->nres, &p->res_cap, ci) != AH_OK) {
+        free(m);
+        return AH_ENOMEM;
+    }
     p->ms[ci] = m;
     int rc = cfg_vee_meter_info(p->cfg, &p->cfg->meters[ci], &m->info);
     if (rc == AH_OK)
@@ -779,14 +798,14 @@ static int late_check(struct pipe *p, size_t ci, const struct pipe_read *r,
     return AH_OK;
 }
 
-static void lazy_add(struct pipe *p, size_t ci)
+static int lazy_add(struct pipe *p, size_t ci)
 {
     struct mstate *m = p->ms[ci];
     m->lazy++;
-    if (!(p->mf[ci] & MF_LAZY)) {
-        p->mf[ci] |= MF_LAZY;
-        p->lazyl[p->nlazy++] = (uint32_t)ci;
-    }
+    if (p->mf[ci] & MF_LAZY)
+        return AH_OK;
+    p->mf[ci] |= MF_LAZY;
+    return list_push(&p->lazyl, &p->nlazy, &p->lazy_cap, ci);
 }
 
 struct flush_ctx {
@@ -992,9 +1011,11 @@ static int validate_seq(struct pipe *p, size_t ci, const struct pipe_read *r)
     if (had_seq && !res.ntrans && vee_is_billable(res.flags) &&
         !(r->has &
           (PIPE_HAS_COVER | PIPE_HAS_CLEAR_COUNT | PIPE_HAS_SERIAL | PIPE_HAS_FREEZE)))
-        lazy_add(p, ci);
+        rc = lazy_add(p, ci);
     else
         m->dirty = true;
+    if (rc != AH_OK)
+        return rc;
     if ((rc = store_batch_put_read(p->st, r->meter, r->end, &rec)) != AH_OK)
         return rc;
     for (unsigned i = 0; i < res.ntrans; i++) {
@@ -2227,14 +2248,10 @@ static int setup_vee(struct pipe *p, const struct pipe_vee *v)
     p->ms = calloc(nm, sizeof *p->ms);
     p->mf = calloc(nm, sizeof *p->mf);
     p->gap_until = calloc(nm, sizeof *p->gap_until);
-    p->res = malloc(nm * sizeof *p->res);
     p->res_max = v->resident_max ? v->resident_max : RESIDENT_MAX;
-    p->touched = malloc(nm * sizeof *p->touched);
-    p->lazyl = malloc(nm * sizeof *p->lazyl);
     p->dist_by_name = calloc(c->n_districts ? c->n_districts : 1, sizeof *p->dist_by_name);
     p->dist = calloc(c->n_districts ? c->n_districts : 1, sizeof *p->dist);
-    if (!p->ms || !p->mf || !p->gap_until || !p->res || !p->dist || !p->touched ||
-        !p->lazyl || !p->dist_by_name)
+    if (!p->ms || !p->mf || !p->gap_until || !p->dist || !p->dist_by_name)
         return AH_ENOMEM;
     p->max_store = 0;
     for (size_t i = 0; i < c->n_meters; i++) {
