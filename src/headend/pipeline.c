@@ -1842,7 +1842,8 @@ static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
         }
     }
     /* on a failure the rest stay listed for the next batch */
-    memmove(p->touched, p->touched + k, (p->ntouched - k) * sizeof *p->touched);
+    if (k < p->ntouched)
+        memmove(p->touched, p->touched + k, (p->ntouched - k) * sizeof *p->touched);
     p->ntouched -= k;
     if (rc == AH_OK)
         rc = evict(p);
