@@ -1,5 +1,6 @@
 /* ah_clock — scaled, offset clock (see ah_clock.h). */
 #include "ah_clock.h"
+#include "ah_date.h"
 #include "ah_err.h"
 
 #include <errno.h>
@@ -148,14 +149,8 @@ int ah_time_parse_zone(const char *s, int32_t local_off_s, int64_t *out_ms,
     } else {
         *had_zone = false;
     }
-    struct tm tm = {0};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    *out_ms = ((int64_t)timegm(&tm) - off) * 1000;
+    struct ah_date t = {.year = y, .mon = mo, .day = d, .hour = h, .min = mi, .sec = sec};
+    *out_ms = (ah_date_to_s(&t) - off) * 1000;
     return AH_OK;
 }
 
@@ -167,8 +162,9 @@ int ah_time_parse(const char *s, int64_t *out_ms)
 
 void ah_time_format(int64_t ms, char *buf, unsigned long cap)
 {
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    int64_t s = ms / 1000 - (ms % 1000 < 0); /* floor: -1 ms is 23:59:59 */
+    struct ah_date t;
+    ah_date_from_s(s, &t);
+    snprintf(buf, cap, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)t.year, t.mon, t.day,
+             t.hour, t.min, t.sec);
 }

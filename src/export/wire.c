@@ -10,6 +10,7 @@
  */
 #include "wire.h"
 
+#include "ah_date.h"
 #include "ah_err.h"
 
 #include <string.h>
@@ -84,8 +85,7 @@ static void jw_dec(struct jw *w, int64_t raw, uint8_t dec)
     }
 }
 
-/* "YYYY-MM-DDTHH:MM:SS[.mmm]Z" from UTC ms (days-from-civil inverse,
- * proleptic Gregorian). */
+/* "YYYY-MM-DDTHH:MM:SS[.mmm]Z" from UTC ms (ah_date: proleptic Gregorian). */
 static void jw_time_ms(struct jw *w, int64_t ms, bool with_ms)
 {
     int64_t secs = ms / 1000;
@@ -94,35 +94,20 @@ static void jw_time_ms(struct jw *w, int64_t ms, bool with_ms)
         msec += 1000;
         secs--;
     }
-    int64_t days = secs / 86400;
-    int64_t sod = secs % 86400;
-    if (sod < 0) {
-        sod += 86400;
-        days--;
-    }
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = yoe + era * 400;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    if (m <= 2)
-        y++;
+    struct ah_date c;
+    ah_date_from_s(secs, &c);
     jw_raw(w, "\"", 1);
-    jw_u64w(w, (uint64_t)y, 4);
+    jw_u64w(w, (uint64_t)c.year, 4);
     jw_raw(w, "-", 1);
-    jw_u64w(w, (uint64_t)m, 2);
+    jw_u64w(w, (uint64_t)c.mon, 2);
     jw_raw(w, "-", 1);
-    jw_u64w(w, (uint64_t)d, 2);
+    jw_u64w(w, (uint64_t)c.day, 2);
     jw_raw(w, "T", 1);
-    jw_u64w(w, (uint64_t)(sod / 3600), 2);
+    jw_u64w(w, (uint64_t)c.hour, 2);
     jw_raw(w, ":", 1);
-    jw_u64w(w, (uint64_t)(sod / 60 % 60), 2);
+    jw_u64w(w, (uint64_t)c.min, 2);
     jw_raw(w, ":", 1);
-    jw_u64w(w, (uint64_t)(sod % 60), 2);
+    jw_u64w(w, (uint64_t)c.sec, 2);
     if (with_ms) {
         jw_raw(w, ".", 1);
         jw_u64w(w, (uint64_t)msec, 3);

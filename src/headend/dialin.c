@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,4 +118,52 @@ bool dialin_allow_match(const struct dialin_allow *a, const uint8_t ip[16])
         return true;
     }
     return false;
+}
+
+enum dialin_accept_verdict dialin_accept_failed(struct dialin_pause *p, int err,
+                                                int64_t now_ms, bool *first)
+{
+    *first = false;
+    switch (err) {
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+        return DIALIN_ACCEPT_DONE;
+    case EINTR:
+    case ECONNABORTED:
+    case EPROTO:
+    case EPERM:
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+        /* accept(2), "Error handling": these belong to the one connection */
+        return DIALIN_ACCEPT_NEXT;
+    default:
+        break;
+    }
+    if (p->delay_ms == 0) {
+        *first = true;
+        p->delay_ms = DIALIN_PAUSE_MIN_MS;
+    } else if (p->delay_ms < DIALIN_PAUSE_MAX_MS) {
+        p->delay_ms *= 2;
+        if (p->delay_ms > DIALIN_PAUSE_MAX_MS)
+            p->delay_ms = DIALIN_PAUSE_MAX_MS;
+    }
+    p->failures++;
+    p->until_ms = now_ms + p->delay_ms;
+    return DIALIN_ACCEPT_PAUSE;
+}
+
+unsigned long dialin_accept_ok(struct dialin_pause *p)
+{
+    unsigned long n = p->failures;
+    p->delay_ms = 0;
+    p->failures = 0;
+    p->until_ms = 0;
+    return n;
 }

@@ -41,6 +41,7 @@
 #include "probe.h"
 
 #include "ah_clock.h"
+#include "ah_date.h"
 #include "ah_err.h"
 #include "ah_log.h"
 #include "dialin.h"
@@ -65,10 +66,7 @@
 
 int64_t sched_interval_floor(int64_t t, int64_t step)
 {
-    int64_t r = t % step;
-    if (r < 0)
-        r += step;
-    return t - r;
+    return ah_date_floor(t, step);
 }
 
 void sched_window(int64_t now, int64_t step, int backfill_days, int64_t *from,
@@ -102,48 +100,26 @@ int64_t sched_reconnect_delay_ms(int failures)
     return d > SCHED_RECONNECT_MAX_MS ? SCHED_RECONNECT_MAX_MS : d;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * civil-from-days algorithm, written from its description). */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
+/* civil dates: ah_date (src/core), written once for every stage */
 int64_t sched_tm_to_s(const struct dlt645_tm *tm)
 {
-    int64_t days = days_from_civil(2000 + tm->year, tm->mon, tm->day);
-    return days * 86400 + tm->hour * 3600 + tm->min * 60 + tm->sec;
+    struct ah_date d = {.year = 2000 + tm->year, .mon = tm->mon, .day = tm->day,
+                        .hour = tm->hour, .min = tm->min, .sec = tm->sec};
+    return ah_date_to_s(&d);
 }
 
 void sched_s_to_tm(int64_t s, struct dlt645_tm *tm)
 {
-    int64_t days = s / 86400, sod = s % 86400;
-    if (sod < 0) {
-        sod += 86400;
-        days--;
-    }
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    int64_t y = yoe + era * 400 + (m <= 2);
+    struct ah_date d;
+    ah_date_from_s(s, &d);
     memset(tm, 0, sizeof *tm);
-    tm->year = (uint8_t)((y - 2000) % 100);
-    tm->mon = (uint8_t)m;
-    tm->day = (uint8_t)d;
-    tm->hour = (uint8_t)(sod / 3600);
-    tm->min = (uint8_t)(sod / 60 % 60);
-    tm->sec = (uint8_t)(sod % 60);
-    tm->wday = (uint8_t)((days % 7 + 11) % 7); /* 1970-01-01 was a Thursday */
+    tm->year = (uint8_t)((d.year - 2000) % 100);
+    tm->mon = (uint8_t)d.mon;
+    tm->day = (uint8_t)d.day;
+    tm->hour = (uint8_t)d.hour;
+    tm->min = (uint8_t)d.min;
+    tm->sec = (uint8_t)d.sec;
+    tm->wday = (uint8_t)d.wday;
 }
 
 bool sched_clock_consistent(const struct dlt645_tm *t1, const struct dlt645_tm *date,
@@ -259,6 +235,8 @@ struct slisten {
     const char *addr; /* borrowed from cfg */
     int fd;
     int port; /* bound */
+    struct dialin_pause pause; /* accept4 failing: back off (dialin.h) */
+    bool paused;               /* out of the epoll set until pause.until_ms */
 };
 
 struct link_met {
@@ -567,7 +545,12 @@ int sched_new_met(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pip
         s->lis[j].fd = fd;
         struct epoll_event ev = {.events = EPOLLIN};
         ev.data.u64 = EV_DATA(TAG_LISTEN, j);
-        epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev);
+        if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            ah_log(AH_LOG_ERROR, "sched", "dial-in listen %s: epoll_ctl: %s",
+                   s->lis[j].addr, strerror(errno));
+            sched_destroy(&s);
+            return AH_EIO;
+        }
         ah_log(AH_LOG_INFO, "sched", "waiting for dial-in concentrators on %s",
                s->lis[j].addr);
     }
@@ -1655,6 +1638,54 @@ static void pending_send(struct sched *s, struct spending *P)
     sess_sent(&P->sess, ah_mono_ms());
 }
 
+/* accept4 failed on listener j with err: true when this round of accepts
+ * ends. Out of descriptors the listener leaves the epoll set for a while
+ * (dialin_accept_failed): the backlog keeps it readable, and accepting at
+ * once again would spin the loop. */
+static bool accept_failed(struct sched *s, size_t j, int err)
+{
+    struct slisten *lj = &s->lis[j];
+    bool first;
+    enum dialin_accept_verdict v = dialin_accept_failed(&lj->pause, err, ah_mono_ms(), &first);
+    if (v != DIALIN_ACCEPT_PAUSE)
+        return v == DIALIN_ACCEPT_DONE;
+    if (first)
+        ah_log(AH_LOG_WARN, "dialin",
+               "dial-in listener %s: cannot accept: %s; pausing accepts (retried after "
+               "%d ms, up to every %d ms) until it can",
+               lj->addr, strerror(err), DIALIN_PAUSE_MIN_MS, DIALIN_PAUSE_MAX_MS);
+    if (!lj->paused) {
+        if (epoll_ctl(s->ep, EPOLL_CTL_DEL, lj->fd, NULL) == 0)
+            lj->paused = true;
+        else
+            ah_log(AH_LOG_ERROR, "dialin", "dial-in listener %s: epoll_ctl: %s", lj->addr,
+                   strerror(errno));
+    }
+    return true;
+}
+
+/* Paused listeners whose pause is over are watched again: a connection
+ * still waiting makes them readable at once. */
+static void listen_resume(struct sched *s, int64_t mono)
+{
+    for (size_t j = 0; j < s->n_lis; j++) {
+        struct slisten *lj = &s->lis[j];
+        if (!lj->paused || mono < lj->pause.until_ms)
+            continue;
+        struct epoll_event ev = {.events = EPOLLIN};
+        ev.data.u64 = EV_DATA(TAG_LISTEN, j);
+        if (epoll_ctl(s->ep, EPOLL_CTL_ADD, lj->fd, &ev) == 0) {
+            lj->paused = false;
+        } else {
+            bool first;
+            (void)dialin_accept_failed(&lj->pause, errno, mono, &first);
+            if (first)
+                ah_log(AH_LOG_ERROR, "dialin", "dial-in listener %s: epoll_ctl: %s",
+                       lj->addr, strerror(errno));
+        }
+    }
+}
+
 static void on_accept(struct sched *s, size_t j)
 {
     for (;;) {
@@ -1662,8 +1693,16 @@ static void on_accept(struct sched *s, size_t j)
         socklen_t sl = sizeof ss;
         int fd = accept4(s->lis[j].fd, (struct sockaddr *)&ss, &sl,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
-            return;
+        if (fd < 0) {
+            if (accept_failed(s, j, errno))
+                return;
+            continue;
+        }
+        unsigned long failed = dialin_accept_ok(&s->lis[j].pause);
+        if (failed)
+            ah_log(AH_LOG_INFO, "dialin",
+                   "dial-in listener %s: accepting again after %lu failed attempts",
+                   s->lis[j].addr, failed);
         char host[INET6_ADDRSTRLEN] = "?", peer[64];
         int port = 0;
         if (ss.ss_family == AF_INET) {
@@ -2015,6 +2054,7 @@ int sched_run(sched_t *s, int64_t until_ms, volatile sig_atomic_t *stop)
         for (size_t j = 0; j < SCHED_PENDING_MAX; j++)
             if (s->pend[j].l)
                 pending_check(s, &s->pend[j], mono);
+        listen_resume(s, mono);
         if (s->tick && s->tick(s, s->tick_arg))
             break;
     }

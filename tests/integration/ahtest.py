@@ -220,3 +220,44 @@ class Sim(Amisim):
 
     def truth(self):
         return Truth(self.truth_path)
+
+
+# ---- the store, through the head-end's own reader ---------------------------
+
+SOURCES = ("live", "backfill", "released")
+HAS_IMP_TOTAL = 1 << 0  # store_rec.h presence bits, as the query rows show them
+HAS_EXP_TOTAL = 1 << 2
+
+
+def store_reads(yaml, timeout=600):
+    """Every stored read, from one `amihead query --all --json`, as
+    {meter id: {interval end (epoch s): (source, quality, present,
+    import, export)}}: energies in 0.01 kWh secondary, present holding the
+    import/export total bits when the row has them."""
+    r = subprocess.run([os.path.join(BIN, "amihead"), "query", "-c", yaml, "--all",
+                        "--json"], capture_output=True, text=True, timeout=timeout)
+    check(r.returncode == 0, f"query --all: exit {r.returncode}: {r.stderr[-2000:]}")
+    out = {}
+    for line in r.stdout.splitlines():
+        x = json.loads(line)
+        sec = x["registers"]["secondary"]
+        present = ((HAS_IMP_TOTAL if "import_kwh" in sec else 0) |
+                   (HAS_EXP_TOTAL if "export_kwh" in sec else 0))
+        out.setdefault(x["meter"], {})[utc(x["interval_end"])] = (
+            x["source"], x["quality"], present,
+            round(sec.get("import_kwh", 0) * 100), round(sec.get("export_kwh", 0) * 100))
+    return out
+
+
+def store_outbox(yaml, timeout=300):
+    """Every message the outbox keeps, from `amihead query --outbox`, as
+    [(seq, topic, body bytes)] in sequence order."""
+    r = subprocess.run([os.path.join(BIN, "amihead"), "query", "-c", yaml, "--outbox"],
+                       capture_output=True, timeout=timeout)
+    check(r.returncode == 0, f"query --outbox: exit {r.returncode}: {r.stderr[-2000:]!r}")
+    out = []
+    for line in r.stdout.split(b"\n"):
+        if line:
+            seq, topic, body = line.split(b" ", 2)
+            out.append((int(seq), topic.decode(), body))
+    return out

@@ -28,7 +28,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import check, iso, utc  # noqa: E402
-from ahstore import Store  # noqa: E402
+from ahtest import store_reads  # noqa: E402
 from runfleet import STEP, fault_file, meter_ids, run_fleet, summary  # noqa: E402
 from runtest import main  # noqa: E402
 
@@ -55,8 +55,7 @@ def run(tmp):
     # no cycle finished: the first one took the whole run at least
     first_b, first_ms = done[0] if done else (start // STEP * STEP, (until - start) * 1000)
     first_s = first_ms / 1000
-    with Store(os.path.join(tmp, "store")) as st:
-        got = st.reads()
+    got = store_reads(yaml)
     b0 = start // STEP * STEP
     top = until // STEP * STEP
     worst, worst_m = 0, None

@@ -29,7 +29,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import check, utc  # noqa: E402
-from ahstore import Store  # noqa: E402
+from ahtest import store_reads  # noqa: E402
 from runfleet import STEP, fault_file, run_fleet, summary  # noqa: E402
 from runtest import events, main  # noqa: E402
 
@@ -72,8 +72,7 @@ def run(tmp):
         check(not bad, f"meter {m}: {sorted(bad)}")
         if m not in {addr(j) for j in DRIFT}:
             check("CLOCK_DRIFT" not in got, f"healthy meter {m}: CLOCK_DRIFT")
-    with Store(os.path.join(tmp, "store")) as st:
-        got = st.reads()
+    got = store_reads(yaml)
     for j in DRIFT:
         rows = got.get(addr(j), {})
         live = sum(1 for r in rows.values() if r[0] == "live")

@@ -42,7 +42,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import BIN, Sim, amisim_series, check, fail, iso, utc  # noqa: E402
-from ahstore import Store  # noqa: E402
+from ahtest import store_reads  # noqa: E402
 from runfleet import STEP, Run, amihead, configure, meter_ids, summary  # noqa: E402
 
 
@@ -149,8 +149,7 @@ def run(tmp):
     meters = meter_ids(tmp)
     check(set(held) == set(meters), f"series meters {len(held)}, inventory {len(meters)}")
 
-    with Store(os.path.join(tmp, "store")) as st:
-        got = st.reads()
+    got = store_reads(yaml)
 
     n_held = n_have = 0
     lost = []

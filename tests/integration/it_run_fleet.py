@@ -46,7 +46,7 @@ if _rel and all(os.access(os.path.join(_rel, b), os.X_OK) for b in ("amihead", "
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import BIN, Sim, Truth, check, fail, iso, utc  # noqa: E402
-from ahstore import Store  # noqa: E402
+from ahtest import store_reads  # noqa: E402
 from runfleet import STEP, Run, amihead, configure, meter_ids, summary  # noqa: E402
 
 
@@ -155,8 +155,7 @@ def collect(tmp, fleet, t_start, tproc, tpath):
     check(series["from_s"] == LO and series["step_s"] == STEP, f"truth series {series}")
     t_truth = time.monotonic()
 
-    with Store(os.path.join(tmp, "store")) as st:
-        got = st.reads()
+    got = store_reads(yaml)
     t_store = time.monotonic()
 
     ends = list(range(LO, DAY_END + 1, STEP))

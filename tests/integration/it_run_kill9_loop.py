@@ -21,7 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ahstore import Store  # noqa: E402
+from ahtest import store_outbox  # noqa: E402
 from ahtest import Sim, amisim_series, check, iso  # noqa: E402
 from runtest import (Tail, check_sequence, export_endpoints, main, meter_ids,  # noqa: E402
                      published_reads, run_argv, run_until, stored, write_config)
@@ -78,8 +78,7 @@ def run(tmp):
     check(n_before > 4 * 96, f"only {n_before} reads stored across the kills")
     check_sequence(msgs)
     published_reads(msgs)  # each read once
-    with Store(os.path.join(tmp, "store")) as st:
-        box = st.outbox()
+    box = store_outbox(yaml)
     check(len(box) == len(msgs) and box[0][0] == 1,
           f"outbox {len(box)} messages (first {box[:1]}), subscriber {len(msgs)}")
     sub = {}

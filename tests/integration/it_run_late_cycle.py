@@ -26,7 +26,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import check, iso, utc  # noqa: E402
-from ahstore import Store  # noqa: E402
+from ahtest import store_reads  # noqa: E402
 from runfleet import fault_file, meter_ids, run_fleet, summary  # noqa: E402
 from runtest import events, main  # noqa: E402
 
@@ -60,8 +60,7 @@ def run(tmp):
         check(utc(e["since"][:19] + "Z") >= R,
               f"{VICTIM}: {e['type']} since {e['since']}, before the reversal at "
               f"{iso(R)}: read late, filed under an older interval")
-    with Store(os.path.join(tmp, "store")) as st:
-        got = st.reads()
+    got = store_reads(yaml)
     for m in meter_ids(tmp):
         check(any(r[0] == "live" for r in got.get(m, {}).values()),
               f"{m}: never read live")

@@ -49,7 +49,6 @@ import os
 import re
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import time
@@ -59,7 +58,7 @@ import zmq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahscale import NatsClient, NatsCluster, Postgres  # noqa: E402
-from ahstore import Store  # noqa: E402
+from ahtest import store_outbox, store_reads  # noqa: E402
 from ahtest import BIN, Sim, check, fail, free_port_block, iso  # noqa: E402
 from runtest import export_endpoints, main, meter_ids, run_argv, write_config  # noqa: E402
 
@@ -110,12 +109,9 @@ def replay_next(rp):
 
 def outbox(d):
     """Every message a stopped head-end published, from its store's outbox
-    (docs/storage.md, wire.h outbox record): {seq: body}."""
-    out = {}
-    with Store(os.path.join(d, "store")) as st:
-        for seq, topic, body in st.outbox():
-            out[seq] = json.loads(body, parse_float=Decimal)
-    return out
+    (`amihead query --outbox`): {seq: body}."""
+    return {seq: json.loads(body, parse_float=Decimal)
+            for seq, _topic, body in store_outbox(os.path.join(d, "amihead.yaml"))}
 
 
 def nats_publish(port, subject, headers, payload):
@@ -139,9 +135,8 @@ def nats_publish(port, subject, headers, payload):
 def clean_reads(d):
     """{meter: set of interval ends} of the reads a stopped head-end stored
     as billable: no fault bit, or released (the ones it publishes)."""
-    with Store(os.path.join(d, "store")) as st:
-        return {m: {t for t, r in iv.items() if not r[1] & FAULT_BITS or r[1] & RELEASED}
-                for m, iv in st.reads().items()}
+    return {m: {t for t, r in iv.items() if not r[1] & FAULT_BITS or r[1] & RELEASED}
+            for m, iv in store_reads(os.path.join(d, "amihead.yaml")).items()}
 
 
 class HeadEnd:

@@ -779,6 +779,37 @@ static void timezone_offset_fixed_or_refused(void **state)
     tzset();
 }
 
+/* One line, one link (review of issue 15: sorted, no longer every pair):
+ * each later link sharing an endpoint, a device or a dial-in concentrator is
+ * named against the first, in file order. */
+static void shared_lines_name_the_first_link(void **state)
+{
+    struct fx *x = *state;
+    const char *yaml = "inventory: meters.csv\n"           /* 1 */
+                       "storage:\n  path: /x\n"             /* 2 */
+                       "links:\n"                           /* 4 */
+                       "  - {name: a, type: dlt645-tcp, endpoint: 10.0.0.1:1}\n"
+                       "  - {name: b, type: dlt645-serial, device: /dev/ttyS0}\n"
+                       "  - {name: c, type: dlt645-tcp, endpoint: 10.0.0.1:1}\n"
+                       "  - {name: d, type: modbus-rtu, device: /dev/ttyS0}\n"
+                       "  - {name: e, type: dlt645-tcp, endpoint: 10.0.0.1:1}\n"
+                       "  - {name: f, type: dlt645-listen, listen: '0.0.0.0:7000',"
+                       " address: '000000000001'}\n" /* 10 */
+                       "  - {name: g, type: dlt645-listen, listen: '0.0.0.0:7000',"
+                       " address: '000000000002'}\n"
+                       "  - {name: h, type: dlt645-listen, listen: '0.0.0.0:7000',"
+                       " address: '000000000001'}\n";
+    assert_int_equal(load(x, yaml, CSV_HEADER), AH_ECONFIG);
+    const char *Y = "amihead.yaml";
+    assert_msg(x, Y, 7, "links.endpoint", "10.0.0.1:1 already used by link 'a' (line 5)");
+    assert_msg(x, Y, 9, "links.endpoint", "10.0.0.1:1 already used by link 'a' (line 5)");
+    assert_msg(x, Y, 8, "links.device", "/dev/ttyS0 already used by link 'b' (line 6)");
+    assert_msg(x, Y, 12, "links.address",
+               "concentrator address already expected on 0.0.0.0:7000 by link 'f' (line 10)");
+    assert_false(has_msg(x, Y, 11, "links.address", "already expected"));
+    assert_false(has_msg(x, Y, 5, "links.endpoint", "already used"));
+}
+
 int main(void)
 {
     /* headend.timezone "" means the box's zone: make it one without DST. */
@@ -790,6 +821,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(yaml_mistakes_name_file_line_and_key, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(yaml_syntax_error_has_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(shared_lines_name_the_first_link, setup, teardown),
         cmocka_unit_test_setup_teardown(missing_files_are_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(csv_header_must_have_exactly_the_columns, setup,
                                         teardown),

@@ -11,6 +11,7 @@
 #include "dialin.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -80,11 +81,42 @@ static void bad_lists_are_refused(void **state)
     }
 }
 
+/* accept4's failures (issue 15): out of descriptors pauses with a doubling
+ * delay, said once per episode; one connection's failure is skipped. */
+static void accept_failures_back_off(void **state)
+{
+    (void)state;
+    struct dialin_pause p = {0};
+    bool first;
+    assert_int_equal(dialin_accept_failed(&p, EAGAIN, 1000, &first), DIALIN_ACCEPT_DONE);
+    assert_false(first);
+    assert_int_equal(dialin_accept_failed(&p, ECONNABORTED, 1000, &first),
+                     DIALIN_ACCEPT_NEXT);
+    assert_int_equal(dialin_accept_ok(&p), 0); /* nothing to say */
+    assert_int_equal(dialin_accept_failed(&p, EMFILE, 1000, &first), DIALIN_ACCEPT_PAUSE);
+    assert_true(first);
+    assert_int_equal(p.until_ms, 1000 + DIALIN_PAUSE_MIN_MS);
+    int64_t delay = DIALIN_PAUSE_MIN_MS;
+    for (int k = 0; k < 10; k++) {
+        assert_int_equal(dialin_accept_failed(&p, ENFILE, 5000, &first),
+                         DIALIN_ACCEPT_PAUSE);
+        assert_false(first); /* said once */
+        delay = delay * 2 > DIALIN_PAUSE_MAX_MS ? DIALIN_PAUSE_MAX_MS : delay * 2;
+        assert_int_equal(p.until_ms, 5000 + delay);
+    }
+    assert_int_equal(dialin_accept_ok(&p), 11);
+    assert_int_equal(dialin_accept_failed(&p, EMFILE, 9000, &first), DIALIN_ACCEPT_PAUSE);
+    assert_true(first); /* a new episode */
+    assert_int_equal(p.until_ms, 9000 + DIALIN_PAUSE_MIN_MS);
+    assert_int_equal(dialin_accept_failed(&p, EBADF, 9000, &first), DIALIN_ACCEPT_PAUSE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(networks_match_by_prefix),
         cmocka_unit_test(bad_lists_are_refused),
+        cmocka_unit_test(accept_failures_back_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,11 +4,11 @@
 #include "colstat.h"
 
 #include "ah_clock.h"
+#include "ah_date.h"
 #include "ah_err.h"
 #include "ah_log.h"
 #include "config.h"
 #include "metrics.h"
-#include "scheduler.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -54,9 +54,9 @@ void colstat_update(colstat_t *c)
     const struct cfg *cfg = c->cfg;
     int64_t step = (int64_t)cfg->schedule.interval_min * 60;
     int64_t now = ah_clock_now_ms(c->clk) / 1000;
-    int64_t ival = sched_interval_floor(now, step) - step; /* last complete */
+    int64_t ival = ah_date_floor(now, step) - step; /* last complete */
     int64_t tz = cfg->headend.tz_offset_s;
-    int64_t day_end = sched_interval_floor(now - step + tz, 86400) - tz;
+    int64_t day_end = ah_date_floor(now - step + tz, 86400) - tz;
     int64_t day_start = day_end - 86400;
     for (size_t k = 0; k < c->n_g; k++)
         c->g[k].ival_ok = c->g[k].day_ok = c->g[k].day_want = 0;

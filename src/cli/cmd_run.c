@@ -33,7 +33,6 @@
 #include "ah_clock.h"
 #include "ah_err.h"
 #include "ah_log.h"
-#include "cmd_report.h"
 #include "colstat.h"
 #include "config.h"
 #include "metrics.h"
@@ -63,30 +62,6 @@ static void on_signal(int sig)
     }
     term_flag = 1;
     leave_flag = 1;
-}
-
-struct cfg *cmd_run_load_config(const char *cmd, const char *file)
-{
-    struct cfg_diag *d = malloc(sizeof *d); /* ~20 KiB: keep it off the stack */
-    if (!d) {
-        fprintf(stderr, "amihead %s: %s\n", cmd, ah_strerror(AH_ENOMEM));
-        return NULL;
-    }
-    cfg_diag_init(d);
-    struct cfg *c = NULL;
-    int rc = cfg_load(file, &c, d);
-    for (size_t i = 0; i < d->n; i++)
-        fprintf(stderr, "%s\n", d->msg[i]);
-    if (d->dropped)
-        fprintf(stderr, "... and %zu more problems not shown\n", d->dropped);
-    if (rc == AH_ECONFIG)
-        fprintf(stderr, "%s: %zu error%s, %zu warning%s\n", file, d->n_errors,
-                d->n_errors == 1 ? "" : "s", d->n_warnings,
-                d->n_warnings == 1 ? "" : "s");
-    else if (rc)
-        fprintf(stderr, "amihead %s: %s: %s\n", cmd, file, ah_strerror(rc));
-    free(d);
-    return rc ? NULL : c;
 }
 
 /* Meters per synced registration write: a city (1.56 M meters) is ~24
@@ -169,7 +144,7 @@ struct run {
     bool cli_level, cli_format; /* --log-level / --log-format win over a reload */
 };
 
-/* The config as cmd_run_load_config, its messages through the log. */
+/* The config as cmd_load_config, its messages through the log. */
 static struct cfg *reload_config(const char *file)
 {
     struct cfg_diag *d = malloc(sizeof *d);
@@ -556,7 +531,7 @@ int cmd_run(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    struct cfg *c = cmd_run_load_config("run", file);
+    struct cfg *c = cmd_load_config("run", file);
     if (!c)
         return 1;
     /* a time without zone is local in headend.timezone, as in every command */

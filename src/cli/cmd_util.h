@@ -104,7 +104,12 @@ int cmd_time_arg(const char *cmd, const struct cfg *c, const char *opt, const ch
 /* Whether meter is a row of the loaded inventory. */
 bool cmd_in_inventory(const struct cmd_ctx *x, const char *meter);
 
-/* Load x->file (diagnostics to stderr, cmd_run_load_config) and, with
+/* Load and check a config like check-config: every diag message to stderr;
+ * NULL (after printing) on error. Caller owns the result (cfg_destroy).
+ * cmd names the command in messages. */
+struct cfg *cmd_load_config(const char *cmd, const char *file);
+
+/* Load x->file (diagnostics to stderr, cmd_load_config) and, with
  * open_store, open its store read-only without creating it. 0 ok, else the
  * exit code (1) after printing why. */
 int cmd_open(struct cmd_ctx *x, bool open_store);

@@ -8,6 +8,7 @@
 #include "report.h"
 
 #include "ah_clock.h"
+#include "ah_date.h"
 #include "ah_err.h"
 #include "config.h"
 #include "vee.h"
@@ -93,14 +94,12 @@ static const char *const palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"
 /* local wall time of UTC s as "MM-DD hh:mm" / "YYYY-MM-DD" */
 static void fmt_local(int64_t utc_s, int64_t tz, bool with_time, char *buf, size_t cap)
 {
-    time_t t = (time_t)(utc_s + tz);
-    struct tm tm;
-    gmtime_r(&t, &tm);
+    struct ah_date t;
+    ah_date_from_s(utc_s + tz, &t);
     if (with_time)
-        snprintf(buf, cap, "%02d-%02d %02d:%02d", tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                 tm.tm_min);
+        snprintf(buf, cap, "%02d-%02d %02d:%02d", t.mon, t.day, t.hour, t.min);
     else
-        snprintf(buf, cap, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+        snprintf(buf, cap, "%04lld-%02d-%02d", (long long)t.year, t.mon, t.day);
 }
 
 /* ---- charts ------------------------------------------------------------ */

@@ -12,6 +12,7 @@
 #include "cmd_run.h"
 
 #include "ah_clock.h"
+#include "ah_date.h"
 #include "ah_err.h"
 #include "cmd_util.h"
 #include "config.h"
@@ -86,7 +87,7 @@ int cmd_stats(int argc, char **argv)
     int64_t from = x.from, to = x.to;
     int64_t step = (int64_t)c->schedule.interval_min * 60;
     if (to < 0)
-        to = sched_interval_floor(ah_wall_ms() / 1000, step);
+        to = ah_date_floor(ah_wall_ms() / 1000, step);
     if (from < 0) {
         int64_t f, t;
         sched_window(to, step, c->schedule.backfill_days, &f, &t);
@@ -99,7 +100,7 @@ int cmd_stats(int argc, char **argv)
         cmd_fail(&x, AH_ENOMEM);
         goto out_free;
     }
-    uint64_t lo = (uint64_t)sched_interval_floor(from + step - 1, step);
+    uint64_t lo = (uint64_t)ah_date_floor(from + step - 1, step);
     uint64_t hi = (uint64_t)to + 1;
     uint64_t expected = lo < hi ? (hi - lo + (uint64_t)step - 1) / (uint64_t)step : 0;
     for (size_t i = 0; i < c->n_meters; i++) {

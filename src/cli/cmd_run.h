@@ -11,10 +11,4 @@ int cmd_run(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 
-/* Load and check a config like check-config: every diag message to stderr;
- * NULL (after printing) on error. Caller owns the result (cfg_destroy).
- * cmd names the command in messages. */
-struct cfg;
-struct cfg *cmd_run_load_config(const char *cmd, const char *file);
-
 #endif /* AH_CMD_RUN_H */

@@ -1,6 +1,9 @@
 /*
  * cmd_query — `amihead query -c FILE --meter ID [--from T] [--to T] [--json]`:
- * the stored interval reads of one meter, oldest first, one line each.
+ * the stored interval reads of one meter, oldest first, one line each;
+ * `--all` instead of --meter: every meter's, meter by meter (one process for
+ * a fleet: tests score 20,000 meters with it); `--outbox`: every published
+ * message kept in the outbox, as `amihead tail` prints them.
  * Opens the store read-only, so it runs beside a live head-end.
  *
  * Registers are printed as primary values (secondary × CT × PT, DESIGN.md
@@ -11,8 +14,9 @@
 #include "ah_clock.h"
 #include "ah_err.h"
 #include "cmd_util.h"
-#include "vee.h"
 #include "store.h"
+#include "vee.h"
+#include "wire.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -106,10 +110,58 @@ static int print_read(void *vctx, uint32_t meter, uint64_t end, const struct sto
     return 0;
 }
 
+/* --all: every registered meter in turn */
+struct all_ctx {
+    struct cmd_ctx *x;
+    bool json;
+};
+
+static int print_meter(void *vctx, uint32_t idx, const char *meter_id)
+{
+    struct all_ctx *a = vctx;
+    struct qctx q = {meter_id, a->json};
+    return store_reads_each(a->x->st, idx, (uint64_t)a->x->from, cmd_until(a->x), print_read,
+                            &q);
+}
+
+/* --outbox: "SEQ TOPIC BODY", the lines `amihead tail` prints */
+static int print_outbox(void *vctx, uint64_t seq, const uint8_t *bytes, size_t len)
+{
+    (void)vctx;
+    struct wire_outbox_view v;
+    int rc = wire_outbox_decode(bytes, len, &v);
+    if (rc != AH_OK)
+        return rc;
+    printf("%llu %.*s %.*s\n", (unsigned long long)seq, (int)v.topic_len, v.topic,
+           (int)v.body_len, v.body);
+    return 0;
+}
+
+enum { Q_METER, Q_ALL, Q_OUTBOX };
+
+static int query_opt(struct cmd_ctx *x, int opt, const char *arg, void *u)
+{
+    (void)x;
+    (void)arg;
+    int *what = u;
+    if (*what != Q_METER) {
+        fprintf(stderr, "amihead query: --all and --outbox exclude each other\n");
+        return 2;
+    }
+    *what = opt == 'a' ? Q_ALL : Q_OUTBOX;
+    return CMD_GO;
+}
+
+#define QUERY_USAGE                                                                       \
+    "usage: amihead query -c FILE (--meter ID | --all) [--from T] [--to T] [--json]\n"    \
+    "       amihead query -c FILE --outbox\n"
+
 int cmd_query(int argc, char **argv)
 {
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"meter", required_argument, 0, 'm'},
+                                         {"all", no_argument, 0, 'a'},
+                                         {"outbox", no_argument, 0, 'o'},
                                          {"from", required_argument, 0, 'f'},
                                          {"to", required_argument, 0, 't'},
                                          {"json", no_argument, 0, 'j'},
@@ -117,22 +169,31 @@ int cmd_query(int argc, char **argv)
                                          {0, 0, 0, 0}};
     struct cmd_ctx x = {
         .name = "query",
-        .usage = "usage: amihead query -c FILE --meter ID [--from T] [--to T] [--json]\n",
-        .help = "usage: amihead query -c FILE --meter ID [--from T] [--to T] [--json]\n"
-                "  interval reads with from <= interval end <= to\n",
-        .need_meter = true,
+        .usage = QUERY_USAGE,
+        .help = QUERY_USAGE
+        "  interval reads with from <= interval end <= to, of one meter or of\n"
+        "  every meter in the store (--all); --outbox: every message the outbox\n"
+        "  keeps, 'SEQ TOPIC BODY' a line, as amihead tail prints them\n",
         .from = 0,
         .to = INT64_MAX};
-    int status = cmd_parse(&x, argc, argv, "c:m:h", opts, NULL, NULL);
+    int what = Q_METER;
+    int status = cmd_parse(&x, argc, argv, "c:m:h", opts, query_opt, &what);
     if (status != CMD_GO)
         return status;
+    if ((what == Q_METER) != (x.meter != NULL)) {
+        fputs(x.usage, stderr);
+        return 2;
+    }
     status = cmd_open(&x, true);
-    if (status == 0)
+    if (status == 0 && what == Q_METER)
         status = cmd_find_meter(&x, "has no reads in");
     if (status == 0) {
         struct qctx q = {x.meter, x.json};
-        int rc = store_reads_each(x.st, x.meter_idx, (uint64_t)x.from, cmd_until(&x),
-                                  print_read, &q);
+        struct all_ctx a = {&x, x.json};
+        int rc = what == Q_ALL      ? store_meters_each(x.st, print_meter, &a)
+                 : what == Q_OUTBOX ? store_outbox_each(x.st, 1, UINT64_MAX, print_outbox, NULL)
+                                    : store_reads_each(x.st, x.meter_idx, (uint64_t)x.from,
+                                                       cmd_until(&x), print_read, &q);
         if (rc != AH_OK)
             status = cmd_fail(&x, rc);
     }

@@ -5,7 +5,6 @@
 
 #include "ah_clock.h"
 #include "ah_err.h"
-#include "cmd_run.h"
 #include "config.h"
 
 #include <errno.h>
@@ -310,6 +309,30 @@ int cmd_parse(struct cmd_ctx *x, int argc, char **argv, const char *shortopts,
     return cmd_resolve_times(x);
 }
 
+struct cfg *cmd_load_config(const char *cmd, const char *file)
+{
+    struct cfg_diag *d = malloc(sizeof *d); /* ~20 KiB: keep it off the stack */
+    if (!d) {
+        fprintf(stderr, "amihead %s: %s\n", cmd, ah_strerror(AH_ENOMEM));
+        return NULL;
+    }
+    cfg_diag_init(d);
+    struct cfg *c = NULL;
+    int rc = cfg_load(file, &c, d);
+    for (size_t i = 0; i < d->n; i++)
+        fprintf(stderr, "%s\n", d->msg[i]);
+    if (d->dropped)
+        fprintf(stderr, "... and %zu more problems not shown\n", d->dropped);
+    if (rc == AH_ECONFIG)
+        fprintf(stderr, "%s: %zu error%s, %zu warning%s\n", file, d->n_errors,
+                d->n_errors == 1 ? "" : "s", d->n_warnings,
+                d->n_warnings == 1 ? "" : "s");
+    else if (rc)
+        fprintf(stderr, "amihead %s: %s: %s\n", cmd, file, ah_strerror(rc));
+    free(d);
+    return rc ? NULL : c;
+}
+
 int cmd_time_arg(const char *cmd, const struct cfg *c, const char *opt, const char *txt,
                  int64_t *ms)
 {
@@ -360,7 +383,7 @@ static int resolve_times(struct cmd_ctx *x)
     if (x->to_txt && ah_time_parse_zone(x->to_txt, 0, &ms, &zone) == AH_OK && !zone)
         local = true;
     if (local && !x->cfg) {
-        x->cfg = cmd_run_load_config(x->name, x->file);
+        x->cfg = cmd_load_config(x->name, x->file);
         if (!x->cfg)
             return 1;
     }
@@ -382,7 +405,7 @@ static int resolve_times(struct cmd_ctx *x)
 int cmd_open(struct cmd_ctx *x, bool open_store)
 {
     if (!x->cfg) /* cmd_parse loads it already for a local time */
-        x->cfg = cmd_run_load_config(x->name, x->file);
+        x->cfg = cmd_load_config(x->name, x->file);
     if (!x->cfg)
         return 1;
     if (!open_store)
