@@ -278,6 +278,19 @@ static uint64_t row_count(const uint8_t *v, size_t vlen)
 
 /* ---- open / close ----------------------------------------------------- */
 
+/* meta schema = STORE_SCHEMA_VERSION, synced. */
+static int put_schema(store_t *s, const char *what)
+{
+    uint8_t v[4];
+    store_rec_put_be32(v, STORE_SCHEMA_VERSION);
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    rocksdb_writebatch_put_cf(wb, cf(s, CF_META), META_SCHEMA, strlen(META_SCHEMA),
+                              (const char *)v, sizeof v);
+    int rc = write_batch(s, wb, true, what);
+    rocksdb_writebatch_destroy(wb);
+    return rc;
+}
+
 static int check_schema(store_t *s, const char *path)
 {
     uint8_t v[4];
@@ -286,13 +299,7 @@ static int check_schema(store_t *s, const char *path)
     if (rc == AH_ENOENT) {
         if (s->read_only)
             return AH_OK; /* an empty store: nothing to misread */
-        rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-        store_rec_put_be32(v, STORE_SCHEMA_VERSION);
-        rocksdb_writebatch_put_cf(wb, cf(s, CF_META), META_SCHEMA, strlen(META_SCHEMA),
-                                  (const char *)v, sizeof v);
-        rc = write_batch(s, wb, true, "write schema version");
-        rocksdb_writebatch_destroy(wb);
-        return rc;
+        return put_schema(s, "write schema version");
     }
     if (rc == AH_EOVERFLOW || (rc == AH_OK && len != sizeof v))
         return fail(s, AH_ESTORE, "store %s: meta schema is %zu bytes, not 4", path, len);
@@ -309,13 +316,7 @@ static int check_schema(store_t *s, const char *path)
     if (ver < STORE_SCHEMA_VERSION && !s->read_only) {
         /* schema 1 (one outbox row per message) is read as it is; new rows
          * are chunks, which an older amihead would misread: mark the store */
-        rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-        store_rec_put_be32(v, STORE_SCHEMA_VERSION);
-        rocksdb_writebatch_put_cf(wb, cf(s, CF_META), META_SCHEMA, strlen(META_SCHEMA),
-                                  (const char *)v, sizeof v);
-        rc = write_batch(s, wb, true, "upgrade schema version");
-        rocksdb_writebatch_destroy(wb);
-        return rc;
+        return put_schema(s, "upgrade schema version");
     }
     return AH_OK;
 }

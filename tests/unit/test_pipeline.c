@@ -394,10 +394,10 @@ static void lazy_reads(struct fx *x, int from, int to)
     assert_int_equal(pipe_stop(&p), AH_OK);
 }
 
-static void test_lazy_state_replayed_after_crash(void **state)
+/* Meter 0's stored state after reads 0..8 through one head-end that stops
+ * cleanly, on a store of its own (the reference of the two tests below). */
+static size_t ref_state(struct fx *x, uint8_t *want, size_t cap)
 {
-    struct fx *x = *state;
-    /* the reference: the same reads, one head-end that stops cleanly */
     char ref[128];
     snprintf(ref, sizeof ref, "%s/ref", x->dir);
     store_t *main_st = x->st;
@@ -408,13 +408,19 @@ static void test_lazy_state_replayed_after_crash(void **state)
                          AH_OK);
     assert_true(idx[0] == x->midx[0] && idx[1] == x->midx[1]);
     lazy_reads(x, 0, 9);
-    uint8_t want[1024], got[1024];
-    size_t wl = 0, gl = 0;
-    assert_int_equal(store_get_meter_state(x->st, x->midx[0], want, sizeof want, &wl),
-                     AH_OK);
+    size_t wl = 0;
+    assert_int_equal(store_get_meter_state(x->st, x->midx[0], want, cap, &wl), AH_OK);
     store_close(&x->st);
-
     x->st = main_st;
+    return wl;
+}
+
+static void test_lazy_state_replayed_after_crash(void **state)
+{
+    struct fx *x = *state;
+    /* the reference: the same reads, one head-end that stops cleanly */
+    uint8_t want[1024], got[1024];
+    size_t wl = ref_state(x, want, sizeof want), gl = 0;
     store_close(&x->st);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -512,21 +518,8 @@ static void wait_written(pipe_t *p, unsigned long n)
 static void test_states_evicted_and_reloaded(void **state)
 {
     struct fx *x = *state;
-    char ref[128];
-    snprintf(ref, sizeof ref, "%s/ref", x->dir);
-    store_t *main_st = x->st;
-    assert_int_equal(store_open(ref, NULL, &x->st), AH_OK);
-    uint32_t idx[2];
-    for (size_t i = 0; i < 2; i++)
-        assert_int_equal(store_meter_index(x->st, x->c->meters[i].id, true, &idx[i]),
-                         AH_OK);
-    lazy_reads(x, 0, 9);
     uint8_t want[1024], got[1024];
-    size_t wl = 0, gl = 0;
-    assert_int_equal(store_get_meter_state(x->st, x->midx[0], want, sizeof want, &wl),
-                     AH_OK);
-    store_close(&x->st);
-    x->st = main_st;
+    size_t wl = ref_state(x, want, sizeof want), gl = 0;
 
     resident_max = 1;
     char reldir[256];
