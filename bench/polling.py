@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 os.environ.setdefault("AH_BIN", os.environ.get("BIN", os.path.join(HERE, "..", "build",
                                                                    "bin")))
 from ahtest import BIN, free_port_block, iso  # noqa: E402
-from runfleet import configure, summary  # noqa: E402
+from ahtest import configure, summary  # noqa: E402
 
 NC, NM, SCALE, RUN_S = 20, 100, 30, 60
 TICK = os.sysconf("SC_CLK_TCK")

@@ -38,7 +38,32 @@ static const char *source_name(uint8_t s)
 struct qctx {
     const char *meter;
     bool json;
+    bool csv;
 };
+
+/* raw / 100 with exactly two decimals: the register's own digits */
+static void put_centi(int64_t raw)
+{
+    uint64_t mag = raw < 0 ? (uint64_t)0 - (uint64_t)raw : (uint64_t)raw;
+    printf(",%s%llu.%02llu", raw < 0 ? "-" : "", (unsigned long long)(mag / 100),
+           (unsigned long long)(mag % 100));
+}
+
+#define CSV_HEADER                                                                        \
+    "meter,interval_end,interval_end_s,source,quality,present,import_kwh,export_kwh,ct," \
+    "pt\n"
+
+/* --csv: one row of raw fields, for bulk use (a fleet's reads in one
+ * process): registers secondary in kWh, quality and present as numbers. */
+static void print_csv(const char *meter, const char *when, uint64_t end,
+                      const struct store_rec *r)
+{
+    printf("%s,%s,%llu,%s,%u,%u", meter, when, (unsigned long long)end,
+           source_name(r->source), (unsigned)r->quality, (unsigned)r->present);
+    put_centi(r->imp_total);
+    put_centi(r->exp_total);
+    printf(",%u,%u\n", (unsigned)r->ct, (unsigned)r->pt);
+}
 
 static const char *const reactive_names[STORE_REC_NREACTIVE] = {
     "reactive_comb1_kvarh", "reactive_comb2_kvarh", "reactive_q1_kvarh",
@@ -57,6 +82,10 @@ static int print_read(void *vctx, uint32_t meter, uint64_t end, const struct sto
     struct qctx *q = vctx;
     char when[32];
     ah_time_format((int64_t)end * 1000, when, sizeof when);
+    if (q->csv) {
+        print_csv(q->meter, when, end, r);
+        return 0;
+    }
     int64_t mult = (int64_t)r->ct * (int64_t)r->pt;
     json_t *o = json_object();
     json_object_set_new(o, "meter", json_string(q->meter));
@@ -113,13 +142,13 @@ static int print_read(void *vctx, uint32_t meter, uint64_t end, const struct sto
 /* --all: every registered meter in turn */
 struct all_ctx {
     struct cmd_ctx *x;
-    bool json;
+    bool json, csv;
 };
 
 static int print_meter(void *vctx, uint32_t idx, const char *meter_id)
 {
     struct all_ctx *a = vctx;
-    struct qctx q = {meter_id, a->json};
+    struct qctx q = {meter_id, a->json, a->csv};
     return store_reads_each(a->x->st, idx, (uint64_t)a->x->from, cmd_until(a->x), print_read,
                             &q);
 }
@@ -139,21 +168,31 @@ static int print_outbox(void *vctx, uint64_t seq, const uint8_t *bytes, size_t l
 
 enum { Q_METER, Q_ALL, Q_OUTBOX };
 
+struct qopts {
+    int what;
+    bool csv;
+};
+
 static int query_opt(struct cmd_ctx *x, int opt, const char *arg, void *u)
 {
     (void)x;
     (void)arg;
-    int *what = u;
-    if (*what != Q_METER) {
+    struct qopts *o = u;
+    if (opt == 'v') {
+        o->csv = true;
+        return CMD_GO;
+    }
+    if (o->what != Q_METER) {
         fprintf(stderr, "amihead query: --all and --outbox exclude each other\n");
         return 2;
     }
-    *what = opt == 'a' ? Q_ALL : Q_OUTBOX;
+    o->what = opt == 'a' ? Q_ALL : Q_OUTBOX;
     return CMD_GO;
 }
 
 #define QUERY_USAGE                                                                       \
-    "usage: amihead query -c FILE (--meter ID | --all) [--from T] [--to T] [--json]\n"    \
+    "usage: amihead query -c FILE (--meter ID | --all) [--from T] [--to T] [--json | "   \
+    "--csv]\n"                                                                            \
     "       amihead query -c FILE --outbox\n"
 
 int cmd_query(int argc, char **argv)
@@ -165,6 +204,7 @@ int cmd_query(int argc, char **argv)
                                          {"from", required_argument, 0, 'f'},
                                          {"to", required_argument, 0, 't'},
                                          {"json", no_argument, 0, 'j'},
+                                         {"csv", no_argument, 0, 'v'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     struct cmd_ctx x = {
@@ -173,23 +213,28 @@ int cmd_query(int argc, char **argv)
         .help = QUERY_USAGE
         "  interval reads with from <= interval end <= to, of one meter or of\n"
         "  every meter in the store (--all); --outbox: every message the outbox\n"
-        "  keeps, 'SEQ TOPIC BODY' a line, as amihead tail prints them\n",
+        "  keeps, 'SEQ TOPIC BODY' a line, as amihead tail prints them. --csv: a\n"
+        "  header, then meter,interval_end,interval_end_s,source,quality,present,\n"
+        "  import_kwh,export_kwh,ct,pt a read (secondary kWh, exact)\n",
         .from = 0,
         .to = INT64_MAX};
-    int what = Q_METER;
-    int status = cmd_parse(&x, argc, argv, "c:m:h", opts, query_opt, &what);
+    struct qopts o = {Q_METER, false};
+    int status = cmd_parse(&x, argc, argv, "c:m:h", opts, query_opt, &o);
     if (status != CMD_GO)
         return status;
-    if ((what == Q_METER) != (x.meter != NULL)) {
+    int what = o.what;
+    if ((what == Q_METER) != (x.meter != NULL) || (o.csv && (x.json || what == Q_OUTBOX))) {
         fputs(x.usage, stderr);
         return 2;
     }
     status = cmd_open(&x, true);
     if (status == 0 && what == Q_METER)
         status = cmd_find_meter(&x, "has no reads in");
+    if (status == 0 && o.csv)
+        fputs(CSV_HEADER, stdout);
     if (status == 0) {
-        struct qctx q = {x.meter, x.json};
-        struct all_ctx a = {&x, x.json};
+        struct qctx q = {x.meter, x.json, o.csv};
+        struct all_ctx a = {&x, x.json, o.csv};
         int rc = what == Q_ALL      ? store_meters_each(x.st, print_meter, &a)
                  : what == Q_OUTBOX ? store_outbox_each(x.st, 1, UINT64_MAX, print_outbox, NULL)
                                     : store_reads_each(x.st, x.meter_idx, (uint64_t)x.from,

@@ -123,6 +123,197 @@ static int copy_str(const struct cfg_key *k, const char *s, void *field, char *e
  * Parse text s as k's type into base + k->off. 0 ok; -1 with a message in
  * err. Defaults go through here too, so they obey the same ranges.
  */
+/* ---- one setter per value type (nginx's ngx_conf_set_*_slot) ----------
+ * Each parses s for key k into field, or says why not in err. */
+
+typedef int (*cfg_setter)(const struct cfg_key *k, const char *s, void *field, char *err,
+                          size_t errlen);
+
+static int set_id(const struct cfg_key *k, const char *s, void *field, char *err,
+                  size_t errlen)
+{
+    size_t n = strlen(s);
+    bool ok = n >= 1 && n <= 32;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = is_id_char(s[i]);
+    if (!ok) {
+        snprintf(err, errlen, "'%s' is not [A-Za-z0-9_.-]{1,32}", s);
+        return -1;
+    }
+    return copy_str(k, s, field, err, errlen);
+}
+
+static int set_hostport(const struct cfg_key *k, const char *s, void *field, char *err,
+                        size_t errlen)
+{
+    if (*s && !check_hostport(s, false, err, errlen))
+        return -1;
+    return copy_str(k, s, field, err, errlen);
+}
+
+static int set_zmq(const struct cfg_key *k, const char *s, void *field, char *err,
+                   size_t errlen)
+{
+    if (!strncmp(s, "tcp://", 6)) {
+        if (!check_hostport(s + 6, true, err, errlen))
+            return -1;
+    } else if (strncmp(s, "ipc://", 6) || !s[6]) {
+        snprintf(err, errlen, "'%s' is not tcp://host:port or ipc://path", s);
+        return -1;
+    }
+    return copy_str(k, s, field, err, errlen);
+}
+
+static int set_int(const struct cfg_key *k, const char *s, void *field, char *err,
+                   size_t errlen)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (isspace((unsigned char)*s) || *end || errno == ERANGE || end == s) {
+        snprintf(err, errlen, "'%s' is not an integer", s);
+        return -1;
+    }
+    if ((double)v < k->min || (double)v > k->max) {
+        snprintf(err, errlen, "%ld out of range %.0f..%.0f", v, k->min, k->max);
+        return -1;
+    }
+    int iv = (int)v;
+    memcpy(field, &iv, sizeof iv);
+    return 0;
+}
+
+static int set_double(const struct cfg_key *k, const char *s, void *field, char *err,
+                      size_t errlen)
+{
+    /* strtod would also take "inf", "nan" and hex floats: not here. */
+    bool plain = *s != 0;
+    for (const char *p = s; plain && *p; p++)
+        plain = isdigit((unsigned char)*p) || strchr("+-.eE", *p);
+    char *end;
+    errno = 0;
+    double v = plain ? strtod(s, &end) : 0;
+    if (!plain || *end || errno == ERANGE || !isfinite(v)) {
+        snprintf(err, errlen, "'%s' is not a number", s);
+        return -1;
+    }
+    if (v < k->min || v > k->max) {
+        snprintf(err, errlen, "%g out of range %g..%g", v, k->min, k->max);
+        return -1;
+    }
+    memcpy(field, &v, sizeof v);
+    return 0;
+}
+
+/* true | false (YAML), yes | no (the CSV's spelling) */
+static int set_bool(const struct cfg_key *k, const char *s, void *field, char *err,
+                    size_t errlen)
+{
+    const char *t = k->type == CFG_T_BOOL ? "true" : "yes";
+    const char *f = k->type == CFG_T_BOOL ? "false" : "no";
+    bool v;
+    if (!strcmp(s, t))
+        v = true;
+    else if (!strcmp(s, f))
+        v = false;
+    else {
+        snprintf(err, errlen, "'%s' is not %s or %s", s, t, f);
+        return -1;
+    }
+    memcpy(field, &v, sizeof v);
+    return 0;
+}
+
+static int set_enum(const struct cfg_key *k, const char *s, void *field, char *err,
+                    size_t errlen)
+{
+    for (int i = 0; k->names[i]; i++)
+        if (!strcmp(s, k->names[i])) {
+            memcpy(field, &i, sizeof i);
+            return 0;
+        }
+    int n = snprintf(err, errlen, "'%s' is not one of", s);
+    for (int i = 0; k->names[i] && n > 0 && (size_t)n < errlen; i++)
+        n += snprintf(err + n, errlen - (size_t)n, "%s%s", i ? " | " : " ", k->names[i]);
+    return -1;
+}
+
+/* "HH:MM" local time → minutes after midnight */
+static int set_hhmm(const struct cfg_key *k, const char *s, void *field, char *err,
+                    size_t errlen)
+{
+    (void)k;
+    bool ok = strlen(s) == 5 && s[2] == ':';
+    for (int i = 0; ok && i < 5; i++)
+        ok = i == 2 || isdigit((unsigned char)s[i]);
+    int hh = ok ? (s[0] - '0') * 10 + (s[1] - '0') : 0;
+    int mm = ok ? (s[3] - '0') * 10 + (s[4] - '0') : 0;
+    if (!ok || hh > 23 || mm > 59) {
+        snprintf(err, errlen, "'%s' is not a time HH:MM", s);
+        return -1;
+    }
+    int v = hh * 60 + mm;
+    memcpy(field, &v, sizeof v);
+    return 0;
+}
+
+static int set_addr645(const struct cfg_key *k, const char *s, void *field, char *err,
+                       size_t errlen)
+{
+    (void)k;
+    bool ok = strlen(s) == 12;
+    for (size_t i = 0; ok && i < 12; i++)
+        ok = isdigit((unsigned char)s[i]);
+    struct dlt645_addr a;
+    if (!ok || dlt645_addr_parse(s, &a) != 0) {
+        snprintf(err, errlen, "'%s' is not a DL/T 645 address (12 decimal digits)", s);
+        return -1;
+    }
+    memcpy(field, &a, sizeof a);
+    return 0;
+}
+
+static int set_mbmap(const struct cfg_key *k, const char *s, void *field, char *err,
+                     size_t errlen)
+{
+    (void)k;
+    const struct mbmap *m = mbmap_find(s);
+    if (!m) {
+        int n = snprintf(err, errlen, "unknown Modbus map '%s' (known:", s);
+        const struct mbmap *x;
+        for (size_t i = 0; (x = mbmap_at(i)) && n > 0 && (size_t)n < errlen; i++)
+            n += snprintf(err + n, errlen - (size_t)n, " %s", x->name);
+        if (n > 0 && (size_t)n < errlen)
+            snprintf(err + n, errlen - (size_t)n, ")");
+        return -1;
+    }
+    memcpy(field, &m, sizeof m);
+    return 0;
+}
+
+static int set_tz(const struct cfg_key *k, const char *s, void *field, char *err,
+                  size_t errlen)
+{
+    bool ok = *s && *s != '/' && !strstr(s, "..");
+    for (const char *p = s; ok && *p; p++)
+        ok = is_id_char(*p) || *p == '/' || *p == '+';
+    if (!ok || !ah_tz_exists(s)) {
+        snprintf(err, errlen, "unknown time zone '%s'", s);
+        return -1;
+    }
+    return copy_str(k, s, field, err, errlen);
+}
+
+static const cfg_setter setters[] = {
+    [CFG_T_STR] = copy_str,      [CFG_T_ID] = set_id,
+    [CFG_T_PATH] = copy_str,     [CFG_T_HOSTPORT] = set_hostport,
+    [CFG_T_ZMQ] = set_zmq,       [CFG_T_INT] = set_int,
+    [CFG_T_DOUBLE] = set_double, [CFG_T_BOOL] = set_bool,
+    [CFG_T_YESNO] = set_bool,    [CFG_T_ENUM] = set_enum,
+    [CFG_T_HHMM] = set_hhmm,     [CFG_T_ADDR645] = set_addr645,
+    [CFG_T_MBMAP] = set_mbmap,   [CFG_T_TZ] = set_tz,
+};
+
 int cfg_set_value(const struct cfg_key *k, const char *s, void *base, char *err,
                   size_t errlen)
 {
@@ -131,152 +322,11 @@ int cfg_set_value(const struct cfg_key *k, const char *s, void *base, char *err,
         snprintf(err, errlen, "empty value");
         return -1;
     }
-    switch (k->type) {
-    case CFG_T_STR:
-    case CFG_T_PATH:
-        return copy_str(k, s, field, err, errlen);
-    case CFG_T_ID: {
-        size_t n = strlen(s);
-        bool ok = n >= 1 && n <= 32;
-        for (size_t i = 0; ok && i < n; i++)
-            ok = is_id_char(s[i]);
-        if (!ok) {
-            snprintf(err, errlen, "'%s' is not [A-Za-z0-9_.-]{1,32}", s);
-            return -1;
-        }
-        return copy_str(k, s, field, err, errlen);
-    }
-    case CFG_T_HOSTPORT:
-        if (*s && !check_hostport(s, false, err, errlen))
-            return -1;
-        return copy_str(k, s, field, err, errlen);
-    case CFG_T_ZMQ:
-        if (!strncmp(s, "tcp://", 6)) {
-            if (!check_hostport(s + 6, true, err, errlen))
-                return -1;
-        } else if (strncmp(s, "ipc://", 6) || !s[6]) {
-            snprintf(err, errlen, "'%s' is not tcp://host:port or ipc://path", s);
-            return -1;
-        }
-        return copy_str(k, s, field, err, errlen);
-    case CFG_T_INT: {
-        char *end;
-        errno = 0;
-        long v = strtol(s, &end, 10);
-        if (isspace((unsigned char)*s) || *end || errno == ERANGE || end == s) {
-            snprintf(err, errlen, "'%s' is not an integer", s);
-            return -1;
-        }
-        if ((double)v < k->min || (double)v > k->max) {
-            snprintf(err, errlen, "%ld out of range %.0f..%.0f", v, k->min, k->max);
-            return -1;
-        }
-        int iv = (int)v;
-        memcpy(field, &iv, sizeof iv);
-        return 0;
-    }
-    case CFG_T_DOUBLE: {
-        /* strtod would also take "inf", "nan" and hex floats: not here. */
-        bool plain = *s != 0;
-        for (const char *p = s; plain && *p; p++)
-            plain = isdigit((unsigned char)*p) || strchr("+-.eE", *p);
-        char *end;
-        errno = 0;
-        double v = plain ? strtod(s, &end) : 0;
-        if (!plain || *end || errno == ERANGE || !isfinite(v)) {
-            snprintf(err, errlen, "'%s' is not a number", s);
-            return -1;
-        }
-        if (v < k->min || v > k->max) {
-            snprintf(err, errlen, "%g out of range %g..%g", v, k->min, k->max);
-            return -1;
-        }
-        memcpy(field, &v, sizeof v);
-        return 0;
-    }
-    case CFG_T_BOOL:
-    case CFG_T_YESNO: {
-        const char *t = k->type == CFG_T_BOOL ? "true" : "yes";
-        const char *f = k->type == CFG_T_BOOL ? "false" : "no";
-        bool v;
-        if (!strcmp(s, t))
-            v = true;
-        else if (!strcmp(s, f))
-            v = false;
-        else {
-            snprintf(err, errlen, "'%s' is not %s or %s", s, t, f);
-            return -1;
-        }
-        memcpy(field, &v, sizeof v);
-        return 0;
-    }
-    case CFG_T_ENUM:
-        for (int i = 0; k->names[i]; i++)
-            if (!strcmp(s, k->names[i])) {
-                memcpy(field, &i, sizeof i);
-                return 0;
-            }
-        {
-            int n = snprintf(err, errlen, "'%s' is not one of", s);
-            for (int i = 0; k->names[i] && n > 0 && (size_t)n < errlen; i++)
-                n += snprintf(err + n, errlen - (size_t)n, "%s%s", i ? " | " : " ",
-                              k->names[i]);
-        }
+    if ((size_t)k->type >= sizeof setters / sizeof setters[0] || !setters[k->type]) {
+        snprintf(err, errlen, "internal: bad key type");
         return -1;
-    case CFG_T_HHMM: {
-        bool ok = strlen(s) == 5 && s[2] == ':';
-        for (int i = 0; ok && i < 5; i++)
-            ok = i == 2 || isdigit((unsigned char)s[i]);
-        int hh = ok ? (s[0] - '0') * 10 + (s[1] - '0') : 0;
-        int mm = ok ? (s[3] - '0') * 10 + (s[4] - '0') : 0;
-        if (!ok || hh > 23 || mm > 59) {
-            snprintf(err, errlen, "'%s' is not a time HH:MM", s);
-            return -1;
-        }
-        int v = hh * 60 + mm;
-        memcpy(field, &v, sizeof v);
-        return 0;
     }
-    case CFG_T_ADDR645: {
-        bool ok = strlen(s) == 12;
-        for (size_t i = 0; ok && i < 12; i++)
-            ok = isdigit((unsigned char)s[i]);
-        struct dlt645_addr a;
-        if (!ok || dlt645_addr_parse(s, &a) != 0) {
-            snprintf(err, errlen, "'%s' is not a DL/T 645 address (12 decimal digits)",
-                     s);
-            return -1;
-        }
-        memcpy(field, &a, sizeof a);
-        return 0;
-    }
-    case CFG_T_MBMAP: {
-        const struct mbmap *m = mbmap_find(s);
-        if (!m) {
-            int n = snprintf(err, errlen, "unknown Modbus map '%s' (known:", s);
-            const struct mbmap *x;
-            for (size_t i = 0; (x = mbmap_at(i)) && n > 0 && (size_t)n < errlen; i++)
-                n += snprintf(err + n, errlen - (size_t)n, " %s", x->name);
-            if (n > 0 && (size_t)n < errlen)
-                snprintf(err + n, errlen - (size_t)n, ")");
-            return -1;
-        }
-        memcpy(field, &m, sizeof m);
-        return 0;
-    }
-    case CFG_T_TZ: {
-        bool ok = *s && *s != '/' && !strstr(s, "..");
-        for (const char *p = s; ok && *p; p++)
-            ok = is_id_char(*p) || *p == '/' || *p == '+';
-        if (!ok || !ah_tz_exists(s)) {
-            snprintf(err, errlen, "unknown time zone '%s'", s);
-            return -1;
-        }
-        return copy_str(k, s, field, err, errlen);
-    }
-    }
-    snprintf(err, errlen, "internal: bad key type");
-    return -1;
+    return setters[k->type](k, s, field, err, errlen);
 }
 
 /* ---- key tables ------------------------------------------------------- */

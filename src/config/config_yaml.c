@@ -229,6 +229,88 @@ out:
     free(first);
 }
 
+/* "links[NAME]" when the item's name is readable, else "links[i]": what
+ * messages about link i call it. */
+static void link_prefix(yaml_document_t *doc, yaml_node_t *item, size_t i, char *prefix,
+                        size_t cap)
+{
+    snprintf(prefix, cap, "links[%zu]", i);
+    if (!item || item->type != YAML_MAPPING_NODE)
+        return;
+    for (yaml_node_pair_t *p = item->data.mapping.pairs.start;
+         p < item->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(doc, p->value);
+        if (kn && vn && kn->type == YAML_SCALAR_NODE && vn->type == YAML_SCALAR_NODE &&
+            !strcmp(yscalar(kn), "name") && vn->data.scalar.length > 0 &&
+            vn->data.scalar.length <= 32)
+            snprintf(prefix, cap, "links[%s]", yscalar(vn));
+    }
+}
+
+/* Keys a link of its type may not have or must have (`only`, `need`). */
+static void link_type_keys(struct loader *L, const struct cfg_link *l, const char *prefix,
+                           const unsigned lines[MAX_KEYS])
+{
+    unsigned bit = LT(l->type);
+    for (size_t k = 0; k < cfg_link_nkeys; k++) {
+        char kname[96];
+        snprintf(kname, sizeof kname, "%s.%s", prefix, cfg_link_keys[k].key);
+        if (lines[k] && cfg_link_keys[k].only && !(cfg_link_keys[k].only & bit))
+            cfg_err_at(L, L->yfile, lines[k], kname, "not used by a %s link",
+                       cfg_link_type_names[l->type]);
+        else if (!lines[k] && (cfg_link_keys[k].need & bit))
+            cfg_err_at(L, L->yfile, l->line, kname, "required for a %s link",
+                       cfg_link_type_names[l->type]);
+    }
+}
+
+/* Defaults that depend on the link's type or on the schedule section. */
+static void link_defaults(struct loader *L, struct cfg_link *l,
+                          const unsigned lines[MAX_KEYS])
+{
+    const struct cfg *c = L->c;
+    unsigned bit = LT(l->type);
+    /* DL/T 645 lines are 2400 8E1 by convention (protocols.md §1.1);
+     * Modbus meters ship as 9600 8N1 (protocols.md §4.2, §4.3). */
+    bool dlt = l->type == CFG_LINK_DLT645_SERIAL;
+    /* A refused value (reported) left 0: take the default as well. */
+    if (!lines[LK_BAUD] || !l->baud)
+        l->baud = (bit & LT_SERIAL) ? (dlt ? 2400 : 9600) : 0;
+    if (!lines[LK_PARITY])
+        l->parity = dlt ? LINK_PARITY_EVEN : LINK_PARITY_NONE;
+    if (!lines[LK_STOP] || !l->stop_bits)
+        l->stop_bits = 1;
+    if (!lines[LK_TIMEOUT] || !l->timeout_ms)
+        l->timeout_ms = c->schedule.timeout_ms;
+    if (!lines[LK_RETRIES])
+        l->retries = c->schedule.retries;
+    char aerr[160];
+    if (lines[LK_ALLOW] && dialin_allow_parse(l->allow, &l->allow_net, aerr, sizeof aerr))
+        cfg_err_at(L, L->yfile, lines[LK_ALLOW], "links.allow", "%s", aerr);
+}
+
+/* One item of the links list into links[i]. */
+static void parse_link(struct loader *L, yaml_document_t *doc, yaml_node_t *seq, size_t i)
+{
+    yaml_node_t *item = yaml_document_get_node(doc, seq->data.sequence.items.start[i]);
+    struct cfg_link *l = &L->c->links[i];
+    l->line = item ? yline(item) : 0;
+    l->type = (enum cfg_link_type) - 1;
+    char prefix[64];
+    link_prefix(doc, item, i, prefix, sizeof prefix);
+    if (!item || item->type != YAML_MAPPING_NODE) {
+        cfg_err_at(L, L->yfile, l->line, prefix, "expected a mapping of keys");
+        return;
+    }
+    unsigned lines[MAX_KEYS];
+    parse_section(L, doc, item, cfg_link_keys, cfg_link_nkeys, l, prefix, l->line, lines);
+    if (!lines[LK_TYPE] || (unsigned)l->type > CFG_LINK_MODBUS_RTU)
+        return; /* already reported; the per-type rules need a type */
+    link_type_keys(L, l, prefix, lines);
+    link_defaults(L, l, lines);
+}
+
 static void parse_links(struct loader *L, yaml_document_t *doc, yaml_node_t *seq)
 {
     struct cfg *c = L->c;
@@ -252,64 +334,8 @@ static void parse_links(struct loader *L, yaml_document_t *doc, yaml_node_t *seq
         return;
     }
     c->n_links = n;
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_t *item =
-            yaml_document_get_node(doc, seq->data.sequence.items.start[i]);
-        struct cfg_link *l = &c->links[i];
-        l->line = item ? yline(item) : 0;
-        l->type = (enum cfg_link_type) - 1;
-        /* Name the link in messages when its name is readable. */
-        char prefix[64];
-        snprintf(prefix, sizeof prefix, "links[%zu]", i);
-        if (item && item->type == YAML_MAPPING_NODE)
-            for (yaml_node_pair_t *p = item->data.mapping.pairs.start;
-                 p < item->data.mapping.pairs.top; p++) {
-                yaml_node_t *kn = yaml_document_get_node(doc, p->key);
-                yaml_node_t *vn = yaml_document_get_node(doc, p->value);
-                if (kn && vn && kn->type == YAML_SCALAR_NODE &&
-                    vn->type == YAML_SCALAR_NODE && !strcmp(yscalar(kn), "name") &&
-                    vn->data.scalar.length > 0 && vn->data.scalar.length <= 32)
-                    snprintf(prefix, sizeof prefix, "links[%s]", yscalar(vn));
-            }
-        if (!item || item->type != YAML_MAPPING_NODE) {
-            cfg_err_at(L, L->yfile, l->line, prefix, "expected a mapping of keys");
-            continue;
-        }
-        unsigned lines[MAX_KEYS];
-        parse_section(L, doc, item, cfg_link_keys, cfg_link_nkeys, l, prefix, l->line,
-                      lines);
-        if (!lines[LK_TYPE] || (unsigned)l->type > CFG_LINK_MODBUS_RTU)
-            continue; /* already reported; the per-type rules need a type */
-        unsigned bit = LT(l->type);
-        for (size_t k = 0; k < cfg_link_nkeys; k++) {
-            char kname[96];
-            snprintf(kname, sizeof kname, "%s.%s", prefix, cfg_link_keys[k].key);
-            if (lines[k] && cfg_link_keys[k].only && !(cfg_link_keys[k].only & bit))
-                cfg_err_at(L, L->yfile, lines[k], kname, "not used by a %s link",
-                           cfg_link_type_names[l->type]);
-            else if (!lines[k] && (cfg_link_keys[k].need & bit))
-                cfg_err_at(L, L->yfile, l->line, kname, "required for a %s link",
-                           cfg_link_type_names[l->type]);
-        }
-        /* DL/T 645 lines are 2400 8E1 by convention (protocols.md §1.1);
-         * Modbus meters ship as 9600 8N1 (protocols.md §4.2, §4.3). */
-        bool dlt = l->type == CFG_LINK_DLT645_SERIAL;
-        /* A refused value (reported) left 0: take the default as well. */
-        if (!lines[LK_BAUD] || !l->baud)
-            l->baud = (bit & LT_SERIAL) ? (dlt ? 2400 : 9600) : 0;
-        if (!lines[LK_PARITY])
-            l->parity = dlt ? LINK_PARITY_EVEN : LINK_PARITY_NONE;
-        if (!lines[LK_STOP] || !l->stop_bits)
-            l->stop_bits = 1;
-        if (!lines[LK_TIMEOUT] || !l->timeout_ms)
-            l->timeout_ms = c->schedule.timeout_ms;
-        if (!lines[LK_RETRIES])
-            l->retries = c->schedule.retries;
-        char aerr[160];
-        if (lines[LK_ALLOW] &&
-            dialin_allow_parse(l->allow, &l->allow_net, aerr, sizeof aerr))
-            cfg_err_at(L, L->yfile, lines[LK_ALLOW], "links.allow", "%s", aerr);
-    }
+    for (size_t i = 0; i < n; i++)
+        parse_link(L, doc, seq, i);
 
     /* Names are unique; one endpoint or device belongs to one link, else
      * two sessions would talk over one half-duplex line (DESIGN.md §3):
@@ -565,6 +591,59 @@ static bool yaml_depth_ok(struct loader *L, FILE *fp)
     return ok;
 }
 
+/* The top-level keys of root: each known section's node and key line. */
+static void find_sections(struct loader *L, yaml_document_t *doc, yaml_node_t *root,
+                          yaml_node_t *sec[SEC_N], unsigned sec_key_line[SEC_N])
+{
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
+         p < root->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(doc, p->value);
+        if (!kn || !vn)
+            continue;
+        if (kn->type != YAML_SCALAR_NODE) {
+            cfg_err_at(L, L->yfile, yline(kn), "yaml", "key must be a plain word");
+            continue;
+        }
+        int i = 0;
+        while (i < SEC_N && strcmp(section_names[i], yscalar(kn)))
+            i++;
+        if (i == SEC_N)
+            cfg_err_at(L, L->yfile, yline(kn), yscalar(kn), "unknown section");
+        else if (sec[i])
+            cfg_err_at(L, L->yfile, yline(kn), yscalar(kn),
+                       "duplicate section (first at line %u)", sec_key_line[i]);
+        else {
+            sec[i] = vn;
+            sec_key_line[i] = yline(kn);
+        }
+    }
+}
+
+/* `inventory: FILE`, resolved against the YAML's folder, then the CSV it
+ * names with its checks (config.c). */
+static void load_inventory_key(struct loader *L, yaml_node_t *inv)
+{
+    struct cfg *c = L->c;
+    char err[200];
+    if (!inv)
+        cfg_err_at(L, L->yfile, 0, "inventory", "required key missing");
+    else if (inv->type != YAML_SCALAR_NODE ||
+             strlen(yscalar(inv)) != inv->data.scalar.length)
+        cfg_err_at(L, L->yfile, yline(inv), "inventory", "expected a file name");
+    else if (cfg_set_value(&cfg_inventory_key, yscalar(inv), c, err, sizeof err))
+        cfg_err_at(L, L->yfile, yline(inv), "inventory", "%s", err);
+    else if (!resolve_path(L->yfile, c->inventory, sizeof c->inventory))
+        cfg_err_at(L, L->yfile, yline(inv), "inventory", "path too long");
+    else if (c->links && !L->nomem) {
+        cfg_load_inventory(L, yline(inv));
+        if (!L->nomem) {
+            cfg_check_inventory(L);
+            cfg_check_vee_meters(L);
+        }
+    }
+}
+
 void cfg_load_yaml(struct loader *L, FILE *fp)
 {
     struct cfg *c = L->c;
@@ -593,29 +672,7 @@ void cfg_load_yaml(struct loader *L, FILE *fp)
     }
     yaml_node_t *sec[SEC_N] = {0};
     unsigned sec_key_line[SEC_N] = {0};
-    for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
-         p < root->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn = yaml_document_get_node(&doc, p->key);
-        yaml_node_t *vn = yaml_document_get_node(&doc, p->value);
-        if (!kn || !vn)
-            continue;
-        if (kn->type != YAML_SCALAR_NODE) {
-            cfg_err_at(L, L->yfile, yline(kn), "yaml", "key must be a plain word");
-            continue;
-        }
-        int i = 0;
-        while (i < SEC_N && strcmp(section_names[i], yscalar(kn)))
-            i++;
-        if (i == SEC_N)
-            cfg_err_at(L, L->yfile, yline(kn), yscalar(kn), "unknown section");
-        else if (sec[i])
-            cfg_err_at(L, L->yfile, yline(kn), yscalar(kn),
-                       "duplicate section (first at line %u)", sec_key_line[i]);
-        else {
-            sec[i] = vn;
-            sec_key_line[i] = yline(kn);
-        }
-    }
+    find_sections(L, &doc, root, sec, sec_key_line);
 
     unsigned lines[MAX_KEYS], sched_lines[MAX_KEYS], val_lines[MAX_KEYS],
         exp_lines[MAX_KEYS], sec_lines[MAX_KEYS];
@@ -649,24 +706,7 @@ void cfg_load_yaml(struct loader *L, FILE *fp)
     else
         cfg_err_at(L, L->yfile, 0, "links", "required section missing");
 
-    yaml_node_t *inv = sec[SEC_INVENTORY];
-    char err[200];
-    if (!inv)
-        cfg_err_at(L, L->yfile, 0, "inventory", "required key missing");
-    else if (inv->type != YAML_SCALAR_NODE ||
-             strlen(yscalar(inv)) != inv->data.scalar.length)
-        cfg_err_at(L, L->yfile, yline(inv), "inventory", "expected a file name");
-    else if (cfg_set_value(&cfg_inventory_key, yscalar(inv), c, err, sizeof err))
-        cfg_err_at(L, L->yfile, yline(inv), "inventory", "%s", err);
-    else if (!resolve_path(L->yfile, c->inventory, sizeof c->inventory))
-        cfg_err_at(L, L->yfile, yline(inv), "inventory", "path too long");
-    else if (c->links && !L->nomem) {
-        cfg_load_inventory(L, yline(inv));
-        if (!L->nomem) {
-            cfg_check_inventory(L);
-            cfg_check_vee_meters(L);
-        }
-    }
+    load_inventory_key(L, sec[SEC_INVENTORY]);
 out:
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);

@@ -6,6 +6,7 @@
  */
 #include "ah_clock.h"
 #include "ah_err.h"
+#include "fuzz_util.h"
 #include "report.h"
 
 #include <stdint.h>
@@ -18,10 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char s[64];
-    if (size >= sizeof s)
+    if (!fuzz_cstr(data, size, s, sizeof s))
         return 0;
-    memcpy(s, data, size);
-    s[size] = '\0';
     int64_t a, b;
     if (report_parse_days(s, &a, &b) != AH_OK)
         return 0;

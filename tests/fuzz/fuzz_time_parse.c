@@ -6,6 +6,7 @@
  */
 #include "ah_clock.h"
 #include "ah_err.h"
+#include "fuzz_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char s[64];
-    if (size >= sizeof s)
+    if (!fuzz_cstr(data, size, s, sizeof s))
         return 0;
-    memcpy(s, data, size);
-    s[size] = '\0';
     int64_t a, b;
     bool za, zb;
     if (ah_time_parse_zone(s, 0, &a, &za) != AH_OK)

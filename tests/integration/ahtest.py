@@ -1,15 +1,25 @@
-"""Helpers for amihead integration tests: start amisim as a helper process
-with a timeout, find its endpoints, load its truth file, and fail loudly.
-(libuv test helpers / nginx-tests style: every helper is killed on exit.)"""
+"""Helpers for amihead integration tests, in one module: start amisim as a
+helper with a timeout, find its endpoints, load its truth file, fail loudly
+(libuv test helpers / nginx-tests style: every helper is killed on exit);
+run the head-end (`amihead run` to --until, or followed line by line and
+stopped with SIGTERM), edit the config amisim --write-config wrote, follow
+the export as a subscriber (`amihead tail`), and read the store through the
+head-end's own reader (`amihead query --all --json`, `--outbox`).
+Not a test itself: CTest runs only it_*.py / it_*.sh."""
 import calendar
 import json
 import os
+import re
 import select
+import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 
 BIN = os.environ.get("AH_BIN", "build/bin")
 
@@ -222,30 +232,435 @@ class Sim(Amisim):
         return Truth(self.truth_path)
 
 
+def cpu_seconds(pid):
+    """User + system CPU seconds of every thread of process pid so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ---- the head-end: commands, config, runs, the export (once runtest.py) ----
+
+FAULT_BITS = (1 << 24) - 1  # vee.h bits 0..23: a validation rule's verdict
+RELEASED = 1 << 27          # vee.h: an operator released the read to billing
+
+
+def main(name, run):
+    """Run run(tmp) in a fresh temporary directory, removed afterwards."""
+    tmp = tempfile.mkdtemp(prefix=f"{name}.")
+    try:
+        run(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("ok")
+
+
+def amihead(*args, timeout=120):
+    return subprocess.run([os.path.join(BIN, "amihead"), *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def export_endpoints():
+    """pub and replay endpoints on a free port pair, away from other tests."""
+    port = free_port_block(2)
+    return f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{port + 1}"
+
+
+def write_config(tmp, backfill_days, ep, rp, replace=()):
+    """Edit the amihead.yaml amisim --write-config left in tmp: backfill_days,
+    the export endpoints, each (old, new) of replace, and the metrics port
+    (a free one unless replace set it). Returns its path and
+    the text amisim wrote."""
+    yaml = os.path.join(tmp, "amihead.yaml")
+    check(os.path.exists(yaml), "amisim --write-config wrote no amihead.yaml")
+    with open(yaml) as f:
+        text = f.read()
+    check("backfill_days: 3" in text, "write-config changed its schedule section")
+    new = (text.replace("backfill_days: 3", f"backfill_days: {backfill_days}")
+           .replace("tcp://127.0.0.1:5556", ep)
+           .replace("tcp://127.0.0.1:5557", rp))
+    for old, repl in replace:
+        new = new.replace(old, repl)
+    # a busy metrics port stops amihead at start: never share amisim's default
+    new = new.replace("listen: 127.0.0.1:9464", f"listen: 127.0.0.1:{free_port_block(1)}")
+    with open(yaml, "w") as f:
+        f.write(new)
+    return yaml, text
+
+
+def meter_rows(tmp):
+    """The rows of the meters.csv amisim wrote (header and comments skipped),
+    each split into its fields."""
+    with open(os.path.join(tmp, "meters.csv")) as f:
+        next(f)
+        return [ln.split(",") for ln in f if ln.strip() and not ln.startswith("#")]
+
+
+def meter_ids(tmp):
+    return [r[0] for r in meter_rows(tmp)]
+
+
+def run_argv(yaml, scale, epoch, until=None):
+    argv = [os.path.join(BIN, "amihead"), "run", "-c", yaml, "--time-scale", str(scale),
+            "--epoch", str(epoch)]
+    return argv + ["--until", str(until)] if until is not None else argv
+
+
+def run_until(yaml, scale, start, until, slack, what):
+    """`amihead run` from simulated time start to --until, given slack seconds
+    of real time beyond (until - start) / scale; fails with what when it does
+    not stop. Returns (returncode, stderr)."""
+    p = subprocess.Popen(run_argv(yaml, scale, start, until), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    return finish_run(p, (until - start) / scale + slack, what)
+
+
+def finish_run(p, timeout, what):
+    """Wait for a head-end started with stdout and stderr as text pipes."""
+    try:
+        _, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        _, err = p.communicate()
+        fail(f"{what}: {err[-2000:]}")
+    return p.returncode, err
+
+
+def check_clean_stop(returncode, err):
+    """A run that stopped by itself at --until: exit 0, no sanitizer report,
+    and every request of every cycle answered (run summary)."""
+    check(returncode == 0, f"amihead run: exit {returncode}: {err[-3000:]}")
+    check("Sanitizer" not in err, f"amihead: {err[-3000:]}")
+    check(re.search(r"stopping: .* 0 timeouts, 0 meter errors", err),
+          f"run summary: {err[-1500:]}")
+
+
+def query(yaml, meter, *args):
+    """`amihead query --json` of one meter: its rows, oldest first."""
+    r = amihead("query", "-c", yaml, "--meter", meter, *args, "--json")
+    check(r.returncode == 0, f"query {meter}: exit {r.returncode}: {r.stderr}")
+    return [json.loads(x) for x in r.stdout.splitlines()]
+
+
+def stored(yaml, meter):
+    """The stored reads of one meter as {interval end (epoch s): query row},
+    each interval once."""
+    rows = query(yaml, meter)
+    ends = [x["interval_end"] for x in rows]
+    check(len(ends) == len(set(ends)), f"{meter}: an interval stored twice")
+    return {utc(x["interval_end"]): x for x in rows}
+
+
+def events(yaml, *args):
+    """`amihead events --json ARGS`: the stored events."""
+    r = amihead("events", "-c", yaml, "--json", *args)
+    check(r.returncode == 0, f"events: {r.stderr}")
+    return [json.loads(x) for x in r.stdout.splitlines()]
+
+
+class Tail:
+    """`amihead tail` from seq 1 as a subscriber, its lines in tmp/tail.out;
+    stopped when the with-block ends. Call drain() before leaving it to get
+    everything the head-end sent, then messages()."""
+
+    def __init__(self, tmp, ep, rp):
+        self.out = open(os.path.join(tmp, "tail.out"), "w+")
+        self.argv = [os.path.join(BIN, "amihead"), "tail", "--endpoint", ep, "--replay",
+                     rp, "--from-seq", "1"]
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(self.argv, stdout=self.out, stderr=subprocess.PIPE,
+                                     text=True)
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        return False
+
+    def drain(self):
+        """Wait until the output has stopped growing for 1.5 s."""
+        last = -1
+        while True:
+            time.sleep(1.5)
+            size = os.path.getsize(self.out.name)
+            if size == last:
+                break
+            last = size
+
+    def messages(self):
+        """(seq, topic, body) of every line received."""
+        self.out.seek(0)
+        msgs = []
+        for line in self.out:
+            seq, topic, body = line.rstrip("\n").split(" ", 2)
+            msgs.append((int(seq), topic, json.loads(body)))
+        return msgs
+
+
+def check_sequence(msgs):
+    """The subscriber got something, seq 1..N each once, bodies agreeing."""
+    check(msgs, "the subscriber received nothing")
+    seqs = [m[0] for m in msgs]
+    check(seqs == list(range(1, len(seqs) + 1)),
+          f"sequence not 1..N once each: first {seqs[:5]}, gaps/dups at "
+          f"{[b for a, b in zip(seqs, seqs[1:]) if b != a + 1][:5]}")
+    for seq, _, body in msgs:
+        check(body["seq"] == seq, f"seq {seq}: body says {body['seq']}")
+
+
+def published_reads(msgs, district=None):
+    """{(meter, interval end): body} of the read messages, each once; with
+    district (meter -> district), each on read/<district>/<meter>."""
+    published = {}
+    for _, topic, body in msgs:
+        if body["type"] != "read":
+            continue
+        key = (body["meter"], utc(body["end"]))
+        check(key not in published, f"read {key} published twice")
+        if district is not None:
+            check(topic == f"read/{district[body['meter']]}/{body['meter']}",
+                  f"topic {topic}")
+        published[key] = body
+    return published
+
+
+def billable_published(m, reads, published):
+    """Check that the stored reads of meter m ({t: query row}) that are
+    billable (no fault bit, or released) were published and no others, taking
+    them out of published. A meter's last reads may still be held back at the
+    stop (a rule needing 4 reads in a row has a run going): at most 3, all at
+    the end. Returns [(t, row, published body)] of the published ones."""
+    held = 0
+    for t in sorted(reads, reverse=True):
+        if (m, t) in published or reads[t]["quality"] & FAULT_BITS:
+            break
+        held += 1
+    check(held <= 3, f"{m}: last {held} clean reads never published")
+    out = []
+    for t, row in sorted(reads.items())[:len(reads) - held]:
+        q = row["quality"]
+        billable = not (q & FAULT_BITS) or q & RELEASED
+        pub = published.pop((m, t), None)
+        check(bool(pub) == bool(billable),
+              f"{m} {iso(t)} quality {q:#x}: {'published' if pub else 'not published'}")
+        if pub:
+            out.append((t, row, pub))
+    return out
+
+
+class ScrapeLater(threading.Thread):
+    """GET /metrics on port after delay seconds (and the CPU seconds pid
+    had used by then): .text, .cpu_s once joined. Leaves the error text in
+    .text when the endpoint does not answer."""
+
+    def __init__(self, port, delay, pid=None):
+        super().__init__(daemon=True)
+        self.port, self.delay, self.pid = port, delay, pid
+        self.text, self.cpu_s = "", 0.0
+
+    def run(self):
+        time.sleep(max(0.0, self.delay))
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics",
+                                        timeout=5) as r:
+                self.text = r.read().decode()
+        except OSError as e:
+            self.text = str(e)
+        if self.pid:
+            try:
+                self.cpu_s = cpu_seconds(self.pid)
+            except OSError:
+                pass
+
+    def value(self, name, labels):
+        m = re.search(rf"^{name}\{{{re.escape(labels)}\}} (\S+)$", self.text, re.M)
+        return float(m.group(1)) if m else None
+
+
+# ---- fleet runs followed line by line (once runfleet.py) --------------------
+
+STEP = 900
+
+
+def configure(tmp, schedule, extra_meters=""):
+    """Rewrite the amihead.yaml amisim --write-config put in tmp: storage in
+    tmp/store without fsync, the schedule keys given (dict), export and
+    metrics on free ports; extra_meters is appended to meters.csv."""
+    path = os.path.join(tmp, "amihead.yaml")
+    with open(path) as f:
+        text = f.read()
+    text = re.sub(r"(?m)^  path: .*$", f"  path: {tmp}/store", text, count=1)
+    text = re.sub(r"(?m)^  sync: .*$", "  sync: false", text, count=1)
+    for key, val in schedule.items():
+        text, n = re.subn(rf"(?m)^  {key}: .*$", f"  {key}: {val}", text, count=1)
+        check(n == 1, f"write-config has no schedule key {key}")
+    port = free_port_block(3)
+    text = (text.replace("tcp://127.0.0.1:5556", f"tcp://127.0.0.1:{port}")
+            .replace("tcp://127.0.0.1:5557", f"tcp://127.0.0.1:{port + 1}")
+            .replace("listen: 127.0.0.1:9464", f"listen: 127.0.0.1:{port + 2}"))
+    check(f":{port + 2}" in text, "write-config's metrics/export section changed")
+    with open(path, "w") as f:
+        f.write(text)
+    if extra_meters:
+        with open(os.path.join(tmp, "meters.csv"), "a") as f:
+            f.write(extra_meters)
+    return path, port + 2
+
+
+class Run:
+    """`amihead run -c yaml ARGS` with its stderr followed: wait_for() reads
+    log lines until a predicate on the lines so far holds; stop() sends
+    SIGTERM (the head-end commits what it has and exits 0)."""
+
+    def __init__(self, yaml, *args):
+        self.cmd = [os.path.join(BIN, "amihead"), "run", "-c", yaml, *args]
+        self.lines = []
+
+    def __enter__(self):
+        self.t0 = time.monotonic()
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        self._pending = b""
+        return self
+
+    def _read(self, timeout):
+        fd = self.proc.stderr.fileno()
+        r, _, _ = select.select([fd], [], [], timeout)
+        if not r:
+            return True
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return False
+        self._pending += chunk
+        *done, self._pending = self._pending.split(b"\n")
+        self.lines += [ln.decode(errors="replace") for ln in done]
+        return True
+
+    def wait_for(self, pred, timeout, what):
+        deadline = time.monotonic() + timeout
+        while not pred(self.lines):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.kill()
+                fail(f"amihead run: no {what} within {timeout}s: "
+                     f"{chr(10).join(self.lines[-30:])}")
+            if not self._read(min(left, 1.0)):
+                self.proc.wait()
+                fail(f"amihead run exited {self.proc.returncode} before {what}: "
+                     f"{chr(10).join(self.lines[-30:])}")
+        return time.monotonic() - self.t0
+
+    def stop(self, timeout=60):
+        self.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while self._read(max(0.01, min(1.0, deadline - time.monotonic()))):
+            if time.monotonic() > deadline:
+                self.kill()
+                fail("amihead run ignored SIGTERM")
+        self.proc.wait()
+        if self._pending:
+            self.lines.append(self._pending.decode(errors="replace"))
+        log = "\n".join(self.lines)
+        check(self.proc.returncode == 0,
+              f"amihead run: exit {self.proc.returncode}: {log[-3000:]}")
+        check("Sanitizer" not in log and "runtime error" not in log,
+              f"amihead run: sanitizer report: {log[-5000:]}")
+        return log
+
+    def wait_exit(self, timeout):
+        """For a run with --until: read the log until it exits."""
+        deadline = time.monotonic() + timeout
+        while self._read(max(0.01, min(1.0, deadline - time.monotonic()))):
+            if time.monotonic() > deadline:
+                self.kill()
+                fail("amihead run did not stop at --until")
+        self.proc.wait()
+        log = "\n".join(self.lines)
+        check(self.proc.returncode == 0,
+              f"amihead run: exit {self.proc.returncode}: {log[-3000:]}")
+        check("Sanitizer" not in log and "runtime error" not in log,
+              f"amihead run: sanitizer report: {log[-5000:]}")
+        return log
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __exit__(self, *exc):
+        self.kill()
+        return False
+
+
+def cycles_done(lines, boundary):
+    """Links that logged 'cycle BOUNDARY done in N ms' ({link ctx: ms});
+    boundary as the log writes it, ISO UTC (an int is converted)."""
+    out = {}
+    if isinstance(boundary, int):
+        boundary = iso(boundary)
+    pat = re.compile(rf"\[?([\w.-]+)\]?:? .*cycle {boundary} done in (\d+) ms")
+    for ln in lines:
+        if f"cycle {boundary} done" in ln:
+            m = pat.search(ln)
+            if m:
+                out[m.group(1)] = int(m.group(2))
+    return out
+
+
+def summary(log):
+    """The counters of the 'stopping: ...' line as a dict of ints."""
+    for ln in reversed(log.splitlines()):
+        if "stopping:" in ln:
+            return {k: int(v) for v, k in re.findall(r"(\d+) ([a-z][a-z ]*?)(?=,|$)",
+                                                     ln.split("stopping:", 1)[1])}
+    fail(f"no run summary in the log: {log[-2000:]}")
+
+
+def fault_file(tmp, faults):
+    """Write amisim's fault spec {"faults": FAULTS} to tmp; returns its path."""
+    path = os.path.join(tmp, "faults.json")
+    with open(path, "w") as f:
+        json.dump({"faults": faults}, f)
+    return path
+
+
+def run_fleet(tmp, fleet, epoch, scale, schedule, until, slack=120):
+    """amisim FLEET (arguments) from EPOCH at SCALE writing its config to
+    tmp, the head-end configured with SCHEDULE (configure) and run from
+    amisim's clock to UNTIL. Returns (yaml path, start, head-end log)."""
+    with Sim(tmp, *fleet, "--epoch", iso(epoch), "--time-scale", str(scale),
+             "--write-config", tmp, log_markers=["Sanitizer"]) as sim:
+        yaml, _ = configure(tmp, schedule)
+        start = sim.sim_now()
+        with Run(yaml, "--time-scale", str(scale), "--epoch", str(start), "--until",
+                 str(until)) as hd:
+            log = hd.wait_exit((until - start) / scale + slack)
+    return yaml, start, log
+
+
 # ---- the store, through the head-end's own reader ---------------------------
 
-SOURCES = ("live", "backfill", "released")
-HAS_IMP_TOTAL = 1 << 0  # store_rec.h presence bits, as the query rows show them
-HAS_EXP_TOTAL = 1 << 2
-
-
 def store_reads(yaml, timeout=600):
-    """Every stored read, from one `amihead query --all --json`, as
+    """Every stored read, from one `amihead query --all --csv`, as
     {meter id: {interval end (epoch s): (source, quality, present,
-    import, export)}}: energies in 0.01 kWh secondary, present holding the
-    import/export total bits when the row has them."""
+    import, export)}}: present as store_rec.h's bits, energies in 0.01 kWh
+    secondary (the register's own digits)."""
     r = subprocess.run([os.path.join(BIN, "amihead"), "query", "-c", yaml, "--all",
-                        "--json"], capture_output=True, text=True, timeout=timeout)
+                        "--csv"], capture_output=True, text=True, timeout=timeout)
     check(r.returncode == 0, f"query --all: exit {r.returncode}: {r.stderr[-2000:]}")
+    lines = r.stdout.splitlines()
+    check(lines and lines[0].startswith("meter,interval_end,interval_end_s,source,"),
+          f"query --all --csv header: {lines[:1]}")
     out = {}
-    for line in r.stdout.splitlines():
-        x = json.loads(line)
-        sec = x["registers"]["secondary"]
-        present = ((HAS_IMP_TOTAL if "import_kwh" in sec else 0) |
-                   (HAS_EXP_TOTAL if "export_kwh" in sec else 0))
-        out.setdefault(x["meter"], {})[utc(x["interval_end"])] = (
-            x["source"], x["quality"], present,
-            round(sec.get("import_kwh", 0) * 100), round(sec.get("export_kwh", 0) * 100))
+    for line in lines[1:]:
+        m, _, end, src, q, present, imp, exp, _ct, _pt = line.split(",")
+        out.setdefault(m, {})[int(end)] = (src, int(q), int(present),
+                                           int(imp.replace(".", "")),
+                                           int(exp.replace(".", "")))
     return out
 
 

@@ -28,8 +28,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import BIN, Sim, check, free_port_block, iso, utc  # noqa: E402
-from runfleet import configure  # noqa: E402
-from runtest import main, run_until  # noqa: E402
+from ahtest import configure  # noqa: E402
+from ahtest import main, run_until  # noqa: E402
 
 SCALE = 360
 EPOCH = utc("2025-03-14T16:00:00Z")  # 00:00 on 15 March, UTC+8

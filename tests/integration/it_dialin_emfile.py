@@ -22,18 +22,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ahtest import Amisim, check, fail, free_port_block  # noqa: E402
-from runtest import main, run_argv, write_config, export_endpoints  # noqa: E402
+from ahtest import (Amisim, check, cpu_seconds, export_endpoints, fail,  # noqa: E402
+                    free_port_block, main, run_argv, write_config)
 
 EPOCH = "2025-03-14T00:00:00Z"
 START = 1741910400  # EPOCH
-
-
-def cpu_s(pid):
-    """User + system CPU seconds of every thread of pid."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_log(log, pattern, timeout):
@@ -76,9 +69,9 @@ def run(tmp):
         resource.prlimit(p.pid, resource.RLIMIT_NOFILE, (held + 2, old[1]))
         socks = [dial(lport, f"127.0.0.{k}") for k in range(2, 14)]
         time.sleep(1)
-        c0, t0 = cpu_s(p.pid), time.monotonic()
+        c0, t0 = cpu_seconds(p.pid), time.monotonic()
         time.sleep(4)
-        used, span = cpu_s(p.pid) - c0, time.monotonic() - t0
+        used, span = cpu_seconds(p.pid) - c0, time.monotonic() - t0
         print(f"descriptors held {held}, limit {held + 2}: {used:.2f} s CPU "
               f"in {span:.1f} s with dial-ins waiting")
         log.seek(0)

@@ -30,7 +30,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import (Amisim, Sim, amisim_series, check, fail,  # noqa: E402
                     free_port_block, iso)
-from runtest import main, meter_ids, meter_rows, query, run_argv  # noqa: E402
+from ahtest import main, meter_ids, meter_rows, query, run_argv  # noqa: E402
 
 SCALE = 360
 EPOCH = "2025-03-14T00:00:00Z"

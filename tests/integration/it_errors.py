@@ -17,7 +17,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import BIN, check, free_port_block  # noqa: E402
-from runtest import main  # noqa: E402
+from ahtest import main  # noqa: E402
 
 UNTIL = "2025-01-01T00:00:00Z"
 

@@ -25,7 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import Sim, amisim_series, check, iso  # noqa: E402
-from runtest import finish_run, main, meter_ids, run_argv, stored, write_config  # noqa: E402
+from ahtest import finish_run, main, meter_ids, run_argv, stored, write_config  # noqa: E402
 
 SCALE = 720
 EPOCH = "2025-03-14T00:00:00Z"

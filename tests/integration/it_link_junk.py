@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import Sim, check, free_port_block, iso  # noqa: E402
 from dlt645wire import decode  # noqa: E402
 from hostileproxy import HostileProxy  # noqa: E402
-from runtest import (ScrapeLater, export_endpoints, finish_run, main,  # noqa: E402
+from ahtest import (ScrapeLater, export_endpoints, finish_run, main,  # noqa: E402
                      meter_ids, query, run_argv, write_config)
 
 SCALE = 360

@@ -28,8 +28,8 @@ import jsonschema
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import Sim, check, iso, utc  # noqa: E402
-from runfleet import Run, configure  # noqa: E402
-from runtest import Tail, amihead, main  # noqa: E402
+from ahtest import Run, configure  # noqa: E402
+from ahtest import Tail, amihead, main  # noqa: E402
 
 SCALE = 60
 STEP = 900

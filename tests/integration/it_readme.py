@@ -27,7 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import BIN, Amisim, check, fail, free_port_block  # noqa: E402
-from runtest import main  # noqa: E402
+from ahtest import main  # noqa: E402
 
 SRC = os.environ.get("AH_SRC", os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                             "..", ".."))

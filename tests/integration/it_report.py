@@ -34,7 +34,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import Sim, check, fail, free_port_block, utc  # noqa: E402
-from runtest import (amihead, events, export_endpoints, main, meter_rows,  # noqa: E402
+from ahtest import (amihead, events, export_endpoints, main, meter_rows,  # noqa: E402
                      query, run_argv, write_config)
 
 SCALE = 360

@@ -29,8 +29,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import check, iso, utc  # noqa: E402
 from ahtest import store_reads  # noqa: E402
-from runfleet import STEP, fault_file, meter_ids, run_fleet, summary  # noqa: E402
-from runtest import main  # noqa: E402
+from ahtest import STEP, fault_file, meter_ids, run_fleet, summary  # noqa: E402
+from ahtest import main  # noqa: E402
 
 SCALE = 120
 EPOCH = utc("2025-03-14T04:00:20Z")  # local 12:00:20

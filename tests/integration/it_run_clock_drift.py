@@ -30,8 +30,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import check, utc  # noqa: E402
 from ahtest import store_reads  # noqa: E402
-from runfleet import STEP, fault_file, run_fleet, summary  # noqa: E402
-from runtest import events, main  # noqa: E402
+from ahtest import STEP, fault_file, run_fleet, summary  # noqa: E402
+from ahtest import events, main  # noqa: E402
 
 SCALE = 360
 EPOCH = utc("2025-03-14T00:00:40Z")

@@ -26,8 +26,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import check, iso, utc  # noqa: E402
-from runfleet import fault_file, meter_ids, run_fleet  # noqa: E402
-from runtest import events, main, query  # noqa: E402
+from ahtest import fault_file, meter_ids, run_fleet  # noqa: E402
+from ahtest import events, main, query  # noqa: E402
 
 SCALE = 30
 LOCAL_MIDNIGHT = utc("2025-03-14T16:00:00Z")  # local 2025-03-15 00:00 (UTC+8)

@@ -31,7 +31,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import Sim, check, iso  # noqa: E402
-from runtest import (Tail, amihead, billable_published, check_sequence,  # noqa: E402
+from ahtest import (Tail, amihead, billable_published, check_sequence,  # noqa: E402
                      events, export_endpoints, main, meter_ids, published_reads, run_argv,
                      run_until, stored, write_config)
 

@@ -33,7 +33,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import Sim, check, iso, utc  # noqa: E402
-from runfleet import STEP, Run, amihead, configure, meter_ids, summary  # noqa: E402
+from ahtest import STEP, Run, amihead, configure, meter_ids, summary  # noqa: E402
 
 SCALE = 300
 EPOCH = utc("2025-03-14T16:00:30Z")

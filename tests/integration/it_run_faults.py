@@ -43,7 +43,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import BIN, Sim, amisim_series, check, fail, iso, utc  # noqa: E402
 from ahtest import store_reads  # noqa: E402
-from runfleet import STEP, Run, amihead, configure, meter_ids, summary  # noqa: E402
+from ahtest import STEP, Run, amihead, configure, meter_ids, summary  # noqa: E402
 
 
 

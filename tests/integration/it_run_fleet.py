@@ -41,13 +41,13 @@ import urllib.request
 
 _rel = os.environ.get("AH_RELEASE_BIN", "")
 if _rel and all(os.access(os.path.join(_rel, b), os.X_OK) for b in ("amihead", "amisim")):
-    os.environ["AH_BIN"] = _rel  # before ahtest/runfleet read it
+    os.environ["AH_BIN"] = _rel  # before ahtest reads it
     print(f"it_run_fleet: release binaries from {_rel}")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import BIN, Sim, Truth, check, fail, iso, utc  # noqa: E402
 from ahtest import store_reads  # noqa: E402
-from runfleet import STEP, Run, amihead, configure, meter_ids, summary  # noqa: E402
+from ahtest import STEP, Run, amihead, configure, meter_ids, summary  # noqa: E402
 
 
 

@@ -23,7 +23,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import store_outbox  # noqa: E402
 from ahtest import Sim, amisim_series, check, iso  # noqa: E402
-from runtest import (Tail, check_sequence, export_endpoints, main, meter_ids,  # noqa: E402
+from ahtest import (Tail, check_sequence, export_endpoints, main, meter_ids,  # noqa: E402
                      published_reads, run_argv, run_until, stored, write_config)
 
 SCALE = 360

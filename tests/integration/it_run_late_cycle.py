@@ -27,8 +27,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import check, iso, utc  # noqa: E402
 from ahtest import store_reads  # noqa: E402
-from runfleet import fault_file, meter_ids, run_fleet, summary  # noqa: E402
-from runtest import events, main  # noqa: E402
+from ahtest import fault_file, meter_ids, run_fleet, summary  # noqa: E402
+from ahtest import events, main  # noqa: E402
 
 SCALE = 120
 B0 = utc("2025-03-14T04:00:00Z")  # local 12:00, a daytime load

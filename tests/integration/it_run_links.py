@@ -28,7 +28,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import Amisim, Sim, amisim_series, check, fail, iso  # noqa: E402
 from dlt645wire import decode, frame, recv_frame  # noqa: E402
-from runtest import check_clean_stop, main, query, run_argv  # noqa: E402
+from ahtest import check_clean_stop, main, query, run_argv  # noqa: E402
 
 SCALE = 360
 EPOCH = "2025-03-14T00:00:00Z"

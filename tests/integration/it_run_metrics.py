@@ -30,7 +30,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import BIN, Sim, check, fail, free_port_block  # noqa: E402
-from runtest import amihead, export_endpoints, main, run_argv, write_config  # noqa: E402
+from ahtest import amihead, export_endpoints, main, run_argv, write_config  # noqa: E402
 
 SCALE = 360
 EPOCH = "2025-03-14T00:00:00Z"

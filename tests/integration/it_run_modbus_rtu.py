@@ -28,7 +28,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import Sim, amisim_series, check, fail, iso  # noqa: E402
-from runtest import check_clean_stop, export_endpoints, main, query, run_argv  # noqa: E402
+from ahtest import check_clean_stop, export_endpoints, main, query, run_argv  # noqa: E402
 
 SCALE = 360
 EPOCH = "2025-03-14T00:00:00Z"

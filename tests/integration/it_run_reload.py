@@ -16,7 +16,7 @@ Then:
   and published exactly once, on one gapless sequence 1..N across the two
   reloads;
 - the added meters have every interval from the cycle after the reload on;
-- stored reads are published when billable (runtest.billable_published);
+- stored reads are published when billable (ahtest.billable_published);
 - per meter and rule, episode starts and clears alternate (a reload that
   lost a meter's validation state would start an open episode again).
 """
@@ -29,7 +29,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import Sim, check, iso  # noqa: E402
-from runtest import (Tail, billable_published, check_sequence, events,  # noqa: E402
+from ahtest import (Tail, billable_published, check_sequence, events,  # noqa: E402
                      export_endpoints, finish_run,
                      main, meter_rows, published_reads, run_argv, stored, write_config)
 

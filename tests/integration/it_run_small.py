@@ -23,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import BIN, Sim, check, fail, iso  # noqa: E402
-from runtest import (amihead, export_endpoints, main, meter_ids, query,  # noqa: E402
+from ahtest import (amihead, export_endpoints, main, meter_ids, query,  # noqa: E402
                      run_argv, run_until, write_config)
 
 SCALE = 360

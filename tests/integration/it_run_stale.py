@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import Sim, check, free_port_block, iso  # noqa: E402
 from dlt645wire import decode  # noqa: E402
 from hostileproxy import HostileProxy, reframe  # noqa: E402
-from runtest import (ScrapeLater, Tail, export_endpoints, finish_run, main,  # noqa: E402
+from ahtest import (ScrapeLater, Tail, export_endpoints, finish_run, main,  # noqa: E402
                      meter_ids, query, run_argv, write_config)
 import subprocess  # noqa: E402
 

@@ -32,7 +32,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import Sim, check, iso, utc  # noqa: E402
-from runtest import (RELEASED, Tail, amihead, billable_published,  # noqa: E402
+from ahtest import (RELEASED, Tail, amihead, billable_published,  # noqa: E402
                      check_sequence, events, export_endpoints, finish_run, main,
                      meter_rows, published_reads, run_argv, stored, write_config)
 

@@ -60,7 +60,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahscale import NatsClient, NatsCluster, Postgres  # noqa: E402
 from ahtest import store_outbox, store_reads  # noqa: E402
 from ahtest import BIN, Sim, check, fail, free_port_block, iso  # noqa: E402
-from runtest import export_endpoints, main, meter_ids, run_argv, write_config  # noqa: E402
+from ahtest import export_endpoints, main, meter_ids, run_argv, write_config  # noqa: E402
 
 SCALE = 360
 EPOCH = "2025-03-14T02:00:00Z"

@@ -22,8 +22,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import BIN, Sim, Truth, check, iso, utc  # noqa: E402
-from runfleet import configure  # noqa: E402
-from runtest import Tail, main, run_until  # noqa: E402
+from ahtest import configure  # noqa: E402
+from ahtest import Tail, main, run_until  # noqa: E402
 
 SRC = os.environ.get("AH_SRC", os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                             "..", ".."))

@@ -29,7 +29,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import Sim, check, fail  # noqa: E402
-from runtest import export_endpoints, main, run_argv, write_config  # noqa: E402
+from ahtest import export_endpoints, main, run_argv, write_config  # noqa: E402
 
 SRC = os.environ.get("AH_SRC", os.path.join(os.path.dirname(__file__), "..", ".."))
 RELEASE = os.path.dirname(os.environ.get("AH_RELEASE_BIN",

@@ -25,7 +25,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import Sim, check, fail, free_port_block, iso  # noqa: E402
-from runtest import (amihead, export_endpoints, finish_run, main,  # noqa: E402
+from ahtest import (amihead, export_endpoints, finish_run, main,  # noqa: E402
                      meter_ids, query, run_argv, write_config)
 
 SCALE = 360

@@ -82,8 +82,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import BIN, Sim, Truth, check, iso, utc  # noqa: E402
-from runfleet import Run, amihead, configure  # noqa: E402
-from runtest import main  # noqa: E402
+from ahtest import Run, amihead, configure  # noqa: E402
+from ahtest import main  # noqa: E402
 
 STEP = 900
 TZ = 8 * 3600
