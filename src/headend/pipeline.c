@@ -414,7 +414,9 @@ static int mstate_read(struct pipe *p, size_t ci)
     } else if (rc != AH_OK) {
         return rc;
     } else if (len == FRESH_LEN && buf[0] == FRESH_MARK) {
-        stored = true;
+        /* as a meter never seen: no read of it was validated (the first
+         * writes a whole state), none stored after it is to be replayed */
+        m->dirty = true;
         vee_state_init(&m->vs);
         gap_init(p, ci, store_rec_get_be64(buf + 1));
     } else if (!((len == MSTATE_LEN && buf[VEE_STATE_LEN] == TAIL_VERSION) ||
