@@ -25,6 +25,8 @@ done
 run city python3 bench/city.py
 # polling CPU per request against amisim (issue 16)
 run polling python3 bench/polling.py
+# 4G (issue 16): 256 meters on one concentrator at 500 ms per request
+run fourg python3 bench/fourg.py
 # scale-out (issue 19): needs real servers, which bench/scaleout.py starts
 run scaleout_bench python3 bench/scaleout.py
 python3 bench/merge.py "$OUT"/*.log

@@ -554,12 +554,28 @@ static void fill_record(const struct mctx *c, int64_t local, struct dlt645_load_
     }
 }
 
+/* How many of `want` load-record blocks this meter's firmware answers
+ * (issue 16 item 2): most send every block asked for (longer replies go by
+ * 12H follow-ups, §1.6); some refuse N > 1 with ERR 02 (0 here), some send
+ * fewer than asked although more exist. */
+static unsigned lr_firmware_blocks(const struct mctx *c, unsigned want)
+{
+    const struct sim_fault *ft = sim_fleet_meter_fault(c->f, c->m);
+    if (!ft || c->now < ft->from || c->now >= ft->to)
+        return want;
+    if (ft->type == SIM_F_LR_SINGLE)
+        return want > 1 ? 0 : want;
+    if (ft->type == SIM_F_LR_TRUNCATE && want > (unsigned)ft->arg)
+        return (unsigned)ft->arg;
+    return want;
+}
+
 static int load_records(const struct mctx *c, uint32_t di, const uint8_t *param,
                         size_t plen, uint8_t *out, size_t cap)
 {
     if (plen < 1)
         return AH_EFRAME;
-    unsigned want = param[0];
+    unsigned want = lr_firmware_blocks(c, param[0]);
     if (want == 0)
         return AH_ENODATA;
     int64_t oldest = c->local_now - (int64_t)c->f->history_days * 86400;
@@ -838,6 +854,18 @@ static int reply_payload(uint8_t *out, size_t cap, const struct dlt645_addr *a,
     return dlt645_encode(out, cap, 0, a, ctrl, data, len);
 }
 
+/* Where follow-up SEQ starts in the pending reply (§1.6: SEQ 1 is the
+ * chunk after the first frame). The chunk a SEQ names is sent again when
+ * the master asks that SEQ again — its reply was lost or corrupted on the
+ * way — as a meter keeps the reply until the next request. */
+static bool next_chunk_at(const struct sim_dlt_session *s, uint8_t seq, size_t *off)
+{
+    if (seq == 0)
+        return false;
+    *off = FIRST_CHUNK + (size_t)(seq - 1) * NEXT_CHUNK;
+    return *off < s->len;
+}
+
 int sim_dlt_handle(const struct sim_fleet *f, uint32_t conc, int64_t now,
                    const struct dlt645_frame *req, struct sim_dlt_session *s,
                    uint8_t *out, size_t cap)
@@ -888,21 +916,19 @@ int sim_dlt_handle(const struct sim_fleet *f, uint32_t conc, int64_t now,
         if (req->len < 5 || dlt645_frame_di(req, &di) < 0)
             return 0;
         uint8_t seq = req->data[4];
+        size_t off;
         if (!s->len || di != s->di || !dlt645_addr_eq(&req->addr, &s->addr) ||
-            s->off >= s->len)
+            !next_chunk_at(s, seq, &off))
             return dlt645_reply_error(out, cap, 0, &req->addr, DLT645_F_READ_NEXT,
                                       DLT645_ERR_NO_DATA);
-        size_t n = s->len - s->off;
+        size_t n = s->len - off;
         if (n > NEXT_CHUNK)
             n = NEXT_CHUNK;
-        bool more = s->off + n < s->len;
+        bool more = off + n < s->len;
         uint8_t ctrl = DLT645_C_DIR | DLT645_F_READ_NEXT | (more ? DLT645_C_MORE : 0);
-        rc = reply_payload(out, cap, &req->addr, ctrl, di, 4, s->pending + s->off, n,
-                           &seq);
-        s->off += n;
+        rc = reply_payload(out, cap, &req->addr, ctrl, di, 4, s->pending + off, n, &seq);
+        s->off = off + n;
         s->seq = seq;
-        if (!more)
-            s->len = 0;
         return rc;
     }
     if (func != DLT645_F_READ)

@@ -334,6 +334,12 @@ int sim_fleet_load_faults(struct sim_fleet *f, const char *path, char *err, size
                              ? (int32_t)json_integer_value(json_object_get(o, "offset_s"))
                              : 480;
                 break;
+            case SIM_F_LR_TRUNCATE:
+                what = "blocks";
+                ft.arg = json_is_integer(json_object_get(o, "blocks"))
+                             ? (int32_t)json_integer_value(json_object_get(o, "blocks"))
+                             : 2;
+                break;
             default:
                 break;
             }

@@ -16,7 +16,7 @@
 static const char *const fault_names[SIM_F_NTYPES] = {
     "stopped",         "reversed",   "backwards",    "jumping", "creeping",
     "phase_imbalance", "phase_loss", "clock_drift",  "theft",   "missing",
-    "memory_holes",    "decrease",   "rollover",
+    "memory_holes",    "decrease",   "rollover",     "lr_single", "lr_truncate",
     "no_reply",        "late_reply", "bad_checksum", "junk",    "truncated",
     "disconnect",      "offline",    "latency",
 };
@@ -238,6 +238,8 @@ int sim_fleet_add_fault(struct sim_fleet *f, const struct sim_fault *ft)
         if (ft->type == SIM_F_HOLES && (ft->p <= 0 || ft->p > 1))
             return AH_EINVAL;
         if (ft->type == SIM_F_DECREASE && !(ft->p > 0 && ft->p < 100000))
+            return AH_EINVAL;
+        if (ft->type == SIM_F_LR_TRUNCATE && (ft->arg < 1 || ft->arg > 255))
             return AH_EINVAL;
         if ((ft->type == SIM_F_DECREASE || ft->type == SIM_F_ROLLOVER) &&
             m->kind == SIM_DISTRICT)

@@ -39,6 +39,8 @@ enum sim_fault_type {
     SIM_F_HOLES,    /* load records lost from memory (p: share); freeze still there */
     SIM_F_DECREASE, /* import register steps back by p kWh mid-range at `from` */
     SIM_F_ROLLOVER, /* not a fault: the import register really wraps at `from` */
+    SIM_F_LR_SINGLE,   /* firmware: refuses 06000001 with N > 1 (ERR 02), N = 1 works */
+    SIM_F_LR_TRUNCATE, /* firmware: answers at most arg (default 2) load records */
     /* link faults (per concentrator) */
     SIM_F_NO_REPLY,
     SIM_F_LATE,
@@ -60,7 +62,8 @@ struct sim_fault {
     double p;         /* link faults: probability per request; theft: fraction registered;
                          clock_drift: s per day; jumping: jump in kWh (secondary) */
     int32_t arg;      /* phase_loss/imbalance: phase 0..2; late: delay ms;
-                         clock_drift: fixed offset s; latency: min ms */
+                         clock_drift: fixed offset s; latency: min ms;
+                         lr_truncate: most records per answer */
     int32_t arg2;     /* latency: max ms */
 };
 #define SIM_LINK_METER (UINT32_MAX - 1)

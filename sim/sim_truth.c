@@ -277,7 +277,10 @@ int sim_write_config(const struct sim_fleet *f, const struct sim_endpoints *ep,
         "inventory: meters.csv\n\nstorage:\n  path: store\n  sync: true\n\n"
         "schedule:\n  interval_min: 15\n  backfill_days: 3\n  stagger_s: 60\n"
         "  daily_freeze_after: \"00:05\"\n  timeout_ms: 2000\n  retries: 2\n"
-        "  backoff_after: 3\n  backoff_max_cycles: 8\n\nlinks:\n",
+        "  backoff_after: 3\n  backoff_max_cycles: 8\n"
+        "  # a test fleet: every DI group each interval, so injected faults show\n"
+        "  # within it (\"\" = the default read plan, docs/config.md)\n"
+        "  read_plan: every\n\nlinks:\n",
         f->nconc, f->per, (unsigned long long)f->seed, path,
         tz_name(f->tz_s, tzb, sizeof tzb));
     for (uint32_t k = 0; k < f->nconc; k++) {

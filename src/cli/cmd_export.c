@@ -144,13 +144,18 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
-int cmd_tail(int argc, char **argv)
+/* The command line of `amihead tail`. */
+struct tail_args {
+    struct sub_opts o;
+    const char *server_key, *client_keys;
+    bool json;
+    uint64_t until, count, timeout_s;
+};
+
+/* Parse argv into *a. -1: go on; else the exit status (0 for --help). */
+static int tail_parse_args(int argc, char **argv, struct tail_args *t)
 {
-    struct sub_opts o = {0};
-    const char *server_key = NULL, *client_keys = NULL;
-    bool json = false;
-    uint64_t until = 0, count = 0, timeout_s = 0;
-    char ep_buf[512], rp_buf[512];
+    memset(t, 0, sizeof *t);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has = i + 1 < argc;
@@ -158,28 +163,28 @@ int cmd_tail(int argc, char **argv)
             tail_usage(stdout);
             return 0;
         } else if (!strcmp(a, "--json")) {
-            json = true;
+            t->json = true;
         } else if (!strcmp(a, "--endpoint") && has) {
-            o.endpoint = argv[++i];
+            t->o.endpoint = argv[++i];
         } else if (!strcmp(a, "--replay") && has) {
-            o.replay = argv[++i];
+            t->o.replay = argv[++i];
         } else if (!strcmp(a, "--topic") && has) {
-            o.topic = argv[++i];
+            t->o.topic = argv[++i];
         } else if (!strcmp(a, "--server-key") && has) {
-            server_key = argv[++i];
+            t->server_key = argv[++i];
         } else if (!strcmp(a, "--client-keys") && has) {
-            client_keys = argv[++i];
+            t->client_keys = argv[++i];
         } else if (!strcmp(a, "--from-seq") && has) {
-            if (parse_u64(argv[++i], &o.from_seq))
+            if (parse_u64(argv[++i], &t->o.from_seq))
                 goto bad_number;
         } else if (!strcmp(a, "--until-seq") && has) {
-            if (parse_u64(argv[++i], &until))
+            if (parse_u64(argv[++i], &t->until))
                 goto bad_number;
         } else if (!strcmp(a, "--count") && has) {
-            if (parse_u64(argv[++i], &count))
+            if (parse_u64(argv[++i], &t->count))
                 goto bad_number;
         } else if (!strcmp(a, "--timeout") && has) {
-            if (parse_u64(argv[++i], &timeout_s) || timeout_s > 86400 * 365)
+            if (parse_u64(argv[++i], &t->timeout_s) || t->timeout_s > 86400 * 365)
                 goto bad_number;
         } else {
             fprintf(stderr, "amihead tail: unexpected argument '%s'\n", a);
@@ -191,57 +196,32 @@ int cmd_tail(int argc, char **argv)
         fprintf(stderr, "amihead tail: %s needs a number >= 1, not '%s'\n", a, argv[i]);
         return 2;
     }
-    if (!o.endpoint || (!server_key) != (!client_keys)) {
+    if (!t->o.endpoint || (!t->server_key) != (!t->client_keys)) {
         tail_usage(stderr);
         return 2;
     }
-    char srv[PUB_KEY_Z85_LEN + 1], sk[PUB_KEY_Z85_LEN + 1], pk[PUB_KEY_Z85_LEN + 1];
-    if (server_key) {
-        if (pub_key_load(server_key, srv) != AH_OK) {
-            fprintf(stderr, "amihead tail: %s: not a Z85 public key\n", server_key);
-            return 1;
-        }
-        if (client_secret(client_keys, sk) != AH_OK || pub_key_public(sk, pk) != AH_OK) {
-            fprintf(stderr, "amihead tail: %s: no single readable .key_secret\n",
-                    client_keys);
-            return 1;
-        }
-        o.server_key = srv;
-        o.public_key = pk;
-        o.secret_key = sk;
-    }
-    o.endpoint = endpoint_url(o.endpoint, ep_buf, sizeof ep_buf);
-    o.replay = endpoint_url(o.replay, rp_buf, sizeof rp_buf);
-    sub_t *s = NULL;
-    int rc = sub_new(&o, &s);
-    memset(sk, 0, sizeof sk);
-    if (rc) {
-        fprintf(stderr, "amihead tail: cannot subscribe to %s%s%s: %s (endpoints are "
-                        "tcp://HOST:PORT)\n",
-                o.endpoint, o.replay ? " / replay " : "", o.replay ? o.replay : "",
-                ah_strerror(rc));
-        return 1;
-    }
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    return -1;
+}
 
+/* Print messages until --until-seq / --count, a signal, an error or
+ * --timeout of silence; the exit status. */
+static int tail_loop(sub_t *s, const struct tail_args *t)
+{
     uint64_t printed = 0;
     int status = 0;
     int64_t last = ah_mono_ms();
     while (!tail_stop) {
         struct sub_msg m;
-        rc = sub_next(s, 200, &m);
+        int rc = sub_next(s, 200, &m);
         if (rc == AH_ETIMEDOUT) {
             /* zmq connects in the background and never says a peer is
              * missing: silence for --timeout is the only sign */
-            if (timeout_s && ah_mono_ms() - last >= (int64_t)timeout_s * 1000) {
+            if (t->timeout_s && ah_mono_ms() - last >= (int64_t)t->timeout_s * 1000) {
                 fprintf(stderr,
                         "amihead tail: no message from %s%s%s for %llu s: giving up "
                         "(is amihead run exporting there?)\n",
-                        o.endpoint, o.replay ? " nor its replay " : "",
-                        o.replay ? o.replay : "", (unsigned long long)timeout_s);
+                        t->o.endpoint, t->o.replay ? " nor its replay " : "",
+                        t->o.replay ? t->o.replay : "", (unsigned long long)t->timeout_s);
                 status = 1;
                 break;
             }
@@ -253,14 +233,14 @@ int cmd_tail(int argc, char **argv)
             status = 1;
             break;
         }
-        if (json)
+        if (t->json)
             printf("%.*s\n", (int)m.body_len, m.body);
         else
             printf("%llu %.*s %.*s\n", (unsigned long long)m.seq, (int)m.topic_len,
                    m.topic, (int)m.body_len, m.body);
         fflush(stdout);
         printed++;
-        if ((until && m.seq >= until) || (count && printed >= count))
+        if ((t->until && m.seq >= t->until) || (t->count && printed >= t->count))
             break;
     }
     if (sub_lost(s)) {
@@ -270,6 +250,50 @@ int cmd_tail(int argc, char **argv)
         if (!status)
             status = 3;
     }
+    return status;
+}
+
+int cmd_tail(int argc, char **argv)
+{
+    struct tail_args t;
+    char ep_buf[512], rp_buf[512];
+    int ex = tail_parse_args(argc, argv, &t);
+    if (ex >= 0)
+        return ex;
+    char srv[PUB_KEY_Z85_LEN + 1], sk[PUB_KEY_Z85_LEN + 1], pk[PUB_KEY_Z85_LEN + 1];
+    if (t.server_key) {
+        if (pub_key_load(t.server_key, srv) != AH_OK) {
+            fprintf(stderr, "amihead tail: %s: not a Z85 public key\n", t.server_key);
+            return 1;
+        }
+        if (client_secret(t.client_keys, sk) != AH_OK ||
+            pub_key_public(sk, pk) != AH_OK) {
+            fprintf(stderr, "amihead tail: %s: no single readable .key_secret\n",
+                    t.client_keys);
+            return 1;
+        }
+        t.o.server_key = srv;
+        t.o.public_key = pk;
+        t.o.secret_key = sk;
+    }
+    t.o.endpoint = endpoint_url(t.o.endpoint, ep_buf, sizeof ep_buf);
+    t.o.replay = endpoint_url(t.o.replay, rp_buf, sizeof rp_buf);
+    sub_t *s = NULL;
+    int rc = sub_new(&t.o, &s);
+    memset(sk, 0, sizeof sk);
+    if (rc) {
+        fprintf(stderr,
+                "amihead tail: cannot subscribe to %s%s%s: %s (endpoints are "
+                "tcp://HOST:PORT)\n",
+                t.o.endpoint, t.o.replay ? " / replay " : "",
+                t.o.replay ? t.o.replay : "", ah_strerror(rc));
+        return 1;
+    }
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    int status = tail_loop(s, &t);
     sub_destroy(&s);
     return status;
 }

@@ -168,12 +168,17 @@ static int print_load_records(const char *addr, uint32_t di, const uint8_t *p, s
     return cmd_print_result(addr, di, DLT645_2007, name, unit, arr, json);
 }
 
-int cmd_read(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--modbus-tcp") || !strcmp(argv[i], "--modbus-rtu"))
-            return cmd_read_modbus(argc, argv);
+/* The command line of `amihead read` (DL/T 645). */
+struct read_args {
+    const char *tcp, *serial, *addr_s, *di_s, *from;
+    struct link_serial_opts ser;
+    long proto, timeout_ms, retries, nblocks;
+    bool json;
+};
 
+/* Parse argv into *a. -1: go on; else the exit status (0 for --help). */
+static int read_parse_args(int argc, char **argv, struct read_args *a)
+{
     static const struct option opts[] = {
         {"tcp", required_argument, 0, 't'},     {"serial", required_argument, 0, 's'},
         {"baud", required_argument, 0, 'b'},    {"parity", required_argument, 0, 'p'},
@@ -183,10 +188,11 @@ int cmd_read(int argc, char **argv)
         {"n", required_argument, 0, 'n'},       {"from", required_argument, 0, 'f'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
     };
-    const char *tcp = NULL, *serial = NULL, *addr_s = NULL, *di_s = NULL, *from = NULL;
-    struct link_serial_opts ser = LINK_SERIAL_DLT645_DEFAULT;
-    long proto = 2007, timeout_ms = 2000, retries = 2, nblocks = -1;
-    bool json = false;
+    *a = (struct read_args){.ser = LINK_SERIAL_DLT645_DEFAULT,
+                            .proto = 2007,
+                            .timeout_ms = 2000,
+                            .retries = 2,
+                            .nblocks = -1};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -194,47 +200,47 @@ int cmd_read(int argc, char **argv)
         switch (c) {
         case 't':
             /* tcp://HOST:PORT as in the export settings is the same link */
-            tcp = strncmp(optarg, "tcp://", 6) ? optarg : optarg + 6;
+            a->tcp = strncmp(optarg, "tcp://", 6) ? optarg : optarg + 6;
             break;
         case 's':
-            serial = optarg;
+            a->serial = optarg;
             break;
         case 'a':
-            addr_s = optarg;
+            a->addr_s = optarg;
             break;
         case 'd':
-            di_s = optarg;
+            a->di_s = optarg;
             break;
         case 'f':
-            from = optarg;
+            a->from = optarg;
             break;
         case 'j':
-            json = true;
+            a->json = true;
             break;
         case 'b':
             if (cmd_parse_long(optarg, 300, 115200, &v))
                 goto usage;
-            ser.baud = (int)v;
+            a->ser.baud = (int)v;
             break;
         case 'p':
-            if (cmd_parse_parity(optarg, &ser.parity))
+            if (cmd_parse_parity(optarg, &a->ser.parity))
                 goto usage;
             break;
         case 'P':
-            if (cmd_parse_long(optarg, 1997, 2007, &proto) ||
-                (proto != 1997 && proto != 2007))
+            if (cmd_parse_long(optarg, 1997, 2007, &a->proto) ||
+                (a->proto != 1997 && a->proto != 2007))
                 goto usage;
             break;
         case 'T':
-            if (cmd_parse_long(optarg, 10, 600000, &timeout_ms))
+            if (cmd_parse_long(optarg, 10, 600000, &a->timeout_ms))
                 goto usage;
             break;
         case 'r':
-            if (cmd_parse_long(optarg, 0, 20, &retries))
+            if (cmd_parse_long(optarg, 0, 20, &a->retries))
                 goto usage;
             break;
         case 'n':
-            if (cmd_parse_long(optarg, 1, 255, &nblocks))
+            if (cmd_parse_long(optarg, 1, 255, &a->nblocks))
                 goto usage;
             break;
         case 'h':
@@ -244,110 +250,132 @@ int cmd_read(int argc, char **argv)
             goto usage;
         }
     }
-    if (optind != argc || !!tcp == !!serial || !addr_s ||
-        (!di_s && strcmp(addr_s, "AAAAAAAAAAAA")))
+    if (optind != argc || !!a->tcp == !!a->serial || !a->addr_s ||
+        (!a->di_s && strcmp(a->addr_s, "AAAAAAAAAAAA")))
         goto usage;
+    return -1;
+usage:
+    read_usage(stderr);
+    return 2;
+}
 
-    struct sess_req req = {0};
-    req.proto = proto == 1997 ? DLT645_1997 : DLT645_2007;
-    req.timeout_ms = (int)timeout_ms;
-    req.retries = (int)retries;
-    req.func = DLT645_F_READ;
-    if (!strcmp(addr_s, "AAAAAAAAAAAA")) {
-        req.func = DLT645_F_READ_ADDR;
-    } else if (dlt645_addr_parse(addr_s, &req.addr) != AH_OK) {
+/* The request the arguments ask for. -1: go on; else the exit status. */
+static int read_build_req(const struct read_args *a, struct sess_req *req)
+{
+    memset(req, 0, sizeof *req);
+    req->proto = a->proto == 1997 ? DLT645_1997 : DLT645_2007;
+    req->timeout_ms = (int)a->timeout_ms;
+    req->retries = (int)a->retries;
+    req->func = DLT645_F_READ;
+    if (!strcmp(a->addr_s, "AAAAAAAAAAAA")) {
+        req->func = DLT645_F_READ_ADDR;
+    } else if (dlt645_addr_parse(a->addr_s, &req->addr) != AH_OK) {
         fprintf(stderr, "amihead read: --addr must be 1..12 decimal digits, got '%s'\n",
-                addr_s);
+                a->addr_s);
         return 2;
-    } else if (dlt645_addr_is_broadcast(&req.addr)) {
+    } else if (dlt645_addr_is_broadcast(&req->addr)) {
         /* 99…99 is for broadcast time and freeze only; slaves never answer
          * it (DL/T 645-2007 §1.3), so a read to it can only mislead. */
         fprintf(stderr, "amihead read: 999999999999 is the broadcast address; "
                         "meters never answer a read to it\n");
         return 2;
     }
-    if (req.func == DLT645_F_READ_ADDR && di_s) {
+    if (req->func == DLT645_F_READ_ADDR && a->di_s) {
         fprintf(stderr, "amihead read: --addr AAAAAAAAAAAA reads the address (13H); "
                         "it takes no --di\n");
         return 2;
     }
-    if (req.func == DLT645_F_READ) {
+    if (req->func == DLT645_F_READ) {
         unsigned long di;
-        if (cmd_parse_hex(di_s, req.proto == DLT645_1997 ? 4 : 8, &di)) {
+        if (cmd_parse_hex(a->di_s, req->proto == DLT645_1997 ? 4 : 8, &di)) {
             fprintf(stderr, "amihead read: --di must be %d hex digits, got '%s'\n",
-                    req.proto == DLT645_1997 ? 4 : 8, di_s);
+                    req->proto == DLT645_1997 ? 4 : 8, a->di_s);
             return 2;
         }
-        req.di = (uint32_t)di;
+        req->di = (uint32_t)di;
     }
-    if (from) {
-        if (parse_local_tm(from, &req.t) != AH_OK) {
+    if (a->from) {
+        if (parse_local_tm(a->from, &req->t) != AH_OK) {
             fprintf(stderr, "amihead read: --from wants 'YYYY-MM-DD hh:mm', got '%s'\n",
-                    from);
+                    a->from);
             return 2;
         }
-        req.with_time = req.with_n = true;
-        req.n = (uint8_t)(nblocks > 0 ? nblocks : 1);
-    } else if (nblocks > 0) {
-        req.with_n = true;
-        req.n = (uint8_t)nblocks;
+        req->with_time = req->with_n = true;
+        req->n = (uint8_t)(a->nblocks > 0 ? a->nblocks : 1);
+    } else if (a->nblocks > 0) {
+        req->with_n = true;
+        req->n = (uint8_t)a->nblocks;
     }
+    return -1;
+}
 
-    link_t *l = tcp ? link_new_tcp(tcp) : link_new_serial(serial, &ser);
-    if (!l) {
-        fprintf(stderr, "amihead read: bad link '%s'\n", tcp ? tcp : serial);
-        return 2;
-    }
-    int ret = 1;
-    int rc = link_open(l, (int)timeout_ms);
-    if (rc != AH_OK) {
-        fprintf(stderr, "amihead read: cannot open %s: %s\n", link_name(l),
-                ah_strerror(rc));
-        goto out_link;
-    }
+/* Ask on the open link and print the answer; the exit status. */
+static int read_exchange(const struct read_args *a, const struct sess_req *req, link_t *l)
+{
     struct sess s = {0};
-    rc = sess_run_sync(&s, l, &req);
+    int rc = sess_run_sync(&s, l, req);
     char addr_txt[13];
-    dlt645_addr_format(req.func == DLT645_F_READ_ADDR ? &s.reply_addr : &req.addr,
+    dlt645_addr_format(req->func == DLT645_F_READ_ADDR ? &s.reply_addr : &req->addr,
                        addr_txt);
     if (rc == AH_EMETER) {
         char why[128];
         fprintf(stderr,
                 "amihead read: meter %s answered DI %0*X with an error: ERR=%02X (%s)\n",
-                addr_txt, req.proto == DLT645_1997 ? 4 : 8, req.di, s.err_word,
-                dlt645_err_describe(s.err_word, req.proto, why, sizeof why));
-        goto out_link;
+                addr_txt, req->proto == DLT645_1997 ? 4 : 8, req->di, s.err_word,
+                dlt645_err_describe(s.err_word, req->proto, why, sizeof why));
+        return 1;
     }
     if (rc == AH_ETIMEDOUT) {
         fprintf(
             stderr,
             "amihead read: meter %s on %s: no reply after %d attempt(s) of %ld ms: %s\n",
-            addr_txt, link_name(l), s.attempt + 1, timeout_ms, ah_strerror(rc));
-        goto out_link;
+            addr_txt, link_name(l), s.attempt + 1, a->timeout_ms, ah_strerror(rc));
+        return 1;
     }
     if (rc != AH_OK) {
         fprintf(stderr, "amihead read: meter %s on %s: %s\n", addr_txt, link_name(l),
                 ah_strerror(rc));
-        goto out_link;
+        return 1;
     }
-    if (req.func == DLT645_F_READ_ADDR) {
-        if (json)
+    if (req->func == DLT645_F_READ_ADDR) {
+        if (a->json)
             printf("{\"addr\":\"%s\"}\n", addr_txt);
         else
             printf("address %s\n", addr_txt);
-        ret = 0;
-        goto out_link;
+        return 0;
     }
     size_t plen;
     const uint8_t *payload = sess_payload(&s, &plen);
-    if (req.proto == DLT645_2007 && is_load_record_di(req.di))
-        ret = print_load_records(addr_txt, req.di, payload, plen, json);
+    if (req->proto == DLT645_2007 && is_load_record_di(req->di))
+        return print_load_records(addr_txt, req->di, payload, plen, a->json);
+    return cmd_print_values(addr_txt, req->di, req->proto, payload, plen, a->json);
+}
+
+int cmd_read(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--modbus-tcp") || !strcmp(argv[i], "--modbus-rtu"))
+            return cmd_read_modbus(argc, argv);
+
+    struct read_args a;
+    struct sess_req req;
+    int ex = read_parse_args(argc, argv, &a);
+    if (ex < 0)
+        ex = read_build_req(&a, &req);
+    if (ex >= 0)
+        return ex;
+    link_t *l = a.tcp ? link_new_tcp(a.tcp) : link_new_serial(a.serial, &a.ser);
+    if (!l) {
+        fprintf(stderr, "amihead read: bad link '%s'\n", a.tcp ? a.tcp : a.serial);
+        return 2;
+    }
+    int ret = 1;
+    int rc = link_open(l, (int)a.timeout_ms);
+    if (rc != AH_OK)
+        fprintf(stderr, "amihead read: cannot open %s: %s\n", link_name(l),
+                ah_strerror(rc));
     else
-        ret = cmd_print_values(addr_txt, req.di, req.proto, payload, plen, json);
-out_link:
+        ret = read_exchange(&a, &req, l);
     link_destroy(&l);
     return ret;
-usage:
-    read_usage(stderr);
-    return 2;
 }

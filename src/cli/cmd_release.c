@@ -106,6 +106,93 @@ static int release_opt(struct cmd_ctx *x, int opt, const char *arg, void *u)
     return CMD_GO;
 }
 
+/* The arguments' own checks, before the store is opened; false: usage
+ * error (said on stderr). */
+static bool release_args_ok(const struct cmd_ctx *x, const char *reason, const char *op)
+{
+    if (!reason || x->from < 0 || x->to < 0) {
+        fputs(usage_text, stderr);
+        return false;
+    }
+    if (x->to <= x->from) {
+        fprintf(stderr,
+                "amihead release: --from %s is not before --to %s: the range is "
+                "empty\n",
+                x->from_txt, x->to_txt);
+        return false;
+    }
+    if (!reason[0]) {
+        fprintf(stderr, "amihead release: --reason is empty: say why\n");
+        return false;
+    }
+    if (!op || !op[0]) {
+        fprintf(stderr, "amihead release: who releases? $USER is not set and the login "
+                        "name is unknown: give --operator NAME\n");
+        return false;
+    }
+    /* JSON carries UTF-8 only: say so rather than fail later as "out of
+     * memory" (issue 17 item 9). */
+    json_t *u_reason = json_string(reason), *u_op = json_string(op);
+    const char *bad = !u_reason ? "reason" : !u_op ? "operator" : NULL;
+    json_decref(u_reason);
+    json_decref(u_op);
+    if (bad) {
+        fprintf(stderr, "amihead release: --%s is not valid UTF-8\n", bad);
+        return false;
+    }
+    return true;
+}
+
+/* Write the request file the running head-end picks up; its path in
+ * path. false: said on stderr. */
+static bool release_queue(const struct cfg *c, const struct cmd_ctx *x,
+                          const char *reason, const char *op, char *path, size_t cap)
+{
+    char dir[CFG_PATH_MAX + 16];
+    if (pipe_release_dir(c->storage.path, dir, sizeof dir) != AH_OK) {
+        fprintf(stderr, "amihead release: storage path too long\n");
+        return false;
+    }
+    json_t *req =
+        json_pack("{s:s,s:I,s:I,s:s,s:s,s:I}", "meter", x->meter, "from",
+                  (json_int_t)x->from, "to", (json_int_t)x->to, "reason", reason,
+                  "operator", op, "requested", (json_int_t)(ah_wall_ms() / 1000));
+    char *text = req ? json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(req);
+    if (!text) {
+        fprintf(stderr, "amihead release: %s\n", ah_strerror(AH_ENOMEM));
+        return false;
+    }
+    int rc = write_request(dir, text, path, cap);
+    free(text);
+    if (rc != AH_OK) {
+        fprintf(stderr, "amihead release: %s: %s\n", dir, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* Up to wait_s for the head-end to take the request (it removes the
+ * file); the exit status. */
+static int release_wait(const char *meter, const char *path, long wait_s)
+{
+    for (long i = 0; i < wait_s * 10 && access(path, F_OK) == 0; i++)
+        usleep(100 * 1000);
+    if (access(path, F_OK) == 0) {
+        printf("release of %s queued as %s; the running head-end applies it\n", meter,
+               path);
+        if (wait_s)
+            fprintf(stderr,
+                    "amihead release: not applied within %ld s (is amihead run "
+                    "running?)\n",
+                    wait_s);
+        return wait_s ? 1 : 0;
+    }
+    printf("release of %s applied by the head-end (amihead events --type RELEASE)\n",
+           meter);
+    return 0;
+}
+
 int cmd_release(int argc, char **argv)
 {
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
@@ -123,85 +210,22 @@ int cmd_release(int argc, char **argv)
     int status = cmd_parse(&x, argc, argv, "c:m:h", opts, release_opt, &ro);
     if (status != CMD_GO)
         return status;
-    const char *meter = x.meter, *reason = ro.reason, *op = ro.op ? ro.op : login_name();
-    int64_t from = x.from, to = x.to;
-    long wait_s = ro.wait_s;
-    status = 2; /* usage errors below; cmd_parse may have loaded the config */
-    if (!reason || from < 0 || to < 0) {
-        fputs(usage_text, stderr);
+    const char *op = ro.op ? ro.op : login_name();
+    status = 2; /* usage errors; cmd_parse may have loaded the config */
+    if (!release_args_ok(&x, ro.reason, op))
         goto out;
-    }
-    if (to <= from) {
-        fprintf(stderr, "amihead release: --from %s is not before --to %s: the range is "
-                        "empty\n", x.from_txt, x.to_txt);
-        goto out;
-    }
-    if (!reason[0]) {
-        fprintf(stderr, "amihead release: --reason is empty: say why\n");
-        goto out;
-    }
-    if (!op || !op[0]) {
-        fprintf(stderr, "amihead release: who releases? $USER is not set and the login "
-                        "name is unknown: give --operator NAME\n");
-        goto out;
-    }
-    /* JSON carries UTF-8 only: say so rather than fail later as "out of
-     * memory" (issue 17 item 9). */
-    json_t *u_reason = json_string(reason), *u_op = json_string(op);
-    const char *bad = !u_reason ? "reason" : !u_op ? "operator" : NULL;
-    json_decref(u_reason);
-    json_decref(u_op);
-    if (bad) {
-        fprintf(stderr, "amihead release: --%s is not valid UTF-8\n", bad);
-        return 2;
-    }
     status = cmd_open(&x, false);
     if (status != 0)
         goto out;
     status = 1;
-    const struct cfg *c = x.cfg;
-    if (!cfg_meter_find(c, meter)) {
-        fprintf(stderr, "amihead release: meter %s is not in the inventory %s\n", meter,
-                c->inventory);
+    char path[1100];
+    if (!cfg_meter_find(x.cfg, x.meter)) {
+        fprintf(stderr, "amihead release: meter %s is not in the inventory %s\n", x.meter,
+                x.cfg->inventory);
         goto out;
     }
-    char dir[CFG_PATH_MAX + 16], path[1100];
-    if (pipe_release_dir(c->storage.path, dir, sizeof dir) != AH_OK) {
-        fprintf(stderr, "amihead release: storage path too long\n");
-        goto out;
-    }
-    json_t *req =
-        json_pack("{s:s,s:I,s:I,s:s,s:s,s:I}", "meter", meter, "from", (json_int_t)from,
-                  "to", (json_int_t)to, "reason", reason, "operator", op, "requested",
-                  (json_int_t)(ah_wall_ms() / 1000));
-    char *text = req ? json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(req);
-    if (!text) {
-        fprintf(stderr, "amihead release: %s\n", ah_strerror(AH_ENOMEM));
-        goto out;
-    }
-    int rc = write_request(dir, text, path, sizeof path);
-    free(text);
-    if (rc != AH_OK) {
-        fprintf(stderr, "amihead release: %s: %s\n", dir, strerror(errno));
-        goto out;
-    }
-    for (long i = 0; i < wait_s * 10 && access(path, F_OK) == 0; i++)
-        usleep(100 * 1000);
-    if (access(path, F_OK) == 0) {
-        printf("release of %s queued as %s; the running head-end applies it\n", meter,
-               path);
-        status = wait_s ? 1 : 0;
-        if (wait_s)
-            fprintf(stderr,
-                    "amihead release: not applied within %ld s (is amihead run "
-                    "running?)\n",
-                    wait_s);
-    } else {
-        printf("release of %s applied by the head-end (amihead events --type RELEASE)\n",
-               meter);
-        status = 0;
-    }
+    if (release_queue(x.cfg, &x, ro.reason, op, path, sizeof path))
+        status = release_wait(x.meter, path, ro.wait_s);
 out:
     cmd_close(&x);
     return status;

@@ -455,49 +455,57 @@ static bool is_ready(void *arg, char *why, size_t cap)
     return true;
 }
 
-int cmd_run(int argc, char **argv)
+/* The command line of `amihead run`. */
+struct run_args {
+    const char *file;
+    double scale;
+    const char *epoch_txt, *until_txt; /* read once the config gives the zone */
+    bool have_level, have_format;
+    enum ah_log_level level;
+    enum ah_log_format format;
+};
+
+/* Parse argv into *a. -1: go on; else the exit status (0 for --help). */
+static int run_parse_args(int argc, char **argv, struct run_args *a)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, 0, 'c'}, {"time-scale", required_argument, 0, 's'},
-        {"epoch", required_argument, 0, 'e'},  {"until", required_argument, 0, 'u'},
-        {"help", no_argument, 0, 'h'},         {"log-level", required_argument, 0, 'l'},
-        {"log-format", required_argument, 0, 'f'}, {0, 0, 0, 0}};
-    const char *file = NULL;
-    double scale = 1.0;
-    int64_t epoch = -1, until = -1;
-    const char *epoch_txt = NULL, *until_txt = NULL;
-    bool have_level = false, have_format = false;
-    enum ah_log_level level = AH_LOG_INFO;
-    enum ah_log_format format = AH_LOG_TEXT;
+    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                         {"time-scale", required_argument, 0, 's'},
+                                         {"epoch", required_argument, 0, 'e'},
+                                         {"until", required_argument, 0, 'u'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {"log-level", required_argument, 0, 'l'},
+                                         {"log-format", required_argument, 0, 'f'},
+                                         {0, 0, 0, 0}};
+    *a = (struct run_args){.scale = 1.0, .level = AH_LOG_INFO, .format = AH_LOG_TEXT};
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (o) {
         case 'c':
-            file = optarg;
+            a->file = optarg;
             break;
         case 'l':
-            if (ah_log_parse_level(optarg, &level) != AH_OK) {
+            if (ah_log_parse_level(optarg, &a->level) != AH_OK) {
                 fprintf(stderr,
                         "amihead run: --log-level wants debug|info|warn|error|off, got "
                         "'%s'\n",
                         optarg);
                 return 2;
             }
-            have_level = true;
+            a->have_level = true;
             break;
         case 'f':
-            if (ah_log_parse_format(optarg, &format) != AH_OK) {
+            if (ah_log_parse_format(optarg, &a->format) != AH_OK) {
                 fprintf(stderr, "amihead run: --log-format wants text|json, got '%s'\n",
                         optarg);
                 return 2;
             }
-            have_format = true;
+            a->have_format = true;
             break;
         case 's': {
             char *end;
-            scale = strtod(optarg, &end);
-            if (*end || !(scale > 0) || scale > 1e6) {
+            a->scale = strtod(optarg, &end);
+            if (*end || !(a->scale > 0) || a->scale > 1e6) {
                 fprintf(stderr,
                         "amihead run: --time-scale wants a number > 0, got '%s'\n",
                         optarg);
@@ -510,13 +518,14 @@ int cmd_run(int argc, char **argv)
             int64_t t;
             bool zone;
             if (ah_time_parse_zone(optarg, 0, &t, &zone) != AH_OK) {
-                fprintf(stderr, "amihead run: bad time '%s'\n%s", optarg, AH_TIME_FORMATS);
+                fprintf(stderr, "amihead run: bad time '%s'\n%s", optarg,
+                        AH_TIME_FORMATS);
                 return 2;
             }
             if (o == 'e')
-                epoch_txt = optarg;
+                a->epoch_txt = optarg;
             else
-                until_txt = optarg;
+                a->until_txt = optarg;
             break;
         }
         case 'h':
@@ -527,34 +536,21 @@ int cmd_run(int argc, char **argv)
             return 2;
         }
     }
-    if (!file || optind != argc) {
+    if (!a->file || optind != argc) {
         usage(stderr);
         return 2;
     }
-    struct cfg *c = cmd_load_config("run", file);
-    if (!c)
-        return 1;
-    /* a time without zone is local in headend.timezone, as in every command */
-    if ((epoch_txt && cmd_time_arg("run", c, "--epoch", epoch_txt, &epoch) != CMD_GO) ||
-        (until_txt && cmd_time_arg("run", c, "--until", until_txt, &until) != CMD_GO)) {
-        cfg_destroy(&c);
-        return 2;
-    }
-    ah_log_set_level(have_level ? level : c->headend.log_level);
-    ah_log_set_format(have_format ? format : c->headend.log_format);
+    return -1;
+}
 
-    int status = 1;
-    struct ah_clock clk;
-    ah_clock_init(&clk, epoch, scale);
-    ah_clock_set_default(&clk);
-    struct run r = {.file = file, .cfg = c, .clk = &clk, .cli_level = have_level,
-                    .cli_format = have_format};
-    pthread_mutex_init(&r.mu, NULL);
-    pthread_mutex_init(&r.cfg_mu, NULL);
-
+/* Open the store read-write; on failure say why (a probe of the directory
+ * names the usual causes better than RocksDB does). */
+static int run_open_store(struct run *r)
+{
+    const struct cfg *c = r->cfg;
     struct store_opts so = {.headend_id = c->headend.id,
                             .reserve_bytes = (uint64_t)c->storage.reserve_mb << 20};
-    int rc = store_open(c->storage.path, &so, &r.st);
+    int rc = store_open(c->storage.path, &so, &r->st);
     if (rc != AH_OK) {
         char why[512];
         if (probe_dir(c->storage.path, why, sizeof why) != 0)
@@ -562,8 +558,14 @@ int cmd_run(int argc, char **argv)
         else
             fprintf(stderr, "amihead run: store %s: %s (%s)\n", c->storage.path,
                     ah_strerror(rc), store_last_error(NULL));
-        goto out_cfg;
     }
+    return rc;
+}
+
+/* Bind the publisher and its replay socket; on failure name the endpoint. */
+static int run_open_pub(struct run *r)
+{
+    const struct cfg *c = r->cfg;
     struct pub_opts po = {
         .endpoint = c->export.pub[0] ? c->export.pub : NULL,
         .replay = c->export.replay[0] ? c->export.replay : NULL,
@@ -572,9 +574,9 @@ int cmd_run(int argc, char **argv)
         .retention_bytes = (uint64_t)c->export.retention_mb << 20,
         .server_secret_key = c->security.enabled ? c->security.server_secret_key : NULL,
         .client_keys_dir = c->security.enabled ? c->security.client_keys_dir : NULL,
-        .clock = &clk,
+        .clock = r->clk,
     };
-    rc = pub_new(r.st, &po, &r.pub);
+    int rc = pub_new(r->st, &po, &r->pub);
     if (rc != AH_OK) {
         const char *ep = po.endpoint ? po.endpoint : PUB_DEFAULT_ENDPOINT;
         const char *rp = po.replay ? po.replay : PUB_DEFAULT_REPLAY;
@@ -585,40 +587,47 @@ int cmd_run(int argc, char **argv)
             fprintf(stderr, "amihead run: export.replay %s: %s\n", rp, why);
         else
             fprintf(stderr, "amihead run: export %s / %s: %s\n", ep, rp, ah_strerror(rc));
-        goto out_store;
     }
-    r.met = met_new();
-    if (!r.met)
-        goto out_pub;
-    r.reloads = met_series(r.met, "amihead_reloads_total", "Configurations reloaded (SIGHUP)",
-                           MET_COUNTER, NULL);
-    r.reload_fail = met_series(r.met, "amihead_reload_failures_total",
-                               "Reloads refused (invalid config) or failed to start",
-                               MET_COUNTER, NULL);
-    met_add_collector(r.met, collect, &r);
-    met_set_ready(r.met, is_ready, &r);
-    met_add_page(r.met, "/report", report_page, &r);
+    return rc;
+}
+
+/* The metrics registry, its pages and (when configured) its listener.
+ * r->met may be set on failure: the caller destroys it. */
+static int run_start_metrics(struct run *r)
+{
+    const struct cfg *c = r->cfg;
+    r->met = met_new();
+    if (!r->met)
+        return AH_ENOMEM;
+    r->reloads = met_series(r->met, "amihead_reloads_total",
+                            "Configurations reloaded (SIGHUP)", MET_COUNTER, NULL);
+    r->reload_fail = met_series(r->met, "amihead_reload_failures_total",
+                                "Reloads refused (invalid config) or failed to start",
+                                MET_COUNTER, NULL);
+    met_add_collector(r->met, collect, r);
+    met_set_ready(r->met, is_ready, r);
+    met_add_page(r->met, "/report", report_page, r);
     /* a busy metrics port is an error like a busy publish port: an
      * operator who configured it expects it to be there */
     if (c->metrics.listen[0]) {
         int mport = 0;
-        rc = met_serve(r.met, c->metrics.listen, &mport);
+        int rc = met_serve(r->met, c->metrics.listen, &mport);
         if (rc != AH_OK) {
             char why[512];
             if (rc != AH_EBUSY || probe_listen(c->metrics.listen, why, sizeof why) == 0)
                 snprintf(why, sizeof why, "%s", ah_strerror(rc));
-            fprintf(stderr, "amihead run: metrics.listen %s: %s (%s)\n", c->metrics.listen,
-                    why, ah_strerror(rc));
-            goto out_met;
+            fprintf(stderr, "amihead run: metrics.listen %s: %s (%s)\n",
+                    c->metrics.listen, why, ah_strerror(rc));
+            return rc;
         }
         ah_log(AH_LOG_INFO, "run", "metrics on http://%s/metrics (port %d)",
                c->metrics.listen, mport);
     }
-    pipe_release_dir(c->storage.path, r.reldir, sizeof r.reldir);
-    if (run_start(&r) != AH_OK) {
-        fprintf(stderr, "amihead run: could not start (see the log)\n");
-        goto out_met;
-    }
+    return AH_OK;
+}
+
+static void run_install_signals(void)
+{
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal; /* no SA_RESTART: epoll_wait returns EINTR */
@@ -627,28 +636,34 @@ int cmd_run(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN); /* a vanished concentrator is a link error, not a death */
+}
 
+/* Cycles until --until, a signal or an error, a reload between two runs
+ * of the scheduler; then the summary line. */
+static int run_loop(struct run *r, int64_t until)
+{
+    int rc;
     uint64_t wd_us = 0;
     if (sd_watchdog_enabled(0, &wd_us) > 0)
-        r.watchdog_ms = (int64_t)(wd_us / 1000);
-    ah_log(AH_LOG_INFO, "run", "%zu links, %zu meters; store %s", r.cfg->n_links,
-           r.cfg->n_meters, r.cfg->storage.path);
+        r->watchdog_ms = (int64_t)(wd_us / 1000);
+    ah_log(AH_LOG_INFO, "run", "%zu links, %zu meters; store %s", r->cfg->n_links,
+           r->cfg->n_meters, r->cfg->storage.path);
     sd_notifyf(0, "READY=1\nMAINPID=%lu\nSTATUS=running: %zu links, %zu meters",
-               (unsigned long)getpid(), r.cfg->n_links, r.cfg->n_meters);
+               (unsigned long)getpid(), r->cfg->n_links, r->cfg->n_meters);
     for (;;) {
-        rc = sched_run(r.sch, until, &leave_flag);
-        if (rc != AH_OK || term_flag || !r.next)
+        rc = sched_run(r->sch, until, &leave_flag);
+        if (rc != AH_OK || term_flag || !r->next)
             break;
-        if (run_reload(&r) != AH_OK) {
+        if (run_reload(r) != AH_OK) {
             rc = AH_EIO;
             break;
         }
     }
     sd_notify(0, "STOPPING=1\nSTATUS=stopping");
-    if (r.next)
-        cfg_destroy(&r.next);
-    const struct sched_stats *ss = sched_stats(r.sch);
-    struct sched_stats t = r.sbase;
+    if (r->next)
+        cfg_destroy(&r->next);
+    const struct sched_stats *ss = sched_stats(r->sch);
+    struct sched_stats t = r->sbase;
     ah_log(AH_LOG_INFO, "run",
            "stopping: %lu cycles, %lu overruns, %lu requests, %lu timeouts, %lu meter "
            "errors, "
@@ -657,7 +672,55 @@ int cmd_run(int argc, char **argv)
            t.timeouts + ss->timeouts, t.meter_errors + ss->meter_errors,
            t.reads + ss->reads, t.link_drops + ss->link_drops,
            t.reconnects + ss->reconnects, t.backed_off + ss->backed_off);
-    status = rc == AH_OK ? 0 : 1;
+    return rc;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct run_args a;
+    int64_t epoch = -1, until = -1;
+    int ex = run_parse_args(argc, argv, &a);
+    if (ex >= 0)
+        return ex;
+    struct cfg *c = cmd_load_config("run", a.file);
+    if (!c)
+        return 1;
+    /* a time without zone is local in headend.timezone, as in every command */
+    if ((a.epoch_txt &&
+         cmd_time_arg("run", c, "--epoch", a.epoch_txt, &epoch) != CMD_GO) ||
+        (a.until_txt &&
+         cmd_time_arg("run", c, "--until", a.until_txt, &until) != CMD_GO)) {
+        cfg_destroy(&c);
+        return 2;
+    }
+    ah_log_set_level(a.have_level ? a.level : c->headend.log_level);
+    ah_log_set_format(a.have_format ? a.format : c->headend.log_format);
+
+    int status = 1;
+    struct ah_clock clk;
+    ah_clock_init(&clk, epoch, a.scale);
+    ah_clock_set_default(&clk);
+    struct run r = {.file = a.file,
+                    .cfg = c,
+                    .clk = &clk,
+                    .cli_level = a.have_level,
+                    .cli_format = a.have_format};
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_mutex_init(&r.cfg_mu, NULL);
+
+    if (run_open_store(&r) != AH_OK)
+        goto out_cfg;
+    if (run_open_pub(&r) != AH_OK)
+        goto out_store;
+    if (run_start_metrics(&r) != AH_OK)
+        goto out_met;
+    pipe_release_dir(c->storage.path, r.reldir, sizeof r.reldir);
+    if (run_start(&r) != AH_OK) {
+        fprintf(stderr, "amihead run: could not start (see the log)\n");
+        goto out_met;
+    }
+    run_install_signals();
+    status = run_loop(&r, until) == AH_OK ? 0 : 1;
     met_stop(r.met); /* no scrape may see the pipeline go */
     {
         int prc = run_stop(&r);
@@ -669,7 +732,6 @@ int cmd_run(int argc, char **argv)
     }
 out_met:
     met_destroy(&r.met);
-out_pub:
     pub_destroy(&r.pub);
 out_store:
     store_close(&r.st);

@@ -21,6 +21,7 @@
 #include "dlt645.h"
 #include "link.h"
 #include "mbmap.h"
+#include "readplan.h"
 #include "vee.h"
 
 #include <stdbool.h>
@@ -80,6 +81,8 @@ struct cfg_link {
     struct dialin_allow allow_net;   /* ... parsed (dialin.h) */
     unsigned line;                   /* line of "- name:" in the YAML file */
     size_t n_meters;                 /* inventory rows on this link */
+    struct readplan read_plan;       /* override layer of this link's meters */
+    int round_trip_ms;               /* expected answer time, 0: by type (check-config) */
 };
 
 enum cfg_proto { CFG_PROTO_DLT645_2007, CFG_PROTO_DLT645_1997, CFG_PROTO_MODBUS };
@@ -139,6 +142,8 @@ struct cfg {
         int retries;            /* 0..10 */
         int backoff_after;      /* failed cycles in a row, 1..100 */
         int backoff_max_cycles; /* 1..1000 */
+        /* read plan layers: [0] all meters, [1..3] classes A..C (readplan.h) */
+        struct readplan read_plan[4];
     } schedule;
 
     struct cfg_link *links; /* n_links entries, caller of cfg_load owns via cfg */

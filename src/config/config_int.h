@@ -33,6 +33,7 @@ enum cfg_type {
     CFG_T_ADDR645, /* DL/T 645 address, 12 decimal digits */
     CFG_T_MBMAP,   /* a built-in Modbus register map */
     CFG_T_TZ,      /* a zoneinfo name */
+    CFG_T_READPLAN, /* "group=cadence,…" (readplan.h), a struct readplan layer */
 };
 
 #define CFG_REQ      1u /* must be present (YAML) / non-empty (CSV) */

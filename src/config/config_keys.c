@@ -9,6 +9,7 @@
 #include "ah_err.h"
 #include "ah_tz.h"
 #include "dialin.h"
+#include "readplan.h"
 #include "vee_district.h"
 
 #include <arpa/inet.h>
@@ -304,6 +305,19 @@ static int set_tz(const struct cfg_key *k, const char *s, void *field, char *err
     return copy_str(k, s, field, err, errlen);
 }
 
+/* A read plan layer (readplan.h): parsed here, checked against the
+ * interval once the schedule is known (check_read_plans). */
+static int set_readplan(const struct cfg_key *k, const char *s, void *field, char *err,
+                        size_t errlen)
+{
+    (void)k;
+    struct readplan rp;
+    if (readplan_parse(s, &rp, err, errlen) < 0)
+        return -1;
+    memcpy(field, &rp, sizeof rp);
+    return 0;
+}
+
 static const cfg_setter setters[] = {
     [CFG_T_STR] = copy_str,      [CFG_T_ID] = set_id,
     [CFG_T_PATH] = copy_str,     [CFG_T_HOSTPORT] = set_hostport,
@@ -312,6 +326,7 @@ static const cfg_setter setters[] = {
     [CFG_T_YESNO] = set_bool,    [CFG_T_ENUM] = set_enum,
     [CFG_T_HHMM] = set_hhmm,     [CFG_T_ADDR645] = set_addr645,
     [CFG_T_MBMAP] = set_mbmap,   [CFG_T_TZ] = set_tz,
+    [CFG_T_READPLAN] = set_readplan,
 };
 
 int cfg_set_value(const struct cfg_key *k, const char *s, void *base, char *err,
@@ -364,6 +379,16 @@ const struct cfg_key cfg_schedule_keys[] = {
         .max = 100, .def = "3"),
     KEY("backoff_max_cycles", CFG_T_INT, struct cfg_schedule, backoff_max_cycles,
         .min = 1, .max = 1000, .def = "8"),
+    /* read plan layers (readplan.h), checked against interval_min
+     * (check_read_plans); their lines follow the eight keys above */
+    KEY("read_plan", CFG_T_READPLAN, struct cfg_schedule, read_plan[0], .def = "",
+        .flags = CFG_EMPTY_OK),
+    KEY("read_plan_class_a", CFG_T_READPLAN, struct cfg_schedule, read_plan[1], .def = "",
+        .flags = CFG_EMPTY_OK),
+    KEY("read_plan_class_b", CFG_T_READPLAN, struct cfg_schedule, read_plan[2], .def = "",
+        .flags = CFG_EMPTY_OK),
+    KEY("read_plan_class_c", CFG_T_READPLAN, struct cfg_schedule, read_plan[3], .def = "",
+        .flags = CFG_EMPTY_OK),
 };
 
 /* Per-type keys: `only` says which link types may use a key, `need` which
@@ -389,6 +414,10 @@ const struct cfg_key cfg_link_keys[] = {
     KEY("timeout_ms", CFG_T_INT, struct cfg_link, timeout_ms, .min = 10, .max = 60000),
     KEY("retries", CFG_T_INT, struct cfg_link, retries, .min = 0, .max = 10),
     KEY("allow", CFG_T_STR, struct cfg_link, allow, .only = LT_LISTEN),
+    KEY("read_plan", CFG_T_READPLAN, struct cfg_link, read_plan, .def = "",
+        .flags = CFG_EMPTY_OK),
+    KEY("round_trip_ms", CFG_T_INT, struct cfg_link, round_trip_ms, .min = 0, .max = 60000,
+        .def = "0"),
 };
 
 const struct cfg_key cfg_export_keys[] = {

@@ -5,6 +5,7 @@
  * inventory it names is read by config.c.
  */
 #include "config_int.h"
+#include "readplan.h"
 
 #include "ah_err.h"
 #include "ah_tz.h"
@@ -454,6 +455,28 @@ static void check_validation(struct loader *L, const unsigned val_lines[MAX_KEYS
                    "ranges in docs/validation.md)");
 }
 
+/* Read plan layers fit the interval (readplan_check); the lines of the
+ * schedule's four keys follow its eight others in cfg_schedule_keys. */
+static void check_read_plans(struct loader *L, unsigned sched_lines[MAX_KEYS])
+{
+    static const char *const keys[4] = {"read_plan", "read_plan_class_a",
+                                        "read_plan_class_b", "read_plan_class_c"};
+    const struct cfg *c = L->c;
+    char err[200], kname[96];
+    for (int i = 0; i < 4; i++) {
+        snprintf(kname, sizeof kname, "schedule.%s", keys[i]);
+        if (readplan_check(&c->schedule.read_plan[i], c->schedule.interval_min, err,
+                           sizeof err) < 0)
+            cfg_err_at(L, L->yfile, sched_lines[8 + i], kname, "%s", err);
+    }
+    for (size_t k = 0; k < c->n_links; k++) {
+        snprintf(kname, sizeof kname, "links[%s].read_plan", c->links[k].name);
+        if (readplan_check(&c->links[k].read_plan, c->schedule.interval_min, err,
+                           sizeof err) < 0)
+            cfg_err_at(L, L->yfile, c->links[k].line, kname, "%s", err);
+    }
+}
+
 static void check_cross(struct loader *L, unsigned sched_lines[MAX_KEYS],
                         unsigned exp_lines[MAX_KEYS], unsigned sec_lines[MAX_KEYS],
                         unsigned sec_line)
@@ -705,6 +728,7 @@ void cfg_load_yaml(struct loader *L, FILE *fp)
         parse_links(L, &doc, sec[SEC_LINKS]);
     else
         cfg_err_at(L, L->yfile, 0, "links", "required section missing");
+    check_read_plans(L, sched_lines);
 
     load_inventory_key(L, sec[SEC_INVENTORY]);
 out:

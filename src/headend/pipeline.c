@@ -913,6 +913,8 @@ static int validate_one(struct pipe *p, const struct pipe_read *r)
     size_t ci = r->meter <= p->max_store && p->by_store[r->meter] != NO_METER
                     ? p->by_store[r->meter]
                     : SIZE_MAX;
+    if (r->has & PIPE_HAS_LR_BLOCKS)
+        return store_batch_put_meter_lr_blocks(p->st, r->meter, r->lr_blocks);
     if (r->has & PIPE_HAS_FLUSH) {
         if (ci == SIZE_MAX || (p->mf[ci] & MF_BAD))
             return AH_OK;
@@ -1788,7 +1790,9 @@ static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
     int rc = AH_OK;
     if (!p->cfg || p->raw) {
         for (size_t i = 0; i < n && rc == AH_OK; i++)
-            if (!(r[i].has & PIPE_HAS_FLUSH))
+            if (r[i].has & PIPE_HAS_LR_BLOCKS)
+                rc = store_batch_put_meter_lr_blocks(p->st, r[i].meter, r[i].lr_blocks);
+            else if (!(r[i].has & PIPE_HAS_FLUSH))
                 rc = store_batch_put_read(p->st, r[i].meter, r[i].end, &r[i].rec);
         return rc;
     }
@@ -2385,6 +2389,11 @@ int pipe_missing_intervals(pipe_t *p, uint32_t meter, uint64_t from, uint64_t to
 {
     int rc = store_missing_intervals(p->st, meter, from, to, step, out, max, n);
     return rc;
+}
+
+int pipe_meter_lr_blocks(pipe_t *p, uint32_t meter, uint8_t *n)
+{
+    return store_get_meter_lr_blocks(p->st, meter, n); /* a read: no lock */
 }
 
 int pipe_stop(pipe_t **pp)

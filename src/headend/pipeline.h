@@ -51,6 +51,10 @@ typedef struct pipe pipe_t;
  * set, end and rec ignored). */
 #define PIPE_HAS_FLUSH (1u << 5)
 #define PIPE_DEFER_MAX 96
+/* No read: remember lr_blocks, the load-record blocks per request the
+ * meter answers (issue 16 item 2), in the store (meter set, end and rec
+ * ignored). */
+#define PIPE_HAS_LR_BLOCKS (1u << 6)
 
 struct pipe_read {
     uint32_t meter; /* store index */
@@ -63,6 +67,7 @@ struct pipe_read {
     uint64_t serial;         /* meter identity: number 04000402 (or address) */
     int64_t freeze_at;       /* UTC s of the daily freeze (local midnight) */
     int64_t freeze_fwd;      /* forward total at freeze_at, 0.01 kWh secondary */
+    uint8_t lr_blocks;       /* PIPE_HAS_LR_BLOCKS: 1..255 */
 };
 
 struct pipe_stats {
@@ -132,6 +137,10 @@ int pipe_missing_intervals(pipe_t *p, uint32_t meter, uint64_t from, uint64_t to
 
 /* Write everything queued, stop and join the writer, free; *p = NULL.
  * Returns AH_OK or the last commit error. Accepts NULL. */
+/* The load-record blocks per request remembered for meter (store index):
+ * AH_OK with *n, AH_ENOENT when never learned. */
+int pipe_meter_lr_blocks(pipe_t *p, uint32_t meter, uint8_t *n);
+
 int pipe_stop(pipe_t **p);
 
 /* Register the writer's own series in m (borrowed, must outlive p):

@@ -8,20 +8,24 @@
  *   IDLE ── boundary + stagger reached ──► LIVE SWEEP: each meter once, from
  *     ▲                                     where the last sweep stopped
  *     │                                     │  backed off? ── skip
- *     │             0400010C (else time, date, time: the clock-read rule),
- *     │             0201FF00 V, 0202FF00 I, 040005FF status words,
- *     │             03300D00 / 03300E00 / 03300100 event counters,
- *     │             once a day after daily_freeze_after: 05060001
- *     │             + 05060101 (daily freeze) and 04000402 (meter
- *     │             number), then a short backlog (<= SCHED_INLINE_GAPS)
- *     │             oldest first and 06000001 N=1 at the live record
- *     │             (the meter's newest on its own clock: sched_live_end)
+ *     │             the meter job of meterjob.h, the groups its read
+ *     │             plan wants this cycle (readplan.h): 0400010C (else
+ *     │             time, date, time: the clock-read rule), 0201FF00 V,
+ *     │             0202FF00 I, 040005FF status words, 03300D00 /
+ *     │             03300E00 / 03300100 event counters, once a day after
+ *     │             daily_freeze_after 05060001 + 05060101 (daily freeze)
+ *     │             and 04000402 (meter number); then a short backlog
+ *     │             (<= SCHED_INLINE_GAPS) oldest first and 06000001 N=1
+ *     │             at the live record (the meter's newest on its own
+ *     │             clock: sched_live_end)
  *     │                                     │ every meter visited, or the
  *     │                                     │ next cycle due (overrun)
  *     │                                     ▼
  *     │             BACKFILL: meter after meter, up to SCHED_BACKFILL_CHUNK
- *     │             missing records a turn, oldest first, going on
- *     │             where the last cycle's backfill stopped
+ *     │             missing records a turn, oldest first, each run of
+ *     │             consecutive gaps asked N blocks at a time (N learned
+ *     │             per meter: lr_done), going on where the last cycle's
+ *     │             backfill stopped
  *     └──── nothing missing, or next cycle due (after >= 1 request per meter)
  *
  * A link that drops goes DOWN; it reconnects with backoff and resumes the
@@ -39,6 +43,8 @@
  */
 #include "scheduler.h"
 #include "probe.h"
+#include "meterjob.h"
+#include "readplan.h"
 
 #include "ah_clock.h"
 #include "ah_date.h"
@@ -155,43 +161,28 @@ int64_t sched_live_end(int64_t he_s, bool have_clock, int64_t meter_s, int64_t s
     return end;
 }
 
+unsigned sched_lr_run(const uint64_t *gaps, size_t n, size_t gi, int64_t step,
+                      unsigned max)
+{
+    unsigned k = 0;
+    while (gi + k < n && k < max &&
+           gaps[gi + k] == gaps[gi] + (uint64_t)k * (uint64_t)step)
+        k++;
+    return k;
+}
+
+unsigned sched_lr_learn(unsigned cur, unsigned asked, unsigned got, int64_t last_end,
+                        int64_t run_end, int64_t newest)
+{
+    /* a meter with holes sends the next records it has (protocols.md
+     * §2.9), so fewer than asked, ending inside the run, while it holds
+     * newer ones, is the firmware's limit */
+    if (got == 0 || got >= asked || last_end >= run_end || run_end >= newest)
+        return cur;
+    return got < cur ? got : cur;
+}
+
 /* ---- the engine -------------------------------------------------------- */
-
-/* DL/T 645-2007 data identifiers read each cycle (protocols.md §2.5, §2.8,
- * §2.9). */
-#define DI_DATE     0x04000101u /* YYMMDDWW */
-#define DI_TIME     0x04000102u /* hhmmss */
-#define DI_DATETIME 0x0400010Cu /* YYMMDDWWhhmmss in one item [EXT] (§2.7) */
-#define DI_VOLTAGE  0x0201FF00u /* phase voltages block */
-#define DI_CURRENT  0x0202FF00u /* phase currents block */
-#define DI_LOAD_REC 0x06000001u /* load records, N blocks from a given time */
-#define DI_STATUS   0x040005FFu /* status words 1..7 block (protocols.md §2.5) */
-#define DI_FRZ_TIME 0x05060001u /* last daily freeze: time YYMMDDhhmm (§2.8) */
-#define DI_FRZ_FWD  0x05060101u /* last daily freeze: forward active block (§2.8) */
-#define DI_COVER    0x03300D00u /* meter cover opened: total count (§2.6) */
-#define DI_TERMINAL 0x03300E00u /* terminal cover opened: total count (§2.6) */
-#define DI_CLEARED  0x03300100u /* meter cleared: total count (§2.6) */
-#define DI_NUMBER   0x04000402u /* meter number, the identity (§2.5) */
-
-/* A meter's live job, in order; a backfill turn is JOB_LR only. */
-enum job_step {
-    JOB_DT, /* 0400010C: date and time of one moment */
-    JOB_T1, /* without 0400010C: time, date, time (sched_clock_consistent) */
-    JOB_DATE,
-    JOB_T2,
-    JOB_V,
-    JOB_I,
-    JOB_STATUS,
-    JOB_COVER,
-    JOB_TERMINAL,
-    JOB_CLEARED,
-    JOB_FRZ_T,
-    JOB_FRZ_E,
-    JOB_NUMBER,
-    JOB_LIVE, /* 06000001 N=1 at the live record (sched_live_end) */
-    JOB_LR,   /* backfill: 06000001 N=1 at each gap of the turn */
-    JOB_DONE
-};
 
 /* A cycle reads every meter live, then backfills in what is left of the
  * interval (issue 13 defect 6). */
@@ -205,6 +196,15 @@ struct meter_state {
     bool no_dt;         /* answered ERR to 0400010C: read time, date, time */
     bool deferring;     /* its live reads wait in the pipeline for its backlog */
     int64_t newest;     /* its newest record on its own clock (UTC s), 0 unknown */
+    uint8_t lr_n;       /* load-record blocks per request (1..SCHED_LR_BLOCKS_MAX),
+                           0 = not looked up in the store yet */
+    /* read plan (readplan.h): interval number of each group's last read */
+    uint32_t rp_last[RP_FREEZE];
+    int32_t clk_off_s;  /* meter clock − head-end clock at the last clock read */
+    bool clk_known;     /* clk_off_s was read */
+    bool clk_bad;       /* ... and was beyond validation.clock_drift_s */
+    uint8_t rp_force;   /* 1 << group: read next cycle whatever the cadence */
+    bool rp_alarm;      /* the last live record's readplan_record_alarm */
 };
 
 enum slink_kind { SL_NONE, SL_TCP, SL_SERIAL, SL_DIALIN, SL_MODBUS };
@@ -274,8 +274,10 @@ struct slink {
     size_t bf_next;   /* where backfill goes on (kept across cycles) */
     size_t bf_idle;   /* meters in a row that had nothing to backfill */
     unsigned bf_reqs; /* backfill requests in this cycle */
+    size_t rescue_left; /* meters the cycle's rescue pass has still to visit */
+    bool rescuing;      /* the turn under way is the rescue pass's */
     bool job_begun;
-    enum job_step step;
+    enum mjob_step step;
     uint64_t gaps[SCHED_BACKFILL_CHUNK];
     size_t n_gaps, gi;
     bool any_ok; /* the meter answered something this cycle */
@@ -303,6 +305,13 @@ struct slink {
     int64_t clock_at_ms; /* head-end clock when the meter's time arrived */
     int32_t volt[3], curr[3];
     uint32_t vi_present;
+    unsigned rp_due;    /* 1 << group: groups this job reads (job_groups) */
+    bool clock_est;     /* no clock read this job: live_end from clk_off_s */
+    /* the catch-up request under way (06000001 with N) and its answer */
+    unsigned lr_asked, lr_got;
+    int64_t lr_last;   /* newest block's interval end in the answer (UTC s) */
+    uint8_t lr_probe;  /* N > 1 drew an ERR: N = 1 asked, the old N kept here */
+    bool lr_one;       /* a batch was lost on the line: N = 1 for this turn */
 
     bool in_flight;
     struct sess sess;
@@ -339,6 +348,7 @@ struct sched {
     size_t n_lis;
     struct spending pend[SCHED_PENDING_MAX];
     mbpoll_t **mb;                    /* per link, Modbus ones only */
+    struct readplan *plans;           /* per link × meter class (plan_of) */
     struct met_series *m_pend_closed; /* unidentified connections closed early */
 };
 
@@ -433,6 +443,27 @@ static void hostile_metrics(struct sched *s, struct slink *L)
                                   MET_COUNTER, NULL);
 }
 
+/* Each link's read plan per meter class: the defaults, then the
+ * schedule's layer, the class's, the link's (readplan.h). */
+static void plans_build(struct sched *s)
+{
+    const struct cfg *cfg = s->cfg;
+    for (size_t k = 0; k < cfg->n_links; k++) {
+        for (int c = 0; c < 3; c++) {
+            const struct readplan *layers[] = {&cfg->schedule.read_plan[0],
+                                               &cfg->schedule.read_plan[1 + c],
+                                               &cfg->links[k].read_plan};
+            readplan_resolve(&s->plans[k * 3 + (size_t)c], layers, 3);
+        }
+    }
+}
+
+static const struct readplan *plan_of(const struct sched *s, size_t mi)
+{
+    const struct cfg_meter *cm = &s->cfg->meters[mi];
+    return &s->plans[cm->link * 3 + (size_t)cm->cls];
+}
+
 int sched_new(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pipe,
               const uint32_t *meter_idx, sched_t **out)
 {
@@ -466,8 +497,10 @@ int sched_new_met(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pip
     s->met = met ? met : met_new();
     s->lis = calloc(cfg->n_links ? cfg->n_links : 1, sizeof *s->lis);
     s->mb = calloc(cfg->n_links ? cfg->n_links : 1, sizeof *s->mb);
-    if (!s->met || !s->lis || !s->mb)
+    s->plans = calloc(cfg->n_links ? cfg->n_links * 3 : 1, sizeof *s->plans);
+    if (!s->met || !s->lis || !s->mb || !s->plans)
         goto out_nomem;
+    plans_build(s);
     size_t skipped = 0;
     for (size_t i = 0; i < cfg->n_meters; i++) {
         const struct cfg_meter *m = &cfg->meters[i];
@@ -586,6 +619,7 @@ void sched_destroy(sched_t **sp)
     }
     free(s->lis);
     free(s->mb);
+    free(s->plans);
     free(s->links);
     free(s->ms);
     free(s->midx);
@@ -842,6 +876,28 @@ static void cycle_begin(struct sched *s, struct slink *L, int64_t now)
            L->live_next);
 }
 
+/* The groups of the read plan the live job of meter mi reads this cycle
+ * (readplan.h): their cadence slot, a slot missed before, a clock not
+ * known or drifted at its last read, status and events after a live
+ * record that said something changed. */
+static unsigned job_groups(struct sched *s, struct slink *L, size_t mi)
+{
+    const struct readplan *rp = plan_of(s, mi);
+    struct meter_state *m = &s->ms[mi];
+    int64_t cycle = L->boundary_s / s->step_s;
+    unsigned due = 0;
+    for (int g = 0; g < RP_FREEZE; g++)
+        if (readplan_due(rp, (enum readplan_group)g, s->cfg->schedule.interval_min, cycle,
+                         (uint32_t)mi, m->rp_last[g]))
+            due |= 1u << g;
+    if (rp->min[RP_CLOCK] != READPLAN_OFF && (!m->clk_known || m->clk_bad))
+        due |= 1u << RP_CLOCK;
+    due |= m->rp_force;
+    if (L->freeze_due)
+        due |= 1u << RP_FREEZE;
+    return due;
+}
+
 /* Begin the live job of the meter at L->cur. false when it is backed off. */
 static bool meter_begin(struct sched *s, struct slink *L)
 {
@@ -855,7 +911,8 @@ static bool meter_begin(struct sched *s, struct slink *L)
     }
     m->since = 0;
     L->n_gaps = L->gi = 0;
-    L->step = m->no_dt ? JOB_T1 : JOB_DT;
+    L->lr_one = false;
+    L->step = m->no_dt ? MJOB_T1 : MJOB_DT;
     L->any_ok = false;
     L->have_date = L->have_clock = L->have_v = L->have_i = false;
     L->have_status = L->have_frz_t = L->have_frz = false;
@@ -871,7 +928,10 @@ static bool meter_begin(struct sched *s, struct slink *L)
     int64_t day = sched_interval_floor(local, 86400) / 86400;
     L->freeze_due =
         m->freeze_day != day + 1 &&
-        local - day * 86400 >= (int64_t)s->cfg->schedule.daily_freeze_after * 60;
+        local - day * 86400 >= (int64_t)s->cfg->schedule.daily_freeze_after * 60 &&
+        plan_of(s, mi)->min[RP_FREEZE] != READPLAN_OFF;
+    L->rp_due = job_groups(s, L, mi);
+    L->clock_est = false;
     L->cyc_tried++;
     L->job_begun = true;
     return true;
@@ -917,10 +977,11 @@ static void meter_end(struct sched *s, struct slink *L, bool failed)
 /* Begin the backfill turn of the meter at L->cur: up to SCHED_BACKFILL_CHUNK
  * of its missing intervals, oldest first, below its live record. false when
  * it has none (or does not answer: its live job backs it off). */
-static bool backfill_begin(struct sched *s, struct slink *L)
+static bool backfill_begin(struct sched *s, struct slink *L, bool rescue)
 {
     size_t mi = L->meters[L->cur];
     struct meter_state *m = &s->ms[mi];
+    L->rescuing = rescue;
     /* the live job counted its backlog: none, no query (it waits for the
      * writer's batch) */
     if (m->streak > 0 || m->backlog == 0) {
@@ -936,6 +997,9 @@ static bool backfill_begin(struct sched *s, struct slink *L)
     to = L->boundary_s;
     if (m->newest > 0 && m->newest + s->step_s < to)
         to = m->newest + s->step_s;
+    /* the rescue pass asks only what leaves the window soon */
+    if (rescue && to > from + SCHED_RESCUE_STEPS * s->step_s)
+        to = from + SCHED_RESCUE_STEPS * s->step_s;
     if (to <= from)
         return false;
     size_t n = 0;
@@ -947,76 +1011,121 @@ static bool backfill_begin(struct sched *s, struct slink *L)
                ah_strerror(rc));
         return false;
     }
+    if (rescue) {
+        /* a part of the backlog: its count and completion are the turn's */
+        if (n == 0)
+            return false;
+        L->n_gaps = n < SCHED_BACKFILL_CHUNK ? n : SCHED_BACKFILL_CHUNK;
+        L->bf_last = false;
+        L->gi = 0;
+        L->lr_one = false;
+        L->step = MJOB_LR;
+        L->job_begun = true;
+        return true;
+    }
     met_add(L->met.missing, (double)n - (double)m->backlog);
     m->backlog = n;
     L->n_gaps = n < SCHED_BACKFILL_CHUNK ? n : SCHED_BACKFILL_CHUNK;
     L->bf_last = n <= SCHED_BACKFILL_CHUNK;
     L->gi = 0;
-    L->step = JOB_LR;
+    L->lr_one = false;
+    L->step = MJOB_LR;
     L->job_begun = n > 0;
     if (n == 0)
         backlog_done(s, L);
     return n > 0;
 }
 
-/* Scale raw with dec decimals to want decimals (exact when want >= dec). */
-static int64_t rescale(int64_t raw, int dec, int want)
+/* The live record carries what this job read beside it (pr->rec holds
+ * the record; mi its meter). */
+static void live_extras(struct sched *s, struct slink *L, size_t mi, struct pipe_read *pr)
 {
-    for (; dec < want; dec++)
-        raw *= 10;
-    for (; dec > want; dec--)
-        raw /= 10;
-    return raw;
-}
-
-static void lr_to_rec(const struct dlt645_load_record *r, struct store_rec *o)
-{
-#define NA(f) (r->na & (1ull << (f)))
-    for (int ph = 0; ph < 3; ph++) {
-        if (!NA(DLT645_LR_UA + ph)) {
-            o->voltage[ph] = r->volt[ph];
+    const struct cfg_meter *cm = &s->cfg->meters[mi];
+    struct store_rec *o = &pr->rec;
+    /* the live record carries what this job read beside it: the
+     * clock pair and counters always (each has its own time), the
+     * status words and V, I only when they were read in the
+     * interval after this record's end on the meter's own clock
+     * (sched_live_end): never filed under an older interval */
+    if (L->have_clock) {
+        /* pair the meter clock with the head-end clock of the same
+         * moment: the backfill requests between the time read and
+         * this record must not count as drift */
+        o->meter_clock_ms = L->clock_ms;
+        o->headend_clock_ms = L->clock_at_ms;
+        o->present |= STORE_REC_HAS_METER_CLOCK;
+    }
+    for (int ph = 0; ph < 3 && L->live_attach; ph++) {
+        if (!(o->present & STORE_REC_HAS_VOLTAGE(ph)) &&
+            (L->vi_present & STORE_REC_HAS_VOLTAGE(ph))) {
+            o->voltage[ph] = L->volt[ph];
             o->present |= STORE_REC_HAS_VOLTAGE(ph);
         }
-        if (!NA(DLT645_LR_IA + ph)) {
-            o->current[ph] = r->curr[ph];
+        if (!(o->present & STORE_REC_HAS_CURRENT(ph)) &&
+            (L->vi_present & STORE_REC_HAS_CURRENT(ph))) {
+            o->current[ph] = L->curr[ph];
             o->present |= STORE_REC_HAS_CURRENT(ph);
         }
     }
-    for (int i = 0; i < 4; i++) {
-        if (!NA(DLT645_LR_P + i)) {
-            o->p[i] = r->p[i];
-            o->present |= STORE_REC_HAS_P(i);
-        }
-        if (!NA(DLT645_LR_Q + i)) {
-            o->q[i] = r->q[i];
-            o->present |= STORE_REC_HAS_Q(i);
-        }
-        if (!NA(DLT645_LR_PF + i)) {
-            o->pf[i] = (int16_t)r->pf[i];
-            o->present |= STORE_REC_HAS_PF(i);
-        }
+    if (L->have_status && L->live_attach) {
+        memcpy(o->status, L->status, sizeof o->status);
+        o->present |= STORE_REC_HAS_STATUS;
     }
-    if (!NA(DLT645_LR_FREQ)) {
-        o->freq = (uint16_t)r->freq;
-        o->present |= STORE_REC_HAS_FREQ;
+    /* a change, not a lasting state, pulls status and events
+     * forward: a lost phase costs them once, not every cycle */
+    bool alarm = readplan_record_alarm(
+        o, cm->nominal_voltage * 10.0 * s->cfg->validation.phase_loss_pct / 100.0,
+        cm->bidirectional);
+    if (alarm != s->ms[mi].rp_alarm)
+        s->ms[mi].rp_force |= 1u << RP_STATUS | 1u << RP_EVENTS;
+    s->ms[mi].rp_alarm = alarm;
+    pr->has |= L->has;
+    if (L->live_defer) {
+        pr->has |= PIPE_HAS_DEFER;
+        s->ms[mi].deferring = true;
     }
-    if (!NA(DLT645_LR_E_FWD)) {
-        o->imp_total = r->e_fwd;
-        o->present |= STORE_REC_HAS_IMP_TOTAL;
+    pr->cover_count = L->cover;
+    pr->terminal_count = L->terminal;
+    pr->clear_count = L->cleared;
+    pr->serial = L->number;
+    if (L->have_frz) {
+        pr->has |= PIPE_HAS_FREEZE;
+        pr->freeze_at = L->frz_at;
+        pr->freeze_fwd = L->frz_fwd;
     }
-    if (!NA(DLT645_LR_E_REV)) {
-        o->exp_total = r->e_rev;
-        o->present |= STORE_REC_HAS_EXP_TOTAL;
+}
+
+/* A record stamped before the interval asked (allowing for the meter's
+ * clock offset) is no answer: refused, counted and logged. */
+static bool lr_stale(struct sched *s, struct slink *L, size_t mi, int64_t end,
+                     int64_t asked)
+{
+    const struct cfg_meter *cm = &s->cfg->meters[mi];
+    char sent[32], want[32];
+    /* 06000001 asks for records at or after the given time
+     * (protocols.md §2.9 table): one stamped before it is not an
+     * answer, whatever its registers say (issue 17 item 6: records of
+     * 2000-01-01 came back for 2025 intervals). The meter's known
+     * clock offset this cycle is allowed for; the requested interval
+     * stays a gap. */
+    int64_t slack = 0;
+    if (L->have_clock) {
+        int64_t coff = (L->clock_ms - L->clock_at_ms) / 1000;
+        slack = coff < 0 ? -coff : coff;
+    } else if (L->clock_est) {
+        int64_t coff = s->ms[mi].clk_off_s;
+        slack = coff < 0 ? -coff : coff;
     }
-    const int64_t rv[STORE_REC_NREACTIVE] = {r->e_cr1,  r->e_cr2,  r->e_q[0],
-                                             r->e_q[1], r->e_q[2], r->e_q[3]};
-    for (int i = 0; i < STORE_REC_NREACTIVE; i++) {
-        if (!NA(DLT645_LR_E_CR1 + i)) {
-            o->reactive[i] = rv[i];
-            o->present |= STORE_REC_HAS_REACTIVE(i);
-        }
-    }
-#undef NA
+    if (end >= asked - slack)
+        return false;
+    met_add(L->m_stale, 1);
+    ah_time_format(end * 1000, sent, sizeof sent);
+    ah_time_format(asked * 1000, want, sizeof want);
+    ah_log(AH_LOG_WARN, L->ctx,
+           "meter %s: load record stamped %s answers a request for %s (%lld s "
+           "earlier, clock offset %lld s): refused, the interval stays a gap",
+           cm->id, sent, want, (long long)(asked - end), (long long)slack);
+    return true;
 }
 
 static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, size_t n)
@@ -1034,10 +1143,13 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
             return;
         }
         off += used;
+        int64_t end = sched_tm_to_s(&r.t) - s->tz_s;
+        L->lr_got++;
+        if (end > L->lr_last)
+            L->lr_last = end;
         if (r.invalid)
             continue;
-        int64_t end = sched_tm_to_s(&r.t) - s->tz_s;
-        int64_t asked = L->step == JOB_LIVE ? L->live_end : (int64_t)L->gaps[L->gi];
+        int64_t asked = L->step == MJOB_LIVE ? L->live_end : (int64_t)L->gaps[L->gi];
         int64_t top = L->phase == PH_LIVE ? L->live_end : L->boundary_s;
         char sent[32], want[32];
         if (end % s->step_s != 0 || end > top) {
@@ -1046,34 +1158,15 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
                    "meter %s: load record at %s is not an interval end", cm->id, sent);
             continue;
         }
-        /* 06000001 asks for records at or after the given time
-         * (protocols.md §2.9 table): one stamped before it is not an
-         * answer, whatever its registers say (issue 17 item 6: records of
-         * 2000-01-01 came back for 2025 intervals). The meter's known
-         * clock offset this cycle is allowed for; the requested interval
-         * stays a gap. */
-        int64_t slack = 0;
-        if (L->have_clock) {
-            int64_t coff = (L->clock_ms - L->clock_at_ms) / 1000;
-            slack = coff < 0 ? -coff : coff;
-        }
-        if (end < asked - slack) {
-            met_add(L->m_stale, 1);
-            ah_time_format(end * 1000, sent, sizeof sent);
-            ah_time_format(asked * 1000, want, sizeof want);
-            ah_log(AH_LOG_WARN, L->ctx,
-                   "meter %s: load record stamped %s answers a request for %s (%lld s "
-                   "earlier, clock offset %lld s): refused, the interval stays a gap",
-                   cm->id, sent, want, (long long)(asked - end), (long long)slack);
+        if (lr_stale(s, L, mi, end, asked))
             continue;
-        }
-        if (end != asked) {
+        if (L->lr_got == 1 && end != asked) {
             ah_time_format(end * 1000, sent, sizeof sent);
             ah_time_format(asked * 1000, want, sizeof want);
             ah_log(AH_LOG_DEBUG, L->ctx, "meter %s lacks interval %s, sent %s", cm->id,
                    want, sent);
         }
-        bool live = L->step == JOB_LIVE && end == L->live_end;
+        bool live = L->step == MJOB_LIVE && end == L->live_end;
         struct pipe_read pr;
         memset(&pr, 0, sizeof pr);
         pr.meter = s->midx[mi];
@@ -1083,52 +1176,9 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
         o->ct = (uint32_t)cm->ct;
         o->pt = (uint32_t)cm->pt;
         o->headend_clock_ms = ah_clock_now_ms(s->clk);
-        lr_to_rec(&r, o);
-        if (live) {
-            /* the live record carries what this job read beside it: the
-             * clock pair and counters always (each has its own time), the
-             * status words and V, I only when they were read in the
-             * interval after this record's end on the meter's own clock
-             * (sched_live_end): never filed under an older interval */
-            if (L->have_clock) {
-                /* pair the meter clock with the head-end clock of the same
-                 * moment: the backfill requests between the time read and
-                 * this record must not count as drift */
-                o->meter_clock_ms = L->clock_ms;
-                o->headend_clock_ms = L->clock_at_ms;
-                o->present |= STORE_REC_HAS_METER_CLOCK;
-            }
-            for (int ph = 0; ph < 3 && L->live_attach; ph++) {
-                if (!(o->present & STORE_REC_HAS_VOLTAGE(ph)) &&
-                    (L->vi_present & STORE_REC_HAS_VOLTAGE(ph))) {
-                    o->voltage[ph] = L->volt[ph];
-                    o->present |= STORE_REC_HAS_VOLTAGE(ph);
-                }
-                if (!(o->present & STORE_REC_HAS_CURRENT(ph)) &&
-                    (L->vi_present & STORE_REC_HAS_CURRENT(ph))) {
-                    o->current[ph] = L->curr[ph];
-                    o->present |= STORE_REC_HAS_CURRENT(ph);
-                }
-            }
-            if (L->have_status && L->live_attach) {
-                memcpy(o->status, L->status, sizeof o->status);
-                o->present |= STORE_REC_HAS_STATUS;
-            }
-            pr.has |= L->has;
-            if (L->live_defer) {
-                pr.has |= PIPE_HAS_DEFER;
-                s->ms[mi].deferring = true;
-            }
-            pr.cover_count = L->cover;
-            pr.terminal_count = L->terminal;
-            pr.clear_count = L->cleared;
-            pr.serial = L->number;
-            if (L->have_frz) {
-                pr.has |= PIPE_HAS_FREEZE;
-                pr.freeze_at = L->frz_at;
-                pr.freeze_fwd = L->frz_fwd;
-            }
-        }
+        mjob_lr_to_rec(&r, o);
+        if (live)
+            live_extras(s, L, mi, &pr);
         if (L->disputed && L->sess.sent_ms >= L->dispute_t0) {
             /* another connection claims this concentrator's address and
              * this was asked after the claim: until that is settled nothing
@@ -1163,18 +1213,18 @@ static void on_values(struct sched *s, struct slink *L, uint32_t di, const uint8
      * reply's arrival would be late by the return trip */
     int64_t now_he = ah_clock_now_ms(s->clk);
     int64_t mid_he = L->sent_he_ms + (now_he - L->sent_he_ms) / 2;
-    if (di == DI_DATETIME && v[0].kind == DLT645_V_TIME &&
+    if (di == MJOB_DI_DATETIME && v[0].kind == DLT645_V_TIME &&
         (v[0].tm_fields & DLT645_TM_DATE)) {
         /* one item, one moment: nothing can roll over in between */
         L->clock_ms = (sched_tm_to_s(&v[0].tm) - s->tz_s) * 1000;
         L->clock_at_ms = mid_he;
         L->have_clock = true;
-    } else if (di == DI_TIME && v[0].kind == DLT645_V_TIME && L->step == JOB_T1) {
+    } else if (di == MJOB_DI_TIME && v[0].kind == DLT645_V_TIME && L->step == MJOB_T1) {
         L->t1 = v[0].tm;
-    } else if (di == DI_DATE && v[0].kind == DLT645_V_TIME) {
+    } else if (di == MJOB_DI_DATE && v[0].kind == DLT645_V_TIME) {
         L->date = v[0].tm;
         L->have_date = true;
-    } else if (di == DI_TIME && v[0].kind == DLT645_V_TIME && L->have_date) {
+    } else if (di == MJOB_DI_TIME && v[0].kind == DLT645_V_TIME && L->have_date) {
         int64_t local;
         if (sched_clock_consistent(&L->t1, &L->date, &v[0].tm, &local)) {
             L->clock_ms = (local - s->tz_s) * 1000;
@@ -1183,50 +1233,50 @@ static void on_values(struct sched *s, struct slink *L, uint32_t di, const uint8
         } else {
             L->clock_again = true;
         }
-    } else if ((di == DI_COVER || di == DI_TERMINAL || di == DI_CLEARED) &&
+    } else if ((di == MJOB_DI_COVER || di == MJOB_DI_TERMINAL || di == MJOB_DI_CLEARED) &&
                v[0].kind == DLT645_V_NUM && v[0].raw >= 0) {
         uint32_t cnt = (uint32_t)v[0].raw;
-        if (di == DI_COVER)
+        if (di == MJOB_DI_COVER)
             L->cover = cnt;
-        else if (di == DI_TERMINAL)
+        else if (di == MJOB_DI_TERMINAL)
             L->terminal = cnt;
         else
             L->cleared = cnt;
-        if (di == DI_CLEARED)
+        if (di == MJOB_DI_CLEARED)
             L->has |= PIPE_HAS_CLEAR_COUNT;
-        if (di == DI_TERMINAL) /* both cover counts read */
+        if (di == MJOB_DI_TERMINAL) /* both cover counts read */
             L->has |= PIPE_HAS_COVER;
-    } else if (di == DI_NUMBER && v[0].kind == DLT645_V_TEXT) {
+    } else if (di == MJOB_DI_NUMBER && v[0].kind == DLT645_V_TEXT) {
         char *end;
         unsigned long long num = strtoull(v[0].text, &end, 10);
         if (end != v[0].text && *end == '\0') {
             L->number = num;
             L->has |= PIPE_HAS_SERIAL;
         }
-    } else if (di == DI_STATUS) {
+    } else if (di == MJOB_DI_STATUS) {
         memset(L->status, 0, sizeof L->status);
         for (size_t i = 0; i < 7 && i < nv; i++)
             L->status[i] = (uint16_t)(v[i].kind == DLT645_V_BITS ? v[i].bits : 0);
         L->have_status = nv >= 7;
-    } else if (di == DI_FRZ_TIME) {
+    } else if (di == MJOB_DI_FRZ_TIME) {
         if (v[0].kind == DLT645_V_TIME && (v[0].tm_fields & DLT645_TM_DATE)) {
             L->frz_at = sched_tm_to_s(&v[0].tm) - s->tz_s;
             L->have_frz_t = true;
         }
-    } else if (di == DI_FRZ_FWD) {
+    } else if (di == MJOB_DI_FRZ_FWD) {
         if (L->have_frz_t && v[0].kind == DLT645_V_NUM) {
-            L->frz_fwd = rescale(v[0].raw, v[0].decimals, 2); /* 0.01 kWh */
+            L->frz_fwd = mjob_rescale(v[0].raw, v[0].decimals, 2); /* 0.01 kWh */
             L->have_frz = true;
         }
-    } else if (di == DI_VOLTAGE || di == DI_CURRENT) {
+    } else if (di == MJOB_DI_VOLTAGE || di == MJOB_DI_CURRENT) {
         for (size_t ph = 0; ph < 3 && ph < nv; ph++) {
             if (v[ph].kind != DLT645_V_NUM)
                 continue;
-            if (di == DI_VOLTAGE) {
-                L->volt[ph] = (int32_t)rescale(v[ph].raw, v[ph].decimals, 1); /* 0.1 V */
+            if (di == MJOB_DI_VOLTAGE) {
+                L->volt[ph] = (int32_t)mjob_rescale(v[ph].raw, v[ph].decimals, 1); /* 0.1 V */
                 L->vi_present |= STORE_REC_HAS_VOLTAGE(ph);
             } else {
-                L->curr[ph] = (int32_t)rescale(v[ph].raw, v[ph].decimals, 3); /* mA */
+                L->curr[ph] = (int32_t)mjob_rescale(v[ph].raw, v[ph].decimals, 3); /* mA */
                 L->vi_present |= STORE_REC_HAS_CURRENT(ph);
             }
         }
@@ -1242,7 +1292,106 @@ static void live_advance(struct slink *L)
 
 static void backfill_advance(struct slink *L)
 {
+    if (L->rescuing) /* the rescue pass keeps backfill's place */
+        return;
     L->bf_next = (L->cur + 1) % L->n_meters;
+}
+
+/* Blocks per catch-up request for the meter of the job under way: what the
+ * store remembers of it, else SCHED_LR_BLOCKS_MAX (looked up once). */
+static unsigned lr_blocks(struct sched *s, struct slink *L)
+{
+    size_t mi = L->meters[L->cur];
+    struct meter_state *m = &s->ms[mi];
+    if (m->lr_n == 0) {
+        uint8_t n = 0;
+        int rc = pipe_meter_lr_blocks(s->pipe, s->midx[mi], &n);
+        m->lr_n = rc == AH_OK && n >= 1 && n <= SCHED_LR_BLOCKS_MAX ? n
+                                                                    : SCHED_LR_BLOCKS_MAX;
+    }
+    return m->lr_n;
+}
+
+/* The meter answers at most n blocks per request: from now on, and after a
+ * restart (the writer stores it). */
+static void lr_remember(struct sched *s, struct slink *L, unsigned n, const char *why)
+{
+    size_t mi = L->meters[L->cur];
+    s->ms[mi].lr_n = (uint8_t)n;
+    ah_log(AH_LOG_INFO, meter_ctx(L, s->cfg->meters[mi].id),
+           "meter %s %s: %u load record(s) per request from now on",
+           s->cfg->meters[mi].id, why, n);
+    struct pipe_read pr;
+    memset(&pr, 0, sizeof pr);
+    pr.meter = s->midx[mi];
+    pr.end = UINT64_MAX;
+    pr.has = PIPE_HAS_LR_BLOCKS;
+    pr.lr_blocks = (uint8_t)n;
+    (void)pipe_push(s->pipe, &pr);
+}
+
+/* A catch-up answer (or ERR) to the run of gaps from gaps[gi]: learn the
+ * meter's limit and move past the gaps it covered (issue 16 item 2). */
+static void lr_done(struct sched *s, struct slink *L, int rc)
+{
+    struct meter_state *m = &s->ms[L->meters[L->cur]];
+    int64_t run_end = (int64_t)L->gaps[L->gi] + (int64_t)(L->lr_asked - 1) * s->step_s;
+    if (rc == AH_EMETER && L->lr_asked > 1 && L->sess.reasm.next_seq == 0) {
+        /* ERR 02 to N blocks: a firmware that takes N = 1 only, or no
+         * record at or after the time. N = 1 at the same gap tells (an ERR
+         * to a 12H follow-up says neither: the run stays gaps) */
+        s->st.meter_errors--;
+        L->lr_probe = m->lr_n;
+        m->lr_n = 1;
+        return;
+    }
+    if (L->lr_probe) {
+        if (rc == AH_OK)
+            lr_remember(s, L, 1, "refuses more than one load record per request");
+        else
+            m->lr_n = L->lr_probe; /* that interval has no record, that is all */
+        L->lr_probe = 0;
+    }
+    if (rc == AH_OK && L->lr_got < L->lr_asked && L->lr_last < run_end) {
+        int64_t newest = L->boundary_s - s->step_s;
+        if (m->newest > 0 && m->newest < newest)
+            newest = m->newest;
+        unsigned n = sched_lr_learn(m->lr_n, L->lr_asked, L->lr_got, L->lr_last, run_end,
+                                    newest);
+        if (n < m->lr_n) {
+            lr_remember(s, L, n, "answers fewer load records than asked");
+            /* the rest of the run is asked again, n at a time */
+            size_t gi = L->gi + 1;
+            while (gi < L->n_gaps && (int64_t)L->gaps[gi] <= L->lr_last)
+                gi++;
+            L->gi = gi;
+            return;
+        }
+    }
+    L->gi += L->lr_asked ? L->lr_asked : 1;
+    if (L->gi > L->n_gaps)
+        L->gi = L->n_gaps;
+}
+
+/* A step of the read plan answered (data or ERR): its group is read for
+ * this cycle; a clock read is remembered for the cycles that skip it. */
+static void plan_read(struct sched *s, struct slink *L, struct meter_state *m, int rc)
+{
+    unsigned g = mjob_def(L->step)->group;
+    if (g >= RP_FREEZE)
+        return; /* the freeze keeps its day (freeze_day) */
+    m->rp_last[g] = (uint32_t)(L->boundary_s / s->step_s);
+    m->rp_force &= (uint8_t) ~(1u << g);
+    if (g == RP_CLOCK && rc == AH_OK && L->have_clock) {
+        int64_t off = (L->clock_ms - L->clock_at_ms) / 1000;
+        if (off > INT32_MAX)
+            off = INT32_MAX;
+        if (off < -INT32_MAX)
+            off = -INT32_MAX;
+        m->clk_off_s = (int32_t)off;
+        m->clk_known = true;
+        m->clk_bad = (off < 0 ? -off : off) > s->cfg->validation.clock_drift_s;
+    }
 }
 
 /* The transaction of L finished: take its result and move the job on. */
@@ -1257,11 +1406,11 @@ static void on_done(struct sched *s, struct slink *L)
         met_observe(L->met.latency, (double)L->sess.rtt_ms / 1000.0);
         L->ok_mono = ah_mono_ms(); /* the connection is alive (dial-in probe) */
     }
-    if ((L->step == JOB_FRZ_E || L->step == JOB_FRZ_T) &&
+    if ((L->step == MJOB_FRZ_E || L->step == MJOB_FRZ_T) &&
         (rc == AH_OK || rc == AH_EMETER)) {
         /* read, or the meter has no freeze: either way not again today */
         int64_t local = L->boundary_s + s->tz_s;
-        if (L->step == JOB_FRZ_E || rc == AH_EMETER)
+        if (L->step == MJOB_FRZ_E || rc == AH_EMETER)
             m->freeze_day = sched_interval_floor(local, 86400) / 86400 + 1;
     }
     if (rc == AH_OK) {
@@ -1269,7 +1418,7 @@ static void on_done(struct sched *s, struct slink *L)
         link_answered(s, L);
         size_t n;
         const uint8_t *p = sess_payload(&L->sess, &n);
-        if (L->step == JOB_LR || L->step == JOB_LIVE)
+        if (L->step == MJOB_LR || L->step == MJOB_LIVE)
             on_load_record(s, L, p, n);
         else
             on_values(s, L, L->sess.req.di, p, n);
@@ -1287,6 +1436,18 @@ static void on_done(struct sched *s, struct slink *L)
         ah_log(AH_LOG_WARN, meter_ctx(L, cm->id),
                "meter %s: no valid reply to %08X after %d attempt(s): %s", cm->id,
                L->sess.req.di, L->sess.attempt + 1, ah_strerror(rc));
+        if (L->lr_probe) {
+            m->lr_n = L->lr_probe;
+            L->lr_probe = 0;
+        }
+        if (L->step == MJOB_LR && L->lr_asked > 1 && !L->lr_one) {
+            /* a batch lost on a noisy line (every frame of its follow-ups
+             * must get through): its run once more, one record per
+             * request for the rest of this turn, so that a lost frame
+             * costs one interval, not nine */
+            L->lr_one = true;
+            return;
+        }
         /* one dead meter costs at most timeout × retries */
         if (L->phase == PH_LIVE)
             live_advance(L);
@@ -1295,65 +1456,66 @@ static void on_done(struct sched *s, struct slink *L)
         meter_end(s, L, true);
         return;
     }
+    if (L->step < MJOB_LIVE) /* answered (data or ERR): after on_values */
+        plan_read(s, L, m, rc);
+    /* the table says where the job goes (meterjob.h); the cases add what
+     * a table cannot: what the answer teaches about the meter */
+    enum mjob_step next = mjob_next(L->step, rc == AH_OK);
     switch (L->step) {
-    case JOB_DT:
+    case MJOB_DT:
         if (rc == AH_EMETER) {
             /* no 0400010C (an extension item): time, date, time from now on */
             m->no_dt = true;
             s->st.meter_errors--; /* a probe, not a failed read */
-            L->step = JOB_T1;
-        } else {
-            L->step = JOB_V;
         }
         break;
-    case JOB_T1:
-    case JOB_DATE:
-        L->step = rc == AH_OK ? L->step + 1 : JOB_V;
-        break;
-    case JOB_T2:
+    case MJOB_T2:
         /* the three straddled local midnight: once more, now clear of it */
-        L->step = L->clock_again && !L->clock_redone ? JOB_T1 : JOB_V;
-        if (L->step == JOB_T1) {
+        if (L->clock_again && !L->clock_redone) {
             ah_log(AH_LOG_DEBUG, L->ctx,
                    "meter %s: time, date, time straddled midnight: reading again",
                    cm->id);
+            next = MJOB_T1;
             L->clock_redone = true;
             L->have_date = false;
         }
         L->clock_again = false;
         break;
-    case JOB_FRZ_T:
-        /* no freeze time: its energy would be unplaced */
-        L->step = rc == AH_OK ? JOB_FRZ_E : JOB_NUMBER;
+    case MJOB_LIVE:
+        /* no record for the interval (an outage, a reset): what the meter
+         * says about it comes with the next cycle's status and events */
+        if (rc == AH_EMETER || L->lr_last != L->live_end)
+            m->rp_force |= 1u << RP_STATUS | 1u << RP_EVENTS;
         break;
-    case JOB_COVER:
-        /* without the first count the pair is incomplete */
-        L->step = rc == AH_OK ? JOB_TERMINAL : JOB_CLEARED;
-        break;
-    case JOB_LIVE:
-        L->step = JOB_DONE;
-        break;
-    case JOB_LR:
-        L->gi++;
+    case MJOB_LR:
+        lr_done(s, L, rc); /* moves through the gaps */
         break;
     default:
-        L->step++;
         break;
     }
+    L->step = next;
 }
 
-/* The live record of the job under way (sched_live_end); JOB_DONE when the
+/* The live record of the job under way (sched_live_end); MJOB_DONE when the
  * store has it already. A short backlog before it (SCHED_INLINE_GAPS) is
- * read first, in order: step JOB_LR with live_after set. */
+ * read first, in order: step MJOB_LR with live_after set. */
 static void live_record(struct sched *s, struct slink *L)
 {
     struct meter_state *m = &s->ms[L->meters[L->cur]];
     int64_t he_ms = L->have_clock ? L->clock_at_ms : ah_clock_now_ms(s->clk);
+    int64_t he_s = sched_interval_floor(he_ms, 1000) / 1000;
     int64_t meter_s = sched_interval_floor(L->clock_ms, 1000) / 1000;
-    L->live_end = sched_live_end(sched_interval_floor(he_ms, 1000) / 1000, L->have_clock,
-                                 meter_s, s->step_s, s->cfg->validation.clock_drift_s,
+    bool have = L->have_clock;
+    if (!have && m->clk_known) {
+        /* the read plan skipped the clock this cycle: the meter's offset at
+         * its last read stands in (a drifted clock is read every cycle) */
+        meter_s = he_s + m->clk_off_s;
+        have = L->clock_est = true;
+    }
+    L->live_end = sched_live_end(he_s, have, meter_s, s->step_s,
+                                 s->cfg->validation.clock_drift_s,
                                  s->cfg->validation.clock_suspect_s, &L->live_attach);
-    m->newest = L->have_clock ? sched_interval_floor(meter_s, s->step_s) : 0;
+    m->newest = have ? sched_interval_floor(meter_s, s->step_s) : 0;
     /* one gap query (it waits for the writer's batch): the window up to
      * and with the live record; oldest first, so the live record is the
      * last gap when the list is whole */
@@ -1371,12 +1533,12 @@ static void live_record(struct sched *s, struct slink *L)
     met_add(L->met.missing, (double)backlog - (double)m->backlog);
     m->backlog = backlog;
     if (!live_missing)
-        L->step = JOB_DONE;
+        L->step = MJOB_DONE;
     L->live_after = live_missing;
     if (backlog > 0 && backlog <= SCHED_INLINE_GAPS) {
         L->n_gaps = backlog;
         L->gi = 0;
-        L->step = JOB_LR;
+        L->step = MJOB_LR;
     }
     L->live_defer = backlog > SCHED_INLINE_GAPS;
 }
@@ -1410,16 +1572,24 @@ static bool job_pick(struct sched *s, struct slink *L, bool due)
                 L->live_overran = due;
                 L->phase = PH_BACKFILL;
                 L->bf_idle = 0;
+                L->rescue_left = L->n_meters;
                 continue;
             }
             L->cur = L->live_next;
             if (!meter_begin(s, L))
                 live_advance(L);
         } else {
-            if (L->bf_idle >= L->n_meters || (due && L->bf_reqs >= bf_min))
+            if (due && L->bf_reqs >= bf_min)
+                return false;
+            if (L->rescue_left > 0) {
+                L->cur = L->n_meters - L->rescue_left--;
+                backfill_begin(s, L, true);
+                continue;
+            }
+            if (L->bf_idle >= L->n_meters)
                 return false;
             L->cur = L->bf_next;
-            if (!backfill_begin(s, L)) {
+            if (!backfill_begin(s, L, false)) {
                 L->bf_idle++;
                 backfill_advance(L);
             } else {
@@ -1458,22 +1628,21 @@ static void link_advance(struct sched *s, struct slink *L)
             cycle_end(s, L);
             return;
         }
-        if ((L->step == JOB_FRZ_T || L->step == JOB_FRZ_E || L->step == JOB_NUMBER) &&
-            !L->freeze_due)
-            L->step = JOB_LIVE;
-        if (L->step == JOB_LIVE && L->live_end < 0)
+        if (L->phase == PH_LIVE)
+            L->step = mjob_skip(L->step, L->rp_due);
+        if (L->step == MJOB_LIVE && L->live_end < 0)
             live_record(s, L);
-        if (L->step == JOB_LR && L->phase == PH_LIVE && L->gi >= L->n_gaps)
-            L->step = L->live_after ? JOB_LIVE : JOB_DONE; /* short backlog read */
-        else if (L->step == JOB_LR && L->gi < L->n_gaps && due &&
+        if (L->step == MJOB_LR && L->phase == PH_LIVE && L->gi >= L->n_gaps)
+            L->step = L->live_after ? MJOB_LIVE : MJOB_DONE; /* short backlog read */
+        else if (L->step == MJOB_LR && L->gi < L->n_gaps && due &&
                  L->bf_reqs >= L->n_meters) {
             /* the next cycle waits: it goes on with this meter's backfill
              * after its live sweep */
             L->job_begun = false;
             continue;
-        } else if (L->step == JOB_LR && L->gi >= L->n_gaps)
-            L->step = JOB_DONE; /* the turn is over */
-        if (L->step == JOB_DONE) {
+        } else if (L->step == MJOB_LR && L->gi >= L->n_gaps)
+            L->step = MJOB_DONE; /* the turn is over */
+        if (L->step == MJOB_DONE) {
             if (L->phase == PH_LIVE)
                 live_advance(L);
             else
@@ -1489,20 +1658,24 @@ static void link_advance(struct sched *s, struct slink *L)
         rq.func = DLT645_F_READ;
         rq.timeout_ms = L->cl->timeout_ms;
         rq.retries = L->cl->retries;
-        static const uint32_t dis[] = {DI_DATETIME, DI_TIME,    DI_DATE,     DI_TIME,
-                                       DI_VOLTAGE,  DI_CURRENT, DI_STATUS,   DI_COVER,
-                                       DI_TERMINAL, DI_CLEARED, DI_FRZ_TIME, DI_FRZ_FWD,
-                                       DI_NUMBER};
-        if (L->step == JOB_LR || L->step == JOB_LIVE) {
-            int64_t at = L->step == JOB_LIVE ? L->live_end : (int64_t)L->gaps[L->gi];
-            rq.di = DI_LOAD_REC;
+        if (L->step == MJOB_LR || L->step == MJOB_LIVE) {
+            int64_t at = L->step == MJOB_LIVE ? L->live_end : (int64_t)L->gaps[L->gi];
+            rq.di = MJOB_DI_LOAD_REC;
             rq.with_n = rq.with_time = true;
-            rq.n = 1; /* one record per request: 06000001 N=1 (protocols.md §1.4 (c)) */
+            /* the live record alone; a run of gaps SCHED_LR_BLOCKS_MAX at a
+             * time, or what the meter was found to take (§1.4 (c), §2.9) */
+            rq.n = L->step == MJOB_LIVE || L->lr_one
+                       ? 1
+                       : (uint8_t)sched_lr_run(L->gaps, L->n_gaps, L->gi, s->step_s,
+                                               lr_blocks(s, L));
+            L->lr_asked = rq.n;
+            L->lr_got = 0;
+            L->lr_last = INT64_MIN;
             sched_s_to_tm(at + s->tz_s, &rq.t);
-            if (L->step == JOB_LR && L->phase == PH_BACKFILL)
+            if (L->step == MJOB_LR && L->phase == PH_BACKFILL)
                 L->bf_reqs++;
         } else {
-            rq.di = dis[L->step];
+            rq.di = mjob_def(L->step)->di;
         }
         if (sess_start(&L->sess, &rq) != AH_OK) {
             ah_log(AH_LOG_ERROR, L->ctx, "meter %s: cannot build request %08X", cm->id,
@@ -1528,7 +1701,8 @@ static void link_resend(struct sched *s, struct slink *L)
     int rc = link_write_all(L->l, tx, n, L->sess.req.timeout_ms);
     s->st.requests++;
     met_add(L->met.requests, 1);
-    met_add(L->met.retries, 1);
+    if (L->sess.attempt > 0) /* else a 12H follow-up frame (sess.h) */
+        met_add(L->met.retries, 1);
     if (rc != AH_OK) {
         link_drop(s, L, rc);
         return;
@@ -1576,7 +1750,7 @@ static void probe_start(struct sched *s, struct slink *L)
  * links; the rest waits for the next pass (epoll is level-triggered). */
 #define SCHED_READ_BUDGET (64 * 1024)
 
-static void link_on_readable(struct sched *s, struct slink *L)
+static void link_on_readable(struct sched *s, struct slink *L, uint32_t events)
 {
     uint8_t buf[1024];
     size_t total = 0, unasked = 0;
@@ -1594,6 +1768,15 @@ static void link_on_readable(struct sched *s, struct slink *L)
             sess_on_bytes(&L->sess, buf, (size_t)got, ah_mono_ms());
         else
             unasked += (size_t)got; /* no request waits for them */
+    }
+    if (total == 0 && (events & (EPOLLHUP | EPOLLERR))) {
+        /* a serial port that hung up (USB adapter pulled, a pty's master
+         * closed) reads 0 bytes, which on a tty is "no data": only the
+         * hang-up says it is gone. Level-triggered, it would wake the
+         * loop at once forever (issue 15 Fix) */
+        ah_log(AH_LOG_WARN, L->ctx, "%s hung up", link_where(L));
+        link_drop(s, L, AH_ECLOSED);
+        return;
     }
     unsigned long junk1 = L->sess.parser.junk_bytes;
     size_t junk = unasked + (junk1 >= junk0 ? junk1 - junk0 : 0);
@@ -1853,7 +2036,12 @@ static void pending_identified(struct sched *s, struct spending *P)
     int fd = link_fd(P->l);
     struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
     ev.data.u64 = EV_DATA(TAG_LINK, L - s->links);
-    epoll_ctl(s->ep, EPOLL_CTL_MOD, fd, &ev);
+    if (epoll_ctl(s->ep, EPOLL_CTL_MOD, fd, &ev) != 0) {
+        /* its replies would go to the pending slot: refuse the newcomer */
+        ah_log(AH_LOG_ERROR, L->ctx, "dial-in %s: epoll: %s", P->peer, strerror(errno));
+        pending_close(s, P);
+        return;
+    }
     L->l = P->l;
     P->l = NULL;
     link_flush_input(L->l);
@@ -2041,7 +2229,7 @@ int sched_run(sched_t *s, int64_t until_ms, volatile sig_atomic_t *stop)
                 if (L->connecting)
                     link_on_connect(s, L);
                 else if (L->up)
-                    link_on_readable(s, L);
+                    link_on_readable(s, L, ev[i].events);
             }
         }
         mono = ah_mono_ms();

@@ -12,10 +12,11 @@
  * (ptys through termios, real ports through libserialport), dlt645-listen
  * (concentrators dial in; identified by 13H, unknown ones refused) and
  * modbus-tcp / modbus-rtu (one thread per link, mbpoll.h). DL/T 645-1997
- * meters are skipped with one warning at start. Each cycle also reads the
- * status words (040005FF, into the live record) and, once a local day after
- * schedule.daily_freeze_after, the daily freeze (05060001 + 05060101, into
- * the live read's freeze_at / freeze_fwd). Prometheus series per link
+ * meters are skipped with one warning at start. Which data identifiers a
+ * meter's cycle reads beside its load record is its read plan (readplan.h:
+ * clock, V/I, status words, event counters, the daily freeze once a local
+ * day after schedule.daily_freeze_after); catch-up reads ask 06000001 for
+ * up to SCHED_LR_BLOCKS_MAX blocks at once. Prometheus series per link
  * (amihead_*{link="…"}) are kept in the engine's registry.
  *
  * It must not write to the store: decoded reads go to the pipeline (pipe_),
@@ -50,12 +51,50 @@ struct ah_clock;
  * comes first in each cycle. */
 #define SCHED_BACKFILL_CHUNK 192
 
+/* Backfill goes meter after meter, so on a slow link with a long backlog
+ * (a first start, a day-long outage) the oldest records of the last meters
+ * would leave the window before their turn: a district day then lacks a
+ * meter's boundary register and is judged INCOMPLETE for good. Each cycle's
+ * backfill therefore starts with a rescue pass: every meter of the link is
+ * asked the gaps of its window's oldest SCHED_RESCUE_STEPS intervals (one
+ * catch-up request of N blocks each), earliest deadline first in effect. */
+#define SCHED_RESCUE_STEPS 8
+
 /* A meter missing at most this many intervals before its live record gets
  * them read in its live job, oldest first, so that the pipeline validates
  * its reads in order; a longer backlog (an outage, a first start) waits
  * for the backfill turns after every meter's live read, and those reads
  * come late (stored and published, not sequenced: docs/validation.md). */
 #define SCHED_INLINE_GAPS 4
+
+/* Most load-record blocks one catch-up request asks for (06000001 with N,
+ * protocols.md §1.4 (c), §2.9; issue 16 item 2). N is one byte that some
+ * firmware reads as BCD and some as binary: both agree below 10. Nine
+ * whole records (103 bytes each) come in five frames (one reply and four
+ * 12H follow-ups, §1.6), 1.8 records per round trip against one, and fit
+ * the session's reassembly buffer. A meter that refuses N > 1 or answers
+ * fewer blocks than asked is asked for fewer from then on (remembered in
+ * the store). */
+#define SCHED_LR_BLOCKS_MAX 9
+
+/*
+ * Blocks to ask for at gaps[gi] (UTC s, ascending, n gaps): the run of
+ * consecutive intervals (step s apart) starting there, at most max.
+ */
+unsigned sched_lr_run(const uint64_t *gaps, size_t n, size_t gi, int64_t step,
+                      unsigned max);
+
+/*
+ * What a reply of `got` blocks (the newest stamped last_end, UTC s) to a
+ * request of `asked` blocks covering intervals up to run_end says about the
+ * meter's firmware, when its newest record is at or after `newest`:
+ * returns the blocks per request to use from now on (<= cur). A meter that
+ * sent fewer than asked while it holds newer records than the last one
+ * sent truncates: got is its limit. Fewer because its memory ends there is
+ * no truncation.
+ */
+unsigned sched_lr_learn(unsigned cur, unsigned asked, unsigned got, int64_t last_end,
+                        int64_t run_end, int64_t newest);
 
 /* Reconnect backoff of a TCP link: 1 s doubling to 60 s (real time). */
 #define SCHED_RECONNECT_MIN_MS 1000

@@ -29,6 +29,7 @@ static const char *const cf_names[CF_N] = {"default", "reads",  "events",
 #define MK_ID    'i' /* 'i' | meter id bytes  -> index u32 BE */
 #define MK_NAME  'n' /* 'n' | index u32 BE    -> meter id bytes */
 #define MK_STATE 's' /* 's' | index u32 BE    -> validation state (opaque) */
+#define MK_LRN   'b' /* 'b' | index u32 BE    -> load-record blocks per request (u8) */
 
 /* meta column family keys. */
 #define META_SCHEMA   "schema"     /* u32 BE */
@@ -1357,4 +1358,34 @@ int store_get_meter_state(store_t *s, uint32_t meter, void *buf, size_t cap, siz
     uint8_t k[5];
     state_key(k, meter);
     return get_copy(s, CF_METERS, k, sizeof k, buf, cap, len);
+}
+
+/* ---- learned load-record batch size (issue 16 item 2) ----------------- */
+
+static void lrn_key(uint8_t k[5], uint32_t meter)
+{
+    k[0] = MK_LRN;
+    store_rec_put_be32(k + 1, meter);
+}
+
+int store_batch_put_meter_lr_blocks(store_t *s, uint32_t meter, uint8_t n)
+{
+    if (n == 0)
+        return AH_EINVAL;
+    uint8_t k[5];
+    lrn_key(k, meter);
+    rocksdb_writebatch_put_cf(s->wb, cf(s, CF_METERS), (const char *)k, sizeof k,
+                              (const char *)&n, 1);
+    return AH_OK;
+}
+
+int store_get_meter_lr_blocks(store_t *s, uint32_t meter, uint8_t *n)
+{
+    uint8_t k[5];
+    lrn_key(k, meter);
+    size_t len = 0;
+    int rc = get_copy(s, CF_METERS, k, sizeof k, n, 1, &len);
+    if (rc == AH_OK && (len != 1 || *n == 0))
+        rc = AH_ESTORE;
+    return rc;
 }

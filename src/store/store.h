@@ -248,4 +248,10 @@ int store_meters_each(store_t *s, store_meter_fn fn, void *ctx);
 /* Validation state of meter, as store_outbox_get. AH_ENOENT if none. */
 int store_get_meter_state(store_t *s, uint32_t meter, void *buf, size_t cap, size_t *len);
 
+/* Load-record blocks per 06000001 request a meter was found to answer
+ * (1..255; issue 16 item 2), in the batch / read back. Get: AH_OK,
+ * AH_ENOENT when never learned. */
+int store_batch_put_meter_lr_blocks(store_t *s, uint32_t meter, uint8_t n);
+int store_get_meter_lr_blocks(store_t *s, uint32_t meter, uint8_t *n);
+
 #endif /* AH_STORE_H */

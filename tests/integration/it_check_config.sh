@@ -19,6 +19,7 @@ rc=$?
 # warnings about this machine, never about the file.
 grep -Eq '^ok: 5 links, 13 meters, 3 districts( \(see the warnings\))?$' "$tmp/out" ||
     fail "example summary: $(cat "$tmp/out")"
+cp "$tmp/out" "$tmp/ok.out"
 if grep -v -e ': warning: storage.path ' -e ': warning: metrics.listen ' \
         -e ': warning: export.pub ' -e ': warning: export.replay ' "$tmp/err" | grep -q .; then
     cat "$tmp/err" >&2; fail "example: warnings beyond this machine's paths and ports"
@@ -63,4 +64,27 @@ grep -q -- '--reason is not valid UTF-8' "$tmp/err" || { cat "$tmp/err" >&2; fai
 timeout 10 "$AMIHEAD" check-config >/dev/null 2>&1
 rc=$?
 [ $rc -eq 2 ] || fail "no -c: exit $rc, want 2"
+
+# 4. Read plans (issue 16 item 1): check-config states each DL/T 645 link's
+# requests per cycle, warns when requests x round trip do not fit the
+# interval, and names the line of a cadence the interval cannot carry.
+grep -Eq '^link c0: 4 meters x 1\.82 requests per 15-minute cycle \(read plan\) = 7, x 200 ms round trip' "$tmp/ok.out" ||
+    fail "example: no requests per cycle for c0: $(cat "$tmp/ok.out")"
+sed -e 's/^    timeout_ms: 5000 .*$/    timeout_ms: 5000\n    round_trip_ms: 60000\n    read_plan: "clock=every,instant=every,status=every,events=every"/' \
+    "$AH_SRC/examples/amihead.yaml" >"$tmp/plan.yaml"
+cp "$AH_SRC/examples/meters.csv" "$tmp/meters.csv"
+y_c1=$(grep -n '^  - name: c1$' "$tmp/plan.yaml" | cut -d: -f1)
+timeout 10 "$AMIHEAD" check-config -c "$tmp/plan.yaml" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ $rc -eq 0 ] || { cat "$tmp/err" >&2; fail "4G plan: exit $rc, want 0 (a warning)"; }
+grep -q "^link c1: 3 meters x 8\.03 requests per 15-minute cycle (read plan) = 24, x 60000 ms" "$tmp/out" ||
+    fail "c1 line: $(cat "$tmp/out")"
+grep -qF "$tmp/plan.yaml:$y_c1: warning: links[c1]: 24 requests x 60000 ms = 1446 s do not fit the 900 s interval" "$tmp/err" ||
+    { cat "$tmp/err" >&2; fail "no 'do not fit' warning for c1"; }
+sed -e 's/^    read_plan: .*$/    read_plan: "instant=20m"/' "$tmp/plan.yaml" >"$tmp/bad.yaml"
+timeout 10 "$AMIHEAD" check-config -c "$tmp/bad.yaml" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ $rc -eq 1 ] || fail "instant=20m: exit $rc, want 1"
+grep -qF "$tmp/bad.yaml:$y_c1: links[c1].read_plan: instant every 20 min: not a multiple of the 15 min interval" "$tmp/err" ||
+    { cat "$tmp/err" >&2; fail "bad cadence not named"; }
 echo "ok"

@@ -79,6 +79,9 @@ schedule:
   retries: 2
   backoff_after: 3
   backoff_max_cycles: 8
+  # every live read carries its meter clock (checked below): the clock
+  # each interval, not hourly as the default read plan has it
+  read_plan: "clock=every"
 links:
   - name: tcp0
     type: dlt645-tcp

@@ -20,8 +20,13 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 
+#include "ah_clock.h"
 #include "ah_err.h"
+#include "config.h"
 #include "link.h"
 #include "mbmap.h"
 #include "mbpoll.h"
@@ -351,6 +356,123 @@ static void test_nonblocking_connect(void **state)
     link_destroy(&l);
 }
 
+/* Batched catch-up (issue 16 item 2): runs of consecutive gaps, and what
+ * a short answer says about the meter. */
+static void test_lr_run_and_learn(void **state)
+{
+    (void)state;
+    const int64_t st = 900;
+    uint64_t g[12];
+    for (int i = 0; i < 12; i++)
+        g[i] = 1000 * 900 + (uint64_t)(i < 5 ? i : i + 3) * 900; /* a hole after 5 */
+    assert_int_equal(sched_lr_run(g, 12, 0, st, 9), 5);
+    assert_int_equal(sched_lr_run(g, 12, 2, st, 9), 3);
+    assert_int_equal(sched_lr_run(g, 12, 5, st, 9), 7);
+    assert_int_equal(sched_lr_run(g, 12, 5, st, 4), 4);
+    assert_int_equal(sched_lr_run(g, 12, 11, st, 9), 1);
+    assert_int_equal(sched_lr_run(g, 12, 12, st, 9), 0);
+
+    int64_t t = 1000 * 900, run_end = t + 8 * 900, newest = t + 96 * 900;
+    /* all nine: nothing learned */
+    assert_int_equal(sched_lr_learn(9, 9, 9, run_end, run_end, newest), 9);
+    /* two of nine, ending inside the run, newer records exist: truncates */
+    assert_int_equal(sched_lr_learn(9, 9, 2, t + 900, run_end, newest), 2);
+    /* fewer because the meter's memory ends there: no limit */
+    assert_int_equal(sched_lr_learn(9, 9, 2, t + 900, run_end, run_end), 9);
+    /* fewer, but the last one lies past the run (holes skipped): fine */
+    assert_int_equal(sched_lr_learn(9, 9, 3, run_end + 900, run_end, newest), 9);
+    /* never raised by an answer */
+    assert_int_equal(sched_lr_learn(2, 9, 5, t + 4 * 900, run_end, newest), 2);
+    assert_int_equal(sched_lr_learn(9, 9, 0, t, run_end, newest), 9);
+}
+
+/* ---- issue 15 Fix: a serial port that hangs up ---------------------- */
+
+struct hup_ctx {
+    int master;
+    unsigned ticks;
+};
+
+/* The first pass of the loop (the port is open): the adapter is pulled. */
+static bool hup_tick(sched_t *s, void *arg)
+{
+    (void)s;
+    struct hup_ctx *h = arg;
+    if (++h->ticks == 2 && h->master >= 0) {
+        close(h->master);
+        h->master = -1;
+    }
+    return false;
+}
+
+/* A pty whose master closes: epoll reports HUP while read() returns 0 (a
+ * USB adapter pulled). The link must go down at once, not leave the loop
+ * spinning on the hang-up until a write fails (the request's timeout here
+ * is 10 s, the run 1.5 s). */
+static void test_serial_hangup_drops_link(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_sched_hup.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    assert_true(master >= 0);
+    assert_int_equal(grantpt(master), 0);
+    assert_int_equal(unlockpt(master), 0);
+    char path[PATH_MAX], yaml[PATH_MAX + 32], csv[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s", ptsname(master));
+    snprintf(yaml, sizeof yaml, "%s/amihead.yaml", dir);
+    snprintf(csv, sizeof csv, "%s/meters.csv", dir);
+    FILE *f = fopen(yaml, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "inventory: meters.csv\nstorage:\n  path: %s/store\n  sync: false\n"
+            "schedule:\n  timeout_ms: 10000\n  retries: 0\n  backfill_days: 0\n"
+            "  stagger_s: 0\nexport:\n  pub: tcp://127.0.0.1:1\n"
+            "  replay: tcp://127.0.0.1:2\nmetrics:\n  listen: \"\"\n"
+            "links:\n  - name: bus1\n    type: dlt645-serial\n    device: %s\n",
+            dir, path);
+    fclose(f);
+    f = fopen(csv, "w");
+    assert_non_null(f);
+    fprintf(f, "meter_id,protocol,link,address,unit_id,map,wiring,ct,pt,rated_current,"
+               "max_current,nominal_voltage,district,class,role,bidirectional\n"
+               "000001000001,dlt645-2007,bus1,000001000001,,,1P2W,1,1,5.0,60.0,220.0,"
+               "d0,C,customer,no\n");
+    fclose(f);
+    struct cfg_diag d;
+    cfg_diag_init(&d);
+    struct cfg *cfg = NULL;
+    int rc = cfg_load(yaml, &cfg, &d);
+    if (rc != AH_OK)
+        fail_msg("config: %s", d.n ? d.msg[0] : ah_strerror(rc));
+    store_t *st = NULL;
+    assert_int_equal(store_open(cfg->storage.path, NULL, &st), AH_OK);
+    uint32_t m;
+    assert_int_equal(store_meter_index(st, "000001000001", true, &m), AH_OK);
+    pipe_t *p = NULL;
+    assert_int_equal(pipe_start(st, false, &p), AH_OK);
+    struct ah_clock clk;
+    assert_int_equal(ah_clock_init(&clk, T0 * 1000, 1.0), 0);
+    sched_t *s = NULL;
+    assert_int_equal(sched_new(cfg, &clk, p, &m, &s), AH_OK);
+    struct hup_ctx h = {master, 0};
+    sched_set_tick(s, hup_tick, &h);
+    volatile sig_atomic_t stop = 0;
+    assert_int_equal(sched_run(s, T0 * 1000 + 1500, &stop), AH_OK);
+    const struct sched_stats *ss = sched_stats(s);
+    assert_true(ss->link_drops >= 1);
+    assert_int_equal(ss->timeouts, 0);
+    sched_destroy(&s);
+    assert_int_equal(pipe_stop(&p), AH_OK);
+    store_close(&st);
+    cfg_destroy(&cfg);
+    if (h.master >= 0)
+        close(h.master);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -361,6 +483,8 @@ int main(void)
         cmocka_unit_test(test_meter_local_time),
         cmocka_unit_test(test_clock_consistent),
         cmocka_unit_test(test_live_end),
+        cmocka_unit_test(test_lr_run_and_learn),
+        cmocka_unit_test(test_serial_hangup_drops_link),
         cmocka_unit_test(test_backfill_asks_only_gaps),
         cmocka_unit_test(test_modbus_sdm630_to_record),
         cmocka_unit_test(test_nonblocking_connect),

@@ -380,6 +380,78 @@ static void faults_in_answers(void **state)
     fleet_drop(f);
 }
 
+/* Load-record firmware (issue 16 item 2): most meters send the N blocks
+ * asked for through 12H follow-ups; lr_single refuses N > 1 with ERR 02
+ * (N = 1 works), lr_truncate sends at most `blocks` whatever N says. */
+/* A healthy busy meter other than a and b. */
+static uint32_t plain_of(const struct sim_fleet *f, uint32_t a, uint32_t b)
+{
+    for (uint32_t j = 0; j < f->per; j++) {
+        const struct sim_meter *m = sim_fleet_meter(f, 0, j);
+        if (j != a && j != b && m->fault < 0 && m->proto == 2007)
+            return j;
+    }
+    fail();
+    return 0;
+}
+
+static void load_record_firmware_limits(void **state)
+{
+    (void)state;
+    struct sim_fleet *f = fleet_new(0);
+    uint32_t single = inject(f, SIM_F_LR_SINGLE, false, W0, FOREVER, 0, 0);
+    uint32_t trunc = inject(f, SIM_F_LR_TRUNCATE, false, W0, FOREVER, 0, 2);
+    uint32_t plain = busy(f, false);
+    struct dlt645_load_record r[9];
+    int64_t t0 = EPOCH - 4 * H + TZ;
+
+    struct sim_dlt_session s;
+    struct dlt645_frame rep;
+    struct dlt645_reply rr;
+    struct dlt645_tm tm;
+    uint8_t req[64];
+    struct dlt645_addr a = addr_of(0, single);
+    sim_dlt_session_init(&s);
+    sim_dlt_tm(t0, &tm);
+    int n = dlt645_req_read_n_time(req, sizeof req, &a, 0x06000001, 9, &tm);
+    assert_true(exchange(f, &s, 0, NOW, req, n, &rep) > 0);
+    assert_int_equal(
+        dlt645_reply_classify(&rep, DLT645_2007, &a, DLT645_F_READ, 0x06000001, &rr), 0);
+    assert_int_equal(rr.kind, DLT645_R_ERROR);
+    assert_int_equal(rr.err, DLT645_ERR_NO_DATA);
+    assert_int_equal(records(f, single, NOW, t0, 1, r), 1);
+
+    /* a follow-up asked again (its reply lost) is the same chunk again */
+    a = addr_of(0, plain_of(f, single, trunc));
+    sim_dlt_session_init(&s);
+    n = dlt645_req_read_n_time(req, sizeof req, &a, 0x06000001, 9, &tm);
+    assert_true(exchange(f, &s, 0, NOW, req, n, &rep) > 0);
+    uint8_t first[DLT645_MAX_DATA];
+    size_t first_len = 0;
+    for (int k = 0; k < 2; k++) {
+        n = dlt645_req_read_next(req, sizeof req, &a, 0x06000001, 1);
+        assert_true(exchange(f, &s, 0, NOW, req, n, &rep) > 0);
+        assert_int_equal(dlt645_reply_classify(&rep, DLT645_2007, &a, DLT645_F_READ_NEXT,
+                                               0x06000001, &rr),
+                         0);
+        assert_int_equal(rr.kind, DLT645_R_DATA_MORE);
+        assert_int_equal(rr.seq, 1);
+        if (k == 0) {
+            memcpy(first, rr.payload, rr.payload_len);
+            first_len = rr.payload_len;
+        } else {
+            assert_int_equal(rr.payload_len, first_len);
+            assert_memory_equal(rr.payload, first, first_len);
+        }
+    }
+
+    assert_int_equal(records(f, trunc, NOW, t0, 9, r), 2);
+    assert_int_equal(r[1].t.min, 15);
+    assert_int_equal(records(f, plain, NOW, t0, 9, r), 9);
+    assert_int_equal(r[8].t.hour, (r[0].t.hour + 2) % 24);
+    fleet_drop(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -389,6 +461,7 @@ int main(void)
         cmocka_unit_test(load_records_follow_up_match_registers),
         cmocka_unit_test(meter_1997_answers_01h_only),
         cmocka_unit_test(faults_in_answers),
+        cmocka_unit_test(load_record_firmware_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -519,7 +519,8 @@ static void default_mix_and_determinism(void **state)
      * decreases, rollovers: docs/amisim.md) */
     for (int t = 0; t < SIM_F_NTYPES; t++)
         assert_true(seen[t] > 0 || t == SIM_F_HOLES || t == SIM_F_DECREASE ||
-                    t == SIM_F_ROLLOVER || t == SIM_F_LATENCY); /* fault files only */
+                    t == SIM_F_ROLLOVER || t == SIM_F_LATENCY || /* fault files only */
+                    t == SIM_F_LR_SINGLE || t == SIM_F_LR_TRUNCATE);
     struct sim_regs ra, rb;
     sim_fleet_regs(a, 4, 7, EPOCH + 12345, &ra, NULL);
     sim_fleet_regs(b, 4, 7, EPOCH + 12345, &rb, NULL);

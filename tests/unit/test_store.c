@@ -725,6 +725,27 @@ static void test_headend_id_kept(void **state)
     assert_string_equal(store_headend_id(f->s), "gd-sz-he01");
 }
 
+/* A meter's learned load-record batch size survives a restart, apart from
+ * its validation state (issue 16 item 2). */
+static void test_lr_blocks_kept(void **state)
+{
+    struct fx *f = *state;
+    uint8_t n = 0;
+    assert_int_equal(store_get_meter_lr_blocks(f->s, 7, &n), AH_ENOENT);
+    assert_int_equal(store_batch_put_meter_lr_blocks(f->s, 7, 0), AH_EINVAL);
+    assert_int_equal(store_batch_put_meter_lr_blocks(f->s, 7, 3), AH_OK);
+    assert_int_equal(store_batch_put_meter_state(f->s, 7, "x", 1), AH_OK);
+    assert_int_equal(store_batch_commit(f->s, true), AH_OK);
+    reopen(f);
+    assert_int_equal(store_get_meter_lr_blocks(f->s, 7, &n), AH_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(store_get_meter_lr_blocks(f->s, 8, &n), AH_ENOENT);
+    char buf[4];
+    size_t len = 0;
+    assert_int_equal(store_get_meter_state(f->s, 7, buf, sizeof buf, &len), AH_OK);
+    assert_int_equal(len, 1);
+}
+
 /* Status texts as RocksDB 7.8 prints them. */
 static void test_rocksdb_errors_translated(void **state)
 {
@@ -907,6 +928,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_damaged_record_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_beside_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_headend_id_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lr_blocks_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meters_register_batch, setup, teardown),
         cmocka_unit_test(test_rocksdb_errors_translated),
         cmocka_unit_test_setup_teardown(test_kill9_loses_no_committed_batch, setup,

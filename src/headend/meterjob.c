@@ -1,0 +1,110 @@
+/*
+ * meterjob — the live job's table and its pure helpers (see meterjob.h).
+ */
+#include "meterjob.h"
+
+#include <stddef.h>
+
+/* One row per step, in step order: the job's whole control flow. */
+static const struct mjob_step_def table[MJOB_DONE] = {
+    {MJOB_DT, MJOB_DI_DATETIME, RP_CLOCK, MJOB_V, MJOB_T1}, /* ERR: no 0400010C */
+    {MJOB_T1, MJOB_DI_TIME, RP_CLOCK, MJOB_DATE, MJOB_V},
+    {MJOB_DATE, MJOB_DI_DATE, RP_CLOCK, MJOB_T2, MJOB_V},
+    {MJOB_T2, MJOB_DI_TIME, RP_CLOCK, MJOB_V, MJOB_V},
+    {MJOB_V, MJOB_DI_VOLTAGE, RP_INSTANT, MJOB_I, MJOB_I},
+    {MJOB_I, MJOB_DI_CURRENT, RP_INSTANT, MJOB_STATUS, MJOB_STATUS},
+    {MJOB_STATUS, MJOB_DI_STATUS, RP_STATUS, MJOB_COVER, MJOB_COVER},
+    /* without the first cover count the pair is incomplete */
+    {MJOB_COVER, MJOB_DI_COVER, RP_EVENTS, MJOB_TERMINAL, MJOB_CLEARED},
+    {MJOB_TERMINAL, MJOB_DI_TERMINAL, RP_EVENTS, MJOB_CLEARED, MJOB_CLEARED},
+    {MJOB_CLEARED, MJOB_DI_CLEARED, RP_EVENTS, MJOB_FRZ_T, MJOB_FRZ_T},
+    /* no freeze time: its energy would be unplaced */
+    {MJOB_FRZ_T, MJOB_DI_FRZ_TIME, RP_FREEZE, MJOB_FRZ_E, MJOB_NUMBER},
+    {MJOB_FRZ_E, MJOB_DI_FRZ_FWD, RP_FREEZE, MJOB_NUMBER, MJOB_NUMBER},
+    {MJOB_NUMBER, MJOB_DI_NUMBER, RP_FREEZE, MJOB_LIVE, MJOB_LIVE},
+    {MJOB_LIVE, MJOB_DI_LOAD_REC, MJOB_NO_GROUP, MJOB_DONE, MJOB_DONE},
+    {MJOB_LR, MJOB_DI_LOAD_REC, MJOB_NO_GROUP, MJOB_LR, MJOB_LR},
+};
+
+const struct mjob_step_def *mjob_def(enum mjob_step st)
+{
+    return (unsigned)st < MJOB_DONE ? &table[st] : NULL;
+}
+
+enum mjob_step mjob_next(enum mjob_step st, bool ok)
+{
+    const struct mjob_step_def *d = mjob_def(st);
+    if (!d)
+        return MJOB_DONE;
+    return ok ? d->next_ok : d->next_err;
+}
+
+enum mjob_step mjob_skip(enum mjob_step st, unsigned due)
+{
+    const struct mjob_step_def *d;
+    while ((d = mjob_def(st)) && d->group != MJOB_NO_GROUP && !(due & (1u << d->group))) {
+        unsigned g = d->group;
+        while ((d = mjob_def(st)) && d->group == g)
+            st++;
+    }
+    return st;
+}
+
+int64_t mjob_rescale(int64_t raw, int dec, int want)
+{
+    for (; dec < want; dec++)
+        raw *= 10;
+    for (; dec > want; dec--)
+        raw /= 10;
+    return raw;
+}
+
+void mjob_lr_to_rec(const struct dlt645_load_record *r, struct store_rec *o)
+{
+#define NA(f) (r->na & (1ull << (f)))
+    for (int ph = 0; ph < 3; ph++) {
+        if (!NA(DLT645_LR_UA + ph)) {
+            o->voltage[ph] = r->volt[ph];
+            o->present |= STORE_REC_HAS_VOLTAGE(ph);
+        }
+        if (!NA(DLT645_LR_IA + ph)) {
+            o->current[ph] = r->curr[ph];
+            o->present |= STORE_REC_HAS_CURRENT(ph);
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        if (!NA(DLT645_LR_P + i)) {
+            o->p[i] = r->p[i];
+            o->present |= STORE_REC_HAS_P(i);
+        }
+        if (!NA(DLT645_LR_Q + i)) {
+            o->q[i] = r->q[i];
+            o->present |= STORE_REC_HAS_Q(i);
+        }
+        if (!NA(DLT645_LR_PF + i)) {
+            o->pf[i] = (int16_t)r->pf[i];
+            o->present |= STORE_REC_HAS_PF(i);
+        }
+    }
+    if (!NA(DLT645_LR_FREQ)) {
+        o->freq = (uint16_t)r->freq;
+        o->present |= STORE_REC_HAS_FREQ;
+    }
+    if (!NA(DLT645_LR_E_FWD)) {
+        o->imp_total = r->e_fwd;
+        o->present |= STORE_REC_HAS_IMP_TOTAL;
+    }
+    if (!NA(DLT645_LR_E_REV)) {
+        o->exp_total = r->e_rev;
+        o->present |= STORE_REC_HAS_EXP_TOTAL;
+    }
+    const int64_t rv[STORE_REC_NREACTIVE] = {r->e_cr1,  r->e_cr2,  r->e_q[0],
+                                             r->e_q[1], r->e_q[2], r->e_q[3]};
+    for (int i = 0; i < STORE_REC_NREACTIVE; i++) {
+        if (!NA(DLT645_LR_E_CR1 + i)) {
+            o->reactive[i] = rv[i];
+            o->present |= STORE_REC_HAS_REACTIVE(i);
+        }
+    }
+#undef NA
+}
