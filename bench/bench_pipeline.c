@@ -206,7 +206,7 @@ static int pipe_run(const char *dir, int nlink, int steps, struct run *out)
     usleep(500000); /* the subscriber connects before the first message */
     char reldir[300];
     pipe_release_dir(store, reldir, sizeof reldir);
-    struct pipe_vee pv = {c, midx, pub, &clk, reldir};
+    struct pipe_vee pv = {c, midx, pub, &clk, reldir, 0};
     pipe_t *p = NULL;
     if (pipe_start_vee(st, false, &pv, &p) != AH_OK)
         return 1;

@@ -120,7 +120,8 @@ int main(void)
     }
     size_t body_bytes = 0;
     for (uint64_t i = 0; i < n;) {
-        pub_begin(p);
+        store_batch_begin(st);
+        pub_drop(p);
         for (uint64_t k = 0; k < 1000 && i < n; k++, i++) {
             char meter[16];
             snprintf(meter, sizeof meter, "%012" PRIu64, 1000000 + i % 5000);
@@ -130,8 +131,9 @@ int main(void)
             if (pub_stage_read(p, &w, NULL))
                 return 1;
         }
-        if (pub_commit(p, false))
+        if (store_batch_commit(st, false))
             return 1;
+        pub_committed(p, store_next_seq(st));
     }
 
     /* ceiling: the same bodies, 256 a message, one in flight */

@@ -193,7 +193,7 @@ static int run_start(struct run *r)
         free(midx);
         return rrc;
     }
-    struct pipe_vee pv = {c, midx, r->pub, r->clk, r->reldir};
+    struct pipe_vee pv = {c, midx, r->pub, r->clk, r->reldir, 0};
     pipe_t *pipe = NULL;
     int rc = pipe_start_vee(r->st, c->storage.sync, &pv, &pipe);
     if (rc != AH_OK) {
@@ -378,9 +378,7 @@ static void collect(met_t *m, void *arg)
     met_set(met_series(m, "amihead_store_batches_total", "Store write batches committed",
                        MET_COUNTER, NULL),
             (double)(b.batches + ps.batches));
-    met_set(met_series(m, "amihead_store_write_errors_total",
-                       "Store batch commits that failed", MET_COUNTER, NULL),
-            (double)(b.commit_errors + ps.commit_errors));
+    /* failed commits: amihead_store_commit_errors_total, the writer's own */
     met_set(met_series(m, "amihead_publish_backlog",
                        "Reads read but not yet stored and published", MET_GAUGE, NULL),
             (double)((ps.pushed - ps.written)));

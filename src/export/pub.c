@@ -621,9 +621,8 @@ void pub_destroy(pub_t **pp)
 
 /* ---- the writer's side -------------------------------------------------- */
 
-void pub_begin(pub_t *p)
+void pub_drop(pub_t *p)
 {
-    store_batch_begin(p->store);
     staged_clear(p);
     p->stage_next = store_next_seq(p->store);
 }
@@ -708,29 +707,24 @@ int pub_stage_daily(pub_t *p, const struct wire_daily *d, uint64_t *seq)
     return stage(p, enc_daily, d, seq);
 }
 
-int pub_commit(pub_t *p, bool sync)
+void pub_committed(pub_t *p, uint64_t next)
 {
-    pthread_mutex_lock(&p->mu);
-    int rc = store_batch_commit(p->store, sync);
-    if (rc == AH_OK && p->n_staged)
-        atomic_store(&p->next_pub, p->staged[p->n_staged - 1].seq + 1);
-    pthread_mutex_unlock(&p->mu);
-    if (rc) {
-        ah_log(AH_LOG_ERROR, "pub", "commit failed, nothing published: %s",
-               store_last_error(p->store));
-        return rc;
-    }
+    /* the staged messages below next are durable: send them in order and
+     * make them replayable; any at or above next were not in that commit */
+    size_t k = 0;
     uint64_t added = 0;
-    for (size_t i = 0; i < p->n_staged; i++) {
+    for (; k < p->n_staged && p->staged[k].seq < next; k++) {
         struct wire_outbox_view v;
-        if (wire_outbox_decode(p->staged[i].rec, p->staged[i].len, &v) != AH_OK)
+        if (wire_outbox_decode(p->staged[k].rec, p->staged[k].len, &v) != AH_OK)
             continue; /* cannot happen: we encoded it */
         /* PUB never blocks: a subscriber at its high-water mark loses the
          * message here and gets it back from replay. */
         zmq_send(p->pub, v.topic, v.topic_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
         zmq_send(p->pub, v.body, v.body_len, ZMQ_DONTWAIT);
-        added += p->staged[i].len;
+        added += p->staged[k].len;
     }
+    if (k)
+        atomic_store(&p->next_pub, p->staged[k - 1].seq + 1);
     atomic_fetch_add(&p->outbox_bytes, added);
     staged_clear(p);
     p->stage_next = store_next_seq(p->store);
@@ -738,7 +732,6 @@ int pub_commit(pub_t *p, bool sync)
     if (atomic_load(&p->outbox_bytes) > p->retention_bytes ||
         now - p->last_retention_mono >= RETENTION_EVERY_MS)
         (void)pub_retention_run(p);
-    return AH_OK;
 }
 
 struct ret_walk {

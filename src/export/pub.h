@@ -6,25 +6,26 @@
  * that admits only subscriber keys found in an allow-list directory.
  * The only module that includes zmq.h; libzmq's -1+errno is translated here.
  *
- * The seam with the pipeline (the one writer thread, DESIGN.md §1):
+ * The seam with the pipeline (the one writer thread, DESIGN.md §1), which
+ * owns the store's batch (issue 15: one owner of the transaction):
  *
- *     pub_begin(p);                        // = store_batch_begin + forget staged
+ *     store_batch_begin(s); pub_drop(p);   // the writer's batch; nothing staged
  *     store_batch_put_read(s, ...);        // the pipeline's own rows
  *     pub_stage_read(p, &r, &seq);         // body encoded, outbox row added
  *     ...
- *     pub_commit(p, sync);                 // commit, then publish what was staged
+ *     store_batch_commit(s, sync);         // the writer commits, then tells:
+ *     pub_committed(p, store_next_seq(s)); // durable below N: publish them
  *
  * Nothing is sent before the batch holding it is durable; sequence numbers
- * are handed out from store_next_seq() at pub_begin(), so they stay gapless
- * across failed commits and restarts. pub_begin, pub_stage_*, pub_commit
+ * are handed out from store_next_seq() at pub_drop(), so they stay gapless
+ * across failed commits and restarts. pub_drop, pub_stage_*, pub_committed
  * and pub_retention_run must all be called from that one thread.
  *
  * Threads: pub_new starts one replay thread that owns the ROUTER and ZAP
  * sockets and reads the outbox (store_outbox_each / store_outbox_first_seq)
- * under pub's mutex; pub_commit holds the same mutex around
- * store_batch_commit and retention around its deletes, so the replay
- * thread never runs a store call concurrently with a commit or a delete.
- * Batch building (store_batch_put_*) is not serialised with replay reads.
+ * under pub's mutex; retention holds the same mutex around its deletes.
+ * Commits are not serialised with replay reads: RocksDB reads are thread
+ * safe and a reply never goes past what pub_committed made replayable.
  *
  * Must not: publish anything not committed, block the writer on a slow
  * subscriber (PUB drops, the outbox does not), or open non-loopback binds
@@ -92,11 +93,12 @@ int pub_new(store_t *store, const struct pub_opts *o, pub_t **out);
 
 /* Stop the replay thread, close the sockets; sets *p = NULL, accepts NULL.
  * Messages staged but not committed are dropped (their batch is the
- * store's). */
+ * writer's). */
 void pub_destroy(pub_t **p);
 
-/* Start a batch: store_batch_begin() and forget anything staged. */
-void pub_begin(pub_t *p);
+/* The writer began a new batch (or dropped its batch): forget anything
+ * staged; its sequence numbers are handed out again. */
+void pub_drop(pub_t *p);
 
 /*
  * Stage one message in the current batch: encode it with the next sequence
@@ -110,14 +112,14 @@ int pub_stage_gap(pub_t *p, const struct wire_gap *g, uint64_t *seq);
 int pub_stage_daily(pub_t *p, const struct wire_daily *d, uint64_t *seq);
 
 /*
- * Commit the store batch (store_batch_commit(sync)) and, only if that
- * succeeded, send every staged message on the PUB socket in sequence order
- * and make it replayable. On a store error nothing is sent and both the
- * batch and the staged messages are kept: call pub_commit again, or
- * pub_begin to drop them. Runs retention when due (every second, or at
- * once when the size limit is exceeded).
+ * The writer committed the batch holding the staged messages: every staged
+ * message with a sequence below next (store_next_seq() after the commit)
+ * is sent on the PUB socket, in order, and made replayable; the rest are
+ * forgotten. After a failed commit the writer calls nothing: its batch and
+ * the staged messages stay for its retry (or pub_drop). Runs retention
+ * when due (every second, or at once when the size limit is exceeded).
  */
-int pub_commit(pub_t *p, bool sync);
+void pub_committed(pub_t *p, uint64_t next);
 
 /* Delete outbox messages older than the retention age, then the oldest
  * ones while the outbox is above the size limit. */

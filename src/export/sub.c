@@ -96,6 +96,9 @@ static bool topic_match(const struct sub *s, const char *t, size_t tl)
 /* The "seq" of a body, 0 if it has none. */
 static uint64_t body_seq(const void *b, size_t bl)
 {
+    uint64_t fast = wire_body_seq(b, bl);
+    if (fast)
+        return fast;
     json_t *j = json_loadb(b, bl, 0, NULL);
     json_t *v = j ? json_object_get(j, "seq") : NULL;
     uint64_t seq = 0;

@@ -200,6 +200,52 @@ static int body_end(struct jw *w, size_t *blen)
     return AH_OK;
 }
 
+/* ---- seq of a received body -------------------------------------------- */
+
+/* Skip `"<segment>"` (wire.h: [A-Za-z0-9_.:-]) at *i. */
+static bool skip_seg(const char *b, size_t bl, size_t *i)
+{
+    if (*i >= bl || b[*i] != '"')
+        return false;
+    size_t k = *i + 1;
+    while (k < bl && b[k] != '"' && b[k] != '\\')
+        k++;
+    if (k >= bl || b[k] != '"')
+        return false;
+    *i = k + 1;
+    return true;
+}
+
+static bool skip_lit(const char *b, size_t bl, size_t *i, const char *lit)
+{
+    size_t n = strlen(lit);
+    if (bl - *i < n || memcmp(b + *i, lit, n))
+        return false;
+    *i += n;
+    return true;
+}
+
+/* See wire.h; outside bytes: every index is checked against bl. */
+uint64_t wire_body_seq(const char *b, size_t bl)
+{
+    size_t i = 0;
+    if (!skip_lit(b, bl, &i, "{\"v\":"))
+        return 0;
+    while (i < bl && b[i] >= '0' && b[i] <= '9')
+        i++;
+    if (!skip_lit(b, bl, &i, ",\"type\":") || !skip_seg(b, bl, &i) ||
+        !skip_lit(b, bl, &i, ",\"headend\":") || !skip_seg(b, bl, &i) ||
+        !skip_lit(b, bl, &i, ",\"seq\":"))
+        return 0;
+    uint64_t v = 0;
+    size_t d = 0;
+    for (; i < bl && b[i] >= '0' && b[i] <= '9' && d < 19; i++, d++)
+        v = v * 10 + (uint64_t)(b[i] - '0');
+    if (!d || i >= bl || (b[i] != ',' && b[i] != '}') || (d > 1 && b[i - d] == '0'))
+        return 0;
+    return v;
+}
+
 /* ---- read --------------------------------------------------------------- */
 
 static const char *const source_names[] = {"live", "backfill", "released"};

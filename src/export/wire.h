@@ -126,6 +126,14 @@ int wire_encode_gap(const struct wire_head *h, const struct wire_gap *g, char *t
 int wire_encode_daily(const struct wire_head *h, const struct wire_daily *d, char *topic,
                       size_t tcap, size_t *tlen, char *body, size_t bcap, size_t *blen);
 
+/* The seq of a body that opens exactly as head_begin writes every body:
+ * {"v":N,"type":"T","headend":"H","seq":S followed by ',' or '}' (S without
+ * leading zeros, at most 19 digits, T and H without '"' or '\\'); 0 when it
+ * opens otherwise (the caller then parses the JSON). Lets a subscriber
+ * check the sequence without building a JSON tree per message, which cost
+ * more CPU than publishing it. Reads outside bytes (fuzz_wire_replay). */
+uint64_t wire_body_seq(const char *body, size_t len);
+
 /* ---- outbox record ----------------------------------------------------
  * The value of an outbox key: version 1, published_ms (u64 BE), topic
  * length (u16 BE), topic, body. Topic and body are the exact bytes of the

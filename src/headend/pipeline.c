@@ -1,12 +1,13 @@
 /*
  * pipeline — the single writer thread (see pipeline.h). Must not do I/O on
- * links; the store is touched only while holding p->store_lock.
+ * links. It owns the store's write batch; other threads only read the
+ * store (RocksDB reads are thread safe; gap queries need no lock).
  *
  * One batch = the reads taken from the queue, validated per meter in time
  * order (vee_eval with the meter's persisted state), their events and
  * outbox messages, the gap and district-day work that became due, and the
  * operator releases waiting in the spool; committed as one RocksDB batch
- * and published only after the commit (pub_commit).
+ * and published only after the commit (pub_committed).
  *
  * Reads are published when they can no longer become suspect: while a
  * rule that needs several reads in a row (STOPPED, CREEPING, imbalance,
@@ -42,11 +43,31 @@
 
 /* Meter state value: vee_state (VEE_STATE_LEN) | tail version u8 |
  * gap_until u64 BE | held_from u64 BE | (version 2) FREEZES × (freeze_at
- * u64 BE, freeze_fwd u64 BE). Version 1 (no freezes) is still read. */
-#define TAIL_VERSION 2
+ * u64 BE, freeze_fwd u64 BE) | (version 3) flags u8 (ST_*). Versions 1 (no
+ * freezes) and 2 are still read; they were written with every batch, so
+ * what is stored after their last_end was deferred (ST_DEFERRED). */
+#define TAIL_VERSION 3
 #define MSTATE_LEN1  (VEE_STATE_LEN + 1 + 8 + 8)
 #define FREEZES      4 /* daily freezes kept: the boundaries of the last days */
-#define MSTATE_LEN   (MSTATE_LEN1 + FREEZES * 16)
+#define MSTATE_LEN2  (MSTATE_LEN1 + FREEZES * 16)
+#define MSTATE_LEN   (MSTATE_LEN2 + 1)
+/* flags: reads stored after last_end wait unjudged (PIPE_HAS_DEFER); when
+ * clear, those reads were validated clean after the state was written and
+ * are replayed through the validator at load (lazy state, below) */
+#define ST_DEFERRED 0x01u
+/* A meter never seen, as the gap pass first meets it: FRESH_MARK | gap_until
+ * u64 BE, nothing else (its validation state is the initial one); 9 bytes
+ * instead of a whole state for each meter of a city's first pass. A whole
+ * state starts with VEE_STATE_VERSION, never this. */
+#define FRESH_MARK 0xFEu
+#define FRESH_LEN  9
+/* Lazy state: a clean read whose verdict the validator can reproduce from
+ * the stored record alone does not write its meter's state (one RocksDB key
+ * per read would halve the writer's rate, docs/benchmarks.md); the state is
+ * written after LAZY_MAX such reads, with anything else that changed, when
+ * the pipeline stops — or, after a crash, rebuilt at load by replaying the
+ * stored reads after its last_end. */
+#define LAZY_MAX 96
 /* Most reads held back per meter (run counters saturate at 255). */
 #define HOLD_MAX 256
 /* Deferred reads of one meter in memory (defer_push) */
@@ -66,21 +87,41 @@ struct held {
     struct store_rec rec;
 };
 
+/* A meter's validation state, resident while the meter has reads in flight
+ * (issue 16: 520 B for each of 2 M meters was most of the head-end's
+ * memory). At most resident_max stay loaded between batches; the others
+ * are written back (when anything is unsaved) and dropped at the end of a
+ * batch, oldest use first, and read back from the store when next needed.
+ * A meter holding or deferring reads stays (those lists live here). */
 struct mstate {
-    bool loaded, dirty;
-    bool touched; /* in pipe.touched: loaded since the last state writes */
+    bool dirty;
+    size_t ri;                  /* index in pipe.res */
+    struct vee_meter_info info; /* from the config, while loaded */
     struct vee_state vs;
-    uint64_t gap_until; /* intervals up to here were checked for gaps */
     /* the last daily freezes (05060101 at local 00:00): a day boundary when
      * the meter's memory lacks the load record of that midnight; at = 0 none */
     struct {
         int64_t at, fwd;
     } frz[FREEZES];
-    struct held *hold; /* reads held back, ascending; NULL when none */
+    struct held *hold;   /* reads held back, ascending; NULL when none */
     size_t nhold, cap_hold;
+    uint64_t saved_held; /* held_from as last written */
+    uint32_t lazy;       /* clean reads validated since the state was written */
     struct pipe_read *defer; /* stored, not yet validated (PIPE_HAS_DEFER) */
     size_t ndefer, cap_defer;
 };
+
+/* Per meter, loaded or not (pipe.mf) */
+#define MF_TOUCHED 0x01u /* in pipe.touched: loaded since the last state writes */
+#define MF_LAZY    0x02u /* listed in pipe.lazyl */
+/* its stored state or reads could not be read back: its reads are stored
+ * as collected, unvalidated and unpublished, until a restart */
+#define MF_BAD  0x04u
+#define MF_USED 0x08u /* used since the eviction hand last passed (CLOCK) */
+#define MF_GAPK 0x10u /* pipe.gap_until holds the meter's (its state was read) */
+/* Meter states kept loaded between batches (pipe_vee.resident_max 0). */
+#define RESIDENT_MAX 32768
+#define NO_METER     UINT32_MAX /* pipe.by_store: not in this config */
 
 struct district {
     const char *name;
@@ -109,7 +150,6 @@ struct pipe {
     pthread_t thread;
     pthread_mutex_t lock; /* queue, flags, stats */
     pthread_cond_t not_empty, not_full;
-    pthread_mutex_t store_lock; /* the store: writer's batches vs gap queries */
     struct pipe_read *q;        /* ring of PIPE_QUEUE_MAX */
     size_t head, len;
     struct pipe_link_ev lq[PIPE_LINK_EVENTS_MAX]; /* link outages, in order */
@@ -120,6 +160,8 @@ struct pipe {
     /* full disk (store.h reserve_bytes): the writer holds its batch and the
      * queue fills, so collection pauses; these say so (pipe_set_metrics) */
     struct met_series *m_full, *m_commit_err, *m_replay_drop;
+    struct met_series *m_split, *m_unvalidated;
+    bool raw;       /* store the batch's reads as collected (write_batch's last resort) */
     bool full_hold; /* the writer holds a batch for lack of space */
 
     /* validation (NULL cfg: plain store writer) */
@@ -129,17 +171,25 @@ struct pipe {
     const struct ah_clock *clk;
     char release_dir[CFG_PATH_MAX + 16];
     struct vee_thresholds thr;
-    struct vee_meter_info *info; /* per cfg meter */
-    struct mstate *ms;           /* per cfg meter */
-    size_t *by_store;            /* store index -> cfg index (SIZE_MAX none) */
+    struct mstate **ms; /* per cfg meter, NULL when not loaded */
+    uint8_t *mf;        /* per cfg meter, MF_* */
+    /* per cfg meter: intervals up to here were checked for gaps; kept
+     * beside the loaded states so that the gap pass over every meter
+     * needs none of them (written with the meter's state) */
+    uint64_t *gap_until;
+    uint32_t *res; /* cfg indices of the loaded meters */
+    size_t nres, res_cap, res_max, hand;
+    uint32_t *by_store; /* store index -> cfg index (NO_METER none) */
     uint32_t max_store;
     struct district *dist;
     size_t ndist;
     struct district **dist_by_name; /* ndist, sorted by name (bsearch) */
     /* meters whose state was loaded since the last batch: only these can be
      * dirty, so a batch never walks the whole inventory (2 M meters) */
-    size_t *touched;
-    size_t ntouched;
+    uint32_t *touched;
+    size_t ntouched, touched_cap;
+    uint32_t *lazyl; /* meters with lazy > 0: written when the pipeline stops */
+    size_t nlazy, lazy_cap;
     int64_t step_s, backfill_s;
     /* an interval has left the backfill window this long after its end: the
      * window, plus the cycle that may still be collecting it and one more
@@ -162,6 +212,22 @@ static int64_t now_s(const struct pipe *p)
     return ah_clock_now_ms(p->clk) / 1000;
 }
 
+/* Append v to a growing list of meters (touched, lazy, loaded: as long as
+ * the meters in use, not the inventory). */
+static int list_push(uint32_t **a, size_t *n, size_t *cap, size_t v)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? 2 * *cap : 1024;
+        uint32_t *na = realloc(*a, nc * sizeof *na);
+        if (!na)
+            return AH_ENOMEM;
+        *a = na;
+        *cap = nc;
+    }
+    (*a)[(*n)++] = (uint32_t)v;
+    return AH_OK;
+}
+
 static int64_t floor_div(int64_t a, int64_t b)
 {
     int64_t q = a / b;
@@ -178,17 +244,21 @@ static int64_t window_start(const struct pipe *p, int64_t now)
 
 /* ---- batch begin / stage / commit ---------------------------------------- */
 
+/* The writer owns the batch (issue 15): it begins and commits it, and
+ * tells the publisher which sequences the commit made durable. */
 static void batch_begin(struct pipe *p)
 {
+    store_batch_begin(p->st);
     if (p->pub)
-        pub_begin(p->pub);
-    else
-        store_batch_begin(p->st);
+        pub_drop(p->pub);
 }
 
 static int batch_commit(struct pipe *p)
 {
-    return p->pub ? pub_commit(p->pub, p->sync) : store_batch_commit(p->st, p->sync);
+    int rc = store_batch_commit(p->st, p->sync);
+    if (rc == AH_OK && p->pub)
+        pub_committed(p->pub, store_next_seq(p->st));
+    return rc;
 }
 
 static const char *meter_id(const struct pipe *p, size_t ci)
@@ -232,31 +302,133 @@ struct reload_ctx {
     size_t ci;
 };
 
+static void to_input(const struct pipe_read *r, struct vee_input *in);
+
+static int replay_one(void *vctx, uint32_t meter, uint64_t end, const struct store_rec *r)
+{
+    struct reload_ctx *c = vctx;
+    struct mstate *m = c->p->ms[c->ci];
+    /* a read stored unjudged-clean after last_end is one validated lazily;
+     * the others there were not sequenced (TIME_INVALID, refused) and were
+     * written with the state */
+    if (!vee_is_billable(r->quality))
+        return 0;
+    struct pipe_read pr;
+    memset(&pr, 0, sizeof pr);
+    pr.meter = meter;
+    pr.end = end;
+    pr.rec = *r;
+    struct vee_input in;
+    to_input(&pr, &in);
+    struct vee_result res;
+    int rc = vee_eval(&c->p->ms[c->ci]->info, &c->p->thr, &m->vs, &in, now_s(c->p), &res);
+    if (rc == AH_OK)
+        m->lazy++;
+    return rc == AH_OK || rc == AH_ERANGE ? 0 : rc;
+}
+
+/* Bring a state read back to where the validator was: every lazily
+ * validated read after its last_end, in order, judged again and dropped
+ * (their verdicts are stored, published, and their transitions, had there
+ * been any, would have written the state). */
+static int lazy_replay(struct pipe *p, size_t ci)
+{
+    struct mstate *m = p->ms[ci];
+    uint64_t from = (m->vs.have & VEE_ST_SEQ) ? (uint64_t)m->vs.last_end + 1 : 0;
+    int rc = store_reads_each(p->st, p->midx[ci], from, UINT64_MAX, replay_one,
+                              &(struct reload_ctx){p, ci});
+    if (rc == AH_OK && m->lazy && !(p->mf[ci] & MF_LAZY) &&
+        (rc = list_push(&p->lazyl, &p->nlazy, &p->lazy_cap, ci)) == AH_OK)
+        p->mf[ci] |= MF_LAZY;
+    return rc;
+}
+
+static int mstate_read(struct pipe *p, size_t ci);
+
+/* Forget meter ci's loaded state (nothing written): read back when next
+ * needed. */
+static void mstate_drop(struct pipe *p, size_t ci)
+{
+    struct mstate *m = p->ms[ci];
+    if (!m)
+        return;
+    size_t last = p->res[--p->nres];
+    p->res[m->ri] = (uint32_t)last;
+    p->ms[last]->ri = m->ri;
+    free(m->hold);
+    free(m->defer);
+    free(m);
+    p->ms[ci] = NULL;
+}
+
+/* The state of meter ci, read back once: after a failure (a stored read or
+ * state that cannot be decoded, a store error) nothing of it stays half
+ * loaded, and the meter is tried again by the next caller. */
 static int mstate_load(struct pipe *p, size_t ci)
 {
-    struct mstate *m = &p->ms[ci];
-    if (!m->touched) {
-        m->touched = true;
-        p->touched[p->ntouched++] = ci;
+    if (!(p->mf[ci] & MF_TOUCHED)) {
+        if (list_push(&p->touched, &p->ntouched, &p->touched_cap, ci) != AH_OK)
+            return AH_ENOMEM;
+        p->mf[ci] |= MF_TOUCHED;
     }
-    if (m->loaded)
+    p->mf[ci] |= MF_USED;
+    if (p->ms[ci])
         return AH_OK;
+    struct mstate *m = calloc(1, sizeof *m);
+    if (!m)
+        return AH_ENOMEM;
+    m->ri = p->nres;
+    if (list_push(&p->res, &p->nres, &p->res_cap, ci) != AH_OK) {
+        free(m);
+        return AH_ENOMEM;
+    }
+    p->ms[ci] = m;
+    int rc = cfg_vee_meter_info(p->cfg, &p->cfg->meters[ci], &m->info);
+    if (rc == AH_OK)
+        rc = mstate_read(p, ci);
+    if (rc != AH_OK)
+        mstate_drop(p, ci);
+    return rc;
+}
+
+/* A state read back gives the meter's gap mark only the first time: later
+ * the one in memory is newer (quiet advances wait for a state write). */
+static void gap_init(struct pipe *p, size_t ci, uint64_t v)
+{
+    if (!(p->mf[ci] & MF_GAPK)) {
+        p->gap_until[ci] = v;
+        p->mf[ci] |= MF_GAPK;
+    }
+}
+
+static int mstate_read(struct pipe *p, size_t ci)
+{
+    struct mstate *m = p->ms[ci];
     uint8_t buf[MSTATE_LEN + 16];
     size_t len = 0;
     int rc = store_get_meter_state(p->st, p->midx[ci], buf, sizeof buf, &len);
     uint64_t held_from = 0;
-    bool stored = false; /* a state of this meter was read back */
+    bool stored = false;   /* a state of this meter was read back */
+    bool deferred = false; /* ST_DEFERRED */
     if (rc == AH_ENOENT) {
         /* a meter never seen: what lies before its first backfill window
          * was never expected */
         vee_state_init(&m->vs);
         int64_t g = window_start(p, now_s(p)) - 1;
-        m->gap_until = g > 0 ? (uint64_t)g : 0;
+        gap_init(p, ci, g > 0 ? (uint64_t)g : 0);
         m->dirty = true; /* where gap checks begin must survive a restart */
     } else if (rc != AH_OK) {
         return rc;
+    } else if (len == FRESH_LEN && buf[0] == FRESH_MARK) {
+        /* as a meter never seen: no read of it was validated (the first
+         * writes a whole state), none stored after it is to be replayed */
+        m->dirty = true;
+        vee_state_init(&m->vs);
+        gap_init(p, ci, store_rec_get_be64(buf + 1));
     } else if (!((len == MSTATE_LEN && buf[VEE_STATE_LEN] == TAIL_VERSION) ||
+                 (len == MSTATE_LEN2 && buf[VEE_STATE_LEN] == 2) ||
                  (len == MSTATE_LEN1 && buf[VEE_STATE_LEN] == 1)) ||
+               (len == MSTATE_LEN && (buf[MSTATE_LEN2] & ~ST_DEFERRED)) ||
                vee_state_decode(buf, VEE_STATE_LEN, &m->vs) != AH_OK) {
         /* a state this code cannot read: start afresh rather than stop the
          * head-end; the next reads re-baseline the meter */
@@ -264,17 +436,23 @@ static int mstate_load(struct pipe *p, size_t ci)
                meter_id(p, ci));
         vee_state_init(&m->vs);
         int64_t g = window_start(p, now_s(p)) - 1;
-        m->gap_until = g > 0 ? (uint64_t)g : 0;
+        gap_init(p, ci, g > 0 ? (uint64_t)g : 0);
     } else {
         stored = true;
-        m->gap_until = store_rec_get_be64(buf + VEE_STATE_LEN + 1);
+        deferred = len != MSTATE_LEN || (buf[MSTATE_LEN2] & ST_DEFERRED);
+        gap_init(p, ci, store_rec_get_be64(buf + VEE_STATE_LEN + 1));
         held_from = store_rec_get_be64(buf + VEE_STATE_LEN + 9);
-        for (size_t i = 0; len == MSTATE_LEN && i < FREEZES; i++) {
+        for (size_t i = 0; len >= MSTATE_LEN2 && i < FREEZES; i++) {
             m->frz[i].at = (int64_t)store_rec_get_be64(buf + MSTATE_LEN1 + i * 16);
             m->frz[i].fwd = (int64_t)store_rec_get_be64(buf + MSTATE_LEN1 + i * 16 + 8);
         }
     }
-    m->loaded = true;
+    m->saved_held = held_from;
+    m->lazy = 0;
+    /* reads validated clean after the state was written (lazy state): the
+     * validator goes over them again, silently, to where it was */
+    if (stored && !deferred && (rc = lazy_replay(p, ci)) != AH_OK)
+        return rc;
     if (held_from && (rc = hold_reload(p, ci, held_from)) != AH_OK)
         return rc;
     /* reads stored after the last validated one were deferred (PIPE_HAS_DEFER)
@@ -283,7 +461,7 @@ static int mstate_load(struct pipe *p, size_t ci)
      * read behind the whole window) has all its stored reads so: skipping
      * them would leave them unjudged and unpublished for good, since they
      * are stored and never asked for again. */
-    if (!stored)
+    if (!stored || !deferred)
         return AH_OK;
     uint64_t from = (m->vs.have & VEE_ST_SEQ) ? (uint64_t)m->vs.last_end + 1 : 0;
     return store_reads_each(p->st, p->midx[ci], from, UINT64_MAX, defer_reload_one,
@@ -292,18 +470,21 @@ static int mstate_load(struct pipe *p, size_t ci)
 
 static int mstate_put(struct pipe *p, size_t ci)
 {
-    struct mstate *m = &p->ms[ci];
+    struct mstate *m = p->ms[ci];
+    m->saved_held = m->nhold ? m->hold[0].end : 0;
+    m->lazy = 0;
     uint8_t buf[MSTATE_LEN];
     int n = vee_state_encode(&m->vs, buf, VEE_STATE_LEN);
     if (n < 0)
         return n;
     buf[VEE_STATE_LEN] = TAIL_VERSION;
-    store_rec_put_be64(buf + VEE_STATE_LEN + 1, m->gap_until);
+    store_rec_put_be64(buf + VEE_STATE_LEN + 1, p->gap_until[ci]);
     store_rec_put_be64(buf + VEE_STATE_LEN + 9, m->nhold ? m->hold[0].end : 0);
     for (size_t i = 0; i < FREEZES; i++) {
         store_rec_put_be64(buf + MSTATE_LEN1 + i * 16, (uint64_t)m->frz[i].at);
         store_rec_put_be64(buf + MSTATE_LEN1 + i * 16 + 8, (uint64_t)m->frz[i].fwd);
     }
+    buf[MSTATE_LEN2] = m->ndefer ? ST_DEFERRED : 0;
     return store_batch_put_meter_state(p->st, p->midx[ci], buf, sizeof buf);
 }
 
@@ -330,7 +511,7 @@ static int room(void *buf, size_t *cap, size_t n, size_t max, size_t sz)
 
 static int hold_push(struct pipe *p, size_t ci, uint64_t end, const struct store_rec *r)
 {
-    struct mstate *m = &p->ms[ci];
+    struct mstate *m = p->ms[ci];
     if (m->nhold == HOLD_MAX) {
         /* a run longer than any rule's count: the oldest cannot be re-flagged
          * by it any more (since is at most 254 intervals back) */
@@ -371,7 +552,7 @@ static int defer_reload_one(void *vctx, uint32_t meter, uint64_t end,
                             const struct store_rec *r)
 {
     struct reload_ctx *c = vctx;
-    struct mstate *m = &c->p->ms[c->ci];
+    struct mstate *m = c->p->ms[c->ci];
     if (!vee_is_billable(r->quality) || m->ndefer == PIPE_DEFER_MAX)
         return 0; /* a read the validator judged unsequenced: stays as judged */
     if (room(&m->defer, &m->cap_defer, m->ndefer, DEFER_CAP, sizeof *m->defer))
@@ -390,7 +571,7 @@ static int hold_reload(struct pipe *p, size_t ci, uint64_t from)
     struct reload_ctx c = {p, ci};
     /* held reads were validated: those after the last validated one are
      * deferred (defer_reload_one), not held with the quality of their store */
-    const struct vee_state *s = &p->ms[ci].vs;
+    const struct vee_state *s = &p->ms[ci]->vs;
     uint64_t to = (s->have & VEE_ST_SEQ) ? (uint64_t)s->last_end + 1 : UINT64_MAX;
     return store_reads_each(p->st, p->midx[ci], from, to, reload_one, &c);
 }
@@ -408,7 +589,7 @@ static bool run_pending(const struct vee_state *s)
 /* An episode of bit started at since: held reads from since on are suspect. */
 static int hold_reflag(struct pipe *p, size_t ci, unsigned bit, int64_t since)
 {
-    struct mstate *m = &p->ms[ci];
+    struct mstate *m = p->ms[ci];
     for (size_t i = 0; i < m->nhold; i++) {
         if ((int64_t)m->hold[i].end < since || (m->hold[i].rec.quality & VEE_F(bit)))
             continue;
@@ -423,7 +604,7 @@ static int hold_reflag(struct pipe *p, size_t ci, unsigned bit, int64_t since)
 
 static int hold_flush(struct pipe *p, size_t ci)
 {
-    struct mstate *m = &p->ms[ci];
+    struct mstate *m = p->ms[ci];
     for (size_t i = 0; i < m->nhold; i++) {
         if (!vee_is_billable(m->hold[i].rec.quality))
             continue;
@@ -574,6 +755,84 @@ static bool earlier_in_batch(const struct pipe *p, const struct pipe_read *r)
 
 static int validate_seq(struct pipe *p, size_t ci, const struct pipe_read *r);
 
+/* ---- late reads --------------------------------------------------------- */
+
+/* Stored neighbours of a late read: the last forward register before it
+ * (within a day) and the first after it. */
+struct nb {
+    bool have;
+    uint64_t end;
+    int64_t v;
+};
+
+static int nb_last(void *vctx, uint32_t meter, uint64_t end, const struct store_rec *r)
+{
+    (void)meter;
+    struct nb *n = vctx;
+    if (r->present & STORE_REC_HAS_IMP_TOTAL)
+        *n = (struct nb){true, end, r->imp_total};
+    return 0;
+}
+
+static int nb_first(void *vctx, uint32_t meter, uint64_t end, const struct store_rec *r)
+{
+    nb_last(vctx, meter, end, r);
+    return ((struct nb *)vctx)->have; /* 1 stops at the first */
+}
+
+/* A read older than the meter's last validated one cannot be sequenced by
+ * the validator, but it must not reach billing unjudged (issue 15): its
+ * time must be on the grid, and its forward register must lie between its
+ * stored neighbours' as a healthy meter could have moved it (REVERSED for a
+ * decrease that is no rollover, JUMPING beyond jump_factor × Emax per
+ * interval). Returns the fault flags found. */
+static int late_check(struct pipe *p, size_t ci, const struct pipe_read *r,
+                      uint32_t *flags)
+{
+    const struct vee_meter_info *mi = &p->ms[ci]->info;
+    *flags = 0;
+    int64_t local = (int64_t)r->end + mi->tz_offset_s;
+    if (local - floor_div(local, p->step_s) * p->step_s != 0) {
+        *flags = VEE_F_TIME_INVALID;
+        return AH_OK;
+    }
+    if (!(r->rec.present & STORE_REC_HAS_IMP_TOTAL))
+        return AH_OK;
+    struct nb a = {0}, b = {0};
+    uint64_t from = r->end > 86400 ? r->end - 86400 : 0;
+    int rc = store_reads_each(p->st, r->meter, from, r->end, nb_last, &a);
+    if (rc == AH_OK)
+        rc = store_reads_each(p->st, r->meter, r->end + 1, UINT64_MAX, nb_first, &b);
+    if (rc != AH_OK && rc != 1)
+        return rc;
+    int64_t emax = vee_emax(mi);
+    const struct nb *side[2] = {&a, &b};
+    for (int i = 0; i < 2; i++) {
+        if (!side[i]->have)
+            continue;
+        int64_t lo = i ? r->rec.imp_total : a.v, hi = i ? b.v : r->rec.imp_total;
+        uint64_t t0 = i ? r->end : a.end, t1 = i ? b.end : r->end;
+        int64_t span = (int64_t)(t1 - t0) / p->step_s;
+        int64_t adv = vee_wrap_advance(mi, &p->thr, lo, hi, span > 0 ? span : 1);
+        if (adv < 0)
+            *flags |= VEE_F_REVERSED;
+        else if ((double)adv >
+                 p->thr.jump_factor * (double)emax * (double)(span > 0 ? span : 1))
+            *flags |= VEE_F_JUMPING;
+    }
+    return AH_OK;
+}
+
+static int lazy_add(struct pipe *p, size_t ci)
+{
+    struct mstate *m = p->ms[ci];
+    m->lazy++;
+    if (p->mf[ci] & MF_LAZY)
+        return AH_OK;
+    p->mf[ci] |= MF_LAZY;
+    return list_push(&p->lazyl, &p->nlazy, &p->lazy_cap, ci);
+}
+
 struct flush_ctx {
     struct pipe *p;
     size_t ci, k; /* next deferred entry */
@@ -586,7 +845,7 @@ struct flush_ctx {
 static int flush_one(void *vctx, uint32_t meter, uint64_t end, const struct store_rec *r)
 {
     struct flush_ctx *c = vctx;
-    struct mstate *m = &c->p->ms[c->ci];
+    struct mstate *m = c->p->ms[c->ci];
     while (c->k < m->ndefer && m->defer[c->k].end < end)
         if ((c->rc = validate_seq(c->p, c->ci, &m->defer[c->k++])) != AH_OK)
             return c->rc;
@@ -606,7 +865,7 @@ static int flush_one(void *vctx, uint32_t meter, uint64_t end, const struct stor
  * batches from the store (committed), those of this batch from memory. */
 static int defer_flush(struct pipe *p, size_t ci)
 {
-    struct mstate *m = &p->ms[ci];
+    struct mstate *m = p->ms[ci];
     if (!m->ndefer)
         return AH_OK;
     struct flush_ctx c = {p, ci, 0, AH_OK};
@@ -622,6 +881,7 @@ static int defer_flush(struct pipe *p, size_t ci)
     free(m->defer);
     m->defer = NULL;
     m->ndefer = m->cap_defer = 0;
+    m->dirty = true; /* ST_DEFERRED cleared with the reads it covered */
     return rc;
 }
 
@@ -632,7 +892,7 @@ static int defer_flush(struct pipe *p, size_t ci)
  * are read back from the store. */
 static int defer_push(struct pipe *p, size_t ci, const struct pipe_read *r)
 {
-    struct mstate *m = &p->ms[ci];
+    struct mstate *m = p->ms[ci];
     /* live reads are kept across batches, backfill only until its batch
      * commits (defer_trim): at most PIPE_DEFER_MAX + PIPE_BATCH_MAX */
     size_t live = 0;
@@ -654,6 +914,7 @@ static int defer_push(struct pipe *p, size_t ci, const struct pipe_read *r)
     memmove(m->defer + at + 1, m->defer + at, (m->ndefer - at) * sizeof *m->defer);
     m->defer[at] = *r;
     m->ndefer++;
+    m->dirty = true; /* ST_DEFERRED: what follows last_end waits unjudged */
     struct store_rec rec = r->rec;
     rec.quality = r->rec.source == STORE_REC_BACKFILL ? VEE_F_BACKFILLED : 0;
     return store_batch_put_read(p->st, r->meter, r->end, &rec);
@@ -672,21 +933,27 @@ static void defer_trim(struct mstate *m)
 
 static int validate_one(struct pipe *p, const struct pipe_read *r)
 {
-    size_t ci = r->meter <= p->max_store ? p->by_store[r->meter] : SIZE_MAX;
+    size_t ci = r->meter <= p->max_store && p->by_store[r->meter] != NO_METER
+                    ? p->by_store[r->meter]
+                    : SIZE_MAX;
     if (r->has & PIPE_HAS_LR_BLOCKS)
         return store_batch_put_meter_lr_blocks(p->st, r->meter, r->lr_blocks);
     if (r->has & PIPE_HAS_FLUSH) {
-        if (ci == SIZE_MAX)
+        if (ci == SIZE_MAX || (p->mf[ci] & MF_BAD))
             return AH_OK;
         int rc = mstate_load(p, ci);
         return rc ? rc : defer_flush(p, ci);
     }
     if (ci == SIZE_MAX) /* not in this config: store as collected */
         return store_batch_put_read(p->st, r->meter, r->end, &r->rec);
+    if (p->mf[ci] & MF_BAD) { /* see write_batch */
+        met_add(p->m_unvalidated, 1);
+        return store_batch_put_read(p->st, r->meter, r->end, &r->rec);
+    }
     int rc = mstate_load(p, ci);
     if (rc)
         return rc;
-    struct mstate *m = &p->ms[ci];
+    struct mstate *m = p->ms[ci];
     if (r->has & PIPE_HAS_FREEZE)
         freeze_keep(m, r->freeze_at, r->freeze_fwd);
     bool after = !(m->vs.have & VEE_ST_SEQ) || (int64_t)r->end > m->vs.last_end;
@@ -715,12 +982,13 @@ static int validate_one(struct pipe *p, const struct pipe_read *r)
 static int validate_seq(struct pipe *p, size_t ci, const struct pipe_read *r)
 {
     int rc;
-    struct mstate *m = &p->ms[ci];
+    struct mstate *m = p->ms[ci];
     struct vee_input in;
     to_input(r, &in);
     struct vee_result res;
     struct store_rec rec = r->rec;
-    rc = vee_eval(&p->info[ci], &p->thr, &m->vs, &in, now_s(p), &res);
+    bool had_seq = (m->vs.have & VEE_ST_SEQ) != 0;
+    rc = vee_eval(&p->ms[ci]->info, &p->thr, &m->vs, &in, now_s(p), &res);
     if (rc == AH_ERANGE) {
         /* not after the last validated read: a duplicate (already stored:
          * keep what was stored and published) or a late backfill the
@@ -728,7 +996,21 @@ static int validate_seq(struct pipe *p, size_t ci, const struct pipe_read *r)
          * flags and published only when no episode is open */
         if (store_has_read(p->st, r->meter, r->end) || earlier_in_batch(p, r))
             return AH_OK;
-        rec.quality = res.flags;
+        uint32_t late = 0;
+        if ((rc = late_check(p, ci, r, &late)) != AH_OK)
+            return rc;
+        rec.quality = res.flags | late;
+        m->dirty = true; /* stored before last_end: never replayed (lazy state) */
+        if (late) {      /* stored with its verdict, never published as clean */
+            char at[32];
+            ah_time_format((int64_t)r->end * 1000, at, sizeof at);
+            ah_log(AH_LOG_WARN, "pipeline", "meter %s at %s: late read %s",
+                   meter_id(p, ci), at,
+                   vee_flag_name(late & VEE_F_TIME_INVALID ? VEE_BIT_TIME_INVALID
+                                 : late & VEE_F_REVERSED   ? VEE_BIT_REVERSED
+                                                           : VEE_BIT_JUMPING));
+            return store_batch_put_read(p->st, r->meter, r->end, &rec);
+        }
         if ((rc = store_batch_put_read(p->st, r->meter, r->end, &rec)) != AH_OK)
             return rc;
         if (m->vs.active != 0)
@@ -745,12 +1027,22 @@ static int validate_seq(struct pipe *p, size_t ci, const struct pipe_read *r)
         ah_log(AH_LOG_WARN, "pipeline", "meter %s at %s: read refused by validation",
                meter_id(p, ci), at);
         rec.quality = VEE_F_JUMPING; /* an impossible register value */
+        m->dirty = true;
         return store_batch_put_read(p->st, r->meter, r->end, &rec);
     }
     if (rc)
         return rc;
     rec.quality = res.flags;
-    m->dirty = true;
+    /* lazy only when a replay from the stored record would judge it alike:
+     * clean, no transition, nothing read beside the record, not the first */
+    if (had_seq && !res.ntrans && vee_is_billable(res.flags) &&
+        !(r->has &
+          (PIPE_HAS_COVER | PIPE_HAS_CLEAR_COUNT | PIPE_HAS_SERIAL | PIPE_HAS_FREEZE)))
+        rc = lazy_add(p, ci);
+    else
+        m->dirty = true;
+    if (rc != AH_OK)
+        return rc;
     if ((rc = store_batch_put_read(p->st, r->meter, r->end, &rec)) != AH_OK)
         return rc;
     for (unsigned i = 0; i < res.ntrans; i++) {
@@ -794,20 +1086,51 @@ static int gap_stage(struct pipe *p, size_t ci, uint64_t first, uint64_t last)
     return pub_stage_gap(p->pub, &g, NULL);
 }
 
+/* The gap mark of a meter never loaded, without loading its state (the
+ * gap pass visits every meter: loading them all would hold a city's states
+ * at once). A meter never seen gets its fresh state written now — where
+ * its gap checks begin must survive a restart — and unloaded again. */
+static int gap_peek(struct pipe *p, size_t ci)
+{
+    uint8_t buf[MSTATE_LEN + 16];
+    size_t len = 0;
+    int rc = store_get_meter_state(p->st, p->midx[ci], buf, sizeof buf, &len);
+    if (rc == AH_OK && len == FRESH_LEN && buf[0] == FRESH_MARK) {
+        gap_init(p, ci, store_rec_get_be64(buf + 1));
+        return AH_OK;
+    }
+    if (rc == AH_OK && len >= MSTATE_LEN1 && buf[VEE_STATE_LEN] >= 1 &&
+        buf[VEE_STATE_LEN] <= TAIL_VERSION) {
+        gap_init(p, ci, store_rec_get_be64(buf + VEE_STATE_LEN + 1));
+        return AH_OK;
+    }
+    if (rc == AH_ENOENT && !p->ms[ci]) {
+        int64_t g = window_start(p, now_s(p)) - 1;
+        gap_init(p, ci, g > 0 ? (uint64_t)g : 0);
+        uint8_t f[FRESH_LEN] = {FRESH_MARK};
+        store_rec_put_be64(f + 1, p->gap_until[ci]);
+        return store_batch_put_meter_state(p->st, p->midx[ci], f, sizeof f);
+    }
+    if (rc != AH_OK && rc != AH_ENOENT && rc != AH_EOVERFLOW)
+        return rc;
+    return mstate_load(p, ci); /* unreadable: started afresh there */
+}
+
 /* Intervals of meter ci older than the backfill window that are still
  * missing: reported once, never estimated. */
 static int gaps_meter(struct pipe *p, size_t ci, int64_t now)
 {
-    int rc = mstate_load(p, ci);
-    if (rc)
+    if (p->mf[ci] & MF_BAD)
+        return AH_OK;
+    int rc = AH_OK;
+    if (!(p->mf[ci] & MF_GAPK) && (rc = gap_peek(p, ci)) != AH_OK)
         return rc;
-    struct mstate *m = &p->ms[ci];
     int64_t lim = now - p->lag_s;
-    if (lim <= 0 || (uint64_t)lim <= m->gap_until)
+    if (lim <= 0 || (uint64_t)lim <= p->gap_until[ci])
         return AH_OK;
     uint64_t to = (uint64_t)lim; /* exclusive */
     uint64_t miss[256];
-    uint64_t from = m->gap_until + 1;
+    uint64_t from = p->gap_until[ci] + 1;
     bool found = false;
     for (;;) {
         size_t n = 0;
@@ -840,10 +1163,10 @@ static int gaps_meter(struct pipe *p, size_t ci, int64_t now)
     /* persisted with the meter's next state write; at once only when gaps
      * were reported (a restart must not report them again: re-checking a
      * range without gaps finds none, so a quiet advance may wait) */
-    m->gap_until = to - 1;
-    if (found)
-        m->dirty = true;
-    return AH_OK;
+    p->gap_until[ci] = to - 1;
+    if (found && (rc = mstate_load(p, ci)) == AH_OK)
+        p->ms[ci]->dirty = true;
+    return rc;
 }
 
 /* ---- district days -------------------------------------------------------- */
@@ -876,7 +1199,7 @@ struct chain {
 
 struct day_scan {
     struct pipe *p;
-    size_t ci;
+    const struct vee_meter_info *mi;
     bool exp;
     struct chain c[2];
     uint32_t n;
@@ -884,7 +1207,7 @@ struct day_scan {
 
 static void chain_step(struct day_scan *s, int dir, int64_t t, int64_t v)
 {
-    const struct vee_meter_info *mi = &s->p->info[s->ci];
+    const struct vee_meter_info *mi = s->mi;
     int64_t mod = mi->reg_modulus ? mi->reg_modulus : VEE_REG_MODULUS_DEFAULT;
     struct chain *c = &s->c[dir];
     if (v < 0 || v >= mod)
@@ -931,13 +1254,39 @@ static bool boundary(struct pipe *p, size_t ci, int64_t t, int64_t *imp, bool *h
         *is_read = true;
         return true;
     }
-    const struct mstate *m = &p->ms[ci];
+    const struct mstate *m = p->ms[ci];
+    if (m) {
+        for (size_t i = 0; i < FREEZES; i++)
+            if (m->frz[i].at == t) {
+                *imp = m->frz[i].fwd;
+                return true;
+            }
+        return false;
+    }
+    /* not loaded: the freezes of its stored state (a district's day visits
+     * every meter of it; loading them all would hold a city's states) */
+    uint8_t buf[MSTATE_LEN + 16];
+    size_t len = 0;
+    if (store_get_meter_state(p->st, p->midx[ci], buf, sizeof buf, &len) != AH_OK ||
+        len < MSTATE_LEN2 || buf[VEE_STATE_LEN] < 2 || buf[VEE_STATE_LEN] > TAIL_VERSION)
+        return false;
     for (size_t i = 0; i < FREEZES; i++)
-        if (m->frz[i].at == t) {
-            *imp = m->frz[i].fwd;
+        if ((int64_t)store_rec_get_be64(buf + MSTATE_LEN1 + i * 16) == t) {
+            *imp = (int64_t)store_rec_get_be64(buf + MSTATE_LEN1 + i * 16 + 8);
             return true;
         }
     return false;
+}
+
+/* Meter ci's validation info: its loaded state's, or from the config. */
+static const struct vee_meter_info *meter_info(const struct pipe *p, size_t ci,
+                                               struct vee_meter_info *buf)
+{
+    if (p->ms[ci])
+        return &p->ms[ci]->info;
+    if (cfg_vee_meter_info(p->cfg, &p->cfg->meters[ci], buf) != AH_OK)
+        memset(buf, 0, sizeof *buf); /* cannot be: checked at start */
+    return buf;
 }
 
 /* A boundary missing at t can no longer come: it lies before the first
@@ -951,10 +1300,9 @@ static int meter_day(struct pipe *p, size_t ci, int32_t day, int64_t now,
                      struct day_energy *e)
 {
     memset(e, 0, sizeof *e);
-    int rc = mstate_load(p, ci);
-    if (rc)
-        return rc;
-    const struct vee_meter_info *mi = &p->info[ci];
+    int rc = AH_OK;
+    struct vee_meter_info mib;
+    const struct vee_meter_info *mi = meter_info(p, ci, &mib);
     int64_t d0 = (int64_t)day * 86400 - mi->tz_offset_s, d1 = d0 + 86400;
     bool exp = mi->bidirectional;
     int64_t a, ax = 0, b, bx = 0;
@@ -971,7 +1319,7 @@ static int meter_day(struct pipe *p, size_t ci, int32_t day, int64_t now,
         e->state = gone ? DE_NO_BOUNDARY : DE_WAIT;
         return AH_OK;
     }
-    struct day_scan s = {.p = p, .ci = ci, .exp = exp};
+    struct day_scan s = {.p = p, .mi = mi, .exp = exp};
     chain_step(&s, 0, d0, a);
     if (exp)
         chain_step(&s, 1, d0, ax);
@@ -1001,7 +1349,9 @@ static int meter_month_mean(struct pipe *p, size_t ci, int32_t day, bool *has,
                             int64_t *mean)
 {
     *has = false;
-    int64_t d0 = (int64_t)day * 86400 - p->info[ci].tz_offset_s;
+    struct vee_meter_info mib;
+    const struct vee_meter_info *mi = meter_info(p, ci, &mib);
+    int64_t d0 = (int64_t)day * 86400 - mi->tz_offset_s;
     struct store_rec b;
     if (d0 < 0 || store_get_read(p->st, p->midx[ci], (uint64_t)d0, &b) != AH_OK ||
         !(b.present & STORE_REC_HAS_IMP_TOTAL))
@@ -1012,11 +1362,11 @@ static int meter_month_mean(struct pipe *p, size_t ci, int32_t day, bool *has,
         if (t < 0 || store_get_read(p->st, p->midx[ci], (uint64_t)t, &a) != AH_OK ||
             !(a.present & STORE_REC_HAS_IMP_TOTAL))
             continue;
-        int64_t d = vee_wrap_advance(&p->info[ci], &p->thr, a.imp_total, b.imp_total,
+        int64_t d = vee_wrap_advance(mi, &p->thr, a.imp_total, b.imp_total,
                                      (int64_t)k * 86400 / p->step_s);
         if (d < 0)
             return AH_OK; /* a decrease: no mean */
-        *mean = d * (int64_t)p->info[ci].ct * (int64_t)p->info[ci].pt / k;
+        *mean = d * (int64_t)mi->ct * (int64_t)mi->pt / k;
         *has = true;
         return AH_OK;
     }
@@ -1423,13 +1773,45 @@ static int cmp_read(const void *a, const void *b)
     return 0;
 }
 
+/* Bring the loaded states down to res_max at the end of a batch, least
+ * recently used first (CLOCK: a meter used since the hand last passed gets
+ * another round), writing what is unsaved into this batch; a meter
+ * holding or deferring reads stays. */
+static int evict(struct pipe *p)
+{
+    int rc = AH_OK;
+    unsigned long n = 0;
+    for (size_t spins = 0; p->nres > p->res_max && spins <= 2 * p->nres && rc == AH_OK;
+         spins++) {
+        if (p->hand >= p->nres)
+            p->hand = 0;
+        size_t ci = p->res[p->hand];
+        struct mstate *m = p->ms[ci];
+        if ((p->mf[ci] & MF_USED) || m->nhold || m->ndefer) {
+            p->mf[ci] &= (uint8_t)~MF_USED;
+            p->hand++;
+            continue;
+        }
+        if (m->dirty || m->lazy || m->saved_held)
+            rc = mstate_put(p, ci);
+        if (rc == AH_OK) {
+            mstate_drop(p, ci); /* the last loaded one takes its place */
+            n++;
+        }
+    }
+    pthread_mutex_lock(&p->lock);
+    p->stats.evictions += n;
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
 /* Build the whole batch: reads, then the periodic work. */
 static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
                        char rel[][PATH_MAX], size_t *nrel)
 {
     *nrel = 0;
     int rc = AH_OK;
-    if (!p->cfg) {
+    if (!p->cfg || p->raw) {
         for (size_t i = 0; i < n && rc == AH_OK; i++)
             if (r[i].has & PIPE_HAS_LR_BLOCKS)
                 rc = store_batch_put_meter_lr_blocks(p->st, r[i].meter, r[i].lr_blocks);
@@ -1465,28 +1847,82 @@ static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
             p->tick_ci = end == n_m ? 0 : end;
             if (end == n_m)
                 p->last_tick_s = p->tick_now;
+        } else { /* must not sink the reads: tried again next interval */
+            ah_log(AH_LOG_ERROR, "pipeline", "gap and district pass failed: %s (%s)",
+                   ah_strerror(rc), store_last_error(p->st));
+            p->tick_ci = 0;
+            p->last_tick_s = p->tick_now;
+            rc = AH_OK;
         }
     }
-    if (rc == AH_OK)
-        rc = releases_tick(p, rel, nrel);
-    for (size_t ci = 0; ci < p->cfg->n_meters; ci++)
-        if (p->ms[ci].ndefer)
-            defer_trim(&p->ms[ci]);
+    if (rc == AH_OK && (rc = releases_tick(p, rel, nrel)) != AH_OK) {
+        /* a request that fails stays in the spool: tried with the next batch */
+        ah_log(AH_LOG_ERROR, "release", "applying release requests failed: %s (%s)",
+               ah_strerror(rc), store_last_error(p->st));
+        rc = AH_OK;
+    }
+    /* only a meter touched in this batch can have deferred its backfill */
+    for (size_t k = 0; k < p->ntouched; k++)
+        if (p->ms[p->touched[k]] && p->ms[p->touched[k]]->ndefer)
+            defer_trim(p->ms[p->touched[k]]);
     size_t k = 0;
     for (; k < p->ntouched && rc == AH_OK; k++) {
         size_t ci = p->touched[k];
-        p->ms[ci].touched = false;
-        if (p->ms[ci].dirty) {
+        struct mstate *m = p->ms[ci];
+        p->mf[ci] &= (uint8_t)~MF_TOUCHED;
+        if (!m)
+            continue; /* its load failed */
+        if (m->dirty || m->lazy >= LAZY_MAX ||
+            (m->nhold ? m->hold[0].end : 0) != m->saved_held) {
             rc = mstate_put(p, ci);
-            p->ms[ci].dirty = false;
+            m->dirty = false;
         }
     }
     /* on a failure the rest stay listed for the next batch */
-    memmove(p->touched, p->touched + k, (p->ntouched - k) * sizeof *p->touched);
+    if (k < p->ntouched)
+        memmove(p->touched, p->touched + k, (p->ntouched - k) * sizeof *p->touched);
     p->ntouched -= k;
+    if (rc == AH_OK)
+        rc = evict(p);
     p->cur = NULL;
     p->ncur = 0;
     return rc;
+}
+
+static void write_batch(struct pipe *p, struct pipe_read *r, size_t n);
+
+/* A batch whose build failed is never dropped (issue 15): its halves are
+ * built again, each on its own, down to the one read that fails; that one
+ * is stored as collected — unvalidated, unpublished — and its meter with
+ * it from then on (MF_BAD): what cannot be read back of a meter must
+ * neither sink its neighbours' reads nor lose its own. */
+static void write_split(struct pipe *p, struct pipe_read *r, size_t n, int why)
+{
+    met_add(p->m_split, 1);
+    if (n > 1) {
+        size_t h = n / 2;
+        ah_log(AH_LOG_WARN, "pipeline", "batch split: %zu and %zu reads built again", h,
+               n - h);
+        write_batch(p, r, h);
+        write_batch(p, r + h, n - h);
+        return;
+    }
+    if (n == 0 || !p->cfg || p->raw || (r->has & PIPE_HAS_FLUSH))
+        return;
+    size_t ci = r->meter <= p->max_store && p->by_store[r->meter] != NO_METER
+                    ? p->by_store[r->meter]
+                    : SIZE_MAX;
+    if (ci != SIZE_MAX) {
+        p->mf[ci] |= MF_BAD;
+        ah_log(AH_LOG_ERROR, "pipeline",
+               "meter %s: its stored state or reads cannot be read back (%s); its reads "
+               "are stored as collected, not validated or published, until a restart",
+               meter_id(p, ci), ah_strerror(why));
+    }
+    met_add(p->m_unvalidated, 1);
+    p->raw = true;
+    write_batch(p, r, 1);
+    p->raw = false;
 }
 
 /* Write up to n reads (sorted in place) as one batch; on a commit failure
@@ -1498,7 +1934,6 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
     size_t nrel = 0;
     if (n > 1)
         qsort(r, n, sizeof *r, cmp_read);
-    pthread_mutex_lock(&p->store_lock);
     batch_begin(p);
     int rc = build_batch(p, r, n, rel, &nrel);
     if (rc != AH_OK) {
@@ -1506,25 +1941,26 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
          * validation state may be ahead of the store, so reload it */
         ah_log(AH_LOG_ERROR, "pipeline", "building a batch of %zu reads failed: %s", n,
                ah_strerror(rc));
-        if (p->cfg)
-            for (size_t ci = 0; ci < p->cfg->n_meters; ci++) {
-                p->ms[ci].loaded = false;
-                p->ms[ci].nhold = 0;
-                p->ms[ci].touched = false;
-                p->ms[ci].ndefer = 0; /* reloaded from the store with the state */
-            }
+        /* held, deferred and lazily validated reads are reloaded and
+         * replayed from the store with the state */
+        while (p->nres)
+            mstate_drop(p, p->res[p->nres - 1]);
+        for (size_t k = 0; k < p->ntouched; k++)
+            p->mf[p->touched[k]] &= (uint8_t)~MF_TOUCHED;
+        for (size_t k = 0; k < p->nlazy; k++)
+            p->mf[p->lazyl[k]] &= (uint8_t)~MF_LAZY;
         p->ntouched = 0;
         p->tick_ci = 0; /* the gap pass starts over, after the idle pause */
+        p->nlazy = 0;
         batch_begin(p);
         pthread_mutex_lock(&p->lock);
         p->stats.commit_errors++;
         p->last_err = rc;
         pthread_mutex_unlock(&p->lock);
-        pthread_mutex_unlock(&p->store_lock);
+        write_split(p, r, n, rc);
         return;
     }
     if (store_batch_count(p->st) == 0) {
-        pthread_mutex_unlock(&p->store_lock);
         for (size_t i = 0; i < nrel; i++)
             unlink(rel[i]); /* requests that were refused */
         return;
@@ -1572,12 +2008,9 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
         pthread_mutex_unlock(&p->lock);
         if (give_up)
             break;
-        pthread_mutex_unlock(&p->store_lock);
         struct timespec ts = {0, 200 * 1000 * 1000};
         nanosleep(&ts, NULL);
-        pthread_mutex_lock(&p->store_lock);
     }
-    pthread_mutex_unlock(&p->store_lock);
     if (rc == AH_OK)
         for (size_t i = 0; i < nrel; i++)
             if (unlink(rel[i]) != 0)
@@ -1588,7 +2021,6 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
  * "meter" segment is the link name (docs/operations.md "Link outages"). */
 static void write_link_events(struct pipe *p, const struct pipe_link_ev *e, size_t n)
 {
-    pthread_mutex_lock(&p->store_lock);
     batch_begin(p);
     int rc = AH_OK;
     for (size_t i = 0; i < n && rc == AH_OK; i++) {
@@ -1614,7 +2046,6 @@ static void write_link_events(struct pipe *p, const struct pipe_link_ev *e, size
     }
     if (rc == AH_OK)
         rc = batch_commit(p);
-    pthread_mutex_unlock(&p->store_lock);
     if (rc != AH_OK)
         ah_log(AH_LOG_ERROR, "pipeline", "storing %zu link events failed: %s", n,
                ah_strerror(rc));
@@ -1637,6 +2068,35 @@ int pipe_push_link(pipe_t *p, const char *link, const char *endpoint, bool up,
     pthread_cond_signal(&p->not_empty);
     pthread_mutex_unlock(&p->lock);
     return AH_OK;
+}
+
+/* The states the lazy ones left behind, when the writer stops, in batches
+ * of LAZY_FLUSH meters (a city's worth in one batch would be hundreds of
+ * MB held twice). A failure leaves them to the replay at the next load. */
+#define LAZY_FLUSH 4096
+static void lazy_flush(struct pipe *p)
+{
+    size_t k = 0, written = 0;
+    int rc = AH_OK;
+    while (k < p->nlazy && rc == AH_OK) {
+        batch_begin(p);
+        size_t n = 0;
+        for (; k < p->nlazy && n < LAZY_FLUSH && rc == AH_OK; k++) {
+            size_t ci = p->lazyl[k];
+            if (p->ms[ci] && p->ms[ci]->lazy && (rc = mstate_put(p, ci)) == AH_OK)
+                n++;
+        }
+        if (rc == AH_OK && n)
+            rc = batch_commit(p);
+        written += n;
+    }
+    if (rc != AH_OK)
+        ah_log(AH_LOG_WARN, "pipeline",
+               "writing meter states at stop failed (%s): rebuilt from the reads at the "
+               "next start",
+               ah_strerror(rc));
+    ah_log(AH_LOG_DEBUG, "pipeline", "%zu meter states written at stop", written);
+    p->nlazy = 0;
 }
 
 static void *pipe_writer(void *arg)
@@ -1663,6 +2123,8 @@ static void *pipe_writer(void *arg)
         }
         if (p->len == 0 && p->nlq == 0 && p->stopping) {
             pthread_mutex_unlock(&p->lock);
+            if (p->cfg)
+                lazy_flush(p);
             break;
         }
         struct pipe_link_ev lev[PIPE_LINK_EVENTS_MAX];
@@ -1827,16 +2289,18 @@ static int setup_vee(struct pipe *p, const struct pipe_vee *v)
     if (rc)
         return rc;
     size_t nm = c->n_meters ? c->n_meters : 1;
-    p->info = calloc(nm, sizeof *p->info);
     p->ms = calloc(nm, sizeof *p->ms);
-    p->touched = malloc(nm * sizeof *p->touched);
+    p->mf = calloc(nm, sizeof *p->mf);
+    p->gap_until = calloc(nm, sizeof *p->gap_until);
+    p->res_max = v->resident_max ? v->resident_max : RESIDENT_MAX;
     p->dist_by_name = calloc(c->n_districts ? c->n_districts : 1, sizeof *p->dist_by_name);
     p->dist = calloc(c->n_districts ? c->n_districts : 1, sizeof *p->dist);
-    if (!p->info || !p->ms || !p->dist || !p->touched || !p->dist_by_name)
+    if (!p->ms || !p->mf || !p->gap_until || !p->dist || !p->dist_by_name)
         return AH_ENOMEM;
     p->max_store = 0;
     for (size_t i = 0; i < c->n_meters; i++) {
-        if ((rc = cfg_vee_meter_info(c, &c->meters[i], &p->info[i])) != AH_OK)
+        struct vee_meter_info mi; /* checked here, kept only while loaded */
+        if ((rc = cfg_vee_meter_info(c, &c->meters[i], &mi)) != AH_OK)
             return rc;
         if (v->midx[i] > p->max_store)
             p->max_store = v->midx[i];
@@ -1845,9 +2309,9 @@ static int setup_vee(struct pipe *p, const struct pipe_vee *v)
     if (!p->by_store)
         return AH_ENOMEM;
     for (size_t i = 0; i <= p->max_store; i++)
-        p->by_store[i] = SIZE_MAX;
+        p->by_store[i] = NO_METER;
     for (size_t i = 0; i < c->n_meters; i++)
-        p->by_store[v->midx[i]] = i;
+        p->by_store[v->midx[i]] = (uint32_t)i;
     if ((rc = group_districts(p, c)) != AH_OK)
         return rc;
     p->step_s = (int64_t)c->schedule.interval_min * 60;
@@ -1862,20 +2326,21 @@ static int setup_vee(struct pipe *p, const struct pipe_vee *v)
 
 static void free_vee(struct pipe *p)
 {
-    if (p->ms && p->cfg)
-        for (size_t i = 0; i < p->cfg->n_meters; i++) {
-            free(p->ms[i].hold);
-            free(p->ms[i].defer);
-        }
+    if (p->ms && p->res)
+        while (p->nres)
+            mstate_drop(p, p->res[p->nres - 1]);
     if (p->dist)
         for (size_t i = 0; i < p->ndist; i++)
             free(p->dist[i].cust);
     free(p->dist);
     free(p->dist_by_name);
     free(p->touched);
+    free(p->lazyl);
     free(p->by_store);
     free(p->ms);
-    free(p->info);
+    free(p->mf);
+    free(p->gap_until);
+    free(p->res);
 }
 
 int pipe_release_dir(const char *storage_path, char *buf, size_t cap)
@@ -1889,7 +2354,6 @@ static void pipe_free(pipe_t *p)
 {
     pthread_cond_destroy(&p->not_full);
     pthread_cond_destroy(&p->not_empty);
-    pthread_mutex_destroy(&p->store_lock);
     pthread_mutex_destroy(&p->lock);
     free_vee(p);
     free(p->q);
@@ -1918,7 +2382,6 @@ int pipe_start_vee(store_t *st, bool sync, const struct pipe_vee *v, pipe_t **ou
         }
     }
     pthread_mutex_init(&p->lock, NULL);
-    pthread_mutex_init(&p->store_lock, NULL);
     pthread_cond_init(&p->not_empty, NULL);
     pthread_cond_init(&p->not_full, NULL);
     if (pthread_create(&p->thread, NULL, pipe_writer, p) != 0) {
@@ -1961,18 +2424,13 @@ int pipe_push(pipe_t *p, const struct pipe_read *r)
 int pipe_missing_intervals(pipe_t *p, uint32_t meter, uint64_t from, uint64_t to,
                            uint64_t step, uint64_t *out, size_t max, size_t *n)
 {
-    pthread_mutex_lock(&p->store_lock);
     int rc = store_missing_intervals(p->st, meter, from, to, step, out, max, n);
-    pthread_mutex_unlock(&p->store_lock);
     return rc;
 }
 
 int pipe_meter_lr_blocks(pipe_t *p, uint32_t meter, uint8_t *n)
 {
-    pthread_mutex_lock(&p->store_lock);
-    int rc = store_get_meter_lr_blocks(p->st, meter, n);
-    pthread_mutex_unlock(&p->store_lock);
-    return rc;
+    return store_get_meter_lr_blocks(p->st, meter, n); /* a read: no lock */
 }
 
 int pipe_stop(pipe_t **pp)
@@ -2003,6 +2461,15 @@ void pipe_set_metrics(pipe_t *p, met_t *m)
     p->m_commit_err =
         met_series(m, "amihead_store_commit_errors_total",
                    "Store commits that failed (each retry counts)", MET_COUNTER, NULL);
+    p->m_split = met_series(m, "amihead_pipeline_batch_splits_total",
+                            "Writer batches whose build failed and were split and built "
+                            "again (no read dropped)",
+                            MET_COUNTER, NULL);
+    p->m_unvalidated =
+        met_series(m, "amihead_pipeline_unvalidated_reads_total",
+                   "Reads stored as collected, not validated or published: their "
+                   "meter's stored state or reads could not be read back (see the log)",
+                   MET_COUNTER, NULL);
     if (p->pub)
         p->m_replay_drop = met_series(m, "amihead_replay_dropped_total",
                                       "Replay requests left unanswered: the peer had "

@@ -3,14 +3,15 @@
  * interval reads arrive through a bounded queue from the scheduler's event
  * loop; one thread owns the store and writes them in RocksDB batches.
  *
- * Stages, in order, for each batch: (1) validation — issue 5, vee_, not yet
- * here: reads are stored with quality 0; (2) store_ batch commit; (3)
- * publishing what was committed — issue 6, pub_, not yet here. Both seams
- * are marked in pipeline.c (pipe_writer).
+ * Stages, in order, for each batch: (1) validation (vee_) of each meter's
+ * reads in time order; (2) the store_ batch commit; (3) publishing what
+ * that commit made durable (pub_committed).
  *
- * The store is not shared: other threads ask it for gap lists through
- * pipe_missing_intervals(), which takes the writer's lock, so a query never
- * runs while a batch is being built or committed (store.h threads note).
+ * The writer owns the store's write batch (and tells the publisher what
+ * each commit made durable, pub_committed). Other threads only read the
+ * store — gap lists through pipe_missing_intervals(), replay in pub — with
+ * no lock of the writer's: RocksDB reads are thread safe and see committed
+ * batches only.
  *
  * It must not talk to links or meters, and it never drops a read: a full
  * queue makes pipe_push wait.
@@ -74,6 +75,7 @@ struct pipe_read {
 struct pipe_stats {
     unsigned long pushed, written, batches, commit_errors;
     unsigned long max_batch; /* most puts in one committed store batch */
+    unsigned long evictions; /* meter states written back and unloaded */
 };
 
 /* Start the writer thread on st (borrowed; the pipeline is its only user
@@ -105,6 +107,8 @@ struct pipe_vee {
     pub_t *pub;                 /* NULL: validate and store, publish nothing */
     const struct ah_clock *clk; /* head-end clock */
     const char *release_dir;    /* spool of `amihead release` requests, or NULL */
+    size_t resident_max;        /* meter states kept loaded between batches
+                                   (least recently used go first); 0 = 32768 */
 };
 
 /* pipe_start with validation (vee_), events, gaps, district days, operator
@@ -129,7 +133,8 @@ int pipe_push(pipe_t *p, const struct pipe_read *r);
 int pipe_push_link(pipe_t *p, const char *link, const char *endpoint, bool up,
                    int64_t since_s, int64_t at_s);
 
-/* Gap list of meter (store_missing_intervals) under the writer's lock. */
+/* Gap list of meter (store_missing_intervals), read beside the writer:
+ * intervals still queued or in the batch being built count as missing. */
 int pipe_missing_intervals(pipe_t *p, uint32_t meter, uint64_t from, uint64_t to,
                            uint64_t step, uint64_t *out, size_t max, size_t *n);
 

@@ -52,12 +52,33 @@ struct store {
     char path[DETAIL_MAX];  /* for the free-space check */
     uint64_t next_seq;
     uint64_t batch_max_seq; /* highest outbox seq in the open batch, 0 none */
+    /* outbox messages of the open batch, gathered into one chunk row that
+     * joins the batch at commit (one key per batch, not per message) */
+    uint8_t *ob;
+    size_t ob_len, ob_cap;
+    uint64_t ob_first; /* seq of the chunk's first message */
+    uint32_t ob_n;     /* messages in it, 0 none */
     uint32_t next_meter;
     char headend_id[STORE_HEADEND_ID_MAX + 1];
-    char detail[DETAIL_MAX];
 };
 
 static _Thread_local char open_detail[DETAIL_MAX];
+/* The last failure text of each thread, with the store it belongs to: the
+ * writer commits while the replay thread and gap queries read, each under
+ * a lock of its own, so a text kept in the store_t would be written by two
+ * threads at once and logged torn or with the other's words (issue 15). */
+static _Thread_local struct {
+    const store_t *s;
+    char text[DETAIL_MAX];
+} tl_err;
+
+static char *detail_of(const store_t *s)
+{
+    if (!s)
+        return open_detail;
+    tl_err.s = s;
+    return tl_err.text;
+}
 
 /* ---- error translation (the one place) -------------------------------- */
 
@@ -83,7 +104,7 @@ int store_err_from_rocksdb(const char *msg)
  * were doing) in the detail buffer, free it, return the ah_err. */
 static int err_take(store_t *s, char *err, const char *what)
 {
-    char *dst = s ? s->detail : open_detail;
+    char *dst = detail_of(s);
     int rc = store_err_from_rocksdb(err);
     snprintf(dst, DETAIL_MAX, "%s: %s", what, err);
     rocksdb_free(err);
@@ -96,7 +117,7 @@ static int fail(store_t *s, int rc, const char *fmt, ...)
 
 static int fail(store_t *s, int rc, const char *fmt, ...)
 {
-    char *dst = s ? s->detail : open_detail;
+    char *dst = detail_of(s);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(dst, DETAIL_MAX, fmt, ap);
@@ -106,7 +127,9 @@ static int fail(store_t *s, int rc, const char *fmt, ...)
 
 const char *store_last_error(const store_t *s)
 {
-    return s ? s->detail : open_detail;
+    if (!s)
+        return open_detail;
+    return tl_err.s == s ? tl_err.text : "";
 }
 
 const char *store_headend_id(const store_t *s)
@@ -248,7 +271,26 @@ static int last_key_before(store_t *s, int which, const uint8_t *bound, size_t b
     return rc;
 }
 
+/* Messages in one outbox row (store_outbox_each's row_each). */
+static uint64_t row_count(const uint8_t *v, size_t vlen)
+{
+    return vlen >= 5 && v[0] == STORE_OUTBOX_CHUNK ? store_rec_get_be32(v + 1) : 1;
+}
+
 /* ---- open / close ----------------------------------------------------- */
+
+/* meta schema = STORE_SCHEMA_VERSION, synced. */
+static int put_schema(store_t *s, const char *what)
+{
+    uint8_t v[4];
+    store_rec_put_be32(v, STORE_SCHEMA_VERSION);
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    rocksdb_writebatch_put_cf(wb, cf(s, CF_META), META_SCHEMA, strlen(META_SCHEMA),
+                              (const char *)v, sizeof v);
+    int rc = write_batch(s, wb, true, what);
+    rocksdb_writebatch_destroy(wb);
+    return rc;
+}
 
 static int check_schema(store_t *s, const char *path)
 {
@@ -258,13 +300,7 @@ static int check_schema(store_t *s, const char *path)
     if (rc == AH_ENOENT) {
         if (s->read_only)
             return AH_OK; /* an empty store: nothing to misread */
-        rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-        store_rec_put_be32(v, STORE_SCHEMA_VERSION);
-        rocksdb_writebatch_put_cf(wb, cf(s, CF_META), META_SCHEMA, strlen(META_SCHEMA),
-                                  (const char *)v, sizeof v);
-        rc = write_batch(s, wb, true, "write schema version");
-        rocksdb_writebatch_destroy(wb);
-        return rc;
+        return put_schema(s, "write schema version");
     }
     if (rc == AH_EOVERFLOW || (rc == AH_OK && len != sizeof v))
         return fail(s, AH_ESTORE, "store %s: meta schema is %zu bytes, not 4", path, len);
@@ -278,6 +314,11 @@ static int check_schema(store_t *s, const char *path)
                     path, (unsigned long)ver, STORE_SCHEMA_VERSION);
     if (ver == 0)
         return fail(s, AH_ESTORE, "store %s: schema version 0 is invalid", path);
+    if (ver < STORE_SCHEMA_VERSION && !s->read_only) {
+        /* schema 1 (one outbox row per message) is read as it is; new rows
+         * are chunks, which an older amihead would misread: mark the store */
+        return put_schema(s, "upgrade schema version");
+    }
     return AH_OK;
 }
 
@@ -323,7 +364,13 @@ static int load_next_seq(store_t *s)
         uint64_t seq;
         if (store_rec_outbox_key_parse(k, klen, &seq) != AH_OK)
             return fail(s, AH_ESTORE, "outbox key of %zu bytes", klen);
-        next = seq + 1;
+        rocksdb_pinnableslice_t *ps; /* the last row may be a chunk */
+        if ((rc = get_pinned(s, CF_OUTBOX, k, klen, &ps)) != AH_OK)
+            return rc;
+        size_t vlen;
+        const char *v = rocksdb_pinnableslice_value(ps, &vlen);
+        next = seq + row_count((const uint8_t *)v, vlen);
+        rocksdb_pinnableslice_destroy(ps);
     } else if (rc != AH_ENOENT && rc != AH_EOVERFLOW) {
         return rc;
     } else if (rc == AH_EOVERFLOW) {
@@ -520,9 +567,10 @@ int store_open(const char *path, const struct store_opts *opts, store_t **out)
     return AH_OK;
 
 out_copy_detail:
-    if (!s->detail[0])
-        snprintf(s->detail, DETAIL_MAX, "store %s: %s", path, ah_strerror(rc));
-    snprintf(open_detail, DETAIL_MAX, "%s", s->detail);
+    if (tl_err.s != s || !tl_err.text[0])
+        snprintf(open_detail, DETAIL_MAX, "store %s: %s", path, ah_strerror(rc));
+    else
+        snprintf(open_detail, DETAIL_MAX, "%s", tl_err.text);
 out_free:
     free(names);
     free(cf_opts);
@@ -577,6 +625,7 @@ void store_close(store_t **sp)
         rocksdb_writeoptions_destroy(s->wo_async);
     if (s->opts)
         rocksdb_options_destroy(s->opts);
+    free(s->ob);
     free(s);
     *sp = NULL;
 }
@@ -587,6 +636,8 @@ void store_batch_begin(store_t *s)
 {
     rocksdb_writebatch_clear(s->wb);
     s->batch_max_seq = 0;
+    s->ob_len = 0;
+    s->ob_n = 0;
 }
 
 int store_batch_put_read(store_t *s, uint32_t meter, uint64_t end,
@@ -615,14 +666,48 @@ int store_batch_put_event(store_t *s, uint64_t t, uint32_t meter, uint16_t type,
     return AH_OK;
 }
 
+/* The gathered chunk joins the write batch as one row keyed by its first
+ * sequence (docs/storage.md "outbox chunks"). */
+static void ob_flush(store_t *s)
+{
+    if (!s->ob_n)
+        return;
+    uint8_t k[STORE_REC_OUTBOX_KEY_LEN];
+    store_rec_outbox_key(k, s->ob_first);
+    s->ob[0] = STORE_OUTBOX_CHUNK;
+    store_rec_put_be32(s->ob + 1, s->ob_n);
+    rocksdb_writebatch_put_cf(s->wb, cf(s, CF_OUTBOX), (const char *)k, sizeof k,
+                              (const char *)s->ob, s->ob_len);
+    s->ob_len = 0;
+    s->ob_n = 0;
+}
+
 int store_batch_put_outbox(store_t *s, uint64_t seq, const void *bytes, size_t len)
 {
-    if (seq == 0 || (!bytes && len))
+    if (seq == 0 || (!bytes && len) || len > UINT32_MAX)
         return AH_EINVAL;
-    uint8_t k[STORE_REC_OUTBOX_KEY_LEN];
-    store_rec_outbox_key(k, seq);
-    rocksdb_writebatch_put_cf(s->wb, cf(s, CF_OUTBOX), (const char *)k, sizeof k,
-                              bytes ? bytes : "", len);
+    if (s->ob_n && (seq != s->ob_first + s->ob_n || s->ob_n == UINT32_MAX))
+        ob_flush(s); /* not the next one: a chunk of its own */
+    size_t need = (s->ob_n ? s->ob_len : 5) + 4 + len;
+    if (need > s->ob_cap) {
+        size_t cap = s->ob_cap ? s->ob_cap : 4096;
+        while (cap < need)
+            cap *= 2;
+        uint8_t *nb = realloc(s->ob, cap);
+        if (!nb)
+            return AH_ENOMEM;
+        s->ob = nb;
+        s->ob_cap = cap;
+    }
+    if (!s->ob_n) {
+        s->ob_first = seq;
+        s->ob_len = 5; /* marker, count */
+    }
+    store_rec_put_be32(s->ob + s->ob_len, (uint32_t)len);
+    if (len)
+        memcpy(s->ob + s->ob_len + 4, bytes, len);
+    s->ob_len += 4 + len;
+    s->ob_n++;
     if (seq > s->batch_max_seq)
         s->batch_max_seq = seq;
     return AH_OK;
@@ -648,11 +733,12 @@ int store_batch_put_meter_state(store_t *s, uint32_t meter, const void *bytes, s
 size_t store_batch_count(const store_t *s)
 {
     int n = rocksdb_writebatch_count(s->wb);
-    return n > 0 ? (size_t)n : 0;
+    return (n > 0 ? (size_t)n : 0) + s->ob_n;
 }
 
 int store_batch_commit(store_t *s, bool sync)
 {
+    ob_flush(s); /* kept in the batch on failure: a retry writes it again */
     int rc = write_batch(s, s->wb, sync, "commit batch");
     if (rc != AH_OK)
         return rc;
@@ -890,16 +976,101 @@ uint64_t store_next_seq(const store_t *s)
     return s->next_seq;
 }
 
+/* One outbox row: a chunk (STORE_OUTBOX_CHUNK, count u32 BE, then count ×
+ * (length u32 BE, message)) whose first message has the key's sequence, or,
+ * in a store written before chunks, one message. Calls fn for each message
+ * with from <= seq < to; 1 from fn stops (returned). AH_ESTORE for a chunk
+ * that does not hold together. */
+typedef int (*msg_fn)(void *ctx, uint64_t seq, const uint8_t *b, size_t len);
+
+static int row_each(uint64_t first, const uint8_t *v, size_t vlen, uint64_t from,
+                    uint64_t to, msg_fn fn, void *ctx)
+{
+    if (vlen == 0 || v[0] != STORE_OUTBOX_CHUNK)
+        return first >= from && first < to ? fn(ctx, first, v, vlen) : 0;
+    if (vlen < 5)
+        return AH_ESTORE;
+    uint32_t n = store_rec_get_be32(v + 1);
+    size_t at = 5;
+    for (uint32_t i = 0; i < n; i++) {
+        if (vlen - at < 4)
+            return AH_ESTORE;
+        size_t len = store_rec_get_be32(v + at);
+        at += 4;
+        if (vlen - at < len)
+            return AH_ESTORE;
+        uint64_t seq = first + i;
+        if (seq >= to)
+            return 0;
+        if (seq >= from) {
+            int rc = fn(ctx, seq, v + at, len);
+            if (rc)
+                return rc;
+        }
+        at += len;
+    }
+    return at == vlen ? 0 : AH_ESTORE;
+}
+
+/* Key (first sequence) of the row that may hold seq: the last at or before
+ * it. AH_ENOENT when none. */
+static int row_at(store_t *s, uint64_t seq, uint64_t *first)
+{
+    if (seq == UINT64_MAX)
+        return AH_ENOENT;
+    uint8_t b[STORE_REC_OUTBOX_KEY_LEN], k[16];
+    size_t klen = 0;
+    store_rec_outbox_key(b, seq + 1);
+    int rc = last_key_before(s, CF_OUTBOX, b, sizeof b, k, sizeof k, &klen);
+    if (rc == AH_OK && store_rec_outbox_key_parse(k, klen, first) != AH_OK)
+        return fail(s, AH_ESTORE, "outbox key of %zu bytes", klen);
+    return rc == AH_EOVERFLOW ? AH_ESTORE : rc;
+}
+
+struct get_ctx {
+    void *buf;
+    size_t cap, *len;
+    bool found;
+};
+
+static int get_visit(void *ctx, uint64_t seq, const uint8_t *b, size_t len)
+{
+    (void)seq;
+    struct get_ctx *g = ctx;
+    g->found = true;
+    *g->len = len;
+    if (len > g->cap || (!g->buf && len))
+        return AH_EOVERFLOW;
+    if (len)
+        memcpy(g->buf, b, len);
+    return 1;
+}
+
 int store_outbox_get(store_t *s, uint64_t seq, void *buf, size_t cap, size_t *len)
 {
+    uint64_t first;
+    int rc = row_at(s, seq, &first);
+    if (rc != AH_OK)
+        return rc;
     uint8_t k[STORE_REC_OUTBOX_KEY_LEN];
-    store_rec_outbox_key(k, seq);
-    return get_copy(s, CF_OUTBOX, k, sizeof k, buf, cap, len);
+    store_rec_outbox_key(k, first);
+    rocksdb_pinnableslice_t *ps;
+    if ((rc = get_pinned(s, CF_OUTBOX, k, sizeof k, &ps)) != AH_OK)
+        return rc;
+    size_t vlen, dummy;
+    const char *v = rocksdb_pinnableslice_value(ps, &vlen);
+    struct get_ctx g = {buf, cap, len ? len : &dummy, false};
+    rc = row_each(first, (const uint8_t *)v, vlen, seq, seq + 1, get_visit, &g);
+    rocksdb_pinnableslice_destroy(ps);
+    if (rc == 1 || rc == AH_EOVERFLOW)
+        return rc == 1 ? AH_OK : rc;
+    return rc ? rc : AH_ENOENT;
 }
 
 struct outbox_ctx {
     store_outbox_fn fn;
     void *ctx;
+    uint64_t from, to;
 };
 
 static int outbox_visit(void *ctx, const uint8_t *k, size_t klen, const uint8_t *v,
@@ -909,7 +1080,7 @@ static int outbox_visit(void *ctx, const uint8_t *k, size_t klen, const uint8_t 
     uint64_t seq;
     if (store_rec_outbox_key_parse(k, klen, &seq) != AH_OK)
         return AH_ESTORE;
-    return oc->fn(oc->ctx, seq, v, vlen);
+    return row_each(seq, v, vlen, oc->from, oc->to, oc->fn, oc->ctx);
 }
 
 int store_outbox_each(store_t *s, uint64_t from, uint64_t to, store_outbox_fn fn,
@@ -919,11 +1090,65 @@ int store_outbox_each(store_t *s, uint64_t from, uint64_t to, store_outbox_fn fn
         return AH_EINVAL;
     if (from >= to)
         return AH_OK;
+    /* from may lie inside a chunk that starts before it */
+    uint64_t first = from;
+    int rc = row_at(s, from, &first);
+    if (rc != AH_OK && rc != AH_ENOENT)
+        return rc;
+    if (rc == AH_ENOENT)
+        first = from;
     uint8_t lo[STORE_REC_OUTBOX_KEY_LEN], hi[STORE_REC_OUTBOX_KEY_LEN];
-    store_rec_outbox_key(lo, from);
+    store_rec_outbox_key(lo, first);
     store_rec_outbox_key(hi, to);
-    struct outbox_ctx oc = {fn, ctx};
+    struct outbox_ctx oc = {fn, ctx, from, to};
     return scan(s, CF_OUTBOX, lo, sizeof lo, hi, sizeof hi, outbox_visit, &oc);
+}
+
+struct tail_ctx {
+    uint8_t *buf;
+    size_t len;
+    uint32_t n;
+};
+
+static int tail_visit(void *ctx, uint64_t seq, const uint8_t *b, size_t len)
+{
+    (void)seq;
+    struct tail_ctx *t = ctx;
+    store_rec_put_be32(t->buf + t->len, (uint32_t)len);
+    memcpy(t->buf + t->len + 4, b, len);
+    t->len += 4 + len;
+    t->n++;
+    return 0;
+}
+
+/* The messages >= bound of the chunk at first, as a chunk row keyed by
+ * bound, into wb: retention never drops a message it was not asked to. */
+static int keep_tail(store_t *s, rocksdb_writebatch_t *wb, uint64_t first, uint64_t bound)
+{
+    uint8_t k[STORE_REC_OUTBOX_KEY_LEN];
+    store_rec_outbox_key(k, first);
+    rocksdb_pinnableslice_t *ps;
+    int rc = get_pinned(s, CF_OUTBOX, k, sizeof k, &ps);
+    if (rc != AH_OK)
+        return rc == AH_ENOENT ? AH_OK : rc;
+    size_t vlen;
+    const uint8_t *v = (const uint8_t *)rocksdb_pinnableslice_value(ps, &vlen);
+    if (first + row_count(v, vlen) <= bound) {
+        rocksdb_pinnableslice_destroy(ps);
+        return AH_OK; /* wholly below bound */
+    }
+    struct tail_ctx t = {malloc(vlen + 5), 5, 0};
+    rc = t.buf ? row_each(first, v, vlen, bound, UINT64_MAX, tail_visit, &t) : AH_ENOMEM;
+    rocksdb_pinnableslice_destroy(ps);
+    if (rc == AH_OK) {
+        t.buf[0] = STORE_OUTBOX_CHUNK;
+        store_rec_put_be32(t.buf + 1, t.n);
+        store_rec_outbox_key(k, bound);
+        rocksdb_writebatch_put_cf(wb, cf(s, CF_OUTBOX), (const char *)k, sizeof k,
+                                  (const char *)t.buf, t.len);
+    }
+    free(t.buf);
+    return rc;
 }
 
 int store_delete_outbox_before(store_t *s, uint64_t bound)
@@ -937,9 +1162,16 @@ int store_delete_outbox_before(store_t *s, uint64_t bound)
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
     rocksdb_writebatch_delete_range_cf(wb, cf(s, CF_OUTBOX), (const char *)lo, sizeof lo,
                                        (const char *)hi, sizeof hi);
+    uint64_t first;
+    int rc = bound ? row_at(s, bound - 1, &first) : AH_ENOENT;
+    if (rc == AH_OK)
+        rc = keep_tail(s, wb, first, bound);
+    else if (rc == AH_ENOENT)
+        rc = AH_OK;
     rocksdb_writebatch_put_cf(wb, cf(s, CF_META), META_NEXT_SEQ, strlen(META_NEXT_SEQ),
                               (const char *)v, sizeof v);
-    int rc = write_batch(s, wb, true, "delete old outbox");
+    if (rc == AH_OK)
+        rc = write_batch(s, wb, true, "delete old outbox");
     rocksdb_writebatch_destroy(wb);
     return rc;
 }

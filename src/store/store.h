@@ -13,10 +13,12 @@
  * It stores what the pipeline gives it: no validation, no publishing, no
  * interpretation of event, outbox or meter-state bytes.
  *
- * Threads: one store_t is used by one writer thread. Queries may run from
- * other threads only while nobody calls the batch functions or
- * store_meter_index(..., create) at the same time on the same store_t
- * (RocksDB itself is thread safe; the batch and the detail text are not).
+ * Threads: one thread owns the batch (store_batch_*, and the writes
+ * store_delete_*_before, store_meter_index(..., create) and
+ * store_meters_register). Queries (store_get_*, store_*_each,
+ * store_missing_intervals, store_outbox_*) may run from any thread at the
+ * same time: RocksDB reads are thread safe, they see committed batches
+ * only, and each thread keeps its own failure text (store_last_error).
  *
  * Ownership: nothing returned by this module needs freeing except the
  * store_t itself. Byte values are copied into caller buffers; iteration
@@ -33,7 +35,11 @@
 
 /* Schema of the column families and key layouts (meta "schema"). A store
  * written by a newer schema is refused; docs/storage.md lists the versions. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
+/* First byte of an outbox row holding a chunk of consecutive messages
+ * (schema 2, docs/storage.md "outbox chunks"); a schema 1 row holds one
+ * message, whose first byte (wire.h WIRE_OUTBOX_VERSION) is never this. */
+#define STORE_OUTBOX_CHUNK 0xFF
 
 /* Longest meter id accepted by the registry (bytes, no NUL). */
 #define STORE_METER_ID_MAX 64
@@ -82,10 +88,12 @@ int store_free_bytes(const char *path, uint64_t *free_bytes);
 void store_close(store_t **s);
 
 /*
- * Text of the last failure of this store (RocksDB's own message, e.g.
- * "IO error: No space left on device ..."), or of the last failed
- * store_open() of this thread when s is NULL. "" when none. Borrowed: valid
- * until the next call on s (or the next store_open() in this thread).
+ * Text of the last failure of this store in the calling thread (RocksDB's
+ * own message, e.g. "IO error: No space left on device ..."), or of the
+ * last failed store_open() of this thread when s is NULL. "" when none, or
+ * when this thread's last failure was another store's. Each thread has its
+ * own (the writer, the replay thread and gap queries fail independently).
+ * Borrowed: valid until this thread's next store call.
  */
 const char *store_last_error(const store_t *s);
 
@@ -115,7 +123,8 @@ int store_batch_put_event(store_t *s, uint64_t t, uint32_t meter, uint16_t type,
                           const void *bytes, size_t len);
 
 /* Add the exact message published with sequence seq (>= 1). bytes: borrowed,
- * copied. */
+ * copied. Consecutive messages of one batch are stored as one chunk row
+ * (one RocksDB key per batch instead of one per message). */
 int store_batch_put_outbox(store_t *s, uint64_t seq, const void *bytes, size_t len);
 
 /* Add the per-meter validation state of meter. bytes: borrowed, copied. */
@@ -202,8 +211,9 @@ typedef int (*store_outbox_fn)(void *ctx, uint64_t seq, const uint8_t *bytes, si
 int store_outbox_each(store_t *s, uint64_t from, uint64_t to, store_outbox_fn fn,
                       void *ctx);
 
-/* Delete every message with seq < bound (retention). The sequence keeps
- * counting from where it was. */
+/* Delete every message with seq < bound (retention); the rest of a chunk
+ * that straddles bound is rewritten as a chunk starting at bound. The
+ * sequence keeps counting from where it was. */
 int store_delete_outbox_before(store_t *s, uint64_t bound);
 
 /* First sequence still in the outbox, or store_next_seq() when empty. */

@@ -2,7 +2,8 @@
  * fuzz_wire_replay — the replay endpoint's request parser and range check,
  * and the outbox record decoder, on outside bytes. Anything the parser
  * accepts must print back to exactly the same bytes (one canonical form),
- * and the reply header must always fit WIRE_REPLY_HDR_MAX.
+ * and the reply header must always fit WIRE_REPLY_HDR_MAX. The subscriber's
+ * seq reader (wire_body_seq) on the same bytes.
  */
 #include "ah_err.h"
 #include "wire.h"
@@ -35,6 +36,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char hdr[WIRE_REPLY_HDR_MAX];
         if (wire_replay_header(st, r.first, r.last, 1, oldest, next, hdr, sizeof hdr) <=
             0)
+            abort();
+    }
+    /* a seq read from a body is the digits right after its "seq": key */
+    uint64_t seq = wire_body_seq((const char *)data, size);
+    if (seq) {
+        char digits[24];
+        int dn = snprintf(digits, sizeof digits, "\"seq\":%llu", (unsigned long long)seq);
+        if (dn <= 0 || !memmem(data, size, digits, (size_t)dn))
             abort();
     }
     struct wire_outbox_view v;

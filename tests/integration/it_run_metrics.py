@@ -118,9 +118,12 @@ def run(tmp):
                          "amihead_request_duration_seconds", "amihead_rtt_seconds",
                          "amihead_link_collection_ratio", "amihead_district_collection_ratio",
                          "amihead_publish_backlog", "amihead_published_messages_total",
-                         "amihead_outbox_bytes", "amihead_store_write_errors_total",
+                         "amihead_outbox_bytes", "amihead_store_commit_errors_total",
                          "amihead_link_up"):
                 check(want in names, f"/metrics lacks {want}")
+            # one series for failed store commits (issue 15 review)
+            check("amihead_store_write_errors_total" not in names,
+                  "amihead_store_write_errors_total duplicates the commit errors")
             check("# TYPE amihead_request_duration_seconds histogram" in text, "histogram")
             check(vals['amihead_collection_ratio{window="interval"}'] == 1.0,
                   f"interval ratio: {vals}")

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -581,18 +582,92 @@ static void forge(const char *dir, const char *cfname, const void *k, size_t kle
     rocksdb_options_destroy(o);
 }
 
+/* A batch's messages are one chunk row: read, iterated and cut by
+ * retention message by message, and the sequence resumes after its last. */
+static void test_outbox_chunks(void **state)
+{
+    struct fx *f = *state;
+    put_msgs(f->s, 1, 11);
+    put_msgs(f->s, 11, 13);
+    reopen(f);
+    assert_int_equal(store_next_seq(f->s), 13);
+    char buf[32];
+    size_t len = 0;
+    assert_int_equal(store_outbox_get(f->s, 5, buf, sizeof buf, &len), AH_OK);
+    assert_true(len == 5 && !memcmp(buf, "msg 5", 5));
+    assert_int_equal(store_outbox_get(f->s, 12, buf, sizeof buf, &len), AH_OK);
+    assert_int_equal(store_outbox_get(f->s, 13, buf, sizeof buf, &len), AH_ENOENT);
+    struct seqs q = {0};
+    assert_int_equal(store_outbox_each(f->s, 9, 12, collect_seq, &q), AH_OK);
+    assert_int_equal(q.n, 3);
+    assert_true(q.seq[0] == 9 && q.seq[1] == 10 && q.seq[2] == 11);
+    /* retention inside the first chunk keeps 4..10 */
+    assert_int_equal(store_delete_outbox_before(f->s, 4), AH_OK);
+    assert_int_equal(store_outbox_first_seq(f->s), 4);
+    memset(&q, 0, sizeof q);
+    assert_int_equal(store_outbox_each(f->s, 0, UINT64_MAX, collect_seq, &q), AH_OK);
+    assert_int_equal(q.n, 9);
+    assert_true(q.seq[0] == 4 && q.seq[8] == 12);
+    assert_int_equal(store_outbox_get(f->s, 3, buf, sizeof buf, &len), AH_ENOENT);
+    reopen(f);
+    assert_int_equal(store_next_seq(f->s), 13);
+    assert_int_equal(store_outbox_first_seq(f->s), 4);
+}
+
+/* Issue 15: the failure text is the calling thread's own. Two threads
+ * failing on one store at once (the writer's commit, a retention delete)
+ * each read back their own words, never the other's or a torn mix. */
+struct err_worker {
+    store_t *s;
+    bool commit;
+    int wrong;
+};
+
+static void *err_work(void *arg)
+{
+    struct err_worker *w = arg;
+    const char *want = w->commit ? "commit batch:" : "delete old events:";
+    for (int i = 0; i < 20000; i++) {
+        int rc = w->commit ? store_batch_commit(w->s, false)
+                           : store_delete_events_before(w->s, 1);
+        const char *why = store_last_error(w->s);
+        if (rc != AH_ENOTSUP || strncmp(why, want, strlen(want)) != 0 ||
+            !strstr(why, "read-only"))
+            w->wrong++;
+    }
+    return NULL;
+}
+
+static void test_last_error_per_thread(void **state)
+{
+    struct fx *f = *state;
+    struct store_opts ro = {.read_only = true};
+    store_t *s = NULL;
+    assert_int_equal(store_open(f->dir, &ro, &s), AH_OK);
+    struct err_worker a = {s, true, 0}, b = {s, false, 0};
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, err_work, &a), 0);
+    assert_int_equal(pthread_create(&tb, NULL, err_work, &b), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(a.wrong, 0);
+    assert_int_equal(b.wrong, 0);
+    assert_string_equal(store_last_error(s), ""); /* this thread failed nothing */
+    store_close(&s);
+}
+
 static void test_newer_schema_refused(void **state)
 {
     struct fx *f = *state;
     put_commit(f->s, 1, T0, 1);
     store_close(&f->s);
-    const uint8_t v2[4] = {0, 0, 0, 2};
-    forge(f->dir, "meta", "schema", 6, v2, sizeof v2);
+    const uint8_t v3[4] = {0, 0, 0, STORE_SCHEMA_VERSION + 1};
+    forge(f->dir, "meta", "schema", 6, v3, sizeof v3);
     store_t *s = NULL;
     assert_int_equal(store_open(f->dir, NULL, &s), AH_ENOTSUP);
     assert_null(s);
     const char *why = store_last_error(NULL);
-    assert_non_null(strstr(why, "schema version 2"));
+    assert_non_null(strstr(why, "schema version 3"));
     assert_non_null(strstr(why, "newer"));
     struct store_opts ro = {.read_only = true};
     assert_int_equal(store_open(f->dir, &ro, &s), AH_ENOTSUP);
@@ -847,6 +922,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_in_time_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_chunks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_last_error_per_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_record_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_beside_writer, setup, teardown),

@@ -47,6 +47,16 @@ static void test_read_topic_and_body(void **state)
               "\"2023-11-14T16:15:00Z\",\"source\":\"live\",\"quality\":0,"
               "\"ct\":50,\"pt\":1,\"import_kwh\":12345.67,"
               "\"voltage_v\":[220.1,null,219.9],\"pf\":[-0.985,null,null,null]}");
+    assert_int_equal(wire_body_seq(body, bl), 42); /* what a subscriber reads */
+    /* anything not opening as the head-end writes: 0, the caller parses */
+    static const char *const other[] = {
+        "{\"v\":1,\"type\":\"read\",\"headend\":\"h\",\"seq\":042,",
+        "{\"v\":1,\"type\":\"read\",\"headend\":\"h\",\"seq\":42",
+        "{\"v\":1,\"type\":\"re\\\"ad\",\"headend\":\"h\",\"seq\":42,",
+        "{\"seq\":42,\"v\":1}",
+        "{\"v\":1,\"type\":\"read\",\"headend\":\"h\",\"seq\":-1,"};
+    for (size_t i = 0; i < sizeof other / sizeof *other; i++)
+        assert_int_equal(wire_body_seq(other[i], strlen(other[i])), 0);
     /* Every byte short of the full body is an overflow, never a truncation. */
     assert_int_equal(
         wire_encode_read(&head, &w, topic, sizeof topic, &tl, body, bl - 1, &bl),
