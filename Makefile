@@ -16,7 +16,7 @@ CMAKE       ?= cmake
 
 PREFIX      ?= /usr/local
 
-.PHONY: all deps build test demo bench fuzz format clean install deb
+.PHONY: all deps build test demo bench fuzz format format-check clean install deb
 
 all: build
 
@@ -67,6 +67,10 @@ deb: deps
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+# what .ci/run checks before make test: every C source as .clang-format says
+format-check: deps
+	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 
 clean:
 	@rm -rf build

@@ -48,10 +48,10 @@ int main(void)
     uint8_t *buf = malloc(cap);
     size_t len = 0;
     for (int i = 0; i < FRAMES; i++) {
-        int n = (i & 1) ? dlt645_reply_read(buf + len, cap - len, 2, &a, 0x0001FF00, false,
-                                            energy, sizeof energy)
-                        : dlt645_reply_read(buf + len, cap - len, 0, &a, 0x0201FF00, false,
-                                            volt, sizeof volt);
+        int n = (i & 1) ? dlt645_reply_read(buf + len, cap - len, 2, &a, 0x0001FF00,
+                                            false, energy, sizeof energy)
+                        : dlt645_reply_read(buf + len, cap - len, 0, &a, 0x0201FF00,
+                                            false, volt, sizeof volt);
         if (n < 0)
             return 1;
         len += (size_t)n;

@@ -27,7 +27,13 @@
 #include <unistd.h>
 #include <zmq.h>
 
-enum { NLINK = 40, PER_LINK = 250, NMETER = NLINK * PER_LINK, STEPS = 20, ZMSGS = 300000 };
+enum {
+    NLINK = 40,
+    PER_LINK = 250,
+    NMETER = NLINK * PER_LINK,
+    STEPS = 20,
+    ZMSGS = 300000
+};
 static const int64_t T0 = 1741910400; /* 2025-03-14 00:00 UTC */
 
 static double now_s(void)
@@ -151,7 +157,9 @@ static int pipe_run(const char *dir, int nlink, int steps, struct run *out)
                "max_current,nominal_voltage,district,class,role,bidirectional\n");
     for (int l = 0; l < nlink; l++)
         for (int j = 0; j < PER_LINK; j++)
-            fprintf(f, "%06d%06d,dlt645-2007,c%d,%06d%06d,,,1P2W,1,1,5.0,60.0,220.0,d%d,C,%s,no\n",
+            fprintf(f,
+                    "%06d%06d,dlt645-2007,c%d,%06d%06d,,,1P2W,1,1,5.0,60.0,220.0,d%d,C,%"
+                    "s,no\n",
                     l + 1, j, l, l + 1, j, l, j ? "customer" : "district");
     fclose(f);
     int pport = free_port(), rport = free_port();
@@ -160,15 +168,16 @@ static int pipe_run(const char *dir, int nlink, int steps, struct run *out)
     if (!f)
         return 1;
     fprintf(f,
-            "headend:\n  id: bench\n  timezone: UTC\n  log_level: error\ninventory: meters.csv\n"
+            "headend:\n  id: bench\n  timezone: UTC\n  log_level: error\ninventory: "
+            "meters.csv\n"
             "storage:\n  path: %s\n  sync: false\n"
             "schedule:\n  interval_min: 15\n  backfill_days: 1\nlinks:\n",
             store);
     for (int l = 0; l < nlink; l++)
-        fprintf(f, "  - name: c%d\n    type: dlt645-tcp\n    endpoint: 127.1.%d.%d:1\n", l,
-                l / 250, l % 250 + 1);
-    fprintf(f, "export:\n  pub: tcp://127.0.0.1:%d\n  replay: tcp://127.0.0.1:%d\n", pport,
-            rport);
+        fprintf(f, "  - name: c%d\n    type: dlt645-tcp\n    endpoint: 127.1.%d.%d:1\n",
+                l, l / 250, l % 250 + 1);
+    fprintf(f, "export:\n  pub: tcp://127.0.0.1:%d\n  replay: tcp://127.0.0.1:%d\n",
+            pport, rport);
     fclose(f);
 
     struct cfg_diag *d = calloc(1, sizeof *d);
@@ -197,7 +206,8 @@ static int pipe_run(const char *dir, int nlink, int steps, struct run *out)
     char pep[64], rep[64];
     snprintf(pep, sizeof pep, "tcp://127.0.0.1:%d", pport);
     snprintf(rep, sizeof rep, "tcp://127.0.0.1:%d", rport);
-    struct pub_opts po = {.endpoint = pep, .replay = rep, .sndhwm = 1000000, .clock = &clk};
+    struct pub_opts po = {
+        .endpoint = pep, .replay = rep, .sndhwm = 1000000, .clock = &clk};
     pub_t *pub = NULL;
     if (pub_new(st, &po, &pub) != AH_OK)
         return 1;
@@ -273,10 +283,11 @@ static int city_day(void)
     double spread = (hi - lo) / (sum / 3);
     bool flat = spread <= 0.15 && rate[2] >= 0.85 * rate[0];
     double min = 150e6 / rate[2] / 60;
-    printf("city-day: rate spread %.1f %% across sizes (%s); 150 M reads at the 4 M run's "
-           "%.0f reads/s: %.1f minutes = %.2f x the 17-minute goal\n",
-           spread * 100, flat ? "flat: extrapolated" : "NOT flat: no extrapolation", rate[2],
-           min, min / 17);
+    printf(
+        "city-day: rate spread %.1f %% across sizes (%s); 150 M reads at the 4 M run's "
+        "%.0f reads/s: %.1f minutes = %.2f x the 17-minute goal\n",
+        spread * 100, flat ? "flat: extrapolated" : "NOT flat: no extrapolation", rate[2],
+        min, min / 17);
     printf("{\"cityday_minutes\": {\"value\": %.1f, \"unit\": \"min for 150 M reads\", "
            "\"goal\": \"< 17\", \"ok\": %s}, \"cityday_vs_goal\": {\"value\": %.2f, "
            "\"unit\": \"x 17 min\", \"goal\": \"< 1\", \"ok\": %s}, "
@@ -326,18 +337,23 @@ int main(int argc, char **argv)
     double rdb = reads / (now_s() - t);
     store_close(&st);
     double zq = zmq_ceiling(msg_len);
-    printf("pipeline: %.0f reads/s (%lu published messages of %zu B to a live subscriber); "
-           "RocksDB WriteBatch(1000) ceiling %.0f reads/s, ratio %.2f (goal >= 0.6); "
-           "ZeroMQ PUB->SUB ceiling %.0f msgs/s of %zu B, ratio %.2f\n",
-           rate, msgs, msg_len, rdb, rate / rdb, zq, msg_len, (double)msgs / (reads / rate) / zq);
+    printf(
+        "pipeline: %.0f reads/s (%lu published messages of %zu B to a live subscriber); "
+        "RocksDB WriteBatch(1000) ceiling %.0f reads/s, ratio %.2f (goal >= 0.6); "
+        "ZeroMQ PUB->SUB ceiling %.0f msgs/s of %zu B, ratio %.2f\n",
+        rate, msgs, msg_len, rdb, rate / rdb, zq, msg_len,
+        (double)msgs / (reads / rate) / zq);
     bool ok = rate / rdb >= 0.6 && rate >= 150000;
     printf("{\"pipeline_reads\": {\"value\": %.0f, \"unit\": \"reads/s\", \"goal\": \">= "
            "150000\", \"ok\": %s}, \"pipeline_vs_rocksdb\": {\"value\": %.2f, \"unit\": "
-           "\"x ceiling\", \"goal\": \">= 0.6\", \"ok\": %s}, \"ceiling_rocksdb\": {\"value\": "
+           "\"x ceiling\", \"goal\": \">= 0.6\", \"ok\": %s}, \"ceiling_rocksdb\": "
+           "{\"value\": "
            "%.0f, \"unit\": \"puts/s\", \"goal\": \"report\", \"ok\": true}, "
-           "\"ceiling_zeromq\": {\"value\": %.0f, \"unit\": \"msgs/s\", \"goal\": \"report\", "
+           "\"ceiling_zeromq\": {\"value\": %.0f, \"unit\": \"msgs/s\", \"goal\": "
+           "\"report\", "
            "\"ok\": true}}\n",
-           rate, rate >= 150000 ? "true" : "false", rate / rdb, ok ? "true" : "false", rdb, zq);
+           rate, rate >= 150000 ? "true" : "false", rate / rdb, ok ? "true" : "false",
+           rdb, zq);
     free(midx);
     return rm_rf(dir);
 }

@@ -57,8 +57,8 @@ int main(void)
     const uint64_t t0 = 1741910400; /* 2025-03-14 00:00 UTC */
     struct store_rec rec;
     memset(&rec, 0, sizeof rec);
-    rec.present = STORE_REC_HAS_IMP_TOTAL | STORE_REC_HAS_IMP_TARIFFS |
-                  STORE_REC_HAS_EXP_TOTAL;
+    rec.present =
+        STORE_REC_HAS_IMP_TOTAL | STORE_REC_HAS_IMP_TARIFFS | STORE_REC_HAS_EXP_TOTAL;
     rec.ct = rec.pt = 1;
     double w0 = now_ms();
     for (uint64_t k = 0; k < (uint64_t)DAYS * PER_DAY; k++) {
@@ -101,16 +101,18 @@ int main(void)
     qsort(pt, QUERIES, sizeof *pt, cmp_d);
     double p50 = q[QUERIES / 2], p99 = q[QUERIES * 99 / 100];
     double c50 = pt[QUERIES / 2];
-    printf("query 31 days of one meter (%d records): p50 %.2f ms (goal <= 2), p99 %.2f ms "
-           "(goal <= 10); ceiling: one point read p50 %.3f ms, ratio %.0f x%s\n",
-           DAYS * PER_DAY, p50, p99, c50, p50 / (c50 > 0 ? c50 : 1e-9),
-           bad ? " -- WRONG RESULTS" : "");
-    printf("{\"query_p50\": {\"value\": %.3f, \"unit\": \"ms\", \"goal\": \"<= 2\", \"ok\": "
-           "%s}, \"query_p99\": {\"value\": %.3f, \"unit\": \"ms\", \"goal\": \"<= 10\", "
-           "\"ok\": %s}, \"query_store_meters\": {\"value\": %u, \"unit\": \"meters\", "
-           "\"goal\": \"10000\", \"ok\": %s}}\n",
-           p50, p50 <= 2 && !bad ? "true" : "false", p99, p99 <= 10 && !bad ? "true" : "false",
-           meters, meters >= 10000 ? "true" : "false");
+    printf(
+        "query 31 days of one meter (%d records): p50 %.2f ms (goal <= 2), p99 %.2f ms "
+        "(goal <= 10); ceiling: one point read p50 %.3f ms, ratio %.0f x%s\n",
+        DAYS * PER_DAY, p50, p99, c50, p50 / (c50 > 0 ? c50 : 1e-9),
+        bad ? " -- WRONG RESULTS" : "");
+    printf(
+        "{\"query_p50\": {\"value\": %.3f, \"unit\": \"ms\", \"goal\": \"<= 2\", \"ok\": "
+        "%s}, \"query_p99\": {\"value\": %.3f, \"unit\": \"ms\", \"goal\": \"<= 10\", "
+        "\"ok\": %s}, \"query_store_meters\": {\"value\": %u, \"unit\": \"meters\", "
+        "\"goal\": \"10000\", \"ok\": %s}}\n",
+        p50, p50 <= 2 && !bad ? "true" : "false", p99,
+        p99 <= 10 && !bad ? "true" : "false", meters, meters >= 10000 ? "true" : "false");
     store_close(&st);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -18,7 +18,8 @@ static unsigned long long expect;
 static unsigned long long seq_of(const void *body, size_t len)
 {
     json_t *j = json_loadb(body, len, 0, NULL);
-    unsigned long long s = (unsigned long long)json_integer_value(json_object_get(j, "seq"));
+    unsigned long long s =
+        (unsigned long long)json_integer_value(json_object_get(j, "seq"));
     json_decref(j);
     return s;
 }
@@ -43,7 +44,8 @@ static int recv_msg(void *sock, zmq_msg_t *f, int max)
 
 static void print_body(const zmq_msg_t *b)
 {
-    printf("%.*s\n", (int)zmq_msg_size((zmq_msg_t *)b), (const char *)zmq_msg_data((zmq_msg_t *)b));
+    printf("%.*s\n", (int)zmq_msg_size((zmq_msg_t *)b),
+           (const char *)zmq_msg_data((zmq_msg_t *)b));
     fflush(stdout);
 }
 
@@ -79,7 +81,8 @@ static int fill(void *dealer, unsigned long long last)
 int main(int argc, char **argv)
 {
     if (argc != 5) {
-        fprintf(stderr, "usage: subscriber PUB_ENDPOINT REPLAY_ENDPOINT FROM_SEQ UNTIL_SEQ\n");
+        fprintf(stderr,
+                "usage: subscriber PUB_ENDPOINT REPLAY_ENDPOINT FROM_SEQ UNTIL_SEQ\n");
         return 2;
     }
     expect = strtoull(argv[3], NULL, 10);
@@ -97,7 +100,8 @@ int main(int argc, char **argv)
     if (recv_msg(dealer, f, 1) != 1)
         return 1;
     json_t *h = json_loadb(zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), 0, NULL);
-    unsigned long long next = (unsigned long long)json_integer_value(json_object_get(h, "next"));
+    unsigned long long next =
+        (unsigned long long)json_integer_value(json_object_get(h, "next"));
     json_decref(h);
     zmq_msg_close(&f[0]);
     if (fill(dealer, (until < next ? until + 1 : next) - 1) != 0)

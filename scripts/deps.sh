@@ -14,6 +14,8 @@ libsystemd-dev prometheus chromium man-db"
 PKGS="$PKGS nats-server libnats-dev postgresql libpq-dev librdkafka-dev"
 # link-fault tests: NFQUEUE for delay/jitter (tests/integration/nfqdelay.py)
 PKGS="$PKGS iptables"
+# .ci/run checks the C sources are formatted as .clang-format says
+PKGS="$PKGS clang-format"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then

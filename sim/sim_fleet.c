@@ -14,10 +14,10 @@
 #include <string.h>
 
 static const char *const fault_names[SIM_F_NTYPES] = {
-    "stopped",         "reversed",   "backwards",    "jumping", "creeping",
-    "phase_imbalance", "phase_loss", "clock_drift",  "theft",   "missing",
+    "stopped",         "reversed",   "backwards",    "jumping",   "creeping",
+    "phase_imbalance", "phase_loss", "clock_drift",  "theft",     "missing",
     "memory_holes",    "decrease",   "rollover",     "lr_single", "lr_truncate",
-    "no_reply",        "late_reply", "bad_checksum", "junk",    "truncated",
+    "no_reply",        "late_reply", "bad_checksum", "junk",      "truncated",
     "disconnect",      "offline",    "latency",
 };
 
@@ -317,8 +317,10 @@ static float pv_local_share(const struct sim_fleet *f, uint32_t k, uint32_t loss
             double mul = (double)m->ct * m->pt;
             for (int t = 0; t < SIM_TARIFFS; t++)
                 for (int i = 0; i < SIM_IPD; i++) {
-                    di[t][i] += (double)(day.c[SIM_IMP][t][i + 1] - day.c[SIM_IMP][t][i]) * mul;
-                    dx[t][i] += (double)(day.c[SIM_EXP][t][i + 1] - day.c[SIM_EXP][t][i]) * mul;
+                    di[t][i] +=
+                        (double)(day.c[SIM_IMP][t][i + 1] - day.c[SIM_IMP][t][i]) * mul;
+                    dx[t][i] +=
+                        (double)(day.c[SIM_EXP][t][i + 1] - day.c[SIM_EXP][t][i]) * mul;
                 }
         }
         for (int t = 0; t < SIM_TARIFFS; t++)
@@ -360,7 +362,8 @@ static void district_model(const struct sim_fleet *f, uint32_t k, int64_t t,
     for (int i = 0; i < SIM_TARIFFS; i++) {
         out->e[SIM_IMP][i] =
             d->e0[SIM_IMP][i] +
-            (int64_t)floor((sum[SIM_IMP][i] / (1.0 - lam) - phi * sum[SIM_EXP][i]) / d->ct);
+            (int64_t)floor((sum[SIM_IMP][i] / (1.0 - lam) - phi * sum[SIM_EXP][i]) /
+                           d->ct);
         out->e[SIM_EXP][i] =
             d->e0[SIM_EXP][i] +
             (int64_t)floor((1.0 - lam) * (1.0 - phi) * sum[SIM_EXP][i] / d->ct);
@@ -408,7 +411,8 @@ static void apply_fault(const struct sim_fleet *f, const struct sim_meter *m,
         struct sim_regs a;
         model_regs(f, m, ft->from, &a);
         shown->e[SIM_IMP][0] += SIM_REG_WRAP - 1 - sim_regs_total(&a, SIM_IMP);
-        shown->e[SIM_IMP][0] = (shown->e[SIM_IMP][0] % SIM_REG_WRAP + SIM_REG_WRAP) % SIM_REG_WRAP;
+        shown->e[SIM_IMP][0] =
+            (shown->e[SIM_IMP][0] % SIM_REG_WRAP + SIM_REG_WRAP) % SIM_REG_WRAP;
         sim_regs_fill_q(m, shown);
         return;
     }

@@ -35,10 +35,10 @@ enum sim_fault_type {
     SIM_F_PHASE_LOSS,
     SIM_F_CLOCK_DRIFT,
     SIM_F_THEFT,
-    SIM_F_MISSING, /* meter without power: no answers, no records, power-down event */
-    SIM_F_HOLES,    /* load records lost from memory (p: share); freeze still there */
-    SIM_F_DECREASE, /* import register steps back by p kWh mid-range at `from` */
-    SIM_F_ROLLOVER, /* not a fault: the import register really wraps at `from` */
+    SIM_F_MISSING,     /* meter without power: no answers, no records, power-down event */
+    SIM_F_HOLES,       /* load records lost from memory (p: share); freeze still there */
+    SIM_F_DECREASE,    /* import register steps back by p kWh mid-range at `from` */
+    SIM_F_ROLLOVER,    /* not a fault: the import register really wraps at `from` */
     SIM_F_LR_SINGLE,   /* firmware: refuses 06000001 with N > 1 (ERR 02), N = 1 works */
     SIM_F_LR_TRUNCATE, /* firmware: answers at most arg (default 2) load records */
     /* link faults (per concentrator) */
@@ -73,9 +73,9 @@ int sim_fault_parse_type(const char *s);
 
 struct sim_conc {
     struct sim_meter district; /* index = SIM_DISTRICT_IDX */
-    uint32_t loss_ppm;         /* technical loss rate of the district, ppm of its supply */
-    float pv_local;            /* share of the prosumers' export used inside the district */
-    int32_t link_faults[8];    /* indices into fleet faults, -1 terminated */
+    uint32_t loss_ppm;      /* technical loss rate of the district, ppm of its supply */
+    float pv_local;         /* share of the prosumers' export used inside the district */
+    int32_t link_faults[8]; /* indices into fleet faults, -1 terminated */
 };
 
 struct sim_fleet {
@@ -102,7 +102,7 @@ struct sim_fleet_opts {
     uint32_t history_days;
     uint32_t dlt1997_every;
     uint32_t no_dt_every; /* every n-th customer meter answers ERR 02 to 0400010C */
-    uint32_t pv_every; /* every n-th district has 40 % prosumers (0 = none) */
+    uint32_t pv_every;    /* every n-th district has 40 % prosumers (0 = none) */
     int64_t epoch_s;
     int32_t loss_ppm;      /* < 0: per district from the seed (2–6 %) */
     uint32_t modbus_count; /* stand-alone Modbus meters (3P4W, healthy) */

@@ -306,7 +306,8 @@ static int64_t pump(struct sim_net *n, struct ep *e, int64_t mono)
         return 0;
     }
     if (e->kind == EP_PTY)
-        return e->tx_start + (int64_t)((e->txoff + 1) * 11000u + n->o.baud - 1) / n->o.baud;
+        return e->tx_start +
+               (int64_t)((e->txoff + 1) * 11000u + n->o.baud - 1) / n->o.baud;
     return mono + 5; /* socket buffer full: retry shortly */
 }
 
@@ -515,7 +516,8 @@ int sim_net_run(struct sim_net *n, volatile sig_atomic_t *stop)
     while (!*stop) {
         if (n->o.stats_flag && *n->o.stats_flag && n->announce) {
             *n->o.stats_flag = 0;
-            fprintf(n->announce, "line stats: %llu replies, %llu bytes in, %llu bytes out\n",
+            fprintf(n->announce,
+                    "line stats: %llu replies, %llu bytes in, %llu bytes out\n",
                     (unsigned long long)n->ls.replies, (unsigned long long)n->ls.bytes_in,
                     (unsigned long long)n->ls.bytes_out);
             fflush(n->announce);

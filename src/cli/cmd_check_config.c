@@ -45,8 +45,8 @@ static size_t probe_config(const char *file, const struct cfg *c)
     for (size_t i = 0; i < c->n_links; i++)
         if (c->links[i].type == CFG_LINK_DLT645_LISTEN &&
             probe_listen(c->links[i].listen, why, sizeof why) != 0) {
-            fprintf(stderr, "%s: warning: link %s listen %s: %s\n", file, c->links[i].name,
-                    c->links[i].listen, why);
+            fprintf(stderr, "%s: warning: link %s listen %s: %s\n", file,
+                    c->links[i].name, c->links[i].listen, why);
             n++;
         }
     return n;
@@ -101,11 +101,12 @@ static size_t plan_report(const char *file, const struct cfg *c)
                l->name, n, req / (double)n, c->schedule.interval_min, req, rtt * 1000.0,
                busy, 100.0 * busy / interval_s);
         if (busy > interval_s) {
-            fprintf(stderr,
-                    "%s:%u: warning: links[%s]: %.0f requests x %.0f ms = %.0f s do not fit "
-                    "the %.0f s interval: read fewer groups (read_plan) or split the "
-                    "link\n",
-                    file, l->line, l->name, req, rtt * 1000.0, busy, interval_s);
+            fprintf(
+                stderr,
+                "%s:%u: warning: links[%s]: %.0f requests x %.0f ms = %.0f s do not fit "
+                "the %.0f s interval: read fewer groups (read_plan) or split the "
+                "link\n",
+                file, l->line, l->name, req, rtt * 1000.0, busy, interval_s);
             warn++;
         }
     }

@@ -46,9 +46,9 @@ static int print_day(void *vctx, uint64_t t, uint32_t meter, uint16_t type,
     json_object_del(o, "type");
     json_object_del(o, "day_number");
     /* energies as kWh (primary, exact decimals) */
-    static const char *const ek[] = {"district_energy", "customers_energy",
-                                     "district_reverse", "customers_export", "supply",
-                                     "sales"};
+    static const char *const ek[] = {"district_energy",  "customers_energy",
+                                     "district_reverse", "customers_export",
+                                     "supply",           "sales"};
     static const char *const en[] = {"district_kwh",         "customers_kwh",
                                      "district_reverse_kwh", "customers_export_kwh",
                                      "supply_kwh",           "sales_kwh"};

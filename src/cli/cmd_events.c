@@ -80,10 +80,9 @@ static int print_event(void *vctx, uint64_t t, uint32_t meter, uint16_t type,
 
 /* Event types beside the validation rules (vee_flag_name). A --type that
  * is none of them and matches nothing is a typo, said as such. */
-static const char *const other_types[] = {"GAP",        "RELEASE",  "DAILY",
-                                          "LINE_LOSS",  "LINE_LOSS_SWING",
-                                          "INCOMPLETE", "PARTIAL",   "NO_ENERGY", "LINK_DOWN",
-                                          "LINK_UP"};
+static const char *const other_types[] = {
+    "GAP",        "RELEASE", "DAILY",     "LINE_LOSS", "LINE_LOSS_SWING",
+    "INCOMPLETE", "PARTIAL", "NO_ENERGY", "LINK_DOWN", "LINK_UP"};
 
 static bool known_type(const char *t)
 {
@@ -153,8 +152,10 @@ int cmd_events(int argc, char **argv)
         if (rc != AH_OK) {
             status = cmd_fail(&x, rc);
         } else if (e.n == 0 && type && !known_type(type)) {
-            fprintf(stderr, "amihead events: no events: '%s' is not an event type; the "
-                            "types are:\n", type);
+            fprintf(stderr,
+                    "amihead events: no events: '%s' is not an event type; the "
+                    "types are:\n",
+                    type);
             print_types(stderr);
             status = 1;
         }

@@ -49,7 +49,7 @@ static void put_centi(int64_t raw)
            (unsigned long long)(mag % 100));
 }
 
-#define CSV_HEADER                                                                        \
+#define CSV_HEADER                                                                       \
     "meter,interval_end,interval_end_s,source,quality,present,import_kwh,export_kwh,ct," \
     "pt\n"
 
@@ -127,13 +127,12 @@ static int print_read(void *vctx, uint32_t meter, uint64_t end, const struct sto
     if (q->json) {
         cmd_print_json_line(o, CMD_JSON_EXACT);
     } else {
-        printf(
-            "%s %s import %lld.%02lld kWh export %lld.%02lld kWh (x%lld) %s %s %s\n",
-            q->meter, when, (long long)(r->imp_total / 100),
-            (long long)(r->imp_total % 100), (long long)(r->exp_total / 100),
-            (long long)(r->exp_total % 100), (long long)mult,
-            vee_is_clean(r->quality) ? "clean" : "SUSPECT", names[0] ? names : "-",
-            source_name(r->source));
+        printf("%s %s import %lld.%02lld kWh export %lld.%02lld kWh (x%lld) %s %s %s\n",
+               q->meter, when, (long long)(r->imp_total / 100),
+               (long long)(r->imp_total % 100), (long long)(r->exp_total / 100),
+               (long long)(r->exp_total % 100), (long long)mult,
+               vee_is_clean(r->quality) ? "clean" : "SUSPECT", names[0] ? names : "-",
+               source_name(r->source));
     }
     json_decref(o);
     return 0;
@@ -149,8 +148,8 @@ static int print_meter(void *vctx, uint32_t idx, const char *meter_id)
 {
     struct all_ctx *a = vctx;
     struct qctx q = {meter_id, a->json, a->csv};
-    return store_reads_each(a->x->st, idx, (uint64_t)a->x->from, cmd_until(a->x), print_read,
-                            &q);
+    return store_reads_each(a->x->st, idx, (uint64_t)a->x->from, cmd_until(a->x),
+                            print_read, &q);
 }
 
 /* --outbox: "SEQ TOPIC BODY", the lines `amihead tail` prints */
@@ -190,23 +189,19 @@ static int query_opt(struct cmd_ctx *x, int opt, const char *arg, void *u)
     return CMD_GO;
 }
 
-#define QUERY_USAGE                                                                       \
+#define QUERY_USAGE                                                                      \
     "usage: amihead query -c FILE (--meter ID | --all) [--from T] [--to T] [--json | "   \
-    "--csv]\n"                                                                            \
+    "--csv]\n"                                                                           \
     "       amihead query -c FILE --outbox\n"
 
 int cmd_query(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
-                                         {"meter", required_argument, 0, 'm'},
-                                         {"all", no_argument, 0, 'a'},
-                                         {"outbox", no_argument, 0, 'o'},
-                                         {"from", required_argument, 0, 'f'},
-                                         {"to", required_argument, 0, 't'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"csv", no_argument, 0, 'v'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"config", required_argument, 0, 'c'}, {"meter", required_argument, 0, 'm'},
+        {"all", no_argument, 0, 'a'},          {"outbox", no_argument, 0, 'o'},
+        {"from", required_argument, 0, 'f'},   {"to", required_argument, 0, 't'},
+        {"json", no_argument, 0, 'j'},         {"csv", no_argument, 0, 'v'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     struct cmd_ctx x = {
         .name = "query",
         .usage = QUERY_USAGE,
@@ -223,7 +218,8 @@ int cmd_query(int argc, char **argv)
     if (status != CMD_GO)
         return status;
     int what = o.what;
-    if ((what == Q_METER) != (x.meter != NULL) || (o.csv && (x.json || what == Q_OUTBOX))) {
+    if ((what == Q_METER) != (x.meter != NULL) ||
+        (o.csv && (x.json || what == Q_OUTBOX))) {
         fputs(x.usage, stderr);
         return 2;
     }
@@ -235,10 +231,11 @@ int cmd_query(int argc, char **argv)
     if (status == 0) {
         struct qctx q = {x.meter, x.json, o.csv};
         struct all_ctx a = {&x, x.json, o.csv};
-        int rc = what == Q_ALL      ? store_meters_each(x.st, print_meter, &a)
-                 : what == Q_OUTBOX ? store_outbox_each(x.st, 1, UINT64_MAX, print_outbox, NULL)
-                                    : store_reads_each(x.st, x.meter_idx, (uint64_t)x.from,
-                                                       cmd_until(&x), print_read, &q);
+        int rc = what == Q_ALL ? store_meters_each(x.st, print_meter, &a)
+                 : what == Q_OUTBOX
+                     ? store_outbox_each(x.st, 1, UINT64_MAX, print_outbox, NULL)
+                     : store_reads_each(x.st, x.meter_idx, (uint64_t)x.from,
+                                        cmd_until(&x), print_read, &q);
         if (rc != AH_OK)
             status = cmd_fail(&x, rc);
     }

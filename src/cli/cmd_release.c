@@ -39,8 +39,8 @@ static const char usage_text[] =
     "  releases the meter's suspect reads with from <= interval end < to (UTC) to\n"
     "  billing; the running head-end applies and publishes the request\n"
     "  --operator   who releases them ($USER, else the login name)\n"
-    "  --wait S     wait up to S seconds for the head-end to apply it (0: return)\n"
-    AH_TIME_FORMATS;
+    "  --wait S     wait up to S seconds for the head-end to apply it (0: "
+    "return)\n" AH_TIME_FORMATS;
 
 /* Write the request atomically: a reader sees the whole file or none. */
 static int write_request(const char *dir, const char *text, char *path, size_t cap)

@@ -41,20 +41,23 @@ int cmd_report_default_day(const struct cfg *c, int64_t *day)
 
 int cmd_report(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, 0, 'c'}, {"day", required_argument, 0, 'd'},
-        {"out", required_argument, 0, 'o'},    {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                         {"day", required_argument, 0, 'd'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     struct cmd_ctx x = {
         .name = "report",
-        .usage = "usage: amihead report -c FILE [--day YYYY-MM-DD[..YYYY-MM-DD]] [-o FILE]\n",
-        .help = "usage: amihead report -c FILE [--day YYYY-MM-DD[..YYYY-MM-DD]] [-o FILE]\n"
-                "  one self-contained HTML page (inline SVG, no network) of local days\n"
-                "  (headend.timezone): collection per district and link, gaps and\n"
-                "  backfill, line loss against its limits with the swing list, anomalies\n"
-                "  with their evidence, clock drift, link outages. --day: a day or a\n"
-                "  range of at most 31 days (default: yesterday). -o, --out FILE:\n"
-                "  write there instead of stdout.\n",
+        .usage =
+            "usage: amihead report -c FILE [--day YYYY-MM-DD[..YYYY-MM-DD]] [-o FILE]\n",
+        .help =
+            "usage: amihead report -c FILE [--day YYYY-MM-DD[..YYYY-MM-DD]] [-o FILE]\n"
+            "  one self-contained HTML page (inline SVG, no network) of local days\n"
+            "  (headend.timezone): collection per district and link, gaps and\n"
+            "  backfill, line loss against its limits with the swing list, anomalies\n"
+            "  with their evidence, clock drift, link outages. --day: a day or a\n"
+            "  range of at most 31 days (default: yesterday). -o, --out FILE:\n"
+            "  write there instead of stdout.\n",
         .from = -1,
         .to = -1};
     struct opts o = {0};

@@ -108,10 +108,12 @@ static void usage(FILE *f)
         "  --time-scale X      simulated seconds per real second (1)\n"
         "  --epoch T           head-end clock at start, e.g. 2025-03-14T00:00:00Z (now)\n"
         "  --until T           stop when the head-end clock reaches T (forever)\n"
-        "  --log-level L       debug | info | warn | error (overrides headend.log_level)\n"
+        "  --log-level L       debug | info | warn | error (overrides "
+        "headend.log_level)\n"
         "  --log-format F      text | json (overrides headend.log_format)\n"
         "SIGTERM / SIGINT stop it after committing what it has read; SIGHUP reloads\n"
-        "the config and the inventory (docs/operations.md \"Reload\").\n" AH_TIME_FORMATS);
+        "the config and the inventory (docs/operations.md "
+        "\"Reload\").\n" AH_TIME_FORMATS);
 }
 
 /* Everything a config is running on; swapped whole by a reload. */
@@ -136,10 +138,10 @@ struct run {
 
     atomic_bool ready;
     atomic_ulong cycles;
-    struct cfg *next;     /* a checked config waiting for the loop to leave */
-    int64_t next_since;   /* mono ms it has waited */
-    int64_t last_notify;  /* mono ms of the last WATCHDOG/STATUS */
-    int64_t watchdog_ms;  /* 0: systemd's watchdog off */
+    struct cfg *next;    /* a checked config waiting for the loop to leave */
+    int64_t next_since;  /* mono ms it has waited */
+    int64_t last_notify; /* mono ms of the last WATCHDOG/STATUS */
+    int64_t watchdog_ms; /* 0: systemd's watchdog off */
     struct met_series *reloads, *reload_fail;
     bool cli_level, cli_format; /* --log-level / --log-format win over a reload */
 };
@@ -157,11 +159,11 @@ static struct cfg *reload_config(const char *file)
         ah_log(rc ? AH_LOG_ERROR : AH_LOG_WARN, "reload", "%s", d->msg[i]);
     if (rc == AH_ECONFIG)
         ah_log(AH_LOG_ERROR, "reload",
-               "%s: %zu error(s), %zu warning(s): refused, the running config is kept", file,
-               d->n_errors, d->n_warnings);
+               "%s: %zu error(s), %zu warning(s): refused, the running config is kept",
+               file, d->n_errors, d->n_warnings);
     else if (rc)
-        ah_log(AH_LOG_ERROR, "reload", "%s: %s: refused, the running config is kept", file,
-               ah_strerror(rc));
+        ah_log(AH_LOG_ERROR, "reload", "%s: %s: refused, the running config is kept",
+               file, ah_strerror(rc));
     free(d);
     return rc ? NULL : c;
 }
@@ -273,8 +275,9 @@ static void notify_status(struct run *r)
     atomic_store(&r->cycles, cycles);
     struct met_series *ratio = met_series(r->met, "amihead_collection_ratio", NULL,
                                           MET_GAUGE, "window=\"interval\"");
-    sd_notifyf(0, "WATCHDOG=1\nSTATUS=cycle %lu, %lu reads, completeness %.2f%% (last interval)",
-               cycles, r->sbase.reads + ss->reads, 100.0 * met_get(ratio));
+    sd_notifyf(
+        0, "WATCHDOG=1\nSTATUS=cycle %lu, %lu reads, completeness %.2f%% (last interval)",
+        cycles, r->sbase.reads + ss->reads, 100.0 * met_get(ratio));
 }
 
 /* The scheduler loop's tick: watchdog, status, readiness, SIGHUP. */
@@ -333,8 +336,8 @@ static int run_reload(struct run *r)
     pthread_mutex_unlock(&r->cfg_mu);
     rc = run_start(r);
     if (rc != AH_OK) {
-        ah_log(AH_LOG_ERROR, "reload", "new config did not start (%s): the old one runs on",
-               ah_strerror(rc));
+        ah_log(AH_LOG_ERROR, "reload",
+               "new config did not start (%s): the old one runs on", ah_strerror(rc));
         met_add(r->reload_fail, 1);
         pthread_mutex_lock(&r->cfg_mu);
         r->cfg = old;
@@ -433,7 +436,8 @@ static char *report_page(void *arg, const char *day, size_t *len, const char **t
     pthread_mutex_unlock(&r->cfg_mu);
     store_close(&ro);
     if (rc != AH_OK) {
-        ah_log(AH_LOG_WARN, "report", "/report?day=%s: %s", day ? day : "", ah_strerror(rc));
+        ah_log(AH_LOG_WARN, "report", "/report?day=%s: %s", day ? day : "",
+               ah_strerror(rc));
         ah_buf_free(&b);
         return NULL;
     }

@@ -421,8 +421,9 @@ int cmd_open(struct cmd_ctx *x, bool open_store)
                     "anything with this config?)\n",
                     x->name, x->cfg->storage.path);
         else if (access(x->cfg->storage.path, R_OK | X_OK) != 0 && errno == EACCES)
-            fprintf(stderr, "amihead %s: store %s: permission denied (amihead runs as uid "
-                            "%u)\n",
+            fprintf(stderr,
+                    "amihead %s: store %s: permission denied (amihead runs as uid "
+                    "%u)\n",
                     x->name, x->cfg->storage.path, (unsigned)geteuid());
         else
             fprintf(stderr, "amihead %s: store %s: %s\n", x->name, x->cfg->storage.path,

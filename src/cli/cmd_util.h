@@ -63,11 +63,11 @@ struct cmd_ctx {
     const char *help;  /* to stdout for --help (exit 0); NULL: usage */
     bool need_meter;   /* --meter is required */
     /* from the command line */
-    const char *file;  /* -c, --config */
-    const char *meter; /* --meter, NULL when not given */
-    int64_t from, to;  /* --from / --to as UTC seconds; defaults kept */
+    const char *file;              /* -c, --config */
+    const char *meter;             /* --meter, NULL when not given */
+    int64_t from, to;              /* --from / --to as UTC seconds; defaults kept */
     const char *from_txt, *to_txt; /* as given, NULL when not */
-    bool json;         /* --json */
+    bool json;                     /* --json */
     /* from cmd_open */
     struct cfg *cfg;
     store_t *st;        /* NULL unless opened */

@@ -28,7 +28,8 @@ static const struct cmd commands[] = {
     {"report", cmd_report, "HTML report of local days: collection, loss, anomalies"},
     {"ports", cmd_ports, "list serial ports with their USB details"},
     {"version", cmd_version, "print the version"},
-    {"bridge", cmd_bridge, "feed this head-end's export into NATS JetStream, exactly once"},
+    {"bridge", cmd_bridge,
+     "feed this head-end's export into NATS JetStream, exactly once"},
     {"sink", cmd_sink, "JetStream feed of all head-ends into PostgreSQL"},
 };
 

@@ -62,7 +62,7 @@ void cfg_diag_add(struct cfg_diag *d, bool warning, const char *file, unsigned l
 }
 
 void cfg_err_at(struct loader *L, const char *file, unsigned line, const char *key,
-                   const char *fmt, ...)
+                const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -122,7 +122,7 @@ static void csv_header(struct csv_ctx *x)
     x->have_header = true;
     if (x->nf > CSV_COLS_MAX) {
         cfg_err_at(L, x->file, x->rec_line, "header", "%zu columns, expected %d", x->nf,
-               MC_N);
+                   MC_N);
         x->header_bad = true;
         return;
     }
@@ -136,7 +136,7 @@ static void csv_header(struct csv_ctx *x)
             x->header_bad = true;
         } else if (seen[x->col_key[i]]) {
             cfg_err_at(L, x->file, x->rec_line, "header", "column '%s' appears twice",
-                   x->f[i]);
+                       x->f[i]);
             x->header_bad = true;
         } else
             seen[x->col_key[i]] = true;
@@ -144,7 +144,7 @@ static void csv_header(struct csv_ctx *x)
     for (int k = 0; k < MC_N; k++)
         if (!seen[k]) {
             cfg_err_at(L, x->file, x->rec_line, "header", "missing column '%s'",
-                   cfg_meter_cols[k].key);
+                       cfg_meter_cols[k].key);
             x->header_bad = true;
         }
 }
@@ -163,7 +163,8 @@ struct cfg_strs {
     char b[];
 };
 #define STRS_BLOCK (1u << 20)
-_Static_assert(sizeof(void *) != 8 || sizeof(struct cfg_meter) == 96, "cfg_meter packing");
+_Static_assert(sizeof(void *) != 8 || sizeof(struct cfg_meter) == 96,
+               "cfg_meter packing");
 
 static const char *strs_add(struct cfg *c, const char *s)
 {
@@ -273,7 +274,7 @@ static void csv_row(struct csv_ctx *x)
         const char *pn = cfg_proto_names[r.m.proto];
         if (lk && !link_fits(r.m.proto, lk->type)) {
             cfg_err_at(L, F, ln, "protocol", "%s meter on %s link '%s'", pn,
-                   cfg_link_type_name(lk->type), lk->name);
+                       cfg_link_type_name(lk->type), lk->name);
             ok = false;
         }
         if (dlt) {
@@ -283,7 +284,7 @@ static void csv_row(struct csv_ctx *x)
             }
             if (present[MC_UNIT] || present[MC_MAP]) {
                 cfg_err_at(L, F, ln, present[MC_UNIT] ? "unit_id" : "map",
-                       "must be empty for a %s meter", pn);
+                           "must be empty for a %s meter", pn);
                 ok = false;
             }
         } else {
@@ -293,7 +294,7 @@ static void csv_row(struct csv_ctx *x)
             }
             if (!present[MC_UNIT] || !present[MC_MAP]) {
                 cfg_err_at(L, F, ln, !present[MC_UNIT] ? "unit_id" : "map",
-                       "required for a modbus meter");
+                           "required for a modbus meter");
                 ok = false;
             }
         }
@@ -301,7 +302,7 @@ static void csv_row(struct csv_ctx *x)
     if (r.m.rated_current > 0 && r.m.max_current > 0 &&
         r.m.max_current < r.m.rated_current) {
         cfg_err_at(L, F, ln, "max_current", "Imax %g A below rated current Ib %g A",
-               r.m.max_current, r.m.rated_current);
+                   r.m.max_current, r.m.rated_current);
         ok = false;
     }
     if (!ok)
@@ -386,15 +387,15 @@ void cfg_load_inventory(struct loader *L, unsigned yaml_line)
     FILE *fp = fopen(F, "r");
     if (!fp) {
         cfg_err_at(L, L->yfile, yaml_line, "inventory", "cannot open %s: %s", F,
-               strerror(errno));
+                   strerror(errno));
         return;
     }
     struct stat st;
     if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode) ||
         st.st_size > CSV_FILE_MAX) {
         cfg_err_at(L, L->yfile, yaml_line, "inventory",
-               "%s is not a regular file of at most %lld MB", F,
-               (long long)(CSV_FILE_MAX >> 20));
+                   "%s is not a regular file of at most %lld MB", F,
+                   (long long)(CSV_FILE_MAX >> 20));
         fclose(fp);
         return;
     }
@@ -422,7 +423,8 @@ void cfg_load_inventory(struct loader *L, unsigned yaml_line)
     while (!x->stop && !L->nomem && (len = read_line(fp, buf, CSV_LINE_MAX)) != 0) {
         x->line++;
         if (len < 0) {
-            cfg_err_at(L, F, x->line, "csv", "line longer than %d bytes", CSV_LINE_MAX - 1);
+            cfg_err_at(L, F, x->line, "csv", "line longer than %d bytes",
+                       CSV_LINE_MAX - 1);
             break;
         }
         /* Excel's "CSV UTF-8" starts the file with a byte order mark */
@@ -524,7 +526,7 @@ void cfg_check_inventory(struct loader *L)
         const struct cfg_meter *b = c->by_id[i];
         if (!strcmp(a->id, b->id))
             cfg_err_at(L, F, b->line, "meter_id",
-                   "duplicate meter id '%s' (first at line %u)", b->id, a->line);
+                       "duplicate meter id '%s' (first at line %u)", b->id, a->line);
     }
 
     /* Two meters answering to one address on one bus would both reply. */
@@ -539,14 +541,14 @@ void cfg_check_inventory(struct loader *L)
             continue;
         if (b->proto == CFG_PROTO_MODBUS)
             cfg_err_at(L, F, b->line, "unit_id",
-                   "unit %d already used on link '%s' by meter '%s' (line %u)",
-                   b->unit_id, c->links[b->link].name, a->id, a->line);
+                       "unit %d already used on link '%s' by meter '%s' (line %u)",
+                       b->unit_id, c->links[b->link].name, a->id, a->line);
         else {
             char t[13];
             dlt645_addr_format(&b->addr, t);
             cfg_err_at(L, F, b->line, "address",
-                   "%s already used on link '%s' by meter '%s' (line %u)", t,
-                   c->links[b->link].name, a->id, a->line);
+                       "%s already used on link '%s' by meter '%s' (line %u)", t,
+                       c->links[b->link].name, a->id, a->line);
         }
     }
 
@@ -563,9 +565,10 @@ void cfg_check_inventory(struct loader *L)
             const struct cfg_meter *m = ix[j];
             if (m->role == CFG_ROLE_DISTRICT) {
                 if (dm)
-                    cfg_err_at(L, F, m->line, "role",
-                           "district '%s' already has its district meter '%s' (line %u)",
-                           m->district, dm->id, dm->line);
+                    cfg_err_at(
+                        L, F, m->line, "role",
+                        "district '%s' already has its district meter '%s' (line %u)",
+                        m->district, dm->id, dm->line);
                 else
                     dm = m;
             } else if (!first_cust)
@@ -669,7 +672,7 @@ void cfg_check_vee_meters(struct loader *L)
     for (size_t i = 0; i < c->n_meters; i++)
         if (cfg_vee_meter_info(c, &c->meters[i], &vi) != AH_OK)
             cfg_err_at(L, c->inventory, c->meters[i].line, "row",
-                   "ratings rejected by the validator (vee_meter_info_check)");
+                       "ratings rejected by the validator (vee_meter_info_check)");
 }
 
 /* ---- entry points ----------------------------------------------------- */

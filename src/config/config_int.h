@@ -26,13 +26,13 @@ enum cfg_type {
     CFG_T_ZMQ,      /* tcp://host:port | ipc://path */
     CFG_T_INT,
     CFG_T_DOUBLE,
-    CFG_T_BOOL,    /* true | false */
-    CFG_T_YESNO,   /* yes | no (the CSV's spelling) */
-    CFG_T_ENUM,    /* one of names[]; stored as its index */
-    CFG_T_HHMM,    /* "HH:MM" local time → minutes after midnight */
-    CFG_T_ADDR645, /* DL/T 645 address, 12 decimal digits */
-    CFG_T_MBMAP,   /* a built-in Modbus register map */
-    CFG_T_TZ,      /* a zoneinfo name */
+    CFG_T_BOOL,     /* true | false */
+    CFG_T_YESNO,    /* yes | no (the CSV's spelling) */
+    CFG_T_ENUM,     /* one of names[]; stored as its index */
+    CFG_T_HHMM,     /* "HH:MM" local time → minutes after midnight */
+    CFG_T_ADDR645,  /* DL/T 645 address, 12 decimal digits */
+    CFG_T_MBMAP,    /* a built-in Modbus register map */
+    CFG_T_TZ,       /* a zoneinfo name */
     CFG_T_READPLAN, /* "group=cadence,…" (readplan.h), a struct readplan layer */
 };
 

@@ -319,13 +319,13 @@ static int set_readplan(const struct cfg_key *k, const char *s, void *field, cha
 }
 
 static const cfg_setter setters[] = {
-    [CFG_T_STR] = copy_str,      [CFG_T_ID] = set_id,
-    [CFG_T_PATH] = copy_str,     [CFG_T_HOSTPORT] = set_hostport,
-    [CFG_T_ZMQ] = set_zmq,       [CFG_T_INT] = set_int,
-    [CFG_T_DOUBLE] = set_double, [CFG_T_BOOL] = set_bool,
-    [CFG_T_YESNO] = set_bool,    [CFG_T_ENUM] = set_enum,
-    [CFG_T_HHMM] = set_hhmm,     [CFG_T_ADDR645] = set_addr645,
-    [CFG_T_MBMAP] = set_mbmap,   [CFG_T_TZ] = set_tz,
+    [CFG_T_STR] = copy_str,          [CFG_T_ID] = set_id,
+    [CFG_T_PATH] = copy_str,         [CFG_T_HOSTPORT] = set_hostport,
+    [CFG_T_ZMQ] = set_zmq,           [CFG_T_INT] = set_int,
+    [CFG_T_DOUBLE] = set_double,     [CFG_T_BOOL] = set_bool,
+    [CFG_T_YESNO] = set_bool,        [CFG_T_ENUM] = set_enum,
+    [CFG_T_HHMM] = set_hhmm,         [CFG_T_ADDR645] = set_addr645,
+    [CFG_T_MBMAP] = set_mbmap,       [CFG_T_TZ] = set_tz,
     [CFG_T_READPLAN] = set_readplan,
 };
 
@@ -416,8 +416,8 @@ const struct cfg_key cfg_link_keys[] = {
     KEY("allow", CFG_T_STR, struct cfg_link, allow, .only = LT_LISTEN),
     KEY("read_plan", CFG_T_READPLAN, struct cfg_link, read_plan, .def = "",
         .flags = CFG_EMPTY_OK),
-    KEY("round_trip_ms", CFG_T_INT, struct cfg_link, round_trip_ms, .min = 0, .max = 60000,
-        .def = "0"),
+    KEY("round_trip_ms", CFG_T_INT, struct cfg_link, round_trip_ms, .min = 0,
+        .max = 60000, .def = "0"),
 };
 
 const struct cfg_key cfg_export_keys[] = {

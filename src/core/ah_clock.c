@@ -131,7 +131,8 @@ int ah_time_parse_zone(const char *s, int32_t local_off_s, int64_t *out_ms,
     }
     const char *p = s + 10; /* a date alone is its midnight */
     if (*p == 'T' || *p == ' ') {
-        if (strlen(p) < 6 || p[3] != ':' || !digits(p + 1, 2, &h) || !digits(p + 4, 2, &mi))
+        if (strlen(p) < 6 || p[3] != ':' || !digits(p + 1, 2, &h) ||
+            !digits(p + 4, 2, &mi))
             return AH_EINVAL;
         p += 6;
         if (*p == ':') {
@@ -165,6 +166,6 @@ void ah_time_format(int64_t ms, char *buf, unsigned long cap)
     int64_t s = ms / 1000 - (ms % 1000 < 0); /* floor: -1 ms is 23:59:59 */
     struct ah_date t;
     ah_date_from_s(s, &t);
-    snprintf(buf, cap, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)t.year, t.mon, t.day,
-             t.hour, t.min, t.sec);
+    snprintf(buf, cap, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)t.year, t.mon,
+             t.day, t.hour, t.min, t.sec);
 }

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 struct ah_clock {
-    int64_t epoch_ms;     /* simulated time at start */
+    int64_t epoch_ms;      /* simulated time at start */
     int64_t start_mono_ms; /* CLOCK_MONOTONIC at start */
     double scale;          /* simulated seconds per real second, > 0 */
 };
@@ -54,9 +54,9 @@ int ah_time_parse_zone(const char *s, int32_t local_off_s, int64_t *out_ms,
                        bool *had_zone);
 
 /* The time formats ah_time_parse_zone accepts, for --help texts. */
-#define AH_TIME_FORMATS                                                                \
-    "  Times: 2025-03-14T08:00:00Z (UTC), 2025-03-14T08:00:00+08:00 (an offset),\n"  \
-    "  '2025-03-14 08:00' or 2025-03-14 (local time in headend.timezone), or\n"      \
+#define AH_TIME_FORMATS                                                                  \
+    "  Times: 2025-03-14T08:00:00Z (UTC), 2025-03-14T08:00:00+08:00 (an offset),\n"      \
+    "  '2025-03-14 08:00' or 2025-03-14 (local time in headend.timezone), or\n"          \
     "  seconds since 1970 (UTC).\n"
 
 /* Format ms as "2025-03-14T00:00:00Z" into buf (>= 21 bytes). */

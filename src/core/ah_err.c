@@ -8,8 +8,8 @@ const char *ah_strerror(int err)
     switch (err) {
     case AH_OK:
         return "success";
-#define AH_ERR_TEXT(name, text)                                                \
-    case AH_E##name:                                                           \
+#define AH_ERR_TEXT(name, text)                                                          \
+    case AH_E##name:                                                                     \
         return text;
         AH_ERR_MAP(AH_ERR_TEXT)
 #undef AH_ERR_TEXT
@@ -23,8 +23,8 @@ const char *ah_errname(int err)
     switch (err) {
     case AH_OK:
         return "AH_OK";
-#define AH_ERR_NAME(name, text)                                                \
-    case AH_E##name:                                                           \
+#define AH_ERR_NAME(name, text)                                                          \
+    case AH_E##name:                                                                     \
         return "AH_E" #name;
         AH_ERR_MAP(AH_ERR_NAME)
 #undef AH_ERR_NAME

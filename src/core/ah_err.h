@@ -9,27 +9,27 @@
 #define AH_ERR_H
 
 /* X(name, text) — order is ABI for the numeric values; append only. */
-#define AH_ERR_MAP(X)                                                          \
-    X(AGAIN, "need more data")                                                 \
-    X(INVAL, "invalid argument")                                               \
-    X(NOMEM, "out of memory")                                                  \
-    X(RANGE, "value out of range")                                             \
-    X(OVERFLOW, "buffer full")                                                 \
-    X(CHECKSUM, "bad checksum")                                                \
-    X(FRAME, "malformed frame")                                                \
-    X(TIMEDOUT, "timed out")                                                   \
-    X(NOTSUP, "not supported")                                                 \
-    X(METER, "meter answered with an error")                                   \
-    X(IO, "input/output error")                                                \
-    X(CONNREFUSED, "connection refused")                                       \
-    X(CLOSED, "peer closed the connection")                                    \
-    X(NOENT, "no such entry")                                                  \
-    X(CONFIG, "configuration error")                                           \
-    X(NOSPC, "no space left")                                                  \
-    X(STORE, "storage error")                                                  \
-    X(BUSY, "resource busy")                                                   \
-    X(ADDR, "address mismatch")                                                \
-    X(NODATA, "no data")                                                       \
+#define AH_ERR_MAP(X)                                                                    \
+    X(AGAIN, "need more data")                                                           \
+    X(INVAL, "invalid argument")                                                         \
+    X(NOMEM, "out of memory")                                                            \
+    X(RANGE, "value out of range")                                                       \
+    X(OVERFLOW, "buffer full")                                                           \
+    X(CHECKSUM, "bad checksum")                                                          \
+    X(FRAME, "malformed frame")                                                          \
+    X(TIMEDOUT, "timed out")                                                             \
+    X(NOTSUP, "not supported")                                                           \
+    X(METER, "meter answered with an error")                                             \
+    X(IO, "input/output error")                                                          \
+    X(CONNREFUSED, "connection refused")                                                 \
+    X(CLOSED, "peer closed the connection")                                              \
+    X(NOENT, "no such entry")                                                            \
+    X(CONFIG, "configuration error")                                                     \
+    X(NOSPC, "no space left")                                                            \
+    X(STORE, "storage error")                                                            \
+    X(BUSY, "resource busy")                                                             \
+    X(ADDR, "address mismatch")                                                          \
+    X(NODATA, "no data")                                                                 \
     X(FRAMELEN, "frame length beyond the protocol's limit")
 
 enum ah_err {
@@ -38,7 +38,7 @@ enum ah_err {
     AH_ERR_FIRST_ = -1000,
     AH_ERR_MAP(AH_ERR_ENUM)
 #undef AH_ERR_ENUM
-    AH_ERR_LAST_
+        AH_ERR_LAST_
 };
 
 /* Human text for an ah_err (or 0). Never NULL. */

@@ -32,8 +32,8 @@ int ah_log_parse_format(const char *s, enum ah_log_format *out)
 bool ah_log_is_component(const char *ctx)
 {
     static const char *const names[] = {
-        "run",     "reload", "pub",    "pipeline", "dialin", "sched", "release", "sub",
-        "amisim",  "metrics", "store", "config",   "export", "report", "vee",    NULL};
+        "run",    "reload",  "pub",   "pipeline", "dialin", "sched",  "release", "sub",
+        "amisim", "metrics", "store", "config",   "export", "report", "vee",     NULL};
     for (unsigned i = 0; ctx && names[i]; i++)
         if (!strcmp(ctx, names[i]))
             return true;

@@ -245,12 +245,17 @@ static bool header_parse(const zmq_msg_t *m, struct reply *r)
     snprintf(r->status, sizeof r->status, "%s", st ? st : "");
     json_int_t v;
 #define GET(k)                                                                           \
-    v = json_integer_value(json_object_get(j, #k));                                      \
-    r->k = v > 0 ? (uint64_t)v : 0;
-    GET(first)
-    GET(last) GET(count) GET(oldest) GET(next)
+    do {                                                                                 \
+        v = json_integer_value(json_object_get(j, #k));                                  \
+        r->k = v > 0 ? (uint64_t)v : 0;                                                  \
+    } while (0)
+    GET(first);
+    GET(last);
+    GET(count);
+    GET(oldest);
+    GET(next);
 #undef GET
-        json_decref(j);
+    json_decref(j);
     return st != NULL;
 }
 

@@ -103,10 +103,10 @@ struct mstate {
     struct {
         int64_t at, fwd;
     } frz[FREEZES];
-    struct held *hold;   /* reads held back, ascending; NULL when none */
+    struct held *hold; /* reads held back, ascending; NULL when none */
     size_t nhold, cap_hold;
-    uint64_t saved_held; /* held_from as last written */
-    uint32_t lazy;       /* clean reads validated since the state was written */
+    uint64_t saved_held;     /* held_from as last written */
+    uint32_t lazy;           /* clean reads validated since the state was written */
     struct pipe_read *defer; /* stored, not yet validated (PIPE_HAS_DEFER) */
     size_t ndefer, cap_defer;
 };
@@ -150,7 +150,7 @@ struct pipe {
     pthread_t thread;
     pthread_mutex_t lock; /* queue, flags, stats */
     pthread_cond_t not_empty, not_full;
-    struct pipe_read *q;        /* ring of PIPE_QUEUE_MAX */
+    struct pipe_read *q; /* ring of PIPE_QUEUE_MAX */
     size_t head, len;
     struct pipe_link_ev lq[PIPE_LINK_EVENTS_MAX]; /* link outages, in order */
     size_t nlq;
@@ -195,8 +195,8 @@ struct pipe {
      * window, plus the cycle that may still be collecting it and one more
      * interval for a cycle slowed by timeouts */
     int64_t lag_s;
-    int64_t start_s;             /* head-end clock when the pipeline started */
-    int64_t last_tick_s;         /* last gap / district pass */
+    int64_t start_s;     /* head-end clock when the pipeline started */
+    int64_t last_tick_s; /* last gap / district pass */
     /* a gap pass in progress: meters [0, tick_ci) done, as of tick_now.
      * A pass covers PIPE_TICK_METERS meters per batch, so its state writes
      * never make one batch of the whole inventory (1.56 M meters' states
@@ -1213,7 +1213,8 @@ static void chain_step(struct day_scan *s, int dir, int64_t t, int64_t v)
     if (v < 0 || v >= mod)
         return; /* a value validation refused is no evidence either way */
     if (c->have) {
-        int64_t adv = vee_wrap_advance(mi, &s->p->thr, c->v, v, (t - c->t) / s->p->step_s);
+        int64_t adv =
+            vee_wrap_advance(mi, &s->p->thr, c->v, v, (t - c->t) / s->p->step_s);
         if (adv < 0)
             c->bad = true;
         else
@@ -1601,21 +1602,13 @@ static int district_day(struct pipe *p, struct district *d, int32_t day, int64_t
     else
         json_decref(o);
     if (rc == AH_OK && p->pub) {
-        struct wire_daily w = {d->name,
-                               (uint16_t)(tm.tm_year + 1900),
-                               (uint8_t)(tm.tm_mon + 1),
-                               (uint8_t)tm.tm_mday,
-                               /* the feed's contract (docs/wire-format.md):
-                                * complete = every interval collected too */
-                               complete && collected == expected,
-                               expected,
-                               collected,
-                               de.imp,
-                               cust_sum,
-                               res.loss_valid ? (int64_t)llround(res.loss_pct * 100.0)
-                                              : 0,
-                               flags,
-                               nf};
+        struct wire_daily w = {
+            d->name, (uint16_t)(tm.tm_year + 1900), (uint8_t)(tm.tm_mon + 1),
+            (uint8_t)tm.tm_mday,
+            /* the feed's contract (docs/wire-format.md):
+             * complete = every interval collected too */
+            complete && collected == expected, expected, collected, de.imp, cust_sum,
+            res.loss_valid ? (int64_t)llround(res.loss_pct * 100.0) : 0, flags, nf};
         rc = pub_stage_daily(p->pub, &w, NULL);
     }
     free(cu);
@@ -1837,8 +1830,8 @@ static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
         if (p->tick_ci == 0)
             p->tick_now = now;
         size_t n_m = p->cfg->n_meters, end = n_m - p->tick_ci > PIPE_TICK_METERS
-                                                  ? p->tick_ci + PIPE_TICK_METERS
-                                                  : n_m;
+                                                 ? p->tick_ci + PIPE_TICK_METERS
+                                                 : n_m;
         for (size_t ci = p->tick_ci; ci < end && rc == AH_OK; ci++)
             rc = gaps_meter(p, ci, p->tick_now);
         if (rc == AH_OK && end == n_m)
@@ -2032,15 +2025,21 @@ static void write_link_events(struct pipe *p, const struct pipe_link_ev *e, size
         json_object_set_new(o, "state", json_string(e[i].up ? "cleared" : "start"));
         json_object_set_new(o, "since", jtime(e[i].since_s));
         json_object_set_new(o, "at", jtime(e[i].at_s));
-        json_object_set_new(o, "down_s", json_integer((json_int_t)(e[i].at_s - e[i].since_s)));
+        json_object_set_new(o, "down_s",
+                            json_integer((json_int_t)(e[i].at_s - e[i].since_s)));
         rc = put_event(p, (uint64_t)e[i].at_s, UINT32_MAX,
                        e[i].up ? PIPE_EV_LINK_UP : PIPE_EV_LINK_DOWN, o);
         if (rc == AH_OK && p->pub && wire_segment_ok(e[i].link)) {
             const struct wire_item ev[2] = {{"since", e[i].since_s, 0},
                                             {"down_s", e[i].at_s - e[i].since_s, 0}};
-            struct wire_anomaly a = {e[i].link, "links", type,
+            struct wire_anomaly a = {e[i].link,
+                                     "links",
+                                     type,
                                      e[i].up ? WIRE_EP_CLEARED : WIRE_EP_START,
-                                     (uint64_t)e[i].at_s, 0, ev, 2};
+                                     (uint64_t)e[i].at_s,
+                                     0,
+                                     ev,
+                                     2};
             rc = pub_stage_anomaly(p->pub, &a, NULL);
         }
     }
@@ -2293,7 +2292,8 @@ static int setup_vee(struct pipe *p, const struct pipe_vee *v)
     p->mf = calloc(nm, sizeof *p->mf);
     p->gap_until = calloc(nm, sizeof *p->gap_until);
     p->res_max = v->resident_max ? v->resident_max : RESIDENT_MAX;
-    p->dist_by_name = calloc(c->n_districts ? c->n_districts : 1, sizeof *p->dist_by_name);
+    p->dist_by_name =
+        calloc(c->n_districts ? c->n_districts : 1, sizeof *p->dist_by_name);
     p->dist = calloc(c->n_districts ? c->n_districts : 1, sizeof *p->dist);
     if (!p->ms || !p->mf || !p->gap_until || !p->dist || !p->dist_by_name)
         return AH_ENOMEM;

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 __attribute__((format(printf, 3, 4))) static int say(char *why, size_t cap,
-                                                      const char *fmt, ...)
+                                                     const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -27,7 +27,8 @@ static void owner_mode(const char *dir, char *buf, size_t cap)
     struct stat st;
     if (stat(dir, &st) == 0)
         snprintf(buf, cap, "owner uid %u, mode %04o; amihead runs as uid %u",
-                 (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), (unsigned)geteuid());
+                 (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+                 (unsigned)geteuid());
     else
         snprintf(buf, cap, "amihead runs as uid %u", (unsigned)geteuid());
 }
@@ -118,8 +119,9 @@ int probe_listen(const char *addr, char *why, size_t cap)
     if (rc == 0)
         return 0;
     if (err == EADDRINUSE)
-        snprintf(why, cap, "port %s on %s is in use by another program (another amihead?)",
-                 port, host);
+        snprintf(why, cap,
+                 "port %s on %s is in use by another program (another amihead?)", port,
+                 host);
     else if (err == EACCES)
         snprintf(why, cap,
                  "permission denied to listen on %s:%s (ports below 1024 need root or "

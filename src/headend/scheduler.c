@@ -109,8 +109,12 @@ int64_t sched_reconnect_delay_ms(int failures)
 /* civil dates: ah_date (src/core), written once for every stage */
 int64_t sched_tm_to_s(const struct dlt645_tm *tm)
 {
-    struct ah_date d = {.year = 2000 + tm->year, .mon = tm->mon, .day = tm->day,
-                        .hour = tm->hour, .min = tm->min, .sec = tm->sec};
+    struct ah_date d = {.year = 2000 + tm->year,
+                        .mon = tm->mon,
+                        .day = tm->day,
+                        .hour = tm->hour,
+                        .min = tm->min,
+                        .sec = tm->sec};
     return ah_date_to_s(&d);
 }
 
@@ -200,11 +204,11 @@ struct meter_state {
                            0 = not looked up in the store yet */
     /* read plan (readplan.h): interval number of each group's last read */
     uint32_t rp_last[RP_FREEZE];
-    int32_t clk_off_s;  /* meter clock − head-end clock at the last clock read */
-    bool clk_known;     /* clk_off_s was read */
-    bool clk_bad;       /* ... and was beyond validation.clock_drift_s */
-    uint8_t rp_force;   /* 1 << group: read next cycle whatever the cadence */
-    bool rp_alarm;      /* the last live record's readplan_record_alarm */
+    int32_t clk_off_s; /* meter clock − head-end clock at the last clock read */
+    bool clk_known;    /* clk_off_s was read */
+    bool clk_bad;      /* ... and was beyond validation.clock_drift_s */
+    uint8_t rp_force;  /* 1 << group: read next cycle whatever the cadence */
+    bool rp_alarm;     /* the last live record's readplan_record_alarm */
 };
 
 enum slink_kind { SL_NONE, SL_TCP, SL_SERIAL, SL_DIALIN, SL_MODBUS };
@@ -234,7 +238,7 @@ struct spending {
 struct slisten {
     const char *addr; /* borrowed from cfg */
     int fd;
-    int port; /* bound */
+    int port;                  /* bound */
     struct dialin_pause pause; /* accept4 failing: back off (dialin.h) */
     bool paused;               /* out of the epoll set until pause.until_ms */
 };
@@ -268,12 +272,12 @@ struct slink {
     int64_t next_start; /* head-end clock ms of the next cycle */
     int64_t cycle_t0;   /* head-end clock ms the cycle started */
     enum cycle_phase phase;
-    size_t cur;       /* position in meters[] of the job under way */
-    size_t live_next; /* where the next live sweep goes on (kept across cycles) */
-    size_t live_left; /* meters this cycle's live sweep has still to visit */
-    size_t bf_next;   /* where backfill goes on (kept across cycles) */
-    size_t bf_idle;   /* meters in a row that had nothing to backfill */
-    unsigned bf_reqs; /* backfill requests in this cycle */
+    size_t cur;         /* position in meters[] of the job under way */
+    size_t live_next;   /* where the next live sweep goes on (kept across cycles) */
+    size_t live_left;   /* meters this cycle's live sweep has still to visit */
+    size_t bf_next;     /* where backfill goes on (kept across cycles) */
+    size_t bf_idle;     /* meters in a row that had nothing to backfill */
+    unsigned bf_reqs;   /* backfill requests in this cycle */
     size_t rescue_left; /* meters the cycle's rescue pass has still to visit */
     bool rescuing;      /* the turn under way is the rescue pass's */
     bool job_begun;
@@ -305,13 +309,13 @@ struct slink {
     int64_t clock_at_ms; /* head-end clock when the meter's time arrived */
     int32_t volt[3], curr[3];
     uint32_t vi_present;
-    unsigned rp_due;    /* 1 << group: groups this job reads (job_groups) */
-    bool clock_est;     /* no clock read this job: live_end from clk_off_s */
+    unsigned rp_due; /* 1 << group: groups this job reads (job_groups) */
+    bool clock_est;  /* no clock read this job: live_end from clk_off_s */
     /* the catch-up request under way (06000001 with N) and its answer */
     unsigned lr_asked, lr_got;
-    int64_t lr_last;   /* newest block's interval end in the answer (UTC s) */
-    uint8_t lr_probe;  /* N > 1 drew an ERR: N = 1 asked, the old N kept here */
-    bool lr_one;       /* a batch was lost on the line: N = 1 for this turn */
+    int64_t lr_last;  /* newest block's interval end in the answer (UTC s) */
+    uint8_t lr_probe; /* N > 1 drew an ERR: N = 1 asked, the old N kept here */
+    bool lr_one;      /* a batch was lost on the line: N = 1 for this turn */
 
     bool in_flight;
     struct sess sess;
@@ -1273,10 +1277,12 @@ static void on_values(struct sched *s, struct slink *L, uint32_t di, const uint8
             if (v[ph].kind != DLT645_V_NUM)
                 continue;
             if (di == MJOB_DI_VOLTAGE) {
-                L->volt[ph] = (int32_t)mjob_rescale(v[ph].raw, v[ph].decimals, 1); /* 0.1 V */
+                L->volt[ph] =
+                    (int32_t)mjob_rescale(v[ph].raw, v[ph].decimals, 1); /* 0.1 V */
                 L->vi_present |= STORE_REC_HAS_VOLTAGE(ph);
             } else {
-                L->curr[ph] = (int32_t)mjob_rescale(v[ph].raw, v[ph].decimals, 3); /* mA */
+                L->curr[ph] =
+                    (int32_t)mjob_rescale(v[ph].raw, v[ph].decimals, 3); /* mA */
                 L->vi_present |= STORE_REC_HAS_CURRENT(ph);
             }
         }
@@ -1306,8 +1312,8 @@ static unsigned lr_blocks(struct sched *s, struct slink *L)
     if (m->lr_n == 0) {
         uint8_t n = 0;
         int rc = pipe_meter_lr_blocks(s->pipe, s->midx[mi], &n);
-        m->lr_n = rc == AH_OK && n >= 1 && n <= SCHED_LR_BLOCKS_MAX ? n
-                                                                    : SCHED_LR_BLOCKS_MAX;
+        m->lr_n =
+            rc == AH_OK && n >= 1 && n <= SCHED_LR_BLOCKS_MAX ? n : SCHED_LR_BLOCKS_MAX;
     }
     return m->lr_n;
 }
@@ -1356,8 +1362,8 @@ static void lr_done(struct sched *s, struct slink *L, int rc)
         int64_t newest = L->boundary_s - s->step_s;
         if (m->newest > 0 && m->newest < newest)
             newest = m->newest;
-        unsigned n = sched_lr_learn(m->lr_n, L->lr_asked, L->lr_got, L->lr_last, run_end,
-                                    newest);
+        unsigned n =
+            sched_lr_learn(m->lr_n, L->lr_asked, L->lr_got, L->lr_last, run_end, newest);
         if (n < m->lr_n) {
             lr_remember(s, L, n, "answers fewer load records than asked");
             /* the rest of the run is asked again, n at a time */
@@ -1512,9 +1518,9 @@ static void live_record(struct sched *s, struct slink *L)
         meter_s = he_s + m->clk_off_s;
         have = L->clock_est = true;
     }
-    L->live_end = sched_live_end(he_s, have, meter_s, s->step_s,
-                                 s->cfg->validation.clock_drift_s,
-                                 s->cfg->validation.clock_suspect_s, &L->live_attach);
+    L->live_end =
+        sched_live_end(he_s, have, meter_s, s->step_s, s->cfg->validation.clock_drift_s,
+                       s->cfg->validation.clock_suspect_s, &L->live_attach);
     m->newest = have ? sched_interval_floor(meter_s, s->step_s) : 0;
     /* one gap query (it waits for the writer's batch): the window up to
      * and with the live record; oldest first, so the live record is the
@@ -1829,7 +1835,8 @@ static bool accept_failed(struct sched *s, size_t j, int err)
 {
     struct slisten *lj = &s->lis[j];
     bool first;
-    enum dialin_accept_verdict v = dialin_accept_failed(&lj->pause, err, ah_mono_ms(), &first);
+    enum dialin_accept_verdict v =
+        dialin_accept_failed(&lj->pause, err, ah_mono_ms(), &first);
     if (v != DIALIN_ACCEPT_PAUSE)
         return v == DIALIN_ACCEPT_DONE;
     if (first)

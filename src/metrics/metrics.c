@@ -319,13 +319,13 @@ static void render_hist(const char *name, const struct met_series *s, char *buf,
         else
             snprintf(le, sizeof le, "+Inf");
         emit(buf, cap, len, line,
-             snprintf(line, sizeof line, "%s_bucket{%s%sle=\"%s\"} %llu\n", name, s->labels,
-                      sep, le, cum));
+             snprintf(line, sizeof line, "%s_bucket{%s%sle=\"%s\"} %llu\n", name,
+                      s->labels, sep, le, cum));
     }
     const char *lb = s->labels[0] ? "{" : "", *rb = s->labels[0] ? "}" : "";
     emit(buf, cap, len, line,
-         snprintf(line, sizeof line, "%s_sum%s%s%s %.15g\n%s_count%s%s%s %llu\n", name, lb,
-                  s->labels, rb, met_get(s), name, lb, s->labels, rb, cum));
+         snprintf(line, sizeof line, "%s_sum%s%s%s %.15g\n%s_count%s%s%s %llu\n", name,
+                  lb, s->labels, rb, met_get(s), name, lb, s->labels, rb, cum));
 }
 
 size_t met_render(met_t *m, char *buf, size_t cap)
@@ -382,10 +382,10 @@ static size_t render_process(char *buf, size_t cap)
 {
     size_t len = 0;
     emitf(buf, cap, &len,
-                  "# HELP amihead_build_info Version of this amihead; the value is 1\n"
-                  "# TYPE amihead_build_info gauge\n"
-                  "amihead_build_info{version=\"%s\",microhttpd=\"%s\"} 1\n",
-                  AH_VERSION, MHD_get_version());
+          "# HELP amihead_build_info Version of this amihead; the value is 1\n"
+          "# TYPE amihead_build_info gauge\n"
+          "amihead_build_info{version=\"%s\",microhttpd=\"%s\"} 1\n",
+          AH_VERSION, MHD_get_version());
     char stat[1024];
     FILE *f = fopen("/proc/self/stat", "r");
     size_t got = f ? fread(stat, 1, sizeof stat - 1, f) : 0;
@@ -409,20 +409,20 @@ static size_t render_process(char *buf, size_t cap)
         if (u)
             fclose(u);
         emitf(buf, cap, &len,
-                      "# HELP process_cpu_seconds_total User and system CPU time spent\n"
-                      "# TYPE process_cpu_seconds_total counter\n"
-                      "process_cpu_seconds_total %.15g\n"
-                      "# HELP process_resident_memory_bytes Resident memory size\n"
-                      "# TYPE process_resident_memory_bytes gauge\n"
-                      "process_resident_memory_bytes %.15g\n"
-                      "# HELP process_virtual_memory_bytes Virtual memory size\n"
-                      "# TYPE process_virtual_memory_bytes gauge\n"
-                      "process_virtual_memory_bytes %llu\n"
-                      "# HELP process_start_time_seconds Start time since the epoch\n"
-                      "# TYPE process_start_time_seconds gauge\n"
-                      "process_start_time_seconds %.15g\n",
-                      (double)(utime + stime) / tick, (double)rss * page, vsize,
-                      boot + (double)start / tick);
+              "# HELP process_cpu_seconds_total User and system CPU time spent\n"
+              "# TYPE process_cpu_seconds_total counter\n"
+              "process_cpu_seconds_total %.15g\n"
+              "# HELP process_resident_memory_bytes Resident memory size\n"
+              "# TYPE process_resident_memory_bytes gauge\n"
+              "process_resident_memory_bytes %.15g\n"
+              "# HELP process_virtual_memory_bytes Virtual memory size\n"
+              "# TYPE process_virtual_memory_bytes gauge\n"
+              "process_virtual_memory_bytes %llu\n"
+              "# HELP process_start_time_seconds Start time since the epoch\n"
+              "# TYPE process_start_time_seconds gauge\n"
+              "process_start_time_seconds %.15g\n",
+              (double)(utime + stime) / tick, (double)rss * page, vsize,
+              boot + (double)start / tick);
     }
     long nfd = 0;
     DIR *d = opendir("/proc/self/fd");
@@ -435,13 +435,13 @@ static size_t render_process(char *buf, size_t cap)
     }
     long maxfd = sysconf(_SC_OPEN_MAX);
     emitf(buf, cap, &len,
-                  "# HELP process_open_fds Open file descriptors\n"
-                  "# TYPE process_open_fds gauge\n"
-                  "process_open_fds %ld\n"
-                  "# HELP process_max_fds Limit of open file descriptors\n"
-                  "# TYPE process_max_fds gauge\n"
-                  "process_max_fds %ld\n",
-                  nfd, maxfd);
+          "# HELP process_open_fds Open file descriptors\n"
+          "# TYPE process_open_fds gauge\n"
+          "process_open_fds %ld\n"
+          "# HELP process_max_fds Limit of open file descriptors\n"
+          "# TYPE process_max_fds gauge\n"
+          "process_max_fds %ld\n",
+          nfd, maxfd);
     return len;
 }
 
@@ -503,7 +503,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return serve_metrics(m, c);
     if (!strcmp(url, "/healthz")) {
         static const char ok[] = "ok\n";
-        return reply(c, MHD_HTTP_OK, (char *)ok, sizeof ok - 1, MHD_RESPMEM_PERSISTENT, TEXT);
+        return reply(c, MHD_HTTP_OK, (char *)ok, sizeof ok - 1, MHD_RESPMEM_PERSISTENT,
+                     TEXT);
     }
     if (!strcmp(url, "/readyz")) {
         char why[200] = "ready";
@@ -657,9 +658,9 @@ int met_serve(met_t *m, const char *listen, int *bound_port)
         close(fd);
         return AH_EIO;
     }
-    m->reaped_series = met_series(m, "amihead_http_connections_reaped_total",
-                                  "Metrics endpoint connections shut for their age",
-                                  MET_COUNTER, NULL);
+    m->reaped_series =
+        met_series(m, "amihead_http_connections_reaped_total",
+                   "Metrics endpoint connections shut for their age", MET_COUNTER, NULL);
     atomic_store(&m->reaper_stop, false);
     if (pthread_create(&m->reaper, NULL, reaper_main, m) == 0)
         m->reaper_started = true;

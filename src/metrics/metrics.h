@@ -20,7 +20,7 @@ struct met_series;
 
 enum met_type { MET_COUNTER, MET_GAUGE, MET_HISTOGRAM };
 
-#define MET_MAX_SERIES 65536
+#define MET_MAX_SERIES   65536
 #define MET_MAX_FAMILIES 256
 
 met_t *met_new(void);

@@ -21,15 +21,15 @@
 #define DLT645_ADDR_LEN 6
 /* L is one byte; the standard caps reads at 200 and writes at 50 (§1.2).
  * The parser rejects any L above DLT645_MAX_DATA. */
-#define DLT645_MAX_DATA 200
-#define DLT645_PREAMBLE 4 /* master sends 4 × FE (§1.2) */
-#define DLT645_OVERHEAD 12
+#define DLT645_MAX_DATA  200
+#define DLT645_PREAMBLE  4 /* master sends 4 × FE (§1.2) */
+#define DLT645_OVERHEAD  12
 #define DLT645_FRAME_MAX (DLT645_PREAMBLE + DLT645_OVERHEAD + DLT645_MAX_DATA)
 
 /* Control code bits (§1.4). */
-#define DLT645_C_DIR 0x80   /* D7: 1 = slave → master */
-#define DLT645_C_ABN 0x40   /* D6: abnormal reply, DATA = ERR */
-#define DLT645_C_MORE 0x20  /* D5: follow-up frames exist */
+#define DLT645_C_DIR  0x80 /* D7: 1 = slave → master */
+#define DLT645_C_ABN  0x40 /* D6: abnormal reply, DATA = ERR */
+#define DLT645_C_MORE 0x20 /* D5: follow-up frames exist */
 #define DLT645_C_FUNC 0x1F
 
 /* 2007 function codes (§1.4). */
@@ -91,7 +91,7 @@ bool dlt645_addr_eq(const struct dlt645_addr *a, const struct dlt645_addr *b);
 bool dlt645_addr_is_broadcast(const struct dlt645_addr *a);
 /* Does `pattern` (with AA wildcard bytes from the high end) match `a`? */
 bool dlt645_addr_match(const struct dlt645_addr *pattern, const struct dlt645_addr *a);
-extern const struct dlt645_addr dlt645_addr_wildcard; /* AA × 6 */
+extern const struct dlt645_addr dlt645_addr_wildcard;  /* AA × 6 */
 extern const struct dlt645_addr dlt645_addr_broadcast; /* 99 × 6 */
 
 /* ---- encoding -------------------------------------------------------- */
@@ -195,27 +195,27 @@ int dlt645_frame_di(const struct dlt645_frame *f, uint32_t *di);
  * style names joined by ", " into buf; returns buf. */
 const char *dlt645_err_describe(uint8_t err, enum dlt645_proto proto, char *buf,
                                 size_t cap);
-#define DLT645_ERR_OTHER 0x01
-#define DLT645_ERR_NO_DATA 0x02
+#define DLT645_ERR_OTHER    0x01
+#define DLT645_ERR_NO_DATA  0x02
 #define DLT645_ERR_PASSWORD 0x04
-#define DLT645_ERR_BAUD 0x08
-#define DLT645_ERR_ZONES 0x10
-#define DLT645_ERR_PERIODS 0x20
-#define DLT645_ERR_TARIFFS 0x40
+#define DLT645_ERR_BAUD     0x08
+#define DLT645_ERR_ZONES    0x10
+#define DLT645_ERR_PERIODS  0x20
+#define DLT645_ERR_TARIFFS  0x40
 
 /* Classified reply to a read request for (addr, di). */
 enum dlt645_reply_kind {
-    DLT645_R_DATA,     /* normal reply, payload follows DI */
-    DLT645_R_DATA_MORE,/* normal, more frames (send 12H with seq+1) */
-    DLT645_R_ERROR,    /* abnormal, err set */
-    DLT645_R_OTHER,    /* not an answer to this request (other addr/DI/func) */
+    DLT645_R_DATA,      /* normal reply, payload follows DI */
+    DLT645_R_DATA_MORE, /* normal, more frames (send 12H with seq+1) */
+    DLT645_R_ERROR,     /* abnormal, err set */
+    DLT645_R_OTHER,     /* not an answer to this request (other addr/DI/func) */
 };
 struct dlt645_reply {
     enum dlt645_reply_kind kind;
     uint8_t err;            /* ERR word for DLT645_R_ERROR */
     const uint8_t *payload; /* points into the frame, after DI */
     size_t payload_len;
-    uint8_t seq;            /* SEQ of a 92H/B2H reply (trailing byte), else 0 */
+    uint8_t seq; /* SEQ of a 92H/B2H reply (trailing byte), else 0 */
 };
 /* Match a parsed frame against the request it should answer. func is the
  * request's function code (11H, 12H, 01H for 1997…). For 1997 the DI is

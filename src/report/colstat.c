@@ -154,8 +154,8 @@ int colstat_start(const struct cfg *cfg, const uint32_t *midx, pipe_t *pipe,
                              "(day) stored for the last complete interval or local day";
     for (size_t k = 0; k < cfg->n_links; k++) {
         snprintf(c->g[k].name, sizeof c->g[k].name, "%s", cfg->links[k].name);
-        c->g[k].ival =
-            gauge(met, "amihead_link_collection_ratio", hl, "link", c->g[k].name, "interval");
+        c->g[k].ival = gauge(met, "amihead_link_collection_ratio", hl, "link",
+                             c->g[k].name, "interval");
         c->g[k].day =
             gauge(met, "amihead_link_collection_ratio", hl, "link", c->g[k].name, "day");
     }
@@ -165,8 +165,9 @@ int colstat_start(const struct cfg *cfg, const uint32_t *midx, pipe_t *pipe,
         c->g[m->link].meters++;
         /* an inventory lists a district's meters together: try the last
          * one's first (a scan per meter is minutes at a city's size) */
-        size_t k = i && !strcmp(cfg->meters[i - 1].district, m->district) ? c->dist_of[i - 1]
-                                                                          : cfg->n_links;
+        size_t k = i && !strcmp(cfg->meters[i - 1].district, m->district)
+                       ? c->dist_of[i - 1]
+                       : cfg->n_links;
         while (k < c->n_g && strcmp(c->g[k].name, m->district) != 0)
             k++;
         if (k == c->n_g) {
@@ -183,14 +184,16 @@ int colstat_start(const struct cfg *cfg, const uint32_t *midx, pipe_t *pipe,
     c->ival_end = met_series(met, "amihead_collection_interval_end_seconds",
                              "End (UTC) of the interval the interval ratios describe",
                              MET_GAUGE, NULL);
-    c->day_end = met_series(met, "amihead_collection_day_end_seconds",
-                            "End (UTC) of the local day the day ratios describe", MET_GAUGE,
-                            NULL);
-    static const char ha[] = "Share of all meters' reads stored for the last complete "
-                             "interval, or of all intervals of the last complete local day";
-    c->all_ival = met_series(met, "amihead_collection_ratio", ha, MET_GAUGE,
-                             "window=\"interval\"");
-    c->all_day = met_series(met, "amihead_collection_ratio", ha, MET_GAUGE, "window=\"day\"");
+    c->day_end =
+        met_series(met, "amihead_collection_day_end_seconds",
+                   "End (UTC) of the local day the day ratios describe", MET_GAUGE, NULL);
+    static const char ha[] =
+        "Share of all meters' reads stored for the last complete "
+        "interval, or of all intervals of the last complete local day";
+    c->all_ival =
+        met_series(met, "amihead_collection_ratio", ha, MET_GAUGE, "window=\"interval\"");
+    c->all_day =
+        met_series(met, "amihead_collection_ratio", ha, MET_GAUGE, "window=\"day\"");
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     if (pthread_create(&c->thread, NULL, colstat_main, c) != 0) {

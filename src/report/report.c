@@ -25,8 +25,6 @@
 
 /* ---- data -------------------------------------------------------------- */
 
-
-
 struct pass {
     int64_t start, step;
     size_t n_iv;
@@ -86,8 +84,7 @@ static int on_event(void *ctx, uint64_t t, uint32_t meter, uint16_t type,
     if (ty && !strcmp(ty, "DAILY")) {
         if (dn >= e->from_day && dn <= e->to_day) /* a day before the range ends in it */
             json_array_append(lists[0], o);
-    }
-    else if (json_object_get(o, "state"))
+    } else if (json_object_get(o, "state"))
         json_array_append(lists[1], o);
     else if (ty && !strcmp(ty, "GAP"))
         json_array_append(lists[2], o);
@@ -103,7 +100,6 @@ static size_t name_index(const char **names, size_t *n, const char *name)
     names[*n] = name;
     return (*n)++;
 }
-
 
 static int view_alloc(struct view *v)
 {
@@ -124,16 +120,16 @@ static int view_alloc(struct view *v)
     v->xl = calloc(nb + 1, sizeof *v->xl);
     v->vals = calloc((nm + nl + 1) * (nb + (size_t)v->days + 1), sizeof *v->vals);
     v->ser = calloc(nm + nl + 1, sizeof *v->ser);
-    if (!v->dnames || !v->dist_of || !v->midx || !v->known || !v->ms || !v->dc || !v->lc ||
-        !v->gb || !v->llive || !v->lback || !v->lmeters || !v->lists[0] || !v->lists[1] ||
-        !v->lists[2] || !v->xl || !v->vals || !v->ser)
+    if (!v->dnames || !v->dist_of || !v->midx || !v->known || !v->ms || !v->dc ||
+        !v->lc || !v->gb || !v->llive || !v->lback || !v->lmeters || !v->lists[0] ||
+        !v->lists[1] || !v->lists[2] || !v->xl || !v->vals || !v->ser)
         return AH_ENOMEM;
     for (size_t k = 0; k < nb; k++) {
         v->xl[k] = malloc(40);
         if (!v->xl[k])
             return AH_ENOMEM;
-        report_fmt_local(v->start + (int64_t)(k * v->per_b) * v->step, v->tz, v->bucket_s < 86400,
-                  v->xl[k], 40);
+        report_fmt_local(v->start + (int64_t)(k * v->per_b) * v->step, v->tz,
+                         v->bucket_s < 86400, v->xl[k], 40);
     }
     return AH_OK;
 }
@@ -285,4 +281,3 @@ int report_parse_days(const char *spec, int64_t *from_day, int64_t *to_day)
         return AH_EINVAL;
     return *to_day - *from_day + 1 > REPORT_MAX_DAYS ? AH_ERANGE : AH_OK;
 }
-

@@ -14,7 +14,6 @@
 
 #include <string.h>
 
-
 static const char *const flag_names[32] = {
     [VEE_BIT_STOPPED] = "STOPPED",
     [VEE_BIT_CREEPING] = "CREEPING",
@@ -273,7 +272,8 @@ static bool time_invalid(struct vee_ctx *c, int64_t headend_now)
 static void check_exchange(struct vee_ctx *c)
 {
     struct vee_state *st = c->st;
-    if (!(st->have & (VEE_ST_FWD | VEE_ST_SERIAL | VEE_ST_CLEAR)) || !vee_exchange_seen(c))
+    if (!(st->have & (VEE_ST_FWD | VEE_ST_SERIAL | VEE_ST_CLEAR)) ||
+        !vee_exchange_seen(c))
         return;
     vee_close_all(c);
     c->out->flags |= VEE_F_METER_EXCHANGED;
@@ -297,7 +297,8 @@ static void rule_clock_suspect(struct vee_ctx *c)
 }
 
 /* Daily accounting: only reads that carry the forward register. */
-static void account_day(struct vee_ctx *c, const struct vee_adv *a, const struct vee_elec *e)
+static void account_day(struct vee_ctx *c, const struct vee_adv *a,
+                        const struct vee_elec *e)
 {
     struct vee_state *st = c->st;
     bool drop_judged = false;

@@ -106,7 +106,8 @@ int vee_district_eval(const struct vee_thresholds *t, const struct vee_district_
         out->flags |= VEE_DIST_NO_ENERGY;
         return AH_OK;
     }
-    double loss = ((double)out->supply - (double)out->sales) * 100.0 / (double)out->supply;
+    double loss =
+        ((double)out->supply - (double)out->sales) * 100.0 / (double)out->supply;
     out->loss_valid = true;
     out->loss_pct = loss;
     if (loss < t->line_loss_min_pct || loss > t->line_loss_max_pct)

@@ -19,7 +19,7 @@
 #define VEE_DIST_LINE_LOSS       (1u << 0)
 #define VEE_DIST_LINE_LOSS_SWING (1u << 1)
 #define VEE_DIST_INCOMPLETE      (1u << 2)
-#define VEE_DIST_NO_ENERGY (1u << 3) /* complete, but the supply is ≤ 0 */
+#define VEE_DIST_NO_ENERGY       (1u << 3) /* complete, but the supply is ≤ 0 */
 /* Judged on the rest: a few customers' day energy is unknown (at most a
  * tenth of them; the district meter's known); their consumption counts as
  * loss, so the loss is an upper bound, and the caller names them. */
@@ -37,7 +37,7 @@ struct vee_district_customer {
     bool has_prev_day;
     int64_t prev_day; /* the day before */
     bool has_prev_month;
-    int64_t prev_month; /* daily mean over the previous month */
+    int64_t prev_month;    /* daily mean over the previous month */
     int64_t export_energy; /* PV export (reverse register of a bidirectional
                               meter, 上网电量) this day: supply; 0 one-way */
 };
@@ -61,14 +61,14 @@ struct vee_district_mover {
 };
 
 struct vee_district_result {
-    uint32_t flags;  /* VEE_DIST_* */
-    bool loss_valid; /* loss_pct computed (complete, supply > 0) */
-    double loss_pct; /* (supply - sales) / supply, % */
+    uint32_t flags;           /* VEE_DIST_* */
+    bool loss_valid;          /* loss_pct computed (complete, supply > 0) */
+    double loss_pct;          /* (supply - sales) / supply, % */
     int64_t customers_energy; /* Σ customers' import */
     int64_t customers_export; /* Σ customers' PV export */
     int64_t supply;           /* district forward + Σ customers' export */
     int64_t sales;            /* Σ customers' import + district reverse */
-    double swing_day_pct; /* relative change vs previous day, % (0 if none) */
+    double swing_day_pct;     /* relative change vs previous day, % (0 if none) */
     double swing_month_pct;
     unsigned nmovers; /* listed when LINE_LOSS_SWING, biggest |change| first */
     struct vee_district_mover movers[VEE_DISTRICT_TOP_MAX];

@@ -31,7 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ah_time_format(a, out, sizeof out);
         int64_t c;
         bool zc;
-        if (ah_time_parse_zone(out, 3600, &c, &zc) != AH_OK || !zc || c != a / 1000 * 1000)
+        if (ah_time_parse_zone(out, 3600, &c, &zc) != AH_OK || !zc ||
+            c != a / 1000 * 1000)
             abort();
     }
     return 0;

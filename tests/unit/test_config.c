@@ -785,9 +785,9 @@ static void timezone_offset_fixed_or_refused(void **state)
 static void shared_lines_name_the_first_link(void **state)
 {
     struct fx *x = *state;
-    const char *yaml = "inventory: meters.csv\n"           /* 1 */
-                       "storage:\n  path: /x\n"             /* 2 */
-                       "links:\n"                           /* 4 */
+    const char *yaml = "inventory: meters.csv\n" /* 1 */
+                       "storage:\n  path: /x\n"  /* 2 */
+                       "links:\n"                /* 4 */
                        "  - {name: a, type: dlt645-tcp, endpoint: 10.0.0.1:1}\n"
                        "  - {name: b, type: dlt645-serial, device: /dev/ttyS0}\n"
                        "  - {name: c, type: dlt645-tcp, endpoint: 10.0.0.1:1}\n"
@@ -804,8 +804,9 @@ static void shared_lines_name_the_first_link(void **state)
     assert_msg(x, Y, 7, "links.endpoint", "10.0.0.1:1 already used by link 'a' (line 5)");
     assert_msg(x, Y, 9, "links.endpoint", "10.0.0.1:1 already used by link 'a' (line 5)");
     assert_msg(x, Y, 8, "links.device", "/dev/ttyS0 already used by link 'b' (line 6)");
-    assert_msg(x, Y, 12, "links.address",
-               "concentrator address already expected on 0.0.0.0:7000 by link 'f' (line 10)");
+    assert_msg(
+        x, Y, 12, "links.address",
+        "concentrator address already expected on 0.0.0.0:7000 by link 'f' (line 10)");
     assert_false(has_msg(x, Y, 11, "links.address", "already expected"));
     assert_false(has_msg(x, Y, 5, "links.endpoint", "already used"));
 }
@@ -821,7 +822,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(yaml_mistakes_name_file_line_and_key, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(yaml_syntax_error_has_line, setup, teardown),
-        cmocka_unit_test_setup_teardown(shared_lines_name_the_first_link, setup, teardown),
+        cmocka_unit_test_setup_teardown(shared_lines_name_the_first_link, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(missing_files_are_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(csv_header_must_have_exactly_the_columns, setup,
                                         teardown),

@@ -131,7 +131,8 @@ static void test_json_format(void **state)
     assert_null(line);
     assert_string_equal(json_string_value(json_object_get(o[0], "level")), "warn");
     assert_string_equal(json_string_value(json_object_get(o[0], "link")), "c0");
-    assert_string_equal(json_string_value(json_object_get(o[0], "meter")), "000001000001");
+    assert_string_equal(json_string_value(json_object_get(o[0], "meter")),
+                        "000001000001");
     assert_string_equal(json_string_value(json_object_get(o[0], "message")),
                         "meter 000001000001: no valid reply");
     assert_string_equal(json_string_value(json_object_get(o[1], "component")), "run");

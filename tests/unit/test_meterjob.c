@@ -37,9 +37,8 @@ static void full_job_in_order(void **state)
     uint32_t di[16];
     unsigned all = (1u << RP_NGROUPS) - 1;
     size_t n = walk(MJOB_DT, all, ok, 16, di);
-    const uint32_t want[] = {0x0400010C, 0x0201FF00, 0x0202FF00, 0x040005FF,
-                             0x03300D00, 0x03300E00, 0x03300100, 0x05060001,
-                             0x05060101, 0x04000402};
+    const uint32_t want[] = {0x0400010C, 0x0201FF00, 0x0202FF00, 0x040005FF, 0x03300D00,
+                             0x03300E00, 0x03300100, 0x05060001, 0x05060101, 0x04000402};
     assert_int_equal(n, sizeof want / sizeof want[0]);
     assert_memory_equal(di, want, sizeof want);
     assert_int_equal(mjob_def(MJOB_LIVE)->di, 0x06000001u);

@@ -29,12 +29,12 @@ static void test_render_groups_families(void **state)
     met_t *m = met_new();
     struct met_series *a = met_series(m, "amihead_reads_total", "Interval reads stored",
                                       MET_COUNTER, "link=\"c0\"");
-    struct met_series *rtt = met_series(m, "amihead_rtt_ms", "Last round trip", MET_GAUGE,
-                                        "link=\"c0\"");
-    struct met_series *b = met_series(m, "amihead_reads_total", NULL, MET_COUNTER,
-                                      "link=\"c1\"");
-    assert_ptr_equal(met_series(m, "amihead_reads_total", NULL, MET_COUNTER, "link=\"c0\""),
-                     a);
+    struct met_series *rtt =
+        met_series(m, "amihead_rtt_ms", "Last round trip", MET_GAUGE, "link=\"c0\"");
+    struct met_series *b =
+        met_series(m, "amihead_reads_total", NULL, MET_COUNTER, "link=\"c1\"");
+    assert_ptr_equal(
+        met_series(m, "amihead_reads_total", NULL, MET_COUNTER, "link=\"c0\""), a);
     met_add(a, 96);
     met_add(b, 95);
     met_set(rtt, 42.5);
@@ -108,8 +108,8 @@ static void test_http_scrape(void **state)
 {
     (void)state;
     met_t *m = met_new();
-    met_add(met_series(m, "amihead_cycle_overruns_total", "Cycles that overran", MET_COUNTER,
-                       NULL),
+    met_add(met_series(m, "amihead_cycle_overruns_total", "Cycles that overran",
+                       MET_COUNTER, NULL),
             3);
     int port = 0;
     assert_int_equal(met_serve(m, "127.0.0.1:0", &port), AH_OK);
@@ -143,7 +143,8 @@ static void test_http_scrape_many_fds(void **state)
     for (int i = 0; i < HOLD; i++)
         assert_true((held[i] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0);
     met_t *m = met_new();
-    met_add(met_series(m, "amihead_requests_total", "Requests sent", MET_COUNTER, NULL), 7);
+    met_add(met_series(m, "amihead_requests_total", "Requests sent", MET_COUNTER, NULL),
+            7);
     int port = 0;
     assert_int_equal(met_serve(m, "127.0.0.1:0", &port), AH_OK);
     char body[4096];
@@ -164,21 +165,23 @@ static void test_histogram(void **state)
                                          "Request latency", "link=\"c0\"", b, 3);
     assert_non_null(h);
     static const double bad[] = {1, 0.5};
-    assert_null(met_histogram(m, "amihead_x_seconds", "", NULL, bad, 2)); /* not ascending */
+    assert_null(
+        met_histogram(m, "amihead_x_seconds", "", NULL, bad, 2)); /* not ascending */
     met_observe(h, 0.05);
     met_observe(h, 0.1); /* le is inclusive */
     met_observe(h, 0.7);
     met_observe(h, 3);
     char buf[2048];
     met_render(m, buf, sizeof buf);
-    const char *want = "# HELP amihead_request_duration_seconds Request latency\n"
-                       "# TYPE amihead_request_duration_seconds histogram\n"
-                       "amihead_request_duration_seconds_bucket{link=\"c0\",le=\"0.1\"} 2\n"
-                       "amihead_request_duration_seconds_bucket{link=\"c0\",le=\"0.5\"} 2\n"
-                       "amihead_request_duration_seconds_bucket{link=\"c0\",le=\"1\"} 3\n"
-                       "amihead_request_duration_seconds_bucket{link=\"c0\",le=\"+Inf\"} 4\n"
-                       "amihead_request_duration_seconds_sum{link=\"c0\"} 3.85\n"
-                       "amihead_request_duration_seconds_count{link=\"c0\"} 4\n";
+    const char *want =
+        "# HELP amihead_request_duration_seconds Request latency\n"
+        "# TYPE amihead_request_duration_seconds histogram\n"
+        "amihead_request_duration_seconds_bucket{link=\"c0\",le=\"0.1\"} 2\n"
+        "amihead_request_duration_seconds_bucket{link=\"c0\",le=\"0.5\"} 2\n"
+        "amihead_request_duration_seconds_bucket{link=\"c0\",le=\"1\"} 3\n"
+        "amihead_request_duration_seconds_bucket{link=\"c0\",le=\"+Inf\"} 4\n"
+        "amihead_request_duration_seconds_sum{link=\"c0\"} 3.85\n"
+        "amihead_request_duration_seconds_count{link=\"c0\"} 4\n";
     assert_string_equal(buf, want);
     met_destroy(&m);
 }

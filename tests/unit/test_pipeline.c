@@ -374,9 +374,9 @@ static void test_first_reads_deferred_over_restart(void **state)
     uint64_t gaps[16];
     size_t n = 11; /* the backlog comes in a later batch than the live read */
     for (int i = 0; i < 1000 && n != 10; i++) {
-        assert_int_equal(pipe_missing_intervals(p, x->midx[0], END(0), END(11), STEP, gaps,
-                                                16, &n),
-                         AH_OK);
+        assert_int_equal(
+            pipe_missing_intervals(p, x->midx[0], END(0), END(11), STEP, gaps, 16, &n),
+            AH_OK);
         if (n != 10)
             usleep(10000);
     }
@@ -385,8 +385,8 @@ static void test_first_reads_deferred_over_restart(void **state)
         push_src(p, x, k, k < 5 ? 1000 + 10 * k : 101000 + 10 * k, 0, STORE_REC_BACKFILL);
     assert_int_equal(pipe_stop(&p), AH_OK);
     assert_int_equal(quality(x, 0), VEE_F_BACKFILLED); /* stored, not judged yet */
-    p = start(x, reldir, sizeof reldir); /* the flush never came */
-    push_src(p, x, 11, 101110, 0, STORE_REC_LIVE); /* the backlog is in */
+    p = start(x, reldir, sizeof reldir);               /* the flush never came */
+    push_src(p, x, 11, 101110, 0, STORE_REC_LIVE);     /* the backlog is in */
     assert_int_equal(pipe_stop(&p), AH_OK);
     assert_true(quality(x, 5) & VEE_F_JUMPING); /* judged, in order */
     assert_false(quality(x, 4) & VEE_F_JUMPING);
@@ -728,7 +728,9 @@ static void test_gap_pass_batched(void **state)
                "max_current,nominal_voltage,district,class,role,bidirectional\n");
     for (int l = 0; l < NL; l++)
         for (int j = 0; j < PER; j++)
-            fprintf(f, "%06d%06d,dlt645-2007,c%d,%06d%06d,,,1P2W,1,1,5.0,60.0,220.0,d%d,C,%s,no\n",
+            fprintf(f,
+                    "%06d%06d,dlt645-2007,c%d,%06d%06d,,,1P2W,1,1,5.0,60.0,220.0,d%d,C,%"
+                    "s,no\n",
                     l + 1, j, l, l + 1, j, l, j ? "customer" : "district");
     fclose(f);
     struct cfg_diag *d = malloc(sizeof *d);

@@ -33,9 +33,14 @@ static void test_parse_days(void **state)
     assert_int_equal(report_parse_days("2025-02-28..2025-03-30", &a, &b), AH_OK);
     assert_int_equal(b - a + 1, 31);
     assert_int_equal(report_parse_days("2025-02-28..2025-03-31", &a, &b), AH_ERANGE);
-    static const char *const bad[] = {"",           "2025-3-14",  "2025-03-15..2025-03-14",
-                                      "2025-03-14..", "..2025-03-14", "2025-02-30",
-                                      "2025-03-14x", "2025-03-14..2025-03-14..x",
+    static const char *const bad[] = {"",
+                                      "2025-3-14",
+                                      "2025-03-15..2025-03-14",
+                                      "2025-03-14..",
+                                      "..2025-03-14",
+                                      "2025-02-30",
+                                      "2025-03-14x",
+                                      "2025-03-14..2025-03-14..x",
                                       "9999999999-01-01"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_not_equal(report_parse_days(bad[i], &a, &b), AH_OK);
@@ -56,7 +61,8 @@ static void test_render_empty_store(void **state)
     struct cfg *c = NULL;
     struct cfg_diag *d = malloc(sizeof *d);
     cfg_diag_init(d);
-    assert_int_equal(cfg_load(AH_VECTORS_DIR "/../../examples/amihead.yaml", &c, d), AH_OK);
+    assert_int_equal(cfg_load(AH_VECTORS_DIR "/../../examples/amihead.yaml", &c, d),
+                     AH_OK);
     free(d);
     char dir[] = "/tmp/test_report.XXXXXX";
     assert_non_null(mkdtemp(dir));
@@ -71,7 +77,8 @@ static void test_render_empty_store(void **state)
     assert_int_equal(count(h, "<svg class=\"chart\""), 6);
     assert_int_equal(count(h, "id=\"table-"), 8);
     assert_int_equal(count(h, "data-rows=\"0\""), 7); /* all but the summary */
-    assert_int_equal(count(h, "data-series=\"3\""), 2); /* 3 districts: collection, loss */
+    assert_int_equal(count(h, "data-series=\"3\""),
+                     2); /* 3 districts: collection, loss */
     assert_int_equal(count(h, "class=\"bar missing\""), 0); /* nothing is due yet */
     assert_null(strstr(h, "<script"));
     assert_non_null(strstr(h, "amihead-sub07"));

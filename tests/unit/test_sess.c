@@ -55,7 +55,8 @@ static void test_read_energy(void **state)
     size_t n;
     const uint8_t *tx = sess_tx(&s, &n);
     uint8_t want[32];
-    size_t wn = unhex("FE FE FE FE 68 12 90 78 56 34 12 68 11 04 33 33 34 33 68 16", want);
+    size_t wn =
+        unhex("FE FE FE FE 68 12 90 78 56 34 12 68 11 04 33 33 34 33 68 16", want);
     assert_int_equal(n, wn);
     assert_memory_equal(tx, want, wn);
     sess_sent(&s, 100);
@@ -139,8 +140,10 @@ static void test_junk_then_reply(void **state)
     struct sess_req r = read_req(0x00010000);
     sess_start(&s, &r);
     sess_sent(&s, 0);
-    feed_hex(&s, "00 68 01 02 03 04 05 06 68 91 00 00 16 "
-                 "68 12 90 78 56 34 12 68 91 08 33 33 34 33 9A 78 56 34 88 16", 10);
+    feed_hex(&s,
+             "00 68 01 02 03 04 05 06 68 91 00 00 16 "
+             "68 12 90 78 56 34 12 68 91 08 33 33 34 33 9A 78 56 34 88 16",
+             10);
     assert_int_equal(s.state, SESS_DONE);
     assert_int_equal(s.stats.retries, 0);
 }
@@ -178,7 +181,8 @@ static void test_followup_reassembly(void **state)
     size_t tn;
     const uint8_t *tx = sess_tx(&s, &tn);
     uint8_t want[32];
-    size_t wn = unhex("FE FE FE FE 68 12 90 78 56 34 12 68 12 05 34 33 33 39 34 A4 16", want);
+    size_t wn =
+        unhex("FE FE FE FE 68 12 90 78 56 34 12 68 12 05 34 33 33 39 34 A4 16", want);
     assert_int_equal(tn, wn);
     assert_memory_equal(tx, want, wn);
     sess_sent(&s, 10);

@@ -414,8 +414,13 @@ static void pv_district_balances_with_export(void **state)
 {
     (void)state;
     struct sim_fleet *f = malloc(sizeof *f);
-    struct sim_fleet_opts o = {.seed = 42, .nconc = 1, .per = 40, .tz_s = TZ,
-                               .history_days = 10, .epoch_s = EPOCH, .loss_ppm = 40000,
+    struct sim_fleet_opts o = {.seed = 42,
+                               .nconc = 1,
+                               .per = 40,
+                               .tz_s = TZ,
+                               .history_days = 10,
+                               .epoch_s = EPOCH,
+                               .loss_ppm = 40000,
                                .pv_every = 1};
     assert_int_equal(sim_fleet_init(f, &o), 0);
     const struct sim_meter *d = sim_fleet_meter(f, 0, SIM_DISTRICT_IDX);
@@ -426,22 +431,24 @@ static void pv_district_balances_with_export(void **state)
     sim_fleet_regs(f, 0, SIM_DISTRICT_IDX, t0, &a, NULL);
     sim_fleet_regs(f, 0, SIM_DISTRICT_IDX, t1, &b, NULL);
     double dfwd = (double)(imp(&b) - imp(&a)) * d->ct;
-    double drev = (double)(sim_regs_total(&b, SIM_EXP) - sim_regs_total(&a, SIM_EXP)) * d->ct;
+    double drev =
+        (double)(sim_regs_total(&b, SIM_EXP) - sim_regs_total(&a, SIM_EXP)) * d->ct;
     double ci = 0, cx = 0;
     for (uint32_t j = 0; j < f->per; j++) {
         const struct sim_meter *m = sim_fleet_meter(f, 0, j);
         sim_fleet_regs(f, 0, j, t0, &a, NULL);
         sim_fleet_regs(f, 0, j, t1, &b, NULL);
         ci += (double)(imp(&b) - imp(&a)) * m->ct * m->pt;
-        cx += (double)(sim_regs_total(&b, SIM_EXP) - sim_regs_total(&a, SIM_EXP)) * m->ct *
-              m->pt;
+        cx += (double)(sim_regs_total(&b, SIM_EXP) - sim_regs_total(&a, SIM_EXP)) *
+              m->ct * m->pt;
     }
     double supply = dfwd + cx, sales = ci + drev;
     double loss = (supply - sales) / supply;
     assert_true(fabs(loss - 0.04) < 8.0 * d->ct / supply);
     /* the export matters: leaving it out moves the loss by points */
     double naive = (dfwd - ci) / dfwd;
-    printf("  pv district: import %.0f export %.0f phi %.3f loss %.3f %% naive %.3f %%\n", ci, cx, (double)f->conc[0].pv_local, loss * 100, naive * 100);
+    printf("  pv district: import %.0f export %.0f phi %.3f loss %.3f %% naive %.3f %%\n",
+           ci, cx, (double)f->conc[0].pv_local, loss * 100, naive * 100);
     assert_true(cx > 0.05 * ci);
     assert_true(fabs(naive - 0.04) > 0.02);
     int64_t prev = -1;
@@ -461,8 +468,12 @@ static void fault_decrease_rollover_holes(void **state)
     struct sim_fleet *f = fleet(1, 20, 40000);
     uint32_t j = busy_meter(f, 0, 0);
     const int64_t TF = EPOCH + 3 * 3600;
-    struct sim_fault ft = {.type = SIM_F_DECREASE, .conc = 0, .meter = j, .from = TF,
-                           .to = TF + 86400 * 30, .p = 213.0};
+    struct sim_fault ft = {.type = SIM_F_DECREASE,
+                           .conc = 0,
+                           .meter = j,
+                           .from = TF,
+                           .to = TF + 86400 * 30,
+                           .p = 213.0};
     assert_int_equal(sim_fleet_add_fault(f, &ft), 0);
     struct sim_regs a, b, tr;
     sim_fleet_regs(f, 0, j, TF, &a, NULL);
@@ -471,8 +482,8 @@ static void fault_decrease_rollover_holes(void **state)
     assert_true(imp(&tr) >= imp(&a)); /* the energy consumed did not go back */
 
     uint32_t k = busy_meter(f, 0, 0);
-    ft = (struct sim_fault){.type = SIM_F_ROLLOVER, .conc = 0, .meter = k, .from = TF,
-                            .to = TF + 86400 * 30};
+    ft = (struct sim_fault){
+        .type = SIM_F_ROLLOVER, .conc = 0, .meter = k, .from = TF, .to = TF + 86400 * 30};
     assert_int_equal(sim_fleet_add_fault(f, &ft), 0);
     sim_fleet_regs(f, 0, k, TF, &a, NULL);
     assert_int_equal(imp(&a) % SIM_REG_WRAP, SIM_REG_WRAP - 1);
@@ -482,8 +493,12 @@ static void fault_decrease_rollover_holes(void **state)
     assert_true(imp(&b) % SIM_REG_WRAP > SIM_REG_WRAP - 100000);
 
     uint32_t h = busy_meter(f, 0, 0);
-    ft = (struct sim_fault){.type = SIM_F_HOLES, .conc = 0, .meter = h, .from = TF,
-                            .to = TF + 86400, .p = 0.3};
+    ft = (struct sim_fault){.type = SIM_F_HOLES,
+                            .conc = 0,
+                            .meter = h,
+                            .from = TF,
+                            .to = TF + 86400,
+                            .p = 0.3};
     assert_int_equal(sim_fleet_add_fault(f, &ft), 0);
     const struct sim_meter *m = sim_fleet_meter(f, 0, h);
     int lost = 0, lost_out = 0;

@@ -173,12 +173,16 @@ static void unknown_customer_judged_on_the_rest(void **state)
     struct vee_district_result r;
     struct vee_district_customer c[12];
     for (int i = 0; i < 12; i++)
-        c[i] = (struct vee_district_customer){(uint32_t)i, true, 1000, true, 1000,
-                                              false, 0, 0};
+        c[i] = (struct vee_district_customer){(uint32_t)i, true,  1000, true,
+                                              1000,        false, 0,    0};
     c[3].complete = false;
     c[3].energy = 99978700; /* what a decrease taken for a rollover would say */
-    struct vee_district_input in = {.complete = true, .energy = 12500, .cust = c, .n = 12,
-                                    .has_prev_day = true, .prev_day_loss_pct = 4.0};
+    struct vee_district_input in = {.complete = true,
+                                    .energy = 12500,
+                                    .cust = c,
+                                    .n = 12,
+                                    .has_prev_day = true,
+                                    .prev_day_loss_pct = 4.0};
     assert_int_equal(vee_district_eval(&t, &in, &r), AH_OK);
     assert_true(r.loss_valid);
     assert_true(r.flags & VEE_DIST_PARTIAL);

@@ -119,8 +119,8 @@ struct found {
     int64_t rollover; /* first read flagged ROLLOVER, 0 = none */
     unsigned starts;
     bool bnd[DAYS + 1], bndx[DAYS + 1]; /* midnight value known: import, export */
-    bool bad[DAYS];                      /* a decrease (no rollover) inside the day */
-    int64_t acc[DAYS][2];                /* Σ advances, 0.01 kWh secondary */
+    bool bad[DAYS];                     /* a decrease (no rollover) inside the day */
+    int64_t acc[DAYS][2];               /* Σ advances, 0.01 kWh secondary */
 };
 
 /* Register chain of one direction (see struct found). */
@@ -413,8 +413,8 @@ static void district_day(const struct sim_fleet *f, uint32_t k, int d,
         *all_known = *all_known && c[j].complete;
     }
     struct vee_district_input in = {.n = f->per, .cust = c};
-    in.complete = district_meter_day(f, k, MID0 + (int64_t)d * 86400, &in.energy,
-                                     &in.reverse);
+    in.complete =
+        district_meter_day(f, k, MID0 + (int64_t)d * 86400, &in.energy, &in.reverse);
     *all_known = *all_known && in.complete;
     in.has_prev_day = have_prev;
     in.prev_day_loss_pct = prev_loss;
@@ -449,12 +449,13 @@ static void district_days(const struct sim_fleet *f, uint32_t k, const struct fo
         }
         s->partial += (r.flags & VEE_DIST_PARTIAL) != 0;
         for (uint32_t j = 0; j < f->per; j++) {
-            const struct sim_fault *ft = sim_fleet_meter_fault(f, sim_fleet_meter(f, k, j));
+            const struct sim_fault *ft =
+                sim_fleet_meter_fault(f, sim_fleet_meter(f, k, j));
             if (ft && ft->type == SIM_F_DECREASE && ft->from >= mid &&
                 ft->from < mid + 86400) {
                 s->decrease_days++;
-                s->decrease_named +=
-                    !c[j].complete && (r.flags & (VEE_DIST_INCOMPLETE | VEE_DIST_PARTIAL));
+                s->decrease_named += !c[j].complete &&
+                                     (r.flags & (VEE_DIST_INCOMPLETE | VEE_DIST_PARTIAL));
             }
         }
         if (check_loss && r.loss_valid && !(r.flags & VEE_DIST_PARTIAL)) {
@@ -674,7 +675,7 @@ static void dense_mix_2200_meters_precision_recall(void **state)
     unsigned faulty[SIM_F_FIRST_LINK] = {0}, hit[SIM_F_FIRST_LINK] = {0};
     unsigned flagged[VEE_NRULES] = {0}, flagged_ok[VEE_NRULES] = {0};
     unsigned healthy_eps[VEE_NRULES] = {0};
-    unsigned gaps = 0, gaps_ok = 0; /* meters with an interval without record */
+    unsigned gaps = 0, gaps_ok = 0;   /* meters with an interval without record */
     unsigned rolls = 0, rolls_ok = 0; /* meters with a read flagged ROLLOVER */
     unsigned long meters = 0;
     struct found *fds = calloc(f.per, sizeof *fds);
@@ -775,8 +776,8 @@ static void dense_mix_2200_meters_precision_recall(void **state)
     printf("district days: %u, %u with every meter's energy known, %u of them judged; %u "
            "judged on the rest (PARTIAL); %u decrease days, %u PARTIAL/INCOMPLETE naming "
            "the meter (%.1f s)\n",
-           ds.days, ds.complete, ds.judged, ds.partial, ds.decrease_days, ds.decrease_named,
-           now_s() - t0);
+           ds.days, ds.complete, ds.judged, ds.partial, ds.decrease_days,
+           ds.decrease_named, now_s() - t0);
     assert_true(ds.complete >= ds.days * 8 / 10);
     assert_int_equal(ds.judged, ds.complete);
     assert_true(ds.decrease_days >= DENSE_MIN);
