@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* a seq read from a body is the digits right after its "seq": key */
     uint64_t seq = wire_body_seq((const char *)data, size);
     if (seq) {
-        char digits[24];
+        char digits[32]; /* "seq": and up to 20 digits */
         int dn = snprintf(digits, sizeof digits, "\"seq\":%llu", (unsigned long long)seq);
         if (dn <= 0 || !memmem(data, size, digits, (size_t)dn))
             abort();
