@@ -751,6 +751,10 @@ static void dense_mix_2200_meters_precision_recall(void **state)
            "meters | precision |\n|---|---|---|---|---|---|---|\n");
     bool ok_all = true;
     for (int t = 0; t < SIM_F_FIRST_LINK; t++) {
+        /* firmware limits of the catch-up read, not meter faults: the
+         * scheduler's business (it_run_batch_lr), nothing for VEE to find */
+        if (t == SIM_F_LR_SINGLE || t == SIM_F_LR_TRUNCATE)
+            continue;
         int r = rule_of(t);
         unsigned fl = r >= 0 ? flagged[r] : 0, fo = r >= 0 ? flagged_ok[r] : 0;
         if (t == SIM_F_MISSING || t == SIM_F_HOLES) {
