@@ -357,6 +357,22 @@ def stored(yaml, meter):
     return {utc(x["interval_end"]): x for x in rows}
 
 
+def check_window_complete(yaml, fleet, meters, lo, hi, why):
+    """Every interval end lo..hi of each meter stored, its import register
+    equal to what amisim (started with the args `fleet`) shows; why(m,
+    missing) names a failure. The number of intervals per meter."""
+    series = {(s["meter"], s["t_s"]): s for s in amisim_series(fleet, lo, hi)}
+    for m in meters:
+        rows = stored(yaml, m)
+        missing = [iso(t) for t in range(lo, hi + 1, STEP) if t not in rows]
+        check(not missing, why(m, missing))
+        for t in range(lo, hi + 1, STEP):
+            want = series[(m, t)]["shown"]["fwd"] / 100.0
+            imp = rows[t]["registers"]["secondary"]["import_kwh"]
+            check(abs(imp - want) < 0.005, f"{m} {iso(t)}: import {imp}, meter {want}")
+    return (hi - lo) // STEP + 1
+
+
 def events(yaml, *args):
     """`amihead events --json ARGS`: the stored events."""
     r = amihead("events", "-c", yaml, "--json", *args)

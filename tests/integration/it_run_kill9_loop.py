@@ -25,7 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import store_outbox  # noqa: E402
-from ahtest import Sim, amisim_series, check, iso, utc  # noqa: E402
+from ahtest import Sim, check, check_window_complete, iso, utc  # noqa: E402
 from ahtest import (Tail, check_sequence, export_endpoints, main, meter_ids,  # noqa: E402
                      published_reads, run_argv, run_until, stored, write_config)
 
@@ -102,16 +102,10 @@ def run(tmp):
     # the last boundary's cycle may still be running at --until on a loaded
     # box: completeness is judged up to the one before it
     lo, hi = first - 86400 + STEP, (until // STEP) * STEP - 2 * STEP
-    series = {(s["meter"], s["t_s"]): s for s in amisim_series(fleet, lo, hi)}
-    for m in meters:
-        rows = stored(yaml, m)
-        missing = [iso(t) for t in range(lo, hi + 1, STEP) if t not in rows]
-        check(not missing, f"{m}: missing at the end {missing} (window {iso(lo)}.."
-              f"{iso(hi)}, last run from {iso(start)}): {err[-2500:]}")
-        for t in range(lo, hi + 1, STEP):
-            want = series[(m, t)]["shown"]["fwd"] / 100.0
-            imp = rows[t]["registers"]["secondary"]["import_kwh"]
-            check(abs(imp - want) < 0.005, f"{m} {iso(t)}: import {imp}, meter {want}")
+    check_window_complete(
+        yaml, fleet, meters, lo, hi,
+        lambda m, missing: f"{m}: missing at the end {missing} (window {iso(lo)}.."
+        f"{iso(hi)}, last run from {iso(start)}): {err[-2500:]}")
     print(f"{KILLS} kills after {min(waits):.1f}..{max(waits):.1f} s; {n_before} reads "
           f"kept across them; {len(msgs)} messages, seq 1..{len(msgs)}, equal to the outbox")
 
