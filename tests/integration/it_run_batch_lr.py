@@ -20,36 +20,19 @@ Run 2 (same store, started after a pause of several intervals, so the
 catch-up asks runs of N > 1 again): no meter is learned again — the limits
 came back from the store — and the new intervals are stored too.
 """
-import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import Sim, check, iso, utc  # noqa: E402
-from ahtest import STEP, Run, amihead, configure, fault_file, meter_ids, summary  # noqa: E402,E501
+from ahtest import STEP, Run, configure, fault_file, main, meter_ids, stored  # noqa: E402
+from ahtest import summary  # noqa: E402
 
 SCALE = 300
 EPOCH = utc("2025-03-14T10:00:30Z")
 SINGLE, TRUNC = "000001000002", "000001000003"
-
-
-def main():
-    tmp = tempfile.mkdtemp(prefix="it_run_batch_lr.")
-    try:
-        run(tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("ok")
-
-
-def stored_ends(yaml, meter):
-    r = amihead("query", "-c", yaml, "--meter", meter, "--json")
-    check(r.returncode == 0, f"query {meter}: {r.stderr}")
-    return {utc(json.loads(x)["interval_end"]) for x in r.stdout.splitlines()}
 
 
 def learned(log):
@@ -83,7 +66,7 @@ def run(tmp):
         s1 = summary(log1)
         window = set(range(first - 96 * STEP, first + STEP + 1, STEP))
         for m in ids:
-            ends = stored_ends(yaml, m)
+            ends = set(stored(yaml, m))
             miss = sorted(window - ends)
             check(not miss, f"meter {m}: {len(miss)} intervals missing, first "
                             f"{[iso(t) for t in miss[:5]]}")
@@ -108,7 +91,7 @@ def run(tmp):
         check(not learned(log2), f"run 2 learned again: {learned(log2)}")
         check("load record(s) per request" not in log2, log2[-2000:])
         for m in ids:
-            ends = stored_ends(yaml, m)
+            ends = set(stored(yaml, m))
             miss = [t for t in range(first + 2 * STEP, first2 + 1, STEP) if t not in ends]
             check(not miss, f"meter {m} after run 2: missing {[iso(t) for t in miss]}: "
                             f"{log2[-4000:]}")
@@ -117,4 +100,4 @@ def run(tmp):
 
 
 if __name__ == "__main__":
-    main()
+    main("it_run_batch_lr", run)

@@ -19,35 +19,18 @@ validation.clock_drift_s).
 - the healthy meters' reads are clean: a cycle that skips the clock,
   status or V/I raises no flag on them.
 """
-import json
 import os
-import shutil
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import Sim, check, iso, utc  # noqa: E402
-from ahtest import STEP, Run, amihead, configure, fault_file, meter_ids, summary  # noqa: E402,E501
+from ahtest import STEP, Run, configure, fault_file, main, meter_ids, stored  # noqa: E402
+from ahtest import summary  # noqa: E402
 
 SCALE = 300
 EPOCH = utc("2025-03-14T02:00:30Z")
 CYCLES = 8
 LOSS, DRIFT = "000001000003", "000001000005"
-
-
-def main():
-    tmp = tempfile.mkdtemp(prefix="it_run_read_plan.")
-    try:
-        run(tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("ok")
-
-
-def rows(yaml, meter):
-    r = amihead("query", "-c", yaml, "--meter", meter, "--json")
-    check(r.returncode == 0, f"query {meter}: {r.stderr}")
-    return {utc(x["interval_end"]): x for x in map(json.loads, r.stdout.splitlines())}
 
 
 def run(tmp):
@@ -81,7 +64,7 @@ def run(tmp):
         districts = {r[0] for r in (ln.split(",") for ln in f) if r[14:15] == ["district"]}
     check(len(districts) == 1, f"district meters {districts}")
     for m in ids:
-        got = rows(yaml, m)
+        got = stored(yaml, m)
         miss = [iso(t) for t in want if t not in got]
         check(not miss, f"meter {m}: missing {miss}")
         flags = {t: set(got[t]["flags"]) for t in want}
@@ -102,4 +85,4 @@ def run(tmp):
 
 
 if __name__ == "__main__":
-    main()
+    main("it_run_read_plan", run)
