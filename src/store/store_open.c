@@ -158,51 +158,32 @@ static bool is_ours(const char *name)
     return false;
 }
 
-int store_open(const char *path, const struct store_opts *opts, store_t **out)
+/* Opening writes (WAL, MANIFEST, recovery flush): on a full disk RocksDB
+ * would abort before a word is logged, so a disk already below the reserve
+ * is refused before RocksDB sees it. */
+static int open_check_reserve(const store_t *s, const char *path)
 {
-    struct store_opts defaults = {0};
-    if (!opts)
-        opts = &defaults;
-    char *open_detail = store_detail(NULL);
-    open_detail[0] = '\0';
-    if (!path || !out)
-        return AH_EINVAL;
-    *out = NULL;
+    uint64_t avail;
+    if (!s->reserve_bytes || store_free_bytes(path, &avail) != AH_OK ||
+        avail >= s->reserve_bytes)
+        return AH_OK;
+    return store_fail(NULL, AH_ENOSPC,
+                      "store %s: %" PRIu64 " kB free, below the %" PRIu64
+                      " kB reserve (storage.reserve_mb): free some space first",
+                      path, avail >> 10, s->reserve_bytes >> 10);
+}
 
-    store_t *s = calloc(1, sizeof *s);
-    if (!s)
-        return AH_ENOMEM;
-    s->read_only = opts->read_only;
-    s->reserve_bytes = opts->read_only ? 0 : opts->reserve_bytes;
-    snprintf(s->path, sizeof s->path, "%s", path);
-    if (s->reserve_bytes) {
-        /* Opening writes (WAL, MANIFEST, recovery flush): on a full disk
-         * RocksDB would abort before a word is logged. */
-        uint64_t avail;
-        int frc = store_free_bytes(path, &avail);
-        if (frc == AH_OK && avail < s->reserve_bytes)
-            snprintf(open_detail, DETAIL_MAX,
-                     "store %s: %" PRIu64 " kB free, below the %" PRIu64
-                     " kB reserve (storage.reserve_mb): free some space first",
-                     path, avail >> 10, s->reserve_bytes >> 10);
-        if (frc == AH_OK && avail < s->reserve_bytes) {
-            free(s);
-            return AH_ENOSPC;
-        }
-    }
-    int rc = AH_ENOMEM;
-    char **listed = NULL;
-    size_t n_listed = 0;
-    const char **names = NULL;
-    const rocksdb_options_t **cf_opts = NULL;
-
+/* The RocksDB options of every store: the choices below are what the crash
+ * and full-disk guarantees of docs/storage.md rest on. */
+static int open_options(store_t *s, const struct store_opts *opts)
+{
     s->opts = rocksdb_options_create();
     s->wo_sync = rocksdb_writeoptions_create();
     s->wo_async = rocksdb_writeoptions_create();
     s->ro = rocksdb_readoptions_create();
     s->wb = rocksdb_writebatch_create();
     if (!s->opts || !s->wo_sync || !s->wo_async || !s->ro || !s->wb)
-        goto out_free;
+        return AH_ENOMEM;
     rocksdb_writeoptions_set_sync(s->wo_sync, 1);
     rocksdb_options_set_create_if_missing(s->opts, !(opts->no_create || opts->read_only));
     rocksdb_options_set_create_missing_column_families(s->opts, 1);
@@ -220,52 +201,68 @@ int store_open(const char *path, const struct store_opts *opts, store_t **out)
      * pass hold ~500 B per meter in memtables on top of the families' reads
      * (docs/benchmarks.md, memory at 1.56 M meters). */
     rocksdb_options_set_db_write_buffer_size(s->opts, (size_t)64 << 20);
-    {
-        /* No fallocate: preallocated WAL and MANIFEST space (~70 MB) would
-         * make free space lie, and on a small disk fill it at once, so the
-         * reserve check above could not tell the real margin. */
-        rocksdb_options_t *o = rocksdb_options_create();
-        char *oerr = NULL;
+    /* No fallocate: preallocated WAL and MANIFEST space (~70 MB) would make
+     * free space lie, and on a small disk fill it at once, so the reserve
+     * check could not tell the real margin. */
+    rocksdb_options_t *o = rocksdb_options_create();
+    char *oerr = NULL;
+    if (o)
+        rocksdb_get_options_from_string(s->opts, "allow_fallocate=false", o, &oerr);
+    if (o && !oerr) {
+        rocksdb_options_destroy(s->opts);
+        s->opts = o;
+    } else {
+        rocksdb_free(oerr);
         if (o)
-            rocksdb_get_options_from_string(s->opts, "allow_fallocate=false", o, &oerr);
-        if (o && !oerr) {
-            rocksdb_options_destroy(s->opts);
-            s->opts = o;
-        } else {
-            rocksdb_free(oerr);
-            if (o)
-                rocksdb_options_destroy(o);
-        }
+            rocksdb_options_destroy(o);
     }
     if (opts->max_open_files)
         rocksdb_options_set_max_open_files(s->opts, opts->max_open_files);
+    return AH_OK;
+}
 
-    /* Open every column family on disk: RocksDB refuses to open a store
-     * without all of them (a newer schema may have added some). */
+/* The column families on disk into *listed (caller destroys it when not
+ * NULL). A missing store lists none when it may be created. */
+static int list_families(store_t *s, const char *path, bool create, char ***listed,
+                         size_t *n_listed)
+{
     char *err = NULL;
-    listed = rocksdb_list_column_families(s->opts, path, &n_listed, &err);
-    if (err) {
-        int lrc = store_err_from_rocksdb(err);
-        if (lrc == AH_ENOENT && !(opts->no_create || opts->read_only)) {
-            rocksdb_free(err);
-            err = NULL;
-            /* the failed listing still returns an (empty) array */
-            if (listed)
-                rocksdb_list_column_families_destroy(listed, n_listed);
-            listed = NULL;
-            n_listed = 0;
-        } else {
-            rc = store_err_take(NULL, err, path);
-            goto out_free;
-        }
-    }
+    *n_listed = 0;
+    *listed = rocksdb_list_column_families(s->opts, path, n_listed, &err);
+    if (!err)
+        return AH_OK;
+    int rc = AH_OK;
+    if (store_err_from_rocksdb(err) != AH_ENOENT || !create)
+        rc = store_err_take(NULL, err, path);
+    else
+        rocksdb_free(err);
+    /* the failed listing still returns an (empty) array */
+    if (*listed)
+        rocksdb_list_column_families_destroy(*listed, *n_listed);
+    *listed = NULL;
+    *n_listed = 0;
+    return rc;
+}
+
+/* Open ours and every other column family on disk: RocksDB refuses to open
+ * a store without all of them (a newer schema may have added some). */
+static int open_families(store_t *s, const char *path, const struct store_opts *opts)
+{
+    char **listed = NULL;
+    size_t n_listed = 0;
+    int rc =
+        list_families(s, path, !(opts->no_create || opts->read_only), &listed, &n_listed);
+    if (rc != AH_OK)
+        return rc;
     size_t n_names = CF_N;
     for (size_t i = 0; i < n_listed; i++)
         if (!is_ours(listed[i]))
             n_names++;
-    names = calloc(n_names, sizeof *names);
-    cf_opts = calloc(n_names, sizeof *cf_opts);
+    /* names borrow the listed strings: both live until the open is done */
+    const char **names = calloc(n_names, sizeof *names);
+    const rocksdb_options_t **cf_opts = calloc(n_names, sizeof *cf_opts);
     s->handles = calloc(n_names, sizeof *s->handles);
+    rc = AH_ENOMEM;
     if (!names || !cf_opts || !s->handles)
         goto out_free;
     for (int i = 0; i < CF_N; i++)
@@ -278,6 +275,7 @@ int store_open(const char *path, const struct store_opts *opts, store_t **out)
         cf_opts[i] = s->opts;
     s->n_handles = (int)n_names;
 
+    char *err = NULL;
     if (opts->read_only) {
         s->db = rocksdb_open_for_read_only_column_families(
             s->opts, path, s->n_handles, names, cf_opts, s->handles, 0, &err);
@@ -287,42 +285,77 @@ int store_open(const char *path, const struct store_opts *opts, store_t **out)
         s->db = rocksdb_open_column_families(s->opts, path, s->n_handles, names, cf_opts,
                                              s->handles, &err);
     }
+    rc = AH_OK;
     if (err) {
         rc = store_err_take(NULL, err, path);
         s->db = NULL;
-        goto out_free;
     }
-
-    if ((rc = check_schema(s, path)) != AH_OK)
-        goto out_copy_detail;
-    if ((rc = load_headend_id(s, opts->headend_id)) != AH_OK)
-        goto out_copy_detail;
-    if ((rc = load_next_seq(s)) != AH_OK)
-        goto out_copy_detail;
-    if ((rc = load_next_meter(s)) != AH_OK)
-        goto out_copy_detail;
-
-    free(names);
-    free(cf_opts);
-    if (listed)
-        rocksdb_list_column_families_destroy(listed, n_listed);
-    *out = s;
-    return AH_OK;
-
-out_copy_detail:
-    if (!store_last_error(s)[0])
-        snprintf(open_detail, DETAIL_MAX, "store %s: %s", path, ah_strerror(rc));
-    else
-        snprintf(open_detail, DETAIL_MAX, "%s", store_last_error(s));
 out_free:
     free(names);
     free(cf_opts);
     if (listed)
         rocksdb_list_column_families_destroy(listed, n_listed);
-    if (rc != AH_OK && open_detail[0] == '\0')
-        snprintf(open_detail, DETAIL_MAX, "store %s: %s", path, ah_strerror(rc));
-    store_close(&s);
     return rc;
+}
+
+/* What meta and the families say about the open store: schema (written or
+ * upgraded when writable), head-end id, next sequence, next meter index.
+ * A failure's text moves to the open's detail, where store_last_error(NULL)
+ * finds it once the store_t is gone. */
+static int open_load_meta(store_t *s, const char *path, const struct store_opts *opts)
+{
+    int rc = check_schema(s, path);
+    if (rc == AH_OK)
+        rc = load_headend_id(s, opts->headend_id);
+    if (rc == AH_OK)
+        rc = load_next_seq(s);
+    if (rc == AH_OK)
+        rc = load_next_meter(s);
+    if (rc == AH_OK)
+        return AH_OK;
+    char *open_detail = store_detail(NULL);
+    if (!store_last_error(s)[0])
+        snprintf(open_detail, DETAIL_MAX, "store %s: %s", path, ah_strerror(rc));
+    else
+        snprintf(open_detail, DETAIL_MAX, "%s", store_last_error(s));
+    return rc;
+}
+
+/* Named phases, each leaving its failure text in the open's detail:
+ * reserve, options, column families, meta. */
+int store_open(const char *path, const struct store_opts *opts, store_t **out)
+{
+    struct store_opts defaults = {0};
+    if (!opts)
+        opts = &defaults;
+    char *open_detail = store_detail(NULL);
+    open_detail[0] = '\0';
+    if (!path || !out)
+        return AH_EINVAL;
+    *out = NULL;
+
+    store_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return AH_ENOMEM;
+    s->read_only = opts->read_only;
+    s->reserve_bytes = opts->read_only ? 0 : opts->reserve_bytes;
+    snprintf(s->path, sizeof s->path, "%s", path);
+
+    int rc = open_check_reserve(s, path);
+    if (rc == AH_OK)
+        rc = open_options(s, opts);
+    if (rc == AH_OK)
+        rc = open_families(s, path, opts);
+    if (rc == AH_OK)
+        rc = open_load_meta(s, path, opts);
+    if (rc != AH_OK) {
+        if (open_detail[0] == '\0')
+            snprintf(open_detail, DETAIL_MAX, "store %s: %s", path, ah_strerror(rc));
+        store_close(&s);
+        return rc;
+    }
+    *out = s;
+    return AH_OK;
 }
 
 void store_close(store_t **sp)
