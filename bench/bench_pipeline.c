@@ -84,7 +84,7 @@ static void fill(struct pipe_read *r, uint32_t meter, int k)
     r->meter = meter;
     r->end = (uint64_t)(T0 + (int64_t)k * 900);
     r->rec.source = 0;
-    r->rec.present = STORE_REC_HAS_IMP_TOTAL | STORE_REC_HAS_IMP_TARIFFS;
+    r->rec.present = AH_READ_HAS_IMP_TOTAL | AH_READ_HAS_IMP_TARIFFS;
     r->rec.ct = r->rec.pt = 1;
     r->rec.imp_total = 100000 + (int64_t)meter * 7 + k * 3;
     r->rec.imp_tariff[0] = r->rec.imp_total;

@@ -23,14 +23,14 @@ static const struct wire_head head = {"hx-sz-01", 42, 1699978503123ll};
 static void test_read_topic_and_body(void **state)
 {
     (void)state;
-    struct store_rec r = {.source = STORE_REC_LIVE,
-                          .present = STORE_REC_HAS_IMP_TOTAL | STORE_REC_HAS_VOLTAGE(0) |
-                                     STORE_REC_HAS_VOLTAGE(2) | STORE_REC_HAS_PF(0),
-                          .ct = 50,
-                          .pt = 1,
-                          .imp_total = 1234567,
-                          .voltage = {2201, 0, 2199},
-                          .pf = {-985}};
+    struct ah_read r = {.source = AH_READ_LIVE,
+                        .present = AH_READ_HAS_IMP_TOTAL | AH_READ_HAS_VOLTAGE(0) |
+                                   AH_READ_HAS_VOLTAGE(2) | AH_READ_HAS_PF(0),
+                        .ct = 50,
+                        .pt = 1,
+                        .imp_total = 1234567,
+                        .voltage = {2201, 0, 2199},
+                        .pf = {-985}};
     struct wire_read w = {"000012345678", "D01", END, &r};
     char topic[WIRE_TOPIC_MAX + 1], body[WIRE_BODY_MAX + 1];
     size_t tl, bl;
@@ -68,7 +68,7 @@ static void test_read_topic_and_body(void **state)
 static void test_bad_segments_and_fields_are_refused(void **state)
 {
     (void)state;
-    struct store_rec r = {.source = STORE_REC_LIVE, .ct = 1, .pt = 1};
+    struct ah_read r = {.source = AH_READ_LIVE, .ct = 1, .pt = 1};
     char topic[WIRE_TOPIC_MAX + 1], body[WIRE_BODY_MAX];
     size_t tl, bl;
     const char *bad[] = {
