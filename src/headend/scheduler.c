@@ -17,7 +17,7 @@
  *     │             and 04000402 (meter number); then a short backlog
  *     │             (<= SCHED_INLINE_GAPS) oldest first and 06000001 N=1
  *     │             at the live record (the meter's newest on its own
- *     │             clock: sched_live_end)
+ *     │             clock: mjob_live_end)
  *     │                                     │ every meter visited, or the
  *     │                                     │ next cycle due (overrun)
  *     │                                     ▼
@@ -45,7 +45,6 @@
 #include "probe.h"
 
 #include "ah_clock.h"
-#include "ah_date.h"
 #include "ah_err.h"
 #include "ah_log.h"
 
@@ -55,124 +54,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
-
-/* ---- pure helpers ------------------------------------------------------ */
-
-int64_t sched_interval_floor(int64_t t, int64_t step)
-{
-    return ah_date_floor(t, step);
-}
-
-void sched_window(int64_t now, int64_t step, int backfill_days, int64_t *from,
-                  int64_t *to)
-{
-    int64_t newest = sched_interval_floor(now, step);
-    *to = newest + step;
-    /* backfill_days back from the newest, that boundary read included: it
-     * starts the window's first full local day (issue 14) */
-    *from = newest - (int64_t)backfill_days * 86400;
-}
-
-bool sched_backoff_skip(int streak, int since, int backoff_after, int backoff_max)
-{
-    if (streak < backoff_after)
-        return false;
-    int e = streak - backoff_after;
-    if (e > 20)
-        e = 20;
-    int wait = 1 << e;
-    if (wait > backoff_max)
-        wait = backoff_max;
-    return since <= wait;
-}
-
-int64_t sched_reconnect_delay_ms(int failures)
-{
-    int64_t d = SCHED_RECONNECT_MIN_MS;
-    for (int i = 1; i < failures && d < SCHED_RECONNECT_MAX_MS; i++)
-        d *= 2;
-    return d > SCHED_RECONNECT_MAX_MS ? SCHED_RECONNECT_MAX_MS : d;
-}
-
-/* civil dates: ah_date (src/core), written once for every stage */
-int64_t sched_tm_to_s(const struct dlt645_tm *tm)
-{
-    struct ah_date d = {.year = 2000 + tm->year,
-                        .mon = tm->mon,
-                        .day = tm->day,
-                        .hour = tm->hour,
-                        .min = tm->min,
-                        .sec = tm->sec};
-    return ah_date_to_s(&d);
-}
-
-void sched_s_to_tm(int64_t s, struct dlt645_tm *tm)
-{
-    struct ah_date d;
-    ah_date_from_s(s, &d);
-    memset(tm, 0, sizeof *tm);
-    tm->year = (uint8_t)((d.year - 2000) % 100);
-    tm->mon = (uint8_t)d.mon;
-    tm->day = (uint8_t)d.day;
-    tm->hour = (uint8_t)d.hour;
-    tm->min = (uint8_t)d.min;
-    tm->sec = (uint8_t)d.sec;
-    tm->wday = (uint8_t)d.wday;
-}
-
-bool sched_clock_consistent(const struct dlt645_tm *t1, const struct dlt645_tm *date,
-                            const struct dlt645_tm *t2, int64_t *local_s)
-{
-    int64_t s1 = t1->hour * 3600 + t1->min * 60 + t1->sec;
-    int64_t s2 = t2->hour * 3600 + t2->min * 60 + t2->sec;
-    /* t2 < t1: midnight passed between them, and the date may be either
-     * day's; a span of an hour or more is no read of one moment */
-    if (s2 < s1 || s2 - s1 >= 3600 || date->mon < 1 || date->mon > 12 || date->day < 1 ||
-        date->day > 31)
-        return false;
-    struct dlt645_tm t = *date;
-    t.hour = t2->hour;
-    t.min = t2->min;
-    t.sec = t2->sec;
-    *local_s = sched_tm_to_s(&t);
-    return true;
-}
-
-int64_t sched_live_end(int64_t he_s, bool have_clock, int64_t meter_s, int64_t step,
-                       int64_t ahead_s, int64_t behind_s, bool *attach)
-{
-    int64_t he_end = sched_interval_floor(he_s, step);
-    if (!have_clock) {
-        *attach = true;
-        return he_end;
-    }
-    int64_t m_end = sched_interval_floor(meter_s, step);
-    int64_t d = meter_s - he_s;
-    int64_t end = d <= ahead_s && -d <= behind_s ? m_end : he_end;
-    *attach = end == m_end;
-    return end;
-}
-
-unsigned sched_lr_run(const uint64_t *gaps, size_t n, size_t gi, int64_t step,
-                      unsigned max)
-{
-    unsigned k = 0;
-    while (gi + k < n && k < max &&
-           gaps[gi + k] == gaps[gi] + (uint64_t)k * (uint64_t)step)
-        k++;
-    return k;
-}
-
-unsigned sched_lr_learn(unsigned cur, unsigned asked, unsigned got, int64_t last_end,
-                        int64_t run_end, int64_t newest)
-{
-    /* a meter with holes sends the next records it has (protocols.md
-     * §2.9), so fewer than asked, ending inside the run, while it holds
-     * newer ones, is the firmware's limit */
-    if (got == 0 || got >= asked || last_end >= run_end || run_end >= newest)
-        return cur;
-    return got < cur ? got : cur;
-}
 
 /* ---- the engine -------------------------------------------------------- */
 

@@ -8,7 +8,6 @@
 #include "ah_clock.h"
 #include "ah_err.h"
 #include "ah_log.h"
-#include "ah_date.h"
 
 #include <string.h>
 
@@ -42,7 +41,7 @@ void sched_cycle_begin(struct sched *s, struct slink *L, int64_t now)
 {
     L->active = true;
     L->cycle_t0 = now;
-    L->boundary_s = sched_interval_floor(now / 1000, s->step_s);
+    L->boundary_s = cadence_interval_floor(now / 1000, s->step_s);
     L->phase = PH_LIVE;
     L->live_left = L->n_meters;
     if (L->live_next >= L->n_meters)
@@ -86,8 +85,8 @@ static bool meter_begin(struct sched *s, struct slink *L)
     size_t mi = L->meters[L->cur];
     struct meter_state *m = &s->ms[mi];
     m->since++;
-    if (sched_backoff_skip(m->streak, m->since, s->cfg->schedule.backoff_after,
-                           s->cfg->schedule.backoff_max_cycles)) {
+    if (cadence_backoff_skip(m->streak, m->since, s->cfg->schedule.backoff_after,
+                             s->cfg->schedule.backoff_max_cycles)) {
         s->st.backed_off++;
         return false;
     }
@@ -107,7 +106,7 @@ static bool meter_begin(struct sched *s, struct slink *L)
     /* the daily freeze once per local day, after daily_freeze_after
      * (the meter freezes at 00:00; reading later leaves it time to) */
     int64_t local = L->boundary_s + s->tz_s;
-    int64_t day = sched_interval_floor(local, 86400) / 86400;
+    int64_t day = cadence_interval_floor(local, 86400) / 86400;
     L->freeze_due =
         m->freeze_day != day + 1 &&
         local - day * 86400 >= (int64_t)s->cfg->schedule.daily_freeze_after * 60 &&
@@ -172,7 +171,7 @@ static bool backfill_begin(struct sched *s, struct slink *L, bool rescue)
         return false;
     }
     int64_t from, to;
-    sched_window(L->boundary_s, s->step_s, s->cfg->schedule.backfill_days, &from, &to);
+    cadence_window(L->boundary_s, s->step_s, s->cfg->schedule.backfill_days, &from, &to);
     /* the live job asked for the newest record; a meter whose clock is behind
      * has nothing newer than its own newest (asking would cost a request
      * for an ERR each cycle) */
@@ -336,12 +335,12 @@ void sched_link_advance(struct sched *s, struct slink *L)
              * time, or what the meter was found to take (§1.4 (c), §2.9) */
             rq.n = L->step == MJOB_LIVE || L->lr_one
                        ? 1
-                       : (uint8_t)sched_lr_run(L->gaps, L->n_gaps, L->gi, s->step_s,
-                                               sched_lr_blocks(s, L));
+                       : (uint8_t)mjob_lr_run(L->gaps, L->n_gaps, L->gi, s->step_s,
+                                              sched_lr_blocks(s, L));
             L->lr_asked = rq.n;
             L->lr_got = 0;
             L->lr_last = INT64_MIN;
-            sched_s_to_tm(at + s->tz_s, &rq.t);
+            mjob_s_to_tm(at + s->tz_s, &rq.t);
             if (L->step == MJOB_LR && L->phase == PH_BACKFILL)
                 L->bf_reqs++;
         } else {

@@ -19,6 +19,7 @@
 #define AH_SCHEDULER_INT_H
 
 #include "scheduler.h"
+#include "cadence.h"
 #include "dialin.h"
 #include "link.h"
 #include "mbpoll.h"
@@ -139,7 +140,7 @@ struct slink {
     struct dlt645_tm t1; /* first time of time, date, time */
     int64_t sent_he_ms;  /* head-end clock when the request went out */
     int64_t live_end;    /* the live record asked (UTC s) */
-    bool live_attach;    /* status, V, I belong to it (sched_live_end) */
+    bool live_attach;    /* status, V, I belong to it (mjob_live_end) */
     bool live_after;     /* the live record follows the short backlog */
     bool live_defer;     /* a longer backlog: the pipeline defers the live read */
     bool bf_last;        /* this backfill turn covers the meter's whole backlog */

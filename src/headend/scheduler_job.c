@@ -24,7 +24,7 @@ static void live_extras(struct sched *s, struct slink *L, size_t mi, struct pipe
      * clock pair and counters always (each has its own time), the
      * status words and V, I only when they were read in the
      * interval after this record's end on the meter's own clock
-     * (sched_live_end): never filed under an older interval */
+     * (mjob_live_end): never filed under an older interval */
     if (L->have_clock) {
         /* pair the meter clock with the head-end clock of the same
          * moment: the backfill requests between the time read and
@@ -121,7 +121,7 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
             return;
         }
         off += used;
-        int64_t end = sched_tm_to_s(&r.t) - s->tz_s;
+        int64_t end = mjob_tm_to_s(&r.t) - s->tz_s;
         L->lr_got++;
         if (end > L->lr_last)
             L->lr_last = end;
@@ -194,7 +194,7 @@ static void on_values(struct sched *s, struct slink *L, uint32_t di, const uint8
     if (di == MJOB_DI_DATETIME && v[0].kind == DLT645_V_TIME &&
         (v[0].tm_fields & DLT645_TM_DATE)) {
         /* one item, one moment: nothing can roll over in between */
-        L->clock_ms = (sched_tm_to_s(&v[0].tm) - s->tz_s) * 1000;
+        L->clock_ms = (mjob_tm_to_s(&v[0].tm) - s->tz_s) * 1000;
         L->clock_at_ms = mid_he;
         L->have_clock = true;
     } else if (di == MJOB_DI_TIME && v[0].kind == DLT645_V_TIME && L->step == MJOB_T1) {
@@ -204,7 +204,7 @@ static void on_values(struct sched *s, struct slink *L, uint32_t di, const uint8
         L->have_date = true;
     } else if (di == MJOB_DI_TIME && v[0].kind == DLT645_V_TIME && L->have_date) {
         int64_t local;
-        if (sched_clock_consistent(&L->t1, &L->date, &v[0].tm, &local)) {
+        if (mjob_clock_consistent(&L->t1, &L->date, &v[0].tm, &local)) {
             L->clock_ms = (local - s->tz_s) * 1000;
             L->clock_at_ms = mid_he;
             L->have_clock = true;
@@ -238,7 +238,7 @@ static void on_values(struct sched *s, struct slink *L, uint32_t di, const uint8
         L->have_status = nv >= 7;
     } else if (di == MJOB_DI_FRZ_TIME) {
         if (v[0].kind == DLT645_V_TIME && (v[0].tm_fields & DLT645_TM_DATE)) {
-            L->frz_at = sched_tm_to_s(&v[0].tm) - s->tz_s;
+            L->frz_at = mjob_tm_to_s(&v[0].tm) - s->tz_s;
             L->have_frz_t = true;
         }
     } else if (di == MJOB_DI_FRZ_FWD) {
@@ -323,7 +323,7 @@ static void lr_done(struct sched *s, struct slink *L, int rc)
         if (m->newest > 0 && m->newest < newest)
             newest = m->newest;
         unsigned n =
-            sched_lr_learn(m->lr_n, L->lr_asked, L->lr_got, L->lr_last, run_end, newest);
+            mjob_lr_learn(m->lr_n, L->lr_asked, L->lr_got, L->lr_last, run_end, newest);
         if (n < m->lr_n) {
             lr_remember(s, L, n, "answers fewer load records than asked");
             /* the rest of the run is asked again, n at a time */
@@ -377,7 +377,7 @@ void sched_on_done(struct sched *s, struct slink *L)
         /* read, or the meter has no freeze: either way not again today */
         int64_t local = L->boundary_s + s->tz_s;
         if (L->step == MJOB_FRZ_E || rc == AH_EMETER)
-            m->freeze_day = sched_interval_floor(local, 86400) / 86400 + 1;
+            m->freeze_day = cadence_interval_floor(local, 86400) / 86400 + 1;
     }
     if (rc == AH_OK) {
         L->any_ok = true;
@@ -462,15 +462,15 @@ void sched_on_done(struct sched *s, struct slink *L)
     L->step = next;
 }
 
-/* The live record of the job under way (sched_live_end); MJOB_DONE when the
+/* The live record of the job under way (mjob_live_end); MJOB_DONE when the
  * store has it already. A short backlog before it (SCHED_INLINE_GAPS) is
  * read first, in order: step MJOB_LR with live_after set. */
 void sched_live_record(struct sched *s, struct slink *L)
 {
     struct meter_state *m = &s->ms[L->meters[L->cur]];
     int64_t he_ms = L->have_clock ? L->clock_at_ms : ah_clock_now_ms(s->clk);
-    int64_t he_s = sched_interval_floor(he_ms, 1000) / 1000;
-    int64_t meter_s = sched_interval_floor(L->clock_ms, 1000) / 1000;
+    int64_t he_s = cadence_interval_floor(he_ms, 1000) / 1000;
+    int64_t meter_s = cadence_interval_floor(L->clock_ms, 1000) / 1000;
     bool have = L->have_clock;
     if (!have && m->clk_known) {
         /* the read plan skipped the clock this cycle: the meter's offset at
@@ -479,15 +479,15 @@ void sched_live_record(struct sched *s, struct slink *L)
         have = L->clock_est = true;
     }
     L->live_end =
-        sched_live_end(he_s, have, meter_s, s->step_s, s->cfg->validation.clock_drift_s,
-                       s->cfg->validation.clock_suspect_s, &L->live_attach);
-    m->newest = have ? sched_interval_floor(meter_s, s->step_s) : 0;
+        mjob_live_end(he_s, have, meter_s, s->step_s, s->cfg->validation.clock_drift_s,
+                      s->cfg->validation.clock_suspect_s, &L->live_attach);
+    m->newest = have ? cadence_interval_floor(meter_s, s->step_s) : 0;
     /* one gap query (it waits for the writer's batch): the window up to
      * and with the live record; oldest first, so the live record is the
      * last gap when the list is whole */
     uint32_t idx = s->midx[L->meters[L->cur]];
     int64_t from, to;
-    sched_window(L->live_end, s->step_s, s->cfg->schedule.backfill_days, &from, &to);
+    cadence_window(L->live_end, s->step_s, s->cfg->schedule.backfill_days, &from, &to);
     size_t n = 0;
     if (pipe_missing_intervals(s->pipe, idx, (uint64_t)from, (uint64_t)to,
                                (uint64_t)s->step_s, L->gaps, SCHED_BACKFILL_CHUNK,

@@ -19,10 +19,10 @@
  * an hour of simulated time). */
 static int64_t reconnect_delay(const struct sched *s, const struct slink *L)
 {
-    int64_t d = sched_reconnect_delay_ms(L->conn_fails);
+    int64_t d = cadence_reconnect_delay_ms(L->conn_fails);
     int64_t quarter = ah_clock_real_ms(s->clk, s->step_s * 1000 / 4);
-    if (quarter < SCHED_RECONNECT_MIN_MS)
-        quarter = SCHED_RECONNECT_MIN_MS;
+    if (quarter < CADENCE_RECONNECT_MIN_MS)
+        quarter = CADENCE_RECONNECT_MIN_MS;
     return d < quarter ? d : quarter;
 }
 
