@@ -127,7 +127,8 @@ int main(void)
             snprintf(meter, sizeof meter, "%012" PRIu64, 1000000 + i % 5000);
             struct ah_read r;
             make_rec(&r, i);
-            struct wire_read w = {meter, "d0001", 1741910400ull + 900 * (i / 5000), &r};
+            r.end = 1741910400ull + 900 * (i / 5000);
+            struct wire_read w = {meter, "d0001", &r};
             if (pub_stage_read(p, &w, NULL))
                 return 1;
         }
@@ -143,8 +144,9 @@ int main(void)
     {
         struct ah_read r;
         make_rec(&r, 0);
+        r.end = 1741910400ull;
         struct wire_head h = {"bench", 1, 1741910400000ll};
-        struct wire_read w = {"000001000001", "d0001", 1741910400ull, &r};
+        struct wire_read w = {"000001000001", "d0001", &r};
         char topic[WIRE_TOPIC_MAX + 1], body[WIRE_BODY_MAX];
         size_t tl, bl;
         for (uint64_t i = 1; i <= 256; i++) {

@@ -360,7 +360,7 @@ int wire_encode_read(const struct wire_head *h, const struct wire_read *r, char 
                      size_t tcap, size_t *tlen, char *body, size_t bcap, size_t *blen)
 {
     if (!r || !r->read || !wire_segment_ok(r->meter) || !wire_segment_ok(r->district) ||
-        r->end >= WIRE_TIME_MAX_S || r->read->source > AH_READ_RELEASED)
+        r->read->end >= WIRE_TIME_MAX_S || r->read->source > AH_READ_RELEASED)
         return AH_EINVAL;
     const struct ah_read *rd = r->read;
     if ((rd->present & AH_READ_HAS_METER_CLOCK) && !time_ok_ms(rd->meter_clock_ms))
@@ -372,7 +372,7 @@ int wire_encode_read(const struct wire_head *h, const struct wire_read *r, char 
     jw_kstr(&w, "meter", r->meter);
     jw_kstr(&w, "district", r->district);
     jw_key(&w, "end");
-    jw_time_ms(&w, (int64_t)r->end * 1000, false);
+    jw_time_ms(&w, (int64_t)rd->end * 1000, false);
     jw_kstr(&w, "source", source_names[rd->source]);
     jw_ku64(&w, "quality", rd->quality);
     jw_ku64(&w, "ct", rd->ct);

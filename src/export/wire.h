@@ -52,13 +52,12 @@ struct wire_head {
     int64_t published_ms; /* UTC ms, when the message was staged */
 };
 
-/* read/<district>/<meter>: a clean or released interval read. Only the
- * fields the store's record holds are published (store_rec.h); absent ones
- * are omitted / null. */
+/* read/<district>/<meter>: a clean or released interval read (its end is
+ * read->end). Only the fields the store's record holds are published
+ * (store_rec.h); absent ones are omitted / null. */
 struct wire_read {
     const char *meter;          /* borrowed segment */
     const char *district;       /* borrowed segment */
-    uint64_t end;               /* interval end, UTC seconds (transitional: read->end) */
     const struct ah_read *read; /* borrowed */
 };
 

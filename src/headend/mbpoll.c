@@ -47,7 +47,7 @@ static double unit_k(const char *unit, const char *base)
     return 1.0;
 }
 
-void mbpoll_to_rec(const struct mbmap *m, const double *values, struct ah_read *o)
+void mbpoll_to_read(const struct mbmap *m, const double *values, struct ah_read *o)
 {
     static const char *const ph[3] = {"l1", "l2", "l3"};
     for (size_t i = 0; i < m->n_qty; i++) {
@@ -231,13 +231,12 @@ static void read_cycle(struct mbpoll *p, int64_t boundary_s)
         struct pipe_read pr;
         memset(&pr, 0, sizeof pr);
         pr.meter = p->c.midx[mi];
-        pr.end = (uint64_t)boundary_s;
-        pr.rec.end = (uint64_t)boundary_s;
-        pr.rec.source = AH_READ_LIVE;
-        pr.rec.ct = (uint32_t)cm->ct;
-        pr.rec.pt = (uint32_t)cm->pt;
-        pr.rec.headend_clock_ms = ah_clock_now_ms(p->c.clk);
-        mbpoll_to_rec(cm->map, values, &pr.rec);
+        pr.read.end = (uint64_t)boundary_s;
+        pr.read.source = AH_READ_LIVE;
+        pr.read.ct = (uint32_t)cm->ct;
+        pr.read.pt = (uint32_t)cm->pt;
+        pr.read.headend_clock_ms = ah_clock_now_ms(p->c.clk);
+        mbpoll_to_read(cm->map, values, &pr.read);
         if (pipe_push(p->c.pipe, &pr) == AH_OK) {
             p->st.reads++;
             met_add(p->c.met.reads, 1);

@@ -36,41 +36,6 @@
  * are (docs/storage.md).
  */
 
-/* ---- transitional (issue 15 item 2) ---------------------------------------
- * The old names of the read type, kept only while the writer and the
- * scheduler are converted to struct ah_read; they go with that change. */
-#define store_rec                 ah_read
-#define STORE_REC_TARIFFS         AH_READ_TARIFFS
-#define STORE_REC_LIVE            AH_READ_LIVE
-#define STORE_REC_BACKFILL        AH_READ_BACKFILL
-#define STORE_REC_RELEASED        AH_READ_RELEASED
-#define STORE_REC_RCOMB1          AH_READ_RCOMB1
-#define STORE_REC_RCOMB2          AH_READ_RCOMB2
-#define STORE_REC_RQ1             AH_READ_RQ1
-#define STORE_REC_RQ2             AH_READ_RQ2
-#define STORE_REC_RQ3             AH_READ_RQ3
-#define STORE_REC_RQ4             AH_READ_RQ4
-#define STORE_REC_NREACTIVE       AH_READ_NREACTIVE
-#define STORE_REC_TOTAL           AH_READ_TOTAL
-#define STORE_REC_A               AH_READ_A
-#define STORE_REC_B               AH_READ_B
-#define STORE_REC_C               AH_READ_C
-#define STORE_REC_HAS_IMP_TOTAL   (1u << 0)
-#define STORE_REC_HAS_IMP_TARIFFS (1u << 1)
-#define STORE_REC_HAS_EXP_TOTAL   (1u << 2)
-#define STORE_REC_HAS_EXP_TARIFFS (1u << 3)
-#define STORE_REC_HAS_REACTIVE(i) (1u << (4 + (i)))
-#define STORE_REC_HAS_VOLTAGE(ph) (1u << (10 + (ph)))
-#define STORE_REC_HAS_CURRENT(ph) (1u << (13 + (ph)))
-#define STORE_REC_HAS_P(i)        (1u << (16 + (i)))
-#define STORE_REC_HAS_Q(i)        (1u << (20 + (i)))
-#define STORE_REC_HAS_PF(i)       (1u << (24 + (i)))
-#define STORE_REC_HAS_FREQ        (1u << 28)
-#define STORE_REC_HAS_METER_CLOCK (1u << 29)
-#define STORE_REC_HAS_STATUS      (1u << 30)
-#define STORE_REC_HAS_ALL         0x7FFFFFFFu
-/* ---- end transitional --------------------------------------------------- */
-
 /*
  * Encode r into out[0 .. STORE_REC_V1_LEN). Fields whose presence bit is
  * clear are written as 0, so equal reads give equal bytes; what the record

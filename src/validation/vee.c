@@ -345,9 +345,9 @@ static void keep_baseline(const struct vee_ctx *c)
     st->have |= VEE_ST_SEQ;
 }
 
-int vee_eval_read(const struct vee_meter_info *m, const struct vee_thresholds *t,
-                  struct vee_state *st, const struct ah_read *in, bool exchanged,
-                  int64_t headend_now, struct vee_result *out)
+int vee_eval(const struct vee_meter_info *m, const struct vee_thresholds *t,
+             struct vee_state *st, const struct ah_read *in, bool exchanged,
+             int64_t headend_now, struct vee_result *out)
 {
     if (!m || !t || !st || !in || !out)
         return AH_EINVAL;
@@ -397,55 +397,4 @@ int vee_eval_read(const struct vee_meter_info *m, const struct vee_thresholds *t
 
     keep_baseline(&c);
     return AH_OK;
-}
-
-/* transitional (issue 15 item 2): the writer's old input, as one read */
-int vee_eval_input(const struct vee_meter_info *m, const struct vee_thresholds *t,
-                   struct vee_state *st, const struct vee_input *in, int64_t headend_now,
-                   struct vee_result *out)
-{
-    if (!in || in->end < 0 || (in->present & ~VEE_HAS_ALL))
-        return vee_eval_read(m, t, st, NULL, false, headend_now, out);
-    struct ah_read r;
-    memset(&r, 0, sizeof r);
-    r.end = (uint64_t)in->end;
-    r.source = in->source;
-    static const struct {
-        uint32_t from;
-        uint64_t to;
-    } map[] = {
-        {VEE_HAS_FWD, AH_READ_HAS_IMP_TOTAL},
-        {VEE_HAS_REV, AH_READ_HAS_EXP_TOTAL},
-        {VEE_HAS_VOLTAGE(0), AH_READ_HAS_VOLTAGE(0)},
-        {VEE_HAS_VOLTAGE(1), AH_READ_HAS_VOLTAGE(1)},
-        {VEE_HAS_VOLTAGE(2), AH_READ_HAS_VOLTAGE(2)},
-        {VEE_HAS_CURRENT(0), AH_READ_HAS_CURRENT(0)},
-        {VEE_HAS_CURRENT(1), AH_READ_HAS_CURRENT(1)},
-        {VEE_HAS_CURRENT(2), AH_READ_HAS_CURRENT(2)},
-        {VEE_HAS_P, AH_READ_HAS_P(AH_READ_TOTAL)},
-        {VEE_HAS_STATUS, AH_READ_HAS_STATUS},
-        {VEE_HAS_COVER, AH_READ_HAS_COVER},
-        {VEE_HAS_CLEAR_COUNT, AH_READ_HAS_CLEAR_COUNT},
-        {VEE_HAS_CLOCK, AH_READ_HAS_METER_CLOCK},
-        {VEE_HAS_SERIAL, AH_READ_HAS_SERIAL},
-        {VEE_HAS_FREEZE, AH_READ_HAS_FREEZE},
-    };
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (in->present & map[i].from)
-            r.present |= map[i].to;
-    r.imp_total = in->fwd;
-    r.exp_total = in->rev;
-    memcpy(r.voltage, in->voltage, sizeof r.voltage);
-    memcpy(r.current, in->current, sizeof r.current);
-    r.p[AH_READ_TOTAL] = in->p_total;
-    memcpy(r.status, in->status, sizeof r.status);
-    r.cover_count = in->cover_count;
-    r.terminal_count = in->terminal_count;
-    r.clear_count = in->clear_count;
-    r.serial = in->serial;
-    r.meter_clock_ms = in->meter_clock_ms;
-    r.headend_clock_ms = in->headend_clock_ms;
-    r.freeze_at = in->freeze_at;
-    r.freeze_fwd = in->freeze_fwd;
-    return vee_eval_read(m, t, st, &r, in->exchanged, headend_now, out);
 }

@@ -138,54 +138,6 @@ struct vee_thresholds vee_thresholds_default(void);
 int vee_meter_info_check(const struct vee_meter_info *m);
 int vee_thresholds_check(const struct vee_thresholds *t);
 
-/* ---- transitional (issue 15 item 2) ---------------------------------------
- * The validator's old input type and its presence bits, kept only while the
- * writer still builds them (vee_eval with six arguments converts it to a
- * struct ah_read); they go when the writer passes its reads as they are. */
-#define VEE_HAS_FWD         (1u << 0)
-#define VEE_HAS_REV         (1u << 1)
-#define VEE_HAS_VOLTAGE(ph) (1u << (2 + (ph)))
-#define VEE_HAS_CURRENT(ph) (1u << (5 + (ph)))
-#define VEE_HAS_P           (1u << 8)
-#define VEE_HAS_STATUS      (1u << 9)
-#define VEE_HAS_COVER       (1u << 10)
-#define VEE_HAS_CLEAR_COUNT (1u << 11)
-#define VEE_HAS_CLOCK       (1u << 12)
-#define VEE_HAS_SERIAL      (1u << 13)
-#define VEE_HAS_FREEZE      (1u << 14)
-#define VEE_HAS_ALL         0x7FFFu
-enum vee_source { VEE_SRC_LIVE = 0, VEE_SRC_BACKFILL = 1, VEE_SRC_RELEASED = 2 };
-struct vee_input {
-    int64_t end;
-    uint8_t source;
-    bool exchanged;
-    uint32_t present;
-    int64_t fwd, rev;
-    int32_t voltage[3];
-    int32_t current[3];
-    int32_t p_total;
-    uint16_t status[7];
-    uint32_t cover_count;
-    uint32_t terminal_count;
-    uint32_t clear_count;
-    uint64_t serial;
-    int64_t meter_clock_ms;
-    int64_t headend_clock_ms;
-    int64_t freeze_at;
-    int64_t freeze_fwd;
-};
-struct vee_meter_info;
-struct vee_thresholds;
-struct vee_state;
-struct vee_result;
-int vee_eval_input(const struct vee_meter_info *m, const struct vee_thresholds *t,
-                   struct vee_state *st, const struct vee_input *in, int64_t headend_now,
-                   struct vee_result *out);
-#define VEE_EVAL_PICK_(a, b, c, d, e, f, g, name, ...) name
-#define vee_eval(...)                                                                    \
-    VEE_EVAL_PICK_(__VA_ARGS__, vee_eval_read, vee_eval_input, )(__VA_ARGS__)
-/* ---- end transitional --------------------------------------------------- */
-
 /* Episode transition of one rule: the caller emits one event for each. */
 struct vee_transition {
     uint8_t bit;       /* enum vee_bit, < VEE_NRULES */
@@ -289,9 +241,9 @@ int vee_state_decode(const uint8_t *in, size_t n, struct vee_state *s);
  * order): *st is untouched and *out carries only the info flags. All
  * pointers borrowed.
  */
-int vee_eval_read(const struct vee_meter_info *m, const struct vee_thresholds *t,
-                  struct vee_state *st, const struct ah_read *read, bool exchanged,
-                  int64_t headend_now, struct vee_result *out);
+int vee_eval(const struct vee_meter_info *m, const struct vee_thresholds *t,
+             struct vee_state *st, const struct ah_read *read, bool exchanged,
+             int64_t headend_now, struct vee_result *out);
 
 /* Most a healthy meter can register in one interval (0.01 kWh secondary):
  * Un × Imax × phases × Δt (vee.md JUMPING). */
