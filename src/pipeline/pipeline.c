@@ -34,7 +34,6 @@
 #include "wire.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -63,22 +62,14 @@ static int batch_commit(struct pipe *p)
     return rc;
 }
 
-int pipe_put_event(struct pipe *p, uint64_t t, uint32_t meter, uint16_t type, json_t *o)
+int pipe_put_event(struct pipe *p, uint64_t t, uint32_t meter, uint16_t type, int built,
+                   char *body)
 {
-    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(o);
-    if (!s)
-        return AH_ENOMEM;
-    int rc = store_batch_put_event(p->st, t, meter, type, s, strlen(s));
-    free(s);
+    int rc = built;
+    if (rc == AH_OK)
+        rc = store_batch_put_event(p->st, t, meter, type, body, strlen(body));
+    free(body);
     return rc;
-}
-
-json_t *pipe_jtime(int64_t s)
-{
-    char b[32];
-    ah_time_format(s * 1000, b, sizeof b);
-    return json_string(b);
 }
 
 int pipe_stage_read(struct pipe *p, size_t ci, uint64_t end, const struct store_rec *r)
@@ -321,17 +312,12 @@ static void write_link_events(struct pipe *p, const struct pipe_link_ev *e, size
     int rc = AH_OK;
     for (size_t i = 0; i < n && rc == AH_OK; i++) {
         const char *type = e[i].up ? "LINK_UP" : "LINK_DOWN";
-        json_t *o = json_object();
-        json_object_set_new(o, "type", json_string(type));
-        json_object_set_new(o, "link", json_string(e[i].link));
-        json_object_set_new(o, "endpoint", json_string(e[i].endpoint));
-        json_object_set_new(o, "state", json_string(e[i].up ? "cleared" : "start"));
-        json_object_set_new(o, "since", pipe_jtime(e[i].since_s));
-        json_object_set_new(o, "at", pipe_jtime(e[i].at_s));
-        json_object_set_new(o, "down_s",
-                            json_integer((json_int_t)(e[i].at_s - e[i].since_s)));
+        const struct pipe_ev_link le = {e[i].link, e[i].endpoint, e[i].since_s,
+                                        e[i].at_s};
+        char *body = NULL;
+        rc = pipe_ev_build_link(e[i].up, &le, &body);
         rc = pipe_put_event(p, (uint64_t)e[i].at_s, UINT32_MAX,
-                            e[i].up ? PIPE_EV_LINK_UP : PIPE_EV_LINK_DOWN, o);
+                            e[i].up ? PIPE_EV_LINK_UP : PIPE_EV_LINK_DOWN, rc, body);
         if (rc == AH_OK && p->pub && wire_segment_ok(e[i].link)) {
             const struct wire_item ev[2] = {{"since", e[i].since_s, 0},
                                             {"down_s", e[i].at_s - e[i].since_s, 0}};

@@ -17,7 +17,6 @@
 #include "vee.h"
 #include "wire.h"
 
-#include <jansson.h>
 #include <string.h>
 
 /* ---- one read --------------------------------------------------------------- */
@@ -85,20 +84,12 @@ static int put_transition(struct pipe *p, size_t ci, const struct vee_transition
                           uint32_t quality)
 {
     const char *type = vee_flag_name(t->bit);
-    json_t *o = json_object();
-    json_object_set_new(o, "type", json_string(type));
-    json_object_set_new(o, "state", json_string(t->started ? "start" : "cleared"));
-    json_object_set_new(o, "meter", json_string(meter_id(p, ci)));
-    json_object_set_new(o, "district", json_string(p->cfg->meters[ci].district));
-    json_object_set_new(o, "since", pipe_jtime(t->since));
-    json_object_set_new(o, "at", pipe_jtime(t->at));
-    json_object_set_new(o, "value", json_integer(t->value));
-    json_object_set_new(o, "threshold", json_integer(t->threshold));
-    json_object_set_new(o, "aux",
-                        json_pack("[III]", (json_int_t)t->aux[0], (json_int_t)t->aux[1],
-                                  (json_int_t)t->aux[2]));
-    json_object_set_new(o, "quality", json_integer(quality));
-    int rc = pipe_put_event(p, (uint64_t)t->at, p->midx[ci], t->bit, o);
+    const struct pipe_ev_rule e = {
+        t->started, meter_id(p, ci), p->cfg->meters[ci].district,       t->since, t->at,
+        t->value,   t->threshold,    {t->aux[0], t->aux[1], t->aux[2]}, quality};
+    char *body = NULL;
+    int rc = pipe_ev_build_rule(t->bit, &e, &body);
+    rc = pipe_put_event(p, (uint64_t)t->at, p->midx[ci], t->bit, rc, body);
     if (rc || !p->pub)
         return rc;
     const struct wire_item ev[6] = {
