@@ -212,53 +212,39 @@ static void write_split(struct pipe *p, struct pipe_read *r, size_t n, int why)
     p->raw = false;
 }
 
-/* Write up to n reads (sorted in place) as one batch; on a commit failure
- * keep trying with a pause, since dropping reads would make them gaps
- * (DESIGN.md §5). The batch is built once: validation state has moved on. */
-static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
+/* A batch whose build failed: the validation state may be ahead of the
+ * store, so every loaded state is dropped (held, deferred and lazily
+ * validated reads are reloaded and replayed from the store with it), the
+ * gap pass starts over, and the batch is split (write_split). */
+static void batch_abandon(struct pipe *p, struct pipe_read *r, size_t n, int rc)
 {
-    static char rel[REL_MAX][PATH_MAX];
-    size_t nrel = 0;
-    if (n > 1)
-        qsort(r, n, sizeof *r, cmp_read);
+    ah_log(AH_LOG_ERROR, "pipeline", "building a batch of %zu reads failed: %s", n,
+           ah_strerror(rc));
+    while (p->nres)
+        pipe_mstate_drop(p, p->res[p->nres - 1]);
+    for (size_t k = 0; k < p->ntouched; k++)
+        p->mf[p->touched[k]] &= (uint8_t)~MF_TOUCHED;
+    for (size_t k = 0; k < p->nlazy; k++)
+        p->mf[p->lazyl[k]] &= (uint8_t)~MF_LAZY;
+    p->ntouched = 0;
+    p->tick_ci = 0; /* the gap pass starts over, after the idle pause */
+    p->nlazy = 0;
     batch_begin(p);
-    int rc = build_batch(p, r, n, rel, &nrel);
-    if (rc != AH_OK) {
-        /* a record or state that cannot be encoded will never commit; the
-         * validation state may be ahead of the store, so reload it */
-        ah_log(AH_LOG_ERROR, "pipeline", "building a batch of %zu reads failed: %s", n,
-               ah_strerror(rc));
-        /* held, deferred and lazily validated reads are reloaded and
-         * replayed from the store with the state */
-        while (p->nres)
-            pipe_mstate_drop(p, p->res[p->nres - 1]);
-        for (size_t k = 0; k < p->ntouched; k++)
-            p->mf[p->touched[k]] &= (uint8_t)~MF_TOUCHED;
-        for (size_t k = 0; k < p->nlazy; k++)
-            p->mf[p->lazyl[k]] &= (uint8_t)~MF_LAZY;
-        p->ntouched = 0;
-        p->tick_ci = 0; /* the gap pass starts over, after the idle pause */
-        p->nlazy = 0;
-        batch_begin(p);
-        pthread_mutex_lock(&p->lock);
-        p->stats.commit_errors++;
-        p->last_err = rc;
-        pthread_mutex_unlock(&p->lock);
-        write_split(p, r, n, rc);
-        return;
-    }
-    if (store_batch_count(p->st) == 0) {
-        for (size_t i = 0; i < nrel; i++)
-            unlink(rel[i]); /* requests that were refused */
-        return;
-    }
-    size_t puts = store_batch_count(p->st);
     pthread_mutex_lock(&p->lock);
-    if (puts > p->stats.max_batch)
-        p->stats.max_batch = puts;
+    p->stats.commit_errors++;
+    p->last_err = rc;
     pthread_mutex_unlock(&p->lock);
+    write_split(p, r, n, rc);
+}
+
+/* Commit the built batch of n reads; on a failure keep trying with a
+ * pause, since dropping reads would make them gaps (DESIGN.md §5). A full
+ * disk holds the batch and lets pipe_push refuse at once. Gives up only
+ * while stopping, after a few tries. */
+static int batch_commit_retry(struct pipe *p, size_t n)
+{
     for (int attempt = 0;; attempt++) {
-        rc = batch_commit(p);
+        int rc = batch_commit(p);
         if (rc == AH_OK) {
             pthread_mutex_lock(&p->lock);
             p->last_err = AH_OK;
@@ -270,7 +256,7 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
                        attempt);
                 met_set(p->m_full, 0);
             }
-            break;
+            return rc;
         }
         met_add(p->m_commit_err, 1);
         if (rc == AH_ENOSPC) {
@@ -294,14 +280,40 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
         bool give_up = p->stopping && attempt >= 3;
         pthread_mutex_unlock(&p->lock);
         if (give_up)
-            break;
+            return rc;
         struct timespec ts = {0, 200 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    if (rc == AH_OK)
-        for (size_t i = 0; i < nrel; i++)
-            if (unlink(rel[i]) != 0)
-                ah_log(AH_LOG_WARN, "release", "%s: %s", rel[i], strerror(errno));
+}
+
+/* Write up to n reads (sorted in place) as one batch: build, commit (with
+ * retries), then remove the release requests it applied. The batch is
+ * built once: validation state has moved on. */
+static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
+{
+    static char rel[REL_MAX][PATH_MAX];
+    size_t nrel = 0;
+    if (n > 1)
+        qsort(r, n, sizeof *r, cmp_read);
+    batch_begin(p);
+    int rc = build_batch(p, r, n, rel, &nrel);
+    if (rc != AH_OK) {
+        /* a record or state that cannot be encoded will never commit */
+        batch_abandon(p, r, n, rc);
+        return;
+    }
+    size_t puts = store_batch_count(p->st);
+    if (puts > 0) {
+        pthread_mutex_lock(&p->lock);
+        if (puts > p->stats.max_batch)
+            p->stats.max_batch = puts;
+        pthread_mutex_unlock(&p->lock);
+        rc = batch_commit_retry(p, n);
+    }
+    /* (an empty batch: the requests were refused) */
+    for (size_t i = 0; rc == AH_OK && i < nrel; i++)
+        if (unlink(rel[i]) != 0 && puts > 0)
+            ah_log(AH_LOG_WARN, "release", "%s: %s", rel[i], strerror(errno));
 }
 
 /* Link outages: one store event each, and an anomaly on the feed whose
