@@ -25,6 +25,7 @@
  */
 #include "pipeline_int.h"
 
+#include "ah_cond.h"
 #include "ah_err.h"
 #include "ah_log.h"
 #include "config.h"
@@ -411,10 +412,11 @@ static void *pipe_writer(void *arg)
         pthread_mutex_lock(&p->lock);
         if (p->len == 0 && !p->stopping && !p->tick_ci) { /* a gap pass goes on at once */
             if (p->cfg) {
-                /* idle: wake every second for gaps, district days, releases */
+                /* idle: wake every second for gaps, district days, releases
+                 * (a monotonic second: a wall clock stepped back must not
+                 * stall them, ah_cond) */
                 struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_sec += 1;
+                ah_cond_deadline(1000, &ts);
                 pthread_cond_timedwait(&p->not_empty, &p->lock, &ts);
             } else {
                 while (p->len == 0 && !p->stopping)
@@ -556,8 +558,14 @@ int pipe_start_vee(store_t *st, bool sync, const struct pipe_vee *v, pipe_t **ou
             return rc;
         }
     }
+    int crc = ah_cond_init(&p->not_empty); /* its idle wait is timed */
+    if (crc != AH_OK) {
+        free_vee(p);
+        free(p->q);
+        free(p);
+        return crc;
+    }
     pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->not_empty, NULL);
     pthread_cond_init(&p->not_full, NULL);
     if (pthread_create(&p->thread, NULL, pipe_writer, p) != 0) {
         pipe_free(p);

@@ -25,7 +25,8 @@
 static struct pipe_ev parse_ok(uint16_t type, const char *body)
 {
     struct pipe_ev ev;
-    assert_int_equal(pipe_ev_parse(type, (const uint8_t *)body, strlen(body), &ev), AH_OK);
+    assert_int_equal(pipe_ev_parse(type, (const uint8_t *)body, strlen(body), &ev),
+                     AH_OK);
     return ev;
 }
 
@@ -41,8 +42,9 @@ static void assert_refused(uint16_t type, const char *body)
 static void test_rule_episode(void **state)
 {
     (void)state;
-    const struct pipe_ev_rule r = {true, "000000000001", "d1", T0 - 4 * 900, T0, 0, 4,
-                                   {1, 2, 3}, VEE_F(VEE_BIT_STOPPED)};
+    const struct pipe_ev_rule r = {
+        true,      "000000000001",        "d1", T0 - 4 * 900, T0, 0, 4,
+        {1, 2, 3}, VEE_F(VEE_BIT_STOPPED)};
     char *body = NULL;
     assert_int_equal(pipe_ev_build_rule(VEE_BIT_STOPPED, &r, &body), AH_OK);
     assert_string_equal(body, "{\"at\":\"2025-03-14T08:15:00Z\",\"aux\":[1,2,3],"
@@ -64,8 +66,8 @@ static void test_rule_episode(void **state)
     pipe_ev_free(&ev);
     free(body);
     /* cleared; a type beyond the rules is no rule */
-    const struct pipe_ev_rule c = {.started = false, .meter = "m", .district = "d",
-                                   .since = T0, .at = T0};
+    const struct pipe_ev_rule c = {
+        .started = false, .meter = "m", .district = "d", .since = T0, .at = T0};
     assert_int_equal(pipe_ev_build_rule(VEE_BIT_REVERSED, &c, &body), AH_OK);
     ev = parse_ok(VEE_BIT_REVERSED, body);
     assert_false(ev.u.rule.started);
@@ -91,14 +93,15 @@ static void test_gap_release_link(void **state)
     pipe_ev_free(&ev);
     free(body);
 
-    const struct pipe_ev_release r = {"000000000002", "meter exchanged", "ops1", T0,
-                                      T0 + 900, T0 + 3600, T0 + 3605, 2};
+    const struct pipe_ev_release r = {"000000000002", "meter exchanged", "ops1",    T0,
+                                      T0 + 900,       T0 + 3600,         T0 + 3605, 2};
     assert_int_equal(pipe_ev_build_release(&r, &body), AH_OK);
-    assert_string_equal(body, "{\"applied\":\"2025-03-14T09:15:05Z\","
-                              "\"from\":\"2025-03-14T08:15:00Z\",\"meter\":\"000000000002\","
-                              "\"operator\":\"ops1\",\"reason\":\"meter exchanged\","
-                              "\"released\":2,\"requested\":\"2025-03-14T09:15:00Z\","
-                              "\"to\":\"2025-03-14T08:30:00Z\",\"type\":\"RELEASE\"}");
+    assert_string_equal(body,
+                        "{\"applied\":\"2025-03-14T09:15:05Z\","
+                        "\"from\":\"2025-03-14T08:15:00Z\",\"meter\":\"000000000002\","
+                        "\"operator\":\"ops1\",\"reason\":\"meter exchanged\","
+                        "\"released\":2,\"requested\":\"2025-03-14T09:15:00Z\","
+                        "\"to\":\"2025-03-14T08:30:00Z\",\"type\":\"RELEASE\"}");
     ev = parse_ok(PIPE_EV_RELEASE, body);
     assert_string_equal(ev.u.release.op, "ops1");
     assert_string_equal(ev.u.release.reason, "meter exchanged");
@@ -194,9 +197,10 @@ static void test_district_day(void **state)
 static void test_older_bodies(void **state)
 {
     (void)state;
-    struct pipe_ev ev = parse_ok(
-        PIPE_EV_GAP, "{\"first\":\"2025-03-14T08:15:00Z\",\"intervals\":1,"
-                     "\"last\":\"2025-03-14T08:15:00Z\",\"meter\":\"m\",\"type\":\"GAP\"}");
+    struct pipe_ev ev =
+        parse_ok(PIPE_EV_GAP,
+                 "{\"first\":\"2025-03-14T08:15:00Z\",\"intervals\":1,"
+                 "\"last\":\"2025-03-14T08:15:00Z\",\"meter\":\"m\",\"type\":\"GAP\"}");
     assert_string_equal(ev.u.gap.district, "");
     pipe_ev_free(&ev);
     ev = parse_ok(PIPE_EV_DAILY, "{\"type\":\"DAILY\",\"district\":\"d1\",\"day\":"
@@ -222,8 +226,9 @@ static void test_bad_bodies_refused(void **state)
     assert_refused(PIPE_EV_GAP, "[1,2]");
     assert_refused(PIPE_EV_GAP, "{\"type\":\"GAP\"}");
     /* a time that is no time, a count that is no count */
-    assert_refused(PIPE_EV_GAP, "{\"first\":\"yesterday\",\"intervals\":1,\"last\":"
-                                "\"2025-03-14T08:15:00Z\",\"meter\":\"m\",\"type\":\"GAP\"}");
+    assert_refused(PIPE_EV_GAP,
+                   "{\"first\":\"yesterday\",\"intervals\":1,\"last\":"
+                   "\"2025-03-14T08:15:00Z\",\"meter\":\"m\",\"type\":\"GAP\"}");
     assert_refused(PIPE_EV_GAP, "{\"first\":\"2025-03-14T08:15:00Z\",\"intervals\":-1,"
                                 "\"last\":\"2025-03-14T08:15:00Z\",\"meter\":\"m\","
                                 "\"type\":\"GAP\"}");
@@ -236,10 +241,11 @@ static void test_bad_bodies_refused(void **state)
     assert_refused(PIPE_EV_DAILY, "{\"type\":\"DAILY\",\"district\":\"d1\",\"day\":"
                                   "\"2025-03-14\",\"day_number\":20161,\"complete\":true,"
                                   "\"unknown\":{}}");
-    assert_refused(VEE_BIT_STOPPED, "{\"type\":\"STOPPED\",\"state\":\"maybe\",\"meter\":"
-                                    "\"m\",\"district\":\"d\",\"since\":"
-                                    "\"2025-03-14T08:15:00Z\",\"at\":"
-                                    "\"2025-03-14T08:30:00Z\",\"value\":1,\"threshold\":2}");
+    assert_refused(VEE_BIT_STOPPED,
+                   "{\"type\":\"STOPPED\",\"state\":\"maybe\",\"meter\":"
+                   "\"m\",\"district\":\"d\",\"since\":"
+                   "\"2025-03-14T08:15:00Z\",\"at\":"
+                   "\"2025-03-14T08:30:00Z\",\"value\":1,\"threshold\":2}");
     /* a time the body cannot carry is not built */
     char *body = NULL;
     const struct pipe_ev_gap g = {"m", "d", -1, T0, 1};
@@ -253,8 +259,10 @@ static void test_bad_bodies_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rule_episode),       cmocka_unit_test(test_gap_release_link),
-        cmocka_unit_test(test_district_day),       cmocka_unit_test(test_older_bodies),
+        cmocka_unit_test(test_rule_episode),
+        cmocka_unit_test(test_gap_release_link),
+        cmocka_unit_test(test_district_day),
+        cmocka_unit_test(test_older_bodies),
         cmocka_unit_test(test_bad_bodies_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
