@@ -40,9 +40,6 @@ from collections import defaultdict
 # Uses tolerated for now, each with why; the coordinator drops an entry when
 # the work named in it lands. An entry is (user, used).
 ALLOWED = {
-    ("src/headend/mbpoll", "src/headend/scheduler"):
-        "issue 15 item 3 (plan helper): sched_backoff_skip and the meter job "
-        "leave scheduler.c; the Modbus poller then calls the backoff module",
 }
 
 TREE_DIRS = ("src", "sim")

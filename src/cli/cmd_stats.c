@@ -16,7 +16,7 @@
 #include "ah_err.h"
 #include "cmd_util.h"
 #include "config.h"
-#include "scheduler.h"
+#include "cadence.h"
 #include "store.h"
 
 #include <jansson.h>
@@ -90,7 +90,7 @@ int cmd_stats(int argc, char **argv)
         to = ah_date_floor(ah_wall_ms() / 1000, step);
     if (from < 0) {
         int64_t f, t;
-        sched_window(to, step, c->schedule.backfill_days, &f, &t);
+        cadence_window(to, step, c->schedule.backfill_days, &f, &t);
         from = f;
     }
     dist = calloc(c->n_meters + 1, sizeof *dist);

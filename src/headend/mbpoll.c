@@ -8,7 +8,7 @@
 #include "ah_log.h"
 #include "mbio.h"
 #include "metrics.h"
-#include "scheduler.h"
+#include "cadence.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -176,8 +176,8 @@ static void read_cycle(struct mbpoll *p, int64_t boundary_s)
         size_t mi = p->meters[k];
         const struct cfg_meter *cm = &cfg->meters[mi];
         p->since[k]++;
-        if (sched_backoff_skip(p->streak[k], p->since[k], cfg->schedule.backoff_after,
-                               cfg->schedule.backoff_max_cycles)) {
+        if (cadence_backoff_skip(p->streak[k], p->since[k], cfg->schedule.backoff_after,
+                                 cfg->schedule.backoff_max_cycles)) {
             p->st.backed_off++;
             continue;
         }

@@ -3,7 +3,10 @@
  */
 #include "meterjob.h"
 
+#include "ah_date.h"
+
 #include <stddef.h>
+#include <string.h>
 
 /* One row per step, in step order: the job's whole control flow. */
 static const struct mjob_step_def table[MJOB_DONE] = {
@@ -48,6 +51,86 @@ enum mjob_step mjob_skip(enum mjob_step st, unsigned due)
             st++;
     }
     return st;
+}
+
+/* civil dates: ah_date (src/core), written once for every stage */
+int64_t mjob_tm_to_s(const struct dlt645_tm *tm)
+{
+    struct ah_date d = {.year = 2000 + tm->year,
+                        .mon = tm->mon,
+                        .day = tm->day,
+                        .hour = tm->hour,
+                        .min = tm->min,
+                        .sec = tm->sec};
+    return ah_date_to_s(&d);
+}
+
+void mjob_s_to_tm(int64_t s, struct dlt645_tm *tm)
+{
+    struct ah_date d;
+    ah_date_from_s(s, &d);
+    memset(tm, 0, sizeof *tm);
+    tm->year = (uint8_t)((d.year - 2000) % 100);
+    tm->mon = (uint8_t)d.mon;
+    tm->day = (uint8_t)d.day;
+    tm->hour = (uint8_t)d.hour;
+    tm->min = (uint8_t)d.min;
+    tm->sec = (uint8_t)d.sec;
+    tm->wday = (uint8_t)d.wday;
+}
+
+bool mjob_clock_consistent(const struct dlt645_tm *t1, const struct dlt645_tm *date,
+                           const struct dlt645_tm *t2, int64_t *local_s)
+{
+    int64_t s1 = t1->hour * 3600 + t1->min * 60 + t1->sec;
+    int64_t s2 = t2->hour * 3600 + t2->min * 60 + t2->sec;
+    /* t2 < t1: midnight passed between them, and the date may be either
+     * day's; a span of an hour or more is no read of one moment */
+    if (s2 < s1 || s2 - s1 >= 3600 || date->mon < 1 || date->mon > 12 || date->day < 1 ||
+        date->day > 31)
+        return false;
+    struct dlt645_tm t = *date;
+    t.hour = t2->hour;
+    t.min = t2->min;
+    t.sec = t2->sec;
+    *local_s = mjob_tm_to_s(&t);
+    return true;
+}
+
+int64_t mjob_live_end(int64_t he_s, bool have_clock, int64_t meter_s, int64_t step,
+                      int64_t ahead_s, int64_t behind_s, bool *attach)
+{
+    int64_t he_end = ah_date_floor(he_s, step);
+    if (!have_clock) {
+        *attach = true;
+        return he_end;
+    }
+    int64_t m_end = ah_date_floor(meter_s, step);
+    int64_t d = meter_s - he_s;
+    int64_t end = d <= ahead_s && -d <= behind_s ? m_end : he_end;
+    *attach = end == m_end;
+    return end;
+}
+
+unsigned mjob_lr_run(const uint64_t *gaps, size_t n, size_t gi, int64_t step,
+                     unsigned max)
+{
+    unsigned k = 0;
+    while (gi + k < n && k < max &&
+           gaps[gi + k] == gaps[gi] + (uint64_t)k * (uint64_t)step)
+        k++;
+    return k;
+}
+
+unsigned mjob_lr_learn(unsigned cur, unsigned asked, unsigned got, int64_t last_end,
+                       int64_t run_end, int64_t newest)
+{
+    /* a meter with holes sends the next records it has (protocols.md
+     * §2.9), so fewer than asked, ending inside the run, while it holds
+     * newer ones, is the firmware's limit */
+    if (got == 0 || got >= asked || last_end >= run_end || run_end >= newest)
+        return cur;
+    return got < cur ? got : cur;
 }
 
 int64_t mjob_rescale(int64_t raw, int dec, int want)

@@ -28,11 +28,12 @@
 #include "store_rec.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum mjob_step {
     MJOB_DT, /* 0400010C: date and time of one moment */
-    MJOB_T1, /* without 0400010C: time, date, time (sched_clock_consistent) */
+    MJOB_T1, /* without 0400010C: time, date, time (mjob_clock_consistent) */
     MJOB_DATE,
     MJOB_T2,
     MJOB_V,
@@ -44,7 +45,7 @@ enum mjob_step {
     MJOB_FRZ_T,
     MJOB_FRZ_E,
     MJOB_NUMBER,
-    MJOB_LIVE, /* 06000001 N=1 at the live record (sched_live_end) */
+    MJOB_LIVE, /* 06000001 N=1 at the live record (mjob_live_end) */
     MJOB_LR,   /* backfill: 06000001 with N at each run of gaps */
     MJOB_DONE
 };
@@ -83,6 +84,61 @@ enum mjob_step mjob_next(enum mjob_step st, bool ok);
 /* From st, past every step of a group not in due (1 << group) — the first
  * step of the next group wanted, or LIVE. Steps of no group stay. */
 enum mjob_step mjob_skip(enum mjob_step st, unsigned due);
+
+/* ---- the meter's time and the catch-up requests (pure) ---------------- */
+
+/* Meter-local broken-down time <-> seconds of local wall time since
+ * 1970-01-01 00:00 (no zone involved; civil dates: ah_date). year 0..99 =
+ * 2000..2099. */
+int64_t mjob_tm_to_s(const struct dlt645_tm *tm);
+void mjob_s_to_tm(int64_t s, struct dlt645_tm *tm);
+
+/*
+ * The clock-read rule (docs/validation.md "Reading the meter clock"), for a
+ * meter without 0400010C: time t1, date, time t2 read in this order. The
+ * pair (date, t2) is consistent when the time did not pass local midnight
+ * between t1 and t2 (t1 <= t2, less than an hour apart): then the date was
+ * read on t2's day. Writes t2's local seconds (mjob_tm_to_s) to *local_s.
+ * false: the three straddle midnight (or are absurd), read them again.
+ */
+bool mjob_clock_consistent(const struct dlt645_tm *t1, const struct dlt645_tm *date,
+                           const struct dlt645_tm *t2, int64_t *local_s);
+
+/*
+ * The time-base rule (docs/validation.md "One time base per interval"):
+ * the interval end (UTC s) of the load record a meter job reads as its
+ * live record, and whether what the job read live (status words, V, I)
+ * belongs to it. Interval keys are the meter's own load-record stamps.
+ * he_s: head-end clock when the meter clock was read; meter_s (UTC s, valid
+ * when have_clock): the meter clock read then. The live record is the
+ * meter's newest on its own clock, floor(meter_s), when the meter is at
+ * most ahead_s ahead (a record stamped further ahead would lie in the
+ * head-end's future) and at most behind_s behind (beyond that its clock is
+ * broken, not slow); else floor(he_s). *attach: the live values were read
+ * within that interval's successor on the meter's clock (always, without a
+ * meter clock), so they are filed with it and with no older interval.
+ */
+int64_t mjob_live_end(int64_t he_s, bool have_clock, int64_t meter_s, int64_t step,
+                      int64_t ahead_s, int64_t behind_s, bool *attach);
+
+/*
+ * Blocks to ask for at gaps[gi] (UTC s, ascending, n gaps): the run of
+ * consecutive intervals (step s apart) starting there, at most max.
+ */
+unsigned mjob_lr_run(const uint64_t *gaps, size_t n, size_t gi, int64_t step,
+                     unsigned max);
+
+/*
+ * What a reply of `got` blocks (the newest stamped last_end, UTC s) to a
+ * request of `asked` blocks covering intervals up to run_end says about the
+ * meter's firmware, when its newest record is at or after `newest`:
+ * returns the blocks per request to use from now on (<= cur). A meter that
+ * sent fewer than asked while it holds newer records than the last one
+ * sent truncates: got is its limit. Fewer because its memory ends there is
+ * no truncation.
+ */
+unsigned mjob_lr_learn(unsigned cur, unsigned asked, unsigned got, int64_t last_end,
+                       int64_t run_end, int64_t newest);
 
 /* Scale raw with dec decimals to want decimals (exact when want >= dec). */
 int64_t mjob_rescale(int64_t raw, int dec, int want);

@@ -77,87 +77,9 @@ struct ah_clock;
  * the store). */
 #define SCHED_LR_BLOCKS_MAX 9
 
-/*
- * Blocks to ask for at gaps[gi] (UTC s, ascending, n gaps): the run of
- * consecutive intervals (step s apart) starting there, at most max.
- */
-unsigned sched_lr_run(const uint64_t *gaps, size_t n, size_t gi, int64_t step,
-                      unsigned max);
-
-/*
- * What a reply of `got` blocks (the newest stamped last_end, UTC s) to a
- * request of `asked` blocks covering intervals up to run_end says about the
- * meter's firmware, when its newest record is at or after `newest`:
- * returns the blocks per request to use from now on (<= cur). A meter that
- * sent fewer than asked while it holds newer records than the last one
- * sent truncates: got is its limit. Fewer because its memory ends there is
- * no truncation.
- */
-unsigned sched_lr_learn(unsigned cur, unsigned asked, unsigned got, int64_t last_end,
-                        int64_t run_end, int64_t newest);
-
-/* Reconnect backoff of a TCP link: 1 s doubling to 60 s (real time). */
-#define SCHED_RECONNECT_MIN_MS 1000
-#define SCHED_RECONNECT_MAX_MS 60000
-
-/* ---- pure helpers (unit-tested) ---------------------------------------- */
-
-/* Last interval boundary at or before t (seconds, step > 0). */
-int64_t sched_interval_floor(int64_t t, int64_t step);
-
-/*
- * The backfill window of a cycle starting at now (UTC s): interval ends
- * *from <= end < *to that the cycle should hold, aligned to step. The
- * newest is the last boundary at or before now; the window reaches back
- * backfill_days, the boundary read backfill_days before the newest
- * included (backfill_days × intervals per day + 1; 0: only the newest).
- */
-void sched_window(int64_t now, int64_t step, int backfill_days, int64_t *from,
-                  int64_t *to);
-
-/*
- * Whether a meter that failed `streak` cycles in a row sits out a cycle,
- * `since` cycles after its last attempt (1 = the cycle right after). Below
- * backoff_after it is always tried; from there it waits 1, 2, 4 … cycles,
- * at most backoff_max, between attempts.
- */
-bool sched_backoff_skip(int streak, int since, int backoff_after, int backoff_max);
-
-/* Reconnect delay after `failures` consecutive failed connects (>= 1). */
-int64_t sched_reconnect_delay_ms(int failures);
-
-/*
- * The clock-read rule (docs/validation.md "Reading the meter clock"), for a
- * meter without 0400010C: time t1, date, time t2 read in this order. The
- * pair (date, t2) is consistent when the time did not pass local midnight
- * between t1 and t2 (t1 <= t2, less than an hour apart): then the date was
- * read on t2's day. Writes t2's local seconds (sched_tm_to_s) to *local_s.
- * false: the three straddle midnight (or are absurd), read them again.
- */
-bool sched_clock_consistent(const struct dlt645_tm *t1, const struct dlt645_tm *date,
-                            const struct dlt645_tm *t2, int64_t *local_s);
-
-/*
- * The time-base rule (docs/validation.md "One time base per interval"):
- * the interval end (UTC s) of the load record a meter job reads as its
- * live record, and whether what the job read live (status words, V, I)
- * belongs to it. Interval keys are the meter's own load-record stamps.
- * he_s: head-end clock when the meter clock was read; meter_s (UTC s, valid
- * when have_clock): the meter clock read then. The live record is the
- * meter's newest on its own clock, floor(meter_s), when the meter is at
- * most ahead_s ahead (a record stamped further ahead would lie in the
- * head-end's future) and at most behind_s behind (beyond that its clock is
- * broken, not slow); else floor(he_s). *attach: the live values were read
- * within that interval's successor on the meter's clock (always, without a
- * meter clock), so they are filed with it and with no older interval.
- */
-int64_t sched_live_end(int64_t he_s, bool have_clock, int64_t meter_s, int64_t step,
-                       int64_t ahead_s, int64_t behind_s, bool *attach);
-
-/* Meter-local broken-down time <-> seconds of local wall time since
- * 1970-01-01 00:00 (no zone involved). year 0..99 = 2000..2099. */
-int64_t sched_tm_to_s(const struct dlt645_tm *tm);
-void sched_s_to_tm(int64_t s, struct dlt645_tm *tm);
+/* The pure arithmetic it decides with lives beside it: interval, window,
+ * backoff and reconnect delay in cadence.h; the meter's time, the clock-read
+ * and time-base rules and the catch-up runs in meterjob.h. */
 
 /* ---- the engine -------------------------------------------------------- */
 

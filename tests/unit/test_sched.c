@@ -1,8 +1,7 @@
 /*
- * test_sched — the pure decisions of the scheduler: interval alignment, the
- * backfill window and which of its intervals a cycle asks for (through the
- * pipeline's writer on a real store), meter backoff, reconnect delays and
- * the meter-local time conversion used for 06000001 requests; the Modbus
+ * test_sched — the engine against the real parts: which intervals of the
+ * backfill window a cycle asks for (through the pipeline's writer on a real
+ * store), a serial port that hangs up; the Modbus
  * link threads' register-to-record mapping (mbpoll_to_rec) and the
  * non-blocking connect and listening socket the loop uses (link_).
  */
@@ -26,6 +25,7 @@
 
 #include "ah_clock.h"
 #include "ah_err.h"
+#include "cadence.h"
 #include "config.h"
 #include "link.h"
 #include "mbmap.h"
@@ -36,171 +36,6 @@
 
 /* 2025-03-14T00:00:00Z */
 #define T0 1741910400LL
-
-static void test_interval_floor(void **state)
-{
-    (void)state;
-    assert_int_equal(sched_interval_floor(T0, 900), T0);
-    assert_int_equal(sched_interval_floor(T0 + 1, 900), T0);
-    assert_int_equal(sched_interval_floor(T0 + 899, 900), T0);
-    assert_int_equal(sched_interval_floor(T0 + 900, 900), T0 + 900);
-    assert_int_equal(sched_interval_floor(T0 + 3599, 3600), T0);
-    assert_int_equal(sched_interval_floor(-1, 900), -900);
-}
-
-static void test_window(void **state)
-{
-    (void)state;
-    int64_t from, to;
-    /* a cycle at 00:07 holds the interval ending 00:00 and three days back,
-     * the 00:00 boundary three days back included: it starts the first
-     * full day of the window */
-    sched_window(T0 + 420, 900, 3, &from, &to);
-    assert_int_equal(to, T0 + 900);
-    assert_int_equal(from, T0 - 3 * 86400);
-    assert_int_equal((to - from) / 900, 3 * 96 + 1);
-    /* backfill_days 0: only the newest interval */
-    sched_window(T0 + 420, 900, 0, &from, &to);
-    assert_int_equal(from, T0);
-    assert_int_equal(to, T0 + 900);
-    /* 1-minute intervals */
-    sched_window(T0 + 61, 60, 1, &from, &to);
-    assert_int_equal(to - from, 86400 + 60);
-    assert_int_equal(to, T0 + 120);
-}
-
-static void test_backoff(void **state)
-{
-    (void)state;
-    /* below backoff_after (3) a meter is always tried */
-    assert_false(sched_backoff_skip(0, 1, 3, 8));
-    assert_false(sched_backoff_skip(2, 1, 3, 8));
-    /* 3 failures: sits out 1 cycle, tried on the 2nd */
-    assert_true(sched_backoff_skip(3, 1, 3, 8));
-    assert_false(sched_backoff_skip(3, 2, 3, 8));
-    /* 4 failures: sits out 2 */
-    assert_true(sched_backoff_skip(4, 2, 3, 8));
-    assert_false(sched_backoff_skip(4, 3, 3, 8));
-    /* capped at backoff_max_cycles, even after many failures */
-    assert_true(sched_backoff_skip(50, 8, 3, 8));
-    assert_false(sched_backoff_skip(50, 9, 3, 8));
-    assert_true(sched_backoff_skip(1000, 1000, 3, 1000));
-}
-
-static void test_reconnect_delay(void **state)
-{
-    (void)state;
-    assert_int_equal(sched_reconnect_delay_ms(1), 1000);
-    assert_int_equal(sched_reconnect_delay_ms(2), 2000);
-    assert_int_equal(sched_reconnect_delay_ms(3), 4000);
-    assert_int_equal(sched_reconnect_delay_ms(7), 60000);
-    assert_int_equal(sched_reconnect_delay_ms(1000), 60000);
-}
-
-static void test_meter_local_time(void **state)
-{
-    (void)state;
-    /* the interval ending 2025-03-14T00:00Z is 08:00 on a UTC+8 meter */
-    struct dlt645_tm tm;
-    sched_s_to_tm(T0 + 8 * 3600, &tm);
-    assert_int_equal(tm.year, 25);
-    assert_int_equal(tm.mon, 3);
-    assert_int_equal(tm.day, 14);
-    assert_int_equal(tm.hour, 8);
-    assert_int_equal(tm.min, 0);
-    assert_int_equal(tm.wday, 5); /* a Friday */
-    assert_int_equal(sched_tm_to_s(&tm), T0 + 8 * 3600);
-    /* 2024-02-29 23:45 and the step over the leap day */
-    struct dlt645_tm leap = {24, 2, 29, 23, 45, 0, 0};
-    int64_t s = sched_tm_to_s(&leap);
-    sched_s_to_tm(s + 900, &tm);
-    assert_int_equal(tm.mon, 3);
-    assert_int_equal(tm.day, 1);
-    assert_int_equal(tm.hour, 0);
-    /* every 15 minutes over 2000..2099 round-trips */
-    for (int64_t t = 946684800; t < 4102444800; t += 900 * 97 + 60) {
-        sched_s_to_tm(t, &tm);
-        assert_int_equal(sched_tm_to_s(&tm), t);
-    }
-}
-
-static struct dlt645_tm tm_of(int y, int mo, int d, int h, int mi, int sec)
-{
-    struct dlt645_tm t;
-    memset(&t, 0, sizeof t);
-    t.year = (uint8_t)(y - 2000);
-    t.mon = (uint8_t)mo;
-    t.day = (uint8_t)d;
-    t.hour = (uint8_t)h;
-    t.min = (uint8_t)mi;
-    t.sec = (uint8_t)sec;
-    return t;
-}
-
-/* Issue 13 defect 3: time, date, time read around local midnight. The
- * date of 2025-03-15 read between 23:59:50 and 00:00:20 may be either
- * day's: refused (the old read, date then time, gave a clock one day
- * off). A triple clear of midnight gives the date of its second time. */
-static void test_clock_consistent(void **state)
-{
-    (void)state;
-    int64_t local = 0;
-    struct dlt645_tm t1 = tm_of(2025, 3, 14, 23, 59, 50);
-    struct dlt645_tm date = tm_of(2025, 3, 15, 0, 0, 0);
-    struct dlt645_tm t2 = tm_of(2025, 3, 15, 0, 0, 20);
-    assert_false(sched_clock_consistent(&t1, &date, &t2, &local));
-    /* the date read just before midnight, the times straddling it */
-    struct dlt645_tm d14 = tm_of(2025, 3, 14, 0, 0, 0);
-    assert_false(sched_clock_consistent(&t1, &d14, &t2, &local));
-    /* clear of midnight: 00:00:20, date, 00:00:50 */
-    struct dlt645_tm t3 = tm_of(2025, 3, 15, 0, 0, 50);
-    assert_true(sched_clock_consistent(&t2, &date, &t3, &local));
-    assert_int_equal(local, T0 + 86400 + 50); /* local seconds of 03-15 00:00:50 */
-    /* the same second twice is one moment */
-    assert_true(sched_clock_consistent(&t3, &date, &t3, &local));
-    /* an hour apart is no read of one moment; a bad date is refused */
-    struct dlt645_tm t4 = tm_of(2025, 3, 15, 1, 0, 50);
-    assert_false(sched_clock_consistent(&t3, &date, &t4, &local));
-    struct dlt645_tm bad = tm_of(2025, 13, 15, 0, 0, 0);
-    assert_false(sched_clock_consistent(&t2, &bad, &t3, &local));
-}
-
-/* Issue 13 defect 4: the live record of a meter job is the meter's newest
- * on its own clock, and the status words and V, I read beside it are filed
- * with it only when they were read in its successor interval on that
- * clock. Head-end clock T0 + 600 (10 min into an interval). */
-static void test_live_end(void **state)
-{
-    (void)state;
-    bool attach = false;
-    const int64_t he = T0 + 600;
-    /* no meter clock: the head-end's interval */
-    assert_int_equal(sched_live_end(he, false, 0, 900, 300, 3600, &attach), T0);
-    assert_true(attach);
-    /* a healthy clock (20 s slow) */
-    assert_int_equal(sched_live_end(he, true, he - 20, 900, 300, 3600, &attach), T0);
-    assert_true(attach);
-    /* 20 min slow: its newest record is the one before, on its own grid */
-    assert_int_equal(sched_live_end(he, true, he - 1200, 900, 300, 3600, &attach),
-                     T0 - 900);
-    assert_true(attach);
-    /* 4 min fast, read at T0 + 600 (meter: T0 + 840): still T0 */
-    assert_int_equal(sched_live_end(he, true, he + 240, 900, 300, 3600, &attach), T0);
-    assert_true(attach);
-    /* 25 min fast: its newest record would be in the head-end's future;
-     * the head-end's interval, and what was read live is not filed with
-     * it (it was read two intervals later on the meter's clock) */
-    assert_int_equal(sched_live_end(he, true, he + 1500, 900, 300, 3600, &attach), T0);
-    assert_false(attach);
-    /* 2 h slow: a broken clock, not a slow one */
-    assert_int_equal(sched_live_end(he, true, he - 7200, 900, 300, 3600, &attach), T0);
-    assert_false(attach);
-    /* a late cycle: the head-end is 40 min past the cycle's boundary; the
-     * live record is the interval of the read, not the cycle's */
-    assert_int_equal(sched_live_end(T0 + 2400, true, T0 + 2400, 900, 300, 3600, &attach),
-                     T0 + 1800);
-    assert_true(attach);
-}
 
 /* A cycle asks only for the intervals of its window the store lacks, and a
  * read pushed through the pipeline is no longer asked for once written. */
@@ -217,7 +52,7 @@ static void test_backfill_asks_only_gaps(void **state)
     assert_int_equal(pipe_start(st, false, &p), AH_OK);
 
     int64_t from, to;
-    sched_window(T0 + 420, 900, 1, &from, &to);
+    cadence_window(T0 + 420, 900, 1, &from, &to);
     uint64_t gaps[SCHED_BACKFILL_PER_CYCLE];
     size_t n = 0;
     assert_int_equal(pipe_missing_intervals(p, m, (uint64_t)from, (uint64_t)to, 900, gaps,
@@ -356,36 +191,6 @@ static void test_nonblocking_connect(void **state)
     link_destroy(&l);
 }
 
-/* Batched catch-up (issue 16 item 2): runs of consecutive gaps, and what
- * a short answer says about the meter. */
-static void test_lr_run_and_learn(void **state)
-{
-    (void)state;
-    const int64_t st = 900;
-    uint64_t g[12];
-    for (int i = 0; i < 12; i++)
-        g[i] = 1000 * 900 + (uint64_t)(i < 5 ? i : i + 3) * 900; /* a hole after 5 */
-    assert_int_equal(sched_lr_run(g, 12, 0, st, 9), 5);
-    assert_int_equal(sched_lr_run(g, 12, 2, st, 9), 3);
-    assert_int_equal(sched_lr_run(g, 12, 5, st, 9), 7);
-    assert_int_equal(sched_lr_run(g, 12, 5, st, 4), 4);
-    assert_int_equal(sched_lr_run(g, 12, 11, st, 9), 1);
-    assert_int_equal(sched_lr_run(g, 12, 12, st, 9), 0);
-
-    int64_t t = 1000 * 900, run_end = t + 8 * 900, newest = t + 96 * 900;
-    /* all nine: nothing learned */
-    assert_int_equal(sched_lr_learn(9, 9, 9, run_end, run_end, newest), 9);
-    /* two of nine, ending inside the run, newer records exist: truncates */
-    assert_int_equal(sched_lr_learn(9, 9, 2, t + 900, run_end, newest), 2);
-    /* fewer because the meter's memory ends there: no limit */
-    assert_int_equal(sched_lr_learn(9, 9, 2, t + 900, run_end, run_end), 9);
-    /* fewer, but the last one lies past the run (holes skipped): fine */
-    assert_int_equal(sched_lr_learn(9, 9, 3, run_end + 900, run_end, newest), 9);
-    /* never raised by an answer */
-    assert_int_equal(sched_lr_learn(2, 9, 5, t + 4 * 900, run_end, newest), 2);
-    assert_int_equal(sched_lr_learn(9, 9, 0, t, run_end, newest), 9);
-}
-
 /* ---- issue 15 Fix: a serial port that hangs up ---------------------- */
 
 struct hup_ctx {
@@ -476,14 +281,6 @@ static void test_serial_hangup_drops_link(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_interval_floor),
-        cmocka_unit_test(test_window),
-        cmocka_unit_test(test_backoff),
-        cmocka_unit_test(test_reconnect_delay),
-        cmocka_unit_test(test_meter_local_time),
-        cmocka_unit_test(test_clock_consistent),
-        cmocka_unit_test(test_live_end),
-        cmocka_unit_test(test_lr_run_and_learn),
         cmocka_unit_test(test_serial_hangup_drops_link),
         cmocka_unit_test(test_backfill_asks_only_gaps),
         cmocka_unit_test(test_modbus_sdm630_to_record),
