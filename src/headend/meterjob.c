@@ -224,6 +224,28 @@ int mjob_on_answer(struct mjob_vals *v, enum mjob_step st, const uint8_t *p, siz
     return AH_OK;
 }
 
+int mjob_lr_next(const uint8_t *p, size_t n, size_t *off, const struct mjob_lr_want *w,
+                 struct mjob_lr_rec *out)
+{
+    if (*off >= n)
+        return AH_EAGAIN;
+    size_t used = 0;
+    int rc = dlt645_lr_decode(p + *off, n - *off, &out->r, &used);
+    if (rc != AH_OK || used == 0)
+        return rc != AH_OK ? rc : AH_EFRAME;
+    *off += used;
+    out->end = mjob_tm_to_s(&out->r.t) - w->tz_s;
+    if (out->r.invalid)
+        out->kind = MJOB_LR_INVALID;
+    else if (out->end % w->step != 0 || out->end > w->top)
+        out->kind = MJOB_LR_OFF_GRID;
+    else if (out->end < w->asked - w->slack)
+        out->kind = MJOB_LR_STALE;
+    else
+        out->kind = MJOB_LR_READ;
+    return AH_OK;
+}
+
 enum mjob_step mjob_after(struct mjob_vals *v, enum mjob_step st, bool ok,
                           unsigned *teach)
 {

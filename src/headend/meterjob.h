@@ -133,6 +133,40 @@ enum mjob_step mjob_skip(enum mjob_step st, unsigned due);
 int mjob_on_answer(struct mjob_vals *v, enum mjob_step st, const uint8_t *p, size_t n,
                    int64_t tz_s, int64_t he_ms);
 
+/* What a request for load records (06000001, protocols.md §2.9) wants. */
+struct mjob_lr_want {
+    int64_t asked; /* the interval asked for first (UTC s) */
+    int64_t top;   /* the newest interval an answer may hold (UTC s) */
+    int64_t step;  /* interval length (s) */
+    int64_t tz_s;  /* meter local − UTC */
+    int64_t slack; /* the meter's known clock offset (s, >= 0) */
+};
+
+/* What one record block of the answer is. */
+enum mjob_lr_kind {
+    MJOB_LR_READ,     /* an interval's record: file it */
+    MJOB_LR_INVALID,  /* marked invalid (E0 E0 start code) */
+    MJOB_LR_OFF_GRID, /* not an interval end, or past top */
+    MJOB_LR_STALE,    /* stamped before asked, beyond the clock's slack: the
+                         meter answers records at or after the time asked,
+                         so it is no answer whatever its registers say */
+};
+
+struct mjob_lr_rec {
+    struct dlt645_load_record r;
+    int64_t end; /* its interval end (UTC s) */
+    enum mjob_lr_kind kind;
+};
+
+/*
+ * The next record block of a load-record answer (p, n bytes: the payload
+ * after the DI, follow-ups joined) from *off: decoded into *out, *off moved
+ * past it. AH_OK; AH_EAGAIN when no block is left; AH_EFRAME (or the
+ * decoder's error) for bytes that are no block: the rest is unusable.
+ */
+int mjob_lr_next(const uint8_t *p, size_t n, size_t *off, const struct mjob_lr_want *w,
+                 struct mjob_lr_rec *out);
+
 /* What an answer taught beyond the table (mjob_after). */
 #define MJOB_TEACH_NO_DT       1u /* no 0400010C: time, date, time from now on */
 #define MJOB_TEACH_CLOCK_AGAIN 2u /* time, date, time straddled midnight: again */

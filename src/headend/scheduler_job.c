@@ -76,29 +76,28 @@ static void live_extras(struct sched *s, struct slink *L, size_t mi, struct pipe
     }
 }
 
-/* A record stamped before the interval asked (allowing for the meter's
- * clock offset) is no answer: refused, counted and logged. */
-static bool lr_stale(struct sched *s, struct slink *L, size_t mi, int64_t end,
-                     int64_t asked)
+/* How far before the interval asked a record's stamp may lie: the meter's
+ * clock offset known this cycle (read now, or from its last read). */
+static int64_t lr_slack(struct sched *s, struct slink *L, size_t mi)
 {
-    const struct cfg_meter *cm = &s->cfg->meters[mi];
+    int64_t coff = 0;
+    if (L->vals.have_clock)
+        coff = (L->vals.clock_ms - L->vals.clock_at_ms) / 1000;
+    else if (L->clock_est)
+        coff = s->ms[mi].clk_off_s;
+    return coff < 0 ? -coff : coff;
+}
+
+/* A record stamped before the interval asked (allowing for the meter's
+ * clock offset) is no answer: refused, counted and logged. 06000001 asks
+ * for records at or after the given time (protocols.md §2.9 table): one
+ * stamped before it is not an answer, whatever its registers say (issue 17
+ * item 6: records of 2000-01-01 came back for 2025 intervals). The
+ * requested interval stays a gap. */
+static void lr_refused(struct slink *L, const struct cfg_meter *cm, int64_t end,
+                       int64_t asked, int64_t slack)
+{
     char sent[32], want[32];
-    /* 06000001 asks for records at or after the given time
-     * (protocols.md §2.9 table): one stamped before it is not an
-     * answer, whatever its registers say (issue 17 item 6: records of
-     * 2000-01-01 came back for 2025 intervals). The meter's known
-     * clock offset this cycle is allowed for; the requested interval
-     * stays a gap. */
-    int64_t slack = 0;
-    if (L->vals.have_clock) {
-        int64_t coff = (L->vals.clock_ms - L->vals.clock_at_ms) / 1000;
-        slack = coff < 0 ? -coff : coff;
-    } else if (L->clock_est) {
-        int64_t coff = s->ms[mi].clk_off_s;
-        slack = coff < 0 ? -coff : coff;
-    }
-    if (end >= asked - slack)
-        return false;
     met_add(L->m_stale, 1);
     ah_time_format(end * 1000, sent, sizeof sent);
     ah_time_format(asked * 1000, want, sizeof want);
@@ -106,41 +105,41 @@ static bool lr_stale(struct sched *s, struct slink *L, size_t mi, int64_t end,
            "meter %s: load record stamped %s answers a request for %s (%lld s "
            "earlier, clock offset %lld s): refused, the interval stays a gap",
            cm->id, sent, want, (long long)(asked - end), (long long)slack);
-    return true;
 }
 
 static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, size_t n)
 {
     size_t mi = L->meters[L->cur];
     const struct cfg_meter *cm = &s->cfg->meters[mi];
+    struct mjob_lr_want w = {
+        .asked = L->step == MJOB_LIVE ? L->live_end : (int64_t)L->gaps[L->gi],
+        .top = L->phase == PH_LIVE ? L->live_end : L->boundary_s,
+        .step = s->step_s,
+        .tz_s = s->tz_s,
+        .slack = lr_slack(s, L, mi),
+    };
+    int64_t asked = w.asked;
     size_t off = 0;
-    while (off < n) {
-        struct dlt645_load_record r;
-        size_t used = 0;
-        int rc = dlt645_lr_decode(p + off, n - off, &r, &used);
-        if (rc != AH_OK || used == 0) {
-            ah_log(AH_LOG_WARN, L->ctx, "meter %s: bad load record: %s", cm->id,
-                   ah_strerror(rc));
-            return;
-        }
-        off += used;
-        int64_t end = mjob_tm_to_s(&r.t) - s->tz_s;
+    struct mjob_lr_rec lr;
+    int rc;
+    while ((rc = mjob_lr_next(p, n, &off, &w, &lr)) == AH_OK) {
+        int64_t end = lr.end;
         L->lr_got++;
         if (end > L->lr_last)
             L->lr_last = end;
-        if (r.invalid)
-            continue;
-        int64_t asked = L->step == MJOB_LIVE ? L->live_end : (int64_t)L->gaps[L->gi];
-        int64_t top = L->phase == PH_LIVE ? L->live_end : L->boundary_s;
         char sent[32], want[32];
-        if (end % s->step_s != 0 || end > top) {
+        if (lr.kind == MJOB_LR_INVALID)
+            continue;
+        if (lr.kind == MJOB_LR_OFF_GRID) {
             ah_time_format((int64_t)end * 1000, sent, sizeof sent);
             ah_log(AH_LOG_WARN, L->ctx,
                    "meter %s: load record at %s is not an interval end", cm->id, sent);
             continue;
         }
-        if (lr_stale(s, L, mi, end, asked))
+        if (lr.kind == MJOB_LR_STALE) {
+            lr_refused(L, cm, end, asked, w.slack);
             continue;
+        }
         if (L->lr_got == 1 && end != asked) {
             ah_time_format(end * 1000, sent, sizeof sent);
             ah_time_format(asked * 1000, want, sizeof want);
@@ -157,7 +156,7 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
         o->ct = (uint32_t)cm->ct;
         o->pt = (uint32_t)cm->pt;
         o->headend_clock_ms = ah_clock_now_ms(s->clk);
-        mjob_lr_to_rec(&r, o);
+        mjob_lr_to_rec(&lr.r, o);
         if (live)
             live_extras(s, L, mi, &pr);
         if (L->disputed && L->sess.sent_ms >= L->dispute_t0) {
@@ -177,6 +176,9 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
             met_add(L->met.reads, 1);
         }
     }
+    if (rc != AH_EAGAIN)
+        ah_log(AH_LOG_WARN, L->ctx, "meter %s: bad load record: %s", cm->id,
+               ah_strerror(rc));
 }
 
 /* An answer's values: the meter job decodes them (meterjob.h). The meter's

@@ -476,6 +476,68 @@ static void values_from_bytes(void **state)
     assert_int_equal(mjob_on_answer(&v, MJOB_LIVE, volt, 6, TZ, HE), AH_EINVAL);
 }
 
+/* One answer to 06000001 N=5 from 00:15 (one frame; 12H follow-ups are the
+ * session's): the record asked, one marked invalid, one off the interval
+ * grid, one stamped before the request (issue 17 item 6) and the next
+ * interval's; then the end of the answer, and bytes that are no block. */
+static void load_records_from_bytes(void **state)
+{
+    (void)state;
+    struct dlt645_load_record in;
+    memset(&in, 0, sizeof in);
+    in.classes = 0x08; /* class 4: energies */
+    in.na = 1ull << DLT645_LR_E_CR1 | 1ull << DLT645_LR_E_CR2;
+    const uint8_t hm[5][2] = {{0, 15}, {0, 30}, {0, 37}, {0, 0}, {0, 30}};
+    uint8_t data[600];
+    size_t len = 0;
+    for (int i = 0; i < 5; i++) {
+        in.t = (struct dlt645_tm){
+            .year = 25, .mon = 3, .day = 14, .hour = hm[i][0], .min = hm[i][1]};
+        if (i == 3)
+            in.t.day = 13; /* the day before: 24 h early */
+        in.invalid = i == 1;
+        in.e_fwd = 1000 + i;
+        int k = dlt645_lr_encode(&in, data + len, sizeof data - len);
+        assert_true(k > 0);
+        len += (size_t)k;
+    }
+    uint8_t fr[700], p[700];
+    struct dlt645_addr a;
+    int err;
+    assert_int_equal(dlt645_addr_parse(ADDR, &a), AH_OK);
+    int fl = dlt645_reply_read(fr, sizeof fr, 0, &a, MJOB_DI_LOAD_REC, false, data, len);
+    assert_true(fl > 0);
+    size_t n = reply_payload(fr, (size_t)fl, MJOB_LR, p, &err);
+    assert_int_equal(n, len);
+    const struct mjob_lr_want w = {.asked = T0 - TZ + 900,
+                                   .top = T0 - TZ + 3600,
+                                   .step = 900,
+                                   .tz_s = TZ,
+                                   .slack = 60};
+    const enum mjob_lr_kind want[5] = {MJOB_LR_READ, MJOB_LR_INVALID, MJOB_LR_OFF_GRID,
+                                       MJOB_LR_STALE, MJOB_LR_READ};
+    size_t off = 0;
+    struct mjob_lr_rec lr;
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(mjob_lr_next(p, n, &off, &w, &lr), AH_OK);
+        assert_int_equal(lr.kind, want[i]);
+        assert_int_equal(lr.r.e_fwd, 1000 + i);
+    }
+    assert_int_equal(lr.end, T0 - TZ + 1800);
+    assert_int_equal(mjob_lr_next(p, n, &off, &w, &lr), AH_EAGAIN);
+    /* past top (a record of the head-end's future) is off the grid too */
+    struct mjob_lr_want early = w;
+    early.top = T0 - TZ + 900;
+    off = 0;
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(mjob_lr_next(p, n, &off, &early, &lr), AH_OK);
+    assert_int_equal(lr.kind, MJOB_LR_OFF_GRID);
+    /* a block cut short is no block */
+    off = 0;
+    assert_true(mjob_lr_next(p, 20, &off, &w, &lr) < 0);
+    assert_int_equal(off, 0);
+}
+
 /* The job's requests are the reference's bytes: §3.1 #10 (06000001 N=1
  * from 2025-03-14 00:00 local), #12 and #13 (the daily freeze). */
 static void requests_are_worked_frames(void **state)
@@ -527,6 +589,7 @@ int main(void)
         cmocka_unit_test(clock_midnight_and_err),
         cmocka_unit_test(values_from_bytes),
         cmocka_unit_test(requests_are_worked_frames),
+        cmocka_unit_test(load_records_from_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
