@@ -223,92 +223,115 @@ static const char *district_intern(struct loader *L, const char *s)
     return at;
 }
 
-static void csv_row(struct csv_ctx *x)
+/* Each column of the row into r, through the column table's parsers.
+ * present: the field is non-empty; has: it also parsed. Every bad field is
+ * reported, not only the first; false when any was bad. */
+static bool row_fields(struct csv_ctx *x, struct meter_row *r, bool *present, bool *has)
 {
     struct loader *L = x->L;
-    struct cfg *c = L->c;
-    const char *F = x->file;
-    unsigned ln = x->rec_line;
-    if (x->nf != x->n_cols) {
-        cfg_err_at(L, F, ln, "row", "%zu fields, the header has %zu", x->nf, x->n_cols);
-        return;
-    }
-    struct meter_row r;
-    memset(&r, 0, sizeof r);
-    r.m.line = ln;
-    /* present: the field is non-empty; has: it also parsed */
-    bool ok = true, present[MC_N] = {0}, has[MC_N] = {0};
+    bool ok = true;
     char err[200];
     for (size_t i = 0; i < x->n_cols; i++) {
         const struct cfg_key *k = &cfg_meter_cols[x->col_key[i]];
         if (x->too_long[i]) {
-            cfg_err_at(L, F, ln, k->key, "value too long or holding a NUL byte");
+            cfg_err_at(L, x->file, x->rec_line, k->key,
+                       "value too long or holding a NUL byte");
             ok = false;
             continue;
         }
         if (!x->f[i][0]) {
             if (k->flags & CFG_REQ) {
-                cfg_err_at(L, F, ln, k->key, "value missing");
+                cfg_err_at(L, x->file, x->rec_line, k->key, "value missing");
                 ok = false;
             }
             continue;
         }
         present[x->col_key[i]] = true;
-        if (cfg_set_value(k, x->f[i], &r, err, sizeof err)) {
-            cfg_err_at(L, F, ln, k->key, "%s", err);
+        if (cfg_set_value(k, x->f[i], r, err, sizeof err)) {
+            cfg_err_at(L, x->file, x->rec_line, k->key, "%s", err);
             ok = false;
         } else
             has[x->col_key[i]] = true;
     }
-    /* Cross-column rules only where the columns themselves parsed. */
-    const struct cfg_link *lk = NULL;
-    if (has[MC_LINK]) {
-        lk = cfg_link_find(c, r.link);
-        if (!lk) {
-            cfg_err_at(L, F, ln, "link", "unknown link '%s'", r.link);
-            ok = false;
-        }
-    }
-    if (has[MC_PROTO]) {
-        bool dlt = cfg_proto_is_dlt645(r.m.proto);
-        const char *pn = cfg_proto_names[r.m.proto];
-        if (lk && !link_fits(r.m.proto, lk->type)) {
-            cfg_err_at(L, F, ln, "protocol", "%s meter on %s link '%s'", pn,
-                       cfg_link_type_name(lk->type), lk->name);
-            ok = false;
-        }
-        if (dlt) {
-            if (!present[MC_ADDR]) {
-                cfg_err_at(L, F, ln, "address", "required for a %s meter", pn);
-                ok = false;
-            }
-            if (present[MC_UNIT] || present[MC_MAP]) {
-                cfg_err_at(L, F, ln, present[MC_UNIT] ? "unit_id" : "map",
-                           "must be empty for a %s meter", pn);
-                ok = false;
-            }
-        } else {
-            if (present[MC_ADDR]) {
-                cfg_err_at(L, F, ln, "address", "must be empty for a modbus meter");
-                ok = false;
-            }
-            if (!present[MC_UNIT] || !present[MC_MAP]) {
-                cfg_err_at(L, F, ln, !present[MC_UNIT] ? "unit_id" : "map",
-                           "required for a modbus meter");
-                ok = false;
-            }
-        }
-    }
-    if (r.m.rated_current > 0 && r.m.max_current > 0 &&
-        r.m.max_current < r.m.rated_current) {
-        cfg_err_at(L, F, ln, "max_current", "Imax %g A below rated current Ib %g A",
-                   r.m.max_current, r.m.rated_current);
+    return ok;
+}
+
+/* The columns a protocol needs and those it must leave empty: a DL/T 645
+ * meter is addressed by address, a Modbus one by unit_id and map. */
+static bool row_proto_fits(struct csv_ctx *x, const struct meter_row *r,
+                           const struct cfg_link *lk, const bool *present)
+{
+    struct loader *L = x->L;
+    const char *F = x->file;
+    unsigned ln = x->rec_line;
+    const char *pn = cfg_proto_names[r->m.proto];
+    bool ok = true;
+    if (lk && !link_fits(r->m.proto, lk->type)) {
+        cfg_err_at(L, F, ln, "protocol", "%s meter on %s link '%s'", pn,
+                   cfg_link_type_name(lk->type), lk->name);
         ok = false;
     }
-    if (!ok)
-        return;
+    if (cfg_proto_is_dlt645(r->m.proto)) {
+        if (!present[MC_ADDR]) {
+            cfg_err_at(L, F, ln, "address", "required for a %s meter", pn);
+            ok = false;
+        }
+        if (present[MC_UNIT] || present[MC_MAP]) {
+            cfg_err_at(L, F, ln, present[MC_UNIT] ? "unit_id" : "map",
+                       "must be empty for a %s meter", pn);
+            ok = false;
+        }
+    } else {
+        if (present[MC_ADDR]) {
+            cfg_err_at(L, F, ln, "address", "must be empty for a modbus meter");
+            ok = false;
+        }
+        if (!present[MC_UNIT] || !present[MC_MAP]) {
+            cfg_err_at(L, F, ln, !present[MC_UNIT] ? "unit_id" : "map",
+                       "required for a modbus meter");
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+/* Rules across columns, only where the columns themselves parsed (a bad
+ * link name is one error, not one per rule that needs the link). *lk: the
+ * meter's link, NULL when the link column did not parse. */
+static bool row_cross_check(struct csv_ctx *x, const struct meter_row *r,
+                            const bool *present, const bool *has,
+                            const struct cfg_link **lk)
+{
+    struct loader *L = x->L;
+    bool ok = true;
+    *lk = NULL;
+    if (has[MC_LINK]) {
+        *lk = cfg_link_find(L->c, r->link);
+        if (!*lk) {
+            cfg_err_at(L, x->file, x->rec_line, "link", "unknown link '%s'", r->link);
+            ok = false;
+        }
+    }
+    if (has[MC_PROTO] && !row_proto_fits(x, r, *lk, present))
+        ok = false;
+    if (r->m.rated_current > 0 && r->m.max_current > 0 &&
+        r->m.max_current < r->m.rated_current) {
+        cfg_err_at(L, x->file, x->rec_line, "max_current",
+                   "Imax %g A below rated current Ib %g A", r->m.max_current,
+                   r->m.rated_current);
+        ok = false;
+    }
+    return ok;
+}
+
+/* A good row joins the inventory; the table grows by doubling up to
+ * CFG_MAX_METERS, and a failure stops the file (x->stop). */
+static void row_append(struct csv_ctx *x, struct meter_row *r, const struct cfg_link *lk)
+{
+    struct loader *L = x->L;
+    struct cfg *c = L->c;
     if (c->n_meters == CFG_MAX_METERS) {
-        cfg_err_at(L, F, ln, "row", "more than %d meters", CFG_MAX_METERS);
+        cfg_err_at(L, x->file, x->rec_line, "row", "more than %d meters", CFG_MAX_METERS);
         x->stop = true;
         return;
     }
@@ -325,15 +348,36 @@ static void csv_row(struct csv_ctx *x)
         c->meters = m;
         L->cap_meters = cap;
     }
-    r.m.link = (size_t)(lk - c->links);
-    r.m.id = strs_add(c, r.id);
-    r.m.district = district_intern(L, r.district);
-    if (!r.m.id || !r.m.district) {
+    r->m.link = (size_t)(lk - c->links);
+    r->m.id = strs_add(c, r->id);
+    r->m.district = district_intern(L, r->district);
+    if (!r->m.id || !r->m.district) {
         L->nomem = true;
         x->stop = true;
         return;
     }
-    c->meters[c->n_meters++] = r.m;
+    c->meters[c->n_meters++] = r->m;
+}
+
+/* One inventory row: its fields, then the rules across them, then the
+ * table; a row with any error is reported whole and not added. */
+static void csv_row(struct csv_ctx *x)
+{
+    if (x->nf != x->n_cols) {
+        cfg_err_at(x->L, x->file, x->rec_line, "row", "%zu fields, the header has %zu",
+                   x->nf, x->n_cols);
+        return;
+    }
+    struct meter_row r;
+    memset(&r, 0, sizeof r);
+    r.m.line = x->rec_line;
+    bool present[MC_N] = {0}, has[MC_N] = {0};
+    const struct cfg_link *lk;
+    bool ok = row_fields(x, &r, present, has);
+    if (!row_cross_check(x, &r, present, has, &lk))
+        ok = false;
+    if (ok)
+        row_append(x, &r, lk);
 }
 
 static void csv_on_record(int term, void *data)
@@ -495,29 +539,12 @@ static int cmp_meter_district(const void *a, const void *b)
     return r ? r : cfg_cmp_ptr_order(p, q);
 }
 
-void cfg_check_inventory(struct loader *L)
+/* Meter ids are unique: c->by_id sorted by id (the lookup table it stays),
+ * every repeat reported at its own line. */
+static void inv_check_ids(struct loader *L)
 {
     struct cfg *c = L->c;
-    const char *F = c->inventory;
     size_t n = c->n_meters;
-    if (!n)
-        return;
-    if (L->cap_meters > n) {
-        /* the rows' array grew by doubling: give the slack back (up to half
-         * of it, 50 MB at 1.56 M meters) before anything points into it */
-        struct cfg_meter *m = realloc(c->meters, n * sizeof *m);
-        if (m) {
-            c->meters = m;
-            L->cap_meters = n;
-        }
-    }
-    const struct cfg_meter **ix = malloc(n * sizeof *ix);
-    c->by_id = malloc(n * sizeof *c->by_id);
-    if (!ix || !c->by_id) {
-        free((void *)ix);
-        L->nomem = true;
-        return;
-    }
     for (size_t i = 0; i < n; i++)
         c->by_id[i] = &c->meters[i];
     qsort(c->by_id, n, sizeof *c->by_id, cmp_meter_id);
@@ -525,11 +552,18 @@ void cfg_check_inventory(struct loader *L)
         const struct cfg_meter *a = c->by_id[i - 1];
         const struct cfg_meter *b = c->by_id[i];
         if (!strcmp(a->id, b->id))
-            cfg_err_at(L, F, b->line, "meter_id",
+            cfg_err_at(L, c->inventory, b->line, "meter_id",
                        "duplicate meter id '%s' (first at line %u)", b->id, a->line);
     }
+}
 
-    /* Two meters answering to one address on one bus would both reply. */
+/* Two meters answering to one address on one bus would both reply. ix: n
+ * slots of scratch. */
+static void inv_check_bus(struct loader *L, const struct cfg_meter **ix)
+{
+    struct cfg *c = L->c;
+    const char *F = c->inventory;
+    size_t n = c->n_meters;
     for (size_t i = 0; i < n; i++)
         ix[i] = &c->meters[i];
     qsort(ix, n, sizeof *ix, cmp_meter_bus);
@@ -551,10 +585,16 @@ void cfg_check_inventory(struct loader *L)
                        c->links[b->link].name, a->id, a->line);
         }
     }
+}
 
-    /* Line loss needs the transformer's own meter: two make the loss
-     * ambiguous (error); none only disables line loss for that district,
-     * collection still works, so it is a warning. */
+/* Line loss needs the transformer's own meter: two make the loss ambiguous
+ * (error); none only disables line loss for that district, collection
+ * still works, so it is a warning. Counts the districts. ix: scratch. */
+static void inv_check_districts(struct loader *L, const struct cfg_meter **ix)
+{
+    struct cfg *c = L->c;
+    const char *F = c->inventory;
+    size_t n = c->n_meters;
     for (size_t i = 0; i < n; i++)
         ix[i] = &c->meters[i];
     qsort(ix, n, sizeof *ix, cmp_meter_district);
@@ -583,14 +623,47 @@ void cfg_check_inventory(struct loader *L)
         c->n_districts++;
         i = j;
     }
-    free((void *)ix);
+}
 
-    for (size_t i = 0; i < n; i++)
+/* Meters per link; a link no meter uses is a warning at its YAML line. */
+static void inv_count_links(struct loader *L)
+{
+    struct cfg *c = L->c;
+    for (size_t i = 0; i < c->n_meters; i++)
         c->links[c->meters[i].link].n_meters++;
     for (size_t i = 0; i < c->n_links; i++)
         if (!c->links[i].n_meters)
             cfg_diag_add(L->d, true, L->yfile, c->links[i].line, "links.name",
-                         "no meter in %s uses link '%s'", F, c->links[i].name);
+                         "no meter in %s uses link '%s'", c->inventory, c->links[i].name);
+}
+
+void cfg_check_inventory(struct loader *L)
+{
+    struct cfg *c = L->c;
+    size_t n = c->n_meters;
+    if (!n)
+        return;
+    if (L->cap_meters > n) {
+        /* the rows' array grew by doubling: give the slack back (up to half
+         * of it, 50 MB at 1.56 M meters) before anything points into it */
+        struct cfg_meter *m = realloc(c->meters, n * sizeof *m);
+        if (m) {
+            c->meters = m;
+            L->cap_meters = n;
+        }
+    }
+    const struct cfg_meter **ix = malloc(n * sizeof *ix);
+    c->by_id = malloc(n * sizeof *c->by_id);
+    if (!ix || !c->by_id) {
+        free((void *)ix);
+        L->nomem = true;
+        return;
+    }
+    inv_check_ids(L);
+    inv_check_bus(L, ix);
+    inv_check_districts(L, ix);
+    free((void *)ix);
+    inv_count_links(L);
 }
 
 const struct cfg_meter *cfg_meter_find(const struct cfg *c, const char *id)
