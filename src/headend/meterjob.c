@@ -224,6 +224,16 @@ int mjob_on_answer(struct mjob_vals *v, enum mjob_step st, const uint8_t *p, siz
     return AH_OK;
 }
 
+void mjob_live_plan(const uint64_t *gaps, size_t n, size_t cap, int64_t live_end,
+                    size_t inline_max, struct mjob_live_plan *out)
+{
+    bool whole = n <= cap;
+    out->live_missing = !whole || (n > 0 && gaps[n - 1] == (uint64_t)live_end);
+    out->backlog = out->live_missing ? n - 1 : n;
+    out->inline_gaps = out->backlog > 0 && out->backlog <= inline_max;
+    out->defer = out->backlog > inline_max;
+}
+
 int mjob_lr_next(const uint8_t *p, size_t n, size_t *off, const struct mjob_lr_want *w,
                  struct mjob_lr_rec *out)
 {

@@ -133,6 +133,26 @@ enum mjob_step mjob_skip(enum mjob_step st, unsigned due);
 int mjob_on_answer(struct mjob_vals *v, enum mjob_step st, const uint8_t *p, size_t n,
                    int64_t tz_s, int64_t he_ms);
 
+/* What the live job reads before it is done (mjob_live_plan). */
+struct mjob_live_plan {
+    bool live_missing; /* the store lacks the live record: read it */
+    size_t backlog;    /* intervals missing before it in the window */
+    bool inline_gaps;  /* 0 < backlog <= inline_max: read them first, oldest
+                          first, so the pipeline validates in order */
+    bool defer;        /* a longer backlog: the live read waits in the
+                          pipeline until backfill has read it */
+};
+
+/*
+ * The live job's plan from the gap list of its window up to and with its
+ * live record live_end (UTC s): gaps[0..n) ascending as the store answered,
+ * n > cap when the list was cut at cap (the live record, the newest, is
+ * then missing too). inline_max: the longest backlog read in the live job
+ * (SCHED_INLINE_GAPS).
+ */
+void mjob_live_plan(const uint64_t *gaps, size_t n, size_t cap, int64_t live_end,
+                    size_t inline_max, struct mjob_live_plan *out);
+
 /* What a request for load records (06000001, protocols.md §2.9) wants. */
 struct mjob_lr_want {
     int64_t asked; /* the interval asked for first (UTC s) */

@@ -424,18 +424,18 @@ void sched_live_record(struct sched *s, struct slink *L)
                                (uint64_t)s->step_s, L->gaps, SCHED_BACKFILL_CHUNK,
                                &n) != AH_OK)
         n = 1; /* ask for the live record; a duplicate is ignored */
-    bool whole = n <= SCHED_BACKFILL_CHUNK;
-    bool live_missing = !whole || (n > 0 && L->gaps[n - 1] == (uint64_t)L->live_end);
-    size_t backlog = live_missing ? n - 1 : n;
-    met_add(L->met.missing, (double)backlog - (double)m->backlog);
-    m->backlog = backlog;
-    if (!live_missing)
+    struct mjob_live_plan plan;
+    mjob_live_plan(L->gaps, n, SCHED_BACKFILL_CHUNK, L->live_end, SCHED_INLINE_GAPS,
+                   &plan);
+    met_add(L->met.missing, (double)plan.backlog - (double)m->backlog);
+    m->backlog = plan.backlog;
+    if (!plan.live_missing)
         L->step = MJOB_DONE;
-    L->live_after = live_missing;
-    if (backlog > 0 && backlog <= SCHED_INLINE_GAPS) {
-        L->n_gaps = backlog;
+    L->live_after = plan.live_missing;
+    if (plan.inline_gaps) {
+        L->n_gaps = plan.backlog;
         L->gi = 0;
         L->step = MJOB_LR;
     }
-    L->live_defer = backlog > SCHED_INLINE_GAPS;
+    L->live_defer = plan.defer;
 }

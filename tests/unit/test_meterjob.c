@@ -538,6 +538,47 @@ static void load_records_from_bytes(void **state)
     assert_int_equal(off, 0);
 }
 
+/* Which records the live job reads: the live record when the store lacks
+ * it, a short backlog first, a long one left to backfill (its live read
+ * deferred); a list cut at its cap lacks the live record too. */
+static void live_plan(void **state)
+{
+    (void)state;
+    const int64_t live = T0;
+    uint64_t g[8] = {0};
+    struct mjob_live_plan pl;
+    mjob_live_plan(g, 0, 8, live, 4, &pl); /* all stored */
+    assert_false(pl.live_missing);
+    assert_int_equal(pl.backlog, 0);
+    assert_false(pl.inline_gaps || pl.defer);
+    g[0] = (uint64_t)live;
+    mjob_live_plan(g, 1, 8, live, 4, &pl); /* only the live record */
+    assert_true(pl.live_missing);
+    assert_int_equal(pl.backlog, 0);
+    assert_false(pl.inline_gaps || pl.defer);
+    for (int i = 0; i < 5; i++)
+        g[i] = (uint64_t)(live - (4 - i) * 900);
+    mjob_live_plan(g, 5, 8, live, 4, &pl); /* four before it: inline */
+    assert_true(pl.live_missing);
+    assert_int_equal(pl.backlog, 4);
+    assert_true(pl.inline_gaps);
+    assert_false(pl.defer);
+    mjob_live_plan(g, 4, 8, live, 4, &pl); /* four old gaps, the live read stored */
+    assert_false(pl.live_missing);
+    assert_int_equal(pl.backlog, 4);
+    assert_true(pl.inline_gaps);
+    for (int i = 0; i < 6; i++)
+        g[i] = (uint64_t)(live - (5 - i) * 900);
+    mjob_live_plan(g, 6, 8, live, 4, &pl); /* five before it: backfill's */
+    assert_int_equal(pl.backlog, 5);
+    assert_false(pl.inline_gaps);
+    assert_true(pl.defer);
+    mjob_live_plan(g, 9, 8, live, 4, &pl); /* cut at the cap */
+    assert_true(pl.live_missing);
+    assert_int_equal(pl.backlog, 8);
+    assert_true(pl.defer);
+}
+
 /* The job's requests are the reference's bytes: §3.1 #10 (06000001 N=1
  * from 2025-03-14 00:00 local), #12 and #13 (the daily freeze). */
 static void requests_are_worked_frames(void **state)
@@ -590,6 +631,7 @@ int main(void)
         cmocka_unit_test(values_from_bytes),
         cmocka_unit_test(requests_are_worked_frames),
         cmocka_unit_test(load_records_from_bytes),
+        cmocka_unit_test(live_plan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
