@@ -147,16 +147,16 @@ struct slink {
     uint16_t status[7];
     bool have_frz_t, have_frz;
     int64_t frz_at, frz_fwd;
-    uint32_t has; /* PIPE_HAS_* gathered for the live read */
+    uint64_t has; /* AH_READ_HAS_COVER, _CLEAR_COUNT, _SERIAL read for the live read */
     uint32_t cover, terminal, cleared;
     uint64_t number;
     struct dlt645_tm date;
     int64_t clock_ms;
     int64_t clock_at_ms; /* head-end clock when the meter's time arrived */
     int32_t volt[3], curr[3];
-    uint32_t vi_present;
-    unsigned rp_due; /* 1 << group: groups this job reads (job_groups) */
-    bool clock_est;  /* no clock read this job: live_end from clk_off_s */
+    uint64_t vi_present; /* AH_READ_HAS_VOLTAGE(ph), _CURRENT(ph) of volt, curr */
+    unsigned rp_due;     /* 1 << group: groups this job reads (job_groups) */
+    bool clock_est;      /* no clock read this job: live_end from clk_off_s */
     /* the catch-up request under way (06000001 with N) and its answer */
     unsigned lr_asked, lr_got;
     int64_t lr_last;  /* newest block's interval end in the answer (UTC s) */

@@ -14,12 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The live record carries what this job read beside it (pr->rec holds
+/* The live record carries what this job read beside it (pr->read holds
  * the record; mi its meter). */
 static void live_extras(struct sched *s, struct slink *L, size_t mi, struct pipe_read *pr)
 {
     const struct cfg_meter *cm = &s->cfg->meters[mi];
-    struct store_rec *o = &pr->rec;
+    struct ah_read *o = &pr->read;
     /* the live record carries what this job read beside it: the
      * clock pair and counters always (each has its own time), the
      * status words and V, I only when they were read in the
@@ -31,23 +31,23 @@ static void live_extras(struct sched *s, struct slink *L, size_t mi, struct pipe
          * this record must not count as drift */
         o->meter_clock_ms = L->clock_ms;
         o->headend_clock_ms = L->clock_at_ms;
-        o->present |= STORE_REC_HAS_METER_CLOCK;
+        o->present |= AH_READ_HAS_METER_CLOCK;
     }
     for (int ph = 0; ph < 3 && L->live_attach; ph++) {
-        if (!(o->present & STORE_REC_HAS_VOLTAGE(ph)) &&
-            (L->vi_present & STORE_REC_HAS_VOLTAGE(ph))) {
+        if (!(o->present & AH_READ_HAS_VOLTAGE(ph)) &&
+            (L->vi_present & AH_READ_HAS_VOLTAGE(ph))) {
             o->voltage[ph] = L->volt[ph];
-            o->present |= STORE_REC_HAS_VOLTAGE(ph);
+            o->present |= AH_READ_HAS_VOLTAGE(ph);
         }
-        if (!(o->present & STORE_REC_HAS_CURRENT(ph)) &&
-            (L->vi_present & STORE_REC_HAS_CURRENT(ph))) {
+        if (!(o->present & AH_READ_HAS_CURRENT(ph)) &&
+            (L->vi_present & AH_READ_HAS_CURRENT(ph))) {
             o->current[ph] = L->curr[ph];
-            o->present |= STORE_REC_HAS_CURRENT(ph);
+            o->present |= AH_READ_HAS_CURRENT(ph);
         }
     }
     if (L->have_status && L->live_attach) {
         memcpy(o->status, L->status, sizeof o->status);
-        o->present |= STORE_REC_HAS_STATUS;
+        o->present |= AH_READ_HAS_STATUS;
     }
     /* a change, not a lasting state, pulls status and events
      * forward: a lost phase costs them once, not every cycle */
@@ -57,19 +57,19 @@ static void live_extras(struct sched *s, struct slink *L, size_t mi, struct pipe
     if (alarm != s->ms[mi].rp_alarm)
         s->ms[mi].rp_force |= 1u << RP_STATUS | 1u << RP_EVENTS;
     s->ms[mi].rp_alarm = alarm;
-    pr->has |= L->has;
+    o->present |= L->has;
     if (L->live_defer) {
-        pr->has |= PIPE_HAS_DEFER;
+        pr->kind = PIPE_DEFER;
         s->ms[mi].deferring = true;
     }
-    pr->cover_count = L->cover;
-    pr->terminal_count = L->terminal;
-    pr->clear_count = L->cleared;
-    pr->serial = L->number;
+    o->cover_count = L->cover;
+    o->terminal_count = L->terminal;
+    o->clear_count = L->cleared;
+    o->serial = L->number;
     if (L->have_frz) {
-        pr->has |= PIPE_HAS_FREEZE;
-        pr->freeze_at = L->frz_at;
-        pr->freeze_fwd = L->frz_fwd;
+        o->present |= AH_READ_HAS_FREEZE;
+        o->freeze_at = L->frz_at;
+        o->freeze_fwd = L->frz_fwd;
     }
 }
 
@@ -148,9 +148,9 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
         struct pipe_read pr;
         memset(&pr, 0, sizeof pr);
         pr.meter = s->midx[mi];
-        pr.end = (uint64_t)end;
-        struct store_rec *o = &pr.rec;
-        o->source = live ? STORE_REC_LIVE : STORE_REC_BACKFILL;
+        struct ah_read *o = &pr.read;
+        o->end = (uint64_t)end;
+        o->source = live ? AH_READ_LIVE : AH_READ_BACKFILL;
         o->ct = (uint32_t)cm->ct;
         o->pt = (uint32_t)cm->pt;
         o->headend_clock_ms = ah_clock_now_ms(s->clk);
@@ -221,15 +221,15 @@ static void on_values(struct sched *s, struct slink *L, uint32_t di, const uint8
         else
             L->cleared = cnt;
         if (di == MJOB_DI_CLEARED)
-            L->has |= PIPE_HAS_CLEAR_COUNT;
+            L->has |= AH_READ_HAS_CLEAR_COUNT;
         if (di == MJOB_DI_TERMINAL) /* both cover counts read */
-            L->has |= PIPE_HAS_COVER;
+            L->has |= AH_READ_HAS_COVER;
     } else if (di == MJOB_DI_NUMBER && v[0].kind == DLT645_V_TEXT) {
         char *end;
         unsigned long long num = strtoull(v[0].text, &end, 10);
         if (end != v[0].text && *end == '\0') {
             L->number = num;
-            L->has |= PIPE_HAS_SERIAL;
+            L->has |= AH_READ_HAS_SERIAL;
         }
     } else if (di == MJOB_DI_STATUS) {
         memset(L->status, 0, sizeof L->status);
@@ -253,11 +253,11 @@ static void on_values(struct sched *s, struct slink *L, uint32_t di, const uint8
             if (di == MJOB_DI_VOLTAGE) {
                 L->volt[ph] =
                     (int32_t)mjob_rescale(v[ph].raw, v[ph].decimals, 1); /* 0.1 V */
-                L->vi_present |= STORE_REC_HAS_VOLTAGE(ph);
+                L->vi_present |= AH_READ_HAS_VOLTAGE(ph);
             } else {
                 L->curr[ph] =
                     (int32_t)mjob_rescale(v[ph].raw, v[ph].decimals, 3); /* mA */
-                L->vi_present |= STORE_REC_HAS_CURRENT(ph);
+                L->vi_present |= AH_READ_HAS_CURRENT(ph);
             }
         }
     }
@@ -290,8 +290,8 @@ static void lr_remember(struct sched *s, struct slink *L, unsigned n, const char
     struct pipe_read pr;
     memset(&pr, 0, sizeof pr);
     pr.meter = s->midx[mi];
-    pr.end = UINT64_MAX;
-    pr.has = PIPE_HAS_LR_BLOCKS;
+    pr.read.end = UINT64_MAX;
+    pr.kind = PIPE_LR_BLOCKS;
     pr.lr_blocks = (uint8_t)n;
     (void)pipe_push(s->pipe, &pr);
 }
