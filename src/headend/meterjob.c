@@ -386,51 +386,51 @@ int64_t mjob_rescale(int64_t raw, int dec, int want)
     return raw;
 }
 
-void mjob_lr_to_rec(const struct dlt645_load_record *r, struct store_rec *o)
+void mjob_lr_to_rec(const struct dlt645_load_record *r, struct ah_read *o)
 {
 #define NA(f) (r->na & (1ull << (f)))
     for (int ph = 0; ph < 3; ph++) {
         if (!NA(DLT645_LR_UA + ph)) {
             o->voltage[ph] = r->volt[ph];
-            o->present |= STORE_REC_HAS_VOLTAGE(ph);
+            o->present |= AH_READ_HAS_VOLTAGE(ph);
         }
         if (!NA(DLT645_LR_IA + ph)) {
             o->current[ph] = r->curr[ph];
-            o->present |= STORE_REC_HAS_CURRENT(ph);
+            o->present |= AH_READ_HAS_CURRENT(ph);
         }
     }
     for (int i = 0; i < 4; i++) {
         if (!NA(DLT645_LR_P + i)) {
             o->p[i] = r->p[i];
-            o->present |= STORE_REC_HAS_P(i);
+            o->present |= AH_READ_HAS_P(i);
         }
         if (!NA(DLT645_LR_Q + i)) {
             o->q[i] = r->q[i];
-            o->present |= STORE_REC_HAS_Q(i);
+            o->present |= AH_READ_HAS_Q(i);
         }
         if (!NA(DLT645_LR_PF + i)) {
             o->pf[i] = (int16_t)r->pf[i];
-            o->present |= STORE_REC_HAS_PF(i);
+            o->present |= AH_READ_HAS_PF(i);
         }
     }
     if (!NA(DLT645_LR_FREQ)) {
         o->freq = (uint16_t)r->freq;
-        o->present |= STORE_REC_HAS_FREQ;
+        o->present |= AH_READ_HAS_FREQ;
     }
     if (!NA(DLT645_LR_E_FWD)) {
         o->imp_total = r->e_fwd;
-        o->present |= STORE_REC_HAS_IMP_TOTAL;
+        o->present |= AH_READ_HAS_IMP_TOTAL;
     }
     if (!NA(DLT645_LR_E_REV)) {
         o->exp_total = r->e_rev;
-        o->present |= STORE_REC_HAS_EXP_TOTAL;
+        o->present |= AH_READ_HAS_EXP_TOTAL;
     }
-    const int64_t rv[STORE_REC_NREACTIVE] = {r->e_cr1,  r->e_cr2,  r->e_q[0],
-                                             r->e_q[1], r->e_q[2], r->e_q[3]};
-    for (int i = 0; i < STORE_REC_NREACTIVE; i++) {
+    const int64_t rv[AH_READ_NREACTIVE] = {r->e_cr1,  r->e_cr2,  r->e_q[0],
+                                           r->e_q[1], r->e_q[2], r->e_q[3]};
+    for (int i = 0; i < AH_READ_NREACTIVE; i++) {
         if (!NA(DLT645_LR_E_CR1 + i)) {
             o->reactive[i] = rv[i];
-            o->present |= STORE_REC_HAS_REACTIVE(i);
+            o->present |= AH_READ_HAS_REACTIVE(i);
         }
     }
 #undef NA

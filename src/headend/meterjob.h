@@ -280,6 +280,6 @@ int64_t mjob_rescale(int64_t raw, int dec, int want);
 
 /* Copy what a decoded load record holds into o (present bits set only
  * for the items the meter measured: FF-filled ones stay absent, §2.9). */
-void mjob_lr_to_rec(const struct dlt645_load_record *r, struct store_rec *o);
+void mjob_lr_to_rec(const struct dlt645_load_record *r, struct ah_read *o);
 
 #endif /* AH_METERJOB_H */

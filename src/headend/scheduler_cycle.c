@@ -122,8 +122,8 @@ static void backlog_done(struct sched *s, struct slink *L)
     struct pipe_read pr;
     memset(&pr, 0, sizeof pr);
     pr.meter = s->midx[mi];
-    pr.end = UINT64_MAX; /* after the meter's reads of the same batch */
-    pr.has = PIPE_HAS_FLUSH;
+    pr.read.end = UINT64_MAX; /* after the meter's reads of the same batch */
+    pr.kind = PIPE_FLUSH;
     if (pipe_push(s->pipe, &pr) == AH_OK)
         s->ms[mi].deferring = false;
 }

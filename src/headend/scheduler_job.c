@@ -13,13 +13,13 @@
 
 #include <string.h>
 
-/* The live record carries what this job read beside it (pr->rec holds
+/* The live record carries what this job read beside it (pr->read holds
  * the record; mi its meter). */
 static void live_extras(struct sched *s, struct slink *L, size_t mi, struct pipe_read *pr)
 {
     const struct cfg_meter *cm = &s->cfg->meters[mi];
     const struct mjob_vals *J = &L->vals;
-    struct store_rec *o = &pr->rec;
+    struct ah_read *o = &pr->read;
     /* the live record carries what this job read beside it: the
      * clock pair and counters always (each has its own time), the
      * status words and V, I only when they were read in the
@@ -31,21 +31,21 @@ static void live_extras(struct sched *s, struct slink *L, size_t mi, struct pipe
          * this record must not count as drift */
         o->meter_clock_ms = J->clock_ms;
         o->headend_clock_ms = J->clock_at_ms;
-        o->present |= STORE_REC_HAS_METER_CLOCK;
+        o->present |= AH_READ_HAS_METER_CLOCK;
     }
     for (int ph = 0; ph < 3 && L->live_attach; ph++) {
-        if (!(o->present & STORE_REC_HAS_VOLTAGE(ph)) && (J->v_ph & (1u << ph))) {
+        if (!(o->present & AH_READ_HAS_VOLTAGE(ph)) && (J->v_ph & (1u << ph))) {
             o->voltage[ph] = J->volt[ph];
-            o->present |= STORE_REC_HAS_VOLTAGE(ph);
+            o->present |= AH_READ_HAS_VOLTAGE(ph);
         }
-        if (!(o->present & STORE_REC_HAS_CURRENT(ph)) && (J->i_ph & (1u << ph))) {
+        if (!(o->present & AH_READ_HAS_CURRENT(ph)) && (J->i_ph & (1u << ph))) {
             o->current[ph] = J->curr[ph];
-            o->present |= STORE_REC_HAS_CURRENT(ph);
+            o->present |= AH_READ_HAS_CURRENT(ph);
         }
     }
     if (J->have_status && L->live_attach) {
         memcpy(o->status, J->status, sizeof o->status);
-        o->present |= STORE_REC_HAS_STATUS;
+        o->present |= AH_READ_HAS_STATUS;
     }
     /* a change, not a lasting state, pulls status and events
      * forward: a lost phase costs them once, not every cycle */
@@ -56,23 +56,23 @@ static void live_extras(struct sched *s, struct slink *L, size_t mi, struct pipe
         s->ms[mi].rp_force |= 1u << RP_STATUS | 1u << RP_EVENTS;
     s->ms[mi].rp_alarm = alarm;
     if (J->have_cover)
-        pr->has |= PIPE_HAS_COVER;
+        o->present |= AH_READ_HAS_COVER;
     if (J->have_cleared)
-        pr->has |= PIPE_HAS_CLEAR_COUNT;
+        o->present |= AH_READ_HAS_CLEAR_COUNT;
     if (J->have_number)
-        pr->has |= PIPE_HAS_SERIAL;
+        o->present |= AH_READ_HAS_SERIAL;
     if (L->live_defer) {
-        pr->has |= PIPE_HAS_DEFER;
+        pr->kind = PIPE_DEFER;
         s->ms[mi].deferring = true;
     }
-    pr->cover_count = J->cover;
-    pr->terminal_count = J->terminal;
-    pr->clear_count = J->cleared;
-    pr->serial = J->number;
+    o->cover_count = J->cover;
+    o->terminal_count = J->terminal;
+    o->clear_count = J->cleared;
+    o->serial = J->number;
     if (J->have_frz) {
-        pr->has |= PIPE_HAS_FREEZE;
-        pr->freeze_at = J->frz_at;
-        pr->freeze_fwd = J->frz_fwd;
+        o->present |= AH_READ_HAS_FREEZE;
+        o->freeze_at = J->frz_at;
+        o->freeze_fwd = J->frz_fwd;
     }
 }
 
@@ -150,9 +150,9 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
         struct pipe_read pr;
         memset(&pr, 0, sizeof pr);
         pr.meter = s->midx[mi];
-        pr.end = (uint64_t)end;
-        struct store_rec *o = &pr.rec;
-        o->source = live ? STORE_REC_LIVE : STORE_REC_BACKFILL;
+        struct ah_read *o = &pr.read;
+        o->end = (uint64_t)end;
+        o->source = live ? AH_READ_LIVE : AH_READ_BACKFILL;
         o->ct = (uint32_t)cm->ct;
         o->pt = (uint32_t)cm->pt;
         o->headend_clock_ms = ah_clock_now_ms(s->clk);
@@ -221,8 +221,8 @@ static void lr_remember(struct sched *s, struct slink *L, unsigned n, const char
     struct pipe_read pr;
     memset(&pr, 0, sizeof pr);
     pr.meter = s->midx[mi];
-    pr.end = UINT64_MAX;
-    pr.has = PIPE_HAS_LR_BLOCKS;
+    pr.read.end = UINT64_MAX;
+    pr.kind = PIPE_LR_BLOCKS;
     pr.lr_blocks = (uint8_t)n;
     (void)pipe_push(s->pipe, &pr);
 }

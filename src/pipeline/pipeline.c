@@ -81,11 +81,11 @@ json_t *pipe_jtime(int64_t s)
     return json_string(b);
 }
 
-int pipe_stage_read(struct pipe *p, size_t ci, uint64_t end, const struct store_rec *r)
+int pipe_stage_read(struct pipe *p, size_t ci, const struct ah_read *r)
 {
     if (!p->pub)
         return AH_OK;
-    struct wire_read w = {meter_id(p, ci), p->cfg->meters[ci].district, end, r};
+    struct wire_read w = {meter_id(p, ci), p->cfg->meters[ci].district, r};
     return pub_stage_read(p->pub, &w, NULL);
 }
 
@@ -96,8 +96,8 @@ static int cmp_read(const void *a, const void *b)
     const struct pipe_read *x = a, *y = b;
     if (x->meter != y->meter)
         return x->meter < y->meter ? -1 : 1;
-    if (x->end != y->end)
-        return x->end < y->end ? -1 : 1;
+    if (x->read.end != y->read.end)
+        return x->read.end < y->read.end ? -1 : 1;
     return 0;
 }
 
@@ -109,10 +109,10 @@ static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
     int rc = AH_OK;
     if (!p->cfg || p->raw) {
         for (size_t i = 0; i < n && rc == AH_OK; i++)
-            if (r[i].has & PIPE_HAS_LR_BLOCKS)
+            if (r[i].kind == PIPE_LR_BLOCKS)
                 rc = store_batch_put_meter_lr_blocks(p->st, r[i].meter, r[i].lr_blocks);
-            else if (!(r[i].has & PIPE_HAS_FLUSH))
-                rc = store_batch_put_read(p->st, r[i].meter, r[i].end, &r[i].rec);
+            else if (r[i].kind != PIPE_FLUSH)
+                rc = store_batch_put_read(p->st, r[i].meter, r[i].read.end, &r[i].read);
         return rc;
     }
     p->cur = r;
@@ -122,7 +122,7 @@ static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
         if (rc == AH_EINVAL) {
             /* one record that cannot be encoded must not sink the batch */
             char at[32];
-            ah_time_format((int64_t)r[i].end * 1000, at, sizeof at);
+            ah_time_format((int64_t)r[i].read.end * 1000, at, sizeof at);
             ah_log(AH_LOG_ERROR, "pipeline", "meter index %u at %s: record refused",
                    r[i].meter, at);
             rc = AH_OK;
@@ -203,7 +203,7 @@ static void write_split(struct pipe *p, struct pipe_read *r, size_t n, int why)
         write_batch(p, r + h, n - h);
         return;
     }
-    if (n == 0 || !p->cfg || p->raw || (r->has & PIPE_HAS_FLUSH))
+    if (n == 0 || !p->cfg || p->raw || (r->kind == PIPE_FLUSH))
         return;
     size_t ci = r->meter <= p->max_store && p->by_store[r->meter] != NO_METER
                     ? p->by_store[r->meter]

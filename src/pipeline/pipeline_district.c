@@ -77,14 +77,14 @@ static void chain_step(struct day_scan *s, int dir, int64_t t, int64_t v)
     c->v = v;
 }
 
-static int scan_read(void *vctx, uint32_t meter, uint64_t end, const struct store_rec *r)
+static int scan_read(void *vctx, uint32_t meter, uint64_t end, const struct ah_read *r)
 {
     (void)meter;
     struct day_scan *s = vctx;
     s->n++;
-    if (r->present & STORE_REC_HAS_IMP_TOTAL)
+    if (r->present & AH_READ_HAS_IMP_TOTAL)
         chain_step(s, 0, (int64_t)end, r->imp_total);
-    if (s->exp && (r->present & STORE_REC_HAS_EXP_TOTAL))
+    if (s->exp && (r->present & AH_READ_HAS_EXP_TOTAL))
         chain_step(s, 1, (int64_t)end, r->exp_total);
     return 0;
 }
@@ -94,15 +94,15 @@ static int scan_read(void *vctx, uint32_t meter, uint64_t end, const struct stor
 static bool boundary(struct pipe *p, size_t ci, int64_t t, int64_t *imp, bool *has_exp,
                      int64_t *exp, bool *is_read)
 {
-    struct store_rec r;
+    struct ah_read r;
     *has_exp = false;
     *is_read = false;
     if (t <= 0)
         return false;
     if (store_get_read(p->st, p->midx[ci], (uint64_t)t, &r) == AH_OK &&
-        (r.present & STORE_REC_HAS_IMP_TOTAL)) {
+        (r.present & AH_READ_HAS_IMP_TOTAL)) {
         *imp = r.imp_total;
-        *has_exp = (r.present & STORE_REC_HAS_EXP_TOTAL) != 0;
+        *has_exp = (r.present & AH_READ_HAS_EXP_TOTAL) != 0;
         *exp = r.exp_total;
         *is_read = true;
         return true;
@@ -205,15 +205,15 @@ static int meter_month_mean(struct pipe *p, size_t ci, int32_t day, bool *has,
     struct vee_meter_info mib;
     const struct vee_meter_info *mi = meter_info(p, ci, &mib);
     int64_t d0 = (int64_t)day * 86400 - mi->tz_offset_s;
-    struct store_rec b;
+    struct ah_read b;
     if (d0 < 0 || store_get_read(p->st, p->midx[ci], (uint64_t)d0, &b) != AH_OK ||
-        !(b.present & STORE_REC_HAS_IMP_TOTAL))
+        !(b.present & AH_READ_HAS_IMP_TOTAL))
         return AH_OK;
     for (int k = MONTH_DAYS; k >= MONTH_MIN_DAYS; k--) {
         int64_t t = d0 - (int64_t)k * 86400;
-        struct store_rec a;
+        struct ah_read a;
         if (t < 0 || store_get_read(p->st, p->midx[ci], (uint64_t)t, &a) != AH_OK ||
-            !(a.present & STORE_REC_HAS_IMP_TOTAL))
+            !(a.present & AH_READ_HAS_IMP_TOTAL))
             continue;
         int64_t d = vee_wrap_advance(mi, &p->thr, a.imp_total, b.imp_total,
                                      (int64_t)k * 86400 / p->step_s);

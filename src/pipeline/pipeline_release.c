@@ -26,18 +26,17 @@ struct rel_ctx {
     unsigned long count;
 };
 
-static int release_one(void *vctx, uint32_t meter, uint64_t end,
-                       const struct store_rec *r)
+static int release_one(void *vctx, uint32_t meter, uint64_t end, const struct ah_read *r)
 {
     struct rel_ctx *c = vctx;
     if (vee_is_billable(r->quality))
         return 0; /* clean, or released before */
-    struct store_rec rec = *r;
+    struct ah_read rec = *r;
     rec.quality |= VEE_F_RELEASED;
-    rec.source = STORE_REC_RELEASED;
+    rec.source = AH_READ_RELEASED;
     int rc = store_batch_put_read(c->p->st, meter, end, &rec);
     if (rc == AH_OK)
-        rc = pipe_stage_read(c->p, c->ci, end, &rec);
+        rc = pipe_stage_read(c->p, c->ci, &rec);
     if (rc == AH_OK)
         c->count++;
     return rc;

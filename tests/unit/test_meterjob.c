@@ -123,18 +123,18 @@ static void load_record_to_rec(void **state)
     size_t used = 0;
     assert_int_equal(dlt645_lr_decode(buf, (size_t)len, &out, &used), 0);
     assert_int_equal(used, (size_t)len);
-    struct store_rec r;
+    struct ah_read r;
     memset(&r, 0, sizeof r);
     mjob_lr_to_rec(&out, &r);
-    assert_true(r.present & STORE_REC_HAS_VOLTAGE(0));
-    assert_false(r.present & STORE_REC_HAS_VOLTAGE(1));
-    assert_false(r.present & STORE_REC_HAS_CURRENT(2));
+    assert_true(r.present & AH_READ_HAS_VOLTAGE(0));
+    assert_false(r.present & AH_READ_HAS_VOLTAGE(1));
+    assert_false(r.present & AH_READ_HAS_CURRENT(2));
     assert_int_equal(r.voltage[0], 2301);
     assert_int_equal(r.current[0], 5123);
-    assert_true(r.present & STORE_REC_HAS_IMP_TOTAL);
+    assert_true(r.present & AH_READ_HAS_IMP_TOTAL);
     assert_int_equal(r.imp_total, 1234567);
     /* class 2 disabled: no power items at all */
-    assert_false(r.present & STORE_REC_HAS_P(0));
+    assert_false(r.present & AH_READ_HAS_P(0));
     assert_int_equal(mjob_rescale(2301, 1, 3), 230100);
     assert_int_equal(mjob_rescale(1234567, 3, 2), 123456);
 }
