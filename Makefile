@@ -8,10 +8,14 @@
 #   make fuzz    long libFuzzer campaign (FUZZ_SECONDS per target, default 600)
 
 JOBS        ?= 2
-# ctest slots: most integration tests wait on amisim's scaled clock, so
-# four at a time keep two cores busy (CPU-heavy tests claim more slots)
-TEST_JOBS   ?= 4
+# ctest slots: most integration tests wait on amisim's scaled clock (0.1
+# core each on average), so eight at a time keep two cores busy (CPU-heavy
+# tests claim more slots or run niced; docs/testing.md has the figures)
+TEST_JOBS   ?= 8
 FUZZ_SECONDS ?= 600
+# each fuzz target's smoke run inside make test: the whole seed corpus, then
+# mutations until this many seconds (the campaign is make fuzz)
+FUZZ_SMOKE_SECONDS ?= 10
 CMAKE       ?= cmake
 
 PREFIX      ?= /usr/local
@@ -31,7 +35,8 @@ build: deps
 # libFuzzer targets (run for a bounded time as CTest cases).
 build-test: deps
 	@$(CMAKE) -S . -B build/test -DCMAKE_BUILD_TYPE=Debug \
-	    -DCMAKE_C_COMPILER=clang -DAH_SANITIZE=ON -DAH_FUZZ=ON >/dev/null
+	    -DCMAKE_C_COMPILER=clang -DAH_SANITIZE=ON -DAH_FUZZ=ON \
+	    -DAH_FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) >/dev/null
 	@$(CMAKE) --build build/test -j$(JOBS)
 
 # The release build (gcc) is built too: its warnings are errors as well, and

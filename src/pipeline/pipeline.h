@@ -21,6 +21,7 @@
 
 #include "ah_clock.h"
 #include "ah_read.h"
+#include "pipe_ev.h"
 #include "store.h"
 
 #include <stdbool.h>
@@ -77,19 +78,8 @@ struct pipe_stats {
  * until pipe_stop). sync: fsync each batch. AH_ENOMEM, AH_EIO. */
 int pipe_start(store_t *st, bool sync, pipe_t **out);
 
-/* Event types of the events column family (key time|meter|type): a meter
- * rule's episode transition uses its enum vee_bit; the others follow. The
- * value is one JSON object (docs/operations.md "Events"). */
-#define PIPE_EV_GAP        0x100 /* intervals left the backfill window missing */
-#define PIPE_EV_RELEASE    0x101 /* an operator released suspect reads */
-#define PIPE_EV_DAILY      0x200 /* a district day judged (totals, loss) */
-#define PIPE_EV_LINE_LOSS  0x201
-#define PIPE_EV_LOSS_SWING 0x202
-#define PIPE_EV_INCOMPLETE 0x203
-#define PIPE_EV_NO_ENERGY  0x204
-#define PIPE_EV_PARTIAL    0x205 /* judged on the rest, meters with unknown energy named */
-#define PIPE_EV_LINK_DOWN  0x300 /* a link was down longer than one interval */
-#define PIPE_EV_LINK_UP    0x301 /* ... and is back */
+/* Event types of the events column family (key time|meter|type): PIPE_EV_*
+ * and the bodies' codec are pipe_ev.h (docs/operations.md "Events"). */
 
 struct cfg;
 typedef struct pub pub_t;

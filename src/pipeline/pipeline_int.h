@@ -18,7 +18,6 @@
 #include "store.h"
 #include "vee.h"
 
-#include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -236,8 +235,10 @@ static inline const char *meter_id(const struct pipe *p, size_t ci)
 #define REL_MAX 16
 
 /* pipeline.c */
-int pipe_put_event(struct pipe *p, uint64_t t, uint32_t meter, uint16_t type, json_t *o);
-json_t *pipe_jtime(int64_t s);
+/* Stage one event whose body pipe_ev_build_* made (built: its result);
+ * body is freed here. */
+int pipe_put_event(struct pipe *p, uint64_t t, uint32_t meter, uint16_t type, int built,
+                   char *body);
 int pipe_stage_read(struct pipe *p, size_t ci, const struct ah_read *r);
 
 /* pipeline_validate.c */

@@ -17,7 +17,6 @@
 #include "vee.h"
 #include "wire.h"
 
-#include <jansson.h>
 #include <string.h>
 
 /* ---- one read --------------------------------------------------------------- */
@@ -26,20 +25,12 @@ static int put_transition(struct pipe *p, size_t ci, const struct vee_transition
                           uint32_t quality)
 {
     const char *type = vee_flag_name(t->bit);
-    json_t *o = json_object();
-    json_object_set_new(o, "type", json_string(type));
-    json_object_set_new(o, "state", json_string(t->started ? "start" : "cleared"));
-    json_object_set_new(o, "meter", json_string(meter_id(p, ci)));
-    json_object_set_new(o, "district", json_string(p->cfg->meters[ci].district));
-    json_object_set_new(o, "since", pipe_jtime(t->since));
-    json_object_set_new(o, "at", pipe_jtime(t->at));
-    json_object_set_new(o, "value", json_integer(t->value));
-    json_object_set_new(o, "threshold", json_integer(t->threshold));
-    json_object_set_new(o, "aux",
-                        json_pack("[III]", (json_int_t)t->aux[0], (json_int_t)t->aux[1],
-                                  (json_int_t)t->aux[2]));
-    json_object_set_new(o, "quality", json_integer(quality));
-    int rc = pipe_put_event(p, (uint64_t)t->at, p->midx[ci], t->bit, o);
+    const struct pipe_ev_rule e = {
+        t->started, meter_id(p, ci), p->cfg->meters[ci].district,       t->since, t->at,
+        t->value,   t->threshold,    {t->aux[0], t->aux[1], t->aux[2]}, quality};
+    char *body = NULL;
+    int rc = pipe_ev_build_rule(t->bit, &e, &body);
+    rc = pipe_put_event(p, (uint64_t)t->at, p->midx[ci], t->bit, rc, body);
     if (rc || !p->pub)
         return rc;
     const struct wire_item ev[6] = {
@@ -201,6 +192,57 @@ static bool run_pending(const struct vee_state *s)
     return s->neg_run > 0 && !(s->active & VEE_F_REVERSED);
 }
 
+/* A read not after the meter's last validated one (vee_eval AH_ERANGE):
+ * a duplicate (already stored: keep what was stored and published) or a
+ * late backfill the validator cannot sequence; that one is stored with its
+ * info flags (res) and the late check's faults, and published only when
+ * it has none and no episode is open. */
+static int validate_late(struct pipe *p, size_t ci, const struct pipe_read *r,
+                         const struct vee_result *res)
+{
+    struct mstate *m = p->ms[ci];
+    struct ah_read rec = r->read;
+    if (store_has_read(p->st, r->meter, r->read.end) || earlier_in_batch(p, r))
+        return AH_OK;
+    uint32_t late = 0;
+    int rc = late_check(p, ci, r, &late);
+    if (rc != AH_OK)
+        return rc;
+    rec.quality = res->flags | late;
+    m->dirty = true; /* stored before last_end: never replayed (lazy state) */
+    if (late) {      /* stored with its verdict, never published as clean */
+        char at[32];
+        ah_time_format((int64_t)r->read.end * 1000, at, sizeof at);
+        ah_log(AH_LOG_WARN, "pipeline", "meter %s at %s: late read %s", meter_id(p, ci),
+               at,
+               vee_flag_name(late & VEE_F_TIME_INVALID ? VEE_BIT_TIME_INVALID
+                             : late & VEE_F_REVERSED   ? VEE_BIT_REVERSED
+                                                       : VEE_BIT_JUMPING));
+        return store_batch_put_read(p->st, r->meter, r->read.end, &rec);
+    }
+    if ((rc = store_batch_put_read(p->st, r->meter, r->read.end, &rec)) != AH_OK)
+        return rc;
+    if (m->vs.active != 0)
+        return AH_OK;
+    if (m->nhold) /* behind held reads: published with them, in order */
+        return pipe_hold_push(p, ci, r->read.end, &rec);
+    return pipe_stage_read(p, ci, &rec);
+}
+
+/* A value the validator refuses (vee_eval AH_EINVAL: a register beyond its
+ * modulus): keep what the meter said, never publish it as clean. */
+static int validate_refused(struct pipe *p, size_t ci, const struct pipe_read *r)
+{
+    struct ah_read rec = r->read;
+    char at[32];
+    ah_time_format((int64_t)r->read.end * 1000, at, sizeof at);
+    ah_log(AH_LOG_WARN, "pipeline", "meter %s at %s: read refused by validation",
+           meter_id(p, ci), at);
+    rec.quality = VEE_F_JUMPING; /* an impossible register value */
+    p->ms[ci]->dirty = true;
+    return store_batch_put_read(p->st, r->meter, r->read.end, &rec);
+}
+
 /* Validate r in the meter's sequence, store it with its verdict, publish
  * what is clean (held reads: see pipe_hold_push). */
 int pipe_validate_seq(struct pipe *p, size_t ci, const struct pipe_read *r)
@@ -211,47 +253,10 @@ int pipe_validate_seq(struct pipe *p, size_t ci, const struct pipe_read *r)
     struct ah_read rec = r->read;
     bool had_seq = (m->vs.have & VEE_ST_SEQ) != 0;
     rc = vee_eval(&p->ms[ci]->info, &p->thr, &m->vs, &r->read, false, now_s(p), &res);
-    if (rc == AH_ERANGE) {
-        /* not after the last validated read: a duplicate (already stored:
-         * keep what was stored and published) or a late backfill the
-         * validator cannot sequence; that one is stored with its info
-         * flags and published only when no episode is open */
-        if (store_has_read(p->st, r->meter, r->read.end) || earlier_in_batch(p, r))
-            return AH_OK;
-        uint32_t late = 0;
-        if ((rc = late_check(p, ci, r, &late)) != AH_OK)
-            return rc;
-        rec.quality = res.flags | late;
-        m->dirty = true; /* stored before last_end: never replayed (lazy state) */
-        if (late) {      /* stored with its verdict, never published as clean */
-            char at[32];
-            ah_time_format((int64_t)r->read.end * 1000, at, sizeof at);
-            ah_log(AH_LOG_WARN, "pipeline", "meter %s at %s: late read %s",
-                   meter_id(p, ci), at,
-                   vee_flag_name(late & VEE_F_TIME_INVALID ? VEE_BIT_TIME_INVALID
-                                 : late & VEE_F_REVERSED   ? VEE_BIT_REVERSED
-                                                           : VEE_BIT_JUMPING));
-            return store_batch_put_read(p->st, r->meter, r->read.end, &rec);
-        }
-        if ((rc = store_batch_put_read(p->st, r->meter, r->read.end, &rec)) != AH_OK)
-            return rc;
-        if (m->vs.active != 0)
-            return AH_OK;
-        if (m->nhold) /* behind held reads: published with them, in order */
-            return pipe_hold_push(p, ci, r->read.end, &rec);
-        return pipe_stage_read(p, ci, &rec);
-    }
-    if (rc == AH_EINVAL) {
-        /* a value the validator refuses (a register beyond its modulus):
-         * keep what the meter said, never publish it as clean */
-        char at[32];
-        ah_time_format((int64_t)r->read.end * 1000, at, sizeof at);
-        ah_log(AH_LOG_WARN, "pipeline", "meter %s at %s: read refused by validation",
-               meter_id(p, ci), at);
-        rec.quality = VEE_F_JUMPING; /* an impossible register value */
-        m->dirty = true;
-        return store_batch_put_read(p->st, r->meter, r->read.end, &rec);
-    }
+    if (rc == AH_ERANGE)
+        return validate_late(p, ci, r, &res);
+    if (rc == AH_EINVAL)
+        return validate_refused(p, ci, r);
     if (rc)
         return rc;
     rec.quality = res.flags;
