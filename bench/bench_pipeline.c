@@ -82,13 +82,14 @@ static void fill(struct pipe_read *r, uint32_t meter, int k)
 {
     memset(r, 0, sizeof *r);
     r->meter = meter;
-    r->end = (uint64_t)(T0 + (int64_t)k * 900);
-    r->rec.source = 0;
-    r->rec.present = STORE_REC_HAS_IMP_TOTAL | STORE_REC_HAS_IMP_TARIFFS;
-    r->rec.ct = r->rec.pt = 1;
-    r->rec.imp_total = 100000 + (int64_t)meter * 7 + k * 3;
-    r->rec.imp_tariff[0] = r->rec.imp_total;
-    r->rec.meter_clock_ms = r->rec.headend_clock_ms = (int64_t)r->end * 1000 + 5000;
+    r->read.end = (uint64_t)(T0 + (int64_t)k * 900);
+    r->read.source = 0;
+    r->read.present = AH_READ_HAS_IMP_TOTAL | AH_READ_HAS_IMP_TARIFFS;
+    r->read.ct = r->read.pt = 1;
+    r->read.imp_total = 100000 + (int64_t)meter * 7 + k * 3;
+    r->read.imp_tariff[0] = r->read.imp_total;
+    r->read.meter_clock_ms = r->read.headend_clock_ms =
+        (int64_t)r->read.end * 1000 + 5000;
 }
 
 /* Same-run ZeroMQ ceiling: PUB -> SUB over loopback TCP, len-byte messages. */
@@ -326,7 +327,7 @@ int main(int argc, char **argv)
     for (int k = 1; k <= STEPS; k++)
         for (size_t i = 0; i < NMETER; i++) {
             fill(&r, midx[i], k);
-            store_batch_put_read(st, r.meter, r.end, &r.rec);
+            store_batch_put_read(st, r.meter, r.read.end, &r.read);
             if (++inb == 1000) {
                 store_batch_commit(st, false);
                 store_batch_begin(st);

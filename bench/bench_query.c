@@ -18,7 +18,7 @@
 
 enum { DAYS = 31, PER_DAY = 96, QUERIES = 300 };
 
-static int count_read(void *ctx, uint32_t meter, uint64_t end, const struct store_rec *r)
+static int count_read(void *ctx, uint32_t meter, uint64_t end, const struct ah_read *r)
 {
     (void)meter;
     (void)end;
@@ -55,10 +55,9 @@ int main(void)
         return 1;
     }
     const uint64_t t0 = 1741910400; /* 2025-03-14 00:00 UTC */
-    struct store_rec rec;
+    struct ah_read rec;
     memset(&rec, 0, sizeof rec);
-    rec.present =
-        STORE_REC_HAS_IMP_TOTAL | STORE_REC_HAS_IMP_TARIFFS | STORE_REC_HAS_EXP_TOTAL;
+    rec.present = AH_READ_HAS_IMP_TOTAL | AH_READ_HAS_IMP_TARIFFS | AH_READ_HAS_EXP_TOTAL;
     rec.ct = rec.pt = 1;
     double w0 = now_ms();
     for (uint64_t k = 0; k < (uint64_t)DAYS * PER_DAY; k++) {
@@ -91,7 +90,7 @@ int main(void)
         q[i] = now_ms() - a;
         bad += rc != AH_OK || got != (size_t)DAYS * PER_DAY;
         a = now_ms();
-        struct store_rec one;
+        struct ah_read one;
         rc = store_get_read(st, m, t0 + 900 * (1 + (uint64_t)(rand() % (DAYS * PER_DAY))),
                             &one);
         pt[i] = now_ms() - a;

@@ -43,15 +43,15 @@ static void nap_ms(long ms)
 }
 
 /* A full three-phase interval read, as a commercial meter reports it. */
-static void make_rec(struct store_rec *r, uint64_t i)
+static void make_rec(struct ah_read *r, uint64_t i)
 {
     memset(r, 0, sizeof *r);
-    r->source = STORE_REC_LIVE;
-    r->present = STORE_REC_HAS_IMP_TOTAL | STORE_REC_HAS_IMP_TARIFFS |
-                 STORE_REC_HAS_EXP_TOTAL | STORE_REC_HAS_VOLTAGE(0) |
-                 STORE_REC_HAS_VOLTAGE(1) | STORE_REC_HAS_VOLTAGE(2) |
-                 STORE_REC_HAS_CURRENT(0) | STORE_REC_HAS_CURRENT(1) |
-                 STORE_REC_HAS_CURRENT(2) | STORE_REC_HAS_PF(0) | STORE_REC_HAS_FREQ;
+    r->source = AH_READ_LIVE;
+    r->present = AH_READ_HAS_IMP_TOTAL | AH_READ_HAS_IMP_TARIFFS | AH_READ_HAS_EXP_TOTAL |
+                 AH_READ_HAS_VOLTAGE(0) | AH_READ_HAS_VOLTAGE(1) |
+                 AH_READ_HAS_VOLTAGE(2) | AH_READ_HAS_CURRENT(0) |
+                 AH_READ_HAS_CURRENT(1) | AH_READ_HAS_CURRENT(2) | AH_READ_HAS_PF(0) |
+                 AH_READ_HAS_FREQ;
     r->ct = 50;
     r->pt = 1;
     r->imp_total = 1234567 + (int64_t)i;
@@ -125,9 +125,10 @@ int main(void)
         for (uint64_t k = 0; k < 1000 && i < n; k++, i++) {
             char meter[16];
             snprintf(meter, sizeof meter, "%012" PRIu64, 1000000 + i % 5000);
-            struct store_rec r;
+            struct ah_read r;
             make_rec(&r, i);
-            struct wire_read w = {meter, "d0001", 1741910400ull + 900 * (i / 5000), &r};
+            r.end = 1741910400ull + 900 * (i / 5000);
+            struct wire_read w = {meter, "d0001", &r};
             if (pub_stage_read(p, &w, NULL))
                 return 1;
         }
@@ -141,10 +142,11 @@ int main(void)
     struct jsb b;
     jsb_init(&b, buf, JSB_PAYLOAD_MAX);
     {
-        struct store_rec r;
+        struct ah_read r;
         make_rec(&r, 0);
+        r.end = 1741910400ull;
         struct wire_head h = {"bench", 1, 1741910400000ll};
-        struct wire_read w = {"000001000001", "d0001", 1741910400ull, &r};
+        struct wire_read w = {"000001000001", "d0001", &r};
         char topic[WIRE_TOPIC_MAX + 1], body[WIRE_BODY_MAX];
         size_t tl, bl;
         for (uint64_t i = 1; i <= 256; i++) {

@@ -110,6 +110,13 @@ static unsigned needs_of(int type)
     }
 }
 
+/* A jump a rule must see: five times the most a healthy meter can
+ * register in 15 minutes. */
+static double jump_kwh(const struct sim_meter *m)
+{
+    return (double)(5 * sim_meter_emax(m)) / 100.0;
+}
+
 int sim_fleet_default_faults(struct sim_fleet *f)
 {
     int64_t e = f->epoch_s, h = 3600;
@@ -157,8 +164,7 @@ int sim_fleet_default_faults(struct sim_fleet *f)
             switch (t) {
             case SIM_F_JUMPING:
                 ft.to = FOREVER;
-                /* five times the most a healthy meter can register in 15 min */
-                ft.p = (double)(5 * sim_meter_emax(m)) / 100.0;
+                ft.p = jump_kwh(m);
                 break;
             case SIM_F_PHASE_LOSS:
             case SIM_F_IMBALANCE:
@@ -253,6 +259,118 @@ static int parse_meter(const struct sim_fleet *f, const char *s, uint32_t *conc,
     return 0;
 }
 
+/* The parameter keys of meter faults, each into p (a JSON number) or arg
+ * (an integer), with the default when the key is absent (docs/amisim.md). */
+static const struct {
+    int type;
+    const char *key;
+    bool to_arg;
+    double dflt;
+} meter_params[] = {
+    {SIM_F_THEFT, "fraction", false, 0.4},
+    {SIM_F_HOLES, "share", false, 0.3},
+    {SIM_F_DECREASE, "kwh", false, 213.0},
+    {SIM_F_JUMPING, "kwh", false, 0}, /* default: jump_kwh() of the meter */
+    {SIM_F_CLOCK_DRIFT, "rate_s_per_day", false, 60},
+    {SIM_F_CLOCK_DRIFT, "offset_s", true, 480},
+    {SIM_F_LR_TRUNCATE, "blocks", true, 2},
+};
+
+static void meter_fault_params(json_t *o, const struct sim_meter *m, struct sim_fault *ft)
+{
+    for (size_t i = 0; i < sizeof meter_params / sizeof meter_params[0]; i++) {
+        if (meter_params[i].type != ft->type)
+            continue;
+        json_t *v = json_object_get(o, meter_params[i].key);
+        double d = meter_params[i].dflt;
+        if (meter_params[i].to_arg)
+            ft->arg = json_is_integer(v) ? (int32_t)json_integer_value(v) : (int32_t)d;
+        else
+            ft->p = json_is_number(v)           ? json_number_value(v)
+                    : ft->type == SIM_F_JUMPING ? jump_kwh(m)
+                                                : d;
+    }
+}
+
+/* The phase a meter fault acts on: "A".."C" or 0..2; by default B of a
+ * three-phase meter, the only phase of a single-phase one. */
+static int meter_fault_phase(json_t *o, const struct sim_meter *m, struct sim_fault *ft)
+{
+    json_t *ph = json_object_get(o, "phase");
+    if (json_is_string(ph)) {
+        const char *p = json_string_value(ph);
+        if (strlen(p) != 1 || p[0] < 'A' || p[0] > 'C')
+            return AH_EINVAL;
+        ft->arg = p[0] - 'A';
+    } else if (json_is_integer(ph)) {
+        ft->arg = (int32_t)json_integer_value(ph);
+    } else if (ph) {
+        return AH_EINVAL;
+    } else {
+        ft->arg = m->wiring == SIM_3P4W ? 1 : 0;
+    }
+    return AH_OK;
+}
+
+/* The meter, phase and parameters of a meter fault; NULL, or the key that
+ * is wrong. */
+static const char *meter_fault_parse(const struct sim_fleet *f, json_t *o,
+                                     struct sim_fault *ft)
+{
+    json_t *jm = json_object_get(o, "meter");
+    if (!json_is_string(jm) ||
+        parse_meter(f, json_string_value(jm), &ft->conc, &ft->meter) < 0)
+        return "meter";
+    const struct sim_meter *m = sim_fleet_meter(f, ft->conc, ft->meter);
+    if (!m)
+        return "meter";
+    if (meter_fault_phase(o, m, ft) < 0)
+        return "phase";
+    meter_fault_params(o, m, ft);
+    return NULL;
+}
+
+/* The concentrator, probability and delays of a link fault; NULL, or the
+ * key that is wrong. */
+static const char *link_fault_parse(json_t *o, struct sim_fault *ft)
+{
+    json_t *jc = json_object_get(o, "concentrator");
+    if (!json_is_integer(jc) || json_integer_value(jc) < 0)
+        return "concentrator";
+    ft->conc = (uint32_t)json_integer_value(jc);
+    ft->p = ft->type == SIM_F_OFFLINE ? 1.0 : 0.02;
+    if (json_is_number(json_object_get(o, "p")))
+        ft->p = json_number_value(json_object_get(o, "p"));
+    ft->arg = ft->type == SIM_F_LATE ? 6000 : 0;
+    if (json_is_integer(json_object_get(o, "delay_ms")))
+        ft->arg = (int32_t)json_integer_value(json_object_get(o, "delay_ms"));
+    if (ft->type == SIM_F_LATENCY) {
+        /* a 4G round trip: every request, 300..1000 ms (issue 13) */
+        json_t *lo = json_object_get(o, "min_ms"), *hi = json_object_get(o, "max_ms");
+        if ((lo && !json_is_integer(lo)) || (hi && !json_is_integer(hi)))
+            return "min_ms/max_ms";
+        ft->p = json_is_number(json_object_get(o, "p")) ? ft->p : 1.0;
+        ft->arg = lo ? (int32_t)json_integer_value(lo) : 300;
+        ft->arg2 = hi ? (int32_t)json_integer_value(hi) : 1000;
+    }
+    return NULL;
+}
+
+/* One entry of the spec into *ft; NULL, or what is wrong with it. */
+static const char *fault_parse(const struct sim_fleet *f, json_t *o, struct sim_fault *ft)
+{
+    json_t *jt = json_object_get(o, "type");
+    int type = json_is_string(jt) ? sim_fault_parse_type(json_string_value(jt)) : -1;
+    if (type < 0)
+        return "type";
+    *ft = mk(type, 0, SIM_LINK_METER, 0, 0);
+    if (parse_when(f, json_object_get(o, "from"), -FOREVER, &ft->from) < 0 ||
+        parse_when(f, json_object_get(o, "to"), FOREVER, &ft->to) < 0)
+        return "from/to";
+    return type < SIM_F_FIRST_LINK ? meter_fault_parse(f, o, ft)
+                                   : link_fault_parse(o, ft);
+}
+
 int sim_fleet_load_faults(struct sim_fleet *f, const char *path, char *err, size_t cap)
 {
     json_error_t je;
@@ -272,109 +390,16 @@ int sim_fleet_load_faults(struct sim_fleet *f, const char *path, char *err, size
     json_t *o;
     json_array_foreach(arr, i, o)
     {
-        const char *what = "type";
-        json_t *jt = json_object_get(o, "type");
-        int type = json_is_string(jt) ? sim_fault_parse_type(json_string_value(jt)) : -1;
-        if (type < 0)
-            goto bad;
-        struct sim_fault ft = mk(type, 0, SIM_LINK_METER, 0, 0);
-        what = "from/to";
-        if (parse_when(f, json_object_get(o, "from"), -FOREVER, &ft.from) < 0 ||
-            parse_when(f, json_object_get(o, "to"), FOREVER, &ft.to) < 0)
-            goto bad;
-        if (type < SIM_F_FIRST_LINK) {
-            what = "meter";
-            json_t *jm = json_object_get(o, "meter");
-            if (!json_is_string(jm) ||
-                parse_meter(f, json_string_value(jm), &ft.conc, &ft.meter) < 0)
-                goto bad;
-            const struct sim_meter *m = sim_fleet_meter(f, ft.conc, ft.meter);
-            if (!m)
-                goto bad;
-            json_t *ph = json_object_get(o, "phase");
-            what = "phase";
-            if (json_is_string(ph)) {
-                const char *p = json_string_value(ph);
-                if (strlen(p) != 1 || p[0] < 'A' || p[0] > 'C')
-                    goto bad;
-                ft.arg = p[0] - 'A';
-            } else if (json_is_integer(ph)) {
-                ft.arg = (int32_t)json_integer_value(ph);
-            } else if (ph) {
-                goto bad;
-            } else {
-                ft.arg = m->wiring == SIM_3P4W ? 1 : 0;
-            }
-            switch (type) {
-            case SIM_F_THEFT:
-                ft.p = json_is_number(json_object_get(o, "fraction"))
-                           ? json_number_value(json_object_get(o, "fraction"))
-                           : 0.4;
-                break;
-            case SIM_F_HOLES:
-                ft.p = json_is_number(json_object_get(o, "share"))
-                           ? json_number_value(json_object_get(o, "share"))
-                           : 0.3;
-                break;
-            case SIM_F_DECREASE:
-                ft.p = json_is_number(json_object_get(o, "kwh"))
-                           ? json_number_value(json_object_get(o, "kwh"))
-                           : 213.0;
-                break;
-            case SIM_F_JUMPING:
-                ft.p = json_is_number(json_object_get(o, "kwh"))
-                           ? json_number_value(json_object_get(o, "kwh"))
-                           : (double)(5 * sim_meter_emax(m)) / 100.0;
-                break;
-            case SIM_F_CLOCK_DRIFT:
-                ft.p = json_is_number(json_object_get(o, "rate_s_per_day"))
-                           ? json_number_value(json_object_get(o, "rate_s_per_day"))
-                           : 60;
-                ft.arg = json_is_integer(json_object_get(o, "offset_s"))
-                             ? (int32_t)json_integer_value(json_object_get(o, "offset_s"))
-                             : 480;
-                break;
-            case SIM_F_LR_TRUNCATE:
-                what = "blocks";
-                ft.arg = json_is_integer(json_object_get(o, "blocks"))
-                             ? (int32_t)json_integer_value(json_object_get(o, "blocks"))
-                             : 2;
-                break;
-            default:
-                break;
-            }
-        } else {
-            what = "concentrator";
-            json_t *jc = json_object_get(o, "concentrator");
-            if (!json_is_integer(jc) || json_integer_value(jc) < 0)
-                goto bad;
-            ft.conc = (uint32_t)json_integer_value(jc);
-            ft.p = type == SIM_F_OFFLINE ? 1.0 : 0.02;
-            if (json_is_number(json_object_get(o, "p")))
-                ft.p = json_number_value(json_object_get(o, "p"));
-            ft.arg = type == SIM_F_LATE ? 6000 : 0;
-            if (json_is_integer(json_object_get(o, "delay_ms")))
-                ft.arg = (int32_t)json_integer_value(json_object_get(o, "delay_ms"));
-            if (type == SIM_F_LATENCY) {
-                /* a 4G round trip: every request, 300..1000 ms (issue 13) */
-                json_t *lo = json_object_get(o, "min_ms"),
-                       *hi = json_object_get(o, "max_ms");
-                what = "min_ms/max_ms";
-                if ((lo && !json_is_integer(lo)) || (hi && !json_is_integer(hi)))
-                    goto bad;
-                ft.p = json_is_number(json_object_get(o, "p")) ? ft.p : 1.0;
-                ft.arg = lo ? (int32_t)json_integer_value(lo) : 300;
-                ft.arg2 = hi ? (int32_t)json_integer_value(hi) : 1000;
-            }
+        struct sim_fault ft;
+        const char *what = fault_parse(f, o, &ft);
+        if (!what && sim_fleet_add_fault(f, &ft) < 0)
+            what = "fault (unknown meter, second fault on a meter, bad window or "
+                   "parameter)";
+        if (what) {
+            snprintf(err, cap, "%s: faults[%zu]: bad %s", path, i, what);
+            rc = AH_ECONFIG;
+            break;
         }
-        what = "fault (unknown meter, second fault on a meter, bad window or parameter)";
-        if (sim_fleet_add_fault(f, &ft) < 0)
-            goto bad;
-        continue;
-    bad:
-        snprintf(err, cap, "%s: faults[%zu]: bad %s", path, i, what);
-        rc = AH_ECONFIG;
-        goto out;
     }
 out:
     json_decref(root);

@@ -100,6 +100,84 @@ const struct sim_meter *sim_fleet_meter(const struct sim_fleet *f, uint32_t conc
 
 static float pv_local_share(const struct sim_fleet *f, uint32_t k, uint32_t loss_ppm);
 
+/* The Modbus meters: a small workshop on a DIN-rail meter, direct 10(100)
+ * A, drawn from the customer model until one fits. */
+static void modbus_meters_init(struct sim_fleet *f, uint64_t seed)
+{
+    for (uint32_t i = 0; i < f->nmb; i++) {
+        struct sim_meter *m = &f->mb[i];
+        uint32_t j = 0;
+        do
+            sim_meter_init_customer(m, seed ^ 0x4D42ULL, SIM_MODBUS_CONC, i + j++ * 1000);
+        while (m->kind != SIM_COMMERCIAL || m->ct != 1);
+        m->index = i;
+        m->pv = false;
+    }
+}
+
+/* District k's customer meters; returns their mean primary power, W. */
+static double customers_init(struct sim_fleet *f, const struct sim_fleet_opts *o,
+                             uint32_t k)
+{
+    double sum_w = 0;
+    for (uint32_t j = 0; j < o->per; j++) {
+        struct sim_meter *m = &f->meters[(size_t)k * o->per + j];
+        sim_meter_init_customer(m, o->seed, k, j);
+        if (o->dlt1997_every && (j + 1) % o->dlt1997_every == 0)
+            m->proto = 1997;
+        /* a PV district: 40 % of the homes are prosumers exporting
+         * 1.5 × what they import, enough to matter in the balance */
+        if (o->pv_every && k % o->pv_every == o->pv_every - 1 &&
+            m->kind == SIM_RESIDENTIAL &&
+            sim_hash3(o->seed, k, (uint64_t)j ^ 0x5056) % 100 < 40)
+            sim_meter_set_pv(m, 1.5);
+        double day = 0;
+        for (int t = 0; t < SIM_TARIFFS; t++)
+            day += m->mean[SIM_IMP][t];
+        sum_w += day * 10.0 / 24.0 * m->ct * m->pt; /* 0.01 kWh/day → W */
+    }
+    return sum_w;
+}
+
+/* District k's transformer meter, after its customers: three-phase, its
+ * CT sized for their mean power sum_w (W). */
+static void district_init(struct sim_fleet *f, const struct sim_fleet_opts *o, uint32_t k,
+                          double sum_w)
+{
+    struct sim_meter *d = &f->conc[k].district;
+    memset(d, 0, sizeof *d);
+    d->seed = sim_hash3(o->seed, k, 0xD15D);
+    d->conc = k;
+    d->index = SIM_DISTRICT_IDX;
+    d->kind = SIM_DISTRICT;
+    d->wiring = SIM_3P4W;
+    d->proto = 2007;
+    d->fault = -1;
+    d->pt = 1;
+    d->un_dv = 2200;
+    d->ib_da = 15;
+    d->imax_da = 60;
+    d->tanphi_milli = 330;
+    d->pw[0] = 34;
+    d->pw[1] = 33;
+    d->pw[2] = 33;
+    /* CT sized so the peak (~3 × mean) stays under half of Imax */
+    static const uint16_t cts[] = {20, 40, 60, 100, 160, 200, 300, 400, 600, 800, 1000};
+    d->ct = cts[sizeof cts / sizeof cts[0] - 1];
+    for (size_t i = 0; i < sizeof cts / sizeof cts[0]; i++)
+        if (sum_w * 3.0 < 0.5 * 220.0 * 6.0 * 3.0 * cts[i]) {
+            d->ct = cts[i];
+            break;
+        }
+    for (int t = 0; t < SIM_TARIFFS; t++)
+        d->e0[SIM_IMP][t] = (uint32_t)(sim_hash3(d->seed, 11, (uint64_t)t) % 100000u);
+    /* PV export of the district's prosumers flows back through the
+     * transformer: its meter registers reverse energy by design and is
+     * bidirectional in the inventory (docs/amisim.md) */
+    for (uint32_t j = 0; j < o->per && !d->pv; j++)
+        d->pv = f->meters[(size_t)k * o->per + j].pv;
+}
+
 int sim_fleet_init(struct sim_fleet *f, const struct sim_fleet_opts *o)
 {
     memset(f, 0, sizeof *f);
@@ -116,87 +194,23 @@ int sim_fleet_init(struct sim_fleet *f, const struct sim_fleet_opts *o)
     f->epoch_s = o->epoch_s;
     f->meters = calloc((size_t)o->nconc * (o->per ? o->per : 1), sizeof *f->meters);
     f->conc = calloc(o->nconc, sizeof *f->conc);
-    if (!f->meters || !f->conc) {
+    if (o->modbus_count)
+        f->mb = calloc(o->modbus_count, sizeof *f->mb);
+    if (!f->meters || !f->conc || (o->modbus_count && !f->mb)) {
         sim_fleet_free(f);
         return AH_ENOMEM;
     }
-    if (o->modbus_count) {
-        f->mb = calloc(o->modbus_count, sizeof *f->mb);
-        if (!f->mb) {
-            sim_fleet_free(f);
-            return AH_ENOMEM;
-        }
-        f->nmb = o->modbus_count;
-        for (uint32_t i = 0; i < o->modbus_count; i++) {
-            /* a small workshop on a DIN-rail meter, direct 10(100) A */
-            struct sim_meter *m = &f->mb[i];
-            uint32_t j = 0;
-            do
-                sim_meter_init_customer(m, o->seed ^ 0x4D42ULL, SIM_MODBUS_CONC,
-                                        i + j++ * 1000);
-            while (m->kind != SIM_COMMERCIAL || m->ct != 1);
-            m->index = i;
-            m->pv = false;
-        }
-    }
+    f->nmb = o->modbus_count;
+    modbus_meters_init(f, o->seed);
     for (uint32_t k = 0; k < o->nconc; k++) {
-        double sum_w = 0; /* mean primary power of the district, W */
-        for (uint32_t j = 0; j < o->per; j++) {
-            struct sim_meter *m = &f->meters[(size_t)k * o->per + j];
-            sim_meter_init_customer(m, o->seed, k, j);
-            if (o->dlt1997_every && (j + 1) % o->dlt1997_every == 0)
-                m->proto = 1997;
-            /* a PV district: 40 % of the homes are prosumers exporting
-             * 1.5 × what they import, enough to matter in the balance */
-            if (o->pv_every && k % o->pv_every == o->pv_every - 1 &&
-                m->kind == SIM_RESIDENTIAL &&
-                sim_hash3(o->seed, k, (uint64_t)j ^ 0x5056) % 100 < 40)
-                sim_meter_set_pv(m, 1.5);
-            double day = 0;
-            for (int t = 0; t < SIM_TARIFFS; t++)
-                day += m->mean[SIM_IMP][t];
-            sum_w += day * 10.0 / 24.0 * m->ct * m->pt; /* 0.01 kWh/day → W */
-        }
         struct sim_conc *c = &f->conc[k];
-        struct sim_meter *d = &c->district;
-        memset(d, 0, sizeof *d);
-        d->seed = sim_hash3(o->seed, k, 0xD15D);
-        d->conc = k;
-        d->index = SIM_DISTRICT_IDX;
-        d->kind = SIM_DISTRICT;
-        d->wiring = SIM_3P4W;
-        d->proto = 2007;
-        d->fault = -1;
-        d->pt = 1;
-        d->un_dv = 2200;
-        d->ib_da = 15;
-        d->imax_da = 60;
-        d->tanphi_milli = 330;
-        d->pw[0] = 34;
-        d->pw[1] = 33;
-        d->pw[2] = 33;
-        /* CT sized so the peak (~3 × mean) stays under half of Imax */
-        static const uint16_t cts[] = {20,  40,  60,  100, 160, 200,
-                                       300, 400, 600, 800, 1000};
-        d->ct = cts[sizeof cts / sizeof cts[0] - 1];
-        for (size_t i = 0; i < sizeof cts / sizeof cts[0]; i++)
-            if (sum_w * 3.0 < 0.5 * 220.0 * 6.0 * 3.0 * cts[i]) {
-                d->ct = cts[i];
-                break;
-            }
-        for (int t = 0; t < SIM_TARIFFS; t++)
-            d->e0[SIM_IMP][t] = (uint32_t)(sim_hash3(d->seed, 11, (uint64_t)t) % 100000u);
-        /* PV export of the district's prosumers flows back through the
-         * transformer: its meter registers reverse energy by design and is
-         * bidirectional in the inventory (docs/amisim.md) */
-        for (uint32_t j = 0; j < o->per && !d->pv; j++)
-            d->pv = f->meters[(size_t)k * o->per + j].pv;
+        district_init(f, o, k, customers_init(f, o, k));
         c->loss_ppm = o->loss_ppm >= 0
                           ? (uint32_t)o->loss_ppm
                           : 20000u + (uint32_t)(sim_hash3(o->seed, k, 0x1055) % 40001u);
         /* neighbours use a share of the export only in PV districts: in
          * the others it all flows up through the transformer */
-        c->pv_local = o->pv_every && k % o->pv_every == o->pv_every - 1 && d->pv
+        c->pv_local = o->pv_every && k % o->pv_every == o->pv_every - 1 && c->district.pv
                           ? pv_local_share(f, k, c->loss_ppm)
                           : 0.0f;
         for (int i = 0; i < 8; i++)
@@ -399,61 +413,59 @@ static void add_creep(const struct sim_fleet *f, const struct sim_fault *ft, int
     }
 }
 
-static void apply_fault(const struct sim_fleet *f, const struct sim_meter *m,
+/* Rollover: a healthy meter whose import total stands so high that it
+ * passes 999999.99 at `from`: offset in the first tariff register. */
+static void rollover_offset(const struct sim_fleet *f, const struct sim_meter *m,
+                            const struct sim_fault *ft, struct sim_regs *shown)
+{
+    struct sim_regs a;
+    model_regs(f, m, ft->from, &a);
+    shown->e[SIM_IMP][0] += SIM_REG_WRAP - 1 - sim_regs_total(&a, SIM_IMP);
+    shown->e[SIM_IMP][0] =
+        (shown->e[SIM_IMP][0] % SIM_REG_WRAP + SIM_REG_WRAP) % SIM_REG_WRAP;
+    sim_regs_fill_q(m, shown);
+}
+
+/* Decrease: the import total steps back by p kWh at `from` and stays there
+ * (a register fault, 示度下降), taken from the tariffs in order. */
+static void step_back(const struct sim_meter *m, const struct sim_fault *ft,
+                      struct sim_regs *shown)
+{
+    int64_t back = (int64_t)llround(ft->p * 100.0);
+    for (int k = 0; k < SIM_TARIFFS && back > 0; k++) {
+        int64_t x = shown->e[SIM_IMP][k] < back ? shown->e[SIM_IMP][k] : back;
+        shown->e[SIM_IMP][k] -= x;
+        back -= x;
+    }
+    sim_regs_fill_q(m, shown);
+}
+
+/* Jumping: p kWh more from `from` on, in the tariff of that interval. */
+static void jump(const struct sim_fleet *f, const struct sim_meter *m,
+                 const struct sim_fault *ft, struct sim_regs *shown)
+{
+    int32_t day = sim_local_day(ft->from, f->tz_s);
+    int i = (int)((ft->from + f->tz_s - (int64_t)day * 86400) / SIM_IVL_S);
+    shown->e[SIM_IMP][sim_tariff_of(i)] += (int64_t)llround(ft->p * 100.0);
+    sim_regs_fill_q(m, shown);
+}
+
+/* The faults that lose energy inside [from, to): of the energy w the
+ * healthy meter registered in the window up to t, the shown registers (and
+ * for supply faults the true ones) lose what each fault does not count. */
+static void window_loss(const struct sim_fleet *f, const struct sim_meter *m,
                         const struct sim_fault *ft, int64_t t, const struct sim_regs *R,
                         struct sim_regs *shown, struct sim_regs *truth)
 {
-    *shown = *R;
-    *truth = *R;
-    if (ft && ft->type == SIM_F_ROLLOVER) {
-        /* a healthy meter whose import total stands so high that it passes
-         * 999999.99 at `from`: offset in the first tariff register */
-        struct sim_regs a;
-        model_regs(f, m, ft->from, &a);
-        shown->e[SIM_IMP][0] += SIM_REG_WRAP - 1 - sim_regs_total(&a, SIM_IMP);
-        shown->e[SIM_IMP][0] =
-            (shown->e[SIM_IMP][0] % SIM_REG_WRAP + SIM_REG_WRAP) % SIM_REG_WRAP;
-        sim_regs_fill_q(m, shown);
-        return;
-    }
-    if (!ft || t <= ft->from)
-        return;
-    if (ft->type == SIM_F_HOLES)
-        return;
-    if (ft->type == SIM_F_DECREASE) {
-        /* the import total steps back by p kWh at `from` and stays there
-         * (a register fault, 示度下降): taken from the tariffs in order */
-        int64_t back = (int64_t)llround(ft->p * 100.0);
-        for (int k = 0; k < SIM_TARIFFS && back > 0; k++) {
-            int64_t x = shown->e[SIM_IMP][k] < back ? shown->e[SIM_IMP][k] : back;
-            shown->e[SIM_IMP][k] -= x;
-            back -= x;
-        }
-        sim_regs_fill_q(m, shown);
-        return;
-    }
-    if (ft->type == SIM_F_JUMPING) {
-        int32_t day = sim_local_day(ft->from, f->tz_s);
-        int i = (int)((ft->from + f->tz_s - (int64_t)day * 86400) / SIM_IVL_S);
-        shown->e[SIM_IMP][sim_tariff_of(i)] += (int64_t)llround(ft->p * 100.0);
-        sim_regs_fill_q(m, shown);
-        return;
-    }
-    if (ft->type == SIM_F_IMBALANCE || ft->type == SIM_F_CLOCK_DRIFT)
-        return;
     struct sim_regs a, b;
     model_regs(f, m, ft->from, &a);
     if (t >= ft->to)
         model_regs(f, m, ft->to, &b);
     else
         b = *R;
-    int64_t w[2][SIM_TARIFFS];
-    for (int dir = 0; dir < 2; dir++)
-        for (int k = 0; k < SIM_TARIFFS; k++)
-            w[dir][k] = b.e[dir][k] - a.e[dir][k];
     for (int dir = 0; dir < 2; dir++)
         for (int k = 0; k < SIM_TARIFFS; k++) {
-            int64_t x = w[dir][k];
+            int64_t x = b.e[dir][k] - a.e[dir][k];
             switch (ft->type) {
             case SIM_F_STOPPED:
                 shown->e[dir][k] -= x;
@@ -490,6 +502,37 @@ static void apply_fault(const struct sim_fleet *f, const struct sim_meter *m,
         add_creep(f, ft, t, shown);
     sim_regs_fill_q(m, shown);
     sim_regs_fill_q(m, truth);
+}
+
+/* The registers a meter with fault ft shows at t (and the true ones), from
+ * its healthy registers R. */
+static void apply_fault(const struct sim_fleet *f, const struct sim_meter *m,
+                        const struct sim_fault *ft, int64_t t, const struct sim_regs *R,
+                        struct sim_regs *shown, struct sim_regs *truth)
+{
+    *shown = *R;
+    *truth = *R;
+    if (ft && ft->type == SIM_F_ROLLOVER) {
+        rollover_offset(f, m, ft, shown);
+        return;
+    }
+    if (!ft || t <= ft->from)
+        return;
+    switch (ft->type) {
+    case SIM_F_DECREASE:
+        step_back(m, ft, shown);
+        break;
+    case SIM_F_JUMPING:
+        jump(f, m, ft, shown);
+        break;
+    case SIM_F_HOLES:
+    case SIM_F_IMBALANCE:
+    case SIM_F_CLOCK_DRIFT:
+        break; /* memory, phase shares and clock: the registers are right */
+    default:
+        window_loss(f, m, ft, t, R, shown, truth);
+        break;
+    }
 }
 
 static void wrap_regs(struct sim_regs *r)
@@ -551,18 +594,14 @@ int64_t sim_fleet_clock_offset(const struct sim_fleet *f, const struct sim_meter
     return ft->arg + (int64_t)floor(ft->p * (double)(t - ft->from) / 86400.0);
 }
 
-void sim_fleet_view(const struct sim_fleet *f, uint32_t conc, uint32_t idx, int64_t t,
-                    struct sim_view *v)
+/* True power (W secondary) per phase of the interval holding t: a
+ * district's is its customers' (primary, through its own CT, grossed up by
+ * the loss); a customer's is split by its phase shares, which a phase
+ * imbalance fault skews. */
+static void phase_powers(const struct sim_fleet *f, uint32_t conc,
+                         const struct sim_meter *m, const struct sim_fault *ft, int64_t t,
+                         double pp[3])
 {
-    const struct sim_meter *m = sim_fleet_meter(f, conc, idx);
-    const struct sim_fault *ft = sim_fleet_meter_fault(f, m);
-    memset(v, 0, sizeof *v);
-    v->powered = !(ft && ft->type == SIM_F_MISSING && in_window(ft, t));
-    sim_fleet_regs(f, conc, idx, t, &v->regs, NULL);
-    v->clock_s = t + f->tz_s + sim_fleet_clock_offset(f, m, t);
-
-    /* phase powers (true, W secondary) */
-    double pp[3] = {0, 0, 0};
     if (m->kind == SIM_DISTRICT) {
         const struct sim_conc *c = &f->conc[conc];
         double g = 1e6 / (1e6 - (double)c->loss_ppm) / m->ct;
@@ -575,87 +614,131 @@ void sim_fleet_view(const struct sim_fleet *f, uint32_t conc, uint32_t idx, int6
                 for (int ph = 0; ph < 3; ph++)
                     pp[ph] += p * cm->pw[ph] / 100.0;
         }
-    } else {
-        double p = (double)customer_power_w(f, m, t);
-        uint8_t pw[3] = {m->pw[0], m->pw[1], m->pw[2]};
-        if (ft && ft->type == SIM_F_IMBALANCE && in_window(ft, t)) {
-            pw[ft->arg] = 75;
-            pw[(ft->arg + 1) % 3] = 18;
-            pw[(ft->arg + 2) % 3] = 7;
-        }
-        for (int ph = 0; ph < (m->wiring == SIM_3P4W ? 3 : 1); ph++)
-            pp[ph] = p * pw[ph] / 100.0;
+        return;
     }
-    double tan = m->tanphi_milli / 1000.0;
-    double pf = 1.0 / sqrt(1.0 + tan * tan);
-    int nph = m->wiring == SIM_3P4W ? 3 : 1;
-    /* the measured side: what the faulty meter sees */
-    double sign = 1, frac = 1;
-    int lost = -1;
+    double p = (double)customer_power_w(f, m, t);
+    uint8_t pw[3] = {m->pw[0], m->pw[1], m->pw[2]};
+    if (ft && ft->type == SIM_F_IMBALANCE && in_window(ft, t)) {
+        pw[ft->arg] = 75;
+        pw[(ft->arg + 1) % 3] = 18;
+        pw[(ft->arg + 2) % 3] = 7;
+    }
+    for (int ph = 0; ph < (m->wiring == SIM_3P4W ? 3 : 1); ph++)
+        pp[ph] = p * pw[ph] / 100.0;
+}
+
+/* The measured side: what a faulty meter sees of the true power. */
+struct measured {
+    double sign, frac; /* reversed flow, share the meter sees (theft) */
+    int lost;          /* phase without voltage, -1: none */
+};
+
+static struct measured measured_of(const struct sim_fault *ft, int64_t t)
+{
+    struct measured ms = {1, 1, -1};
     if (ft && in_window(ft, t)) {
         if (ft->type == SIM_F_REVERSED || ft->type == SIM_F_BACKWARDS)
-            sign = -1;
+            ms.sign = -1;
         if (ft->type == SIM_F_THEFT)
-            frac = ft->p;
+            ms.frac = ft->p;
         if (ft->type == SIM_F_PHASE_LOSS)
-            lost = ft->arg;
+            ms.lost = ft->arg;
     }
+    return ms;
+}
+
+static double power_factor(const struct sim_meter *m)
+{
+    double tan = m->tanphi_milli / 1000.0;
+    return 1.0 / sqrt(1.0 + tan * tan);
+}
+
+/* Phase ph's voltage, current, P, Q, power factor and status bits from its
+ * true power p_true; *p and *q are the measured P and Q for the totals. */
+static void view_phase(const struct sim_meter *m, int ph, double p_true,
+                       const struct measured *ms, uint64_t minute, struct sim_view *v,
+                       double *p_out, double *q_out)
+{
+    double tan = m->tanphi_milli / 1000.0, pf = power_factor(m);
+    double un = m->un_dv / 10.0;
+    /* the supply voltage moves the three phases together (±2 %); each
+     * phase differs by its own load's drop (±1 %), so a healthy supply
+     * stays within GB/T 15543's 2 % unbalance */
+    double dv =
+        ((double)(sim_hash3(m->seed, minute, 3) % 401) - 200.0) / 10000.0 +
+        ((double)(sim_hash3(m->seed, minute, (uint64_t)ph) % 201) - 100.0) / 10000.0;
+    double volt = un * (1.0 + dv);
+    double cur = p_true / (volt * pf) * ms->frac * ms->sign;
+    double p = p_true * ms->frac * ms->sign;
+    if (ph == ms->lost) {
+        volt = un * 0.02; /* 失压: a few volts left on the phase */
+        p = 0;
+    }
+    double q = fabs(p) * tan * (p < 0 ? -1 : 1);
+    v->volt_dv[ph] = (int32_t)lround(volt * 10.0);
+    v->curr_ma[ph] = (int32_t)lround(cur * 1000.0);
+    v->p_w[1 + ph] = (int32_t)lround(p);
+    v->q_var[1 + ph] = (int32_t)lround(q);
+    v->pf_milli[1 + ph] = (int32_t)lround(pf * 1000.0) * (p < 0 ? -1 : 1);
+    if (p < 0) {
+        v->status[1] |= (uint16_t)(1u << ph); /* SW2 D0..D2 */
+        if (!m->pv)
+            v->status[3 + ph] |= (uint16_t)(1u << 6); /* SW4..6 D6 reverse flow */
+    }
+    if (q < 0)
+        v->status[1] |= (uint16_t)(1u << (4 + ph));
+    if (ph == ms->lost && fabs(cur) > 0.001)
+        v->status[3 + ph] |= 1u; /* D0 loss of voltage under current */
+    *p_out = p;
+    *q_out = q;
+}
+
+/* SW7 D3: the currents of a loaded three-phase meter differ by over 30 %. */
+static bool current_imbalance(const struct sim_meter *m, const struct sim_view *v)
+{
+    double imax = 0, imin = 1e18;
+    for (int ph = 0; ph < 3; ph++) {
+        double a = fabs((double)v->curr_ma[ph]);
+        imax = a > imax ? a : imax;
+        imin = a < imin ? a : imin;
+    }
+    return imax >= m->ib_da * 10.0 && (imax - imin) / imax > 0.3;
+}
+
+void sim_fleet_view(const struct sim_fleet *f, uint32_t conc, uint32_t idx, int64_t t,
+                    struct sim_view *v)
+{
+    const struct sim_meter *m = sim_fleet_meter(f, conc, idx);
+    const struct sim_fault *ft = sim_fleet_meter_fault(f, m);
+    memset(v, 0, sizeof *v);
+    v->powered = !(ft && ft->type == SIM_F_MISSING && in_window(ft, t));
+    sim_fleet_regs(f, conc, idx, t, &v->regs, NULL);
+    v->clock_s = t + f->tz_s + sim_fleet_clock_offset(f, m, t);
+    double pp[3] = {0, 0, 0};
+    phase_powers(f, conc, m, ft, t, pp);
     if (!v->powered)
         return;
+    struct measured ms = measured_of(ft, t);
+    int nph = m->wiring == SIM_3P4W ? 3 : 1;
     /* reversed CT, and anything later than t, must not move a register
      * backwards: minute-level voltage noise only */
     uint64_t minute = (uint64_t)(t / 60);
     double ptot = 0, qtot = 0;
     for (int ph = 0; ph < nph; ph++) {
-        double un = m->un_dv / 10.0;
-        /* the supply voltage moves the three phases together (±2 %); each
-         * phase differs by its own load's drop (±1 %), so a healthy supply
-         * stays within GB/T 15543's 2 % unbalance */
-        double dv =
-            ((double)(sim_hash3(m->seed, minute, 3) % 401) - 200.0) / 10000.0 +
-            ((double)(sim_hash3(m->seed, minute, (uint64_t)ph) % 201) - 100.0) / 10000.0;
-        double volt = un * (1.0 + dv);
-        double cur = pp[ph] / (volt * pf) * frac * sign;
-        double p = pp[ph] * frac * sign;
-        if (ph == lost) {
-            volt = un * 0.02; /* 失压: a few volts left on the phase */
-            p = 0;
-        }
-        double q = fabs(p) * tan * (p < 0 ? -1 : 1);
-        v->volt_dv[ph] = (int32_t)lround(volt * 10.0);
-        v->curr_ma[ph] = (int32_t)lround(cur * 1000.0);
-        v->p_w[1 + ph] = (int32_t)lround(p);
-        v->q_var[1 + ph] = (int32_t)lround(q);
-        v->pf_milli[1 + ph] = (int32_t)lround(pf * 1000.0) * (p < 0 ? -1 : 1);
+        double p, q;
+        view_phase(m, ph, pp[ph], &ms, minute, v, &p, &q);
         ptot += p;
         qtot += q;
-        if (p < 0) {
-            v->status[1] |= (uint16_t)(1u << ph); /* SW2 D0..D2 */
-            if (!m->pv)
-                v->status[3 + ph] |= (uint16_t)(1u << 6); /* SW4..6 D6 reverse flow */
-        }
-        if (q < 0)
-            v->status[1] |= (uint16_t)(1u << (4 + ph));
-        if (ph == lost && fabs(cur) > 0.001)
-            v->status[3 + ph] |= 1u; /* D0 loss of voltage under current */
     }
     v->p_w[0] = (int32_t)lround(ptot);
     v->q_var[0] = (int32_t)lround(qtot);
-    v->pf_milli[0] = (int32_t)lround(pf * 1000.0) * (ptot < 0 ? -1 : 1);
+    v->pf_milli[0] = (int32_t)lround(power_factor(m) * 1000.0) * (ptot < 0 ? -1 : 1);
     if (ptot < 0)
         v->status[0] |= 1u << 4;
     if (qtot < 0)
         v->status[0] |= 1u << 5;
-    if (nph == 3) {
-        double imax = 0, imin = 1e18;
-        for (int ph = 0; ph < 3; ph++) {
-            double a = fabs((double)v->curr_ma[ph]);
-            imax = a > imax ? a : imax;
-            imin = a < imin ? a : imin;
-        }
-        if (imax >= m->ib_da * 10.0 && (imax - imin) / imax > 0.3)
-            v->status[6] |= 1u << 3; /* SW7 D3 current imbalance */
-    }
+    if (nph == 3 && current_imbalance(m, v))
+        v->status[6] |= 1u << 3; /* SW7 D3 current imbalance */
     v->freq_chz = 5000 + (int32_t)(sim_hash3(m->seed ^ 0xF, minute, 0) % 11) - 5;
 }
 

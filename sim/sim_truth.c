@@ -143,19 +143,10 @@ int sim_truth_series(const struct sim_fleet *f, FILE *out, int64_t from, int64_t
     return ferror(out) ? AH_EIO : AH_OK;
 }
 
-int sim_truth_write(const struct sim_fleet *f, const struct sim_endpoints *ep,
-                    const char *path, int64_t series_from, int64_t series_to)
+/* The concentrators: address, district, endpoint, loss and PV share. */
+static void put_concentrators(FILE *o, const struct sim_fleet *f,
+                              const struct sim_endpoints *ep)
 {
-    FILE *o = fopen(path, "w");
-    if (!o)
-        return ah_err_from_errno(errno);
-    fprintf(o, "{\"format\":\"amisim-truth-1\",\"seed\":%llu,\"epoch\":",
-            (unsigned long long)f->seed);
-    put_time(o, f->epoch_s);
-    fprintf(o,
-            ",\"epoch_s\":%lld,\"tz_offset_s\":%d,\"interval_s\":%d,\"history_days\":%u,"
-            "\"register_unit\":\"0.01 kWh secondary (multiply by ct*pt for primary)\",",
-            (long long)f->epoch_s, f->tz_s, SIM_IVL_S, f->history_days);
     fprintf(o, "\"concentrators\":[");
     for (uint32_t k = 0; k < f->nconc; k++) {
         char ca[13], da[13];
@@ -170,8 +161,15 @@ int sim_truth_write(const struct sim_fleet *f, const struct sim_endpoints *ep,
         fprintf(o, "\"district_meter\":\"%s\",\"loss_ppm\":%u,\"pv_local\":%.4f}", da,
                 f->conc[k].loss_ppm, (double)f->conc[k].pv_local);
     }
+    fprintf(o, "],\n");
+}
+
+/* Each meter of the fleet (customers, then the district meter, per
+ * concentrator) as a row of "meters" under "meter_columns". */
+static void put_meters(FILE *o, const struct sim_fleet *f)
+{
     fprintf(o,
-            "],\n\"meter_columns\":[\"address\",\"conc\",\"index\",\"role\",\"kind\","
+            "\"meter_columns\":[\"address\",\"conc\",\"index\",\"role\",\"kind\","
             "\"wiring\",\"ct\",\"pt\",\"protocol\",\"un_v\",\"ib_a\",\"imax_a\",\"pv\","
             "\"tanphi\",\"seed\",\"mean_import_per_tariff\",\"mean_export_per_tariff\","
             "\"e0_import_per_tariff\",\"phase_shares\"],\n\"meters\":[\n");
@@ -182,7 +180,12 @@ int sim_truth_write(const struct sim_fleet *f, const struct sim_endpoints *ep,
                 fputs(",\n", o);
             put_meter(o, f, sim_fleet_meter(f, k, idx));
         }
-    fprintf(o, "],\n\"faults\":[");
+    fprintf(o, "],\n");
+}
+
+static void put_faults(FILE *o, const struct sim_fleet *f)
+{
+    fprintf(o, "\"faults\":[");
     for (size_t i = 0; i < f->nfaults; i++) {
         const struct sim_fault *ft = &f->faults[i];
         fprintf(o, "%s\n{\"type\":\"%s\",\"concentrator\":%u,", i ? "," : "",
@@ -201,44 +204,76 @@ int sim_truth_write(const struct sim_fleet *f, const struct sim_endpoints *ep,
         fprintf(o, ",\"p\":%g,\"arg\":%d}", ft->p, ft->arg);
     }
     fprintf(o, "]");
-    if (ep && ep->modbus_count) {
-        fprintf(o, ",\n\"modbus\":[");
-        for (unsigned i = 0; i < ep->modbus_count; i++) {
-            char a[13];
-            sim_fleet_meter_addr(SIM_MODBUS_CONC, i, a);
-            fprintf(o, "%s{\"index\":%u,\"map\":\"%s\",\"unit\":1,\"meter\":\"%s\",",
-                    i ? "," : "", i, sim_modbus_map_of(i), a);
-            fprintf(o, "\"params\":");
-            put_meter(o, f, &f->mb[i]);
-            if (ep->modbus_tcp_base)
-                fprintf(o, ",\"endpoint\":\"%s:%u\"", ep->bind, ep->modbus_tcp_base + i);
-            if (ep->modbus_rtu_paths)
-                fprintf(o, ",\"rtu\":\"%s\"", ep->modbus_rtu_paths[i]);
-            fprintf(o, "}");
+}
+
+static void put_modbus(FILE *o, const struct sim_fleet *f, const struct sim_endpoints *ep)
+{
+    fprintf(o, ",\n\"modbus\":[");
+    for (unsigned i = 0; i < ep->modbus_count; i++) {
+        char a[13];
+        sim_fleet_meter_addr(SIM_MODBUS_CONC, i, a);
+        fprintf(o, "%s{\"index\":%u,\"map\":\"%s\",\"unit\":1,\"meter\":\"%s\",",
+                i ? "," : "", i, sim_modbus_map_of(i), a);
+        fprintf(o, "\"params\":");
+        put_meter(o, f, &f->mb[i]);
+        if (ep->modbus_tcp_base)
+            fprintf(o, ",\"endpoint\":\"%s:%u\"", ep->bind, ep->modbus_tcp_base + i);
+        if (ep->modbus_rtu_paths)
+            fprintf(o, ",\"rtu\":\"%s\"", ep->modbus_rtu_paths[i]);
+        fprintf(o, "}");
+    }
+    fprintf(o, "]");
+}
+
+/* Every meter's shown (and, under a fault, true) totals per interval. */
+static void put_series(FILE *o, const struct sim_fleet *f, int64_t from, int64_t to)
+{
+    int64_t first = (from + SIM_IVL_S - 1) / SIM_IVL_S * SIM_IVL_S;
+    fprintf(o, ",\n\"series\":{\"from\":");
+    put_time(o, first);
+    fprintf(o, ",\"from_s\":%lld,\"step_s\":%d,\"meters\":{\n", (long long)first,
+            SIM_IVL_S);
+    for (uint32_t k = 0; k < f->nconc; k++)
+        for (uint32_t j = 0; j <= f->per; j++) {
+            uint32_t idx = j == f->per ? SIM_DISTRICT_IDX : j;
+            if (k || j)
+                fputs(",\n", o);
+            series_meter(f, o, sim_fleet_meter(f, k, idx), from, to, true);
         }
-        fprintf(o, "]");
-    }
-    if (series_to > series_from) {
-        fprintf(o, ",\n\"series\":{\"from\":");
-        put_time(o, (series_from + SIM_IVL_S - 1) / SIM_IVL_S * SIM_IVL_S);
-        fprintf(o, ",\"from_s\":%lld,\"step_s\":%d,\"meters\":{\n",
-                (long long)((series_from + SIM_IVL_S - 1) / SIM_IVL_S * SIM_IVL_S),
-                SIM_IVL_S);
-        for (uint32_t k = 0; k < f->nconc; k++)
-            for (uint32_t j = 0; j <= f->per; j++) {
-                uint32_t idx = j == f->per ? SIM_DISTRICT_IDX : j;
-                if (k || j)
-                    fputs(",\n", o);
-                series_meter(f, o, sim_fleet_meter(f, k, idx), series_from, series_to,
-                             true);
-            }
-        fprintf(o, "}}");
-    }
-    fprintf(o, "}\n");
+    fprintf(o, "}}");
+}
+
+/* Close a written file: AH_EIO when any write or the close failed. */
+static int file_close(FILE *o)
+{
     int rc = ferror(o) ? AH_EIO : AH_OK;
     if (fclose(o) != 0)
         rc = AH_EIO;
     return rc;
+}
+
+int sim_truth_write(const struct sim_fleet *f, const struct sim_endpoints *ep,
+                    const char *path, int64_t series_from, int64_t series_to)
+{
+    FILE *o = fopen(path, "w");
+    if (!o)
+        return ah_err_from_errno(errno);
+    fprintf(o, "{\"format\":\"amisim-truth-1\",\"seed\":%llu,\"epoch\":",
+            (unsigned long long)f->seed);
+    put_time(o, f->epoch_s);
+    fprintf(o,
+            ",\"epoch_s\":%lld,\"tz_offset_s\":%d,\"interval_s\":%d,\"history_days\":%u,"
+            "\"register_unit\":\"0.01 kWh secondary (multiply by ct*pt for primary)\",",
+            (long long)f->epoch_s, f->tz_s, SIM_IVL_S, f->history_days);
+    put_concentrators(o, f, ep);
+    put_meters(o, f);
+    put_faults(o, f);
+    if (ep && ep->modbus_count)
+        put_modbus(o, f, ep);
+    if (series_to > series_from)
+        put_series(o, f, series_from, series_to);
+    fprintf(o, "}\n");
+    return file_close(o);
 }
 
 static const char *tz_name(int32_t tz_s, char *buf, size_t cap)
@@ -257,32 +292,10 @@ unsigned sim_config_port_base(const struct sim_endpoints *ep)
     return ep->port_base ? ep->port_base : SIM_CONFIG_PORT_BASE;
 }
 
-/* Paths in the YAML are relative to it (amihead resolves them against the
- * YAML's folder), so the folder can be given as ./site, moved or copied. */
-int sim_write_config(const struct sim_fleet *f, const struct sim_endpoints *ep,
-                     const char *dir)
+/* The links section: one per concentrator (serial pty, dial-in or TCP)
+ * and one per Modbus meter. */
+static void yaml_links(FILE *y, const struct sim_fleet *f, const struct sim_endpoints *ep)
 {
-    char path[4096], tzb[32];
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-        return ah_err_from_errno(errno);
-    snprintf(path, sizeof path, "%s/amihead.yaml", dir);
-    FILE *y = fopen(path, "w");
-    if (!y)
-        return ah_err_from_errno(errno);
-    fprintf(
-        y,
-        "# Written by amisim --write-config for a fleet of %u concentrators x %u meters\n"
-        "# (seed %llu). Start the head-end with: amihead run -c %s\n"
-        "headend:\n  id: amihead-sim\n  timezone: %s\n  log_level: info\n\n"
-        "inventory: meters.csv\n\nstorage:\n  path: store\n  sync: true\n\n"
-        "schedule:\n  interval_min: 15\n  backfill_days: 3\n  stagger_s: 60\n"
-        "  daily_freeze_after: \"00:05\"\n  timeout_ms: 2000\n  retries: 2\n"
-        "  backoff_after: 3\n  backoff_max_cycles: 8\n"
-        "  # a test fleet: every DI group each interval, so injected faults show\n"
-        "  # within it (\"\" = the default read plan, docs/config.md)\n"
-        "  read_plan: every\n\nlinks:\n",
-        f->nconc, f->per, (unsigned long long)f->seed, path,
-        tz_name(f->tz_s, tzb, sizeof tzb));
     for (uint32_t k = 0; k < f->nconc; k++) {
         char ca[13];
         sim_fleet_conc_addr(k, ca);
@@ -312,16 +325,41 @@ int sim_write_config(const struct sim_fleet *f, const struct sim_endpoints *ep,
                 "    parity: none\n",
                 i, ep->modbus_rtu_paths[i]);
     }
+}
+
+/* amihead.yaml: a test fleet's settings around the links section. */
+static int write_yaml(const struct sim_fleet *f, const struct sim_endpoints *ep,
+                      const char *path)
+{
+    char tzb[32];
+    FILE *y = fopen(path, "w");
+    if (!y)
+        return ah_err_from_errno(errno);
+    fprintf(
+        y,
+        "# Written by amisim --write-config for a fleet of %u concentrators x %u meters\n"
+        "# (seed %llu). Start the head-end with: amihead run -c %s\n"
+        "headend:\n  id: amihead-sim\n  timezone: %s\n  log_level: info\n\n"
+        "inventory: meters.csv\n\nstorage:\n  path: store\n  sync: true\n\n"
+        "schedule:\n  interval_min: 15\n  backfill_days: 3\n  stagger_s: 60\n"
+        "  daily_freeze_after: \"00:05\"\n  timeout_ms: 2000\n  retries: 2\n"
+        "  backoff_after: 3\n  backoff_max_cycles: 8\n"
+        "  # a test fleet: every DI group each interval, so injected faults show\n"
+        "  # within it (\"\" = the default read plan, docs/config.md)\n"
+        "  read_plan: every\n\nlinks:\n",
+        f->nconc, f->per, (unsigned long long)f->seed, path,
+        tz_name(f->tz_s, tzb, sizeof tzb));
+    yaml_links(y, f, ep);
     fprintf(y, "\nexport:\n  pub: tcp://127.0.0.1:5556\n  replay: tcp://127.0.0.1:5557\n"
                "  retention_days: 35\n  retention_mb: 2048\n\n"
                "metrics:\n  listen: 127.0.0.1:9464\n");
-    int rc = ferror(y) ? AH_EIO : AH_OK;
-    if (fclose(y) != 0)
-        rc = AH_EIO;
-    if (rc < 0)
-        return rc;
+    return file_close(y);
+}
 
-    snprintf(path, sizeof path, "%s/meters.csv", dir);
+/* meters.csv: the inventory, one row per DL/T 645 and served Modbus meter. */
+static int write_inventory(const struct sim_fleet *f, const struct sim_endpoints *ep,
+                           const char *path)
+{
     FILE *c = fopen(path, "w");
     if (!c)
         return ah_err_from_errno(errno);
@@ -345,8 +383,21 @@ int sim_write_config(const struct sim_fleet *f, const struct sim_endpoints *ep,
                     "%012llu,modbus,mb%u,,1,%s,3P4W,1,1,10.0,100.0,220.0,modbus,B,"
                     "customer,no\n",
                     900000000000ULL + i, i, sim_modbus_map_of(i));
-    rc = ferror(c) ? AH_EIO : AH_OK;
-    if (fclose(c) != 0)
-        rc = AH_EIO;
-    return rc;
+    return file_close(c);
+}
+
+/* Paths in the YAML are relative to it (amihead resolves them against the
+ * YAML's folder), so the folder can be given as ./site, moved or copied. */
+int sim_write_config(const struct sim_fleet *f, const struct sim_endpoints *ep,
+                     const char *dir)
+{
+    char path[4096];
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        return ah_err_from_errno(errno);
+    snprintf(path, sizeof path, "%s/amihead.yaml", dir);
+    int rc = write_yaml(f, ep, path);
+    if (rc < 0)
+        return rc;
+    snprintf(path, sizeof path, "%s/meters.csv", dir);
+    return write_inventory(f, ep, path);
 }

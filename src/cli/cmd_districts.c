@@ -15,6 +15,7 @@
 #include "cmd_util.h"
 #include "pipeline.h"
 #include "store.h"
+#include "vee_district.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -27,81 +28,98 @@ struct dctx {
     unsigned long n;
 };
 
+/* A day as `districts --json` prints it: the DAILY body with energies in
+ * kWh (primary, exact decimals) instead of 0.01 kWh, keys in the order
+ * this command has always printed them. */
+static json_t *day_json(const struct pipe_ev *ev)
+{
+    const struct pipe_ev_day *e = &ev->u.day;
+    json_t *o = json_object(), *cu = json_array(), *unk = json_array(),
+           *fl = json_array();
+    for (size_t i = 0; i < e->nmovers; i++)
+        json_array_append_new(
+            cu, json_pack("{s:s,s:o,s:o,s:o}", "meter", e->movers[i].meter, "energy_kwh",
+                          cmd_json_scaled(e->movers[i].energy, 2), "previous_kwh",
+                          cmd_json_scaled(e->movers[i].previous, 2), "change_kwh",
+                          cmd_json_scaled(e->movers[i].change, 2)));
+    for (size_t i = 0; i < e->nunknown; i++)
+        json_array_append_new(unk, json_pack("{s:s,s:s}", "meter", e->unknown[i].meter,
+                                             "reason", e->unknown[i].reason));
+    for (uint32_t f = 1; f <= VEE_DIST_PARTIAL; f <<= 1)
+        if (e->flags & f)
+            json_array_append_new(fl, json_string(pipe_ev_day_flag_name(f)));
+    json_object_set_new(o, "collected", json_integer(e->collected));
+    json_object_set_new(o, "complete", json_boolean(e->complete));
+    json_object_set_new(o, "customers", cu);
+    json_object_set_new(o, "day", json_string(ev->date));
+    json_object_set_new(o, "district", json_string(e->district));
+    json_object_set_new(o, "expected", json_integer(e->expected));
+    json_object_set_new(o, "flags", fl);
+    if (e->loss_valid)
+        json_object_set_new(o, "loss_pct", json_real(e->loss_pct));
+    if (e->flags & VEE_DIST_LINE_LOSS_SWING) {
+        json_object_set_new(o, "swing_day_pct", json_real(e->swing_day_pct));
+        json_object_set_new(o, "swing_month_pct", json_real(e->swing_month_pct));
+    }
+    json_object_set_new(o, "unknown", unk);
+    json_object_set_new(o, "district_kwh", cmd_json_scaled(e->district_energy, 2));
+    json_object_set_new(o, "customers_kwh", cmd_json_scaled(e->customers_energy, 2));
+    json_object_set_new(o, "district_reverse_kwh",
+                        cmd_json_scaled(e->district_reverse, 2));
+    json_object_set_new(o, "customers_export_kwh",
+                        cmd_json_scaled(e->customers_export, 2));
+    if (e->loss_valid) {
+        json_object_set_new(o, "supply_kwh", cmd_json_scaled(e->supply, 2));
+        json_object_set_new(o, "sales_kwh", cmd_json_scaled(e->sales, 2));
+    }
+    return o;
+}
+
+static void print_day_text(const struct pipe_ev *ev)
+{
+    const struct pipe_ev_day *e = &ev->u.day;
+    printf("%s %s", ev->date, e->district);
+    if (e->loss_valid)
+        printf(" loss %.2f %%", e->loss_pct);
+    else
+        printf(" loss -");
+    for (uint32_t f = 1; f <= VEE_DIST_PARTIAL; f <<= 1)
+        if (e->flags & f)
+            printf(" %s", pipe_ev_day_flag_name(f));
+    printf("\n");
+    for (size_t k = 0; k < e->nunknown; k++)
+        printf("  %s day energy unknown: %s\n", e->unknown[k].meter,
+               e->unknown[k].reason);
+    for (size_t k = 0; k < e->nmovers; k++) {
+        json_t *v = cmd_json_scaled(e->movers[k].change, 2);
+        char *ch = cmd_json_dumps(v);
+        printf("  %s change %s kWh\n", e->movers[k].meter, ch ? ch : "?");
+        free(ch);
+        json_decref(v);
+    }
+}
+
 static int print_day(void *vctx, uint64_t t, uint32_t meter, uint16_t type,
                      const uint8_t *bytes, size_t len)
 {
     (void)t;
     (void)meter;
     struct dctx *d = vctx;
-    if (type != PIPE_EV_DAILY)
+    struct pipe_ev ev;
+    if (type != PIPE_EV_DAILY || pipe_ev_parse(type, bytes, len, &ev) != AH_OK)
         return 0;
-    json_t *o = json_loadb((const char *)bytes, len, 0, NULL);
-    if (!o)
+    if (d->day && strcmp(ev.date, d->day) != 0) {
+        pipe_ev_free(&ev);
         return 0;
-    const char *day = json_string_value(json_object_get(o, "day"));
-    if (d->day && (!day || strcmp(day, d->day) != 0)) {
-        json_decref(o);
-        return 0;
-    }
-    json_object_del(o, "type");
-    json_object_del(o, "day_number");
-    /* energies as kWh (primary, exact decimals) */
-    static const char *const ek[] = {"district_energy",  "customers_energy",
-                                     "district_reverse", "customers_export",
-                                     "supply",           "sales"};
-    static const char *const en[] = {"district_kwh",         "customers_kwh",
-                                     "district_reverse_kwh", "customers_export_kwh",
-                                     "supply_kwh",           "sales_kwh"};
-    for (int i = 0; i < 6; i++) {
-        json_t *v = json_object_get(o, ek[i]);
-        if (json_is_integer(v))
-            json_object_set_new(o, en[i], cmd_json_scaled(json_integer_value(v), 2));
-        json_object_del(o, ek[i]);
-    }
-    json_t *cu = json_object_get(o, "customers");
-    size_t i;
-    json_t *c;
-    json_array_foreach(cu, i, c)
-    {
-        static const char *const ck[] = {"energy", "previous", "change"};
-        for (int k = 0; k < 3; k++) {
-            json_t *v = json_object_get(c, ck[k]);
-            char name[16];
-            snprintf(name, sizeof name, "%s_kwh", ck[k]);
-            if (json_is_integer(v))
-                json_object_set_new(c, name, cmd_json_scaled(json_integer_value(v), 2));
-            json_object_del(c, ck[k]);
-        }
     }
     if (d->json) {
+        json_t *o = day_json(&ev);
         cmd_print_json_line(o, CMD_JSON_EXACT);
+        json_decref(o);
     } else {
-        const char *dist = json_string_value(json_object_get(o, "district"));
-        printf("%s %s", day ? day : "?", dist ? dist : "?");
-        json_t *l = json_object_get(o, "loss_pct");
-        if (json_is_number(l))
-            printf(" loss %.2f %%", json_number_value(l));
-        else
-            printf(" loss -");
-        json_t *fl = json_object_get(o, "flags"), *f;
-        size_t k;
-        json_array_foreach(fl, k, f) printf(" %s", json_string_value(f));
-        printf("\n");
-        json_array_foreach(json_object_get(o, "unknown"), k, f)
-        {
-            printf("  %s day energy unknown: %s\n",
-                   json_string_value(json_object_get(f, "meter")),
-                   json_string_value(json_object_get(f, "reason")));
-        }
-        json_array_foreach(cu, k, c)
-        {
-            char *ch = cmd_json_dumps(json_object_get(c, "change_kwh"));
-            printf("  %s change %s kWh\n", json_string_value(json_object_get(c, "meter")),
-                   ch ? ch : "?");
-            free(ch);
-        }
+        print_day_text(&ev);
     }
-    json_decref(o);
+    pipe_ev_free(&ev);
     d->n++;
     return 0;
 }

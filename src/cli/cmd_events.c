@@ -13,6 +13,7 @@
 #include "ah_clock.h"
 #include "ah_err.h"
 #include "cmd_util.h"
+#include "pipe_ev.h"
 #include "store.h"
 #include "vee.h"
 
@@ -30,51 +31,76 @@ struct ectx {
     unsigned long n;
 };
 
+/* One line: time, type, state, whom it is about, its evidence. */
+static void print_text(const char *when, const struct pipe_ev *ev)
+{
+    const char *who = NULL, *state = NULL;
+    switch (ev->kind) {
+    case PIPE_EVK_RULE:
+        who = ev->u.rule.meter;
+        state = ev->u.rule.started ? "start" : "cleared";
+        break;
+    case PIPE_EVK_GAP:
+        who = ev->u.gap.meter;
+        break;
+    case PIPE_EVK_RELEASE:
+        who = ev->u.release.meter;
+        break;
+    case PIPE_EVK_DAY:
+        who = ev->u.day.district;
+        break;
+    case PIPE_EVK_LINK:
+        state = ev->type == PIPE_EV_LINK_UP ? "cleared" : "start";
+        break;
+    }
+    printf("%s %-17s %-7s %s", when, ev->name, state ? state : "-", who ? who : "-");
+    if (ev->kind == PIPE_EVK_RULE)
+        printf(" value %lld threshold %lld", (long long)ev->u.rule.value,
+               (long long)ev->u.rule.threshold);
+    if (ev->kind == PIPE_EVK_DAY && ev->u.day.loss_valid)
+        printf(" loss %.2f %%", ev->u.day.loss_pct);
+    if (ev->kind == PIPE_EVK_RELEASE)
+        printf(" by %s: %s", ev->u.release.op, ev->u.release.reason);
+    printf("\n");
+}
+
 static int print_event(void *vctx, uint64_t t, uint32_t meter, uint16_t type,
                        const uint8_t *bytes, size_t len)
 {
-    (void)type;
     struct ectx *e = vctx;
     if (e->by_meter && meter != e->meter)
         return 0;
-    json_t *o = json_loadb((const char *)bytes, len, 0, NULL);
-    if (!o)
-        return 0; /* not written by this head-end's pipeline */
-    const char *ty = json_string_value(json_object_get(o, "type"));
-    if (e->type && (!ty || strcasecmp(ty, e->type) != 0)) {
-        json_decref(o);
+    struct pipe_ev ev;
+    bool parsed = pipe_ev_parse(type, bytes, len, &ev) == AH_OK;
+    if (e->type && (!parsed || strcasecmp(ev.name, e->type) != 0)) {
+        if (parsed)
+            pipe_ev_free(&ev);
         return 0;
     }
     char when[32];
     ah_time_format((int64_t)t * 1000, when, sizeof when);
-    json_object_set_new(o, "time", json_string(when));
     if (e->json) {
-        cmd_print_json_line(o, JSON_COMPACT | JSON_SORT_KEYS);
+        /* the body as stored (fields of other versions too), with its time */
+        json_t *o = json_loadb((const char *)bytes, len, 0, NULL);
+        if (json_is_object(o)) {
+            json_object_set_new(o, "time", json_string(when));
+            cmd_print_json_line(o, JSON_COMPACT | JSON_SORT_KEYS);
+            e->n++;
+        }
+        json_decref(o);
+    } else if (parsed) {
+        print_text(when, &ev);
+        e->n++;
     } else {
-        const char *who = json_string_value(json_object_get(o, "meter"));
-        if (!who)
-            who = json_string_value(json_object_get(o, "district"));
-        const char *state = json_string_value(json_object_get(o, "state"));
-        printf("%s %-17s %-7s %s", when, ty ? ty : "?", state ? state : "-",
-               who ? who : "-");
-        json_t *v = json_object_get(o, "value"), *th = json_object_get(o, "threshold");
-        if (json_is_integer(v) && json_is_integer(th))
-            printf(" value %lld threshold %lld", (long long)json_integer_value(v),
-                   (long long)json_integer_value(th));
-        json_t *l = json_object_get(o, "loss_pct");
-        if (json_is_number(l))
-            printf(" loss %.2f %%", json_number_value(l));
-        const char *reason = json_string_value(json_object_get(o, "reason"));
-        if (reason)
-            printf(" by %s: %s",
-                   json_string_value(json_object_get(o, "operator"))
-                       ? json_string_value(json_object_get(o, "operator"))
-                       : "?",
-                   reason);
-        printf("\n");
+        json_t *o = json_loadb((const char *)bytes, len, 0, NULL);
+        if (json_is_object(o)) { /* not written by this version */
+            printf("%s ? - - (a body this version cannot read)\n", when);
+            e->n++;
+        }
+        json_decref(o);
     }
-    json_decref(o);
-    e->n++;
+    if (parsed)
+        pipe_ev_free(&ev);
     return 0;
 }
 

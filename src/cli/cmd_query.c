@@ -24,11 +24,11 @@
 static const char *source_name(uint8_t s)
 {
     switch (s) {
-    case STORE_REC_LIVE:
+    case AH_READ_LIVE:
         return "live";
-    case STORE_REC_BACKFILL:
+    case AH_READ_BACKFILL:
         return "backfill";
-    case STORE_REC_RELEASED:
+    case AH_READ_RELEASED:
         return "released";
     default:
         return "unknown";
@@ -56,7 +56,7 @@ static void put_centi(int64_t raw)
 /* --csv: one row of raw fields, for bulk use (a fleet's reads in one
  * process): registers secondary in kWh, quality and present as numbers. */
 static void print_csv(const char *meter, const char *when, uint64_t end,
-                      const struct store_rec *r)
+                      const struct ah_read *r)
 {
     printf("%s,%s,%llu,%s,%u,%u", meter, when, (unsigned long long)end,
            source_name(r->source), (unsigned)r->quality, (unsigned)r->present);
@@ -65,7 +65,7 @@ static void print_csv(const char *meter, const char *when, uint64_t end,
     printf(",%u,%u\n", (unsigned)r->ct, (unsigned)r->pt);
 }
 
-static const char *const reactive_names[STORE_REC_NREACTIVE] = {
+static const char *const reactive_names[AH_READ_NREACTIVE] = {
     "reactive_comb1_kvarh", "reactive_comb2_kvarh", "reactive_q1_kvarh",
     "reactive_q2_kvarh",    "reactive_q3_kvarh",    "reactive_q4_kvarh"};
 
@@ -76,7 +76,7 @@ static void put_energy(json_t *prim, json_t *sec, const char *name, int64_t raw,
     json_object_set_new(sec, name, cmd_json_scaled(raw, 2));
 }
 
-static int print_read(void *vctx, uint32_t meter, uint64_t end, const struct store_rec *r)
+static int print_read(void *vctx, uint32_t meter, uint64_t end, const struct ah_read *r)
 {
     (void)meter;
     struct qctx *q = vctx;
@@ -91,12 +91,12 @@ static int print_read(void *vctx, uint32_t meter, uint64_t end, const struct sto
     json_object_set_new(o, "meter", json_string(q->meter));
     json_object_set_new(o, "interval_end", json_string(when));
     json_t *prim = json_object(), *sec = json_object();
-    if (r->present & STORE_REC_HAS_IMP_TOTAL)
+    if (r->present & AH_READ_HAS_IMP_TOTAL)
         put_energy(prim, sec, "import_kwh", r->imp_total, mult);
-    if (r->present & STORE_REC_HAS_EXP_TOTAL)
+    if (r->present & AH_READ_HAS_EXP_TOTAL)
         put_energy(prim, sec, "export_kwh", r->exp_total, mult);
-    for (int i = 0; i < STORE_REC_NREACTIVE; i++)
-        if (r->present & STORE_REC_HAS_REACTIVE(i))
+    for (int i = 0; i < AH_READ_NREACTIVE; i++)
+        if (r->present & AH_READ_HAS_REACTIVE(i))
             put_energy(prim, sec, reactive_names[i], r->reactive[i], mult);
     json_object_set_new(prim, "secondary", sec);
     json_object_set_new(o, "registers", prim);
@@ -119,7 +119,7 @@ static int print_read(void *vctx, uint32_t meter, uint64_t end, const struct sto
     json_object_set_new(o, "flags", flags);
     json_object_set_new(o, "clean", json_boolean(vee_is_clean(r->quality)));
     json_object_set_new(o, "source", json_string(source_name(r->source)));
-    if (r->present & STORE_REC_HAS_METER_CLOCK) {
+    if (r->present & AH_READ_HAS_METER_CLOCK) {
         char mc[32];
         ah_time_format(r->meter_clock_ms, mc, sizeof mc);
         json_object_set_new(o, "meter_clock", json_string(mc));

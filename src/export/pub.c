@@ -311,11 +311,15 @@ static int collect_one(void *ctx, uint64_t seq, const uint8_t *bytes, size_t len
     return 0;
 }
 
-static void replay_serve(struct pub *p)
+/* One request off the ROUTER: its first three frames kept in f (identity,
+ * a REQ peer's empty delimiter, request), any further ones read and dropped
+ * so the next request starts clean. Returns the frames kept; *total counts
+ * all of them. */
+static int replay_recv(struct pub *p, zmq_msg_t f[3], int *total)
 {
-    zmq_msg_t f[3];
-    int n = 0, total = 0;
+    int n = 0;
     bool more = true;
+    *total = 0;
     while (more) {
         zmq_msg_t m;
         zmq_msg_init(&m);
@@ -324,96 +328,138 @@ static void replay_serve(struct pub *p)
             break;
         }
         more = zmq_msg_more(&m);
-        total++;
+        (*total)++;
         if (n < 3)
             f[n++] = m;
         else
             zmq_msg_close(&m);
     }
-    if (n < 1)
-        return;
-    /* A REQ peer puts an empty delimiter before its request; echo it. */
-    int first = 1;
-    if (n >= 3 && zmq_msg_size(&f[1]) == 0)
-        first = 2;
-    struct wire_replay_req req = {WIRE_REPLAY_INFO, 0, 0};
-    enum wire_replay_status st = WIRE_REPLAY_BAD_REQUEST;
-    if (total - first == 1 && wire_replay_parse(zmq_msg_data(&f[first]),
-                                                zmq_msg_size(&f[first]), &req) == AH_OK)
-        st = WIRE_REPLAY_OK;
+    return n;
+}
 
-    /* The identity frame decides whether the peer can take a reply at all:
-     * a peer with PUB_REPLAY_HWM replies unread (or gone) gets none, and
-     * the store is not even read for it (issue 17 item 4: a client that
-     * never read grew the head-end by 0.7 MB per request). */
-    if (zmq_send(p->router, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]),
-                 ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
-        uint64_t d = atomic_fetch_add(&p->replay_dropped, 1) + 1;
-        if (errno == EAGAIN)
-            ah_log(AH_LOG_WARN, "pub",
-                   "replay request dropped: its peer has %d replies unread (%llu dropped "
-                   "so far)",
-                   PUB_REPLAY_HWM, (unsigned long long)d);
-        for (int i = 0; i < n; i++)
-            zmq_msg_close(&f[i]);
-        return;
-    }
-    struct collect c = {NULL, 0, 0, AH_OK};
-    uint64_t oldest = 0, next = 0, count = 0;
+/* The request after the identity into *req: exactly one frame, after the
+ * empty delimiter a REQ peer puts first (*first = 2, echoed in the reply);
+ * any other shape is a bad request. */
+static enum wire_replay_status replay_parse(zmq_msg_t *f, int n, int total, int *first,
+                                            struct wire_replay_req *req)
+{
+    *first = 1;
+    if (n >= 3 && zmq_msg_size(&f[1]) == 0)
+        *first = 2;
+    if (total - *first == 1 && wire_replay_parse(zmq_msg_data(&f[*first]),
+                                                 zmq_msg_size(&f[*first]), req) == AH_OK)
+        return WIRE_REPLAY_OK;
+    return WIRE_REPLAY_BAD_REQUEST;
+}
+
+/* The identity frame decides whether the peer can take a reply at all: a
+ * peer with PUB_REPLAY_HWM replies unread (or gone) gets none, and the
+ * store is not even read for it (issue 17 item 4: a client that never read
+ * grew the head-end by 0.7 MB per request). */
+static bool replay_send_identity(struct pub *p, zmq_msg_t *id)
+{
+    if (zmq_send(p->router, zmq_msg_data(id), zmq_msg_size(id),
+                 ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+        return true;
+    uint64_t d = atomic_fetch_add(&p->replay_dropped, 1) + 1;
+    if (errno == EAGAIN)
+        ah_log(AH_LOG_WARN, "pub",
+               "replay request dropped: its peer has %d replies unread (%llu dropped "
+               "so far)",
+               PUB_REPLAY_HWM, (unsigned long long)d);
+    return false;
+}
+
+/* What one reply says: status, the range asked, the outbox's range, and
+ * for a served range its messages as frames. */
+struct replay_answer {
+    enum wire_replay_status st;
+    struct wire_replay_req req;
+    uint64_t oldest, next, count;
+    struct collect c;
+};
+
+/* Under the store lock, so retention cannot trim what is being read: the
+ * outbox's range, the request checked against it, a range's messages. */
+static void replay_collect(struct pub *p, struct replay_answer *a)
+{
     pthread_mutex_lock(&p->mu);
-    oldest = store_outbox_first_seq(p->store);
-    next = atomic_load(&p->next_pub);
-    if (oldest > next)
-        oldest = next;
-    if (st == WIRE_REPLAY_OK)
-        st = wire_replay_check(&req, oldest, next);
-    if (st == WIRE_REPLAY_OK && req.op == WIRE_REPLAY_RANGE) {
-        count = req.last - req.first + 1;
-        c.frames = malloc(2 * (size_t)count * sizeof *c.frames);
-        c.want = req.first;
-        if (!c.frames) {
-            st = WIRE_REPLAY_UNAVAILABLE;
+    a->oldest = store_outbox_first_seq(p->store);
+    a->next = atomic_load(&p->next_pub);
+    if (a->oldest > a->next)
+        a->oldest = a->next;
+    if (a->st == WIRE_REPLAY_OK)
+        a->st = wire_replay_check(&a->req, a->oldest, a->next);
+    if (a->st == WIRE_REPLAY_OK && a->req.op == WIRE_REPLAY_RANGE) {
+        a->count = a->req.last - a->req.first + 1;
+        a->c.frames = malloc(2 * (size_t)a->count * sizeof *a->c.frames);
+        a->c.want = a->req.first;
+        if (!a->c.frames) {
+            a->st = WIRE_REPLAY_UNAVAILABLE;
         } else {
-            int rc =
-                store_outbox_each(p->store, req.first, req.last + 1, collect_one, &c);
-            if (c.err == AH_ENOENT || (rc == AH_OK && c.n != count))
-                st = WIRE_REPLAY_EXPIRED; /* a hole: nothing older than it is usable */
+            int rc = store_outbox_each(p->store, a->req.first, a->req.last + 1,
+                                       collect_one, &a->c);
+            if (a->c.err == AH_ENOENT || (rc == AH_OK && a->c.n != a->count))
+                a->st = WIRE_REPLAY_EXPIRED; /* a hole: nothing older is usable */
             else if (rc != AH_OK)
-                st = WIRE_REPLAY_UNAVAILABLE;
+                a->st = WIRE_REPLAY_UNAVAILABLE;
         }
     }
     pthread_mutex_unlock(&p->mu);
-    if (st != WIRE_REPLAY_OK)
-        count = 0;
+    if (a->st != WIRE_REPLAY_OK)
+        a->count = 0;
+}
 
+/* The rest of the reply after the identity: [delimiter,] header, then the
+ * range's topic and body frames; counted in pub_counters. */
+static void replay_reply(struct pub *p, struct replay_answer *a, bool delimiter)
+{
+    bool ok = a->st == WIRE_REPLAY_OK;
     char hdr[WIRE_REPLY_HDR_MAX];
-    int hl = wire_replay_header(st, st == WIRE_REPLAY_OK ? req.first : 0,
-                                st == WIRE_REPLAY_OK ? req.last : 0, count, oldest, next,
-                                hdr, sizeof hdr);
+    int hl = wire_replay_header(a->st, ok ? a->req.first : 0, ok ? a->req.last : 0,
+                                a->count, a->oldest, a->next, hdr, sizeof hdr);
     atomic_fetch_add(&p->replay_requests, 1);
-    if (st != WIRE_REPLAY_OK)
+    if (!ok)
         atomic_fetch_add(&p->replay_refused, 1);
-    atomic_fetch_add(&p->replay_messages, (uint64_t)count);
-    if (st != WIRE_REPLAY_OK)
+    atomic_fetch_add(&p->replay_messages, (uint64_t)a->count);
+    if (!ok)
         ah_log(AH_LOG_INFO, "pub", "replay request refused: %s",
-               wire_replay_status_name(st));
-    /* The identity went out above: the rest of this message always fits
+               wire_replay_status_name(a->st));
+    /* The identity went out first: the rest of this message always fits
      * (libzmq checks the high-water mark once per message). */
-    if (first == 2)
+    if (delimiter)
         send_frame(p->router, "", 0, 1);
     if (hl <= 0) {
         hl = 0;
-        count = 0;
+        a->count = 0;
     }
-    send_frame(p->router, hdr, (size_t)hl, count > 0);
-    for (size_t i = 0; i < count; i++) {
-        zmq_msg_send(&c.frames[2 * i], p->router, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-        zmq_msg_send(&c.frames[2 * i + 1], p->router,
-                     (i + 1 < count ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
+    send_frame(p->router, hdr, (size_t)hl, a->count > 0);
+    for (size_t i = 0; i < a->count; i++) {
+        zmq_msg_send(&a->c.frames[2 * i], p->router, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        zmq_msg_send(&a->c.frames[2 * i + 1], p->router,
+                     (i + 1 < a->count ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
     }
-    for (size_t i = 0; i < 2 * c.n; i++)
-        zmq_msg_close(&c.frames[i]); /* no-op for frames already sent */
-    free(c.frames);
+}
+
+/* One replay request: receive, parse, reserve the reply by its identity,
+ * read the outbox, answer. */
+static void replay_serve(struct pub *p)
+{
+    zmq_msg_t f[3];
+    int total;
+    int n = replay_recv(p, f, &total);
+    if (n < 1)
+        return;
+    struct replay_answer a = {.req = {WIRE_REPLAY_INFO, 0, 0}, .c = {NULL, 0, 0, AH_OK}};
+    int first;
+    a.st = replay_parse(f, n, total, &first, &a.req);
+    if (replay_send_identity(p, &f[0])) {
+        replay_collect(p, &a);
+        replay_reply(p, &a, first == 2);
+        for (size_t i = 0; i < 2 * a.c.n; i++)
+            zmq_msg_close(&a.c.frames[i]); /* no-op for frames already sent */
+        free(a.c.frames);
+    }
     for (int i = 0; i < n; i++)
         zmq_msg_close(&f[i]);
 }
@@ -496,6 +542,57 @@ static int sum_bytes(void *ctx, uint64_t seq, const uint8_t *bytes, size_t len)
     return 0;
 }
 
+/* The options alone, before anything is made: the topic's head-end id
+ * (*id), and with CURVE the server's secret key loaded into secret. */
+static int pub_check_opts(store_t *store, const struct pub_opts *o, const char **id,
+                          char secret[PUB_KEY_Z85_LEN + 1])
+{
+    *id = o->headend_id ? o->headend_id : store_headend_id(store);
+    if (!*id || !**id)
+        *id = "amihead";
+    if (!wire_segment_ok(*id)) {
+        ah_log(AH_LOG_ERROR, "pub", "head-end id '%s' is not a topic segment", *id);
+        return AH_EINVAL;
+    }
+    if ((o->server_secret_key != NULL) != (o->client_keys_dir != NULL) ||
+        o->retention_ms < 0 || o->sndhwm < 0)
+        return AH_EINVAL;
+    if (!o->server_secret_key)
+        return AH_OK;
+    if (!pub_has_curve())
+        return AH_ENOTSUP;
+    if (pub_key_load(o->server_secret_key, secret) != AH_OK) {
+        ah_log(AH_LOG_ERROR, "pub", "%s: not a Z85 CURVE key", o->server_secret_key);
+        return AH_EINVAL;
+    }
+    if (strlen(o->client_keys_dir) >= sizeof((struct pub *)0)->keys_dir)
+        return AH_EINVAL;
+    return AH_OK;
+}
+
+/* The sockets: the ZAP handler first (it must be bound before any CURVE
+ * socket accepts), then PUB and the replay ROUTER. secret: "" without
+ * CURVE. */
+static int pub_bind(struct pub *p, const struct pub_opts *o, const char *secret,
+                    const char *ep, const char *rp)
+{
+    int rc;
+    if (!(p->ctx = zmq_ctx_new()))
+        return zerr();
+    if (*secret) {
+        if (!(p->zap = zmq_socket(p->ctx, ZMQ_REP)))
+            return zerr();
+        if ((rc = setopt_int(p->zap, ZMQ_LINGER, 0)) != AH_OK)
+            return rc;
+        if (zmq_bind(p->zap, ZAP_ENDPOINT) != 0)
+            return zerr();
+    }
+    const char *key = *secret ? secret : NULL;
+    if ((rc = server_socket(p, ZMQ_PUB, ep, key, o->sndhwm, &p->pub)))
+        return rc;
+    return server_socket(p, ZMQ_ROUTER, rp, key, PUB_REPLAY_HWM, &p->router);
+}
+
 int pub_new(store_t *store, const struct pub_opts *o, pub_t **out)
 {
     static const struct pub_opts dflt;
@@ -503,32 +600,19 @@ int pub_new(store_t *store, const struct pub_opts *o, pub_t **out)
         o = &dflt;
     if (!store || !out)
         return AH_EINVAL;
-    const char *id = o->headend_id ? o->headend_id : store_headend_id(store);
-    if (!id || !*id)
-        id = "amihead";
-    if (!wire_segment_ok(id)) {
-        ah_log(AH_LOG_ERROR, "pub", "head-end id '%s' is not a topic segment", id);
-        return AH_EINVAL;
-    }
-    if ((o->server_secret_key != NULL) != (o->client_keys_dir != NULL) ||
-        o->retention_ms < 0 || o->sndhwm < 0)
-        return AH_EINVAL;
+    const char *id;
     char secret[PUB_KEY_Z85_LEN + 1] = "";
-    if (o->server_secret_key) {
-        if (!pub_has_curve())
-            return AH_ENOTSUP;
-        if (pub_key_load(o->server_secret_key, secret) != AH_OK) {
-            ah_log(AH_LOG_ERROR, "pub", "%s: not a Z85 CURVE key", o->server_secret_key);
-            return AH_EINVAL;
-        }
-        if (strlen(o->client_keys_dir) >= sizeof((struct pub *)0)->keys_dir)
-            return AH_EINVAL;
+    int rc = pub_check_opts(store, o, &id, secret);
+    if (rc != AH_OK) {
+        memset(secret, 0, sizeof secret);
+        return rc;
     }
 
     struct pub *p = calloc(1, sizeof *p);
-    if (!p)
+    if (!p) {
+        memset(secret, 0, sizeof secret);
         return AH_ENOMEM;
-    int rc = AH_OK;
+    }
     p->store = store;
     snprintf(p->headend, sizeof p->headend, "%s", id);
     if (o->client_keys_dir)
@@ -538,6 +622,7 @@ int pub_new(store_t *store, const struct pub_opts *o, pub_t **out)
     p->retention_bytes =
         o->retention_bytes ? o->retention_bytes : PUB_DEFAULT_RETENTION_BYTES;
     pthread_mutex_init(&p->mu, NULL);
+    /* Sequences and outbox size resume from the store. */
     atomic_store(&p->next_pub, store_next_seq(store));
     p->stage_next = store_next_seq(store);
     uint64_t bytes = 0;
@@ -545,29 +630,9 @@ int pub_new(store_t *store, const struct pub_opts *o, pub_t **out)
         goto out_free;
     atomic_store(&p->outbox_bytes, bytes);
 
-    if (!(p->ctx = zmq_ctx_new())) {
-        rc = zerr();
-        goto out_free;
-    }
-    /* The ZAP handler must be bound before any CURVE socket accepts. */
-    if (*secret) {
-        if (!(p->zap = zmq_socket(p->ctx, ZMQ_REP))) {
-            rc = zerr();
-            goto out_free;
-        }
-        if ((rc = setopt_int(p->zap, ZMQ_LINGER, 0)) != AH_OK)
-            goto out_free;
-        if (zmq_bind(p->zap, ZAP_ENDPOINT) != 0) {
-            rc = zerr();
-            goto out_free;
-        }
-    }
     const char *ep = o->endpoint ? o->endpoint : PUB_DEFAULT_ENDPOINT;
     const char *rp = o->replay ? o->replay : PUB_DEFAULT_REPLAY;
-    if ((rc = server_socket(p, ZMQ_PUB, ep, *secret ? secret : NULL, o->sndhwm, &p->pub)))
-        goto out_free;
-    if ((rc = server_socket(p, ZMQ_ROUTER, rp, *secret ? secret : NULL, PUB_REPLAY_HWM,
-                            &p->router)))
+    if ((rc = pub_bind(p, o, secret, ep, rp)) != AH_OK)
         goto out_free;
     memset(secret, 0, sizeof secret);
 

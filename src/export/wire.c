@@ -249,25 +249,23 @@ uint64_t wire_body_seq(const char *b, size_t bl)
 /* ---- read --------------------------------------------------------------- */
 
 static const char *const source_names[] = {"live", "backfill", "released"};
-static const char *const reactive_names[STORE_REC_NREACTIVE] = {"comb1", "comb2", "q1",
-                                                                "q2",    "q3",    "q4"};
+static const char *const reactive_names[AH_READ_NREACTIVE] = {"comb1", "comb2", "q1",
+                                                              "q2",    "q3",    "q4"};
 
-/* A per-phase array [x, ...] with null for a phase whose bit is clear. */
-static void jw_phases(struct jw *w, const char *k, const struct store_rec *r,
-                      uint32_t (*bit)(unsigned), const int32_t *v, unsigned n,
-                      uint8_t dec)
+/* A per-phase array [x, ...] with null for a phase whose bit is clear: the
+ * bit of element i is bit0 << i (AH_READ_HAS_VOLTAGE(0), _P(0), ...). */
+static void jw_phases(struct jw *w, const char *k, uint64_t present, uint64_t bit0,
+                      const int64_t *v, unsigned n, uint8_t dec)
 {
-    uint32_t any = 0;
-    for (unsigned i = 0; i < n; i++)
-        any |= r->present & bit(i);
-    if (!any)
+    uint64_t all = ((bit0 << n) - 1) & ~(bit0 - 1);
+    if (!(present & all))
         return;
     jw_key(w, k);
     jw_raw(w, "[", 1);
     for (unsigned i = 0; i < n; i++) {
         if (i)
             jw_raw(w, ",", 1);
-        if (r->present & bit(i))
+        if (present & (bit0 << i))
             jw_dec(w, v[i], dec);
         else
             jw_str(w, "null");
@@ -275,28 +273,20 @@ static void jw_phases(struct jw *w, const char *k, const struct store_rec *r,
     jw_raw(w, "]", 1);
 }
 
-static uint32_t bit_v(unsigned i)
+static void jw_phases32(struct jw *w, const char *k, uint64_t present, uint64_t bit0,
+                        const int32_t *v, unsigned n, uint8_t dec)
 {
-    return STORE_REC_HAS_VOLTAGE(i);
-}
-static uint32_t bit_i(unsigned i)
-{
-    return STORE_REC_HAS_CURRENT(i);
-}
-static uint32_t bit_p(unsigned i)
-{
-    return STORE_REC_HAS_P(i);
-}
-static uint32_t bit_q(unsigned i)
-{
-    return STORE_REC_HAS_Q(i);
+    int64_t x[4];
+    for (unsigned i = 0; i < n; i++)
+        x[i] = v[i];
+    jw_phases(w, k, present, bit0, x, n, dec);
 }
 
 static void jw_tariffs(struct jw *w, const char *k, const int64_t *t)
 {
     jw_key(w, k);
     jw_raw(w, "[", 1);
-    for (unsigned i = 0; i < STORE_REC_TARIFFS; i++) {
+    for (unsigned i = 0; i < AH_READ_TARIFFS; i++) {
         if (i)
             jw_raw(w, ",", 1);
         jw_dec(w, t[i], 2);
@@ -304,89 +294,91 @@ static void jw_tariffs(struct jw *w, const char *k, const int64_t *t)
     jw_raw(w, "]", 1);
 }
 
+/* The energy registers: import, export (totals and tariffs), reactive. */
+static void jw_read_energy(struct jw *w, const struct ah_read *rd)
+{
+    if (rd->present & AH_READ_HAS_IMP_TOTAL) {
+        jw_key(w, "import_kwh");
+        jw_dec(w, rd->imp_total, 2);
+    }
+    if (rd->present & AH_READ_HAS_IMP_TARIFFS)
+        jw_tariffs(w, "import_tariffs_kwh", rd->imp_tariff);
+    if (rd->present & AH_READ_HAS_EXP_TOTAL) {
+        jw_key(w, "export_kwh");
+        jw_dec(w, rd->exp_total, 2);
+    }
+    if (rd->present & AH_READ_HAS_EXP_TARIFFS)
+        jw_tariffs(w, "export_tariffs_kwh", rd->exp_tariff);
+    bool first = true;
+    for (unsigned i = 0; i < AH_READ_NREACTIVE; i++) {
+        if (!(rd->present & AH_READ_HAS_REACTIVE(i)))
+            continue;
+        if (first)
+            jw_key(w, "reactive_kvarh");
+        jw_raw(w, first ? "{\"" : ",\"", 2);
+        jw_str(w, reactive_names[i]);
+        jw_raw(w, "\":", 2);
+        jw_dec(w, rd->reactive[i], 2);
+        first = false;
+    }
+    if (!first)
+        jw_raw(w, "}", 1);
+}
+
+/* The instantaneous values, the meter clock and the status words. */
+static void jw_read_instant(struct jw *w, const struct ah_read *rd)
+{
+    jw_phases32(w, "voltage_v", rd->present, AH_READ_HAS_VOLTAGE(0), rd->voltage, 3, 1);
+    jw_phases32(w, "current_a", rd->present, AH_READ_HAS_CURRENT(0), rd->current, 3, 3);
+    jw_phases32(w, "p_kw", rd->present, AH_READ_HAS_P(0), rd->p, 4, 4);
+    jw_phases32(w, "q_kvar", rd->present, AH_READ_HAS_Q(0), rd->q, 4, 4);
+    int64_t pf[4];
+    for (unsigned i = 0; i < 4; i++)
+        pf[i] = rd->pf[i];
+    jw_phases(w, "pf", rd->present, AH_READ_HAS_PF(0), pf, 4, 3);
+    if (rd->present & AH_READ_HAS_FREQ) {
+        jw_key(w, "freq_hz");
+        jw_dec(w, rd->freq, 2);
+    }
+    if (rd->present & AH_READ_HAS_METER_CLOCK) {
+        jw_key(w, "meter_clock");
+        jw_time_ms(w, rd->meter_clock_ms, true);
+    }
+    if (rd->present & AH_READ_HAS_STATUS) {
+        jw_key(w, "status");
+        jw_raw(w, "[", 1);
+        for (unsigned i = 0; i < 7; i++) {
+            if (i)
+                jw_raw(w, ",", 1);
+            jw_u64(w, rd->status[i]);
+        }
+        jw_raw(w, "]", 1);
+    }
+}
+
 int wire_encode_read(const struct wire_head *h, const struct wire_read *r, char *topic,
                      size_t tcap, size_t *tlen, char *body, size_t bcap, size_t *blen)
 {
-    if (!r || !r->rec || !wire_segment_ok(r->meter) || !wire_segment_ok(r->district) ||
-        r->end >= WIRE_TIME_MAX_S || r->rec->source > STORE_REC_RELEASED)
+    if (!r || !r->read || !wire_segment_ok(r->meter) || !wire_segment_ok(r->district) ||
+        r->read->end >= WIRE_TIME_MAX_S || r->read->source > AH_READ_RELEASED)
         return AH_EINVAL;
-    const struct store_rec *rec = r->rec;
+    const struct ah_read *rd = r->read;
+    if ((rd->present & AH_READ_HAS_METER_CLOCK) && !time_ok_ms(rd->meter_clock_ms))
+        return AH_EINVAL;
     struct jw w = {body, bcap, 0, false};
     int rc = head_begin(&w, h, "read");
     if (rc)
         return rc;
-    if ((rec->present & STORE_REC_HAS_METER_CLOCK) && !time_ok_ms(rec->meter_clock_ms))
-        return AH_EINVAL;
     jw_kstr(&w, "meter", r->meter);
     jw_kstr(&w, "district", r->district);
     jw_key(&w, "end");
-    jw_time_ms(&w, (int64_t)r->end * 1000, false);
-    jw_kstr(&w, "source", source_names[rec->source]);
-    jw_ku64(&w, "quality", rec->quality);
-    jw_ku64(&w, "ct", rec->ct);
-    jw_ku64(&w, "pt", rec->pt);
-    if (rec->present & STORE_REC_HAS_IMP_TOTAL) {
-        jw_key(&w, "import_kwh");
-        jw_dec(&w, rec->imp_total, 2);
-    }
-    if (rec->present & STORE_REC_HAS_IMP_TARIFFS)
-        jw_tariffs(&w, "import_tariffs_kwh", rec->imp_tariff);
-    if (rec->present & STORE_REC_HAS_EXP_TOTAL) {
-        jw_key(&w, "export_kwh");
-        jw_dec(&w, rec->exp_total, 2);
-    }
-    if (rec->present & STORE_REC_HAS_EXP_TARIFFS)
-        jw_tariffs(&w, "export_tariffs_kwh", rec->exp_tariff);
-    bool first = true;
-    for (unsigned i = 0; i < STORE_REC_NREACTIVE; i++) {
-        if (!(rec->present & STORE_REC_HAS_REACTIVE(i)))
-            continue;
-        if (first)
-            jw_key(&w, "reactive_kvarh");
-        jw_raw(&w, first ? "{\"" : ",\"", 2);
-        jw_str(&w, reactive_names[i]);
-        jw_raw(&w, "\":", 2);
-        jw_dec(&w, rec->reactive[i], 2);
-        first = false;
-    }
-    if (!first)
-        jw_raw(&w, "}", 1);
-    jw_phases(&w, "voltage_v", rec, bit_v, rec->voltage, 3, 1);
-    jw_phases(&w, "current_a", rec, bit_i, rec->current, 3, 3);
-    jw_phases(&w, "p_kw", rec, bit_p, rec->p, 4, 4);
-    jw_phases(&w, "q_kvar", rec, bit_q, rec->q, 4, 4);
-    if (rec->present & (STORE_REC_HAS_PF(0) | STORE_REC_HAS_PF(1) | STORE_REC_HAS_PF(2) |
-                        STORE_REC_HAS_PF(3))) {
-        jw_key(&w, "pf");
-        jw_raw(&w, "[", 1);
-        for (unsigned i = 0; i < 4; i++) {
-            if (i)
-                jw_raw(&w, ",", 1);
-            if (rec->present & STORE_REC_HAS_PF(i))
-                jw_dec(&w, rec->pf[i], 3);
-            else
-                jw_str(&w, "null");
-        }
-        jw_raw(&w, "]", 1);
-    }
-    if (rec->present & STORE_REC_HAS_FREQ) {
-        jw_key(&w, "freq_hz");
-        jw_dec(&w, rec->freq, 2);
-    }
-    if (rec->present & STORE_REC_HAS_METER_CLOCK) {
-        jw_key(&w, "meter_clock");
-        jw_time_ms(&w, rec->meter_clock_ms, true);
-    }
-    if (rec->present & STORE_REC_HAS_STATUS) {
-        jw_key(&w, "status");
-        jw_raw(&w, "[", 1);
-        for (unsigned i = 0; i < 7; i++) {
-            if (i)
-                jw_raw(&w, ",", 1);
-            jw_u64(&w, rec->status[i]);
-        }
-        jw_raw(&w, "]", 1);
-    }
+    jw_time_ms(&w, (int64_t)rd->end * 1000, false);
+    jw_kstr(&w, "source", source_names[rd->source]);
+    jw_ku64(&w, "quality", rd->quality);
+    jw_ku64(&w, "ct", rd->ct);
+    jw_ku64(&w, "pt", rd->pt);
+    jw_read_energy(&w, rd);
+    jw_read_instant(&w, rd);
     if ((rc = body_end(&w, blen)) != AH_OK)
         return rc;
     return topic_write(topic, tcap, tlen, "read", r->district, r->meter);

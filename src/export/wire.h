@@ -16,7 +16,7 @@
 #ifndef AH_WIRE_H
 #define AH_WIRE_H
 
-#include "store_rec.h"
+#include "ah_read.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -52,12 +52,13 @@ struct wire_head {
     int64_t published_ms; /* UTC ms, when the message was staged */
 };
 
-/* read/<district>/<meter>: a clean or released interval read. */
+/* read/<district>/<meter>: a clean or released interval read (its end is
+ * read->end). Only the fields the store's record holds are published
+ * (store_rec.h); absent ones are omitted / null. */
 struct wire_read {
-    const char *meter;           /* borrowed segment */
-    const char *district;        /* borrowed segment */
-    uint64_t end;                /* interval end, UTC seconds */
-    const struct store_rec *rec; /* borrowed; absent fields are omitted / null */
+    const char *meter;          /* borrowed segment */
+    const char *district;       /* borrowed segment */
+    const struct ah_read *read; /* borrowed */
 };
 
 /* anomaly/<type>/<meter>: a validation episode of one meter. */

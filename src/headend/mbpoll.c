@@ -47,7 +47,7 @@ static double unit_k(const char *unit, const char *base)
     return 1.0;
 }
 
-void mbpoll_to_rec(const struct mbmap *m, const double *values, struct store_rec *o)
+void mbpoll_to_read(const struct mbmap *m, const double *values, struct ah_read *o)
 {
     static const char *const ph[3] = {"l1", "l2", "l3"};
     for (size_t i = 0; i < m->n_qty; i++) {
@@ -60,64 +60,64 @@ void mbpoll_to_rec(const struct mbmap *m, const double *values, struct store_rec
             /* 0.01 kWh; a map in Wh is brought to kWh first */
             double kwh = v * unit_k(q->unit, "Wh") / 1000.0;
             o->imp_total = llround(kwh * 100.0);
-            o->present |= STORE_REC_HAS_IMP_TOTAL;
+            o->present |= AH_READ_HAS_IMP_TOTAL;
             continue;
         }
         if (qty_is(q, "export_active_energy")) {
             double kwh = v * unit_k(q->unit, "Wh") / 1000.0;
             o->exp_total = llround(kwh * 100.0);
-            o->present |= STORE_REC_HAS_EXP_TOTAL;
+            o->present |= AH_READ_HAS_EXP_TOTAL;
             continue;
         }
         if (qty_is(q, "frequency")) {
             o->freq = (uint16_t)lround(v * 100.0);
-            o->present |= STORE_REC_HAS_FREQ;
+            o->present |= AH_READ_HAS_FREQ;
             continue;
         }
         if (qty_is(q, "active_power_total")) {
-            o->p[STORE_REC_TOTAL] = (int32_t)lround(v * unit_k(q->unit, "W") * 10.0);
-            o->present |= STORE_REC_HAS_P(STORE_REC_TOTAL);
+            o->p[AH_READ_TOTAL] = (int32_t)lround(v * unit_k(q->unit, "W") * 10.0);
+            o->present |= AH_READ_HAS_P(AH_READ_TOTAL);
             continue;
         }
         if (qty_is(q, "reactive_power_total")) {
-            o->q[STORE_REC_TOTAL] = (int32_t)lround(v * unit_k(q->unit, "var") * 10.0);
-            o->present |= STORE_REC_HAS_Q(STORE_REC_TOTAL);
+            o->q[AH_READ_TOTAL] = (int32_t)lround(v * unit_k(q->unit, "var") * 10.0);
+            o->present |= AH_READ_HAS_Q(AH_READ_TOTAL);
             continue;
         }
         if (qty_is(q, "power_factor_total")) {
-            o->pf[STORE_REC_TOTAL] = (int16_t)lround(v * 1000.0);
-            o->present |= STORE_REC_HAS_PF(STORE_REC_TOTAL);
+            o->pf[AH_READ_TOTAL] = (int16_t)lround(v * 1000.0);
+            o->present |= AH_READ_HAS_PF(AH_READ_TOTAL);
             continue;
         }
         for (int k = 0; k < 3; k++) {
             snprintf(nm, sizeof nm, "voltage_%s", ph[k]);
             if (qty_is(q, nm)) {
                 o->voltage[k] = (int32_t)lround(v * unit_k(q->unit, "V") * 10.0);
-                o->present |= STORE_REC_HAS_VOLTAGE(k);
+                o->present |= AH_READ_HAS_VOLTAGE(k);
                 break;
             }
             snprintf(nm, sizeof nm, "current_%s", ph[k]);
             if (qty_is(q, nm)) {
                 o->current[k] = (int32_t)lround(v * unit_k(q->unit, "A") * 1000.0);
-                o->present |= STORE_REC_HAS_CURRENT(k);
+                o->present |= AH_READ_HAS_CURRENT(k);
                 break;
             }
             snprintf(nm, sizeof nm, "active_power_%s", ph[k]);
             if (qty_is(q, nm)) {
                 o->p[k + 1] = (int32_t)lround(v * unit_k(q->unit, "W") * 10.0);
-                o->present |= STORE_REC_HAS_P(k + 1);
+                o->present |= AH_READ_HAS_P(k + 1);
                 break;
             }
             snprintf(nm, sizeof nm, "reactive_power_%s", ph[k]);
             if (qty_is(q, nm)) {
                 o->q[k + 1] = (int32_t)lround(v * unit_k(q->unit, "var") * 10.0);
-                o->present |= STORE_REC_HAS_Q(k + 1);
+                o->present |= AH_READ_HAS_Q(k + 1);
                 break;
             }
             snprintf(nm, sizeof nm, "power_factor_%s", ph[k]);
             if (qty_is(q, nm)) {
                 o->pf[k + 1] = (int16_t)lround(v * 1000.0);
-                o->present |= STORE_REC_HAS_PF(k + 1);
+                o->present |= AH_READ_HAS_PF(k + 1);
                 break;
             }
         }
@@ -231,12 +231,12 @@ static void read_cycle(struct mbpoll *p, int64_t boundary_s)
         struct pipe_read pr;
         memset(&pr, 0, sizeof pr);
         pr.meter = p->c.midx[mi];
-        pr.end = (uint64_t)boundary_s;
-        pr.rec.source = STORE_REC_LIVE;
-        pr.rec.ct = (uint32_t)cm->ct;
-        pr.rec.pt = (uint32_t)cm->pt;
-        pr.rec.headend_clock_ms = ah_clock_now_ms(p->c.clk);
-        mbpoll_to_rec(cm->map, values, &pr.rec);
+        pr.read.end = (uint64_t)boundary_s;
+        pr.read.source = AH_READ_LIVE;
+        pr.read.ct = (uint32_t)cm->ct;
+        pr.read.pt = (uint32_t)cm->pt;
+        pr.read.headend_clock_ms = ah_clock_now_ms(p->c.clk);
+        mbpoll_to_read(cm->map, values, &pr.read);
         if (pipe_push(p->c.pipe, &pr) == AH_OK) {
             p->st.reads++;
             met_add(p->c.met.reads, 1);

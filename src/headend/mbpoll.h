@@ -52,7 +52,7 @@ typedef struct mbpoll mbpoll_t;
  * var → 0.1 var, PF → 0.001, Hz → 0.01 Hz. Non-finite values are left
  * absent. Pure.
  */
-void mbpoll_to_rec(const struct mbmap *m, const double *values, struct store_rec *o);
+void mbpoll_to_read(const struct mbmap *m, const double *values, struct ah_read *o);
 
 /* Start the thread of link c->link (conf copied). AH_OK with *out (caller
  * owns, mbpoll_stop), AH_ENOMEM, AH_EINVAL (not a Modbus link), AH_EIO. */

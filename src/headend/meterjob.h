@@ -1,10 +1,14 @@
 /*
  * meterjob — the DL/T 645-2007 live job of one meter as data (issue 15
- * item 3): which data identifiers, in which order, which read-plan group
- * each belongs to (readplan.h), and where the job goes after an answer or
- * after an ERR (the meter lacks the item), step by step. Also the pure
- * conversion of a decoded load record into the store's record. Pure: no
- * I/O, no clock, no allocation; the scheduler runs these jobs on links.
+ * item 3), sans-I/O: a table {step, DI, read-plan group (readplan.h),
+ * handler, next after an answer, next after an ERR}. Bytes out: the request
+ * of a step (mjob_request, mjob_req_frame). Bytes in: the data of its
+ * answer, decoded by the step's handler into the job's values
+ * (mjob_on_answer), then the next step (mjob_after). Also the meter's time
+ * (clock-read and time-base rules), the catch-up runs and the conversion of
+ * a decoded load record into the store's record. Pure: no I/O, no clock,
+ * no allocation; the scheduler runs these jobs on links (sessions, timers,
+ * the gap lists of the store, fairness) and files what they read.
  *
  *   DT ──ERR──► T1 ─► DATE ─► T2 ─┐            (0400010C, else time,
  *    │           └─ERR─┴─ERR──────┤             date, time: docs/
@@ -15,9 +19,10 @@
  *            └─ERR────────────►┘
  *
  * A group the read plan does not want this cycle is skipped whole
- * (mjob_skip); the scheduler adds what the table cannot say: T2 is read
- * once more when time, date, time straddled midnight, a short backlog of
- * LR steps comes before LIVE, and LR steps move through the gap list.
+ * (mjob_skip); T2 is read once more when time, date, time straddled
+ * midnight (mjob_after). The scheduler adds what needs the store: a short
+ * backlog of LR steps comes before LIVE, and LR steps move through the gap
+ * list.
  */
 #ifndef AH_METERJOB_H
 #define AH_METERJOB_H
@@ -68,10 +73,42 @@ enum mjob_step {
 /* Group of the steps that are none of the plan's (LIVE, LR, DONE). */
 #define MJOB_NO_GROUP RP_NGROUPS
 
+/*
+ * What a meter job has read so far beside its load records, decoded from
+ * the answers' bytes (mjob_on_answer). Units: voltage 0.1 V, current mA,
+ * freeze energy 0.01 kWh; times UTC (the meter's local time less tz_s).
+ */
+struct mjob_vals {
+    /* the meter clock: clock_ms (UTC ms) when the head-end clock read
+     * clock_at_ms, from 0400010C or from time, date, time (t1, date) */
+    bool have_clock;
+    int64_t clock_ms, clock_at_ms;
+    bool have_date;
+    struct dlt645_tm t1, date;
+    bool clock_again;   /* time, date, time straddled midnight: read them again */
+    bool clock_redone;  /* ... and they were read again in this job */
+    uint8_t v_ph, i_ph; /* 1 << phase: volt[phase] / curr[phase] read */
+    int32_t volt[3], curr[3];
+    bool have_status; /* all seven status words */
+    uint16_t status[7];
+    bool have_cover;   /* both cover counts (meter, terminal) */
+    bool have_cleared; /* the meter-cleared count */
+    uint32_t cover, terminal, cleared;
+    bool have_number; /* 04000402 as a decimal number */
+    uint64_t number;
+    bool have_frz_t, have_frz; /* the last daily freeze: its time, its energy */
+    int64_t frz_at, frz_fwd;
+};
+
+/* One step's handler: the decoded items (nv >= 1) of an answer into v.
+ * tz_s: meter local − UTC; he_ms: head-end clock of the moment the meter
+ * answered. */
 struct mjob_step_def {
     enum mjob_step step;
     uint32_t di;
     unsigned group; /* enum readplan_group, or MJOB_NO_GROUP */
+    void (*on_data)(struct mjob_vals *v, const struct dlt645_value *val, size_t nv,
+                    int64_t tz_s, int64_t he_ms); /* NULL: load records */
     enum mjob_step next_ok, next_err;
 };
 
@@ -84,6 +121,104 @@ enum mjob_step mjob_next(enum mjob_step st, bool ok);
 /* From st, past every step of a group not in due (1 << group) — the first
  * step of the next group wanted, or LIVE. Steps of no group stay. */
 enum mjob_step mjob_skip(enum mjob_step st, unsigned due);
+
+/* ---- bytes in: answers ------------------------------------------------- */
+
+/*
+ * The data of an answer to step st (the payload after the DI, 12H
+ * follow-ups joined: sess_payload) decoded into v by the step's handler.
+ * AH_OK; AH_EFRAME when the bytes do not fit the step's DI (v unchanged);
+ * AH_EINVAL for a step of load records (the caller decodes those).
+ */
+int mjob_on_answer(struct mjob_vals *v, enum mjob_step st, const uint8_t *p, size_t n,
+                   int64_t tz_s, int64_t he_ms);
+
+/* What the live job reads before it is done (mjob_live_plan). */
+struct mjob_live_plan {
+    bool live_missing; /* the store lacks the live record: read it */
+    size_t backlog;    /* intervals missing before it in the window */
+    bool inline_gaps;  /* 0 < backlog <= inline_max: read them first, oldest
+                          first, so the pipeline validates in order */
+    bool defer;        /* a longer backlog: the live read waits in the
+                          pipeline until backfill has read it */
+};
+
+/*
+ * The live job's plan from the gap list of its window up to and with its
+ * live record live_end (UTC s): gaps[0..n) ascending as the store answered,
+ * n > cap when the list was cut at cap (the live record, the newest, is
+ * then missing too). inline_max: the longest backlog read in the live job
+ * (SCHED_INLINE_GAPS).
+ */
+void mjob_live_plan(const uint64_t *gaps, size_t n, size_t cap, int64_t live_end,
+                    size_t inline_max, struct mjob_live_plan *out);
+
+/* What a request for load records (06000001, protocols.md §2.9) wants. */
+struct mjob_lr_want {
+    int64_t asked; /* the interval asked for first (UTC s) */
+    int64_t top;   /* the newest interval an answer may hold (UTC s) */
+    int64_t step;  /* interval length (s) */
+    int64_t tz_s;  /* meter local − UTC */
+    int64_t slack; /* the meter's known clock offset (s, >= 0) */
+};
+
+/* What one record block of the answer is. */
+enum mjob_lr_kind {
+    MJOB_LR_READ,     /* an interval's record: file it */
+    MJOB_LR_INVALID,  /* marked invalid (E0 E0 start code) */
+    MJOB_LR_OFF_GRID, /* not an interval end, or past top */
+    MJOB_LR_STALE,    /* stamped before asked, beyond the clock's slack: the
+                         meter answers records at or after the time asked,
+                         so it is no answer whatever its registers say */
+};
+
+struct mjob_lr_rec {
+    struct dlt645_load_record r;
+    int64_t end; /* its interval end (UTC s) */
+    enum mjob_lr_kind kind;
+};
+
+/*
+ * The next record block of a load-record answer (p, n bytes: the payload
+ * after the DI, follow-ups joined) from *off: decoded into *out, *off moved
+ * past it. AH_OK; AH_EAGAIN when no block is left; AH_EFRAME (or the
+ * decoder's error) for bytes that are no block: the rest is unusable.
+ */
+int mjob_lr_next(const uint8_t *p, size_t n, size_t *off, const struct mjob_lr_want *w,
+                 struct mjob_lr_rec *out);
+
+/* What an answer taught beyond the table (mjob_after). */
+#define MJOB_TEACH_NO_DT       1u /* no 0400010C: time, date, time from now on */
+#define MJOB_TEACH_CLOCK_AGAIN 2u /* time, date, time straddled midnight: again */
+
+/*
+ * The step after st was answered (ok: data; !ok: ERR), with what the
+ * answer says beyond the table in *teach (MJOB_TEACH_*): T2 goes back to T1
+ * once when the three straddled local midnight.
+ */
+enum mjob_step mjob_after(struct mjob_vals *v, enum mjob_step st, bool ok,
+                          unsigned *teach);
+
+/* ---- bytes out: requests ----------------------------------------------- */
+
+/* The request of one step: a DI, and for load records N blocks from a
+ * meter-local time (protocols.md §2.9: DI + N + mm hh DD MM YY). */
+struct mjob_req {
+    uint32_t di;
+    bool with_time;
+    uint8_t n;
+    struct dlt645_tm t;
+};
+
+/* The request of step st; for MJOB_LIVE and MJOB_LR the load records from
+ * at (UTC s; tz_s: meter local − UTC), n blocks (1..SCHED_LR_BLOCKS_MAX). */
+void mjob_request(enum mjob_step st, int64_t at, unsigned n, int64_t tz_s,
+                  struct mjob_req *rq);
+
+/* Its DL/T 645-2007 frame to meter a, preamble included (what the session
+ * writes for it): bytes written or a negative ah_err. */
+int mjob_req_frame(const struct mjob_req *rq, const struct dlt645_addr *a, uint8_t *out,
+                   size_t cap);
 
 /* ---- the meter's time and the catch-up requests (pure) ---------------- */
 
@@ -145,6 +280,6 @@ int64_t mjob_rescale(int64_t raw, int dec, int want);
 
 /* Copy what a decoded load record holds into o (present bits set only
  * for the items the meter measured: FF-filled ones stay absent, §2.9). */
-void mjob_lr_to_rec(const struct dlt645_load_record *r, struct store_rec *o);
+void mjob_lr_to_rec(const struct dlt645_load_record *r, struct ah_read *o);
 
 #endif /* AH_METERJOB_H */

@@ -192,12 +192,12 @@ double readplan_requests_per_cycle(const struct readplan *rp, int interval_min,
     return n;
 }
 
-bool readplan_record_alarm(const struct store_rec *r, double low_dv, bool bidirectional)
+bool readplan_record_alarm(const struct ah_read *r, double low_dv, bool bidirectional)
 {
     for (int ph = 0; ph < 3; ph++) {
-        if ((r->present & STORE_REC_HAS_VOLTAGE(ph)) && (double)r->voltage[ph] < low_dv)
+        if ((r->present & AH_READ_HAS_VOLTAGE(ph)) && (double)r->voltage[ph] < low_dv)
             return true;
-        if (!bidirectional && (r->present & STORE_REC_HAS_CURRENT(ph)) &&
+        if (!bidirectional && (r->present & AH_READ_HAS_CURRENT(ph)) &&
             r->current[ph] < 0)
             return true;
     }

@@ -99,13 +99,13 @@ bool readplan_due(const struct readplan *rp, enum readplan_group g, int interval
 double readplan_requests_per_cycle(const struct readplan *rp, int interval_min,
                                    bool clock_3);
 
-struct store_rec;
+struct ah_read;
 /*
  * The live record says something changed at the meter, so its status
  * words and event counters are read in the next cycle whatever their
  * cadence: a measured phase voltage below low_dv (0.1 V; the phase-loss
  * threshold), or current flowing backwards on a meter not bidirectional.
  */
-bool readplan_record_alarm(const struct store_rec *r, double low_dv, bool bidirectional);
+bool readplan_record_alarm(const struct ah_read *r, double low_dv, bool bidirectional);
 
 #endif /* AH_READPLAN_H */

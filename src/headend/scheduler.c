@@ -169,6 +169,118 @@ const struct readplan *sched_plan_of(const struct sched *s, size_t mi)
     return &s->plans[cm->link * 3 + (size_t)cm->cls];
 }
 
+/* Count each link's polled meters and its kind; meters this version does
+ * not poll are said once. */
+static void links_count(struct sched *s)
+{
+    const struct cfg *cfg = s->cfg;
+    size_t skipped = 0;
+    for (size_t i = 0; i < cfg->n_meters; i++) {
+        const struct cfg_meter *m = &cfg->meters[i];
+        enum slink_kind kd = kind_of(cfg, m);
+        if (kd == SL_NONE) {
+            skipped++;
+            continue;
+        }
+        s->links[m->link].kind = kd;
+        s->links[m->link].n_meters++;
+    }
+    if (skipped)
+        ah_log(AH_LOG_WARN, "sched",
+               "%zu meter(s) speak DL/T 645-1997 or lack a register map: not polled by "
+               "this version",
+               skipped);
+}
+
+/* The transport of link k: a TCP or serial link object, or for a dial-in
+ * link the listener of its address (shared by the links that listen on
+ * one). AH_ENOMEM when a link object cannot be made. */
+static int link_transport(struct sched *s, struct slink *L)
+{
+    if (L->kind == SL_TCP) {
+        L->l = link_new_tcp(L->cl->endpoint);
+    } else if (L->kind == SL_SERIAL) {
+        struct link_serial_opts so = {L->cl->baud, L->cl->parity, 8, L->cl->stop_bits};
+        L->l = link_new_serial(L->cl->device, &so);
+    } else if (L->kind == SL_DIALIN) {
+        size_t j = 0;
+        while (j < s->n_lis && strcmp(s->lis[j].addr, L->cl->listen) != 0)
+            j++;
+        if (j == s->n_lis) {
+            s->lis[j].addr = L->cl->listen;
+            s->lis[j].fd = -1;
+            s->n_lis++;
+        }
+        L->lis = j;
+    }
+    if (!L->l && (L->kind == SL_TCP || L->kind == SL_SERIAL)) {
+        ah_log(AH_LOG_ERROR, L->ctx, "cannot set up link");
+        return AH_ENOMEM;
+    }
+    return AH_OK;
+}
+
+/* Each link with meters: its series, meter list, transport and stagger;
+ * then the meters go to their links in config order. */
+static int links_setup(struct sched *s)
+{
+    const struct cfg *cfg = s->cfg;
+    for (size_t k = 0; k < cfg->n_links; k++) {
+        struct slink *L = &s->links[k];
+        L->cl = &cfg->links[k];
+        snprintf(L->ctx, sizeof L->ctx, "%s", L->cl->name);
+        if (L->n_meters == 0)
+            continue;
+        link_metrics(s, L);
+        hostile_metrics(s, L);
+        L->meters = malloc(L->n_meters * sizeof *L->meters);
+        if (!L->meters || link_transport(s, L) != AH_OK)
+            return AH_ENOMEM;
+        L->n_meters = 0;
+        /* spread the links' cycle starts over stagger_s so that they do not
+         * all hit the meters at the boundary (DESIGN.md §3 "staggered") */
+        L->offset_ms = (int64_t)cfg->schedule.stagger_s * 1000 * (int64_t)(k + 1) /
+                       (int64_t)(cfg->n_links + 1);
+    }
+    for (size_t i = 0; i < cfg->n_meters; i++) {
+        const struct cfg_meter *m = &cfg->meters[i];
+        struct slink *L = &s->links[m->link];
+        if (L->meters && kind_of(cfg, m) != SL_NONE)
+            L->meters[L->n_meters++] = i;
+    }
+    return AH_OK;
+}
+
+/* Bind every dial-in listen address and watch it. AH_OK, link_listen_tcp's
+ * error, or AH_EIO (epoll). */
+static int listeners_open(struct sched *s)
+{
+    for (size_t j = 0; j < s->n_lis; j++) {
+        int fd = link_listen_tcp(s->lis[j].addr, &s->lis[j].port);
+        if (fd < 0) {
+            char why[256];
+            if (probe_listen(s->lis[j].addr, why, sizeof why) != 0)
+                ah_log(AH_LOG_ERROR, "sched", "dial-in listen %s: %s", s->lis[j].addr,
+                       why);
+            else
+                ah_log(AH_LOG_ERROR, "sched", "listen on %s: %s", s->lis[j].addr,
+                       ah_strerror(fd));
+            return fd;
+        }
+        s->lis[j].fd = fd;
+        struct epoll_event ev = {.events = EPOLLIN};
+        ev.data.u64 = EV_DATA(TAG_LISTEN, j);
+        if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            ah_log(AH_LOG_ERROR, "sched", "dial-in listen %s: epoll_ctl: %s",
+                   s->lis[j].addr, strerror(errno));
+            return AH_EIO;
+        }
+        ah_log(AH_LOG_INFO, "sched", "waiting for dial-in concentrators on %s",
+               s->lis[j].addr);
+    }
+    return AH_OK;
+}
+
 int sched_new(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pipe,
               const uint32_t *meter_idx, sched_t **out)
 {
@@ -206,91 +318,14 @@ int sched_new_met(const struct cfg *cfg, const struct ah_clock *clk, pipe_t *pip
     if (!s->met || !s->lis || !s->mb || !s->plans)
         goto out_nomem;
     plans_build(s);
-    size_t skipped = 0;
-    for (size_t i = 0; i < cfg->n_meters; i++) {
-        const struct cfg_meter *m = &cfg->meters[i];
-        enum slink_kind kd = kind_of(cfg, m);
-        if (kd == SL_NONE) {
-            skipped++;
-            continue;
-        }
-        s->links[m->link].kind = kd;
-        s->links[m->link].n_meters++;
-    }
-    if (skipped)
-        ah_log(AH_LOG_WARN, "sched",
-               "%zu meter(s) speak DL/T 645-1997 or lack a register map: not polled by "
-               "this version",
-               skipped);
-    for (size_t k = 0; k < cfg->n_links; k++) {
-        struct slink *L = &s->links[k];
-        L->cl = &cfg->links[k];
-        snprintf(L->ctx, sizeof L->ctx, "%s", L->cl->name);
-        if (L->n_meters == 0)
-            continue;
-        link_metrics(s, L);
-        hostile_metrics(s, L);
-        L->meters = malloc(L->n_meters * sizeof *L->meters);
-        if (!L->meters)
-            goto out_nomem;
-        L->n_meters = 0;
-        if (L->kind == SL_TCP) {
-            L->l = link_new_tcp(L->cl->endpoint);
-        } else if (L->kind == SL_SERIAL) {
-            struct link_serial_opts so = {L->cl->baud, L->cl->parity, 8,
-                                          L->cl->stop_bits};
-            L->l = link_new_serial(L->cl->device, &so);
-        } else if (L->kind == SL_DIALIN) {
-            size_t j = 0;
-            while (j < s->n_lis && strcmp(s->lis[j].addr, L->cl->listen) != 0)
-                j++;
-            if (j == s->n_lis) {
-                s->lis[j].addr = L->cl->listen;
-                s->lis[j].fd = -1;
-                s->n_lis++;
-            }
-            L->lis = j;
-        }
-        if (!L->l && (L->kind == SL_TCP || L->kind == SL_SERIAL)) {
-            ah_log(AH_LOG_ERROR, L->ctx, "cannot set up link");
-            goto out_nomem;
-        }
-        /* spread the links' cycle starts over stagger_s so that they do not
-         * all hit the meters at the boundary (DESIGN.md §3 "staggered") */
-        L->offset_ms = (int64_t)cfg->schedule.stagger_s * 1000 * (int64_t)(k + 1) /
-                       (int64_t)(cfg->n_links + 1);
-    }
-    for (size_t i = 0; i < cfg->n_meters; i++) {
-        const struct cfg_meter *m = &cfg->meters[i];
-        struct slink *L = &s->links[m->link];
-        if (L->meters && kind_of(cfg, m) != SL_NONE)
-            L->meters[L->n_meters++] = i;
-    }
+    links_count(s);
+    if (links_setup(s) != AH_OK)
+        goto out_nomem;
     s->n_links = cfg->n_links;
-    for (size_t j = 0; j < s->n_lis; j++) {
-        int fd = link_listen_tcp(s->lis[j].addr, &s->lis[j].port);
-        if (fd < 0) {
-            char why[256];
-            if (probe_listen(s->lis[j].addr, why, sizeof why) != 0)
-                ah_log(AH_LOG_ERROR, "sched", "dial-in listen %s: %s", s->lis[j].addr,
-                       why);
-            else
-                ah_log(AH_LOG_ERROR, "sched", "listen on %s: %s", s->lis[j].addr,
-                       ah_strerror(fd));
-            sched_destroy(&s);
-            return fd;
-        }
-        s->lis[j].fd = fd;
-        struct epoll_event ev = {.events = EPOLLIN};
-        ev.data.u64 = EV_DATA(TAG_LISTEN, j);
-        if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
-            ah_log(AH_LOG_ERROR, "sched", "dial-in listen %s: epoll_ctl: %s",
-                   s->lis[j].addr, strerror(errno));
-            sched_destroy(&s);
-            return AH_EIO;
-        }
-        ah_log(AH_LOG_INFO, "sched", "waiting for dial-in concentrators on %s",
-               s->lis[j].addr);
+    int rc = listeners_open(s);
+    if (rc != AH_OK) {
+        sched_destroy(&s);
+        return rc;
     }
     *out = s;
     return AH_OK;

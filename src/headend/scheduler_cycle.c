@@ -95,14 +95,9 @@ static bool meter_begin(struct sched *s, struct slink *L)
     L->lr_one = false;
     L->step = m->no_dt ? MJOB_T1 : MJOB_DT;
     L->any_ok = false;
-    L->have_date = L->have_clock = L->have_v = L->have_i = false;
-    L->have_status = L->have_frz_t = L->have_frz = false;
-    L->clock_again = L->clock_redone = false;
+    memset(&L->vals, 0, sizeof L->vals);
     L->live_end = -1;
     L->live_attach = false;
-    L->has = 0;
-    L->cover = L->terminal = L->cleared = 0;
-    L->vi_present = 0;
     /* the daily freeze once per local day, after daily_freeze_after
      * (the meter freezes at 00:00; reading later leaves it time to) */
     int64_t local = L->boundary_s + s->tz_s;
@@ -127,8 +122,8 @@ static void backlog_done(struct sched *s, struct slink *L)
     struct pipe_read pr;
     memset(&pr, 0, sizeof pr);
     pr.meter = s->midx[mi];
-    pr.end = UINT64_MAX; /* after the meter's reads of the same batch */
-    pr.has = PIPE_HAS_FLUSH;
+    pr.read.end = UINT64_MAX; /* after the meter's reads of the same batch */
+    pr.kind = PIPE_FLUSH;
     if (pipe_push(s->pipe, &pr) == AH_OK)
         s->ms[mi].deferring = false;
 }
@@ -288,6 +283,39 @@ static bool job_pick(struct sched *s, struct slink *L, bool due)
     return true;
 }
 
+/* The request of the job's step (the meter job says its DI and data,
+ * mjob_request); a load-record step also starts counting its answer. */
+static void job_request(struct sched *s, struct slink *L, struct sess_req *rq)
+{
+    const struct cfg_meter *cm = &s->cfg->meters[L->meters[L->cur]];
+    int64_t at = 0;
+    unsigned n = 1;
+    if (L->step == MJOB_LR || L->step == MJOB_LIVE) {
+        at = L->step == MJOB_LIVE ? L->live_end : (int64_t)L->gaps[L->gi];
+        /* the live record alone; a run of gaps SCHED_LR_BLOCKS_MAX at a
+         * time, or what the meter was found to take (§1.4 (c), §2.9) */
+        if (L->step == MJOB_LR && !L->lr_one)
+            n = mjob_lr_run(L->gaps, L->n_gaps, L->gi, s->step_s, sched_lr_blocks(s, L));
+        L->lr_asked = (uint8_t)n;
+        L->lr_got = 0;
+        L->lr_last = INT64_MIN;
+        if (L->step == MJOB_LR && L->phase == PH_BACKFILL)
+            L->bf_reqs++;
+    }
+    struct mjob_req mr;
+    mjob_request(L->step, at, n, s->tz_s, &mr);
+    memset(rq, 0, sizeof *rq);
+    rq->proto = DLT645_2007;
+    rq->addr = cm->addr;
+    rq->func = DLT645_F_READ;
+    rq->timeout_ms = L->cl->timeout_ms;
+    rq->retries = L->cl->retries;
+    rq->di = mr.di;
+    rq->with_n = rq->with_time = mr.with_time;
+    rq->n = mr.n;
+    rq->t = mr.t;
+}
+
 /* Start the next request of L, or move through meters / end the cycle. */
 void sched_link_advance(struct sched *s, struct slink *L)
 {
@@ -321,31 +349,7 @@ void sched_link_advance(struct sched *s, struct slink *L)
         }
         const struct cfg_meter *cm = &s->cfg->meters[L->meters[L->cur]];
         struct sess_req rq;
-        memset(&rq, 0, sizeof rq);
-        rq.proto = DLT645_2007;
-        rq.addr = cm->addr;
-        rq.func = DLT645_F_READ;
-        rq.timeout_ms = L->cl->timeout_ms;
-        rq.retries = L->cl->retries;
-        if (L->step == MJOB_LR || L->step == MJOB_LIVE) {
-            int64_t at = L->step == MJOB_LIVE ? L->live_end : (int64_t)L->gaps[L->gi];
-            rq.di = MJOB_DI_LOAD_REC;
-            rq.with_n = rq.with_time = true;
-            /* the live record alone; a run of gaps SCHED_LR_BLOCKS_MAX at a
-             * time, or what the meter was found to take (§1.4 (c), §2.9) */
-            rq.n = L->step == MJOB_LIVE || L->lr_one
-                       ? 1
-                       : (uint8_t)mjob_lr_run(L->gaps, L->n_gaps, L->gi, s->step_s,
-                                              sched_lr_blocks(s, L));
-            L->lr_asked = rq.n;
-            L->lr_got = 0;
-            L->lr_last = INT64_MIN;
-            mjob_s_to_tm(at + s->tz_s, &rq.t);
-            if (L->step == MJOB_LR && L->phase == PH_BACKFILL)
-                L->bf_reqs++;
-        } else {
-            rq.di = mjob_def(L->step)->di;
-        }
+        job_request(s, L, &rq);
         if (sess_start(&L->sess, &rq) != AH_OK) {
             ah_log(AH_LOG_ERROR, L->ctx, "meter %s: cannot build request %08X", cm->id,
                    rq.di);

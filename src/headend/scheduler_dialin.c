@@ -98,6 +98,120 @@ void sched_listen_resume(struct sched *s, int64_t mono)
     }
 }
 
+/* "host:port" of an accepted peer. */
+static void peer_format(const struct sockaddr_storage *ss, char *peer, size_t cap)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+        port = ntohs(a->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+        port = ntohs(a->sin6_port);
+    }
+    snprintf(peer, cap, "%s:%d", host, port);
+}
+
+/* Room for a newcomer from ip (issue 17 item 5): an address already holding
+ * DIALIN_PER_SOURCE_MAX unidentified connections gives up its oldest; a full
+ * table gives up its oldest unidentified one. A concentrator answers 13H
+ * within a round trip, so only idle sockets live long enough to be closed;
+ * one that has identified itself has left this table. NULL: no room. */
+static struct spending *pending_slot(struct sched *s, const uint8_t *ip, bool has_ip,
+                                     const char *peer)
+{
+    struct spending *P = NULL, *oldest = NULL, *oldest_same = NULL;
+    size_t same = 0;
+    for (size_t i = 0; i < SCHED_PENDING_MAX; i++) {
+        struct spending *q = &s->pend[i];
+        if (!q->l) {
+            if (!P)
+                P = q;
+            continue;
+        }
+        if (q->contest)
+            continue; /* identified: its claim is being checked */
+        if (has_ip && q->has_ip && !memcmp(q->ip, ip, sizeof q->ip)) {
+            same++;
+            if (!oldest_same || q->since < oldest_same->since)
+                oldest_same = q;
+        }
+        if (!oldest || q->since < oldest->since)
+            oldest = q;
+    }
+    struct spending *evict = same >= DIALIN_PER_SOURCE_MAX ? oldest_same
+                             : P                           ? NULL
+                                                           : oldest;
+    if (evict) {
+        ah_log(AH_LOG_WARN, "dialin", "closing unidentified %s to make room for %s (%s)",
+               evict->peer, peer,
+               evict == oldest_same && same >= DIALIN_PER_SOURCE_MAX
+                   ? "too many at once from one address"
+                   : "too many unidentified connections");
+        met_add(s->m_pend_closed, 1);
+        pending_close(s, evict);
+        P = evict;
+    }
+    return P;
+}
+
+/* Who is it? 13H read address to AA×6 (DL/T 645-2007 §1.4): a
+ * concentrator on a point-to-point link answers with its own. false: the
+ * request or the epoll registration failed (the slot is freed). */
+static bool pending_ask(struct sched *s, struct spending *P)
+{
+    struct sess_req rq;
+    memset(&rq, 0, sizeof rq);
+    rq.proto = DLT645_2007;
+    rq.func = DLT645_F_READ_ADDR;
+    rq.addr = dlt645_addr_wildcard;
+    rq.timeout_ms = s->cfg->schedule.timeout_ms;
+    rq.retries = s->cfg->schedule.retries;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
+    ev.data.u64 = EV_DATA(TAG_PENDING, P - s->pend);
+    if (sess_start(&P->sess, &rq) != AH_OK ||
+        epoll_ctl(s->ep, EPOLL_CTL_ADD, link_fd(P->l), &ev) != 0) {
+        link_destroy(&P->l);
+        return false;
+    }
+    return true;
+}
+
+/* A connection fd from peer on listener j takes a pending slot and is
+ * asked its address. */
+static void pending_open(struct sched *s, size_t j, int fd,
+                         const struct sockaddr_storage *ss)
+{
+    char peer[64];
+    peer_format(ss, peer, sizeof peer);
+    uint8_t ip[16];
+    bool has_ip = dialin_ip_of(ss, ip);
+    struct spending *P = pending_slot(s, ip, has_ip, peer);
+    link_t *l = P ? link_new_accepted(fd, peer) : NULL;
+    if (!l) {
+        ah_log(AH_LOG_WARN, "dialin", "refused %s: too many unidentified connections",
+               peer);
+        close(fd);
+        return;
+    }
+    P->l = l;
+    P->lis = j;
+    snprintf(P->peer, sizeof P->peer, "%s", peer);
+    memcpy(P->ip, ip, sizeof ip);
+    P->has_ip = has_ip;
+    P->since = ah_mono_ms();
+    P->contest = NULL;
+    P->handover = false;
+    if (!pending_ask(s, P))
+        return;
+    ah_log(AH_LOG_DEBUG, "dialin", "%s connected on %s: asking its address", peer,
+           s->lis[j].addr);
+    pending_send(s, P);
+}
+
 void sched_on_accept(struct sched *s, size_t j)
 {
     for (;;) {
@@ -115,92 +229,7 @@ void sched_on_accept(struct sched *s, size_t j)
             ah_log(AH_LOG_INFO, "dialin",
                    "dial-in listener %s: accepting again after %lu failed attempts",
                    s->lis[j].addr, failed);
-        char host[INET6_ADDRSTRLEN] = "?", peer[64];
-        int port = 0;
-        if (ss.ss_family == AF_INET) {
-            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-            inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-            port = ntohs(a->sin_port);
-        } else if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-            inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-            port = ntohs(a->sin6_port);
-        }
-        snprintf(peer, sizeof peer, "%s:%d", host, port);
-        uint8_t ip[16];
-        bool has_ip = dialin_ip_of(&ss, ip);
-        /* Room for it (issue 17 item 5): an address already holding
-         * DIALIN_PER_SOURCE_MAX unidentified connections gives up its
-         * oldest; a full table gives up its oldest unidentified one. A
-         * concentrator answers 13H within a round trip, so only idle
-         * sockets live long enough to be closed; one that has identified
-         * itself has left this table. */
-        struct spending *P = NULL, *oldest = NULL, *oldest_same = NULL;
-        size_t same = 0;
-        for (size_t i = 0; i < SCHED_PENDING_MAX; i++) {
-            struct spending *q = &s->pend[i];
-            if (!q->l) {
-                if (!P)
-                    P = q;
-                continue;
-            }
-            if (q->contest)
-                continue; /* identified: its claim is being checked */
-            if (has_ip && q->has_ip && !memcmp(q->ip, ip, sizeof ip)) {
-                same++;
-                if (!oldest_same || q->since < oldest_same->since)
-                    oldest_same = q;
-            }
-            if (!oldest || q->since < oldest->since)
-                oldest = q;
-        }
-        struct spending *evict = same >= DIALIN_PER_SOURCE_MAX ? oldest_same
-                                 : P                           ? NULL
-                                                               : oldest;
-        if (evict) {
-            ah_log(AH_LOG_WARN, "dialin",
-                   "closing unidentified %s to make room for %s (%s)", evict->peer, peer,
-                   evict == oldest_same && same >= DIALIN_PER_SOURCE_MAX
-                       ? "too many at once from one address"
-                       : "too many unidentified connections");
-            met_add(s->m_pend_closed, 1);
-            pending_close(s, evict);
-            P = evict;
-        }
-        link_t *l = P ? link_new_accepted(fd, peer) : NULL;
-        if (!l) {
-            ah_log(AH_LOG_WARN, "dialin", "refused %s: too many unidentified connections",
-                   peer);
-            close(fd);
-            continue;
-        }
-        P->l = l;
-        P->lis = j;
-        snprintf(P->peer, sizeof P->peer, "%s", peer);
-        memcpy(P->ip, ip, sizeof ip);
-        P->has_ip = has_ip;
-        P->since = ah_mono_ms();
-        P->contest = NULL;
-        P->handover = false;
-        /* who is it? 13H read address to AA×6 (DL/T 645-2007 §1.4): a
-         * concentrator on a point-to-point link answers with its own */
-        struct sess_req rq;
-        memset(&rq, 0, sizeof rq);
-        rq.proto = DLT645_2007;
-        rq.func = DLT645_F_READ_ADDR;
-        rq.addr = dlt645_addr_wildcard;
-        rq.timeout_ms = s->cfg->schedule.timeout_ms;
-        rq.retries = s->cfg->schedule.retries;
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
-        ev.data.u64 = EV_DATA(TAG_PENDING, P - s->pend);
-        if (sess_start(&P->sess, &rq) != AH_OK ||
-            epoll_ctl(s->ep, EPOLL_CTL_ADD, link_fd(l), &ev) != 0) {
-            link_destroy(&P->l);
-            continue;
-        }
-        ah_log(AH_LOG_DEBUG, "dialin", "%s connected on %s: asking its address", peer,
-               s->lis[j].addr);
-        pending_send(s, P);
+        pending_open(s, j, fd, &ss);
     }
 }
 

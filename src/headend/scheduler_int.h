@@ -4,16 +4,19 @@
  * the functions one part calls in another. scheduler.h is the contract; this
  * header is the scheduler's own furniture (src/headend/scheduler*.c only).
  *
- *   scheduler.c         the pure helpers, building and tearing down the engine
+ *   scheduler.c         building and tearing down the engine
  *   scheduler_link.c    a DL/T 645 link's transport: connect, drop, outage,
  *                       send, resend, read (one request in flight)
  *   scheduler_cycle.c   cycles: the live sweep, backfill and its rescue pass,
  *                       picking the next job and its request
- *   scheduler_job.c     the meter job driver: an answer's values and load
- *                       records, what it teaches about the meter, where the
- *                       job goes next
+ *   scheduler_job.c     the meter job driver: runs the sans-I/O job of
+ *                       meterjob.h, files its load records and values with
+ *                       the pipeline, keeps what it teaches about the meter
  *   scheduler_dialin.c  dlt645-listen: accept, identify by 13H, hand over
  *   scheduler_loop.c    sched_run: the epoll loop and the Modbus threads
+ *
+ * The pure arithmetic is elsewhere: cadence.h (interval, window, backoff,
+ * reconnect delay) and meterjob.h (the job, the meter's time).
  */
 #ifndef AH_SCHEDULER_INT_H
 #define AH_SCHEDULER_INT_H
@@ -132,31 +135,19 @@ struct slink {
     size_t n_gaps, gi;
     bool any_ok; /* the meter answered something this cycle */
 
-    /* what this meter's cycle read so far */
-    bool have_date, have_clock, have_v, have_i, have_status, freeze_due;
-    bool clock_again;    /* time, date, time straddled midnight: read them again */
-    bool clock_redone;   /* ... and they were read again in this job */
-    bool live_overran;   /* the live sweep ran into the next interval */
-    struct dlt645_tm t1; /* first time of time, date, time */
-    int64_t sent_he_ms;  /* head-end clock when the request went out */
-    int64_t live_end;    /* the live record asked (UTC s) */
-    bool live_attach;    /* status, V, I belong to it (mjob_live_end) */
-    bool live_after;     /* the live record follows the short backlog */
-    bool live_defer;     /* a longer backlog: the pipeline defers the live read */
-    bool bf_last;        /* this backfill turn covers the meter's whole backlog */
-    uint16_t status[7];
-    bool have_frz_t, have_frz;
-    int64_t frz_at, frz_fwd;
-    uint32_t has; /* PIPE_HAS_* gathered for the live read */
-    uint32_t cover, terminal, cleared;
-    uint64_t number;
-    struct dlt645_tm date;
-    int64_t clock_ms;
-    int64_t clock_at_ms; /* head-end clock when the meter's time arrived */
-    int32_t volt[3], curr[3];
-    uint32_t vi_present;
-    unsigned rp_due; /* 1 << group: groups this job reads (job_groups) */
-    bool clock_est;  /* no clock read this job: live_end from clk_off_s */
+    /* what this meter's job read so far beside its load records: the
+     * values its answers' bytes decode to (meterjob.h) */
+    struct mjob_vals vals;
+    bool freeze_due;    /* the job reads the daily freeze */
+    bool live_overran;  /* the live sweep ran into the next interval */
+    int64_t sent_he_ms; /* head-end clock when the request went out */
+    int64_t live_end;   /* the live record asked (UTC s) */
+    bool live_attach;   /* status, V, I belong to it (mjob_live_end) */
+    bool live_after;    /* the live record follows the short backlog */
+    bool live_defer;    /* a longer backlog: the pipeline defers the live read */
+    bool bf_last;       /* this backfill turn covers the meter's whole backlog */
+    unsigned rp_due;    /* 1 << group: groups this job reads (job_groups) */
+    bool clock_est;     /* no clock read this job: live_end from clk_off_s */
     /* the catch-up request under way (06000001 with N) and its answer */
     unsigned lr_asked, lr_got;
     int64_t lr_last;  /* newest block's interval end in the answer (UTC s) */

@@ -11,43 +11,41 @@
 #include "ah_log.h"
 #include "dlt645_di.h"
 
-#include <stdlib.h>
 #include <string.h>
 
-/* The live record carries what this job read beside it (pr->rec holds
+/* The live record carries what this job read beside it (pr->read holds
  * the record; mi its meter). */
 static void live_extras(struct sched *s, struct slink *L, size_t mi, struct pipe_read *pr)
 {
     const struct cfg_meter *cm = &s->cfg->meters[mi];
-    struct store_rec *o = &pr->rec;
+    const struct mjob_vals *J = &L->vals;
+    struct ah_read *o = &pr->read;
     /* the live record carries what this job read beside it: the
      * clock pair and counters always (each has its own time), the
      * status words and V, I only when they were read in the
      * interval after this record's end on the meter's own clock
      * (mjob_live_end): never filed under an older interval */
-    if (L->have_clock) {
+    if (J->have_clock) {
         /* pair the meter clock with the head-end clock of the same
          * moment: the backfill requests between the time read and
          * this record must not count as drift */
-        o->meter_clock_ms = L->clock_ms;
-        o->headend_clock_ms = L->clock_at_ms;
-        o->present |= STORE_REC_HAS_METER_CLOCK;
+        o->meter_clock_ms = J->clock_ms;
+        o->headend_clock_ms = J->clock_at_ms;
+        o->present |= AH_READ_HAS_METER_CLOCK;
     }
     for (int ph = 0; ph < 3 && L->live_attach; ph++) {
-        if (!(o->present & STORE_REC_HAS_VOLTAGE(ph)) &&
-            (L->vi_present & STORE_REC_HAS_VOLTAGE(ph))) {
-            o->voltage[ph] = L->volt[ph];
-            o->present |= STORE_REC_HAS_VOLTAGE(ph);
+        if (!(o->present & AH_READ_HAS_VOLTAGE(ph)) && (J->v_ph & (1u << ph))) {
+            o->voltage[ph] = J->volt[ph];
+            o->present |= AH_READ_HAS_VOLTAGE(ph);
         }
-        if (!(o->present & STORE_REC_HAS_CURRENT(ph)) &&
-            (L->vi_present & STORE_REC_HAS_CURRENT(ph))) {
-            o->current[ph] = L->curr[ph];
-            o->present |= STORE_REC_HAS_CURRENT(ph);
+        if (!(o->present & AH_READ_HAS_CURRENT(ph)) && (J->i_ph & (1u << ph))) {
+            o->current[ph] = J->curr[ph];
+            o->present |= AH_READ_HAS_CURRENT(ph);
         }
     }
-    if (L->have_status && L->live_attach) {
-        memcpy(o->status, L->status, sizeof o->status);
-        o->present |= STORE_REC_HAS_STATUS;
+    if (J->have_status && L->live_attach) {
+        memcpy(o->status, J->status, sizeof o->status);
+        o->present |= AH_READ_HAS_STATUS;
     }
     /* a change, not a lasting state, pulls status and events
      * forward: a lost phase costs them once, not every cycle */
@@ -57,45 +55,49 @@ static void live_extras(struct sched *s, struct slink *L, size_t mi, struct pipe
     if (alarm != s->ms[mi].rp_alarm)
         s->ms[mi].rp_force |= 1u << RP_STATUS | 1u << RP_EVENTS;
     s->ms[mi].rp_alarm = alarm;
-    pr->has |= L->has;
+    if (J->have_cover)
+        o->present |= AH_READ_HAS_COVER;
+    if (J->have_cleared)
+        o->present |= AH_READ_HAS_CLEAR_COUNT;
+    if (J->have_number)
+        o->present |= AH_READ_HAS_SERIAL;
     if (L->live_defer) {
-        pr->has |= PIPE_HAS_DEFER;
+        pr->kind = PIPE_DEFER;
         s->ms[mi].deferring = true;
     }
-    pr->cover_count = L->cover;
-    pr->terminal_count = L->terminal;
-    pr->clear_count = L->cleared;
-    pr->serial = L->number;
-    if (L->have_frz) {
-        pr->has |= PIPE_HAS_FREEZE;
-        pr->freeze_at = L->frz_at;
-        pr->freeze_fwd = L->frz_fwd;
+    o->cover_count = J->cover;
+    o->terminal_count = J->terminal;
+    o->clear_count = J->cleared;
+    o->serial = J->number;
+    if (J->have_frz) {
+        o->present |= AH_READ_HAS_FREEZE;
+        o->freeze_at = J->frz_at;
+        o->freeze_fwd = J->frz_fwd;
     }
 }
 
-/* A record stamped before the interval asked (allowing for the meter's
- * clock offset) is no answer: refused, counted and logged. */
-static bool lr_stale(struct sched *s, struct slink *L, size_t mi, int64_t end,
-                     int64_t asked)
+/* How far before the interval asked a record's stamp may lie: the meter's
+ * clock offset known this cycle (read now, or from its last read). */
+static int64_t lr_slack(struct sched *s, struct slink *L, size_t mi)
 {
-    const struct cfg_meter *cm = &s->cfg->meters[mi];
+    int64_t coff = 0;
+    if (L->vals.have_clock)
+        coff = (L->vals.clock_ms - L->vals.clock_at_ms) / 1000;
+    else if (L->clock_est)
+        coff = s->ms[mi].clk_off_s;
+    return coff < 0 ? -coff : coff;
+}
+
+/* A record stamped before the interval asked (allowing for the meter's
+ * clock offset) is no answer: refused, counted and logged. 06000001 asks
+ * for records at or after the given time (protocols.md §2.9 table): one
+ * stamped before it is not an answer, whatever its registers say (issue 17
+ * item 6: records of 2000-01-01 came back for 2025 intervals). The
+ * requested interval stays a gap. */
+static void lr_refused(struct slink *L, const struct cfg_meter *cm, int64_t end,
+                       int64_t asked, int64_t slack)
+{
     char sent[32], want[32];
-    /* 06000001 asks for records at or after the given time
-     * (protocols.md §2.9 table): one stamped before it is not an
-     * answer, whatever its registers say (issue 17 item 6: records of
-     * 2000-01-01 came back for 2025 intervals). The meter's known
-     * clock offset this cycle is allowed for; the requested interval
-     * stays a gap. */
-    int64_t slack = 0;
-    if (L->have_clock) {
-        int64_t coff = (L->clock_ms - L->clock_at_ms) / 1000;
-        slack = coff < 0 ? -coff : coff;
-    } else if (L->clock_est) {
-        int64_t coff = s->ms[mi].clk_off_s;
-        slack = coff < 0 ? -coff : coff;
-    }
-    if (end >= asked - slack)
-        return false;
     met_add(L->m_stale, 1);
     ah_time_format(end * 1000, sent, sizeof sent);
     ah_time_format(asked * 1000, want, sizeof want);
@@ -103,41 +105,41 @@ static bool lr_stale(struct sched *s, struct slink *L, size_t mi, int64_t end,
            "meter %s: load record stamped %s answers a request for %s (%lld s "
            "earlier, clock offset %lld s): refused, the interval stays a gap",
            cm->id, sent, want, (long long)(asked - end), (long long)slack);
-    return true;
 }
 
 static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, size_t n)
 {
     size_t mi = L->meters[L->cur];
     const struct cfg_meter *cm = &s->cfg->meters[mi];
+    struct mjob_lr_want w = {
+        .asked = L->step == MJOB_LIVE ? L->live_end : (int64_t)L->gaps[L->gi],
+        .top = L->phase == PH_LIVE ? L->live_end : L->boundary_s,
+        .step = s->step_s,
+        .tz_s = s->tz_s,
+        .slack = lr_slack(s, L, mi),
+    };
+    int64_t asked = w.asked;
     size_t off = 0;
-    while (off < n) {
-        struct dlt645_load_record r;
-        size_t used = 0;
-        int rc = dlt645_lr_decode(p + off, n - off, &r, &used);
-        if (rc != AH_OK || used == 0) {
-            ah_log(AH_LOG_WARN, L->ctx, "meter %s: bad load record: %s", cm->id,
-                   ah_strerror(rc));
-            return;
-        }
-        off += used;
-        int64_t end = mjob_tm_to_s(&r.t) - s->tz_s;
+    struct mjob_lr_rec lr;
+    int rc;
+    while ((rc = mjob_lr_next(p, n, &off, &w, &lr)) == AH_OK) {
+        int64_t end = lr.end;
         L->lr_got++;
         if (end > L->lr_last)
             L->lr_last = end;
-        if (r.invalid)
-            continue;
-        int64_t asked = L->step == MJOB_LIVE ? L->live_end : (int64_t)L->gaps[L->gi];
-        int64_t top = L->phase == PH_LIVE ? L->live_end : L->boundary_s;
         char sent[32], want[32];
-        if (end % s->step_s != 0 || end > top) {
+        if (lr.kind == MJOB_LR_INVALID)
+            continue;
+        if (lr.kind == MJOB_LR_OFF_GRID) {
             ah_time_format((int64_t)end * 1000, sent, sizeof sent);
             ah_log(AH_LOG_WARN, L->ctx,
                    "meter %s: load record at %s is not an interval end", cm->id, sent);
             continue;
         }
-        if (lr_stale(s, L, mi, end, asked))
+        if (lr.kind == MJOB_LR_STALE) {
+            lr_refused(L, cm, end, asked, w.slack);
             continue;
+        }
         if (L->lr_got == 1 && end != asked) {
             ah_time_format(end * 1000, sent, sizeof sent);
             ah_time_format(asked * 1000, want, sizeof want);
@@ -148,13 +150,13 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
         struct pipe_read pr;
         memset(&pr, 0, sizeof pr);
         pr.meter = s->midx[mi];
-        pr.end = (uint64_t)end;
-        struct store_rec *o = &pr.rec;
-        o->source = live ? STORE_REC_LIVE : STORE_REC_BACKFILL;
+        struct ah_read *o = &pr.read;
+        o->end = (uint64_t)end;
+        o->source = live ? AH_READ_LIVE : AH_READ_BACKFILL;
         o->ct = (uint32_t)cm->ct;
         o->pt = (uint32_t)cm->pt;
         o->headend_clock_ms = ah_clock_now_ms(s->clk);
-        mjob_lr_to_rec(&r, o);
+        mjob_lr_to_rec(&lr.r, o);
         if (live)
             live_extras(s, L, mi, &pr);
         if (L->disputed && L->sess.sent_ms >= L->dispute_t0) {
@@ -174,93 +176,22 @@ static void on_load_record(struct sched *s, struct slink *L, const uint8_t *p, s
             met_add(L->met.reads, 1);
         }
     }
+    if (rc != AH_EAGAIN)
+        ah_log(AH_LOG_WARN, L->ctx, "meter %s: bad load record: %s", cm->id,
+               ah_strerror(rc));
 }
 
-static void on_values(struct sched *s, struct slink *L, uint32_t di, const uint8_t *p,
-                      size_t n)
+/* An answer's values: the meter job decodes them (meterjob.h). The meter's
+ * time of a reply is paired with the head-end clock half way through the
+ * round trip: on a 4G link (300-1000 ms each way) the reply's arrival
+ * would be late by the return trip. */
+static void on_values(struct sched *s, struct slink *L, const uint8_t *p, size_t n)
 {
-    struct dlt645_value v[12];
-    size_t nv = 0;
-    if (dlt645_decode(di, DLT645_2007, p, n, v, 12, &nv) != AH_OK || nv == 0) {
-        ah_log(AH_LOG_WARN, L->ctx, "meter %s: reply to %08X does not fit its DI",
-               s->cfg->meters[L->meters[L->cur]].id, di);
-        return;
-    }
-    /* the meter's time of a reply is paired with the head-end clock half
-     * way through the round trip: on a 4G link (300-1000 ms each way) the
-     * reply's arrival would be late by the return trip */
     int64_t now_he = ah_clock_now_ms(s->clk);
     int64_t mid_he = L->sent_he_ms + (now_he - L->sent_he_ms) / 2;
-    if (di == MJOB_DI_DATETIME && v[0].kind == DLT645_V_TIME &&
-        (v[0].tm_fields & DLT645_TM_DATE)) {
-        /* one item, one moment: nothing can roll over in between */
-        L->clock_ms = (mjob_tm_to_s(&v[0].tm) - s->tz_s) * 1000;
-        L->clock_at_ms = mid_he;
-        L->have_clock = true;
-    } else if (di == MJOB_DI_TIME && v[0].kind == DLT645_V_TIME && L->step == MJOB_T1) {
-        L->t1 = v[0].tm;
-    } else if (di == MJOB_DI_DATE && v[0].kind == DLT645_V_TIME) {
-        L->date = v[0].tm;
-        L->have_date = true;
-    } else if (di == MJOB_DI_TIME && v[0].kind == DLT645_V_TIME && L->have_date) {
-        int64_t local;
-        if (mjob_clock_consistent(&L->t1, &L->date, &v[0].tm, &local)) {
-            L->clock_ms = (local - s->tz_s) * 1000;
-            L->clock_at_ms = mid_he;
-            L->have_clock = true;
-        } else {
-            L->clock_again = true;
-        }
-    } else if ((di == MJOB_DI_COVER || di == MJOB_DI_TERMINAL || di == MJOB_DI_CLEARED) &&
-               v[0].kind == DLT645_V_NUM && v[0].raw >= 0) {
-        uint32_t cnt = (uint32_t)v[0].raw;
-        if (di == MJOB_DI_COVER)
-            L->cover = cnt;
-        else if (di == MJOB_DI_TERMINAL)
-            L->terminal = cnt;
-        else
-            L->cleared = cnt;
-        if (di == MJOB_DI_CLEARED)
-            L->has |= PIPE_HAS_CLEAR_COUNT;
-        if (di == MJOB_DI_TERMINAL) /* both cover counts read */
-            L->has |= PIPE_HAS_COVER;
-    } else if (di == MJOB_DI_NUMBER && v[0].kind == DLT645_V_TEXT) {
-        char *end;
-        unsigned long long num = strtoull(v[0].text, &end, 10);
-        if (end != v[0].text && *end == '\0') {
-            L->number = num;
-            L->has |= PIPE_HAS_SERIAL;
-        }
-    } else if (di == MJOB_DI_STATUS) {
-        memset(L->status, 0, sizeof L->status);
-        for (size_t i = 0; i < 7 && i < nv; i++)
-            L->status[i] = (uint16_t)(v[i].kind == DLT645_V_BITS ? v[i].bits : 0);
-        L->have_status = nv >= 7;
-    } else if (di == MJOB_DI_FRZ_TIME) {
-        if (v[0].kind == DLT645_V_TIME && (v[0].tm_fields & DLT645_TM_DATE)) {
-            L->frz_at = mjob_tm_to_s(&v[0].tm) - s->tz_s;
-            L->have_frz_t = true;
-        }
-    } else if (di == MJOB_DI_FRZ_FWD) {
-        if (L->have_frz_t && v[0].kind == DLT645_V_NUM) {
-            L->frz_fwd = mjob_rescale(v[0].raw, v[0].decimals, 2); /* 0.01 kWh */
-            L->have_frz = true;
-        }
-    } else if (di == MJOB_DI_VOLTAGE || di == MJOB_DI_CURRENT) {
-        for (size_t ph = 0; ph < 3 && ph < nv; ph++) {
-            if (v[ph].kind != DLT645_V_NUM)
-                continue;
-            if (di == MJOB_DI_VOLTAGE) {
-                L->volt[ph] =
-                    (int32_t)mjob_rescale(v[ph].raw, v[ph].decimals, 1); /* 0.1 V */
-                L->vi_present |= STORE_REC_HAS_VOLTAGE(ph);
-            } else {
-                L->curr[ph] =
-                    (int32_t)mjob_rescale(v[ph].raw, v[ph].decimals, 3); /* mA */
-                L->vi_present |= STORE_REC_HAS_CURRENT(ph);
-            }
-        }
-    }
+    if (mjob_on_answer(&L->vals, L->step, p, n, s->tz_s, mid_he) != AH_OK)
+        ah_log(AH_LOG_WARN, L->ctx, "meter %s: reply to %08X does not fit its DI",
+               s->cfg->meters[L->meters[L->cur]].id, L->sess.req.di);
 }
 
 /* Blocks per catch-up request for the meter of the job under way: what the
@@ -290,8 +221,8 @@ static void lr_remember(struct sched *s, struct slink *L, unsigned n, const char
     struct pipe_read pr;
     memset(&pr, 0, sizeof pr);
     pr.meter = s->midx[mi];
-    pr.end = UINT64_MAX;
-    pr.has = PIPE_HAS_LR_BLOCKS;
+    pr.read.end = UINT64_MAX;
+    pr.kind = PIPE_LR_BLOCKS;
     pr.lr_blocks = (uint8_t)n;
     (void)pipe_push(s->pipe, &pr);
 }
@@ -348,8 +279,8 @@ static void plan_read(struct sched *s, struct slink *L, struct meter_state *m, i
         return; /* the freeze keeps its day (freeze_day) */
     m->rp_last[g] = (uint32_t)(L->boundary_s / s->step_s);
     m->rp_force &= (uint8_t) ~(1u << g);
-    if (g == RP_CLOCK && rc == AH_OK && L->have_clock) {
-        int64_t off = (L->clock_ms - L->clock_at_ms) / 1000;
+    if (g == RP_CLOCK && rc == AH_OK && L->vals.have_clock) {
+        int64_t off = (L->vals.clock_ms - L->vals.clock_at_ms) / 1000;
         if (off > INT32_MAX)
             off = INT32_MAX;
         if (off < -INT32_MAX)
@@ -360,13 +291,72 @@ static void plan_read(struct sched *s, struct slink *L, struct meter_state *m, i
     }
 }
 
+/* A request failed after every attempt (no valid reply): the job gives up
+ * on the meter for this turn, except that a batch lost on a noisy line is
+ * asked once more one record at a time. */
+static void on_no_reply(struct sched *s, struct slink *L, int rc)
+{
+    struct meter_state *m = &s->ms[L->meters[L->cur]];
+    const struct cfg_meter *cm = &s->cfg->meters[L->meters[L->cur]];
+    s->st.timeouts++;
+    met_add(L->met.timeouts, 1);
+    ah_log(AH_LOG_WARN, sched_meter_ctx(L, cm->id),
+           "meter %s: no valid reply to %08X after %d attempt(s): %s", cm->id,
+           L->sess.req.di, L->sess.attempt + 1, ah_strerror(rc));
+    if (L->lr_probe) {
+        m->lr_n = L->lr_probe;
+        L->lr_probe = 0;
+    }
+    if (L->step == MJOB_LR && L->lr_asked > 1 && !L->lr_one) {
+        /* a batch lost on a noisy line (every frame of its follow-ups
+         * must get through): its run once more, one record per
+         * request for the rest of this turn, so that a lost frame
+         * costs one interval, not nine */
+        L->lr_one = true;
+        return;
+    }
+    /* one dead meter costs at most timeout × retries */
+    if (L->phase == PH_LIVE)
+        sched_live_advance(L);
+    else
+        sched_backfill_advance(L);
+    sched_meter_end(s, L, true);
+}
+
+/* The meter answered (data, or ERR: rc): where the job goes. The table
+ * and what the answer teaches are the meter job's (mjob_after); the
+ * scheduler adds what the meter's state and the gap list need. */
+static void job_after(struct sched *s, struct slink *L, int rc)
+{
+    struct meter_state *m = &s->ms[L->meters[L->cur]];
+    const struct cfg_meter *cm = &s->cfg->meters[L->meters[L->cur]];
+    if (L->step < MJOB_LIVE) /* answered (data or ERR): after on_values */
+        plan_read(s, L, m, rc);
+    unsigned teach;
+    enum mjob_step next = mjob_after(&L->vals, L->step, rc == AH_OK, &teach);
+    if (teach & MJOB_TEACH_NO_DT) {
+        m->no_dt = true;
+        s->st.meter_errors--; /* a probe, not a failed read */
+    }
+    if (teach & MJOB_TEACH_CLOCK_AGAIN)
+        ah_log(AH_LOG_DEBUG, L->ctx,
+               "meter %s: time, date, time straddled midnight: reading again", cm->id);
+    if (L->step == MJOB_LIVE && (rc == AH_EMETER || L->lr_last != L->live_end)) {
+        /* no record for the interval (an outage, a reset): what the meter
+         * says about it comes with the next cycle's status and events */
+        m->rp_force |= 1u << RP_STATUS | 1u << RP_EVENTS;
+    }
+    if (L->step == MJOB_LR)
+        lr_done(s, L, rc); /* moves through the gaps */
+    L->step = next;
+}
+
 /* The transaction of L finished: take its result and move the job on. */
 void sched_on_done(struct sched *s, struct slink *L)
 {
     L->in_flight = false;
     int rc = L->sess.result;
     struct meter_state *m = &s->ms[L->meters[L->cur]];
-    const struct cfg_meter *cm = &s->cfg->meters[L->meters[L->cur]];
     if (rc == AH_OK || rc == AH_EMETER) {
         met_set(L->met.rtt, (double)L->sess.rtt_ms / 1000.0);
         met_observe(L->met.latency, (double)L->sess.rtt_ms / 1000.0);
@@ -387,7 +377,7 @@ void sched_on_done(struct sched *s, struct slink *L)
         if (L->step == MJOB_LR || L->step == MJOB_LIVE)
             on_load_record(s, L, p, n);
         else
-            on_values(s, L, L->sess.req.di, p, n);
+            on_values(s, L, p, n);
     } else if (rc == AH_EMETER) {
         /* the meter is alive but has no such data (e.g. the record is not
          * written yet): the interval stays a gap for a later cycle */
@@ -397,69 +387,10 @@ void sched_on_done(struct sched *s, struct slink *L)
     } else if (rc == AH_ECLOSED || rc == AH_EIO) {
         return; /* sched_link_drop handles it */
     } else {
-        s->st.timeouts++;
-        met_add(L->met.timeouts, 1);
-        ah_log(AH_LOG_WARN, sched_meter_ctx(L, cm->id),
-               "meter %s: no valid reply to %08X after %d attempt(s): %s", cm->id,
-               L->sess.req.di, L->sess.attempt + 1, ah_strerror(rc));
-        if (L->lr_probe) {
-            m->lr_n = L->lr_probe;
-            L->lr_probe = 0;
-        }
-        if (L->step == MJOB_LR && L->lr_asked > 1 && !L->lr_one) {
-            /* a batch lost on a noisy line (every frame of its follow-ups
-             * must get through): its run once more, one record per
-             * request for the rest of this turn, so that a lost frame
-             * costs one interval, not nine */
-            L->lr_one = true;
-            return;
-        }
-        /* one dead meter costs at most timeout × retries */
-        if (L->phase == PH_LIVE)
-            sched_live_advance(L);
-        else
-            sched_backfill_advance(L);
-        sched_meter_end(s, L, true);
+        on_no_reply(s, L, rc);
         return;
     }
-    if (L->step < MJOB_LIVE) /* answered (data or ERR): after on_values */
-        plan_read(s, L, m, rc);
-    /* the table says where the job goes (meterjob.h); the cases add what
-     * a table cannot: what the answer teaches about the meter */
-    enum mjob_step next = mjob_next(L->step, rc == AH_OK);
-    switch (L->step) {
-    case MJOB_DT:
-        if (rc == AH_EMETER) {
-            /* no 0400010C (an extension item): time, date, time from now on */
-            m->no_dt = true;
-            s->st.meter_errors--; /* a probe, not a failed read */
-        }
-        break;
-    case MJOB_T2:
-        /* the three straddled local midnight: once more, now clear of it */
-        if (L->clock_again && !L->clock_redone) {
-            ah_log(AH_LOG_DEBUG, L->ctx,
-                   "meter %s: time, date, time straddled midnight: reading again",
-                   cm->id);
-            next = MJOB_T1;
-            L->clock_redone = true;
-            L->have_date = false;
-        }
-        L->clock_again = false;
-        break;
-    case MJOB_LIVE:
-        /* no record for the interval (an outage, a reset): what the meter
-         * says about it comes with the next cycle's status and events */
-        if (rc == AH_EMETER || L->lr_last != L->live_end)
-            m->rp_force |= 1u << RP_STATUS | 1u << RP_EVENTS;
-        break;
-    case MJOB_LR:
-        lr_done(s, L, rc); /* moves through the gaps */
-        break;
-    default:
-        break;
-    }
-    L->step = next;
+    job_after(s, L, rc);
 }
 
 /* The live record of the job under way (mjob_live_end); MJOB_DONE when the
@@ -468,10 +399,10 @@ void sched_on_done(struct sched *s, struct slink *L)
 void sched_live_record(struct sched *s, struct slink *L)
 {
     struct meter_state *m = &s->ms[L->meters[L->cur]];
-    int64_t he_ms = L->have_clock ? L->clock_at_ms : ah_clock_now_ms(s->clk);
+    int64_t he_ms = L->vals.have_clock ? L->vals.clock_at_ms : ah_clock_now_ms(s->clk);
     int64_t he_s = cadence_interval_floor(he_ms, 1000) / 1000;
-    int64_t meter_s = cadence_interval_floor(L->clock_ms, 1000) / 1000;
-    bool have = L->have_clock;
+    int64_t meter_s = cadence_interval_floor(L->vals.clock_ms, 1000) / 1000;
+    bool have = L->vals.have_clock;
     if (!have && m->clk_known) {
         /* the read plan skipped the clock this cycle: the meter's offset at
          * its last read stands in (a drifted clock is read every cycle) */
@@ -493,18 +424,18 @@ void sched_live_record(struct sched *s, struct slink *L)
                                (uint64_t)s->step_s, L->gaps, SCHED_BACKFILL_CHUNK,
                                &n) != AH_OK)
         n = 1; /* ask for the live record; a duplicate is ignored */
-    bool whole = n <= SCHED_BACKFILL_CHUNK;
-    bool live_missing = !whole || (n > 0 && L->gaps[n - 1] == (uint64_t)L->live_end);
-    size_t backlog = live_missing ? n - 1 : n;
-    met_add(L->met.missing, (double)backlog - (double)m->backlog);
-    m->backlog = backlog;
-    if (!live_missing)
+    struct mjob_live_plan plan;
+    mjob_live_plan(L->gaps, n, SCHED_BACKFILL_CHUNK, L->live_end, SCHED_INLINE_GAPS,
+                   &plan);
+    met_add(L->met.missing, (double)plan.backlog - (double)m->backlog);
+    m->backlog = plan.backlog;
+    if (!plan.live_missing)
         L->step = MJOB_DONE;
-    L->live_after = live_missing;
-    if (backlog > 0 && backlog <= SCHED_INLINE_GAPS) {
-        L->n_gaps = backlog;
+    L->live_after = plan.live_missing;
+    if (plan.inline_gaps) {
+        L->n_gaps = plan.backlog;
         L->gi = 0;
         L->step = MJOB_LR;
     }
-    L->live_defer = backlog > SCHED_INLINE_GAPS;
+    L->live_defer = plan.defer;
 }

@@ -25,6 +25,7 @@
  */
 #include "pipeline_int.h"
 
+#include "ah_cond.h"
 #include "ah_err.h"
 #include "ah_log.h"
 #include "config.h"
@@ -34,7 +35,6 @@
 #include "wire.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -63,29 +63,21 @@ static int batch_commit(struct pipe *p)
     return rc;
 }
 
-int pipe_put_event(struct pipe *p, uint64_t t, uint32_t meter, uint16_t type, json_t *o)
+int pipe_put_event(struct pipe *p, uint64_t t, uint32_t meter, uint16_t type, int built,
+                   char *body)
 {
-    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(o);
-    if (!s)
-        return AH_ENOMEM;
-    int rc = store_batch_put_event(p->st, t, meter, type, s, strlen(s));
-    free(s);
+    int rc = built;
+    if (rc == AH_OK)
+        rc = store_batch_put_event(p->st, t, meter, type, body, strlen(body));
+    free(body);
     return rc;
 }
 
-json_t *pipe_jtime(int64_t s)
-{
-    char b[32];
-    ah_time_format(s * 1000, b, sizeof b);
-    return json_string(b);
-}
-
-int pipe_stage_read(struct pipe *p, size_t ci, uint64_t end, const struct store_rec *r)
+int pipe_stage_read(struct pipe *p, size_t ci, const struct ah_read *r)
 {
     if (!p->pub)
         return AH_OK;
-    struct wire_read w = {meter_id(p, ci), p->cfg->meters[ci].district, end, r};
+    struct wire_read w = {meter_id(p, ci), p->cfg->meters[ci].district, r};
     return pub_stage_read(p->pub, &w, NULL);
 }
 
@@ -96,8 +88,8 @@ static int cmp_read(const void *a, const void *b)
     const struct pipe_read *x = a, *y = b;
     if (x->meter != y->meter)
         return x->meter < y->meter ? -1 : 1;
-    if (x->end != y->end)
-        return x->end < y->end ? -1 : 1;
+    if (x->read.end != y->read.end)
+        return x->read.end < y->read.end ? -1 : 1;
     return 0;
 }
 
@@ -109,10 +101,10 @@ static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
     int rc = AH_OK;
     if (!p->cfg || p->raw) {
         for (size_t i = 0; i < n && rc == AH_OK; i++)
-            if (r[i].has & PIPE_HAS_LR_BLOCKS)
+            if (r[i].kind == PIPE_LR_BLOCKS)
                 rc = store_batch_put_meter_lr_blocks(p->st, r[i].meter, r[i].lr_blocks);
-            else if (!(r[i].has & PIPE_HAS_FLUSH))
-                rc = store_batch_put_read(p->st, r[i].meter, r[i].end, &r[i].rec);
+            else if (r[i].kind != PIPE_FLUSH)
+                rc = store_batch_put_read(p->st, r[i].meter, r[i].read.end, &r[i].read);
         return rc;
     }
     p->cur = r;
@@ -122,7 +114,7 @@ static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
         if (rc == AH_EINVAL) {
             /* one record that cannot be encoded must not sink the batch */
             char at[32];
-            ah_time_format((int64_t)r[i].end * 1000, at, sizeof at);
+            ah_time_format((int64_t)r[i].read.end * 1000, at, sizeof at);
             ah_log(AH_LOG_ERROR, "pipeline", "meter index %u at %s: record refused",
                    r[i].meter, at);
             rc = AH_OK;
@@ -203,7 +195,7 @@ static void write_split(struct pipe *p, struct pipe_read *r, size_t n, int why)
         write_batch(p, r + h, n - h);
         return;
     }
-    if (n == 0 || !p->cfg || p->raw || (r->has & PIPE_HAS_FLUSH))
+    if (n == 0 || !p->cfg || p->raw || (r->kind == PIPE_FLUSH))
         return;
     size_t ci = r->meter <= p->max_store && p->by_store[r->meter] != NO_METER
                     ? p->by_store[r->meter]
@@ -221,53 +213,39 @@ static void write_split(struct pipe *p, struct pipe_read *r, size_t n, int why)
     p->raw = false;
 }
 
-/* Write up to n reads (sorted in place) as one batch; on a commit failure
- * keep trying with a pause, since dropping reads would make them gaps
- * (DESIGN.md §5). The batch is built once: validation state has moved on. */
-static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
+/* A batch whose build failed: the validation state may be ahead of the
+ * store, so every loaded state is dropped (held, deferred and lazily
+ * validated reads are reloaded and replayed from the store with it), the
+ * gap pass starts over, and the batch is split (write_split). */
+static void batch_abandon(struct pipe *p, struct pipe_read *r, size_t n, int rc)
 {
-    static char rel[REL_MAX][PATH_MAX];
-    size_t nrel = 0;
-    if (n > 1)
-        qsort(r, n, sizeof *r, cmp_read);
+    ah_log(AH_LOG_ERROR, "pipeline", "building a batch of %zu reads failed: %s", n,
+           ah_strerror(rc));
+    while (p->nres)
+        pipe_mstate_drop(p, p->res[p->nres - 1]);
+    for (size_t k = 0; k < p->ntouched; k++)
+        p->mf[p->touched[k]] &= (uint8_t)~MF_TOUCHED;
+    for (size_t k = 0; k < p->nlazy; k++)
+        p->mf[p->lazyl[k]] &= (uint8_t)~MF_LAZY;
+    p->ntouched = 0;
+    p->tick_ci = 0; /* the gap pass starts over, after the idle pause */
+    p->nlazy = 0;
     batch_begin(p);
-    int rc = build_batch(p, r, n, rel, &nrel);
-    if (rc != AH_OK) {
-        /* a record or state that cannot be encoded will never commit; the
-         * validation state may be ahead of the store, so reload it */
-        ah_log(AH_LOG_ERROR, "pipeline", "building a batch of %zu reads failed: %s", n,
-               ah_strerror(rc));
-        /* held, deferred and lazily validated reads are reloaded and
-         * replayed from the store with the state */
-        while (p->nres)
-            pipe_mstate_drop(p, p->res[p->nres - 1]);
-        for (size_t k = 0; k < p->ntouched; k++)
-            p->mf[p->touched[k]] &= (uint8_t)~MF_TOUCHED;
-        for (size_t k = 0; k < p->nlazy; k++)
-            p->mf[p->lazyl[k]] &= (uint8_t)~MF_LAZY;
-        p->ntouched = 0;
-        p->tick_ci = 0; /* the gap pass starts over, after the idle pause */
-        p->nlazy = 0;
-        batch_begin(p);
-        pthread_mutex_lock(&p->lock);
-        p->stats.commit_errors++;
-        p->last_err = rc;
-        pthread_mutex_unlock(&p->lock);
-        write_split(p, r, n, rc);
-        return;
-    }
-    if (store_batch_count(p->st) == 0) {
-        for (size_t i = 0; i < nrel; i++)
-            unlink(rel[i]); /* requests that were refused */
-        return;
-    }
-    size_t puts = store_batch_count(p->st);
     pthread_mutex_lock(&p->lock);
-    if (puts > p->stats.max_batch)
-        p->stats.max_batch = puts;
+    p->stats.commit_errors++;
+    p->last_err = rc;
     pthread_mutex_unlock(&p->lock);
+    write_split(p, r, n, rc);
+}
+
+/* Commit the built batch of n reads; on a failure keep trying with a
+ * pause, since dropping reads would make them gaps (DESIGN.md §5). A full
+ * disk holds the batch and lets pipe_push refuse at once. Gives up only
+ * while stopping, after a few tries. */
+static int batch_commit_retry(struct pipe *p, size_t n)
+{
     for (int attempt = 0;; attempt++) {
-        rc = batch_commit(p);
+        int rc = batch_commit(p);
         if (rc == AH_OK) {
             pthread_mutex_lock(&p->lock);
             p->last_err = AH_OK;
@@ -279,7 +257,7 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
                        attempt);
                 met_set(p->m_full, 0);
             }
-            break;
+            return rc;
         }
         met_add(p->m_commit_err, 1);
         if (rc == AH_ENOSPC) {
@@ -303,14 +281,40 @@ static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
         bool give_up = p->stopping && attempt >= 3;
         pthread_mutex_unlock(&p->lock);
         if (give_up)
-            break;
+            return rc;
         struct timespec ts = {0, 200 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    if (rc == AH_OK)
-        for (size_t i = 0; i < nrel; i++)
-            if (unlink(rel[i]) != 0)
-                ah_log(AH_LOG_WARN, "release", "%s: %s", rel[i], strerror(errno));
+}
+
+/* Write up to n reads (sorted in place) as one batch: build, commit (with
+ * retries), then remove the release requests it applied. The batch is
+ * built once: validation state has moved on. */
+static void write_batch(struct pipe *p, struct pipe_read *r, size_t n)
+{
+    static char rel[REL_MAX][PATH_MAX];
+    size_t nrel = 0;
+    if (n > 1)
+        qsort(r, n, sizeof *r, cmp_read);
+    batch_begin(p);
+    int rc = build_batch(p, r, n, rel, &nrel);
+    if (rc != AH_OK) {
+        /* a record or state that cannot be encoded will never commit */
+        batch_abandon(p, r, n, rc);
+        return;
+    }
+    size_t puts = store_batch_count(p->st);
+    if (puts > 0) {
+        pthread_mutex_lock(&p->lock);
+        if (puts > p->stats.max_batch)
+            p->stats.max_batch = puts;
+        pthread_mutex_unlock(&p->lock);
+        rc = batch_commit_retry(p, n);
+    }
+    /* (an empty batch: the requests were refused) */
+    for (size_t i = 0; rc == AH_OK && i < nrel; i++)
+        if (unlink(rel[i]) != 0 && puts > 0)
+            ah_log(AH_LOG_WARN, "release", "%s: %s", rel[i], strerror(errno));
 }
 
 /* Link outages: one store event each, and an anomaly on the feed whose
@@ -321,17 +325,12 @@ static void write_link_events(struct pipe *p, const struct pipe_link_ev *e, size
     int rc = AH_OK;
     for (size_t i = 0; i < n && rc == AH_OK; i++) {
         const char *type = e[i].up ? "LINK_UP" : "LINK_DOWN";
-        json_t *o = json_object();
-        json_object_set_new(o, "type", json_string(type));
-        json_object_set_new(o, "link", json_string(e[i].link));
-        json_object_set_new(o, "endpoint", json_string(e[i].endpoint));
-        json_object_set_new(o, "state", json_string(e[i].up ? "cleared" : "start"));
-        json_object_set_new(o, "since", pipe_jtime(e[i].since_s));
-        json_object_set_new(o, "at", pipe_jtime(e[i].at_s));
-        json_object_set_new(o, "down_s",
-                            json_integer((json_int_t)(e[i].at_s - e[i].since_s)));
+        const struct pipe_ev_link le = {e[i].link, e[i].endpoint, e[i].since_s,
+                                        e[i].at_s};
+        char *body = NULL;
+        rc = pipe_ev_build_link(e[i].up, &le, &body);
         rc = pipe_put_event(p, (uint64_t)e[i].at_s, UINT32_MAX,
-                            e[i].up ? PIPE_EV_LINK_UP : PIPE_EV_LINK_DOWN, o);
+                            e[i].up ? PIPE_EV_LINK_UP : PIPE_EV_LINK_DOWN, rc, body);
         if (rc == AH_OK && p->pub && wire_segment_ok(e[i].link)) {
             const struct wire_item ev[2] = {{"since", e[i].since_s, 0},
                                             {"down_s", e[i].at_s - e[i].since_s, 0}};
@@ -413,10 +412,11 @@ static void *pipe_writer(void *arg)
         pthread_mutex_lock(&p->lock);
         if (p->len == 0 && !p->stopping && !p->tick_ci) { /* a gap pass goes on at once */
             if (p->cfg) {
-                /* idle: wake every second for gaps, district days, releases */
+                /* idle: wake every second for gaps, district days, releases
+                 * (a monotonic second: a wall clock stepped back must not
+                 * stall them, ah_cond) */
                 struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_sec += 1;
+                ah_cond_deadline(1000, &ts);
                 pthread_cond_timedwait(&p->not_empty, &p->lock, &ts);
             } else {
                 while (p->len == 0 && !p->stopping)
@@ -558,8 +558,14 @@ int pipe_start_vee(store_t *st, bool sync, const struct pipe_vee *v, pipe_t **ou
             return rc;
         }
     }
+    int crc = ah_cond_init(&p->not_empty); /* its idle wait is timed */
+    if (crc != AH_OK) {
+        free_vee(p);
+        free(p->q);
+        free(p);
+        return crc;
+    }
     pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->not_empty, NULL);
     pthread_cond_init(&p->not_full, NULL);
     if (pthread_create(&p->thread, NULL, pipe_writer, p) != 0) {
         pipe_free(p);

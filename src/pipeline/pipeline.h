@@ -20,6 +20,8 @@
 #define AH_PIPELINE_H
 
 #include "ah_clock.h"
+#include "ah_read.h"
+#include "pipe_ev.h"
 #include "store.h"
 
 #include <stdbool.h>
@@ -35,41 +37,35 @@
 
 typedef struct pipe pipe_t;
 
-/* What the scheduler read beside the interval, for validation (vee.h
- * struct vee_input). Status words 1..7 and the meter clock travel in rec
- * (STORE_REC_HAS_STATUS / STORE_REC_HAS_METER_CLOCK with headend_clock_ms,
- * the head-end clock when the meter clock was read). */
-#define PIPE_HAS_COVER       (1u << 0) /* cover_count and terminal_count */
-#define PIPE_HAS_CLEAR_COUNT (1u << 1) /* clear_count */
-#define PIPE_HAS_SERIAL      (1u << 2) /* serial */
-#define PIPE_HAS_FREEZE      (1u << 3) /* freeze_at and freeze_fwd */
-/* Issue 13: a live read of a meter whose older intervals are still being
- * backfilled. It is stored at once but validated (and published) only when
- * that backlog is in — a PIPE_HAS_FLUSH marker of the meter, a later read
- * without DEFER, or PIPE_DEFER_MAX deferred reads — so that the validator
- * sees the meter's reads in order. */
-#define PIPE_HAS_DEFER (1u << 4)
-/* No read: the meter's backlog is in, validate its deferred reads (meter
- * set, end and rec ignored). */
-#define PIPE_HAS_FLUSH (1u << 5)
+/* What a queue message is. Control is not data: none of these is a
+ * presence bit of the read. */
+enum pipe_kind {
+    PIPE_READ = 0, /* a read to validate, store and publish */
+    /* Issue 13: a live read of a meter whose older intervals are still being
+     * backfilled. It is stored at once but validated (and published) only
+     * when that backlog is in — a PIPE_FLUSH of the meter, a later
+     * PIPE_READ, or PIPE_DEFER_MAX deferred reads — so that the validator
+     * sees the meter's reads in order. */
+    PIPE_DEFER,
+    /* No read: the meter's backlog is in, validate its deferred reads
+     * (meter set; read.end orders it after the meter's reads, the rest of
+     * read ignored). */
+    PIPE_FLUSH,
+    /* No read: remember lr_blocks, the load-record blocks per request the
+     * meter answers (issue 16 item 2), in the store (meter and read.end as
+     * for PIPE_FLUSH). */
+    PIPE_LR_BLOCKS,
+};
 #define PIPE_DEFER_MAX 96
-/* No read: remember lr_blocks, the load-record blocks per request the
- * meter answers (issue 16 item 2), in the store (meter set, end and rec
- * ignored). */
-#define PIPE_HAS_LR_BLOCKS (1u << 6)
 
+/* One queue message: a read of a meter (struct ah_read, with what the
+ * meter job read beside the interval for validation: AH_READ_HAS_COVER,
+ * _CLEAR_COUNT, _SERIAL, _FREEZE), or a control message. */
 struct pipe_read {
-    uint32_t meter; /* store index */
-    uint64_t end;   /* interval end, UTC s */
-    struct store_rec rec;
-    uint32_t has;            /* PIPE_HAS_* */
-    uint32_t cover_count;    /* 03300D00 meter cover opened (protocols.md §2.6) */
-    uint32_t terminal_count; /* 03300E00 terminal cover opened */
-    uint32_t clear_count;    /* 03300100 meter clear */
-    uint64_t serial;         /* meter identity: number 04000402 (or address) */
-    int64_t freeze_at;       /* UTC s of the daily freeze (local midnight) */
-    int64_t freeze_fwd;      /* forward total at freeze_at, 0.01 kWh secondary */
-    uint8_t lr_blocks;       /* PIPE_HAS_LR_BLOCKS: 1..255 */
+    uint32_t meter;      /* store index */
+    uint8_t kind;        /* enum pipe_kind */
+    uint8_t lr_blocks;   /* PIPE_LR_BLOCKS: 1..255 */
+    struct ah_read read; /* read.end: interval end, UTC s */
 };
 
 struct pipe_stats {
@@ -82,19 +78,8 @@ struct pipe_stats {
  * until pipe_stop). sync: fsync each batch. AH_ENOMEM, AH_EIO. */
 int pipe_start(store_t *st, bool sync, pipe_t **out);
 
-/* Event types of the events column family (key time|meter|type): a meter
- * rule's episode transition uses its enum vee_bit; the others follow. The
- * value is one JSON object (docs/operations.md "Events"). */
-#define PIPE_EV_GAP        0x100 /* intervals left the backfill window missing */
-#define PIPE_EV_RELEASE    0x101 /* an operator released suspect reads */
-#define PIPE_EV_DAILY      0x200 /* a district day judged (totals, loss) */
-#define PIPE_EV_LINE_LOSS  0x201
-#define PIPE_EV_LOSS_SWING 0x202
-#define PIPE_EV_INCOMPLETE 0x203
-#define PIPE_EV_NO_ENERGY  0x204
-#define PIPE_EV_PARTIAL    0x205 /* judged on the rest, meters with unknown energy named */
-#define PIPE_EV_LINK_DOWN  0x300 /* a link was down longer than one interval */
-#define PIPE_EV_LINK_UP    0x301 /* ... and is back */
+/* Event types of the events column family (key time|meter|type): PIPE_EV_*
+ * and the bodies' codec are pipe_ev.h (docs/operations.md "Events"). */
 
 struct cfg;
 typedef struct pub pub_t;

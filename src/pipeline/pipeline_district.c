@@ -14,7 +14,6 @@
 #include "vee_district.h"
 #include "wire.h"
 
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,14 +76,14 @@ static void chain_step(struct day_scan *s, int dir, int64_t t, int64_t v)
     c->v = v;
 }
 
-static int scan_read(void *vctx, uint32_t meter, uint64_t end, const struct store_rec *r)
+static int scan_read(void *vctx, uint32_t meter, uint64_t end, const struct ah_read *r)
 {
     (void)meter;
     struct day_scan *s = vctx;
     s->n++;
-    if (r->present & STORE_REC_HAS_IMP_TOTAL)
+    if (r->present & AH_READ_HAS_IMP_TOTAL)
         chain_step(s, 0, (int64_t)end, r->imp_total);
-    if (s->exp && (r->present & STORE_REC_HAS_EXP_TOTAL))
+    if (s->exp && (r->present & AH_READ_HAS_EXP_TOTAL))
         chain_step(s, 1, (int64_t)end, r->exp_total);
     return 0;
 }
@@ -94,15 +93,15 @@ static int scan_read(void *vctx, uint32_t meter, uint64_t end, const struct stor
 static bool boundary(struct pipe *p, size_t ci, int64_t t, int64_t *imp, bool *has_exp,
                      int64_t *exp, bool *is_read)
 {
-    struct store_rec r;
+    struct ah_read r;
     *has_exp = false;
     *is_read = false;
     if (t <= 0)
         return false;
     if (store_get_read(p->st, p->midx[ci], (uint64_t)t, &r) == AH_OK &&
-        (r.present & STORE_REC_HAS_IMP_TOTAL)) {
+        (r.present & AH_READ_HAS_IMP_TOTAL)) {
         *imp = r.imp_total;
-        *has_exp = (r.present & STORE_REC_HAS_EXP_TOTAL) != 0;
+        *has_exp = (r.present & AH_READ_HAS_EXP_TOTAL) != 0;
         *exp = r.exp_total;
         *is_read = true;
         return true;
@@ -205,15 +204,15 @@ static int meter_month_mean(struct pipe *p, size_t ci, int32_t day, bool *has,
     struct vee_meter_info mib;
     const struct vee_meter_info *mi = meter_info(p, ci, &mib);
     int64_t d0 = (int64_t)day * 86400 - mi->tz_offset_s;
-    struct store_rec b;
+    struct ah_read b;
     if (d0 < 0 || store_get_read(p->st, p->midx[ci], (uint64_t)d0, &b) != AH_OK ||
-        !(b.present & STORE_REC_HAS_IMP_TOTAL))
+        !(b.present & AH_READ_HAS_IMP_TOTAL))
         return AH_OK;
     for (int k = MONTH_DAYS; k >= MONTH_MIN_DAYS; k--) {
         int64_t t = d0 - (int64_t)k * 86400;
-        struct store_rec a;
+        struct ah_read a;
         if (t < 0 || store_get_read(p->st, p->midx[ci], (uint64_t)t, &a) != AH_OK ||
-            !(a.present & STORE_REC_HAS_IMP_TOTAL))
+            !(a.present & AH_READ_HAS_IMP_TOTAL))
             continue;
         int64_t d = vee_wrap_advance(mi, &p->thr, a.imp_total, b.imp_total,
                                      (int64_t)k * 86400 / p->step_s);
@@ -269,42 +268,140 @@ static void dist_mark(struct district *d, int32_t day, bool loss_ok, double loss
         dist_hist_add(d, day, loss);
 }
 
-static const char *dist_flag_name(uint32_t f)
-{
-    switch (f) {
-    case VEE_DIST_LINE_LOSS:
-        return "LINE_LOSS";
-    case VEE_DIST_LINE_LOSS_SWING:
-        return "LINE_LOSS_SWING";
-    case VEE_DIST_INCOMPLETE:
-        return "INCOMPLETE";
-    case VEE_DIST_PARTIAL:
-        return "PARTIAL";
-    default:
-        return "NO_ENERGY";
-    }
-}
-
-static uint16_t dist_flag_type(uint32_t f)
-{
-    switch (f) {
-    case VEE_DIST_LINE_LOSS:
-        return PIPE_EV_LINE_LOSS;
-    case VEE_DIST_LINE_LOSS_SWING:
-        return PIPE_EV_LOSS_SWING;
-    case VEE_DIST_INCOMPLETE:
-        return PIPE_EV_INCOMPLETE;
-    case VEE_DIST_PARTIAL:
-        return PIPE_EV_PARTIAL;
-    default:
-        return PIPE_EV_NO_ENERGY;
-    }
-}
-
 static const char *de_reason(int state)
 {
     return state == DE_DECREASE ? "register decrease (no rollover)"
                                 : "no day-boundary register";
+}
+
+/* One district day's inputs: the district meter's day energy (de), each
+ * customer's (ce) and what the judgement reads of them (cu). */
+struct dday {
+    struct day_energy de;
+    struct day_energy *ce;
+    struct vee_district_customer *cu;
+    size_t n;
+    uint32_t collected;
+    int64_t cust_sum;
+};
+
+/* Phase 1: every meter's day energy; *wait when one boundary may still be
+ * collected (the day is judged on a later pass). */
+static int dday_energies(struct pipe *p, const struct district *d, int32_t day,
+                         int64_t now, struct dday *x, bool *wait)
+{
+    int rc = AH_OK;
+    x->de.state = DE_KNOWN;
+    if (d->dmeter != SIZE_MAX)
+        rc = meter_day(p, d->dmeter, day, now, &x->de);
+    *wait = x->de.state == DE_WAIT;
+    for (size_t i = 0; i < x->n && rc == AH_OK && !*wait; i++) {
+        if ((rc = meter_day(p, d->cust[i], day, now, &x->ce[i])) != AH_OK)
+            break;
+        *wait = x->ce[i].state == DE_WAIT;
+    }
+    if (rc != AH_OK || *wait)
+        return rc;
+    for (size_t i = 0; i < x->n && rc == AH_OK; i++) {
+        struct day_energy pe;
+        struct vee_district_customer *c = &x->cu[i];
+        if ((rc = meter_day(p, d->cust[i], day - 1, now, &pe)) != AH_OK)
+            break;
+        c->id = (uint32_t)d->cust[i];
+        c->complete = x->ce[i].state == DE_KNOWN;
+        c->energy = x->ce[i].imp;
+        c->export_energy = x->ce[i].exp;
+        c->has_prev_day = pe.state == DE_KNOWN;
+        c->prev_day = pe.imp;
+        rc = meter_month_mean(p, d->cust[i], day, &c->has_prev_month, &c->prev_month);
+        x->collected += x->ce[i].collected;
+        x->cust_sum += x->ce[i].imp;
+    }
+    return rc;
+}
+
+/* Phase 2: the pure judgement (vee_district) against the district's own
+ * history of judged days. */
+static int dday_judge(struct pipe *p, const struct district *d, int32_t day,
+                      const struct dday *x, struct vee_district_result *res)
+{
+    double month_loss = 0;
+    bool has_month = dist_month_loss(d, day, &month_loss);
+    size_t ps = jslot(day - 1);
+    bool has_prev = d->jday[ps] == day - 1 && d->jloss_ok[ps];
+    struct vee_district_input in = {.complete = x->de.state == DE_KNOWN,
+                                    .energy = x->de.imp,
+                                    .reverse = x->de.exp,
+                                    .cust = x->cu,
+                                    .n = x->n,
+                                    .has_prev_day = has_prev,
+                                    .prev_day_loss_pct = has_prev ? d->jloss[ps] : 0,
+                                    .has_prev_month = has_month,
+                                    .prev_month_loss_pct = month_loss};
+    return vee_district_eval(&p->thr, &in, res);
+}
+
+/* Phase 3: the DAILY event, one copy per flag raised, and the daily
+ * message. ev is the body less its lists, which are made here. */
+static int dday_publish(struct pipe *p, const struct district *d, const struct dday *x,
+                        const struct vee_district_result *res, struct pipe_ev_day *ev)
+{
+    size_t nu = 0;
+    struct pipe_ev_unknown *unk = calloc(x->n + 1, sizeof *unk);
+    struct pipe_ev_mover mv[VEE_DISTRICT_TOP_MAX];
+    if (!unk)
+        return AH_ENOMEM;
+    /* the meters whose day energy is unknown, and why (INCOMPLETE) */
+    if (x->de.state != DE_KNOWN)
+        unk[nu++] =
+            (struct pipe_ev_unknown){meter_id(p, d->dmeter), de_reason(x->de.state)};
+    for (size_t i = 0; i < x->n; i++)
+        if (x->ce[i].state != DE_KNOWN)
+            unk[nu++] = (struct pipe_ev_unknown){meter_id(p, d->cust[i]),
+                                                 de_reason(x->ce[i].state)};
+    for (unsigned i = 0; i < res->nmovers; i++)
+        mv[i] =
+            (struct pipe_ev_mover){meter_id(p, res->movers[i].id), res->movers[i].energy,
+                                   res->movers[i].prev, res->movers[i].change};
+    ev->unknown = unk;
+    ev->nunknown = nu;
+    ev->movers = mv;
+    ev->nmovers = res->nmovers;
+    int64_t d1 = ((int64_t)ev->day + 1) * 86400 - p->cfg->headend.tz_offset_s;
+    uint32_t evt_meter = d->dmeter != SIZE_MAX ? p->midx[d->dmeter]
+                         : x->n                ? p->midx[d->cust[0]]
+                                               : 0;
+    const char *flags[5];
+    size_t nf = 0;
+    int rc = AH_OK;
+    for (uint32_t f = 1; f <= VEE_DIST_PARTIAL && rc == AH_OK; f <<= 1)
+        if (res->flags & f) {
+            char *body = NULL;
+            flags[nf++] = pipe_ev_day_flag_name(f);
+            rc = pipe_ev_build_day(pipe_ev_day_flag_type(f), ev, &body);
+            rc = pipe_put_event(p, (uint64_t)d1, evt_meter, pipe_ev_day_flag_type(f), rc,
+                                body);
+        }
+    if (rc == AH_OK) {
+        char *body = NULL;
+        rc = pipe_ev_build_day(PIPE_EV_DAILY, ev, &body);
+        rc = pipe_put_event(p, (uint64_t)d1, evt_meter, PIPE_EV_DAILY, rc, body);
+    }
+    free(unk);
+    if (rc != AH_OK || !p->pub)
+        return rc;
+    time_t lt = (time_t)((int64_t)ev->day * 86400);
+    struct tm tm;
+    gmtime_r(&lt, &tm);
+    struct wire_daily w = {d->name, (uint16_t)(tm.tm_year + 1900),
+                           (uint8_t)(tm.tm_mon + 1), (uint8_t)tm.tm_mday,
+                           /* the feed's contract (docs/wire-format.md):
+                            * complete = every interval collected too */
+                           ev->complete && ev->collected == ev->expected, ev->expected,
+                           ev->collected, ev->district_energy, ev->customers_energy,
+                           res->loss_valid ? (int64_t)llround(res->loss_pct * 100.0) : 0,
+                           flags, nf};
+    return pub_stage_daily(p->pub, &w, NULL);
 }
 
 /* Judge one district day when every meter's day energy is known or known
@@ -313,164 +410,45 @@ static int district_day(struct pipe *p, struct district *d, int32_t day, int64_t
                         bool *judged)
 {
     *judged = false;
-    int64_t tz = p->cfg->headend.tz_offset_s;
-    int64_t d1 = ((int64_t)day + 1) * 86400 - tz;
     size_t n = d->ncust;
-    struct vee_district_customer *cu = calloc(n ? n : 1, sizeof *cu);
-    struct day_energy *ce = calloc(n ? n : 1, sizeof *ce);
-    if (!cu || !ce) {
-        free(cu);
-        free(ce);
-        return AH_ENOMEM;
-    }
+    struct dday x = {.n = n};
+    x.cu = calloc(n ? n : 1, sizeof *x.cu);
+    x.ce = calloc(n ? n : 1, sizeof *x.ce);
     bool wait = false;
-    uint32_t collected = 0;
-    int64_t cust_sum = 0;
-    int rc = AH_OK;
-    struct day_energy de = {.state = DE_KNOWN};
-    if (d->dmeter != SIZE_MAX)
-        rc = meter_day(p, d->dmeter, day, now, &de);
-    wait = de.state == DE_WAIT;
-    for (size_t i = 0; i < n && rc == AH_OK && !wait; i++) {
-        if ((rc = meter_day(p, d->cust[i], day, now, &ce[i])) != AH_OK)
-            break;
-        wait = ce[i].state == DE_WAIT;
-    }
-    if (rc != AH_OK || wait) {
-        free(cu);
-        free(ce);
-        return rc; /* a boundary may still be collected */
-    }
-    for (size_t i = 0; i < n && rc == AH_OK; i++) {
-        struct day_energy pe;
-        if ((rc = meter_day(p, d->cust[i], day - 1, now, &pe)) != AH_OK)
-            break;
-        cu[i].id = (uint32_t)d->cust[i];
-        cu[i].complete = ce[i].state == DE_KNOWN;
-        cu[i].energy = ce[i].imp;
-        cu[i].export_energy = ce[i].exp;
-        cu[i].has_prev_day = pe.state == DE_KNOWN;
-        cu[i].prev_day = pe.imp;
-        if ((rc = meter_month_mean(p, d->cust[i], day, &cu[i].has_prev_month,
-                                   &cu[i].prev_month)) != AH_OK)
-            break;
-        collected += ce[i].collected;
-        cust_sum += ce[i].imp;
-    }
-    if (rc != AH_OK) {
-        free(cu);
-        free(ce);
-        return rc;
-    }
-    double month_loss = 0;
-    bool has_month = dist_month_loss(d, day, &month_loss);
-    size_t ps = jslot(day - 1);
-    bool has_prev = d->jday[ps] == day - 1 && d->jloss_ok[ps];
-    struct vee_district_input in = {.complete = de.state == DE_KNOWN,
-                                    .energy = de.imp,
-                                    .reverse = de.exp,
-                                    .cust = cu,
-                                    .n = n,
-                                    .has_prev_day = has_prev,
-                                    .prev_day_loss_pct = has_prev ? d->jloss[ps] : 0,
-                                    .has_prev_month = has_month,
-                                    .prev_month_loss_pct = month_loss};
     struct vee_district_result res;
-    if ((rc = vee_district_eval(&p->thr, &in, &res)) != AH_OK) {
-        free(cu);
-        free(ce);
-        return rc;
-    }
-    uint32_t expected = (uint32_t)(n * (size_t)(86400 / p->step_s));
+    int rc = x.cu && x.ce ? dday_energies(p, d, day, now, &x, &wait) : AH_ENOMEM;
+    if (rc == AH_OK && !wait)
+        rc = dday_judge(p, d, day, &x, &res);
+    if (rc != AH_OK || wait)
+        goto out; /* wait: a boundary may still be collected */
     /* complete: every meter's day energy known, the loss is the loss */
     bool complete = res.loss_valid && !(res.flags & VEE_DIST_PARTIAL);
-    int64_t evt_meter = d->dmeter != SIZE_MAX ? p->midx[d->dmeter]
-                        : n                   ? p->midx[d->cust[0]]
-                                              : 0;
-    time_t lt = (time_t)((int64_t)day * 86400);
-    struct tm tm;
-    gmtime_r(&lt, &tm);
-    char dayname[40];
-    snprintf(dayname, sizeof dayname, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday);
-
-    json_t *o = json_object();
-    json_object_set_new(o, "type", json_string("DAILY"));
-    json_object_set_new(o, "district", json_string(d->name));
-    json_object_set_new(o, "day", json_string(dayname));
-    json_object_set_new(o, "day_number", json_integer(day));
-    json_object_set_new(o, "complete", json_boolean(complete));
-    json_object_set_new(o, "expected", json_integer(expected));
-    json_object_set_new(o, "collected", json_integer(collected));
-    json_object_set_new(o, "district_energy", json_integer(de.imp));
-    json_object_set_new(o, "district_reverse", json_integer(de.exp));
-    json_object_set_new(o, "customers_energy", json_integer(cust_sum));
-    json_object_set_new(o, "customers_export", json_integer(res.customers_export));
-    if (res.loss_valid) {
-        json_object_set_new(o, "supply", json_integer(res.supply));
-        json_object_set_new(o, "sales", json_integer(res.sales));
-        json_object_set_new(o, "loss_pct", json_real(res.loss_pct));
-    }
-    /* the meters whose day energy is unknown, and why (INCOMPLETE) */
-    json_t *unk = json_array();
-    if (de.state != DE_KNOWN)
-        json_array_append_new(unk, json_pack("{s:s,s:s}", "meter", meter_id(p, d->dmeter),
-                                             "reason", de_reason(de.state)));
-    for (size_t i = 0; i < n; i++)
-        if (ce[i].state != DE_KNOWN)
-            json_array_append_new(unk,
-                                  json_pack("{s:s,s:s}", "meter", meter_id(p, d->cust[i]),
-                                            "reason", de_reason(ce[i].state)));
-    json_object_set_new(o, "unknown", unk);
-    json_t *fl = json_array();
-    const char *flags[5];
-    size_t nf = 0;
-    for (uint32_t f = 1; f <= VEE_DIST_PARTIAL; f <<= 1)
-        if (res.flags & f) {
-            flags[nf++] = dist_flag_name(f);
-            json_array_append_new(fl, json_string(dist_flag_name(f)));
-        }
-    json_object_set_new(o, "flags", fl);
-    json_t *mv = json_array();
-    for (unsigned i = 0; i < res.nmovers; i++)
-        json_array_append_new(mv, json_pack("{s:s,s:I,s:I,s:I}", "meter",
-                                            meter_id(p, res.movers[i].id), "energy",
-                                            (json_int_t)res.movers[i].energy, "previous",
-                                            (json_int_t)res.movers[i].prev, "change",
-                                            (json_int_t)res.movers[i].change));
-    json_object_set_new(o, "customers", mv);
-    if (res.flags & VEE_DIST_LINE_LOSS_SWING) {
-        json_object_set_new(o, "swing_day_pct", json_real(res.swing_day_pct));
-        json_object_set_new(o, "swing_month_pct", json_real(res.swing_month_pct));
-    }
-    for (uint32_t f = 1; f <= VEE_DIST_PARTIAL && rc == AH_OK; f <<= 1)
-        if (res.flags & f) {
-            json_t *c = json_deep_copy(o);
-            json_object_set_new(c, "type", json_string(dist_flag_name(f)));
-            rc = pipe_put_event(p, (uint64_t)d1, (uint32_t)evt_meter, dist_flag_type(f),
-                                c);
-        }
-    if (rc == AH_OK)
-        rc = pipe_put_event(p, (uint64_t)d1, (uint32_t)evt_meter, PIPE_EV_DAILY, o);
-    else
-        json_decref(o);
-    if (rc == AH_OK && p->pub) {
-        struct wire_daily w = {
-            d->name, (uint16_t)(tm.tm_year + 1900), (uint8_t)(tm.tm_mon + 1),
-            (uint8_t)tm.tm_mday,
-            /* the feed's contract (docs/wire-format.md):
-             * complete = every interval collected too */
-            complete && collected == expected, expected, collected, de.imp, cust_sum,
-            res.loss_valid ? (int64_t)llround(res.loss_pct * 100.0) : 0, flags, nf};
-        rc = pub_stage_daily(p->pub, &w, NULL);
-    }
-    free(cu);
-    free(ce);
-    if (rc == AH_OK) {
+    struct pipe_ev_day ev = {
+        .district = d->name,
+        .day = day,
+        .complete = complete,
+        .expected = (uint32_t)(n * (size_t)(86400 / p->step_s)),
+        .collected = x.collected,
+        .district_energy = x.de.imp,
+        .district_reverse = x.de.exp,
+        .customers_energy = x.cust_sum,
+        .customers_export = res.customers_export,
+        .loss_valid = res.loss_valid,
+        .supply = res.supply,
+        .sales = res.sales,
+        .loss_pct = res.loss_pct,
+        .flags = res.flags,
+        .swing_day_pct = res.swing_day_pct,
+        .swing_month_pct = res.swing_month_pct,
+    };
+    if ((rc = dday_publish(p, d, &x, &res, &ev)) == AH_OK) {
         *judged = true;
         /* a partial day's loss is an upper bound: no baseline for swings */
         dist_mark(d, day, complete, res.loss_pct);
     }
+out:
+    free(x.cu);
+    free(x.ce);
     return rc;
 }
 
@@ -538,20 +516,16 @@ static int find_daily(void *vctx, uint64_t t, uint32_t meter, uint16_t type,
     (void)t;
     (void)meter;
     struct pipe *p = vctx;
-    if (type != PIPE_EV_DAILY)
+    struct pipe_ev ev;
+    if (type != PIPE_EV_DAILY || pipe_ev_parse(type, bytes, len, &ev) != AH_OK)
         return 0;
-    json_t *o = json_loadb((const char *)bytes, len, 0, NULL);
-    const char *name = NULL;
-    json_int_t day = 0;
-    struct district *d = NULL;
-    if (o && json_unpack(o, "{s:s,s:I}", "district", &name, "day_number", &day) == 0)
-        d = dist_find(p, name);
-    if (d && !dist_judged(d, (int32_t)day)) {
-        json_t *l = json_object_get(o, "loss_pct");
-        bool ok = json_is_number(l) && json_is_true(json_object_get(o, "complete"));
-        dist_mark(d, (int32_t)day, ok, ok ? json_number_value(l) : 0);
+    const struct pipe_ev_day *e = &ev.u.day;
+    struct district *d = dist_find(p, e->district);
+    if (d && !dist_judged(d, e->day)) {
+        bool ok = e->loss_valid && e->complete;
+        dist_mark(d, e->day, ok, ok ? e->loss_pct : 0);
     }
-    json_decref(o);
+    pipe_ev_free(&ev);
     return 0;
 }
 

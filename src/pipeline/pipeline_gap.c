@@ -12,22 +12,16 @@
 #include "pub.h"
 #include "wire.h"
 
-#include <jansson.h>
-
 /* ---- gaps ----------------------------------------------------------------- */
 
 static int gap_stage(struct pipe *p, size_t ci, uint64_t first, uint64_t last)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "type", json_string("GAP"));
-    json_object_set_new(o, "meter", json_string(meter_id(p, ci)));
-    json_object_set_new(o, "district", json_string(p->cfg->meters[ci].district));
-    json_object_set_new(o, "first", pipe_jtime((int64_t)first));
-    json_object_set_new(o, "last", pipe_jtime((int64_t)last));
-    json_object_set_new(
-        o, "intervals",
-        json_integer((json_int_t)((last - first) / (uint64_t)p->step_s + 1)));
-    int rc = pipe_put_event(p, first, p->midx[ci], PIPE_EV_GAP, o);
+    const struct pipe_ev_gap e = {meter_id(p, ci), p->cfg->meters[ci].district,
+                                  (int64_t)first, (int64_t)last,
+                                  (uint32_t)((last - first) / (uint64_t)p->step_s + 1)};
+    char *body = NULL;
+    int rc = pipe_ev_build_gap(&e, &body);
+    rc = pipe_put_event(p, first, p->midx[ci], PIPE_EV_GAP, rc, body);
     if (rc || !p->pub)
         return rc;
     struct wire_gap g = {

@@ -18,7 +18,6 @@
 #include "store.h"
 #include "vee.h"
 
-#include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -36,7 +35,7 @@
 #define FREEZES      4 /* daily freezes kept: the boundaries of the last days */
 #define MSTATE_LEN2  (MSTATE_LEN1 + FREEZES * 16)
 #define MSTATE_LEN   (MSTATE_LEN2 + 1)
-/* flags: reads stored after last_end wait unjudged (PIPE_HAS_DEFER); when
+/* flags: reads stored after last_end wait unjudged (PIPE_DEFER); when
  * clear, those reads were validated clean after the state was written and
  * are replayed through the validator at load (lazy state, below) */
 #define ST_DEFERRED 0x01u
@@ -69,7 +68,7 @@
 
 struct held {
     uint64_t end;
-    struct store_rec rec;
+    struct ah_read rec;
 };
 
 /* A meter's validation state, resident while the meter has reads in flight
@@ -92,7 +91,7 @@ struct mstate {
     size_t nhold, cap_hold;
     uint64_t saved_held;     /* held_from as last written */
     uint32_t lazy;           /* clean reads validated since the state was written */
-    struct pipe_read *defer; /* stored, not yet validated (PIPE_HAS_DEFER) */
+    struct pipe_read *defer; /* stored, not yet validated (PIPE_DEFER) */
     size_t ndefer, cap_defer;
 };
 
@@ -236,12 +235,13 @@ static inline const char *meter_id(const struct pipe *p, size_t ci)
 #define REL_MAX 16
 
 /* pipeline.c */
-int pipe_put_event(struct pipe *p, uint64_t t, uint32_t meter, uint16_t type, json_t *o);
-json_t *pipe_jtime(int64_t s);
-int pipe_stage_read(struct pipe *p, size_t ci, uint64_t end, const struct store_rec *r);
+/* Stage one event whose body pipe_ev_build_* made (built: its result);
+ * body is freed here. */
+int pipe_put_event(struct pipe *p, uint64_t t, uint32_t meter, uint16_t type, int built,
+                   char *body);
+int pipe_stage_read(struct pipe *p, size_t ci, const struct ah_read *r);
 
 /* pipeline_validate.c */
-void pipe_to_input(const struct pipe_read *r, struct vee_input *in);
 bool pipe_in_batch(const struct pipe *p, uint32_t meter, uint64_t end);
 int pipe_validate_one(struct pipe *p, const struct pipe_read *r);
 int pipe_validate_seq(struct pipe *p, size_t ci, const struct pipe_read *r);
@@ -251,7 +251,7 @@ int pipe_mstate_load(struct pipe *p, size_t ci);
 void pipe_mstate_drop(struct pipe *p, size_t ci);
 int pipe_mstate_put(struct pipe *p, size_t ci);
 void pipe_gap_init(struct pipe *p, size_t ci, uint64_t v);
-int pipe_hold_push(struct pipe *p, size_t ci, uint64_t end, const struct store_rec *r);
+int pipe_hold_push(struct pipe *p, size_t ci, uint64_t end, const struct ah_read *r);
 int pipe_hold_reflag(struct pipe *p, size_t ci, unsigned bit, int64_t since);
 int pipe_hold_flush(struct pipe *p, size_t ci);
 void pipe_freeze_keep(struct mstate *m, int64_t at, int64_t fwd);

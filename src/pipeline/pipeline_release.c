@@ -26,18 +26,17 @@ struct rel_ctx {
     unsigned long count;
 };
 
-static int release_one(void *vctx, uint32_t meter, uint64_t end,
-                       const struct store_rec *r)
+static int release_one(void *vctx, uint32_t meter, uint64_t end, const struct ah_read *r)
 {
     struct rel_ctx *c = vctx;
     if (vee_is_billable(r->quality))
         return 0; /* clean, or released before */
-    struct store_rec rec = *r;
+    struct ah_read rec = *r;
     rec.quality |= VEE_F_RELEASED;
-    rec.source = STORE_REC_RELEASED;
+    rec.source = AH_READ_RELEASED;
     int rc = store_batch_put_read(c->p->st, meter, end, &rec);
     if (rc == AH_OK)
-        rc = pipe_stage_read(c->p, c->ci, end, &rec);
+        rc = pipe_stage_read(c->p, c->ci, &rec);
     if (rc == AH_OK)
         c->count++;
     return rc;
@@ -61,9 +60,12 @@ static int release_apply(struct pipe *p, const char *path, bool *done)
         return AH_OK;
     }
     const struct cfg_meter *cm = cfg_meter_find(p->cfg, meter);
-    if (!cm || from < 0 || to <= from) {
-        ah_log(AH_LOG_WARN, "release", "%s: meter %s unknown or empty range, ignored",
-               path, meter);
+    /* times the event can carry (pipe_ev), or the request would stay */
+    if (!cm || from < 0 || to <= from || to > PIPE_EV_TIME_MAX || req < 0 ||
+        req > PIPE_EV_TIME_MAX) {
+        ah_log(AH_LOG_WARN, "release",
+               "%s: meter %s unknown, or its range empty or out of bounds: ignored", path,
+               meter);
         json_decref(o);
         *done = true;
         return AH_OK;
@@ -73,16 +75,14 @@ static int release_apply(struct pipe *p, const char *path, bool *done)
     int rc = store_reads_each(p->st, p->midx[ci], (uint64_t)from, (uint64_t)to,
                               release_one, &c);
     if (rc == AH_OK) {
-        json_object_set_new(o, "type", json_string("RELEASE"));
-        json_object_set_new(o, "released", json_integer((json_int_t)c.count));
-        json_object_set_new(o, "applied", pipe_jtime(now_s(p)));
-        json_object_set_new(o, "from", pipe_jtime((int64_t)from));
-        json_object_set_new(o, "to", pipe_jtime((int64_t)to));
-        json_object_set_new(o, "requested", pipe_jtime((int64_t)req));
+        const struct pipe_ev_release e = {meter,         reason,      op,
+                                          (int64_t)from, (int64_t)to, (int64_t)req,
+                                          now_s(p),      c.count};
+        char *body = NULL;
+        rc = pipe_ev_build_release(&e, &body);
         /* key time = the request's own time: applying it twice (a crash
          * between commit and unlink) writes the same event again */
-        rc = pipe_put_event(p, (uint64_t)req, p->midx[ci], PIPE_EV_RELEASE,
-                            json_incref(o));
+        rc = pipe_put_event(p, (uint64_t)req, p->midx[ci], PIPE_EV_RELEASE, rc, body);
         ah_log(AH_LOG_INFO, "release", "meter %s: %lu reads released by %s: %s", meter,
                c.count, op, reason);
     }

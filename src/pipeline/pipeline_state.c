@@ -19,13 +19,13 @@
 
 static int hold_reload(struct pipe *p, size_t ci, uint64_t from);
 static int defer_reload_one(void *vctx, uint32_t meter, uint64_t end,
-                            const struct store_rec *r);
+                            const struct ah_read *r);
 struct reload_ctx {
     struct pipe *p;
     size_t ci;
 };
 
-static int replay_one(void *vctx, uint32_t meter, uint64_t end, const struct store_rec *r)
+static int replay_one(void *vctx, uint32_t meter, uint64_t end, const struct ah_read *r)
 {
     struct reload_ctx *c = vctx;
     struct mstate *m = c->p->ms[c->ci];
@@ -37,12 +37,11 @@ static int replay_one(void *vctx, uint32_t meter, uint64_t end, const struct sto
     struct pipe_read pr;
     memset(&pr, 0, sizeof pr);
     pr.meter = meter;
-    pr.end = end;
-    pr.rec = *r;
-    struct vee_input in;
-    pipe_to_input(&pr, &in);
+    pr.read = *r;
+    pr.read.end = end;
     struct vee_result res;
-    int rc = vee_eval(&c->p->ms[c->ci]->info, &c->p->thr, &m->vs, &in, now_s(c->p), &res);
+    int rc = vee_eval(&c->p->ms[c->ci]->info, &c->p->thr, &m->vs, &pr.read, false,
+                      now_s(c->p), &res);
     if (rc == AH_OK)
         m->lazy++;
     return rc == AH_OK || rc == AH_ERANGE ? 0 : rc;
@@ -176,7 +175,7 @@ static int mstate_read(struct pipe *p, size_t ci)
         return rc;
     if (held_from && (rc = hold_reload(p, ci, held_from)) != AH_OK)
         return rc;
-    /* reads stored after the last validated one were deferred (PIPE_HAS_DEFER)
+    /* reads stored after the last validated one were deferred (PIPE_DEFER)
      * when the head-end stopped: deferred again, validated with the backlog.
      * A meter with no validated read yet (its first cycle deferred the live
      * read behind the whole window) has all its stored reads so: skipping
@@ -230,13 +229,13 @@ static int room(void *buf, size_t *cap, size_t n, size_t max, size_t sz)
     return AH_OK;
 }
 
-int pipe_hold_push(struct pipe *p, size_t ci, uint64_t end, const struct store_rec *r)
+int pipe_hold_push(struct pipe *p, size_t ci, uint64_t end, const struct ah_read *r)
 {
     struct mstate *m = p->ms[ci];
     if (m->nhold == HOLD_MAX) {
         /* a run longer than any rule's count: the oldest cannot be re-flagged
          * by it any more (since is at most 254 intervals back) */
-        int rc = pipe_stage_read(p, ci, m->hold[0].end, &m->hold[0].rec);
+        int rc = pipe_stage_read(p, ci, &m->hold[0].rec);
         if (rc)
             return rc;
         memmove(m->hold, m->hold + 1, (HOLD_MAX - 1) * sizeof *m->hold);
@@ -260,7 +259,7 @@ int pipe_hold_push(struct pipe *p, size_t ci, uint64_t end, const struct store_r
     return AH_OK;
 }
 
-static int reload_one(void *vctx, uint32_t meter, uint64_t end, const struct store_rec *r)
+static int reload_one(void *vctx, uint32_t meter, uint64_t end, const struct ah_read *r)
 {
     (void)meter;
     struct reload_ctx *c = vctx;
@@ -270,7 +269,7 @@ static int reload_one(void *vctx, uint32_t meter, uint64_t end, const struct sto
 }
 
 static int defer_reload_one(void *vctx, uint32_t meter, uint64_t end,
-                            const struct store_rec *r)
+                            const struct ah_read *r)
 {
     struct reload_ctx *c = vctx;
     struct mstate *m = c->p->ms[c->ci];
@@ -281,9 +280,9 @@ static int defer_reload_one(void *vctx, uint32_t meter, uint64_t end,
     struct pipe_read *d = &m->defer[m->ndefer++];
     memset(d, 0, sizeof *d);
     d->meter = meter;
-    d->end = end;
-    d->rec = *r;             /* in key order: the store iterates ascending */
-    d->has = PIPE_HAS_DEFER; /* kept in memory until the backlog is in */
+    d->read = *r;
+    d->read.end = end;    /* in key order: the store iterates ascending */
+    d->kind = PIPE_DEFER; /* kept in memory until the backlog is in */
     return 0;
 }
 
@@ -319,7 +318,7 @@ int pipe_hold_flush(struct pipe *p, size_t ci)
     for (size_t i = 0; i < m->nhold; i++) {
         if (!vee_is_billable(m->hold[i].rec.quality))
             continue;
-        int rc = pipe_stage_read(p, ci, m->hold[i].end, &m->hold[i].rec);
+        int rc = pipe_stage_read(p, ci, &m->hold[i].rec);
         if (rc)
             return rc;
     }
@@ -367,22 +366,22 @@ struct flush_ctx {
 /* One stored read of the deferred span, in key order: the deferred entries
  * before it first; an entry of the same interval stands for it (it carries
  * what the store does not: counters, freeze, identity). */
-static int flush_one(void *vctx, uint32_t meter, uint64_t end, const struct store_rec *r)
+static int flush_one(void *vctx, uint32_t meter, uint64_t end, const struct ah_read *r)
 {
     struct flush_ctx *c = vctx;
     struct mstate *m = c->p->ms[c->ci];
-    while (c->k < m->ndefer && m->defer[c->k].end < end)
+    while (c->k < m->ndefer && m->defer[c->k].read.end < end)
         if ((c->rc = pipe_validate_seq(c->p, c->ci, &m->defer[c->k++])) != AH_OK)
             return c->rc;
-    if (c->k < m->ndefer && m->defer[c->k].end == end)
+    if (c->k < m->ndefer && m->defer[c->k].read.end == end)
         return c->rc = pipe_validate_seq(c->p, c->ci, &m->defer[c->k++]);
     if (!vee_is_billable(r->quality))
         return 0; /* judged already (TIME_INVALID, refused): stays as judged */
     struct pipe_read pr;
     memset(&pr, 0, sizeof pr);
     pr.meter = meter;
-    pr.end = end;
-    pr.rec = *r;
+    pr.read = *r;
+    pr.read.end = end;
     return c->rc = pipe_validate_seq(c->p, c->ci, &pr);
 }
 
@@ -413,7 +412,7 @@ int pipe_defer_flush(struct pipe *p, size_t ci)
 /* Keep r (newer than the meter's last validated read) for later, in time
  * order, and store it now as collected: it is held at once (no gap is
  * announced, the scheduler does not ask for it again). Only the live reads
- * (PIPE_HAS_DEFER) stay in memory past this batch (pipe_defer_trim); the others
+ * (PIPE_DEFER) stay in memory past this batch (pipe_defer_trim); the others
  * are read back from the store. */
 int pipe_defer_push(struct pipe *p, size_t ci, const struct pipe_read *r)
 {
@@ -422,8 +421,8 @@ int pipe_defer_push(struct pipe *p, size_t ci, const struct pipe_read *r)
      * commits (pipe_defer_trim): at most PIPE_DEFER_MAX + PIPE_BATCH_MAX */
     size_t live = 0;
     for (size_t i = 0; i < m->ndefer; i++)
-        live += (m->defer[i].has & PIPE_HAS_DEFER) != 0;
-    if (m->ndefer == DEFER_CAP || ((r->has & PIPE_HAS_DEFER) && live == PIPE_DEFER_MAX)) {
+        live += m->defer[i].kind == PIPE_DEFER;
+    if (m->ndefer == DEFER_CAP || ((r->kind == PIPE_DEFER) && live == PIPE_DEFER_MAX)) {
         int rc = pipe_defer_flush(p, ci); /* the rest of the backlog comes late */
         if (rc)
             return rc;
@@ -432,17 +431,17 @@ int pipe_defer_push(struct pipe *p, size_t ci, const struct pipe_read *r)
     if (room(&m->defer, &m->cap_defer, m->ndefer, DEFER_CAP, sizeof *m->defer))
         return AH_ENOMEM;
     size_t at = m->ndefer;
-    while (at > 0 && m->defer[at - 1].end > r->end)
+    while (at > 0 && m->defer[at - 1].read.end > r->read.end)
         at--;
-    if (at > 0 && m->defer[at - 1].end == r->end)
+    if (at > 0 && m->defer[at - 1].read.end == r->read.end)
         return AH_OK; /* a duplicate: the first one stays */
     memmove(m->defer + at + 1, m->defer + at, (m->ndefer - at) * sizeof *m->defer);
     m->defer[at] = *r;
     m->ndefer++;
     m->dirty = true; /* ST_DEFERRED: what follows last_end waits unjudged */
-    struct store_rec rec = r->rec;
-    rec.quality = r->rec.source == STORE_REC_BACKFILL ? VEE_F_BACKFILLED : 0;
-    return store_batch_put_read(p->st, r->meter, r->end, &rec);
+    struct ah_read rec = r->read;
+    rec.quality = r->read.source == AH_READ_BACKFILL ? VEE_F_BACKFILLED : 0;
+    return store_batch_put_read(p->st, r->meter, r->read.end, &rec);
 }
 
 /* After a batch: its deferred backfill is committed, only the live reads
@@ -451,7 +450,7 @@ void pipe_defer_trim(struct mstate *m)
 {
     size_t k = 0;
     for (size_t i = 0; i < m->ndefer; i++)
-        if (m->defer[i].has & PIPE_HAS_DEFER)
+        if (m->defer[i].kind == PIPE_DEFER)
             m->defer[k++] = m->defer[i];
     m->ndefer = k;
 }

@@ -17,88 +17,20 @@
 #include "vee.h"
 #include "wire.h"
 
-#include <jansson.h>
 #include <string.h>
 
 /* ---- one read --------------------------------------------------------------- */
-
-void pipe_to_input(const struct pipe_read *r, struct vee_input *in)
-{
-    const struct store_rec *s = &r->rec;
-    memset(in, 0, sizeof *in);
-    in->end = (int64_t)r->end;
-    in->source = s->source == STORE_REC_BACKFILL   ? VEE_SRC_BACKFILL
-                 : s->source == STORE_REC_RELEASED ? VEE_SRC_RELEASED
-                                                   : VEE_SRC_LIVE;
-    if (s->present & STORE_REC_HAS_IMP_TOTAL) {
-        in->present |= VEE_HAS_FWD;
-        in->fwd = s->imp_total;
-    }
-    if (s->present & STORE_REC_HAS_EXP_TOTAL) {
-        in->present |= VEE_HAS_REV;
-        in->rev = s->exp_total;
-    }
-    for (int ph = 0; ph < 3; ph++) {
-        if (s->present & STORE_REC_HAS_VOLTAGE(ph)) {
-            in->present |= VEE_HAS_VOLTAGE(ph);
-            in->voltage[ph] = s->voltage[ph];
-        }
-        if (s->present & STORE_REC_HAS_CURRENT(ph)) {
-            in->present |= VEE_HAS_CURRENT(ph);
-            in->current[ph] = s->current[ph];
-        }
-    }
-    if (s->present & STORE_REC_HAS_P(STORE_REC_TOTAL)) {
-        in->present |= VEE_HAS_P;
-        in->p_total = s->p[STORE_REC_TOTAL];
-    }
-    if (s->present & STORE_REC_HAS_STATUS) {
-        in->present |= VEE_HAS_STATUS;
-        memcpy(in->status, s->status, sizeof in->status);
-    }
-    if (s->present & STORE_REC_HAS_METER_CLOCK) {
-        in->present |= VEE_HAS_CLOCK;
-        in->meter_clock_ms = s->meter_clock_ms;
-        in->headend_clock_ms = s->headend_clock_ms;
-    }
-    if (r->has & PIPE_HAS_COVER) {
-        in->present |= VEE_HAS_COVER;
-        in->cover_count = r->cover_count;
-        in->terminal_count = r->terminal_count;
-    }
-    if (r->has & PIPE_HAS_CLEAR_COUNT) {
-        in->present |= VEE_HAS_CLEAR_COUNT;
-        in->clear_count = r->clear_count;
-    }
-    if (r->has & PIPE_HAS_SERIAL) {
-        in->present |= VEE_HAS_SERIAL;
-        in->serial = r->serial;
-    }
-    if (r->has & PIPE_HAS_FREEZE) {
-        in->present |= VEE_HAS_FREEZE;
-        in->freeze_at = r->freeze_at;
-        in->freeze_fwd = r->freeze_fwd;
-    }
-}
 
 static int put_transition(struct pipe *p, size_t ci, const struct vee_transition *t,
                           uint32_t quality)
 {
     const char *type = vee_flag_name(t->bit);
-    json_t *o = json_object();
-    json_object_set_new(o, "type", json_string(type));
-    json_object_set_new(o, "state", json_string(t->started ? "start" : "cleared"));
-    json_object_set_new(o, "meter", json_string(meter_id(p, ci)));
-    json_object_set_new(o, "district", json_string(p->cfg->meters[ci].district));
-    json_object_set_new(o, "since", pipe_jtime(t->since));
-    json_object_set_new(o, "at", pipe_jtime(t->at));
-    json_object_set_new(o, "value", json_integer(t->value));
-    json_object_set_new(o, "threshold", json_integer(t->threshold));
-    json_object_set_new(o, "aux",
-                        json_pack("[III]", (json_int_t)t->aux[0], (json_int_t)t->aux[1],
-                                  (json_int_t)t->aux[2]));
-    json_object_set_new(o, "quality", json_integer(quality));
-    int rc = pipe_put_event(p, (uint64_t)t->at, p->midx[ci], t->bit, o);
+    const struct pipe_ev_rule e = {
+        t->started, meter_id(p, ci), p->cfg->meters[ci].district,       t->since, t->at,
+        t->value,   t->threshold,    {t->aux[0], t->aux[1], t->aux[2]}, quality};
+    char *body = NULL;
+    int rc = pipe_ev_build_rule(t->bit, &e, &body);
+    rc = pipe_put_event(p, (uint64_t)t->at, p->midx[ci], t->bit, rc, body);
     if (rc || !p->pub)
         return rc;
     const struct wire_item ev[6] = {
@@ -118,7 +50,7 @@ static int put_transition(struct pipe *p, size_t ci, const struct vee_transition
 bool pipe_in_batch(const struct pipe *p, uint32_t meter, uint64_t end)
 {
     for (size_t i = 0; i < p->ncur; i++)
-        if (p->cur[i].meter == meter && p->cur[i].end == end)
+        if (p->cur[i].meter == meter && p->cur[i].read.end == end)
             return true;
     return false;
 }
@@ -129,9 +61,9 @@ static bool earlier_in_batch(const struct pipe *p, const struct pipe_read *r)
 {
     uintptr_t a = (uintptr_t)p->cur, b = (uintptr_t)(p->cur + p->ncur);
     if ((uintptr_t)r < a || (uintptr_t)r >= b)
-        return pipe_in_batch(p, r->meter, r->end);
+        return pipe_in_batch(p, r->meter, r->read.end);
     for (const struct pipe_read *q = p->cur; q < r; q++)
-        if (q->meter == r->meter && q->end == r->end)
+        if (q->meter == r->meter && q->read.end == r->read.end)
             return true;
     return false;
 }
@@ -146,16 +78,16 @@ struct nb {
     int64_t v;
 };
 
-static int nb_last(void *vctx, uint32_t meter, uint64_t end, const struct store_rec *r)
+static int nb_last(void *vctx, uint32_t meter, uint64_t end, const struct ah_read *r)
 {
     (void)meter;
     struct nb *n = vctx;
-    if (r->present & STORE_REC_HAS_IMP_TOTAL)
+    if (r->present & AH_READ_HAS_IMP_TOTAL)
         *n = (struct nb){true, end, r->imp_total};
     return 0;
 }
 
-static int nb_first(void *vctx, uint32_t meter, uint64_t end, const struct store_rec *r)
+static int nb_first(void *vctx, uint32_t meter, uint64_t end, const struct ah_read *r)
 {
     nb_last(vctx, meter, end, r);
     return ((struct nb *)vctx)->have; /* 1 stops at the first */
@@ -172,18 +104,18 @@ static int late_check(struct pipe *p, size_t ci, const struct pipe_read *r,
 {
     const struct vee_meter_info *mi = &p->ms[ci]->info;
     *flags = 0;
-    int64_t local = (int64_t)r->end + mi->tz_offset_s;
+    int64_t local = (int64_t)r->read.end + mi->tz_offset_s;
     if (local - floor_div(local, p->step_s) * p->step_s != 0) {
         *flags = VEE_F_TIME_INVALID;
         return AH_OK;
     }
-    if (!(r->rec.present & STORE_REC_HAS_IMP_TOTAL))
+    if (!(r->read.present & AH_READ_HAS_IMP_TOTAL))
         return AH_OK;
     struct nb a = {0}, b = {0};
-    uint64_t from = r->end > 86400 ? r->end - 86400 : 0;
-    int rc = store_reads_each(p->st, r->meter, from, r->end, nb_last, &a);
+    uint64_t from = r->read.end > 86400 ? r->read.end - 86400 : 0;
+    int rc = store_reads_each(p->st, r->meter, from, r->read.end, nb_last, &a);
     if (rc == AH_OK)
-        rc = store_reads_each(p->st, r->meter, r->end + 1, UINT64_MAX, nb_first, &b);
+        rc = store_reads_each(p->st, r->meter, r->read.end + 1, UINT64_MAX, nb_first, &b);
     if (rc != AH_OK && rc != 1)
         return rc;
     int64_t emax = vee_emax(mi);
@@ -191,8 +123,8 @@ static int late_check(struct pipe *p, size_t ci, const struct pipe_read *r,
     for (int i = 0; i < 2; i++) {
         if (!side[i]->have)
             continue;
-        int64_t lo = i ? r->rec.imp_total : a.v, hi = i ? b.v : r->rec.imp_total;
-        uint64_t t0 = i ? r->end : a.end, t1 = i ? b.end : r->end;
+        int64_t lo = i ? r->read.imp_total : a.v, hi = i ? b.v : r->read.imp_total;
+        uint64_t t0 = i ? r->read.end : a.end, t1 = i ? b.end : r->read.end;
         int64_t span = (int64_t)(t1 - t0) / p->step_s;
         int64_t adv = vee_wrap_advance(mi, &p->thr, lo, hi, span > 0 ? span : 1);
         if (adv < 0)
@@ -209,34 +141,34 @@ int pipe_validate_one(struct pipe *p, const struct pipe_read *r)
     size_t ci = r->meter <= p->max_store && p->by_store[r->meter] != NO_METER
                     ? p->by_store[r->meter]
                     : SIZE_MAX;
-    if (r->has & PIPE_HAS_LR_BLOCKS)
+    if (r->kind == PIPE_LR_BLOCKS)
         return store_batch_put_meter_lr_blocks(p->st, r->meter, r->lr_blocks);
-    if (r->has & PIPE_HAS_FLUSH) {
+    if (r->kind == PIPE_FLUSH) {
         if (ci == SIZE_MAX || (p->mf[ci] & MF_BAD))
             return AH_OK;
         int rc = pipe_mstate_load(p, ci);
         return rc ? rc : pipe_defer_flush(p, ci);
     }
     if (ci == SIZE_MAX) /* not in this config: store as collected */
-        return store_batch_put_read(p->st, r->meter, r->end, &r->rec);
+        return store_batch_put_read(p->st, r->meter, r->read.end, &r->read);
     if (p->mf[ci] & MF_BAD) { /* see write_batch */
         met_add(p->m_unvalidated, 1);
-        return store_batch_put_read(p->st, r->meter, r->end, &r->rec);
+        return store_batch_put_read(p->st, r->meter, r->read.end, &r->read);
     }
     int rc = pipe_mstate_load(p, ci);
     if (rc)
         return rc;
     struct mstate *m = p->ms[ci];
-    if (r->has & PIPE_HAS_FREEZE)
-        pipe_freeze_keep(m, r->freeze_at, r->freeze_fwd);
-    bool after = !(m->vs.have & VEE_ST_SEQ) || (int64_t)r->end > m->vs.last_end;
+    if (r->read.present & AH_READ_HAS_FREEZE)
+        pipe_freeze_keep(m, r->read.freeze_at, r->read.freeze_fwd);
+    bool after = !(m->vs.have & VEE_ST_SEQ) || (int64_t)r->read.end > m->vs.last_end;
     /* (the store lookups only while deferring: a read's cost matters) */
-    if (after && ((r->has & PIPE_HAS_DEFER) || m->ndefer)) {
-        bool dup = store_has_read(p->st, r->meter, r->end) || earlier_in_batch(p, r);
+    if (after && ((r->kind == PIPE_DEFER) || m->ndefer)) {
+        bool dup = store_has_read(p->st, r->meter, r->read.end) || earlier_in_batch(p, r);
         /* behind a deferred read, or deferred itself: wait; a newer read
          * without DEFER means the backlog is in */
-        bool wait = (r->has & PIPE_HAS_DEFER) ||
-                    (m->ndefer && r->end < m->defer[m->ndefer - 1].end);
+        bool wait = (r->kind == PIPE_DEFER) ||
+                    (m->ndefer && r->read.end < m->defer[m->ndefer - 1].read.end);
         if (wait && !dup)
             return pipe_defer_push(p, ci, r);
         /* a copy of a read stored after the last validated one while reads
@@ -260,73 +192,85 @@ static bool run_pending(const struct vee_state *s)
     return s->neg_run > 0 && !(s->active & VEE_F_REVERSED);
 }
 
+/* A read not after the meter's last validated one (vee_eval AH_ERANGE):
+ * a duplicate (already stored: keep what was stored and published) or a
+ * late backfill the validator cannot sequence; that one is stored with its
+ * info flags (res) and the late check's faults, and published only when
+ * it has none and no episode is open. */
+static int validate_late(struct pipe *p, size_t ci, const struct pipe_read *r,
+                         const struct vee_result *res)
+{
+    struct mstate *m = p->ms[ci];
+    struct ah_read rec = r->read;
+    if (store_has_read(p->st, r->meter, r->read.end) || earlier_in_batch(p, r))
+        return AH_OK;
+    uint32_t late = 0;
+    int rc = late_check(p, ci, r, &late);
+    if (rc != AH_OK)
+        return rc;
+    rec.quality = res->flags | late;
+    m->dirty = true; /* stored before last_end: never replayed (lazy state) */
+    if (late) {      /* stored with its verdict, never published as clean */
+        char at[32];
+        ah_time_format((int64_t)r->read.end * 1000, at, sizeof at);
+        ah_log(AH_LOG_WARN, "pipeline", "meter %s at %s: late read %s", meter_id(p, ci),
+               at,
+               vee_flag_name(late & VEE_F_TIME_INVALID ? VEE_BIT_TIME_INVALID
+                             : late & VEE_F_REVERSED   ? VEE_BIT_REVERSED
+                                                       : VEE_BIT_JUMPING));
+        return store_batch_put_read(p->st, r->meter, r->read.end, &rec);
+    }
+    if ((rc = store_batch_put_read(p->st, r->meter, r->read.end, &rec)) != AH_OK)
+        return rc;
+    if (m->vs.active != 0)
+        return AH_OK;
+    if (m->nhold) /* behind held reads: published with them, in order */
+        return pipe_hold_push(p, ci, r->read.end, &rec);
+    return pipe_stage_read(p, ci, &rec);
+}
+
+/* A value the validator refuses (vee_eval AH_EINVAL: a register beyond its
+ * modulus): keep what the meter said, never publish it as clean. */
+static int validate_refused(struct pipe *p, size_t ci, const struct pipe_read *r)
+{
+    struct ah_read rec = r->read;
+    char at[32];
+    ah_time_format((int64_t)r->read.end * 1000, at, sizeof at);
+    ah_log(AH_LOG_WARN, "pipeline", "meter %s at %s: read refused by validation",
+           meter_id(p, ci), at);
+    rec.quality = VEE_F_JUMPING; /* an impossible register value */
+    p->ms[ci]->dirty = true;
+    return store_batch_put_read(p->st, r->meter, r->read.end, &rec);
+}
+
 /* Validate r in the meter's sequence, store it with its verdict, publish
  * what is clean (held reads: see pipe_hold_push). */
 int pipe_validate_seq(struct pipe *p, size_t ci, const struct pipe_read *r)
 {
     int rc;
     struct mstate *m = p->ms[ci];
-    struct vee_input in;
-    pipe_to_input(r, &in);
     struct vee_result res;
-    struct store_rec rec = r->rec;
+    struct ah_read rec = r->read;
     bool had_seq = (m->vs.have & VEE_ST_SEQ) != 0;
-    rc = vee_eval(&p->ms[ci]->info, &p->thr, &m->vs, &in, now_s(p), &res);
-    if (rc == AH_ERANGE) {
-        /* not after the last validated read: a duplicate (already stored:
-         * keep what was stored and published) or a late backfill the
-         * validator cannot sequence; that one is stored with its info
-         * flags and published only when no episode is open */
-        if (store_has_read(p->st, r->meter, r->end) || earlier_in_batch(p, r))
-            return AH_OK;
-        uint32_t late = 0;
-        if ((rc = late_check(p, ci, r, &late)) != AH_OK)
-            return rc;
-        rec.quality = res.flags | late;
-        m->dirty = true; /* stored before last_end: never replayed (lazy state) */
-        if (late) {      /* stored with its verdict, never published as clean */
-            char at[32];
-            ah_time_format((int64_t)r->end * 1000, at, sizeof at);
-            ah_log(AH_LOG_WARN, "pipeline", "meter %s at %s: late read %s",
-                   meter_id(p, ci), at,
-                   vee_flag_name(late & VEE_F_TIME_INVALID ? VEE_BIT_TIME_INVALID
-                                 : late & VEE_F_REVERSED   ? VEE_BIT_REVERSED
-                                                           : VEE_BIT_JUMPING));
-            return store_batch_put_read(p->st, r->meter, r->end, &rec);
-        }
-        if ((rc = store_batch_put_read(p->st, r->meter, r->end, &rec)) != AH_OK)
-            return rc;
-        if (m->vs.active != 0)
-            return AH_OK;
-        if (m->nhold) /* behind held reads: published with them, in order */
-            return pipe_hold_push(p, ci, r->end, &rec);
-        return pipe_stage_read(p, ci, r->end, &rec);
-    }
-    if (rc == AH_EINVAL) {
-        /* a value the validator refuses (a register beyond its modulus):
-         * keep what the meter said, never publish it as clean */
-        char at[32];
-        ah_time_format((int64_t)r->end * 1000, at, sizeof at);
-        ah_log(AH_LOG_WARN, "pipeline", "meter %s at %s: read refused by validation",
-               meter_id(p, ci), at);
-        rec.quality = VEE_F_JUMPING; /* an impossible register value */
-        m->dirty = true;
-        return store_batch_put_read(p->st, r->meter, r->end, &rec);
-    }
+    rc = vee_eval(&p->ms[ci]->info, &p->thr, &m->vs, &r->read, false, now_s(p), &res);
+    if (rc == AH_ERANGE)
+        return validate_late(p, ci, r, &res);
+    if (rc == AH_EINVAL)
+        return validate_refused(p, ci, r);
     if (rc)
         return rc;
     rec.quality = res.flags;
     /* lazy only when a replay from the stored record would judge it alike:
      * clean, no transition, nothing read beside the record, not the first */
     if (had_seq && !res.ntrans && vee_is_billable(res.flags) &&
-        !(r->has &
-          (PIPE_HAS_COVER | PIPE_HAS_CLEAR_COUNT | PIPE_HAS_SERIAL | PIPE_HAS_FREEZE)))
+        !(r->read.present & (AH_READ_HAS_COVER | AH_READ_HAS_CLEAR_COUNT |
+                             AH_READ_HAS_SERIAL | AH_READ_HAS_FREEZE)))
         rc = pipe_lazy_add(p, ci);
     else
         m->dirty = true;
     if (rc != AH_OK)
         return rc;
-    if ((rc = store_batch_put_read(p->st, r->meter, r->end, &rec)) != AH_OK)
+    if ((rc = store_batch_put_read(p->st, r->meter, r->read.end, &rec)) != AH_OK)
         return rc;
     for (unsigned i = 0; i < res.ntrans; i++) {
         if (res.trans[i].started &&
@@ -337,12 +281,12 @@ int pipe_validate_seq(struct pipe *p, size_t ci, const struct pipe_read *r)
     }
     if (run_pending(&m->vs)) {
         if (vee_is_billable(rec.quality))
-            return pipe_hold_push(p, ci, r->end, &rec);
+            return pipe_hold_push(p, ci, r->read.end, &rec);
         return AH_OK;
     }
     if ((rc = pipe_hold_flush(p, ci)) != AH_OK)
         return rc;
     if (vee_is_billable(rec.quality))
-        return pipe_stage_read(p, ci, r->end, &rec);
+        return pipe_stage_read(p, ci, &rec);
     return AH_OK;
 }

@@ -4,6 +4,7 @@
 #include "colstat.h"
 
 #include "ah_clock.h"
+#include "ah_cond.h"
 #include "ah_date.h"
 #include "ah_err.h"
 #include "ah_log.h"
@@ -118,11 +119,9 @@ static void *colstat_main(void *arg)
             real = 200;
         if (real > 60000)
             real = 60000; /* a clock jump is noticed within a minute */
+        /* monotonic: a wall clock step must not stall the wait */
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = (int64_t)ts.tv_nsec + (real % 1000) * 1000000;
-        ts.tv_sec += (time_t)(real / 1000 + ns / 1000000000);
-        ts.tv_nsec = (long)(ns % 1000000000);
+        ah_cond_deadline(real, &ts);
         pthread_mutex_lock(&c->mu);
         if (!c->stop)
             pthread_cond_timedwait(&c->cv, &c->mu, &ts);
@@ -194,8 +193,9 @@ int colstat_start(const struct cfg *cfg, const uint32_t *midx, pipe_t *pipe,
         met_series(met, "amihead_collection_ratio", ha, MET_GAUGE, "window=\"interval\"");
     c->all_day =
         met_series(met, "amihead_collection_ratio", ha, MET_GAUGE, "window=\"day\"");
+    if (ah_cond_init(&c->cv) != AH_OK)
+        goto out_nomem;
     pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->cv, NULL);
     if (pthread_create(&c->thread, NULL, colstat_main, c) != 0) {
         pthread_mutex_destroy(&c->mu);
         pthread_cond_destroy(&c->cv);

@@ -33,7 +33,7 @@ struct pass {
     uint64_t newest;
 };
 
-static int on_newest(void *ctx, uint32_t meter, uint64_t end, const struct store_rec *rec)
+static int on_newest(void *ctx, uint32_t meter, uint64_t end, const struct ah_read *rec)
 {
     (void)meter;
     (void)rec;
@@ -43,7 +43,7 @@ static int on_newest(void *ctx, uint32_t meter, uint64_t end, const struct store
     return 0;
 }
 
-static int on_read(void *ctx, uint32_t meter, uint64_t end, const struct store_rec *rec)
+static int on_read(void *ctx, uint32_t meter, uint64_t end, const struct ah_read *rec)
 {
     (void)meter;
     struct pass *p = ctx;
@@ -53,8 +53,8 @@ static int on_read(void *ctx, uint32_t meter, uint64_t end, const struct store_r
     size_t k = (size_t)(off / p->step) - 1;
     if (k >= p->n_iv)
         return 0;
-    p->st[k] = rec->source == STORE_REC_LIVE ? 1 : 2;
-    if (rec->present & STORE_REC_HAS_METER_CLOCK) {
+    p->st[k] = rec->source == AH_READ_LIVE ? 1 : 2;
+    if (rec->present & AH_READ_HAS_METER_CLOCK) {
         double d = (double)(rec->meter_clock_ms - rec->headend_clock_ms) / 1000.0;
         if (!p->ms->has_clock || fabs(d) > fabs(p->ms->drift_s))
             p->ms->drift_s = d;

@@ -115,7 +115,7 @@ void store_batch_begin(store_t *s);
 /* Add the read of meter at interval end (UTC seconds). rec: borrowed, copied.
  * AH_EINVAL if rec cannot be encoded. */
 int store_batch_put_read(store_t *s, uint32_t meter, uint64_t end,
-                         const struct store_rec *rec);
+                         const struct ah_read *rec);
 
 /* Add an event (anomaly and its evidence) at time t (UTC seconds). bytes:
  * borrowed, copied, opaque to the store. */
@@ -145,9 +145,9 @@ int store_batch_commit(store_t *s, bool sync);
 
 /* ---- reads ------------------------------------------------------------ */
 
-/* The read of meter at end into *out. AH_ENOENT if none; a decode error
+/* The read of meter at end into *out (out->end = end). AH_ENOENT if none; a decode error
  * (AH_EFRAME, AH_ENOTSUP) if the stored bytes are not a record. */
-int store_get_read(store_t *s, uint32_t meter, uint64_t end, struct store_rec *out);
+int store_get_read(store_t *s, uint32_t meter, uint64_t end, struct ah_read *out);
 
 /* Whether a read of meter at end is stored (false also on a RocksDB error). */
 bool store_has_read(store_t *s, uint32_t meter, uint64_t end);
@@ -156,7 +156,7 @@ bool store_has_read(store_t *s, uint32_t meter, uint64_t end);
  * for the duration of the call. A non-zero return stops the iteration and
  * is returned by the iterating function. */
 typedef int (*store_read_fn)(void *ctx, uint32_t meter, uint64_t end,
-                             const struct store_rec *rec);
+                             const struct ah_read *rec);
 
 /* Reads of meter with from <= end < to, oldest first. Returns 0, the
  * callback's non-zero value, a decode error or a store error. */

@@ -23,7 +23,7 @@ void store_batch_begin(store_t *s)
 }
 
 int store_batch_put_read(store_t *s, uint32_t meter, uint64_t end,
-                         const struct store_rec *rec)
+                         const struct ah_read *rec)
 {
     uint8_t k[STORE_REC_READ_KEY_LEN];
     uint8_t v[STORE_REC_MAX_LEN];

@@ -14,7 +14,7 @@
 
 /* ---- reads ------------------------------------------------------------ */
 
-int store_get_read(store_t *s, uint32_t meter, uint64_t end, struct store_rec *out)
+int store_get_read(store_t *s, uint32_t meter, uint64_t end, struct ah_read *out)
 {
     uint8_t k[STORE_REC_READ_KEY_LEN];
     store_rec_read_key(k, meter, end);
@@ -25,6 +25,7 @@ int store_get_read(store_t *s, uint32_t meter, uint64_t end, struct store_rec *o
     size_t vlen;
     const char *v = rocksdb_pinnableslice_value(ps, &vlen);
     rc = store_rec_decode((const uint8_t *)v, vlen, out);
+    out->end = end;
     rocksdb_pinnableslice_destroy(ps);
     return rc;
 }
@@ -51,12 +52,13 @@ static int reads_visit(void *ctx, const uint8_t *k, size_t klen, const uint8_t *
     struct reads_ctx *rc = ctx;
     uint32_t meter;
     uint64_t end;
-    struct store_rec rec;
+    struct ah_read rec;
     int e = store_rec_read_key_parse(k, klen, &meter, &end);
     if (e == AH_OK)
         e = store_rec_decode(v, vlen, &rec);
     if (e != AH_OK)
         return e;
+    rec.end = end;
     return rc->fn(rc->ctx, meter, end, &rec);
 }
 

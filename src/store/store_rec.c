@@ -12,7 +12,7 @@
 #include <string.h>
 
 /* Sources defined in v1. */
-#define SOURCE_MAX STORE_REC_RELEASED
+#define SOURCE_MAX AH_READ_RELEASED
 
 void store_rec_put_be32(uint8_t *p, uint32_t v)
 {
@@ -84,50 +84,50 @@ static uint64_t ux(int64_t v)
  * F(field expression, bytes, signed, presence mask or 0 for "always").
  */
 #define REC_FIELDS(F, r)                                                                 \
-    F((r)->meter_clock_ms, 8, 1, STORE_REC_HAS_METER_CLOCK)                              \
+    F((r)->meter_clock_ms, 8, 1, AH_READ_HAS_METER_CLOCK)                                \
     F((r)->headend_clock_ms, 8, 1, 0)                                                    \
-    F((r)->imp_total, 8, 1, STORE_REC_HAS_IMP_TOTAL)                                     \
-    F((r)->imp_tariff[0], 8, 1, STORE_REC_HAS_IMP_TARIFFS)                               \
-    F((r)->imp_tariff[1], 8, 1, STORE_REC_HAS_IMP_TARIFFS)                               \
-    F((r)->imp_tariff[2], 8, 1, STORE_REC_HAS_IMP_TARIFFS)                               \
-    F((r)->imp_tariff[3], 8, 1, STORE_REC_HAS_IMP_TARIFFS)                               \
-    F((r)->exp_total, 8, 1, STORE_REC_HAS_EXP_TOTAL)                                     \
-    F((r)->exp_tariff[0], 8, 1, STORE_REC_HAS_EXP_TARIFFS)                               \
-    F((r)->exp_tariff[1], 8, 1, STORE_REC_HAS_EXP_TARIFFS)                               \
-    F((r)->exp_tariff[2], 8, 1, STORE_REC_HAS_EXP_TARIFFS)                               \
-    F((r)->exp_tariff[3], 8, 1, STORE_REC_HAS_EXP_TARIFFS)                               \
-    F((r)->reactive[0], 8, 1, STORE_REC_HAS_REACTIVE(0))                                 \
-    F((r)->reactive[1], 8, 1, STORE_REC_HAS_REACTIVE(1))                                 \
-    F((r)->reactive[2], 8, 1, STORE_REC_HAS_REACTIVE(2))                                 \
-    F((r)->reactive[3], 8, 1, STORE_REC_HAS_REACTIVE(3))                                 \
-    F((r)->reactive[4], 8, 1, STORE_REC_HAS_REACTIVE(4))                                 \
-    F((r)->reactive[5], 8, 1, STORE_REC_HAS_REACTIVE(5))                                 \
-    F((r)->voltage[0], 4, 1, STORE_REC_HAS_VOLTAGE(0))                                   \
-    F((r)->voltage[1], 4, 1, STORE_REC_HAS_VOLTAGE(1))                                   \
-    F((r)->voltage[2], 4, 1, STORE_REC_HAS_VOLTAGE(2))                                   \
-    F((r)->current[0], 4, 1, STORE_REC_HAS_CURRENT(0))                                   \
-    F((r)->current[1], 4, 1, STORE_REC_HAS_CURRENT(1))                                   \
-    F((r)->current[2], 4, 1, STORE_REC_HAS_CURRENT(2))                                   \
-    F((r)->p[0], 4, 1, STORE_REC_HAS_P(0))                                               \
-    F((r)->p[1], 4, 1, STORE_REC_HAS_P(1))                                               \
-    F((r)->p[2], 4, 1, STORE_REC_HAS_P(2))                                               \
-    F((r)->p[3], 4, 1, STORE_REC_HAS_P(3))                                               \
-    F((r)->q[0], 4, 1, STORE_REC_HAS_Q(0))                                               \
-    F((r)->q[1], 4, 1, STORE_REC_HAS_Q(1))                                               \
-    F((r)->q[2], 4, 1, STORE_REC_HAS_Q(2))                                               \
-    F((r)->q[3], 4, 1, STORE_REC_HAS_Q(3))                                               \
-    F((r)->pf[0], 2, 1, STORE_REC_HAS_PF(0))                                             \
-    F((r)->pf[1], 2, 1, STORE_REC_HAS_PF(1))                                             \
-    F((r)->pf[2], 2, 1, STORE_REC_HAS_PF(2))                                             \
-    F((r)->pf[3], 2, 1, STORE_REC_HAS_PF(3))                                             \
-    F((r)->freq, 2, 0, STORE_REC_HAS_FREQ)                                               \
-    F((r)->status[0], 2, 0, STORE_REC_HAS_STATUS)                                        \
-    F((r)->status[1], 2, 0, STORE_REC_HAS_STATUS)                                        \
-    F((r)->status[2], 2, 0, STORE_REC_HAS_STATUS)                                        \
-    F((r)->status[3], 2, 0, STORE_REC_HAS_STATUS)                                        \
-    F((r)->status[4], 2, 0, STORE_REC_HAS_STATUS)                                        \
-    F((r)->status[5], 2, 0, STORE_REC_HAS_STATUS)                                        \
-    F((r)->status[6], 2, 0, STORE_REC_HAS_STATUS)
+    F((r)->imp_total, 8, 1, AH_READ_HAS_IMP_TOTAL)                                       \
+    F((r)->imp_tariff[0], 8, 1, AH_READ_HAS_IMP_TARIFFS)                                 \
+    F((r)->imp_tariff[1], 8, 1, AH_READ_HAS_IMP_TARIFFS)                                 \
+    F((r)->imp_tariff[2], 8, 1, AH_READ_HAS_IMP_TARIFFS)                                 \
+    F((r)->imp_tariff[3], 8, 1, AH_READ_HAS_IMP_TARIFFS)                                 \
+    F((r)->exp_total, 8, 1, AH_READ_HAS_EXP_TOTAL)                                       \
+    F((r)->exp_tariff[0], 8, 1, AH_READ_HAS_EXP_TARIFFS)                                 \
+    F((r)->exp_tariff[1], 8, 1, AH_READ_HAS_EXP_TARIFFS)                                 \
+    F((r)->exp_tariff[2], 8, 1, AH_READ_HAS_EXP_TARIFFS)                                 \
+    F((r)->exp_tariff[3], 8, 1, AH_READ_HAS_EXP_TARIFFS)                                 \
+    F((r)->reactive[0], 8, 1, AH_READ_HAS_REACTIVE(0))                                   \
+    F((r)->reactive[1], 8, 1, AH_READ_HAS_REACTIVE(1))                                   \
+    F((r)->reactive[2], 8, 1, AH_READ_HAS_REACTIVE(2))                                   \
+    F((r)->reactive[3], 8, 1, AH_READ_HAS_REACTIVE(3))                                   \
+    F((r)->reactive[4], 8, 1, AH_READ_HAS_REACTIVE(4))                                   \
+    F((r)->reactive[5], 8, 1, AH_READ_HAS_REACTIVE(5))                                   \
+    F((r)->voltage[0], 4, 1, AH_READ_HAS_VOLTAGE(0))                                     \
+    F((r)->voltage[1], 4, 1, AH_READ_HAS_VOLTAGE(1))                                     \
+    F((r)->voltage[2], 4, 1, AH_READ_HAS_VOLTAGE(2))                                     \
+    F((r)->current[0], 4, 1, AH_READ_HAS_CURRENT(0))                                     \
+    F((r)->current[1], 4, 1, AH_READ_HAS_CURRENT(1))                                     \
+    F((r)->current[2], 4, 1, AH_READ_HAS_CURRENT(2))                                     \
+    F((r)->p[0], 4, 1, AH_READ_HAS_P(0))                                                 \
+    F((r)->p[1], 4, 1, AH_READ_HAS_P(1))                                                 \
+    F((r)->p[2], 4, 1, AH_READ_HAS_P(2))                                                 \
+    F((r)->p[3], 4, 1, AH_READ_HAS_P(3))                                                 \
+    F((r)->q[0], 4, 1, AH_READ_HAS_Q(0))                                                 \
+    F((r)->q[1], 4, 1, AH_READ_HAS_Q(1))                                                 \
+    F((r)->q[2], 4, 1, AH_READ_HAS_Q(2))                                                 \
+    F((r)->q[3], 4, 1, AH_READ_HAS_Q(3))                                                 \
+    F((r)->pf[0], 2, 1, AH_READ_HAS_PF(0))                                               \
+    F((r)->pf[1], 2, 1, AH_READ_HAS_PF(1))                                               \
+    F((r)->pf[2], 2, 1, AH_READ_HAS_PF(2))                                               \
+    F((r)->pf[3], 2, 1, AH_READ_HAS_PF(3))                                               \
+    F((r)->freq, 2, 0, AH_READ_HAS_FREQ)                                                 \
+    F((r)->status[0], 2, 0, AH_READ_HAS_STATUS)                                          \
+    F((r)->status[1], 2, 0, AH_READ_HAS_STATUS)                                          \
+    F((r)->status[2], 2, 0, AH_READ_HAS_STATUS)                                          \
+    F((r)->status[3], 2, 0, AH_READ_HAS_STATUS)                                          \
+    F((r)->status[4], 2, 0, AH_READ_HAS_STATUS)                                          \
+    F((r)->status[5], 2, 0, AH_READ_HAS_STATUS)                                          \
+    F((r)->status[6], 2, 0, AH_READ_HAS_STATUS)
 
 /* version, source, present, quality, ct, pt */
 #define HEADER_LEN (1 + 1 + 4 + 4 + 4 + 4)
@@ -139,26 +139,28 @@ static uint64_t field_bits(int64_t sv, uint64_t uv, int is_signed)
     return is_signed ? ux(sv) : uv;
 }
 
-int store_rec_encode(const struct store_rec *r, uint8_t *out, size_t cap)
+int store_rec_encode(const struct ah_read *r, uint8_t *out, size_t cap)
 {
     if (!r || !out)
         return AH_EINVAL;
     if (cap < STORE_REC_V1_LEN)
         return AH_EOVERFLOW;
-    if (r->source > SOURCE_MAX || (r->present & ~STORE_REC_HAS_ALL))
+    if (r->source > SOURCE_MAX || (r->present & ~AH_READ_HAS_ALL))
         return AH_EINVAL;
 
+    /* what the record does not hold is left out, its bits too */
+    uint64_t present = r->present & AH_READ_HAS_RECORD;
     struct cur c = {.w = out};
     put_le(&c, STORE_REC_VERSION, 1);
     put_le(&c, r->source, 1);
-    put_le(&c, r->present, 4);
+    put_le(&c, present, 4);
     put_le(&c, r->quality, 4);
     put_le(&c, r->ct, 4);
     put_le(&c, r->pt, 4);
     /* Absent fields are written as 0: equal reads, equal bytes. */
 #define ENC(f, bytes, sgn, mask)                                                         \
     put_le(&c,                                                                           \
-           ((mask) == 0 || (r->present & (uint32_t)(mask)))                              \
+           ((mask) == 0 || (present & (uint64_t)(mask)))                                 \
                ? field_bits((int64_t)(f), (uint64_t)(f), (sgn))                          \
                : 0,                                                                      \
            (bytes));
@@ -167,7 +169,7 @@ int store_rec_encode(const struct store_rec *r, uint8_t *out, size_t cap)
     return (int)c.pos;
 }
 
-int store_rec_decode(const uint8_t *in, size_t n, struct store_rec *r)
+int store_rec_decode(const uint8_t *in, size_t n, struct ah_read *r)
 {
     if (!in || !r)
         return AH_EINVAL;
@@ -181,11 +183,11 @@ int store_rec_decode(const uint8_t *in, size_t n, struct store_rec *r)
     struct cur c = {.r = in, .pos = 1};
     memset(r, 0, sizeof *r);
     r->source = (uint8_t)get_le(&c, 1);
-    r->present = (uint32_t)get_le(&c, 4);
+    r->present = get_le(&c, 4);
     r->quality = (uint32_t)get_le(&c, 4);
     r->ct = (uint32_t)get_le(&c, 4);
     r->pt = (uint32_t)get_le(&c, 4);
-    if (r->source > SOURCE_MAX || (r->present & ~STORE_REC_HAS_ALL))
+    if (r->source > SOURCE_MAX || (r->present & ~AH_READ_HAS_RECORD))
         return AH_EFRAME;
 
     /* A non-zero absent field is something encode() never writes: the bytes
@@ -194,7 +196,7 @@ int store_rec_decode(const uint8_t *in, size_t n, struct store_rec *r)
 #define DEC(f, bytes, sgn, mask)                                                         \
     {                                                                                    \
         uint64_t v_ = get_le(&c, (bytes));                                               \
-        if ((mask) != 0 && !(r->present & (uint32_t)(mask)) && v_ != 0)                  \
+        if ((mask) != 0 && !(r->present & (uint64_t)(mask)) && v_ != 0)                  \
             bad = 1;                                                                     \
         if (sgn)                                                                         \
             f = (__typeof__(f))sx(v_, (bytes));                                          \

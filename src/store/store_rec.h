@@ -13,6 +13,8 @@
 #ifndef AH_STORE_REC_H
 #define AH_STORE_REC_H
 
+#include "ah_read.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,94 +25,33 @@
 /* Buffer size enough for any record this code encodes. */
 #define STORE_REC_MAX_LEN STORE_REC_V1_LEN
 
-#define STORE_REC_TARIFFS 4
-
-/* Where the read came from. */
-enum store_rec_source {
-    STORE_REC_LIVE = 0,     /* read in its own cycle */
-    STORE_REC_BACKFILL = 1, /* recovered later from the meter's load memory (补抄) */
-    STORE_REC_RELEASED = 2, /* suspect read released by an operator */
-};
-
-/* Reactive energy registers (DL/T 645-2007 DI 0003/0004 combined reactive
- * 1/2, 0005..0008 quadrants I..IV; protocols.md §2). */
-enum store_rec_reactive {
-    STORE_REC_RCOMB1,
-    STORE_REC_RCOMB2,
-    STORE_REC_RQ1,
-    STORE_REC_RQ2,
-    STORE_REC_RQ3,
-    STORE_REC_RQ4,
-    STORE_REC_NREACTIVE
-};
-
-/* Index into the per-phase arrays that also carry a total. */
-enum store_rec_phase {
-    STORE_REC_TOTAL = 0,
-    STORE_REC_A = 1,
-    STORE_REC_B = 2,
-    STORE_REC_C = 3
-};
-
-/* Presence bits: which fields the meter actually supplied. A field whose
- * bit is clear is not available (not zero) and is stored as 0. */
-#define STORE_REC_HAS_IMP_TOTAL   (1u << 0)
-#define STORE_REC_HAS_IMP_TARIFFS (1u << 1)
-#define STORE_REC_HAS_EXP_TOTAL   (1u << 2)
-#define STORE_REC_HAS_EXP_TARIFFS (1u << 3)
-#define STORE_REC_HAS_REACTIVE(i) (1u << (4 + (i)))   /* i: enum store_rec_reactive */
-#define STORE_REC_HAS_VOLTAGE(ph) (1u << (10 + (ph))) /* ph 0..2 = A..C */
-#define STORE_REC_HAS_CURRENT(ph) (1u << (13 + (ph))) /* ph 0..2 = A..C */
-#define STORE_REC_HAS_P(i)        (1u << (16 + (i)))  /* i: enum store_rec_phase */
-#define STORE_REC_HAS_Q(i)        (1u << (20 + (i)))
-#define STORE_REC_HAS_PF(i)       (1u << (24 + (i)))
-#define STORE_REC_HAS_FREQ        (1u << 28)
-#define STORE_REC_HAS_METER_CLOCK (1u << 29)
-#define STORE_REC_HAS_STATUS      (1u << 30)
-#define STORE_REC_HAS_ALL         0x7FFFFFFFu
-
 /*
- * One interval read as the pipeline hands it to the store. All quantities
- * are SECONDARY values (what the meter registers) as scaled integers; the
- * primary value is exactly secondary × ct × pt. The key (meter index,
- * interval end) is not part of the record.
+ * The record holds one struct ah_read (src/core/ah_read.h) except:
+ *  - end: the interval end is the read key (store_rec_read_key), not the
+ *    record; store_rec_decode leaves it 0 for the caller to set;
+ *  - the fields of AH_READ_HAS_COVER, _CLEAR_COUNT, _SERIAL and _FREEZE,
+ *    read beside the interval for validation only: encode does not store
+ *    them (nor their bits), decode gives them absent and 0.
+ * Record v1's u32 `present` is the read's AH_READ_HAS_RECORD bits as they
+ * are (docs/storage.md).
  */
-struct store_rec {
-    uint8_t source;           /* enum store_rec_source */
-    uint32_t present;         /* STORE_REC_HAS_* */
-    uint32_t quality;         /* VEE reason bits (reference/vee.md); 0 = clean */
-    uint32_t ct;              /* CT ratio applied, 1..10000 (docs/config.md) */
-    uint32_t pt;              /* PT ratio applied, 1..10000 */
-    int64_t meter_clock_ms;   /* meter clock at read, UTC ms */
-    int64_t headend_clock_ms; /* head-end clock at read, UTC ms */
-    /* 0.01 kWh: active import (forward) and export (reverse), total and
-     * tariffs 1..4 (尖峰平谷 order as the meter numbers them). */
-    int64_t imp_total, imp_tariff[STORE_REC_TARIFFS];
-    int64_t exp_total, exp_tariff[STORE_REC_TARIFFS];
-    int64_t reactive[STORE_REC_NREACTIVE]; /* 0.01 kvarh, totals */
-    int32_t voltage[3];                    /* 0.1 V, phases A..C */
-    int32_t current[3];                    /* 0.001 A, signed, phases A..C */
-    int32_t p[4];                          /* 0.0001 kW, signed, total,A,B,C */
-    int32_t q[4];                          /* 0.0001 kvar, signed, total,A,B,C */
-    int16_t pf[4];                         /* 0.001, signed, total,A,B,C */
-    uint16_t freq;                         /* 0.01 Hz */
-    uint16_t status[7];                    /* meter status words 1..7 as read */
-};
 
 /*
  * Encode r into out[0 .. STORE_REC_V1_LEN). Fields whose presence bit is
- * clear are written as 0, so equal reads give equal bytes. Returns the
- * length written, or AH_EOVERFLOW if cap is too small, AH_EINVAL if the
- * source or presence bits are undefined. out: borrowed.
+ * clear are written as 0, so equal reads give equal bytes; what the record
+ * does not hold (see above) is left out. Returns the length written, or
+ * AH_EOVERFLOW if cap is too small, AH_EINVAL if the source or presence
+ * bits are undefined (outside AH_READ_HAS_ALL). out: borrowed.
  */
-int store_rec_encode(const struct store_rec *r, uint8_t *out, size_t cap);
+int store_rec_encode(const struct ah_read *r, uint8_t *out, size_t cap);
 
 /*
- * Decode n bytes into *r. AH_ENOTSUP for a version this code does not know,
- * AH_EFRAME for a wrong length, an undefined source or presence bit, or a
- * non-zero absent field. *r is only meaningful on AH_OK.
+ * Decode n bytes into *r (r->end 0: the key holds it). AH_ENOTSUP for a
+ * version this code does not know, AH_EFRAME for a wrong length, an
+ * undefined source or presence bit, or a non-zero absent field. *r is only
+ * meaningful on AH_OK.
  */
-int store_rec_decode(const uint8_t *in, size_t n, struct store_rec *r);
+int store_rec_decode(const uint8_t *in, size_t n, struct ah_read *r);
 
 /* reads key: meter index u32 BE | interval end u64 BE (UTC seconds). */
 #define STORE_REC_READ_KEY_LEN 12

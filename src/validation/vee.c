@@ -207,34 +207,40 @@ static void forget(struct vee_state *st, unsigned bits)
 
 /* ---- entry point ---------------------------------------------------------- */
 
-static int check_input(const struct vee_meter_info *m, const struct vee_input *in)
+static int check_input(const struct vee_meter_info *m, const struct ah_read *in)
 {
     int64_t mod = modulus(m);
-    if (in->source > VEE_SRC_RELEASED || (in->present & ~VEE_HAS_ALL))
+    if (in->source > AH_READ_RELEASED || (in->present & ~AH_READ_HAS_ALL))
         return AH_EINVAL;
-    if ((in->present & VEE_HAS_FWD) && (in->fwd < 0 || in->fwd >= mod))
+    if ((in->present & AH_READ_HAS_IMP_TOTAL) &&
+        (in->imp_total < 0 || in->imp_total >= mod))
         return AH_EINVAL;
-    if ((in->present & VEE_HAS_REV) && (in->rev < 0 || in->rev >= mod))
+    if ((in->present & AH_READ_HAS_EXP_TOTAL) &&
+        (in->exp_total < 0 || in->exp_total >= mod))
         return AH_EINVAL;
-    if ((in->present & VEE_HAS_FREEZE) && (in->freeze_fwd < 0 || in->freeze_fwd >= mod))
+    if ((in->present & AH_READ_HAS_FREEZE) &&
+        (in->freeze_fwd < 0 || in->freeze_fwd >= mod))
         return AH_EINVAL;
     /* keep every time computation far from int64 overflow (year ±290000) */
     const int64_t lim = (int64_t)1 << 53;
-    if (in->end < -lim || in->end > lim || in->freeze_at < -lim || in->freeze_at > lim)
+    if (in->end > (uint64_t)lim)
         return AH_EINVAL;
-    if ((in->present & VEE_HAS_CLOCK) &&
+    if ((in->present & AH_READ_HAS_FREEZE) &&
+        (in->freeze_at < -lim || in->freeze_at > lim))
+        return AH_EINVAL;
+    if ((in->present & AH_READ_HAS_METER_CLOCK) &&
         (in->meter_clock_ms < -lim || in->meter_clock_ms > lim ||
          in->headend_clock_ms < -lim || in->headend_clock_ms > lim))
         return AH_EINVAL;
     return AH_OK;
 }
 
-static uint32_t info_flags(const struct vee_input *in)
+static uint32_t info_flags(const struct ah_read *in)
 {
     uint32_t f = 0;
-    if (in->source == VEE_SRC_BACKFILL)
+    if (in->source == AH_READ_BACKFILL)
         f |= VEE_F_BACKFILLED;
-    if (in->source == VEE_SRC_RELEASED)
+    if (in->source == AH_READ_RELEASED)
         f |= VEE_F_RELEASED;
     return f;
 }
@@ -247,14 +253,13 @@ enum { TI_FUTURE = 1, TI_BEFORE_INSTALL = 2, TI_OFF_GRID = 3, TI_CLOCK_SUSPECT =
 static bool time_invalid(struct vee_ctx *c, int64_t headend_now)
 {
     const struct vee_meter_info *m = c->m;
-    const struct vee_input *in = c->in;
-    int64_t local = in->end + m->tz_offset_s;
+    int64_t local = c->end + m->tz_offset_s;
     int reason = 0;
     int64_t ti_thr = 0;
-    if (in->end > headend_now + c->t->clock_drift_s) {
+    if (c->end > headend_now + c->t->clock_drift_s) {
         reason = TI_FUTURE;
         ti_thr = headend_now + c->t->clock_drift_s;
-    } else if (m->install_time > 0 && in->end <= m->install_time) {
+    } else if (m->install_time > 0 && c->end <= m->install_time) {
         reason = TI_BEFORE_INSTALL;
         ti_thr = m->install_time;
     } else if (local - floor_div(local, m->interval_s) * m->interval_s != 0) {
@@ -264,7 +269,7 @@ static bool time_invalid(struct vee_ctx *c, int64_t headend_now)
     if (!reason)
         return false;
     c->aux[VEE_BIT_TIME_INVALID][0] = reason;
-    vee_rule(c, VEE_BIT_TIME_INVALID, 1, in->end, ti_thr);
+    vee_rule(c, VEE_BIT_TIME_INVALID, 1, c->end, ti_thr);
     return true;
 }
 
@@ -302,7 +307,7 @@ static void account_day(struct vee_ctx *c, const struct vee_adv *a,
 {
     struct vee_state *st = c->st;
     bool drop_judged = false;
-    if (c->in->present & VEE_HAS_FWD) {
+    if (c->in->present & AH_READ_HAS_IMP_TOTAL) {
         if (st->have & VEE_ST_FWD)
             drop_judged = vee_add_to_day(c, a->fwd, a->span, e->load);
         else if (st->day_bits & VEE_DAY_VALID)
@@ -313,34 +318,36 @@ static void account_day(struct vee_ctx *c, const struct vee_adv *a,
 }
 
 /* The registers, serial and clear count this read leaves for the next. */
-static void keep_baseline(struct vee_state *st, const struct vee_input *in)
+static void keep_baseline(const struct vee_ctx *c)
 {
-    if (in->present & VEE_HAS_FWD) {
-        st->fwd = in->fwd;
-        st->reg_end = in->end;
+    struct vee_state *st = c->st;
+    const struct ah_read *in = c->in;
+    if (in->present & AH_READ_HAS_IMP_TOTAL) {
+        st->fwd = in->imp_total;
+        st->reg_end = c->end;
         st->have |= VEE_ST_FWD;
-        if (in->present & VEE_HAS_REV) {
-            st->rev = in->rev;
+        if (in->present & AH_READ_HAS_EXP_TOTAL) {
+            st->rev = in->exp_total;
             st->have |= VEE_ST_REV;
         } else {
             forget(st, VEE_ST_REV);
         }
     }
-    if (in->present & VEE_HAS_SERIAL) {
+    if (in->present & AH_READ_HAS_SERIAL) {
         st->serial = in->serial;
         st->have |= VEE_ST_SERIAL;
     }
-    if (in->present & VEE_HAS_CLEAR_COUNT) {
+    if (in->present & AH_READ_HAS_CLEAR_COUNT) {
         st->clear = in->clear_count;
         st->have |= VEE_ST_CLEAR;
     }
-    st->last_end = in->end;
+    st->last_end = c->end;
     st->have |= VEE_ST_SEQ;
 }
 
 int vee_eval(const struct vee_meter_info *m, const struct vee_thresholds *t,
-             struct vee_state *st, const struct vee_input *in, int64_t headend_now,
-             struct vee_result *out)
+             struct vee_state *st, const struct ah_read *in, bool exchanged,
+             int64_t headend_now, struct vee_result *out)
 {
     if (!m || !t || !st || !in || !out)
         return AH_EINVAL;
@@ -351,10 +358,17 @@ int vee_eval(const struct vee_meter_info *m, const struct vee_thresholds *t,
     if (headend_now < -((int64_t)1 << 53) || headend_now > ((int64_t)1 << 53))
         return AH_EINVAL;
     out->flags = info_flags(in);
-    if ((st->have & VEE_ST_SEQ) && in->end <= st->last_end)
+    int64_t end = (int64_t)in->end; /* <= 2^53: check_input */
+    if ((st->have & VEE_ST_SEQ) && end <= st->last_end)
         return AH_ERANGE;
 
-    struct vee_ctx c = {.m = m, .t = t, .st = st, .in = in, .out = out};
+    struct vee_ctx c = {.m = m,
+                        .t = t,
+                        .st = st,
+                        .in = in,
+                        .exchanged = exchanged,
+                        .end = end,
+                        .out = out};
     if (time_invalid(&c, headend_now))
         return AH_OK;
     check_exchange(&c);
@@ -381,6 +395,6 @@ int vee_eval(const struct vee_meter_info *m, const struct vee_thresholds *t,
     account_day(&c, &a, &e);
     vee_rule_sum(&c);
 
-    keep_baseline(st, in);
+    keep_baseline(&c);
     return AH_OK;
 }

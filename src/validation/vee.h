@@ -8,13 +8,15 @@
  * persisted with the batch (vee_state_encode / vee_state_decode), so a
  * restart resumes with exactly the same results.
  *
- * Units follow the store record (store_rec.h): registers in 0.01 kWh
- * SECONDARY, voltage 0.1 V, current 0.001 A (signed), power 0.0001 kW
- * (signed), power factor 0.001. Inventory values (Un, Ib, Imax) are the
- * meter's own ratings, i.e. secondary too.
+ * It judges struct ah_read (src/core/ah_read.h) and follows its units:
+ * registers in 0.01 kWh SECONDARY, voltage 0.1 V, current 0.001 A
+ * (signed), power 0.0001 kW (signed), power factor 0.001. Inventory values
+ * (Un, Ib, Imax) are the meter's own ratings, i.e. secondary too.
  */
 #ifndef AH_VEE_H
 #define AH_VEE_H
+
+#include "ah_read.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -136,43 +138,6 @@ struct vee_thresholds vee_thresholds_default(void);
 int vee_meter_info_check(const struct vee_meter_info *m);
 int vee_thresholds_check(const struct vee_thresholds *t);
 
-/* Presence bits of struct vee_input: a field whose bit is clear was not read. */
-#define VEE_HAS_FWD         (1u << 0)
-#define VEE_HAS_REV         (1u << 1)
-#define VEE_HAS_VOLTAGE(ph) (1u << (2 + (ph))) /* ph 0..2 = A..C */
-#define VEE_HAS_CURRENT(ph) (1u << (5 + (ph)))
-#define VEE_HAS_P           (1u << 8)  /* total active power */
-#define VEE_HAS_STATUS      (1u << 9)  /* all seven status words */
-#define VEE_HAS_COVER       (1u << 10) /* 03300D00 and 03300E00 */
-#define VEE_HAS_CLEAR_COUNT (1u << 11) /* 03300100 meter-clear count */
-#define VEE_HAS_CLOCK       (1u << 12) /* meter and head-end clock */
-#define VEE_HAS_SERIAL      (1u << 13) /* meter number / identity */
-#define VEE_HAS_FREEZE      (1u << 14) /* a daily freeze of forward total */
-#define VEE_HAS_ALL         0x7FFFu
-
-enum vee_source { VEE_SRC_LIVE = 0, VEE_SRC_BACKFILL = 1, VEE_SRC_RELEASED = 2 };
-
-/* One interval read. Reads of one meter are given in increasing `end`. */
-struct vee_input {
-    int64_t end;              /* interval end, UTC s */
-    uint8_t source;           /* enum vee_source */
-    bool exchanged;           /* inventory says a new meter was fitted */
-    uint32_t present;         /* VEE_HAS_* */
-    int64_t fwd, rev;         /* active import / export total, 0 .. modulus-1 */
-    int32_t voltage[3];       /* 0.1 V, A..C (3P3W: Uab, 0, Ucb) */
-    int32_t current[3];       /* 0.001 A, signed */
-    int32_t p_total;          /* 0.0001 kW, signed */
-    uint16_t status[7];       /* status words 1..7 (protocols.md §2.7) */
-    uint32_t cover_count;     /* 03300D00 meter cover opened (protocols.md §2.6) */
-    uint32_t terminal_count;  /* 03300E00 terminal cover opened */
-    uint32_t clear_count;     /* 03300100 meter clear */
-    uint64_t serial;          /* meter number (04000402) or another identity */
-    int64_t meter_clock_ms;   /* UTC ms */
-    int64_t headend_clock_ms; /* UTC ms, when the meter clock was read */
-    int64_t freeze_at;        /* UTC s of the daily freeze (local midnight) */
-    int64_t freeze_fwd;       /* forward total at freeze_at, 0.01 kWh */
-};
-
 /* Episode transition of one rule: the caller emits one event for each. */
 struct vee_transition {
     uint8_t bit;       /* enum vee_bit, < VEE_NRULES */
@@ -263,17 +228,22 @@ int vee_state_encode(const struct vee_state *s, uint8_t *out, size_t cap);
 int vee_state_decode(const uint8_t *in, size_t n, struct vee_state *s);
 
 /*
- * Validate one read. headend_now: head-end clock (UTC s) when the read is
- * evaluated. Fills *out (flags, advance, transitions, evidence) and
- * advances *st. Returns AH_OK; AH_EINVAL for invalid info/thresholds/input
- * (a register outside 0..modulus-1, an undefined source or presence bit);
- * AH_ERANGE for a read not after the last one (duplicate or out of order):
- * *st is untouched and *out carries only the info flags. All pointers
- * borrowed.
+ * Validate one read (reads of one meter in increasing read->end).
+ * exchanged: the inventory says a new meter was fitted (not a property of
+ * the read). headend_now: head-end clock (UTC s) when the read is
+ * evaluated. Reads only the fields whose AH_READ_HAS_* bit is set (the
+ * registers, voltages, currents, total power, status words, meter clock,
+ * cover, clear count, serial and freeze) and source; quality is ignored.
+ * Fills *out (flags, advance, transitions, evidence) and advances *st.
+ * Returns AH_OK; AH_EINVAL for invalid info/thresholds/read (a register
+ * outside 0..modulus-1, an undefined source or presence bit, a time beyond
+ * ±2^53); AH_ERANGE for a read not after the last one (duplicate or out of
+ * order): *st is untouched and *out carries only the info flags. All
+ * pointers borrowed.
  */
 int vee_eval(const struct vee_meter_info *m, const struct vee_thresholds *t,
-             struct vee_state *st, const struct vee_input *read, int64_t headend_now,
-             struct vee_result *out);
+             struct vee_state *st, const struct ah_read *read, bool exchanged,
+             int64_t headend_now, struct vee_result *out);
 
 /* Most a healthy meter can register in one interval (0.01 kWh secondary):
  * Un × Imax × phases × Δt (vee.md JUMPING). */

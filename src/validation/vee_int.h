@@ -20,7 +20,9 @@ struct vee_ctx {
     const struct vee_meter_info *m;
     const struct vee_thresholds *t;
     struct vee_state *st;
-    const struct vee_input *in;
+    const struct ah_read *in;
+    bool exchanged; /* inventory: a new meter was fitted */
+    int64_t end;    /* in->end as a signed time */
     struct vee_result *out;
     int64_t aux[VEE_NRULES][3];
 };

@@ -167,7 +167,7 @@ static void push_trans(struct vee_ctx *c, unsigned bit, bool started, int64_t si
     tr->bit = (uint8_t)bit;
     tr->started = started;
     tr->since = since;
-    tr->at = c->in->end;
+    tr->at = c->end;
     tr->value = value;
     tr->threshold = threshold;
     memcpy(tr->aux, c->aux[bit], sizeof tr->aux);
@@ -189,7 +189,7 @@ void vee_rule(struct vee_ctx *c, unsigned bit, int cond, int64_t value, int64_t 
         if (st->active & f) {
             c->out->flags |= f;
         } else if (st->run[bit] >= need_of(c->t, bit)) {
-            int64_t since = c->in->end - (int64_t)(st->run[bit] - 1) * c->m->interval_s;
+            int64_t since = c->end - (int64_t)(st->run[bit] - 1) * c->m->interval_s;
             st->active |= f;
             st->ep_since[bit] = since;
             c->out->flags |= f;
@@ -237,9 +237,9 @@ void vee_close_all(struct vee_ctx *c)
 
 void vee_rule_clock(struct vee_ctx *c)
 {
-    const struct vee_input *in = c->in;
+    const struct ah_read *in = c->in;
     struct vee_state *st = c->st;
-    if (in->present & VEE_HAS_CLOCK) {
+    if (in->present & AH_READ_HAS_METER_CLOCK) {
         int64_t d = floor_div(in->meter_clock_ms - in->headend_clock_ms, 1000);
         if (d > INT32_MAX)
             d = INT32_MAX;
@@ -263,8 +263,8 @@ void vee_rule_clock(struct vee_ctx *c)
 
 void vee_rule_status(struct vee_ctx *c)
 {
-    const struct vee_input *in = c->in;
-    if (!(in->present & VEE_HAS_STATUS)) {
+    const struct ah_read *in = c->in;
+    if (!(in->present & AH_READ_HAS_STATUS)) {
         vee_rule(c, VEE_BIT_STATUS_FAULT, -1, 0, 0);
         return;
     }
@@ -297,9 +297,9 @@ void vee_rule_status(struct vee_ctx *c)
 
 void vee_rule_cover(struct vee_ctx *c)
 {
-    const struct vee_input *in = c->in;
+    const struct ah_read *in = c->in;
     struct vee_state *st = c->st;
-    if (!(in->present & VEE_HAS_COVER)) {
+    if (!(in->present & AH_READ_HAS_COVER)) {
         vee_rule(c, VEE_BIT_COVER_OPEN, -1, 0, 0);
         return;
     }
@@ -321,7 +321,7 @@ void vee_rule_cover(struct vee_ctx *c)
 
 void vee_elec_eval(struct vee_ctx *c, struct vee_elec *e)
 {
-    const struct vee_input *in = c->in;
+    const struct ah_read *in = c->in;
     unsigned pm = phase_mask(c->m);
     memset(e, 0, sizeof *e);
     e->is_ma = start_current_ma(c->m);
@@ -330,7 +330,7 @@ void vee_elec_eval(struct vee_ctx *c, struct vee_elec *e)
     for (unsigned ph = 0; ph < 3; ph++) {
         if (!(pm & (1u << ph)))
             continue;
-        if (!(in->present & VEE_HAS_CURRENT(ph))) {
+        if (!(in->present & AH_READ_HAS_CURRENT(ph))) {
             e->have_i = false;
             continue;
         }
@@ -344,8 +344,8 @@ void vee_elec_eval(struct vee_ctx *c, struct vee_elec *e)
         }
         e->neg_known = 1;
     }
-    bool have_p = (in->present & VEE_HAS_P) != 0;
-    int64_t p = in->p_total;
+    bool have_p = (in->present & AH_READ_HAS_P(AH_READ_TOTAL)) != 0;
+    int64_t p = in->p[AH_READ_TOTAL];
     if (e->imax_abs >= 2 * e->is_ma || (have_p && iabs64(p) >= 2 * pis)) {
         e->load = true;
         e->load_known = 1;
@@ -361,7 +361,7 @@ void vee_elec_eval(struct vee_ctx *c, struct vee_elec *e)
                 e->neg_value = p;
         }
     }
-    if (in->present & VEE_HAS_STATUS) {
+    if (in->present & AH_READ_HAS_STATUS) {
         unsigned sw2 = in->status[1];
         e->neg_known = 1;
         if ((in->status[0] & SW1_P_REVERSE) || (sw2 & pm & 7u))
@@ -371,7 +371,7 @@ void vee_elec_eval(struct vee_ctx *c, struct vee_elec *e)
 
 void vee_rule_imbalance(struct vee_ctx *c, const struct vee_elec *e)
 {
-    const struct vee_input *in = c->in;
+    const struct ah_read *in = c->in;
     int64_t *aux = c->aux[VEE_BIT_PHASE_IMBALANCE];
     /* 3P4W only: 1P2W has one phase, 3P3W has no B current by design */
     if (c->m->wiring != VEE_3P4W || !e->have_i) {
@@ -401,7 +401,7 @@ static bool all_voltages(const struct vee_ctx *c)
 {
     unsigned pm = phase_mask(c->m);
     for (unsigned ph = 0; ph < 3; ph++)
-        if ((pm & (1u << ph)) && !(c->in->present & VEE_HAS_VOLTAGE(ph)))
+        if ((pm & (1u << ph)) && !(c->in->present & AH_READ_HAS_VOLTAGE(ph)))
             return false;
     return true;
 }
@@ -409,7 +409,7 @@ static bool all_voltages(const struct vee_ctx *c)
 /* Phase loss first: a lost phase is diagnosed as such, not as unbalance. */
 bool vee_rule_phase_loss(struct vee_ctx *c, const struct vee_elec *e)
 {
-    const struct vee_input *in = c->in;
+    const struct ah_read *in = c->in;
     const struct vee_meter_info *m = c->m;
     unsigned pm = phase_mask(m);
     double un = (double)m->un_dv;
@@ -419,11 +419,11 @@ bool vee_rule_phase_loss(struct vee_ctx *c, const struct vee_elec *e)
     for (unsigned ph = 0; ph < 3 && cond <= 0; ph++) {
         if (!(pm & (1u << ph)))
             continue;
-        bool hv = (in->present & VEE_HAS_VOLTAGE(ph)) != 0;
-        bool hi = (in->present & VEE_HAS_CURRENT(ph)) != 0;
+        bool hv = (in->present & AH_READ_HAS_VOLTAGE(ph)) != 0;
+        bool hi = (in->present & AH_READ_HAS_CURRENT(ph)) != 0;
         bool others_loaded = false;
         for (unsigned o = 0; o < 3; o++)
-            if (o != ph && (pm & (1u << o)) && (in->present & VEE_HAS_CURRENT(o)) &&
+            if (o != ph && (pm & (1u << o)) && (in->present & AH_READ_HAS_CURRENT(o)) &&
                 iabs64(in->current[o]) >= 2 * e->is_ma)
                 others_loaded = true;
         int64_t i = hi ? iabs64(in->current[ph]) : 0;
@@ -446,7 +446,7 @@ bool vee_rule_phase_loss(struct vee_ctx *c, const struct vee_elec *e)
             } else {
                 cond = 0;
             }
-        } else if (in->present & VEE_HAS_STATUS) {
+        } else if (in->present & AH_READ_HAS_STATUS) {
             /* no voltage read: the meter's own 失压 / 断相 bits decide */
             bool lost = (in->status[3 + ph] & (SWP_LOSS_V | SWP_PHASE_FAIL)) != 0;
             cond = lost ? 1 : (cond < 0 ? 0 : cond);
@@ -458,7 +458,7 @@ bool vee_rule_phase_loss(struct vee_ctx *c, const struct vee_elec *e)
         if (cond > 0) {
             aux[0] = (int64_t)ph + 1;
             aux[1] = i;
-            aux[2] = (in->present & VEE_HAS_STATUS) ? in->status[3 + ph] : -1;
+            aux[2] = (in->present & AH_READ_HAS_STATUS) ? in->status[3 + ph] : -1;
         }
     }
     vee_rule(c, VEE_BIT_PHASE_LOSS, cond, value, thr);
@@ -467,7 +467,7 @@ bool vee_rule_phase_loss(struct vee_ctx *c, const struct vee_elec *e)
 
 void vee_rule_vunbal(struct vee_ctx *c, bool phase_lost)
 {
-    const struct vee_input *in = c->in;
+    const struct ah_read *in = c->in;
     unsigned pm = phase_mask(c->m);
     if (c->m->wiring == VEE_1P2W || phase_lost || !all_voltages(c)) {
         vee_rule(c, VEE_BIT_VOLTAGE_UNBALANCE, -1, 0, 0);
@@ -476,7 +476,7 @@ void vee_rule_vunbal(struct vee_ctx *c, bool phase_lost)
     int64_t sum = 0, n = 0;
     int64_t *aux = c->aux[VEE_BIT_VOLTAGE_UNBALANCE];
     for (unsigned ph = 0; ph < 3; ph++) {
-        aux[ph] = in->voltage[ph];
+        aux[ph] = (in->present & AH_READ_HAS_VOLTAGE(ph)) ? in->voltage[ph] : 0;
         if (pm & (1u << ph)) {
             sum += in->voltage[ph];
             n++;
@@ -552,7 +552,7 @@ bool vee_add_to_day(struct vee_ctx *c, int64_t adv, uint32_t span, bool load)
 {
     struct vee_state *st = c->st;
     const struct vee_meter_info *m = c->m;
-    int64_t end = c->in->end;
+    int64_t end = c->end;
     int32_t d = day_of(m, end);
     int32_t first = day_of(m, end - (int64_t)(span - 1) * m->interval_s);
     bool drop_judged = false;
@@ -593,7 +593,7 @@ void vee_rule_spike(struct vee_ctx *c, int64_t adv, uint32_t span)
         vee_rule(c, VEE_BIT_SPIKE, -1, 0, 0);
         return;
     }
-    unsigned s = slot_of(m, c->in->end);
+    unsigned s = slot_of(m, c->end);
     uint8_t bit = (uint8_t)(1u << (s % 8));
     int cond = -1;
     int64_t thr = 0;
@@ -623,10 +623,10 @@ void vee_rule_spike(struct vee_ctx *c, int64_t adv, uint32_t span)
 /* Daily freeze vs Σ interval advances of the day it closes. */
 void vee_rule_sum(struct vee_ctx *c)
 {
-    const struct vee_input *in = c->in;
+    const struct ah_read *in = c->in;
     struct vee_state *st = c->st;
     const struct vee_meter_info *m = c->m;
-    if (!(in->present & VEE_HAS_FREEZE)) {
+    if (!(in->present & AH_READ_HAS_FREEZE)) {
         vee_rule(c, VEE_BIT_SUM_MISMATCH, -1, 0, 0);
         return;
     }
@@ -672,18 +672,19 @@ void vee_rule_sum(struct vee_ctx *c)
 /* Identity or meter-clear evidence of a new meter (vee.md METER_EXCHANGED). */
 bool vee_exchange_seen(struct vee_ctx *c)
 {
-    const struct vee_input *in = c->in;
+    const struct ah_read *in = c->in;
     const struct vee_state *st = c->st;
     int64_t mod = modulus(c->m);
-    if (in->exchanged)
+    if (c->exchanged)
         return true;
-    if ((in->present & VEE_HAS_SERIAL) && (st->have & VEE_ST_SERIAL) &&
+    if ((in->present & AH_READ_HAS_SERIAL) && (st->have & VEE_ST_SERIAL) &&
         in->serial != st->serial)
         return true;
     /* register restarted near zero together with a meter-clear event */
-    if ((in->present & VEE_HAS_FWD) && (st->have & VEE_ST_FWD) && in->fwd < st->fwd &&
-        in->fwd < mod / 10 && (in->present & VEE_HAS_CLEAR_COUNT) &&
-        (st->have & VEE_ST_CLEAR) && in->clear_count != st->clear)
+    if ((in->present & AH_READ_HAS_IMP_TOTAL) && (st->have & VEE_ST_FWD) &&
+        in->imp_total < st->fwd && in->imp_total < mod / 10 &&
+        (in->present & AH_READ_HAS_CLEAR_COUNT) && (st->have & VEE_ST_CLEAR) &&
+        in->clear_count != st->clear)
         return true;
     return false;
 }
@@ -692,21 +693,21 @@ bool vee_exchange_seen(struct vee_ctx *c)
 
 void vee_advance(struct vee_ctx *c, struct vee_adv *a)
 {
-    const struct vee_input *in = c->in;
+    const struct ah_read *in = c->in;
     struct vee_state *st = c->st;
     int64_t *raux = c->aux[VEE_BIT_REVERSED];
     memset(a, 0, sizeof *a);
     a->fwd = a->rev = -1;
     a->rev_cond = -1;
-    raux[1] = (in->present & VEE_HAS_FWD) ? in->fwd : -1;
-    raux[2] = (in->present & VEE_HAS_REV) ? in->rev : -1;
-    if (!(in->present & VEE_HAS_FWD) || !(st->have & VEE_ST_FWD))
+    raux[1] = (in->present & AH_READ_HAS_IMP_TOTAL) ? in->imp_total : -1;
+    raux[2] = (in->present & AH_READ_HAS_EXP_TOTAL) ? in->exp_total : -1;
+    if (!(in->present & AH_READ_HAS_IMP_TOTAL) || !(st->have & VEE_ST_FWD))
         return;
-    int64_t k = (in->end - st->reg_end) / c->m->interval_s;
+    int64_t k = (c->end - st->reg_end) / c->m->interval_s;
     a->span = k > UINT32_MAX ? UINT32_MAX : (uint32_t)(k < 1 ? 1 : k);
-    int64_t d = in->fwd - st->fwd;
+    int64_t d = in->imp_total - st->fwd;
     if (d < 0) {
-        int64_t w = vee_wrap_advance(c->m, c->t, st->fwd, in->fwd, a->span);
+        int64_t w = vee_wrap_advance(c->m, c->t, st->fwd, in->imp_total, a->span);
         if (w >= 0) {
             d = w;
             c->out->flags |= VEE_F_ROLLOVER;
@@ -718,8 +719,8 @@ void vee_advance(struct vee_ctx *c, struct vee_adv *a)
     }
     if (d >= 0)
         a->fwd = d;
-    if ((in->present & VEE_HAS_REV) && (st->have & VEE_ST_REV))
-        a->rev = vee_wrap_advance(c->m, c->t, st->rev, in->rev, a->span);
+    if ((in->present & AH_READ_HAS_EXP_TOTAL) && (st->have & VEE_ST_REV))
+        a->rev = vee_wrap_advance(c->m, c->t, st->rev, in->exp_total, a->span);
 }
 
 void vee_rule_reversed(struct vee_ctx *c, const struct vee_elec *e, struct vee_adv *a)
@@ -777,7 +778,7 @@ void vee_rule_jumping(struct vee_ctx *c, const struct vee_adv *a)
 void vee_rule_stopped_creeping(struct vee_ctx *c, const struct vee_elec *e,
                                const struct vee_adv *a)
 {
-    const struct vee_input *in = c->in;
+    const struct ah_read *in = c->in;
     struct vee_state *st = c->st;
     /* on the total throughput, so that energy going to the reverse register
      * (export, reversed CT) is not "stopped" */
@@ -787,7 +788,7 @@ void vee_rule_stopped_creeping(struct vee_ctx *c, const struct vee_elec *e,
     if (thr_adv >= 0 && e->load_known) {
         int64_t *sa = c->aux[VEE_BIT_STOPPED];
         sa[0] = e->imax_abs;
-        sa[1] = (in->present & VEE_HAS_P) ? in->p_total : 0;
+        sa[1] = (in->present & AH_READ_HAS_P(AH_READ_TOTAL)) ? in->p[AH_READ_TOTAL] : 0;
         sa[2] = thr_adv;
         vee_rule(c, VEE_BIT_STOPPED, thr_adv == 0 && e->load,
                  st->run[VEE_BIT_STOPPED] + 1, c->t->stopped_intervals);

@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct store_rec r;
+    struct ah_read r;
     int rc = store_rec_decode(data, size, &r);
     if (rc == AH_OK) {
         uint8_t again[STORE_REC_MAX_LEN];

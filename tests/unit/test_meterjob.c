@@ -8,9 +8,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
+#include "ah_err.h"
+#include "dlt645.h"
 #include "dlt645_di.h"
 #include "meterjob.h"
 
@@ -120,18 +123,18 @@ static void load_record_to_rec(void **state)
     size_t used = 0;
     assert_int_equal(dlt645_lr_decode(buf, (size_t)len, &out, &used), 0);
     assert_int_equal(used, (size_t)len);
-    struct store_rec r;
+    struct ah_read r;
     memset(&r, 0, sizeof r);
     mjob_lr_to_rec(&out, &r);
-    assert_true(r.present & STORE_REC_HAS_VOLTAGE(0));
-    assert_false(r.present & STORE_REC_HAS_VOLTAGE(1));
-    assert_false(r.present & STORE_REC_HAS_CURRENT(2));
+    assert_true(r.present & AH_READ_HAS_VOLTAGE(0));
+    assert_false(r.present & AH_READ_HAS_VOLTAGE(1));
+    assert_false(r.present & AH_READ_HAS_CURRENT(2));
     assert_int_equal(r.voltage[0], 2301);
     assert_int_equal(r.current[0], 5123);
-    assert_true(r.present & STORE_REC_HAS_IMP_TOTAL);
+    assert_true(r.present & AH_READ_HAS_IMP_TOTAL);
     assert_int_equal(r.imp_total, 1234567);
     /* class 2 disabled: no power items at all */
-    assert_false(r.present & STORE_REC_HAS_P(0));
+    assert_false(r.present & AH_READ_HAS_P(0));
     assert_int_equal(mjob_rescale(2301, 1, 3), 230100);
     assert_int_equal(mjob_rescale(1234567, 3, 2), 123456);
 }
@@ -274,13 +277,361 @@ static void test_lr_run_and_learn(void **state)
     assert_int_equal(mjob_lr_learn(9, 9, 0, t, run_end, newest), 9);
 }
 
+/* ---- the job driven by bytes (protocols.md §3.1 worked frames) -------- */
+
+#define TZ 28800 /* UTC+8: meters speak local time */
+#define HE 5000  /* head-end clock (ms) of every answer below */
+
+static const char *ADDR = "123456789012";
+
+static size_t unhex(const char *s, uint8_t *out)
+{
+    size_t n = 0;
+    unsigned v;
+    int k;
+    while (sscanf(s, " %2x%n", &v, &k) == 1) {
+        out[n++] = (uint8_t)v;
+        s += k;
+    }
+    return n;
+}
+
+/* A reply frame (bytes) to the request of step st, parsed and matched as
+ * the session does: the payload after the DI into out; *err the ERR word of
+ * an abnormal reply (-1: a normal one). */
+static size_t reply_payload(const uint8_t *fr, size_t len, enum mjob_step st,
+                            uint8_t *out, int *err)
+{
+    struct dlt645_parser ps;
+    struct dlt645_frame f;
+    enum dlt645_parse_status pst;
+    struct dlt645_addr a;
+    struct dlt645_reply rep;
+    dlt645_parser_init(&ps);
+    assert_int_equal(dlt645_parse(&ps, fr, len, &f, &pst), len);
+    assert_int_equal(pst, DLT645_FRAME_OK);
+    assert_int_equal(dlt645_addr_parse(ADDR, &a), AH_OK);
+    assert_int_equal(
+        dlt645_reply_classify(&f, DLT645_2007, &a, DLT645_F_READ, mjob_def(st)->di, &rep),
+        AH_OK);
+    *err = rep.kind == DLT645_R_ERROR ? rep.err : -1;
+    if (rep.kind == DLT645_R_ERROR)
+        return 0;
+    assert_int_equal(rep.kind, DLT645_R_DATA);
+    memcpy(out, rep.payload, rep.payload_len);
+    return rep.payload_len;
+}
+
+/* Feed the reply frame (hex) to step st into v; returns mjob_on_answer's
+ * result. */
+static int answer_hex(struct mjob_vals *v, enum mjob_step st, const char *hex)
+{
+    uint8_t fr[256], p[256];
+    int err;
+    size_t n = reply_payload(fr, unhex(hex, fr), st, p, &err);
+    assert_int_equal(err, -1);
+    return mjob_on_answer(v, st, p, n, TZ, HE);
+}
+
+/* The meter's reply frame to step st carrying plain data bytes d (built by
+ * the codec the simulator uses), fed to the job. */
+static int answer_data(struct mjob_vals *v, enum mjob_step st, const uint8_t *d, size_t n)
+{
+    uint8_t fr[256], p[256];
+    struct dlt645_addr a;
+    int err;
+    assert_int_equal(dlt645_addr_parse(ADDR, &a), AH_OK);
+    int len = dlt645_reply_read(fr, sizeof fr, 0, &a, mjob_def(st)->di, false, d, n);
+    assert_true(len > 0);
+    size_t pn = reply_payload(fr, (size_t)len, st, p, &err);
+    assert_int_equal(err, -1);
+    return mjob_on_answer(v, st, p, pn, TZ, HE);
+}
+
+/* Without 0400010C: §3.1 #9r (15:09:26) and #8r (25-03-14), then the
+ * second time 15:09:30: the meter clock is 2025-03-14 15:09:30 local. */
+static void clock_from_worked_frames(void **state)
+{
+    (void)state;
+    struct mjob_vals v;
+    memset(&v, 0, sizeof v);
+    unsigned teach;
+    assert_int_equal(
+        answer_hex(&v, MJOB_T1,
+                   "68 12 90 78 56 34 12 68 91 07 35 34 33 37 59 3C 48 CE 16"),
+        AH_OK);
+    assert_int_equal(v.t1.hour, 15);
+    assert_int_equal(v.t1.sec, 26);
+    assert_int_equal(mjob_after(&v, MJOB_T1, true, &teach), MJOB_DATE);
+    assert_int_equal(
+        answer_hex(&v, MJOB_DATE,
+                   "68 12 90 78 56 34 12 68 91 08 34 34 33 37 38 47 36 58 FE 16"),
+        AH_OK);
+    assert_true(v.have_date);
+    assert_int_equal(v.date.day, 14);
+    assert_false(v.have_clock);
+    assert_int_equal(mjob_after(&v, MJOB_DATE, true, &teach), MJOB_T2);
+    const uint8_t t2[] = {0x30, 0x09, 0x15}; /* ss mm hh */
+    assert_int_equal(answer_data(&v, MJOB_T2, t2, sizeof t2), AH_OK);
+    assert_true(v.have_clock);
+    assert_int_equal(v.clock_ms, (T0 + 15 * 3600 + 9 * 60 + 30 - TZ) * 1000);
+    assert_int_equal(v.clock_at_ms, HE);
+    assert_int_equal(mjob_after(&v, MJOB_T2, true, &teach), MJOB_V);
+    assert_int_equal(teach, 0);
+    /* 0400010C: the same moment in one item (ss mm hh WW DD MM YY) */
+    struct mjob_vals w;
+    memset(&w, 0, sizeof w);
+    const uint8_t dt[] = {0x30, 0x09, 0x15, 0x05, 0x14, 0x03, 0x25};
+    assert_int_equal(answer_data(&w, MJOB_DT, dt, sizeof dt), AH_OK);
+    assert_true(w.have_clock);
+    assert_int_equal(w.clock_ms, v.clock_ms);
+}
+
+/* Time, date, time around local midnight: read once more, then clear of
+ * it; §3.1 #5r (ERR 02) to 0400010C says the meter lacks the item. */
+static void clock_midnight_and_err(void **state)
+{
+    (void)state;
+    struct mjob_vals v;
+    memset(&v, 0, sizeof v);
+    unsigned teach;
+    const uint8_t t1[] = {0x50, 0x59, 0x23}, d[] = {0x06, 0x15, 0x03, 0x25},
+                  t2[] = {0x20, 0x00, 0x00}, t3[] = {0x50, 0x00, 0x00};
+    assert_int_equal(answer_data(&v, MJOB_T1, t1, 3), AH_OK);
+    assert_int_equal(answer_data(&v, MJOB_DATE, d, 4), AH_OK);
+    assert_int_equal(answer_data(&v, MJOB_T2, t2, 3), AH_OK);
+    assert_false(v.have_clock);
+    assert_int_equal(mjob_after(&v, MJOB_T2, true, &teach), MJOB_T1);
+    assert_int_equal(teach, MJOB_TEACH_CLOCK_AGAIN);
+    assert_int_equal(answer_data(&v, MJOB_T1, t2, 3), AH_OK);
+    assert_int_equal(answer_data(&v, MJOB_DATE, d, 4), AH_OK);
+    assert_int_equal(answer_data(&v, MJOB_T2, t3, 3), AH_OK);
+    assert_true(v.have_clock);
+    assert_int_equal(v.clock_ms, (T0 + 86400 + 50 - TZ) * 1000);
+    /* once again is all: a second straddle goes on without a clock */
+    assert_int_equal(mjob_after(&v, MJOB_T2, true, &teach), MJOB_V);
+    assert_int_equal(teach, 0);
+
+    uint8_t fr[64], p[64];
+    int err;
+    size_t n = reply_payload(fr, unhex("68 12 90 78 56 34 12 68 D1 01 35 8D 16", fr),
+                             MJOB_DT, p, &err);
+    assert_int_equal(n, 0);
+    assert_int_equal(err, DLT645_ERR_NO_DATA);
+    assert_int_equal(mjob_after(&v, MJOB_DT, false, &teach), MJOB_T1);
+    assert_int_equal(teach, MJOB_TEACH_NO_DT);
+}
+
+/* V, I, status words, event counts, the freeze and the meter number, each
+ * from its reply's bytes; a reply that does not fit its DI changes nothing. */
+static void values_from_bytes(void **state)
+{
+    (void)state;
+    struct mjob_vals v;
+    memset(&v, 0, sizeof v);
+    const uint8_t volt[] = {0x01, 0x23, 0x98, 0x22, 0x00, 0x23}; /* XXX.X */
+    assert_int_equal(answer_data(&v, MJOB_V, volt, sizeof volt), AH_OK);
+    assert_int_equal(v.v_ph, 7);
+    assert_int_equal(v.volt[0], 2301);
+    assert_int_equal(v.volt[1], 2298);
+    /* §3.1 #3r's −1.234 A, then 5.000 and 0.010 A (XXX.XXX, sign bit) */
+    const uint8_t curr[] = {0x34, 0x12, 0x80, 0x00, 0x50, 0x00, 0x10, 0x00, 0x00};
+    assert_int_equal(answer_data(&v, MJOB_I, curr, sizeof curr), AH_OK);
+    assert_int_equal(v.i_ph, 7);
+    assert_int_equal(v.curr[0], -1234);
+    assert_int_equal(v.curr[1], 5000);
+    assert_int_equal(v.curr[2], 10);
+    const uint8_t st[14] = {0x04, 0x00, [2] = 0x01};
+    assert_int_equal(answer_data(&v, MJOB_STATUS, st, sizeof st), AH_OK);
+    assert_true(v.have_status);
+    assert_int_equal(v.status[0], 4);
+    assert_int_equal(v.status[1], 1);
+    const uint8_t three[] = {0x03, 0x00, 0x00}, two[] = {0x02, 0x00, 0x00};
+    assert_int_equal(answer_data(&v, MJOB_COVER, three, 3), AH_OK);
+    assert_false(v.have_cover); /* the pair needs the terminal's count */
+    assert_int_equal(answer_data(&v, MJOB_TERMINAL, two, 3), AH_OK);
+    assert_true(v.have_cover);
+    assert_int_equal(v.cover, 3);
+    assert_int_equal(v.terminal, 2);
+    assert_int_equal(answer_data(&v, MJOB_CLEARED, two, 3), AH_OK);
+    assert_true(v.have_cleared);
+    /* the freeze's energy without its time is unplaced */
+    const uint8_t fwd[20] = {0x67, 0x45, 0x23, 0x01};
+    assert_int_equal(answer_data(&v, MJOB_FRZ_E, fwd, sizeof fwd), AH_OK);
+    assert_false(v.have_frz);
+    const uint8_t at[] = {0x00, 0x00, 0x14, 0x03, 0x25}; /* mm hh DD MM YY */
+    assert_int_equal(answer_data(&v, MJOB_FRZ_T, at, sizeof at), AH_OK);
+    assert_int_equal(answer_data(&v, MJOB_FRZ_E, fwd, sizeof fwd), AH_OK);
+    assert_true(v.have_frz);
+    assert_int_equal(v.frz_at, T0 - TZ);
+    assert_int_equal(v.frz_fwd, 1234567);
+    const uint8_t num[] = {0x34, 0x12, 0x00, 0x00, 0x00, 0x00};
+    assert_int_equal(answer_data(&v, MJOB_NUMBER, num, sizeof num), AH_OK);
+    assert_true(v.have_number);
+    assert_int_equal(v.number, 1234);
+    /* five bytes are no voltage block: refused, nothing changed */
+    struct mjob_vals before = v;
+    assert_int_equal(answer_data(&v, MJOB_V, volt, 5), AH_EFRAME);
+    assert_memory_equal(&before, &v, sizeof v);
+    assert_int_equal(mjob_on_answer(&v, MJOB_LIVE, volt, 6, TZ, HE), AH_EINVAL);
+}
+
+/* One answer to 06000001 N=5 from 00:15 (one frame; 12H follow-ups are the
+ * session's): the record asked, one marked invalid, one off the interval
+ * grid, one stamped before the request (issue 17 item 6) and the next
+ * interval's; then the end of the answer, and bytes that are no block. */
+static void load_records_from_bytes(void **state)
+{
+    (void)state;
+    struct dlt645_load_record in;
+    memset(&in, 0, sizeof in);
+    in.classes = 0x08; /* class 4: energies */
+    in.na = 1ull << DLT645_LR_E_CR1 | 1ull << DLT645_LR_E_CR2;
+    const uint8_t hm[5][2] = {{0, 15}, {0, 30}, {0, 37}, {0, 0}, {0, 30}};
+    uint8_t data[600];
+    size_t len = 0;
+    for (int i = 0; i < 5; i++) {
+        in.t = (struct dlt645_tm){
+            .year = 25, .mon = 3, .day = 14, .hour = hm[i][0], .min = hm[i][1]};
+        if (i == 3)
+            in.t.day = 13; /* the day before: 24 h early */
+        in.invalid = i == 1;
+        in.e_fwd = 1000 + i;
+        int k = dlt645_lr_encode(&in, data + len, sizeof data - len);
+        assert_true(k > 0);
+        len += (size_t)k;
+    }
+    uint8_t fr[700], p[700];
+    struct dlt645_addr a;
+    int err;
+    assert_int_equal(dlt645_addr_parse(ADDR, &a), AH_OK);
+    int fl = dlt645_reply_read(fr, sizeof fr, 0, &a, MJOB_DI_LOAD_REC, false, data, len);
+    assert_true(fl > 0);
+    size_t n = reply_payload(fr, (size_t)fl, MJOB_LR, p, &err);
+    assert_int_equal(n, len);
+    const struct mjob_lr_want w = {.asked = T0 - TZ + 900,
+                                   .top = T0 - TZ + 3600,
+                                   .step = 900,
+                                   .tz_s = TZ,
+                                   .slack = 60};
+    const enum mjob_lr_kind want[5] = {MJOB_LR_READ, MJOB_LR_INVALID, MJOB_LR_OFF_GRID,
+                                       MJOB_LR_STALE, MJOB_LR_READ};
+    size_t off = 0;
+    struct mjob_lr_rec lr;
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(mjob_lr_next(p, n, &off, &w, &lr), AH_OK);
+        assert_int_equal(lr.kind, want[i]);
+        assert_int_equal(lr.r.e_fwd, 1000 + i);
+    }
+    assert_int_equal(lr.end, T0 - TZ + 1800);
+    assert_int_equal(mjob_lr_next(p, n, &off, &w, &lr), AH_EAGAIN);
+    /* past top (a record of the head-end's future) is off the grid too */
+    struct mjob_lr_want early = w;
+    early.top = T0 - TZ + 900;
+    off = 0;
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(mjob_lr_next(p, n, &off, &early, &lr), AH_OK);
+    assert_int_equal(lr.kind, MJOB_LR_OFF_GRID);
+    /* a block cut short is no block */
+    off = 0;
+    assert_true(mjob_lr_next(p, 20, &off, &w, &lr) < 0);
+    assert_int_equal(off, 0);
+}
+
+/* Which records the live job reads: the live record when the store lacks
+ * it, a short backlog first, a long one left to backfill (its live read
+ * deferred); a list cut at its cap lacks the live record too. */
+static void live_plan(void **state)
+{
+    (void)state;
+    const int64_t live = T0;
+    uint64_t g[8] = {0};
+    struct mjob_live_plan pl;
+    mjob_live_plan(g, 0, 8, live, 4, &pl); /* all stored */
+    assert_false(pl.live_missing);
+    assert_int_equal(pl.backlog, 0);
+    assert_false(pl.inline_gaps || pl.defer);
+    g[0] = (uint64_t)live;
+    mjob_live_plan(g, 1, 8, live, 4, &pl); /* only the live record */
+    assert_true(pl.live_missing);
+    assert_int_equal(pl.backlog, 0);
+    assert_false(pl.inline_gaps || pl.defer);
+    for (int i = 0; i < 5; i++)
+        g[i] = (uint64_t)(live - (4 - i) * 900);
+    mjob_live_plan(g, 5, 8, live, 4, &pl); /* four before it: inline */
+    assert_true(pl.live_missing);
+    assert_int_equal(pl.backlog, 4);
+    assert_true(pl.inline_gaps);
+    assert_false(pl.defer);
+    mjob_live_plan(g, 4, 8, live, 4, &pl); /* four old gaps, the live read stored */
+    assert_false(pl.live_missing);
+    assert_int_equal(pl.backlog, 4);
+    assert_true(pl.inline_gaps);
+    for (int i = 0; i < 6; i++)
+        g[i] = (uint64_t)(live - (5 - i) * 900);
+    mjob_live_plan(g, 6, 8, live, 4, &pl); /* five before it: backfill's */
+    assert_int_equal(pl.backlog, 5);
+    assert_false(pl.inline_gaps);
+    assert_true(pl.defer);
+    mjob_live_plan(g, 9, 8, live, 4, &pl); /* cut at the cap */
+    assert_true(pl.live_missing);
+    assert_int_equal(pl.backlog, 8);
+    assert_true(pl.defer);
+}
+
+/* The job's requests are the reference's bytes: §3.1 #10 (06000001 N=1
+ * from 2025-03-14 00:00 local), #12 and #13 (the daily freeze). */
+static void requests_are_worked_frames(void **state)
+{
+    (void)state;
+    struct dlt645_addr a;
+    assert_int_equal(dlt645_addr_parse(ADDR, &a), AH_OK);
+    struct {
+        enum mjob_step st;
+        const char *hex;
+    } c[] = {
+        {MJOB_LIVE,
+         "FE FE FE FE 68 12 90 78 56 34 12 68 11 0A 34 33 33 39 34 33 33 47 36 "
+         "58 E3 16"},
+        {MJOB_FRZ_T, "FE FE FE FE 68 12 90 78 56 34 12 68 11 04 34 33 39 38 73 16"},
+        {MJOB_FRZ_E, "FE FE FE FE 68 12 90 78 56 34 12 68 11 04 34 34 39 38 74 16"},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        struct mjob_req rq;
+        uint8_t want[64], got[64];
+        size_t wn = unhex(c[i].hex, want);
+        mjob_request(c[i].st, T0 - TZ, 1, TZ, &rq);
+        int n = mjob_req_frame(&rq, &a, got, sizeof got);
+        assert_int_equal(n, (int)wn);
+        assert_memory_equal(got, want, wn);
+    }
+    /* a catch-up run: N blocks from the first gap's local time */
+    struct mjob_req rq;
+    mjob_request(MJOB_LR, T0 - TZ + 900, 9, TZ, &rq);
+    assert_int_equal(rq.di, MJOB_DI_LOAD_REC);
+    assert_true(rq.with_time);
+    assert_int_equal(rq.n, 9);
+    assert_int_equal(rq.t.hour, 0);
+    assert_int_equal(rq.t.min, 15);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(full_job_in_order),     cmocka_unit_test(errors_per_step),
-        cmocka_unit_test(plan_skips_groups),     cmocka_unit_test(load_record_to_rec),
-        cmocka_unit_test(test_meter_local_time), cmocka_unit_test(test_clock_consistent),
-        cmocka_unit_test(test_live_end),         cmocka_unit_test(test_lr_run_and_learn),
+        cmocka_unit_test(full_job_in_order),
+        cmocka_unit_test(errors_per_step),
+        cmocka_unit_test(plan_skips_groups),
+        cmocka_unit_test(load_record_to_rec),
+        cmocka_unit_test(test_meter_local_time),
+        cmocka_unit_test(test_clock_consistent),
+        cmocka_unit_test(test_live_end),
+        cmocka_unit_test(test_lr_run_and_learn),
+        cmocka_unit_test(clock_from_worked_frames),
+        cmocka_unit_test(clock_midnight_and_err),
+        cmocka_unit_test(values_from_bytes),
+        cmocka_unit_test(requests_are_worked_frames),
+        cmocka_unit_test(load_records_from_bytes),
+        cmocka_unit_test(live_plan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -138,21 +138,21 @@ static void push(pipe_t *p, const struct fx *x, int k, int64_t fwd)
     struct pipe_read r;
     memset(&r, 0, sizeof r);
     r.meter = x->midx[0];
-    r.end = END(k);
-    r.rec.source = STORE_REC_LIVE;
-    r.rec.ct = 1;
-    r.rec.pt = 1;
-    r.rec.present = STORE_REC_HAS_IMP_TOTAL | STORE_REC_HAS_EXP_TOTAL |
-                    STORE_REC_HAS_VOLTAGE(0) | STORE_REC_HAS_CURRENT(0);
-    r.rec.imp_total = fwd;
-    r.rec.voltage[0] = 2200;
-    r.rec.current[0] = 2000;
+    r.read.end = END(k);
+    r.read.source = AH_READ_LIVE;
+    r.read.ct = 1;
+    r.read.pt = 1;
+    r.read.present = AH_READ_HAS_IMP_TOTAL | AH_READ_HAS_EXP_TOTAL |
+                     AH_READ_HAS_VOLTAGE(0) | AH_READ_HAS_CURRENT(0);
+    r.read.imp_total = fwd;
+    r.read.voltage[0] = 2200;
+    r.read.current[0] = 2000;
     assert_int_equal(pipe_push(p, &r), AH_OK);
 }
 
 static uint32_t quality(struct fx *x, int k)
 {
-    struct store_rec r;
+    struct ah_read r;
     assert_int_equal(store_get_read(x->st, x->midx[0], END(k), &r), AH_OK);
     return r.quality;
 }
@@ -237,11 +237,11 @@ static void test_stopped_meter_held_reflagged_resumed_released(void **state)
     assert_int_not_equal(access(req, F_OK), 0);
     assert_int_equal(pipe_stop(&p), AH_OK);
     for (int k = 4; k < 8; k++) {
-        struct store_rec r;
+        struct ah_read r;
         assert_int_equal(store_get_read(x->st, x->midx[0], END(k), &r), AH_OK);
         assert_true(r.quality & VEE_F_RELEASED);
         assert_true(r.quality & VEE_F_STOPPED); /* what was found stays */
-        assert_int_equal(r.source, STORE_REC_RELEASED);
+        assert_int_equal(r.source, AH_READ_RELEASED);
         assert_true(vee_is_billable(r.quality));
     }
     assert_false(quality(x, 8) & VEE_F_RELEASED);
@@ -264,7 +264,7 @@ static void test_duplicate_read_ignored(void **state)
     p = start(x, reldir, sizeof reldir);
     push(p, x, 1, 999999); /* the same interval again, other bytes */
     assert_int_equal(pipe_stop(&p), AH_OK);
-    struct store_rec r;
+    struct ah_read r;
     assert_int_equal(store_get_read(x->st, x->midx[0], END(1), &r), AH_OK);
     assert_int_equal(r.imp_total, 1010);
 }
@@ -286,7 +286,7 @@ static void test_late_backfill_stored(void **state)
     push(p, x, 2, 1020);
     push(p, x, 2, 1020); /* twice in one batch: stored once */
     assert_int_equal(pipe_stop(&p), AH_OK);
-    struct store_rec r;
+    struct ah_read r;
     assert_int_equal(store_get_read(x->st, x->midx[0], END(1), &r), AH_OK);
     assert_int_equal(r.imp_total, 1010);
     assert_int_equal(store_get_read(x->st, x->midx[0], END(2), &r), AH_OK);
@@ -311,51 +311,51 @@ static void test_late_backfill_stored(void **state)
     assert_false(vee_is_billable(quality(x, 4)));
 }
 
-static void push_src(pipe_t *p, const struct fx *x, int k, int64_t fwd, uint32_t has,
+static void push_src(pipe_t *p, const struct fx *x, int k, int64_t fwd, uint8_t kind,
                      uint8_t source)
 {
     struct pipe_read r;
     memset(&r, 0, sizeof r);
     r.meter = x->midx[0];
-    r.end = END(k);
-    r.has = has;
-    r.rec.source = source;
-    r.rec.ct = 1;
-    r.rec.pt = 1;
-    r.rec.present = STORE_REC_HAS_IMP_TOTAL;
-    r.rec.imp_total = fwd;
+    r.read.end = END(k);
+    r.kind = kind;
+    r.read.source = source;
+    r.read.ct = 1;
+    r.read.pt = 1;
+    r.read.present = AH_READ_HAS_IMP_TOTAL;
+    r.read.imp_total = fwd;
     assert_int_equal(pipe_push(p, &r), AH_OK);
 }
 
 /* Issue 13 defect 6 with validation in order: a live read of a meter whose
- * backlog is still coming (PIPE_HAS_DEFER) waits, stored; the backlog,
+ * backlog is still coming (PIPE_DEFER) waits, stored; the backlog,
  * over several batches and a restart, is validated in order before it when
- * the scheduler says the backlog is in (PIPE_HAS_FLUSH): a jump inside the
+ * the scheduler says the backlog is in (PIPE_FLUSH): a jump inside the
  * backlog is JUMPING, which a late backfill (not sequenced) would not be. */
 static void test_deferred_live_read(void **state)
 {
     struct fx *x = *state;
     char reldir[256];
     pipe_t *p = start(x, reldir, sizeof reldir);
-    push_src(p, x, 0, 1000, 0, STORE_REC_LIVE);
-    push_src(p, x, 10, 101090, PIPE_HAS_DEFER, STORE_REC_LIVE);
-    push_src(p, x, 1, 1010, 0, STORE_REC_BACKFILL);
+    push_src(p, x, 0, 1000, 0, AH_READ_LIVE);
+    push_src(p, x, 10, 101090, PIPE_DEFER, AH_READ_LIVE);
+    push_src(p, x, 1, 1010, 0, AH_READ_BACKFILL);
     assert_int_equal(pipe_stop(&p), AH_OK);
     assert_int_equal(quality(x, 10), 0); /* stored, not judged yet */
     p = start(x, reldir, sizeof reldir); /* a restart: the deferred read reloads */
     for (int k = 2; k <= 9; k++)
-        push_src(p, x, k, k < 5 ? 1000 + 10 * k : 101000 + 10 * k, 0, STORE_REC_BACKFILL);
+        push_src(p, x, k, k < 5 ? 1000 + 10 * k : 101000 + 10 * k, 0, AH_READ_BACKFILL);
     struct pipe_read fl;
     memset(&fl, 0, sizeof fl);
     fl.meter = x->midx[0];
-    fl.end = UINT64_MAX;
-    fl.has = PIPE_HAS_FLUSH;
+    fl.read.end = UINT64_MAX;
+    fl.kind = PIPE_FLUSH;
     assert_int_equal(pipe_push(p, &fl), AH_OK);
     assert_int_equal(pipe_stop(&p), AH_OK);
     assert_true(quality(x, 5) & VEE_F_JUMPING);
     assert_false(quality(x, 4) & VEE_F_JUMPING);
     assert_false(quality(x, 10) & VEE_F_JUMPING);
-    struct store_rec r;
+    struct ah_read r;
     assert_int_equal(store_get_read(x->st, x->midx[0], END(10), &r), AH_OK);
     assert_int_equal(r.imp_total, 101090);
 }
@@ -370,7 +370,7 @@ static void test_first_reads_deferred_over_restart(void **state)
     struct fx *x = *state;
     char reldir[256];
     pipe_t *p = start(x, reldir, sizeof reldir);
-    push_src(p, x, 10, 101100, PIPE_HAS_DEFER, STORE_REC_LIVE);
+    push_src(p, x, 10, 101100, PIPE_DEFER, AH_READ_LIVE);
     uint64_t gaps[16];
     size_t n = 11; /* the backlog comes in a later batch than the live read */
     for (int i = 0; i < 1000 && n != 10; i++) {
@@ -382,11 +382,11 @@ static void test_first_reads_deferred_over_restart(void **state)
     }
     assert_int_equal(n, 10);
     for (int k = 0; k <= 9; k++)
-        push_src(p, x, k, k < 5 ? 1000 + 10 * k : 101000 + 10 * k, 0, STORE_REC_BACKFILL);
+        push_src(p, x, k, k < 5 ? 1000 + 10 * k : 101000 + 10 * k, 0, AH_READ_BACKFILL);
     assert_int_equal(pipe_stop(&p), AH_OK);
     assert_int_equal(quality(x, 0), VEE_F_BACKFILLED); /* stored, not judged yet */
     p = start(x, reldir, sizeof reldir);               /* the flush never came */
-    push_src(p, x, 11, 101110, 0, STORE_REC_LIVE);     /* the backlog is in */
+    push_src(p, x, 11, 101110, 0, AH_READ_LIVE);       /* the backlog is in */
     assert_int_equal(pipe_stop(&p), AH_OK);
     assert_true(quality(x, 5) & VEE_F_JUMPING); /* judged, in order */
     assert_false(quality(x, 4) & VEE_F_JUMPING);
@@ -508,7 +508,7 @@ static void test_failed_build_drops_no_read(void **state)
     push(p, x, 5, 1234700);
     push_at(p, x, 1, END(5), 500000, 0, 0);
     assert_int_equal(pipe_stop(&p), AH_OK);
-    struct store_rec r;
+    struct ah_read r;
     assert_int_equal(store_get_read(x->st, x->midx[1], END(5), &r), AH_OK);
     assert_int_equal(store_get_read(x->st, x->midx[0], END(5), &r), AH_OK);
     assert_int_equal(r.imp_total, 1234700);
@@ -577,16 +577,16 @@ static void push_at(pipe_t *p, const struct fx *x, int i, uint64_t end, int64_t 
     struct pipe_read r;
     memset(&r, 0, sizeof r);
     r.meter = x->midx[i];
-    r.end = end;
-    r.rec.source = STORE_REC_BACKFILL;
-    r.rec.ct = i ? 50 : 1;
-    r.rec.pt = 1;
-    r.rec.present = STORE_REC_HAS_IMP_TOTAL;
-    r.rec.imp_total = fwd;
+    r.read.end = end;
+    r.read.source = AH_READ_BACKFILL;
+    r.read.ct = i ? 50 : 1;
+    r.read.pt = 1;
+    r.read.present = AH_READ_HAS_IMP_TOTAL;
+    r.read.imp_total = fwd;
     if (freeze_at) {
-        r.has = PIPE_HAS_FREEZE;
-        r.freeze_at = freeze_at;
-        r.freeze_fwd = freeze_fwd;
+        r.read.present |= AH_READ_HAS_FREEZE;
+        r.read.freeze_at = freeze_at;
+        r.read.freeze_fwd = freeze_fwd;
     }
     assert_int_equal(pipe_push(p, &r), AH_OK);
 }
@@ -685,11 +685,11 @@ static void test_deferred_read_costs_its_size(void **state)
     struct fx *x = *state;
     char reldir[256];
     pipe_t *p = start(x, reldir, sizeof reldir);
-    push_src(p, x, 0, 1000, 0, STORE_REC_LIVE);
-    push_src(p, x, 1, 1010, 0, STORE_REC_LIVE);
+    push_src(p, x, 0, 1000, 0, AH_READ_LIVE);
+    push_src(p, x, 1, 1010, 0, AH_READ_LIVE);
     wait_stored(p, x, 1);
     size_t before = heap_in_use();
-    push_src(p, x, 10, 1100, PIPE_HAS_DEFER, STORE_REC_LIVE);
+    push_src(p, x, 10, 1100, PIPE_DEFER, AH_READ_LIVE);
     wait_stored(p, x, 10);
     size_t after = heap_in_use();
     print_message("one deferred read: %zd bytes more on the heap\n",

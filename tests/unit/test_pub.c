@@ -102,18 +102,19 @@ static uint64_t publish_batch(struct fx *f, unsigned n)
         int rc;
         switch (i % 4) {
         case 0: {
-            struct store_rec r = {.source = STORE_REC_LIVE,
-                                  .present = STORE_REC_HAS_IMP_TOTAL |
-                                             STORE_REC_HAS_VOLTAGE(0) |
-                                             STORE_REC_HAS_CURRENT(0),
-                                  .ct = 1,
-                                  .pt = 1,
-                                  .imp_total = 1234567 + (int64_t)f->n_reads,
-                                  .voltage = {2201},
-                                  .current = {5123}};
+            struct ah_read r = {.source = AH_READ_LIVE,
+                                .present = AH_READ_HAS_IMP_TOTAL |
+                                           AH_READ_HAS_VOLTAGE(0) |
+                                           AH_READ_HAS_CURRENT(0),
+                                .ct = 1,
+                                .pt = 1,
+                                .imp_total = 1234567 + (int64_t)f->n_reads,
+                                .voltage = {2201},
+                                .current = {5123}};
             uint64_t end = T0 + STEP * ++f->n_reads;
+            r.end = end;
             assert_int_equal(store_batch_put_read(f->s, 1, end, &r), AH_OK);
-            struct wire_read w = {"000012345678", "D01", end, &r};
+            struct wire_read w = {"000012345678", "D01", &r};
             rc = pub_stage_read(f->p, &w, &seq);
             break;
         }

@@ -113,10 +113,10 @@ static void requests_per_cycle(void **state)
 static void live_record_alarm(void **state)
 {
     (void)state;
-    struct store_rec r;
+    struct ah_read r;
     memset(&r, 0, sizeof r);
-    r.present = STORE_REC_HAS_VOLTAGE(0) | STORE_REC_HAS_CURRENT(0) |
-                STORE_REC_HAS_VOLTAGE(1) | STORE_REC_HAS_CURRENT(1);
+    r.present = AH_READ_HAS_VOLTAGE(0) | AH_READ_HAS_CURRENT(0) | AH_READ_HAS_VOLTAGE(1) |
+                AH_READ_HAS_CURRENT(1);
     r.voltage[0] = r.voltage[1] = 2301;
     r.current[0] = r.current[1] = 5000;
     double low = 2200 * 0.78;
@@ -128,7 +128,7 @@ static void live_record_alarm(void **state)
     assert_true(readplan_record_alarm(&r, low, false));
     assert_false(readplan_record_alarm(&r, low, true));
     /* phases the meter does not measure (FF-filled) say nothing */
-    r.present = STORE_REC_HAS_VOLTAGE(0);
+    r.present = AH_READ_HAS_VOLTAGE(0);
     r.voltage[2] = 0;
     assert_false(readplan_record_alarm(&r, low, false));
 }

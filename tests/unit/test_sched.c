@@ -2,7 +2,7 @@
  * test_sched — the engine against the real parts: which intervals of the
  * backfill window a cycle asks for (through the pipeline's writer on a real
  * store), a serial port that hangs up; the Modbus
- * link threads' register-to-record mapping (mbpoll_to_rec) and the
+ * link threads' register-to-record mapping (mbpoll_to_read) and the
  * non-blocking connect and listening socket the loop uses (link_).
  */
 #include <setjmp.h>
@@ -69,11 +69,11 @@ static void test_backfill_asks_only_gaps(void **state)
         struct pipe_read r;
         memset(&r, 0, sizeof r);
         r.meter = m;
-        r.end = gaps[i];
-        r.rec.source = STORE_REC_BACKFILL;
-        r.rec.ct = r.rec.pt = 1;
-        r.rec.present = STORE_REC_HAS_IMP_TOTAL;
-        r.rec.imp_total = 5737040 + (int64_t)i;
+        r.read.end = gaps[i];
+        r.read.source = AH_READ_BACKFILL;
+        r.read.ct = r.read.pt = 1;
+        r.read.present = AH_READ_HAS_IMP_TOTAL;
+        r.read.imp_total = 5737040 + (int64_t)i;
         assert_int_equal(pipe_push(p, &r), AH_OK);
     }
     assert_int_equal(pipe_stop(&p), AH_OK); /* drains the queue */
@@ -89,7 +89,7 @@ static void test_backfill_asks_only_gaps(void **state)
     pipe_get_stats(p, &ps);
     assert_int_equal(ps.pushed, 0);
     assert_int_equal(pipe_stop(&p), AH_OK);
-    struct store_rec got;
+    struct ah_read got;
     assert_int_equal(store_get_read(st, m, (uint64_t)T0, &got), AH_OK);
     assert_int_equal(got.imp_total, 5737040 + 96);
     store_close(&st);
@@ -126,21 +126,21 @@ static void test_modbus_sdm630_to_record(void **state)
     v[qty_index(m, "frequency")] = 50.02;
     v[qty_index(m, "import_active_energy")] = 12345.67;
     v[qty_index(m, "export_active_energy")] = 0.5;
-    struct store_rec r;
+    struct ah_read r;
     memset(&r, 0, sizeof r);
-    mbpoll_to_rec(m, v, &r);
+    mbpoll_to_read(m, v, &r);
     assert_int_equal(r.voltage[0], 2301);
     assert_int_equal(r.current[0], 5250);
-    assert_int_equal(r.p[STORE_REC_A], 12035);
-    assert_int_equal(r.p[STORE_REC_TOTAL], -1500);
-    assert_int_equal(r.pf[STORE_REC_A], 982);
+    assert_int_equal(r.p[AH_READ_A], 12035);
+    assert_int_equal(r.p[AH_READ_TOTAL], -1500);
+    assert_int_equal(r.pf[AH_READ_A], 982);
     assert_int_equal(r.freq, 5002);
     assert_int_equal(r.imp_total, 1234567);
     assert_int_equal(r.exp_total, 50);
-    uint32_t want = STORE_REC_HAS_VOLTAGE(0) | STORE_REC_HAS_CURRENT(0) |
-                    STORE_REC_HAS_P(STORE_REC_A) | STORE_REC_HAS_P(STORE_REC_TOTAL) |
-                    STORE_REC_HAS_PF(STORE_REC_A) | STORE_REC_HAS_FREQ |
-                    STORE_REC_HAS_IMP_TOTAL | STORE_REC_HAS_EXP_TOTAL;
+    uint64_t want = AH_READ_HAS_VOLTAGE(0) | AH_READ_HAS_CURRENT(0) |
+                    AH_READ_HAS_P(AH_READ_A) | AH_READ_HAS_P(AH_READ_TOTAL) |
+                    AH_READ_HAS_PF(AH_READ_A) | AH_READ_HAS_FREQ | AH_READ_HAS_IMP_TOTAL |
+                    AH_READ_HAS_EXP_TOTAL;
     assert_int_equal(r.present, want);
     assert_int_equal(r.voltage[1], 0); /* L2 was NaN: absent, stored as 0 */
 }

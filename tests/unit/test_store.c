@@ -74,12 +74,12 @@ static void reopen(struct fx *f)
     assert_int_equal(store_open(f->dir, NULL, &f->s), AH_OK);
 }
 
-static struct store_rec rec_with(int64_t imp_total, uint8_t source)
+static struct ah_read rec_with(int64_t imp_total, uint8_t source)
 {
-    struct store_rec r;
+    struct ah_read r;
     memset(&r, 0, sizeof r);
     r.source = source;
-    r.present = STORE_REC_HAS_IMP_TOTAL | STORE_REC_HAS_VOLTAGE(0);
+    r.present = AH_READ_HAS_IMP_TOTAL | AH_READ_HAS_VOLTAGE(0);
     r.ct = 1;
     r.pt = 1;
     r.imp_total = imp_total;
@@ -90,7 +90,7 @@ static struct store_rec rec_with(int64_t imp_total, uint8_t source)
 
 static void put_commit(store_t *s, uint32_t meter, uint64_t end, int64_t imp)
 {
-    struct store_rec r = rec_with(imp, STORE_REC_LIVE);
+    struct ah_read r = rec_with(imp, AH_READ_LIVE);
     store_batch_begin(s);
     assert_int_equal(store_batch_put_read(s, meter, end, &r), AH_OK);
     assert_int_equal(store_batch_commit(s, false), AH_OK);
@@ -105,7 +105,7 @@ struct seen {
     int64_t imp[256];
 };
 
-static int collect(void *ctx, uint32_t meter, uint64_t end, const struct store_rec *rec)
+static int collect(void *ctx, uint32_t meter, uint64_t end, const struct ah_read *rec)
 {
     struct seen *sn = ctx;
     if (sn->n >= 256)
@@ -132,7 +132,7 @@ static void test_open_missing_without_create(void **state)
 static void test_read_round_trip(void **state)
 {
     struct fx *f = *state;
-    struct store_rec r = rec_with(1234567, STORE_REC_BACKFILL), back;
+    struct ah_read r = rec_with(1234567, AH_READ_BACKFILL), back;
     r.quality = 0x12;
     r.ct = 40;
     r.pt = 100;
@@ -145,7 +145,7 @@ static void test_read_round_trip(void **state)
     reopen(f);
     assert_int_equal(store_get_read(f->s, 3, T0 + STEP, &back), AH_OK);
     assert_true(back.imp_total == 1234567);
-    assert_int_equal(back.source, STORE_REC_BACKFILL);
+    assert_int_equal(back.source, AH_READ_BACKFILL);
     assert_int_equal(back.quality, 0x12);
     assert_int_equal(back.ct, 40);
     assert_int_equal(back.pt, 100);
@@ -165,8 +165,7 @@ static void test_same_interval_twice_is_one_read(void **state)
     put_commit(f->s, 9, T0 + STEP, 101);
 
     /* and twice inside one batch */
-    struct store_rec a = rec_with(200, STORE_REC_LIVE),
-                     b = rec_with(201, STORE_REC_RELEASED);
+    struct ah_read a = rec_with(200, AH_READ_LIVE), b = rec_with(201, AH_READ_RELEASED);
     store_batch_begin(f->s);
     assert_int_equal(store_batch_put_read(f->s, 9, T0 + 2 * STEP, &a), AH_OK);
     assert_int_equal(store_batch_put_read(f->s, 9, T0 + 2 * STEP, &b), AH_OK);
@@ -177,9 +176,9 @@ static void test_same_interval_twice_is_one_read(void **state)
     assert_int_equal(sn.n, 2);
     assert_true(sn.imp[0] == 101);
     assert_true(sn.imp[1] == 201);
-    struct store_rec back;
+    struct ah_read back;
     assert_int_equal(store_get_read(f->s, 9, T0 + 2 * STEP, &back), AH_OK);
-    assert_int_equal(back.source, STORE_REC_RELEASED);
+    assert_int_equal(back.source, AH_READ_RELEASED);
 }
 
 /* A batch is all or nothing: nothing is visible before commit, a batch
@@ -187,7 +186,7 @@ static void test_same_interval_twice_is_one_read(void **state)
 static void test_batch_atomicity(void **state)
 {
     struct fx *f = *state;
-    struct store_rec r = rec_with(5, STORE_REC_LIVE);
+    struct ah_read r = rec_with(5, AH_READ_LIVE);
     char msg[] = "{\"seq\":1}";
 
     store_batch_begin(f->s);
@@ -258,7 +257,7 @@ static void test_reads_iterate_in_time_order(void **state)
 }
 
 static int stop_after_two(void *ctx, uint32_t meter, uint64_t end,
-                          const struct store_rec *r)
+                          const struct ah_read *r)
 {
     (void)meter;
     (void)end;
@@ -287,10 +286,10 @@ static void test_gap_list(void **state)
     for (uint64_t i = 0; i < 96; i++) {
         if ((i >= 12 && i < 16) || i == 95)
             continue;
-        struct store_rec r = rec_with((int64_t)i, STORE_REC_LIVE);
+        struct ah_read r = rec_with((int64_t)i, AH_READ_LIVE);
         assert_int_equal(store_batch_put_read(f->s, 5, T0 + i * STEP, &r), AH_OK);
     }
-    struct store_rec odd = rec_with(0, STORE_REC_LIVE);
+    struct ah_read odd = rec_with(0, AH_READ_LIVE);
     assert_int_equal(store_batch_put_read(f->s, 5, T0 + 12 * STEP + 7, &odd), AH_OK);
     assert_int_equal(store_batch_commit(f->s, false), AH_OK);
 
@@ -686,7 +685,7 @@ static void test_damaged_record_reported(void **state)
     store_rec_read_key(k, 1, T0);
     forge(f->dir, "reads", k, sizeof k, "\x01\x00\x00", 3);
     assert_int_equal(store_open(f->dir, NULL, &f->s), AH_OK);
-    struct store_rec r;
+    struct ah_read r;
     assert_int_equal(store_get_read(f->s, 1, T0, &r), AH_EFRAME);
     struct seen sn = {0};
     assert_int_equal(store_reads_each(f->s, 1, 0, UINT64_MAX, collect, &sn), AH_EFRAME);
@@ -703,7 +702,7 @@ static void test_read_only_beside_writer(void **state)
     assert_null(w2);
     struct store_opts o = {.read_only = true};
     assert_int_equal(store_open(f->dir, &o, &ro), AH_OK);
-    struct store_rec r;
+    struct ah_read r;
     assert_int_equal(store_get_read(ro, 1, T0, &r), AH_OK);
     assert_true(r.imp_total == 77);
     store_batch_begin(ro);
@@ -792,7 +791,7 @@ static void crash_child(const char *dir, int fd, uint64_t first)
     for (uint64_t seq = first;; seq++) {
         store_batch_begin(s);
         for (uint32_t m = 1; m <= CRASH_METERS; m++) {
-            struct store_rec r = rec_with((int64_t)seq, STORE_REC_LIVE);
+            struct ah_read r = rec_with((int64_t)seq, AH_READ_LIVE);
             if (store_batch_put_read(s, m, T0 + seq * STEP, &r) != AH_OK)
                 _exit(5);
         }
@@ -832,7 +831,7 @@ static int check_outbox(void *ctx, uint64_t seq, const uint8_t *b, size_t len)
     return 0;
 }
 
-static int check_read(void *ctx, uint32_t meter, uint64_t end, const struct store_rec *r)
+static int check_read(void *ctx, uint32_t meter, uint64_t end, const struct ah_read *r)
 {
     (void)meter;
     struct crash_check *c = ctx;

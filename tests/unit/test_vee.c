@@ -56,26 +56,27 @@ static struct vee_meter_info ct_3p3w(void)
 }
 
 /* A live read with the forward register and phase A drawing ma. */
-static struct vee_input rd(int64_t end, int64_t fwd, int32_t ma)
+static struct ah_read rd(int64_t end, int64_t fwd, int32_t ma)
 {
-    struct vee_input r = {.end = end, .fwd = fwd};
-    r.present = VEE_HAS_FWD | VEE_HAS_VOLTAGE(0) | VEE_HAS_CURRENT(0) | VEE_HAS_P;
+    struct ah_read r = {.end = (uint64_t)end, .imp_total = fwd};
+    r.present = AH_READ_HAS_IMP_TOTAL | AH_READ_HAS_VOLTAGE(0) | AH_READ_HAS_CURRENT(0) |
+                AH_READ_HAS_P(AH_READ_TOTAL);
     r.voltage[0] = 2200;
     r.current[0] = ma;
-    r.p_total = 2200 * ma / 1000;
+    r.p[AH_READ_TOTAL] = 2200 * ma / 1000;
     return r;
 }
 
 /* A 3-phase read: currents per phase, voltages at Un. */
-static struct vee_input rd3(int64_t end, int64_t fwd, int32_t ia, int32_t ib, int32_t ic)
+static struct ah_read rd3(int64_t end, int64_t fwd, int32_t ia, int32_t ib, int32_t ic)
 {
-    struct vee_input r = rd(end, fwd, ia);
-    r.present |=
-        VEE_HAS_VOLTAGE(1) | VEE_HAS_VOLTAGE(2) | VEE_HAS_CURRENT(1) | VEE_HAS_CURRENT(2);
+    struct ah_read r = rd(end, fwd, ia);
+    r.present |= AH_READ_HAS_VOLTAGE(1) | AH_READ_HAS_VOLTAGE(2) |
+                 AH_READ_HAS_CURRENT(1) | AH_READ_HAS_CURRENT(2);
     r.voltage[1] = r.voltage[2] = 2200;
     r.current[1] = ib;
     r.current[2] = ic;
-    r.p_total = 2200 * (ia + ib + ic) / 1000;
+    r.p[AH_READ_TOTAL] = 2200 * (ia + ib + ic) / 1000;
     return r;
 }
 
@@ -96,9 +97,10 @@ static void run_init(struct run *r, struct vee_meter_info m)
 }
 
 /* Evaluate (head-end clock = the interval end + 60 s) and count episodes. */
-static uint32_t feed(struct run *r, const struct vee_input *in)
+static uint32_t feed(struct run *r, const struct ah_read *in)
 {
-    assert_int_equal(vee_eval(&r->m, &r->t, &r->st, in, in->end + 60, &r->res), AH_OK);
+    assert_int_equal(
+        vee_eval(&r->m, &r->t, &r->st, in, false, (int64_t)in->end + 60, &r->res), AH_OK);
     for (unsigned i = 0; i < r->res.ntrans; i++) {
         const struct vee_transition *tr = &r->res.trans[i];
         if (tr->started)
@@ -117,7 +119,7 @@ static uint32_t series(struct run *r, int64_t end0, int n, int64_t *fwd, int64_t
     uint32_t all = 0;
     for (int i = 0; i < n; i++) {
         *fwd += adv;
-        struct vee_input in = rd(end0 + (int64_t)i * IV, *fwd, ma);
+        struct ah_read in = rd(end0 + (int64_t)i * IV, *fwd, ma);
         all |= feed(r, &in);
     }
     return all;
@@ -134,10 +136,10 @@ static void stopped_meter_under_load_fires_at_the_fourth_interval(void **state)
     series(&r, T0, 4, &fwd, 10, 2000);
     /* 2 A flowing (440 W) but the register stands still */
     for (int i = 0; i < 3; i++) {
-        struct vee_input in = rd(T0 + (4 + i) * IV, fwd, 2000);
+        struct ah_read in = rd(T0 + (4 + i) * IV, fwd, 2000);
         assert_int_equal(feed(&r, &in) & VEE_F_STOPPED, 0);
     }
-    struct vee_input in4 = rd(T0 + 7 * IV, fwd, 2000);
+    struct ah_read in4 = rd(T0 + 7 * IV, fwd, 2000);
     assert_true(feed(&r, &in4) & VEE_F_STOPPED);
     assert_int_equal(r.started[VEE_BIT_STOPPED], 1);
     assert_int_equal(r.res.trans[0].since, T0 + 4 * IV);
@@ -200,11 +202,11 @@ static void reversed_ct_reverse_register_and_negative_current(void **state)
     int64_t fwd = 800000, rev = 100;
     uint32_t all = 0;
     for (int i = 0; i < 8; i++) {
-        struct vee_input in = rd(T0 + i * IV, fwd, i < 2 ? 2000 : -2000);
-        in.present |= VEE_HAS_REV;
+        struct ah_read in = rd(T0 + i * IV, fwd, i < 2 ? 2000 : -2000);
+        in.present |= AH_READ_HAS_EXP_TOTAL;
         if (i >= 2)
             rev += 11; /* 0.11 kWh an interval into the reverse register */
-        in.rev = rev;
+        in.exp_total = rev;
         if (i < 2)
             fwd += 11;
         all |= feed(&r, &in);
@@ -226,10 +228,10 @@ static void pv_prosumer_export_is_not_reversed(void **state)
     uint32_t all = 0;
     for (int i = 0; i < 16; i++) {
         /* noon: exporting 3 A, import register still, SW1 D4, SW2 D0, SW4 D6 */
-        struct vee_input in = rd(T0 + i * IV, fwd, -3000);
-        in.present |= VEE_HAS_REV | VEE_HAS_STATUS;
+        struct ah_read in = rd(T0 + i * IV, fwd, -3000);
+        in.present |= AH_READ_HAS_EXP_TOTAL | AH_READ_HAS_STATUS;
         rev += 16;
-        in.rev = rev;
+        in.exp_total = rev;
         in.status[0] = 1u << 4;
         in.status[1] = 1u << 0;
         in.status[3] = 1u << 6;
@@ -265,8 +267,8 @@ static void rollover_at_999999_99_is_clean(void **state)
     struct run r;
     run_init(&r, household());
     int64_t fwd = 99999980;
-    series(&r, T0, 2, &fwd, 5, 2000);                /* 999999.85, 999999.90 */
-    struct vee_input in = rd(T0 + 2 * IV, 15, 2000); /* 999999.90 -> 0.15 */
+    series(&r, T0, 2, &fwd, 5, 2000);              /* 999999.85, 999999.90 */
+    struct ah_read in = rd(T0 + 2 * IV, 15, 2000); /* 999999.90 -> 0.15 */
     uint32_t f = feed(&r, &in);
     assert_int_equal(f, VEE_F_ROLLOVER);
     assert_true(vee_is_clean(f));
@@ -283,7 +285,7 @@ static void decrease_is_no_rollover(void **state)
     run_init(&r, household());
     int64_t fwd = 51234500;
     series(&r, T0, 2, &fwd, 5, 2000);
-    struct vee_input in = rd(T0 + 2 * IV, fwd - 21300, 2000);
+    struct ah_read in = rd(T0 + 2 * IV, fwd - 21300, 2000);
     uint32_t f = feed(&r, &in);
     assert_true(f & VEE_F_REVERSED);
     assert_false(f & (VEE_F_ROLLOVER | VEE_F_JUMPING));
@@ -320,13 +322,13 @@ static void meter_exchange_by_serial_is_not_reversed_or_jumping(void **state)
     int64_t fwd = 4567800;
     uint32_t all = 0;
     for (int i = 0; i < 6; i++) {
-        struct vee_input in = rd(T0 + i * IV, fwd, 0);
-        in.present |= VEE_HAS_SERIAL;
+        struct ah_read in = rd(T0 + i * IV, fwd, 0);
+        in.present |= AH_READ_HAS_SERIAL;
         in.serial = 100000000001ull;
         all |= feed(&r, &in); /* old meter stopped under no load: fine */
     }
-    struct vee_input in = rd(T0 + 6 * IV, 3, 2000);
-    in.present |= VEE_HAS_SERIAL;
+    struct ah_read in = rd(T0 + 6 * IV, 3, 2000);
+    in.present |= AH_READ_HAS_SERIAL;
     in.serial = 100000000002ull;
     uint32_t f = feed(&r, &in);
     assert_int_equal(f, VEE_F_METER_EXCHANGED);
@@ -342,25 +344,25 @@ static void meter_clear_event_with_restart_near_zero_is_exchange(void **state)
     (void)state;
     struct run r;
     run_init(&r, household());
-    struct vee_input a = rd(T0, 3456700, 2000);
-    a.present |= VEE_HAS_CLEAR_COUNT;
+    struct ah_read a = rd(T0, 3456700, 2000);
+    a.present |= AH_READ_HAS_CLEAR_COUNT;
     a.clear_count = 0;
     feed(&r, &a);
     /* an episode on the old meter ends with it */
-    struct vee_input b = rd(T0 + IV, 3456700 + 5000, 2000);
-    b.present |= VEE_HAS_CLEAR_COUNT;
+    struct ah_read b = rd(T0 + IV, 3456700 + 5000, 2000);
+    b.present |= AH_READ_HAS_CLEAR_COUNT;
     assert_true(feed(&r, &b) & VEE_F_JUMPING);
-    struct vee_input c = rd(T0 + 2 * IV, 8, 2000);
-    c.present |= VEE_HAS_CLEAR_COUNT;
+    struct ah_read c = rd(T0 + 2 * IV, 8, 2000);
+    c.present |= AH_READ_HAS_CLEAR_COUNT;
     c.clear_count = 1;
     assert_int_equal(feed(&r, &c), VEE_F_METER_EXCHANGED);
     assert_int_equal(r.cleared[VEE_BIT_JUMPING], 1);
     /* without the clear event the same drop would be REVERSED */
     struct run r2;
     run_init(&r2, household());
-    struct vee_input a2 = rd(T0, 3456700, 2000);
+    struct ah_read a2 = rd(T0, 3456700, 2000);
     feed(&r2, &a2);
-    struct vee_input c2 = rd(T0 + IV, 8, 2000);
+    struct ah_read c2 = rd(T0 + IV, 8, 2000);
     assert_true(feed(&r2, &c2) & VEE_F_REVERSED);
 }
 
@@ -374,8 +376,8 @@ static void backfilled_interval_after_outage_is_not_a_jump(void **state)
     /* outage: 8 intervals lost; the read after it is backfilled from memory
      * and advances by 8 intervals' worth (12.00 kWh > 1.2 × Emax) */
     fwd += 8 * 150;
-    struct vee_input in = rd(T0 + 11 * IV, fwd, 3000);
-    in.source = VEE_SRC_BACKFILL;
+    struct ah_read in = rd(T0 + 11 * IV, fwd, 3000);
+    in.source = AH_READ_BACKFILL;
     uint32_t f = feed(&r, &in);
     assert_int_equal(f, VEE_F_BACKFILLED);
     assert_true(vee_is_clean(f));
@@ -386,7 +388,7 @@ static void backfilled_interval_after_outage_is_not_a_jump(void **state)
     run_init(&r2, household());
     int64_t f2 = 200000;
     series(&r2, T0, 4, &f2, 150, 3000);
-    struct vee_input j = rd(T0 + 11 * IV, f2 + 8 * 396 + 1, 3000);
+    struct ah_read j = rd(T0 + 11 * IV, f2 + 8 * 396 + 1, 3000);
     assert_true(feed(&r2, &j) & VEE_F_JUMPING);
 }
 
@@ -399,7 +401,7 @@ static void phase_imbalance_75_18_7_on_3p4w(void **state)
     run_init(&r, commercial());
     uint32_t f = 0;
     for (int i = 0; i < 4; i++) {
-        struct vee_input in = rd3(T0 + i * IV, 1000000 + i * 100, 15000, 3600, 1400);
+        struct ah_read in = rd3(T0 + i * IV, 1000000 + i * 100, 15000, 3600, 1400);
         f = feed(&r, &in);
         assert_int_equal(!!(f & VEE_F_PHASE_IMBALANCE), i == 3);
     }
@@ -415,7 +417,7 @@ static void light_load_is_never_imbalanced(void **state)
     run_init(&r, commercial());
     /* 0.9 A on the heaviest phase < 0.1 × Ib = 1 A */
     for (int i = 0; i < 10; i++) {
-        struct vee_input in = rd3(T0 + i * IV, 1000000 + i, 900, 100, 0);
+        struct ah_read in = rd3(T0 + i * IV, 1000000 + i, 900, 100, 0);
         assert_int_equal(feed(&r, &in) & VEE_F_PHASE_IMBALANCE, 0);
     }
 }
@@ -427,7 +429,7 @@ static void single_phase_and_3p3w_never_imbalanced(void **state)
     run_init(&r, ct_3p3w());
     /* 3P3W: "A" = Uab/Ia, B = 0 by design, "C" = Ucb/Ic */
     for (int i = 0; i < 10; i++) {
-        struct vee_input in = rd3(T0 + i * IV, 50000 + i * 10, 3000, 0, 2900);
+        struct ah_read in = rd3(T0 + i * IV, 50000 + i * 10, 3000, 0, 2900);
         in.voltage[0] = 1000;
         in.voltage[1] = 0;
         in.voltage[2] = 1010;
@@ -436,7 +438,7 @@ static void single_phase_and_3p3w_never_imbalanced(void **state)
     struct run r1;
     run_init(&r1, household());
     for (int i = 0; i < 10; i++) {
-        struct vee_input in = rd3(T0 + i * IV, 50000 + i * 10, 8000, 0, 0);
+        struct ah_read in = rd3(T0 + i * IV, 50000 + i * 10, 8000, 0, 0);
         assert_int_equal(feed(&r1, &in) & VEE_FAULT_MASK, 0);
     }
 }
@@ -448,7 +450,7 @@ static void voltage_unbalance_four_intervals(void **state)
     run_init(&r, commercial());
     uint32_t f = 0;
     for (int i = 0; i < 4; i++) {
-        struct vee_input in = rd3(T0 + i * IV, 1000000 + i * 100, 5000, 5000, 5000);
+        struct ah_read in = rd3(T0 + i * IV, 1000000 + i * 100, 5000, 5000, 5000);
         in.voltage[2] = 2010; /* mean 213.3 V, C deviates 5.8 % */
         f = feed(&r, &in);
     }
@@ -461,7 +463,7 @@ static void phase_loss_c_under_load(void **state)
     (void)state;
     struct run r;
     run_init(&r, commercial());
-    struct vee_input in = rd3(T0, 1000000, 5000, 5000, 5000);
+    struct ah_read in = rd3(T0, 1000000, 5000, 5000, 5000);
     feed(&r, &in);
     in = rd3(T0 + IV, 1000100, 5000, 5000, 5000);
     in.voltage[2] = 44; /* 2 % Un left on phase C */
@@ -479,8 +481,8 @@ static void clock_drift_and_suspect_timestamps(void **state)
     (void)state;
     struct run r;
     run_init(&r, household());
-    struct vee_input in = rd(T0, 100000, 1000);
-    in.present |= VEE_HAS_CLOCK;
+    struct ah_read in = rd(T0, 100000, 1000);
+    in.present |= AH_READ_HAS_METER_CLOCK;
     in.headend_clock_ms = (T0 + 30) * 1000;
     in.meter_clock_ms = in.headend_clock_ms + 480000; /* 8 min fast */
     uint32_t f = feed(&r, &in);
@@ -491,14 +493,14 @@ static void clock_drift_and_suspect_timestamps(void **state)
     in = rd(T0 + IV, 100010, 1000);
     assert_true(feed(&r, &in) & VEE_F_CLOCK_DRIFT);
     in.end += IV;
-    in.present |= VEE_HAS_CLOCK;
-    in.headend_clock_ms = (in.end + 30) * 1000;
+    in.present |= AH_READ_HAS_METER_CLOCK;
+    in.headend_clock_ms = ((int64_t)in.end + 30) * 1000;
     in.meter_clock_ms = in.headend_clock_ms - 2 * 3600000; /* 2 h slow */
     f = feed(&r, &in);
     assert_true(f & VEE_F_TIME_INVALID);
     assert_int_equal(r.started[VEE_BIT_CLOCK_DRIFT], 1);
     in.end += IV;
-    in.meter_clock_ms = in.headend_clock_ms = (in.end + 30) * 1000;
+    in.meter_clock_ms = in.headend_clock_ms = ((int64_t)in.end + 30) * 1000;
     f = feed(&r, &in);
     assert_int_equal(f & VEE_FAULT_MASK, 0);
     assert_int_equal(r.cleared[VEE_BIT_CLOCK_DRIFT], 1);
@@ -509,8 +511,8 @@ static void cover_opened_since_last_read(void **state)
     (void)state;
     struct run r;
     run_init(&r, household());
-    struct vee_input in = rd(T0, 100000, 1000);
-    in.present |= VEE_HAS_COVER;
+    struct ah_read in = rd(T0, 100000, 1000);
+    in.present |= AH_READ_HAS_COVER;
     in.cover_count = 2;
     assert_int_equal(feed(&r, &in) & VEE_F_COVER_OPEN, 0);
     in.end += IV;
@@ -527,8 +529,8 @@ static void status_words_loss_of_voltage_and_battery(void **state)
     (void)state;
     struct run r;
     run_init(&r, commercial());
-    struct vee_input in = rd3(T0, 100000, 1000, 1000, 1000);
-    in.present |= VEE_HAS_STATUS;
+    struct ah_read in = rd3(T0, 100000, 1000, 1000, 1000);
+    in.present |= AH_READ_HAS_STATUS;
     in.status[4] = 1u << 0; /* SW5 D0: phase B 失压 */
     uint32_t f = feed(&r, &in);
     assert_true(f & VEE_F_STATUS_FAULT);
@@ -536,7 +538,7 @@ static void status_words_loss_of_voltage_and_battery(void **state)
     struct run r1;
     run_init(&r1, household());
     in = rd(T0, 100000, 1000);
-    in.present |= VEE_HAS_STATUS;
+    in.present |= AH_READ_HAS_STATUS;
     in.status[0] = 1u << 2; /* SW1 D2 clock battery low */
     assert_true(feed(&r1, &in) & VEE_F_STATUS_FAULT);
 }
@@ -549,25 +551,26 @@ static void impossible_timestamps(void **state)
     m.install_time = T0;
     run_init(&r, m);
     struct vee_result res;
-    struct vee_input in = rd(T0, 100000, 1000); /* ends at installation */
-    assert_int_equal(vee_eval(&r.m, &r.t, &r.st, &in, T0 + 60, &res), AH_OK);
+    struct ah_read in = rd(T0, 100000, 1000); /* ends at installation */
+    assert_int_equal(vee_eval(&r.m, &r.t, &r.st, &in, false, T0 + 60, &res), AH_OK);
     assert_true(res.flags & VEE_F_TIME_INVALID);
     in = rd(T0 + IV, 100000, 1000);
-    assert_int_equal(vee_eval(&r.m, &r.t, &r.st, &in, T0 + IV, &res), AH_OK);
+    assert_int_equal(vee_eval(&r.m, &r.t, &r.st, &in, false, T0 + IV, &res), AH_OK);
     assert_int_equal(res.flags, 0);
     in = rd(T0 + 3 * IV, 100020, 1000); /* 30 min in the future */
-    assert_int_equal(vee_eval(&r.m, &r.t, &r.st, &in, T0 + IV + 60, &res), AH_OK);
+    assert_int_equal(vee_eval(&r.m, &r.t, &r.st, &in, false, T0 + IV + 60, &res), AH_OK);
     assert_true(res.flags & VEE_F_TIME_INVALID);
     in = rd(T0 + 2 * IV + 7, 100010, 1000); /* off the 15-min grid */
-    assert_int_equal(vee_eval(&r.m, &r.t, &r.st, &in, T0 + 3 * IV, &res), AH_OK);
+    assert_int_equal(vee_eval(&r.m, &r.t, &r.st, &in, false, T0 + 3 * IV, &res), AH_OK);
     assert_true(res.flags & VEE_F_TIME_INVALID);
     /* neither bad read moved the baseline */
     in = rd(T0 + 2 * IV, 100010, 1000);
-    assert_int_equal(vee_eval(&r.m, &r.t, &r.st, &in, T0 + 3 * IV, &res), AH_OK);
+    assert_int_equal(vee_eval(&r.m, &r.t, &r.st, &in, false, T0 + 3 * IV, &res), AH_OK);
     assert_int_equal(res.advance, 10);
     assert_int_equal(res.flags, 0);
     /* a duplicate is refused, state untouched */
-    assert_int_equal(vee_eval(&r.m, &r.t, &r.st, &in, T0 + 3 * IV, &res), AH_ERANGE);
+    assert_int_equal(vee_eval(&r.m, &r.t, &r.st, &in, false, T0 + 3 * IV, &res),
+                     AH_ERANGE);
 }
 
 /* ---- daily rules ---- */
@@ -585,7 +588,7 @@ static void drop_daily_below_a_fifth_of_the_14_day_mean(void **state)
     struct run r;
     run_init(&r, household());
     int64_t fwd = 1000000;
-    struct vee_input first = rd(MIDNIGHT - DAY, fwd, 1000);
+    struct ah_read first = rd(MIDNIGHT - DAY, fwd, 1000);
     feed(&r, &first);
     uint32_t all = 0;
     for (int d = 0; d < 8; d++)
@@ -605,7 +608,7 @@ static void spike_against_same_time_of_day_median(void **state)
     struct run r;
     run_init(&r, household());
     int64_t fwd = 1000000;
-    struct vee_input first = rd(MIDNIGHT - DAY, fwd, 1000);
+    struct ah_read first = rd(MIDNIGHT - DAY, fwd, 1000);
     feed(&r, &first);
     for (int d = 0; d < 8; d++)
         assert_int_equal(day(&r, d, &fwd, 10, 1000) & VEE_FAULT_MASK, 0);
@@ -624,24 +627,24 @@ static void sum_mismatch_against_daily_freeze(void **state)
     struct run r;
     run_init(&r, household());
     int64_t fwd = 1000000;
-    struct vee_input first = rd(MIDNIGHT - DAY, fwd, 1000);
-    first.present |= VEE_HAS_FREEZE;
+    struct ah_read first = rd(MIDNIGHT - DAY, fwd, 1000);
+    first.present |= AH_READ_HAS_FREEZE;
     first.freeze_at = MIDNIGHT - DAY;
     first.freeze_fwd = fwd;
     feed(&r, &first);
     day(&r, 0, &fwd, 10, 1000); /* 9.60 kWh by the intervals */
     /* freeze read at 00:15: agrees with the intervals */
     int64_t f0 = fwd;
-    struct vee_input in = rd(MIDNIGHT + IV, fwd + 10, 1000);
+    struct ah_read in = rd(MIDNIGHT + IV, fwd + 10, 1000);
     fwd += 10;
-    in.present |= VEE_HAS_FREEZE;
+    in.present |= AH_READ_HAS_FREEZE;
     in.freeze_at = MIDNIGHT;
     in.freeze_fwd = f0;
     assert_int_equal(feed(&r, &in) & VEE_FAULT_MASK, 0);
     /* next day: the freeze says 3 kWh more than the intervals (tol 1.92+0.06) */
     series(&r, MIDNIGHT + 2 * IV, 95, &fwd, 10, 1000);
     in = rd(MIDNIGHT + DAY + IV, fwd + 10, 1000);
-    in.present |= VEE_HAS_FREEZE;
+    in.present |= AH_READ_HAS_FREEZE;
     in.freeze_at = MIDNIGHT + DAY;
     in.freeze_fwd = fwd + 300;
     uint32_t f = feed(&r, &in);
@@ -652,7 +655,7 @@ static void sum_mismatch_against_daily_freeze(void **state)
 /* ---- persistence ---- */
 
 /* A day with a stop, a jump, a rollover, an outage and clock drift. */
-static struct vee_input mixed(int i)
+static struct ah_read mixed(int i)
 {
     int64_t end = MIDNIGHT - DAY + (int64_t)i * IV;
     int64_t fwd = 99995000 + (int64_t)i * 40;
@@ -661,9 +664,9 @@ static struct vee_input mixed(int i)
     else if (i >= 30)
         fwd = 99995000 + (int64_t)(i - 10) * 40 + (i >= 50 ? 2000 : 0);
     fwd %= VEE_REG_MODULUS_DEFAULT;
-    struct vee_input in = rd(end, fwd, 2500);
+    struct ah_read in = rd(end, fwd, 2500);
     if (i % 7 == 0) {
-        in.present |= VEE_HAS_CLOCK;
+        in.present |= AH_READ_HAS_METER_CLOCK;
         in.headend_clock_ms = end * 1000;
         in.meter_clock_ms = end * 1000 + (i > 60 ? 400000 : 0);
     }
@@ -686,7 +689,7 @@ static void state_round_trip_resumes_identically(void **state)
     for (int i = 0; i < 130; i++) {
         if (in_outage(i))
             continue;
-        struct vee_input in = mixed(i);
+        struct ah_read in = mixed(i);
         uint32_t fa = feed(&a, &in);
         /* b persists and reloads its state before every read */
         assert_int_equal(vee_state_encode(&b.st, buf, sizeof buf), VEE_STATE_LEN);
@@ -707,6 +710,93 @@ static void state_round_trip_resumes_identically(void **state)
     assert_true(union_flags & VEE_F_CLOCK_DRIFT);
     assert_memory_equal(a.started, b.started, sizeof a.started);
     assert_memory_equal(a.cleared, b.cleared, sizeof a.cleared);
+}
+
+/* ---- one reading type ---- */
+
+/* What an absent field holds, as nothing a producer would write. */
+static void garble_absent(struct ah_read *r)
+{
+    uint64_t has = r->present;
+    if (!(has & AH_READ_HAS_IMP_TOTAL))
+        r->imp_total = -77;
+    if (!(has & AH_READ_HAS_EXP_TOTAL))
+        r->exp_total = INT64_MAX;
+    for (int ph = 0; ph < 3; ph++) {
+        if (!(has & AH_READ_HAS_VOLTAGE(ph)))
+            r->voltage[ph] = 9999 + ph;
+        if (!(has & AH_READ_HAS_CURRENT(ph)))
+            r->current[ph] = -90000;
+    }
+    for (int i = 0; i < 4; i++)
+        if (!(has & AH_READ_HAS_P(i)))
+            r->p[i] = -1234567;
+    if (!(has & AH_READ_HAS_STATUS))
+        memset(r->status, 0xFF, sizeof r->status);
+    if (!(has & AH_READ_HAS_METER_CLOCK))
+        r->meter_clock_ms = INT64_MAX;
+    if (!(has & AH_READ_HAS_COVER))
+        r->cover_count = r->terminal_count = 1000;
+    if (!(has & AH_READ_HAS_CLEAR_COUNT))
+        r->clear_count = 7;
+    if (!(has & AH_READ_HAS_SERIAL))
+        r->serial = 99;
+    if (!(has & AH_READ_HAS_FREEZE)) {
+        r->freeze_at = INT64_MIN;
+        r->freeze_fwd = -1;
+    }
+    r->quality = 0xFFFFFFFFu; /* the validator's output, never its input */
+}
+
+static void same_verdicts(struct vee_meter_info m, struct ah_read (*make)(int), int n)
+{
+    struct run a, b;
+    run_init(&a, m);
+    run_init(&b, m);
+    uint8_t sa[VEE_STATE_LEN], sb[VEE_STATE_LEN];
+    for (int i = 0; i < n; i++) {
+        if (in_outage(i))
+            continue;
+        struct ah_read clean = make(i), odd = clean;
+        garble_absent(&odd);
+        uint32_t fa = feed(&a, &clean), fb = feed(&b, &odd);
+        assert_int_equal(fa, fb);
+        assert_memory_equal(&a.res, &b.res, sizeof a.res);
+        assert_int_equal(vee_state_encode(&a.st, sa, sizeof sa), VEE_STATE_LEN);
+        assert_int_equal(vee_state_encode(&b.st, sb, sizeof sb), VEE_STATE_LEN);
+        assert_memory_equal(sa, sb, sizeof sa);
+    }
+}
+
+/* Phases A and C of a 3P3W meter (no B), unbalanced for a while. */
+static struct ah_read three_wire(int i)
+{
+    struct ah_read in = mixed(i);
+    in.present &=
+        ~(AH_READ_HAS_VOLTAGE(1) | AH_READ_HAS_CURRENT(1) | AH_READ_HAS_P(AH_READ_TOTAL));
+    in.present |=
+        AH_READ_HAS_VOLTAGE(0) | AH_READ_HAS_VOLTAGE(2) | AH_READ_HAS_CURRENT(2);
+    in.voltage[0] = 1000;
+    in.voltage[2] = (i >= 40 && i < 50) ? 900 : 1000; /* VOLTAGE_UNBALANCE */
+    in.current[2] = 1400;
+    in.current[0] = 1400;
+    in.voltage[1] = in.current[1] = 0;
+    if (i % 11 == 0) {
+        in.present |= AH_READ_HAS_STATUS | AH_READ_HAS_COVER | AH_READ_HAS_SERIAL;
+        in.cover_count = (uint32_t)(i / 33);
+        in.serial = 100000000001ull;
+    }
+    return in;
+}
+
+/* The validator reads a field only when its presence bit says the meter
+ * supplied it: whatever an absent field holds, the verdicts, evidence and
+ * state are those of the same read with it zero. */
+static void absent_fields_are_not_read(void **state)
+{
+    (void)state;
+    same_verdicts(household(), mixed, 130);
+    same_verdicts(ct_3p3w(), three_wire, 130);
 }
 
 static void state_decode_is_strict(void **state)
@@ -776,6 +866,7 @@ int main(void)
         cmocka_unit_test(spike_against_same_time_of_day_median),
         cmocka_unit_test(sum_mismatch_against_daily_freeze),
         cmocka_unit_test(state_round_trip_resumes_identically),
+        cmocka_unit_test(absent_fields_are_not_read),
         cmocka_unit_test(state_decode_is_strict),
         cmocka_unit_test(names_and_cleanliness),
     };

@@ -72,25 +72,27 @@ static struct vee_meter_info info_of(const struct sim_meter *m)
  * values, status words, meter clock next to the head-end clock, cover-open
  * counter and the daily freeze of the last local midnight (fr_fwd). */
 static void read_at(const struct sim_fleet *f, uint32_t k, uint32_t j, int64_t t,
-                    int64_t fr_at, int64_t fr_fwd, struct vee_input *in)
+                    int64_t fr_at, int64_t fr_fwd, struct ah_read *in)
 {
     const struct sim_meter *m = sim_fleet_meter(f, k, j);
     struct sim_view v;
     memset(in, 0, sizeof *in);
-    in->end = t;
-    in->source = VEE_SRC_LIVE;
+    in->end = (uint64_t)t;
+    in->source = AH_READ_LIVE;
     sim_fleet_view(f, k, j, t, &v);
-    in->fwd = sim_regs_total(&v.regs, SIM_IMP) % SIM_REG_WRAP;
-    in->rev = sim_regs_total(&v.regs, SIM_EXP) % SIM_REG_WRAP;
-    in->present = VEE_HAS_FWD | VEE_HAS_REV | VEE_HAS_P | VEE_HAS_STATUS | VEE_HAS_CLOCK |
-                  VEE_HAS_COVER | VEE_HAS_CLEAR_COUNT | VEE_HAS_SERIAL | VEE_HAS_FREEZE;
+    in->imp_total = sim_regs_total(&v.regs, SIM_IMP) % SIM_REG_WRAP;
+    in->exp_total = sim_regs_total(&v.regs, SIM_EXP) % SIM_REG_WRAP;
+    in->present = AH_READ_HAS_IMP_TOTAL | AH_READ_HAS_EXP_TOTAL |
+                  AH_READ_HAS_P(AH_READ_TOTAL) | AH_READ_HAS_STATUS |
+                  AH_READ_HAS_METER_CLOCK | AH_READ_HAS_COVER | AH_READ_HAS_CLEAR_COUNT |
+                  AH_READ_HAS_SERIAL | AH_READ_HAS_FREEZE;
     int nph = m->wiring == SIM_3P4W ? 3 : 1;
     for (int ph = 0; ph < nph; ph++) {
-        in->present |= VEE_HAS_VOLTAGE(ph) | VEE_HAS_CURRENT(ph);
+        in->present |= AH_READ_HAS_VOLTAGE(ph) | AH_READ_HAS_CURRENT(ph);
         in->voltage[ph] = v.volt_dv[ph];
         in->current[ph] = v.curr_ma[ph];
     }
-    in->p_total = v.p_w[0] * 10; /* W → 0.0001 kW */
+    in->p[AH_READ_TOTAL] = v.p_w[0] * 10; /* W → 0.0001 kW */
     memcpy(in->status, v.status, sizeof in->status);
     in->headend_clock_ms = (t + 5) * 1000;
     in->meter_clock_ms = (t + 5 + sim_fleet_clock_offset(f, m, t + 5)) * 1000;
@@ -195,13 +197,13 @@ static void run_meter(const struct sim_fleet *f, uint32_t k, uint32_t j, struct 
             fr_at = mid;
             fr_fwd = sim_regs_total(&fr, SIM_IMP) % SIM_REG_WRAP;
         }
-        struct vee_input in;
+        struct ah_read in;
         struct vee_result out;
         read_at(f, k, j, t, fr_at, fr_fwd, &in);
-        chain_step(&mi, &th, fd, &ch[0], 0, t, in.fwd);
+        chain_step(&mi, &th, fd, &ch[0], 0, t, in.imp_total);
         if (m->pv)
-            chain_step(&mi, &th, fd, &ch[1], 1, t, in.rev);
-        assert_int_equal(vee_eval(&mi, &th, &st, &in, t + 5, &out), AH_OK);
+            chain_step(&mi, &th, fd, &ch[1], 1, t, in.exp_total);
+        assert_int_equal(vee_eval(&mi, &th, &st, &in, false, t + 5, &out), AH_OK);
         if ((out.flags & VEE_F_ROLLOVER) && !fd->rollover)
             fd->rollover = t;
         for (unsigned i = 0; i < out.ntrans; i++) {

@@ -23,15 +23,16 @@ static const struct wire_head head = {"hx-sz-01", 42, 1699978503123ll};
 static void test_read_topic_and_body(void **state)
 {
     (void)state;
-    struct store_rec r = {.source = STORE_REC_LIVE,
-                          .present = STORE_REC_HAS_IMP_TOTAL | STORE_REC_HAS_VOLTAGE(0) |
-                                     STORE_REC_HAS_VOLTAGE(2) | STORE_REC_HAS_PF(0),
-                          .ct = 50,
-                          .pt = 1,
-                          .imp_total = 1234567,
-                          .voltage = {2201, 0, 2199},
-                          .pf = {-985}};
-    struct wire_read w = {"000012345678", "D01", END, &r};
+    struct ah_read r = {.end = END,
+                        .source = AH_READ_LIVE,
+                        .present = AH_READ_HAS_IMP_TOTAL | AH_READ_HAS_VOLTAGE(0) |
+                                   AH_READ_HAS_VOLTAGE(2) | AH_READ_HAS_PF(0),
+                        .ct = 50,
+                        .pt = 1,
+                        .imp_total = 1234567,
+                        .voltage = {2201, 0, 2199},
+                        .pf = {-985}};
+    struct wire_read w = {"000012345678", "D01", &r};
     char topic[WIRE_TOPIC_MAX + 1], body[WIRE_BODY_MAX + 1];
     size_t tl, bl;
     assert_int_equal(
@@ -68,7 +69,7 @@ static void test_read_topic_and_body(void **state)
 static void test_bad_segments_and_fields_are_refused(void **state)
 {
     (void)state;
-    struct store_rec r = {.source = STORE_REC_LIVE, .ct = 1, .pt = 1};
+    struct ah_read r = {.end = END, .source = AH_READ_LIVE, .ct = 1, .pt = 1};
     char topic[WIRE_TOPIC_MAX + 1], body[WIRE_BODY_MAX];
     size_t tl, bl;
     const char *bad[] = {
@@ -76,14 +77,14 @@ static void test_bad_segments_and_fields_are_refused(void **state)
         "D 01", "D\"01",
         "区01", "0123456789012345678901234567890123456789012345678901234567890123X"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        struct wire_read w = {"000012345678", bad[i], END, &r};
+        struct wire_read w = {"000012345678", bad[i], &r};
         assert_int_equal(
             wire_encode_read(&head, &w, topic, sizeof topic, &tl, body, sizeof body, &bl),
             AH_EINVAL);
     }
     struct wire_head h0 = head;
     h0.seq = 0;
-    struct wire_read w = {"000012345678", "D01", END, &r};
+    struct wire_read w = {"000012345678", "D01", &r};
     assert_int_equal(
         wire_encode_read(&h0, &w, topic, sizeof topic, &tl, body, sizeof body, &bl),
         AH_EINVAL);
