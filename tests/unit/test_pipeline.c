@@ -645,7 +645,8 @@ static void test_freeze_is_a_day_boundary(void **state)
     /* read back with the events codec, as amihead districts does */
     struct pipe_ev ev;
     assert_int_equal(
-        pipe_ev_parse(PIPE_EV_DAILY, (const uint8_t *)d.last, strlen(d.last), &ev), AH_OK);
+        pipe_ev_parse(PIPE_EV_DAILY, (const uint8_t *)d.last, strlen(d.last), &ev),
+        AH_OK);
     assert_string_equal(ev.date, "2025-03-14");
     assert_int_equal(ev.u.day.customers_energy, 24000);
     assert_int_equal(ev.u.day.district_energy, 25000);
