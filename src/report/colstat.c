@@ -119,7 +119,8 @@ static void *colstat_main(void *arg)
             real = 200;
         if (real > 60000)
             real = 60000; /* a clock jump is noticed within a minute */
-        struct timespec ts; /* monotonic: a wall clock step must not stall it */
+        /* monotonic: a wall clock step must not stall the wait */
+        struct timespec ts;
         ah_cond_deadline(real, &ts);
         pthread_mutex_lock(&c->mu);
         if (!c->stop)

@@ -476,7 +476,7 @@ void vee_rule_vunbal(struct vee_ctx *c, bool phase_lost)
     int64_t sum = 0, n = 0;
     int64_t *aux = c->aux[VEE_BIT_VOLTAGE_UNBALANCE];
     for (unsigned ph = 0; ph < 3; ph++) {
-        aux[ph] = in->voltage[ph];
+        aux[ph] = (in->present & AH_READ_HAS_VOLTAGE(ph)) ? in->voltage[ph] : 0;
         if (pm & (1u << ph)) {
             sum += in->voltage[ph];
             n++;

@@ -669,7 +669,7 @@ def run_fleet(tmp, fleet, epoch, scale, schedule, until, slack=120):
 def store_reads(yaml, timeout=600):
     """Every stored read, from one `amihead query --all --csv`, as
     {meter id: {interval end (epoch s): (source, quality, present,
-    import, export)}}: present as store_rec.h's bits, energies in 0.01 kWh
+    import, export)}}: present as ah_read.h's AH_READ_HAS_* bits, energies in 0.01 kWh
     secondary (the register's own digits)."""
     r = subprocess.run([os.path.join(BIN, "amihead"), "query", "-c", yaml, "--all",
                         "--csv"], capture_output=True, text=True, timeout=timeout)

@@ -18,7 +18,7 @@ meter, "backing off") and its run summary:
   timeout x (retries + 1) = 1.2 s of real time and never by more than that
   plus 0.4 s of scheduling noise;
 - the attempts follow the backoff: tried, tried, (backing off) skipped,
-  tried, skipped, skipped, tried, skipped x 4 (sched_backoff_skip: after
+  tried, skipped, skipped, tried, skipped x 4 (cadence_backoff_skip: after
   backoff_after failures a meter waits 1, 2, 4 … cycles, at most
   backoff_max_cycles);
 - every other meter of the bus has a read for every cycle's interval.

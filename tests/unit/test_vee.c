@@ -712,6 +712,93 @@ static void state_round_trip_resumes_identically(void **state)
     assert_memory_equal(a.cleared, b.cleared, sizeof a.cleared);
 }
 
+/* ---- one reading type ---- */
+
+/* What an absent field holds, as nothing a producer would write. */
+static void garble_absent(struct ah_read *r)
+{
+    uint64_t has = r->present;
+    if (!(has & AH_READ_HAS_IMP_TOTAL))
+        r->imp_total = -77;
+    if (!(has & AH_READ_HAS_EXP_TOTAL))
+        r->exp_total = INT64_MAX;
+    for (int ph = 0; ph < 3; ph++) {
+        if (!(has & AH_READ_HAS_VOLTAGE(ph)))
+            r->voltage[ph] = 9999 + ph;
+        if (!(has & AH_READ_HAS_CURRENT(ph)))
+            r->current[ph] = -90000;
+    }
+    for (int i = 0; i < 4; i++)
+        if (!(has & AH_READ_HAS_P(i)))
+            r->p[i] = -1234567;
+    if (!(has & AH_READ_HAS_STATUS))
+        memset(r->status, 0xFF, sizeof r->status);
+    if (!(has & AH_READ_HAS_METER_CLOCK))
+        r->meter_clock_ms = INT64_MAX;
+    if (!(has & AH_READ_HAS_COVER))
+        r->cover_count = r->terminal_count = 1000;
+    if (!(has & AH_READ_HAS_CLEAR_COUNT))
+        r->clear_count = 7;
+    if (!(has & AH_READ_HAS_SERIAL))
+        r->serial = 99;
+    if (!(has & AH_READ_HAS_FREEZE)) {
+        r->freeze_at = INT64_MIN;
+        r->freeze_fwd = -1;
+    }
+    r->quality = 0xFFFFFFFFu; /* the validator's output, never its input */
+}
+
+static void same_verdicts(struct vee_meter_info m, struct ah_read (*make)(int), int n)
+{
+    struct run a, b;
+    run_init(&a, m);
+    run_init(&b, m);
+    uint8_t sa[VEE_STATE_LEN], sb[VEE_STATE_LEN];
+    for (int i = 0; i < n; i++) {
+        if (in_outage(i))
+            continue;
+        struct ah_read clean = make(i), odd = clean;
+        garble_absent(&odd);
+        uint32_t fa = feed(&a, &clean), fb = feed(&b, &odd);
+        assert_int_equal(fa, fb);
+        assert_memory_equal(&a.res, &b.res, sizeof a.res);
+        assert_int_equal(vee_state_encode(&a.st, sa, sizeof sa), VEE_STATE_LEN);
+        assert_int_equal(vee_state_encode(&b.st, sb, sizeof sb), VEE_STATE_LEN);
+        assert_memory_equal(sa, sb, sizeof sa);
+    }
+}
+
+/* Phases A and C of a 3P3W meter (no B), unbalanced for a while. */
+static struct ah_read three_wire(int i)
+{
+    struct ah_read in = mixed(i);
+    in.present &=
+        ~(AH_READ_HAS_VOLTAGE(1) | AH_READ_HAS_CURRENT(1) | AH_READ_HAS_P(AH_READ_TOTAL));
+    in.present |=
+        AH_READ_HAS_VOLTAGE(0) | AH_READ_HAS_VOLTAGE(2) | AH_READ_HAS_CURRENT(2);
+    in.voltage[0] = 1000;
+    in.voltage[2] = (i >= 40 && i < 50) ? 900 : 1000; /* VOLTAGE_UNBALANCE */
+    in.current[2] = 1400;
+    in.current[0] = 1400;
+    in.voltage[1] = in.current[1] = 0;
+    if (i % 11 == 0) {
+        in.present |= AH_READ_HAS_STATUS | AH_READ_HAS_COVER | AH_READ_HAS_SERIAL;
+        in.cover_count = (uint32_t)(i / 33);
+        in.serial = 100000000001ull;
+    }
+    return in;
+}
+
+/* The validator reads a field only when its presence bit says the meter
+ * supplied it: whatever an absent field holds, the verdicts, evidence and
+ * state are those of the same read with it zero. */
+static void absent_fields_are_not_read(void **state)
+{
+    (void)state;
+    same_verdicts(household(), mixed, 130);
+    same_verdicts(ct_3p3w(), three_wire, 130);
+}
+
 static void state_decode_is_strict(void **state)
 {
     (void)state;
@@ -779,6 +866,7 @@ int main(void)
         cmocka_unit_test(spike_against_same_time_of_day_median),
         cmocka_unit_test(sum_mismatch_against_daily_freeze),
         cmocka_unit_test(state_round_trip_resumes_identically),
+        cmocka_unit_test(absent_fields_are_not_read),
         cmocka_unit_test(state_decode_is_strict),
         cmocka_unit_test(names_and_cleanliness),
     };
