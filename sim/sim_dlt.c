@@ -25,6 +25,8 @@ void sim_dlt_session_init(struct sim_dlt_session *s)
     memset(s, 0, sizeof *s);
 }
 
+/* A reply frame: the DI (dilen bytes, low byte first), the payload and, in
+ * a follow-up, its SEQ (§1.6). */
 static int reply_payload(uint8_t *out, size_t cap, const struct dlt645_addr *a,
                          uint8_t ctrl, uint32_t di, unsigned dilen, const uint8_t *p,
                          size_t n, const uint8_t *seq)

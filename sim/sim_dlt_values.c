@@ -520,36 +520,14 @@ int sim_dlt_payload(const struct sim_fleet *f, uint32_t conc, uint32_t idx, int6
     return dlt645_encode_values(di, DLT645_2007, v, n, out, cap);
 }
 
-/* DL/T 645-1997 reads (§2.10): 2-byte DI, older formats. */
-int sim_dlt_payload_1997(const struct sim_fleet *f, uint32_t conc, uint32_t idx,
-                         int64_t now, uint16_t di, uint8_t *out, size_t cap)
+/* 1997 energy (§2.10): 9QZ0 now and 94QZ last settlement, Q 1 import,
+ * 2 export, Z 0 total, 1..4 tariff, F all five; 91Q0 reactive. */
+static int energy_1997(const struct sim_dlt_ctx *c, unsigned hi, unsigned q, unsigned z,
+                       struct dlt645_value *v, size_t *n)
 {
-    struct sim_dlt_ctx c;
-    struct dlt645_value v[MAX_VALUES];
-    size_t n = 1;
-    struct sim_view w;
     struct sim_regs r;
-    sim_dlt_ctx_init(&c, f, conc, idx, now);
-    unsigned hi = di >> 8, q = (di >> 4) & 0xF, z = di & 0xF;
-    if (hi == 0x90 || hi == 0x94) {
-        int64_t t = hi == 0x90 ? now : sim_dlt_utc_of(&c, settlement(c.local_now, 1));
-        sim_fleet_regs(f, conc, idx, t, &r, NULL);
-        if (q != 1 && q != 2)
-            return AH_ENOTSUP;
-        int dir = q == 1 ? SIM_IMP : SIM_EXP;
-        if (z == 0xF) {
-            sim_dlt_vnum(&v[0], sim_regs_total(&r, dir) % SIM_REG_WRAP, 2);
-            for (int k = 0; k < SIM_TARIFFS; k++)
-                sim_dlt_vnum(&v[1 + k], r.e[dir][k], 2);
-            n = 5;
-        } else if (z <= 4) {
-            sim_dlt_vnum(&v[0],
-                         z ? r.e[dir][z - 1] : sim_regs_total(&r, dir) % SIM_REG_WRAP, 2);
-        } else {
-            return AH_ENOTSUP;
-        }
-    } else if (hi == 0x91) {
-        sim_fleet_regs(f, conc, idx, now, &r, NULL);
+    if (hi == 0x91) {
+        sim_fleet_regs(c->f, c->conc, c->idx, c->now, &r, NULL);
         if (z != 0)
             return AH_ENOTSUP;
         static const int map[7] = {-1, 0, 1, 0, 3, 1, 2}; /* 9110 … 9160 */
@@ -557,43 +535,104 @@ int sim_dlt_payload_1997(const struct sim_fleet *f, uint32_t conc, uint32_t idx,
             return AH_ENOTSUP;
         int64_t x = q == 1 ? r.q[0] + r.q[1] : q == 2 ? r.q[2] + r.q[3] : r.q[map[q]];
         sim_dlt_vnum(&v[0], x, 2);
-    } else if (hi == 0xB6) {
-        sim_dlt_view_at(&c, now, &w);
-        bool three = sim_dlt_three_phase(&c);
-        if (q == 1 || q == 2) {
-            if (z < 1 || z > 3 || (!three && z > 1))
-                return AH_ENOTSUP;
-            if (q == 1)
-                sim_dlt_vnum(&v[0], sim_dlt_div_round(w.volt_dv[z - 1], 10), 0);
-            else
-                sim_dlt_vnum(&v[0], sim_dlt_div_round(w.curr_ma[z - 1], 10), 2);
-        } else if (q == 3 || q == 4 || q == 5) {
-            if (z > 3 || (!three && z > 1))
-                return AH_ENOTSUP;
-            if (q == 3)
-                sim_dlt_vnum(&v[0], (int64_t)w.p_w[z] * 10, 4);
-            else if (q == 4)
-                sim_dlt_vnum(&v[0], sim_dlt_div_round(w.q_var[z], 10), 2);
-            else
-                sim_dlt_vnum(&v[0], w.pf_milli[z], 3);
-        } else {
-            return AH_ENOTSUP;
-        }
-    } else if (di == 0xC010) {
-        sim_dlt_vtime(&v[0], c.local_now, DLT645_TM_DATE | DLT645_TM_WDAY);
-    } else if (di == 0xC011) {
-        sim_dlt_vtime(&v[0], c.local_now, DLT645_TM_HM | DLT645_TM_SEC);
-    } else if (di == 0xC020) {
-        sim_dlt_view_at(&c, now, &w);
-        sim_dlt_vbits(&v[0], (w.status[0] >> 4) & 1u ? 0x10 : 0);
-    } else if (di == 0xC030) {
-        sim_dlt_vnum(&v[0], c.m->ct > 1 ? 6400 : 1200, 0);
-    } else if (di == 0xC032 || di == 0xC033) {
-        char a[13];
-        sim_fleet_meter_addr(conc, idx, a);
-        sim_dlt_vtext(&v[0], a);
+        return AH_OK;
+    }
+    int64_t t = hi == 0x90 ? c->now : sim_dlt_utc_of(c, settlement(c->local_now, 1));
+    sim_fleet_regs(c->f, c->conc, c->idx, t, &r, NULL);
+    if (q != 1 && q != 2)
+        return AH_ENOTSUP;
+    int dir = q == 1 ? SIM_IMP : SIM_EXP;
+    if (z == 0xF) {
+        sim_dlt_vnum(&v[0], sim_regs_total(&r, dir) % SIM_REG_WRAP, 2);
+        for (int k = 0; k < SIM_TARIFFS; k++)
+            sim_dlt_vnum(&v[1 + k], r.e[dir][k], 2);
+        *n = 5;
+    } else if (z <= 4) {
+        sim_dlt_vnum(&v[0], z ? r.e[dir][z - 1] : sim_regs_total(&r, dir) % SIM_REG_WRAP,
+                     2);
     } else {
         return AH_ENOTSUP;
     }
+    return AH_OK;
+}
+
+/* 1997 instantaneous B6QZ: Q 1 voltage, 2 current (phase Z 1..3), 3 P,
+ * 4 Q, 5 power factor (Z 0 total, 1..3 phase), in the older, coarser
+ * formats. */
+static int variables_1997(const struct sim_dlt_ctx *c, unsigned q, unsigned z,
+                          struct dlt645_value *v)
+{
+    struct sim_view w;
+    sim_dlt_view_at(c, c->now, &w);
+    bool three = sim_dlt_three_phase(c);
+    if (q == 1 || q == 2) {
+        if (z < 1 || z > 3 || (!three && z > 1))
+            return AH_ENOTSUP;
+        if (q == 1)
+            sim_dlt_vnum(v, sim_dlt_div_round(w.volt_dv[z - 1], 10), 0);
+        else
+            sim_dlt_vnum(v, sim_dlt_div_round(w.curr_ma[z - 1], 10), 2);
+    } else if (q == 3 || q == 4 || q == 5) {
+        if (z > 3 || (!three && z > 1))
+            return AH_ENOTSUP;
+        if (q == 3)
+            sim_dlt_vnum(v, (int64_t)w.p_w[z] * 10, 4);
+        else if (q == 4)
+            sim_dlt_vnum(v, sim_dlt_div_round(w.q_var[z], 10), 2);
+        else
+            sim_dlt_vnum(v, w.pf_milli[z], 3);
+    } else {
+        return AH_ENOTSUP;
+    }
+    return AH_OK;
+}
+
+/* 1997 parameters C0xx: date, time, status word, meter constant, address. */
+static int params_1997(const struct sim_dlt_ctx *c, uint16_t di, struct dlt645_value *v)
+{
+    struct sim_view w;
+    char a[13];
+    switch (di) {
+    case 0xC010:
+        sim_dlt_vtime(v, c->local_now, DLT645_TM_DATE | DLT645_TM_WDAY);
+        return AH_OK;
+    case 0xC011:
+        sim_dlt_vtime(v, c->local_now, DLT645_TM_HM | DLT645_TM_SEC);
+        return AH_OK;
+    case 0xC020:
+        sim_dlt_view_at(c, c->now, &w);
+        sim_dlt_vbits(v, (w.status[0] >> 4) & 1u ? 0x10 : 0);
+        return AH_OK;
+    case 0xC030:
+        sim_dlt_vnum(v, c->m->ct > 1 ? 6400 : 1200, 0);
+        return AH_OK;
+    case 0xC032:
+    case 0xC033:
+        sim_fleet_meter_addr(c->conc, c->idx, a);
+        sim_dlt_vtext(v, a);
+        return AH_OK;
+    default:
+        return AH_ENOTSUP;
+    }
+}
+
+/* DL/T 645-1997 reads (§2.10): 2-byte DI, older formats. */
+int sim_dlt_payload_1997(const struct sim_fleet *f, uint32_t conc, uint32_t idx,
+                         int64_t now, uint16_t di, uint8_t *out, size_t cap)
+{
+    struct sim_dlt_ctx c;
+    struct dlt645_value v[MAX_VALUES];
+    size_t n = 1;
+    int rc;
+    sim_dlt_ctx_init(&c, f, conc, idx, now);
+    unsigned hi = di >> 8, q = (di >> 4) & 0xF, z = di & 0xF;
+    if (hi == 0x90 || hi == 0x94 || hi == 0x91)
+        rc = energy_1997(&c, hi, q, z, v, &n);
+    else if (hi == 0xB6)
+        rc = variables_1997(&c, q, z, v);
+    else
+        rc = params_1997(&c, di, v);
+    if (rc < 0)
+        return rc;
     return dlt645_encode_values(di, DLT645_1997, v, n, out, cap);
 }

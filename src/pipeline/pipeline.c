@@ -93,6 +93,38 @@ static int cmp_read(const void *a, const void *b)
     return 0;
 }
 
+/* The periodic work of a batch, once an interval of the head-end clock:
+ * the gap pass (PIPE_TICK_METERS meters per batch, so a city's pass
+ * spreads over batches), then, when it has gone over every meter, the
+ * district days. A failure must not sink the batch's reads: the pass
+ * starts over next interval. */
+static void batch_tick(struct pipe *p)
+{
+    int64_t now = now_s(p);
+    if (p->tick_ci == 0 && now - p->last_tick_s < p->step_s)
+        return;
+    if (p->tick_ci == 0)
+        p->tick_now = now;
+    int rc = AH_OK;
+    size_t n_m = p->cfg->n_meters, end = n_m - p->tick_ci > PIPE_TICK_METERS
+                                             ? p->tick_ci + PIPE_TICK_METERS
+                                             : n_m;
+    for (size_t ci = p->tick_ci; ci < end && rc == AH_OK; ci++)
+        rc = pipe_gaps_meter(p, ci, p->tick_now);
+    if (rc == AH_OK && end == n_m)
+        rc = pipe_districts_tick(p, p->tick_now);
+    if (rc == AH_OK) {
+        p->tick_ci = end == n_m ? 0 : end;
+        if (end == n_m)
+            p->last_tick_s = p->tick_now;
+        return;
+    }
+    ah_log(AH_LOG_ERROR, "pipeline", "gap and district pass failed: %s (%s)",
+           ah_strerror(rc), store_last_error(p->st));
+    p->tick_ci = 0;
+    p->last_tick_s = p->tick_now;
+}
+
 /* Build the whole batch: reads, then the periodic work. */
 static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
                        char rel[][PATH_MAX], size_t *nrel)
@@ -120,29 +152,8 @@ static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
             rc = AH_OK;
         }
     }
-    int64_t now = now_s(p);
-    if (rc == AH_OK && (p->tick_ci > 0 || now - p->last_tick_s >= p->step_s)) {
-        if (p->tick_ci == 0)
-            p->tick_now = now;
-        size_t n_m = p->cfg->n_meters, end = n_m - p->tick_ci > PIPE_TICK_METERS
-                                                 ? p->tick_ci + PIPE_TICK_METERS
-                                                 : n_m;
-        for (size_t ci = p->tick_ci; ci < end && rc == AH_OK; ci++)
-            rc = pipe_gaps_meter(p, ci, p->tick_now);
-        if (rc == AH_OK && end == n_m)
-            rc = pipe_districts_tick(p, p->tick_now);
-        if (rc == AH_OK) {
-            p->tick_ci = end == n_m ? 0 : end;
-            if (end == n_m)
-                p->last_tick_s = p->tick_now;
-        } else { /* must not sink the reads: tried again next interval */
-            ah_log(AH_LOG_ERROR, "pipeline", "gap and district pass failed: %s (%s)",
-                   ah_strerror(rc), store_last_error(p->st));
-            p->tick_ci = 0;
-            p->last_tick_s = p->tick_now;
-            rc = AH_OK;
-        }
-    }
+    if (rc == AH_OK)
+        batch_tick(p);
     if (rc == AH_OK && (rc = pipe_releases_tick(p, rel, nrel)) != AH_OK) {
         /* a request that fails stays in the spool: tried with the next batch */
         ah_log(AH_LOG_ERROR, "release", "applying release requests failed: %s (%s)",

@@ -488,6 +488,25 @@ static void load_record_firmware_limits(void **state)
     fleet_drop(f);
 }
 
+/* sim_dlt_payload of a meter the fleet does not have says so (AH_ENOENT):
+ * it used to look up the clock offset of the missing meter first and
+ * crash on the NULL meter. */
+static void payload_of_unknown_meter(void **state)
+{
+    (void)state;
+    struct sim_fleet *f = fleet_new(0);
+    uint8_t out[256];
+    assert_int_equal(
+        sim_dlt_payload(f, 0, 60, EPOCH, 0x00010000u, NULL, 0, out, sizeof out),
+        AH_ENOENT);
+    assert_int_equal(
+        sim_dlt_payload(f, 2, 0, EPOCH, 0x04000102u, NULL, 0, out, sizeof out),
+        AH_ENOENT);
+    assert_true(sim_dlt_payload(f, 1, 59, EPOCH, 0x00010000u, NULL, 0, out, sizeof out) >
+                0);
+    fleet_drop(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -499,6 +518,7 @@ int main(void)
         cmocka_unit_test(faults_in_answers),
         cmocka_unit_test(clock_jump_skips_records),
         cmocka_unit_test(load_record_firmware_limits),
+        cmocka_unit_test(payload_of_unknown_meter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
