@@ -234,10 +234,7 @@ class Sim(Amisim):
         n = 1
         if "--concentrators" in self.args:
             n = int(self.args[self.args.index("--concentrators") + 1])
-        # below the ephemeral range: there the outgoing connections of every
-        # other test on the box (a 200-link head-end holds 200) leave no block
-        # of 200 free ("no free port block" in it_run_fleet at ctest -j8)
-        self.port_base = free_port_block(n, low=True)
+        self.port_base = free_port_block(n)
         return super().__enter__()
 
     def truth(self):
