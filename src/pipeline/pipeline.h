@@ -70,8 +70,9 @@ struct pipe_read {
 
 struct pipe_stats {
     unsigned long pushed, written, batches, commit_errors;
-    unsigned long max_batch; /* most puts in one committed store batch */
-    unsigned long evictions; /* meter states written back and unloaded */
+    unsigned long max_batch;     /* most puts in one committed store batch */
+    unsigned long evictions;     /* meter states written back and unloaded */
+    unsigned long release_scans; /* looks into the release spool (once a second) */
 };
 
 /* Start the writer thread on st (borrowed; the pipeline is its only user

@@ -154,6 +154,7 @@ struct pipe {
     pub_t *pub;
     const struct ah_clock *clk;
     char release_dir[CFG_PATH_MAX + 16];
+    int64_t rel_next_ms; /* ah_mono_ms of the next look into the spool */
     struct vee_thresholds thr;
     struct mstate **ms; /* per cfg meter, NULL when not loaded */
     uint8_t *mf;        /* per cfg meter, MF_* */
@@ -233,6 +234,11 @@ static inline const char *meter_id(const struct pipe *p, size_t ci)
 
 /* Requests applied in one batch at most (pipeline_release.c). */
 #define REL_MAX 16
+/* The spool is looked into once a second (real time, monotonic), not at
+ * every batch: a backfill runs ~2,000 batches a second, each an openat
+ * that fails when nobody ever released anything. A second is well inside
+ * what `amihead release --wait` allows. */
+#define REL_SCAN_MS 1000
 
 /* pipeline.c */
 /* Stage one event whose body pipe_ev_build_* made (built: its result);

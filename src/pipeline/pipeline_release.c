@@ -7,6 +7,7 @@
  */
 #include "pipeline_int.h"
 
+#include "ah_clock.h"
 #include "ah_err.h"
 #include "ah_log.h"
 #include "config.h"
@@ -117,8 +118,13 @@ static int release_apply(struct pipe *p, const char *path, bool *done)
 int pipe_releases_tick(struct pipe *p, char done[][PATH_MAX], size_t *ndone)
 {
     *ndone = 0;
-    if (!p->release_dir[0])
+    int64_t now = ah_mono_ms();
+    if (!p->release_dir[0] || now < p->rel_next_ms)
         return AH_OK;
+    p->rel_next_ms = now + REL_SCAN_MS;
+    pthread_mutex_lock(&p->lock);
+    p->stats.release_scans++;
+    pthread_mutex_unlock(&p->lock);
     DIR *dir = opendir(p->release_dir);
     if (!dir)
         return AH_OK;
@@ -138,6 +144,8 @@ int pipe_releases_tick(struct pipe *p, char done[][PATH_MAX], size_t *ndone)
             memcpy(done[(*ndone)++], path, sizeof path);
     }
     closedir(dir);
+    if (*ndone == REL_MAX)
+        p->rel_next_ms = now; /* more may wait: the next batch looks again */
     return rc;
 }
 

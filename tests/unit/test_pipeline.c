@@ -528,6 +528,40 @@ static void wait_written(pipe_t *p, unsigned long n)
     assert_true(ps.written >= n);
 }
 
+/* The release spool is looked into once a second, not at every batch (a
+ * backfill runs thousands of batches a second, each a failed openat), and
+ * a request dropped into it is still applied within a few seconds. */
+static void test_release_spool_once_a_second(void **state)
+{
+    struct fx *x = *state;
+    char reldir[256];
+    pipe_t *p = start(x, reldir, sizeof reldir);
+    int64_t t0 = ah_mono_ms();
+    for (int k = 0; k < 40; k++) { /* one batch each */
+        push(p, x, k, 1234500 + 25 * k);
+        wait_written(p, (unsigned long)(k + 1));
+    }
+    struct pipe_stats ps;
+    pipe_get_stats(p, &ps);
+    int64_t secs = (ah_mono_ms() - t0) / 1000;
+    assert_true(ps.batches >= 40);
+    if (ps.release_scans > (unsigned long)secs + 2)
+        fail_msg("%lu looks into the spool in %lld s (%lu batches)", ps.release_scans,
+                 (long long)secs, ps.batches);
+    mkdir(reldir, 0750);
+    char req[512], text[512];
+    snprintf(req, sizeof req, "%s/2-2.req", reldir);
+    snprintf(text, sizeof text,
+             "{\"meter\":\"000001000001\",\"from\":%llu,\"to\":%llu,\"reason\":\"r\","
+             "\"operator\":\"o\",\"requested\":%lld}",
+             (unsigned long long)END(0), (unsigned long long)END(2), T0);
+    write_text(req, text);
+    for (int i = 0; i < 100 && access(req, F_OK) == 0; i++) /* idle: the writer wakes */
+        usleep(100 * 1000);
+    assert_int_not_equal(access(req, F_OK), 0);
+    assert_int_equal(pipe_stop(&p), AH_OK);
+}
+
 static void test_states_evicted_and_reloaded(void **state)
 {
     struct fx *x = *state;
@@ -803,6 +837,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lazy_state_replayed_after_crash, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_failed_build_drops_no_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_release_spool_once_a_second, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_states_evicted_and_reloaded, setup,
                                         teardown),
     };
