@@ -32,12 +32,13 @@ struct rel_ctx {
 static int release_one(void *vctx, uint32_t meter, uint64_t end, const struct ah_read *r)
 {
     struct rel_ctx *c = vctx;
+    (void)end; /* r->end: the read carries it */
     if (vee_is_billable(r->quality))
         return 0; /* clean, or released before */
     struct ah_read rec = *r;
     rec.quality |= VEE_F_RELEASED;
     rec.source = AH_READ_RELEASED;
-    int rc = store_batch_put_read(c->p->st, meter, end, &rec);
+    int rc = store_batch_put_read(c->p->st, meter, &rec);
     if (rc == AH_OK)
         rc = pipe_stage_read(c->p, c->ci, &rec);
     if (rc == AH_OK)
