@@ -57,10 +57,13 @@ def amisim_series(args, frm, to, meter=None):
     return [json.loads(ln) for ln in out.splitlines()]
 
 
-def free_port_block(n, low=False):
-    """A base port with n consecutive free loopback ports. low: below the
-    kernel's ephemeral range (32768..), where a block of thousands is found
-    free on a busy box."""
+def free_port_block(n, low=True):
+    """A base port with n consecutive free loopback ports. low (the
+    default): below the kernel's ephemeral range (32768..), where no other
+    test's outgoing connection can take the port between this check and
+    the server's bind (it_run_metrics and it_link_outage failed that way
+    under ctest -j), and where a block of thousands is found free on a busy
+    box."""
     for _ in range(200):
         if low:
             base = random.randrange(10000, 32000 - n)

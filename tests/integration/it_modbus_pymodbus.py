@@ -22,6 +22,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ahtest import free_port_block  # noqa: E402
+
 # SDM630 test meter: PDU address -> value (§4.2 register table).
 SDM630 = {
     0x0000: ("voltage_l1", 230.1),
@@ -148,12 +151,6 @@ def kill_helpers():
                 p.wait()
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_until(cond, seconds, what):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -233,7 +230,7 @@ def check_packing(log_path, label):
 
 
 def test_tcp(tmp):
-    port = free_port()
+    port = free_port_block(1)
     log = os.path.join(tmp, "tcp.log")
     srv = start_helper([sys.executable, __file__, "--serve", "tcp", str(port), log])
     wait_until(lambda: tcp_listening(port) or srv.poll() is not None, 15, "pymodbus TCP")
@@ -264,7 +261,7 @@ def test_tcp(tmp):
     check(r.returncode == 1 and "illegal data address" in r.stderr,
           "TCP exception 02: exit 1, 'illegal data address'")
 
-    dead = free_port()
+    dead = free_port_block(1)
     r = amihead("--modbus-tcp", f"127.0.0.1:{dead}", "--unit", "1", "--map", "sdm630",
                 "--json", "--timeout-ms", "500", "--retries", "0")
     check(r.returncode == 1 and f"127.0.0.1:{dead} unit 1" in r.stderr

@@ -29,17 +29,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import Amisim, Sim, amisim_series, check, fail, iso  # noqa: E402
 from dlt645wire import decode, frame, recv_frame  # noqa: E402
 from ahtest import check_clean_stop, main, query, run_argv  # noqa: E402
+from ahtest import free_port_block  # noqa: E402
 
 SCALE = 360
 EPOCH = "2025-03-14T00:00:00Z"
 STEP = 900
 HOURS = 2
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 CSV_HEAD = ("meter_id,protocol,link,address,unit_id,map,wiring,ct,pt,rated_current,"
@@ -154,8 +149,9 @@ def scrape(port):
 def run(tmp):
     fleet_a = ["--concentrators", "2", "--meters", "2"]
     fleet_b = ["--concentrators", "2", "--meters", "2", "--seed", "2"]
-    lport, mport, pub, rep = (free_port() for _ in range(4))
-    mbbase = free_port()
+    base = free_port_block(4)
+    lport, mport, pub, rep = base, base + 1, base + 2, base + 3
+    mbbase = free_port_block(2)  # amisim serves its two Modbus TCP meters on mbbase, mbbase+1
     with Sim(tmp, *fleet_a, "--faults", "none", "--time-scale", str(SCALE), "--epoch",
              EPOCH, "--pty", "--baud", "115200", "--td-ms", "20",
              "--modbus-tcp-base", str(mbbase), "--modbus-meters", "2",

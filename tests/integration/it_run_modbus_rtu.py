@@ -20,7 +20,6 @@ timeouts.
 """
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ahtest import Sim, amisim_series, check, fail, iso  # noqa: E402
 from ahtest import check_clean_stop, export_endpoints, main, query, run_argv  # noqa: E402
+from ahtest import free_port_block  # noqa: E402
 
 SCALE = 360
 EPOCH = "2025-03-14T00:00:00Z"
@@ -45,12 +45,6 @@ FLEET = ["--concentrators", "1", "--meters", "0", "--seed", "3", "--faults", "no
 
 CSV_HEAD = ("meter_id,protocol,link,address,unit_id,map,wiring,ct,pt,rated_current,"
             "max_current,nominal_voltage,district,class,role,bidirectional\n")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_config(tmp, sim, mport):
@@ -116,7 +110,7 @@ def scrape(port):
 
 
 def run(tmp):
-    mport = free_port()
+    mport = free_port_block(1)
     with Sim(tmp, *FLEET, "--time-scale", str(SCALE), "--modbus-rtu",
              log_markers=["Sanitizer"]) as sim:
         yaml, meters = write_config(tmp, sim, mport)

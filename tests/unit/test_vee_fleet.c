@@ -24,9 +24,9 @@
  *     LINE_LOSS_SWING with the thief among the listed customers.
  * The per-type table is printed for the closing note of issue 5.
  *
- * The clean fleet takes ~6 ms per meter-week under AddressSanitizer: there
- * 5,000 of the 20,000 meters are scored unless AH_FULL=1 is set; every
- * other build (and AH_FULL=1) scores all 20,000 (3.5 s in a release build).
+ * Under AddressSanitizer 5,000 of the 20,000 clean meters are scored unless
+ * AH_FULL=1 is set (make test sets it: ~16 s at -O1, docs/testing.md); every
+ * other build scores all 20,000 (3.5 s in a release build).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -239,10 +239,10 @@ static double now_s(void)
 }
 
 /* The clean fleet: 20,000 meters (100 × 200). Under AddressSanitizer the
- * simulator and vee at -O0 take ~6 ms per meter-week (125 s for 20,000 on
- * the shared 2-core box, over ctest's 120 s limit), so the sanitizer build
- * scores a quarter of the same fleet unless AH_FULL=1; every other build
- * the whole of it. */
+ * simulator and vee take ~0.8 ms per meter-week at -O1 (~6 ms at -O0 with
+ * the fuzzers' coverage instrumentation, before docs/testing.md's change),
+ * so the sanitizer build scores a quarter of the same fleet unless
+ * AH_FULL=1 (as ctest runs it); every other build the whole of it. */
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define AH_ASAN 1
