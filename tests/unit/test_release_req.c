@@ -24,8 +24,8 @@
 static void test_round_trip(void **state)
 {
     (void)state;
-    const struct pipe_rel_req r = {"TQ0701-C01", "meter swapped, reads checked", "ops",
-                                   T0, T0 + 900, T0 + 3600};
+    const struct pipe_rel_req r = {
+        "TQ0701-C01", "meter swapped, reads checked", "ops", T0, T0 + 900, T0 + 3600};
     char *text = NULL;
     assert_int_equal(pipe_rel_build(&r, &text), AH_OK);
     /* one byte form: sorted keys, compact */
@@ -119,7 +119,8 @@ static void test_parse_refused(void **state)
         "\"a request\"",
         "{}",
         /* truncated: the file half written by hand */
-        "{\"from\":0,\"meter\":\"m\",\"operator\":\"o\",\"reason\":\"r\",\"requested\":0,",
+        "{\"from\":0,\"meter\":\"m\",\"operator\":\"o\",\"reason\":\"r\",\"requested\":"
+        "0,",
         /* a key missing, one too many, one twice */
         "{\"from\":0,\"meter\":\"m\"," KEYS_REST "}",
         "{\"from\":0,\"meter\":\"m\",\"to\":1,\"x\":1," KEYS_REST "}",
