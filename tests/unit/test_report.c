@@ -59,20 +59,48 @@ static int count(const char *hay, const char *needle)
     return n;
 }
 
-static void test_render_empty_store(void **state)
+/* The shipped example site over a new, empty store. */
+struct fx {
+    struct cfg *c;
+    store_t *st;
+    char dir[32];
+};
+
+static int setup(void **state)
 {
-    (void)state;
-    struct cfg *c = NULL;
+    struct fx *x = calloc(1, sizeof *x);
     struct cfg_diag *d = malloc(sizeof *d);
+    assert_non_null(x);
+    assert_non_null(d);
     cfg_diag_init(d);
-    assert_int_equal(cfg_load(AH_VECTORS_DIR "/../../examples/amihead.yaml", &c, d),
+    assert_int_equal(cfg_load(AH_VECTORS_DIR "/../../examples/amihead.yaml", &x->c, d),
                      AH_OK);
     free(d);
-    char dir[] = "/tmp/test_report.XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    store_t *st = NULL;
+    snprintf(x->dir, sizeof x->dir, "/tmp/test_report.XXXXXX");
+    assert_non_null(mkdtemp(x->dir));
     struct store_opts so = {0};
-    assert_int_equal(store_open(dir, &so, &st), AH_OK);
+    assert_int_equal(store_open(x->dir, &so, &x->st), AH_OK);
+    *state = x;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *x = *state;
+    store_close(&x->st);
+    cfg_destroy(&x->c);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", x->dir);
+    int rc = system(cmd);
+    free(x);
+    return rc;
+}
+
+static void test_render_empty_store(void **state)
+{
+    struct fx *x = *state;
+    struct cfg *c = x->c;
+    store_t *st = x->st;
     struct ah_buf b;
     ah_buf_init(&b, REPORT_MAX_BYTES);
     assert_int_equal(report_render(c, st, 20161, 20162, &b), AH_OK);
@@ -89,11 +117,6 @@ static void test_render_empty_store(void **state)
     /* a range beyond the limit is refused, not rendered */
     assert_int_equal(report_render(c, st, 20161, 20161 + REPORT_MAX_DAYS, &b), AH_EINVAL);
     ah_buf_free(&b);
-    store_close(&st);
-    cfg_destroy(&c);
-    char cmd[64];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
 }
 
 static void put_ev(store_t *st, uint64_t t, uint16_t type, const char *body)
@@ -104,18 +127,8 @@ static void put_ev(store_t *st, uint64_t t, uint16_t type, const char *body)
 /* Events built by the codec plus bodies it refuses, then rendered. */
 static void test_render_events(void **state)
 {
-    (void)state;
-    struct cfg *c = NULL;
-    struct cfg_diag *d = malloc(sizeof *d);
-    cfg_diag_init(d);
-    assert_int_equal(cfg_load(AH_VECTORS_DIR "/../../examples/amihead.yaml", &c, d),
-                     AH_OK);
-    free(d);
-    char dir[] = "/tmp/test_report_ev.XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    store_t *st = NULL;
-    struct store_opts so = {0};
-    assert_int_equal(store_open(dir, &so, &st), AH_OK);
+    struct fx *x = *state;
+    store_t *st = x->st;
     const int64_t day = 20161, t0 = day * 86400 + 43200;
     const struct pipe_ev_mover mv[] = {{"TQ0701-C01", 1234, 1000, 234}};
     struct pipe_ev_day dd = {.district = "TQ-0701",
@@ -160,7 +173,7 @@ static void test_render_events(void **state)
         free(b[i]);
     struct ah_buf buf;
     ah_buf_init(&buf, REPORT_MAX_BYTES);
-    assert_int_equal(report_render(c, st, day, day, &buf), AH_OK);
+    assert_int_equal(report_render(x->c, st, day, day, &buf), AH_OK);
     assert_int_equal(ah_buf_append(&buf, "", 1), AH_OK);
     const char *h = (const char *)buf.data;
     assert_non_null(strstr(h, "district days</th><td>1 / 1</td>"));
@@ -172,19 +185,14 @@ static void test_render_events(void **state)
     assert_non_null(strstr(h, "2025-03-14T12:00:00")); /* the rule's "at" */
     assert_non_null(strstr(h, "TQ0701-C02"));          /* the gap's meter */
     ah_buf_free(&buf);
-    store_close(&st);
-    cfg_destroy(&c);
-    char cmd[64];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_days),
-        cmocka_unit_test(test_render_empty_store),
-        cmocka_unit_test(test_render_events),
+        cmocka_unit_test_setup_teardown(test_render_empty_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_render_events, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
