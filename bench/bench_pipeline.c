@@ -327,7 +327,7 @@ int main(int argc, char **argv)
     for (int k = 1; k <= STEPS; k++)
         for (size_t i = 0; i < NMETER; i++) {
             fill(&r, midx[i], k);
-            store_batch_put_read(st, r.meter, r.read.end, &r.read);
+            store_batch_put_read(st, r.meter, &r.read);
             if (++inb == 1000) {
                 store_batch_commit(st, false);
                 store_batch_begin(st);

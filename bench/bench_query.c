@@ -67,7 +67,8 @@ int main(void)
             rec.imp_total = (int64_t)(k * 25 + m);
             rec.imp_tariff[0] = rec.imp_total / 2;
             rec.meter_clock_ms = rec.headend_clock_ms = (int64_t)end * 1000;
-            if (store_batch_put_read(st, m, end, &rec) != AH_OK)
+            rec.end = end;
+            if (store_batch_put_read(st, m, &rec) != AH_OK)
                 return 1;
         }
         if (store_batch_commit(st, false) != AH_OK)

@@ -21,11 +21,11 @@
 #include "ah_err.h"
 #include "cmd_util.h"
 #include "config.h"
+#include "pipe_rel.h"
 #include "pipeline.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,12 +130,10 @@ static bool release_args_ok(const struct cmd_ctx *x, const char *reason, const c
                         "name is unknown: give --operator NAME\n");
         return false;
     }
-    /* JSON carries UTF-8 only: say so rather than fail later as "out of
-     * memory" (issue 17 item 9). */
-    json_t *u_reason = json_string(reason), *u_op = json_string(op);
-    const char *bad = !u_reason ? "reason" : !u_op ? "operator" : NULL;
-    json_decref(u_reason);
-    json_decref(u_op);
+    /* the request carries UTF-8 only: say so rather than fail later as
+     * "out of memory" (issue 17 item 9); its codec says what it takes */
+    const struct pipe_rel_req rq = {"m", reason, op, 0, 1, 0};
+    const char *bad = pipe_rel_invalid(&rq);
     if (bad) {
         fprintf(stderr, "amihead release: --%s is not valid UTF-8\n", bad);
         return false;
@@ -153,17 +151,22 @@ static bool release_queue(const struct cfg *c, const struct cmd_ctx *x,
         fprintf(stderr, "amihead release: storage path too long\n");
         return false;
     }
-    json_t *req =
-        json_pack("{s:s,s:I,s:I,s:s,s:s,s:I}", "meter", x->meter, "from",
-                  (json_int_t)x->from, "to", (json_int_t)x->to, "reason", reason,
-                  "operator", op, "requested", (json_int_t)(ah_wall_ms() / 1000));
-    char *text = req ? json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(req);
-    if (!text) {
-        fprintf(stderr, "amihead release: %s\n", ah_strerror(AH_ENOMEM));
+    const struct pipe_rel_req rq = {x->meter, reason, op,
+                                    x->from,  x->to,  ah_wall_ms() / 1000};
+    char *text = NULL;
+    int rc = pipe_rel_build(&rq, &text);
+    if (rc != AH_OK) {
+        const char *bad = pipe_rel_invalid(&rq);
+        bool t = bad && (!strcmp(bad, "from") || !strcmp(bad, "to"));
+        if (t)
+            fprintf(stderr, "amihead release: --%s %s is outside years 1970..9999\n", bad,
+                    !strcmp(bad, "from") ? x->from_txt : x->to_txt);
+        else
+            fprintf(stderr, "amihead release: %s%s%s\n", bad ? bad : "",
+                    bad ? ": cannot be written" : "", bad ? "" : ah_strerror(rc));
         return false;
     }
-    int rc = write_request(dir, text, path, cap);
+    rc = write_request(dir, text, path, cap);
     free(text);
     if (rc != AH_OK) {
         fprintf(stderr, "amihead release: %s: %s\n", dir, strerror(errno));

@@ -136,7 +136,7 @@ static int build_batch(struct pipe *p, const struct pipe_read *r, size_t n,
             if (r[i].kind == PIPE_LR_BLOCKS)
                 rc = store_batch_put_meter_lr_blocks(p->st, r[i].meter, r[i].lr_blocks);
             else if (r[i].kind != PIPE_FLUSH)
-                rc = store_batch_put_read(p->st, r[i].meter, r[i].read.end, &r[i].read);
+                rc = store_batch_put_read(p->st, r[i].meter, &r[i].read);
         return rc;
     }
     p->cur = r;

@@ -70,8 +70,9 @@ struct pipe_read {
 
 struct pipe_stats {
     unsigned long pushed, written, batches, commit_errors;
-    unsigned long max_batch; /* most puts in one committed store batch */
-    unsigned long evictions; /* meter states written back and unloaded */
+    unsigned long max_batch;     /* most puts in one committed store batch */
+    unsigned long evictions;     /* meter states written back and unloaded */
+    unsigned long release_scans; /* looks into the release spool (once a second) */
 };
 
 /* Start the writer thread on st (borrowed; the pipeline is its only user
@@ -123,12 +124,12 @@ int pipe_push_link(pipe_t *p, const char *link, const char *endpoint, bool up,
 int pipe_missing_intervals(pipe_t *p, uint32_t meter, uint64_t from, uint64_t to,
                            uint64_t step, uint64_t *out, size_t max, size_t *n);
 
-/* Write everything queued, stop and join the writer, free; *p = NULL.
- * Returns AH_OK or the last commit error. Accepts NULL. */
 /* The load-record blocks per request remembered for meter (store index):
  * AH_OK with *n, AH_ENOENT when never learned. */
 int pipe_meter_lr_blocks(pipe_t *p, uint32_t meter, uint8_t *n);
 
+/* Write everything queued, stop and join the writer, free; *p = NULL.
+ * Returns AH_OK or the last commit error. Accepts NULL. */
 int pipe_stop(pipe_t **p);
 
 /* Register the writer's own series in m (borrowed, must outlive p):

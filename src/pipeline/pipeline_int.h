@@ -66,11 +66,6 @@
 /* Judged days remembered per district (> DAYS_BACK_MAX + 1). */
 #define JRING 128
 
-struct held {
-    uint64_t end;
-    struct ah_read rec;
-};
-
 /* A meter's validation state, resident while the meter has reads in flight
  * (issue 16: 520 B for each of 2 M meters was most of the head-end's
  * memory). At most resident_max stay loaded between batches; the others
@@ -87,7 +82,7 @@ struct mstate {
     struct {
         int64_t at, fwd;
     } frz[FREEZES];
-    struct held *hold; /* reads held back, ascending; NULL when none */
+    struct ah_read *hold; /* reads held back, ascending end; NULL when none */
     size_t nhold, cap_hold;
     uint64_t saved_held;     /* held_from as last written */
     uint32_t lazy;           /* clean reads validated since the state was written */
@@ -154,6 +149,7 @@ struct pipe {
     pub_t *pub;
     const struct ah_clock *clk;
     char release_dir[CFG_PATH_MAX + 16];
+    int64_t rel_next_ms; /* ah_mono_ms of the next look into the spool */
     struct vee_thresholds thr;
     struct mstate **ms; /* per cfg meter, NULL when not loaded */
     uint8_t *mf;        /* per cfg meter, MF_* */
@@ -233,6 +229,11 @@ static inline const char *meter_id(const struct pipe *p, size_t ci)
 
 /* Requests applied in one batch at most (pipeline_release.c). */
 #define REL_MAX 16
+/* The spool is looked into once a second (real time, monotonic), not at
+ * every batch: a backfill runs ~2,000 batches a second, each an openat
+ * that fails when nobody ever released anything. A second is well inside
+ * what `amihead release --wait` allows. */
+#define REL_SCAN_MS 1000
 
 /* pipeline.c */
 /* Stage one event whose body pipe_ev_build_* made (built: its result);
@@ -251,7 +252,7 @@ int pipe_mstate_load(struct pipe *p, size_t ci);
 void pipe_mstate_drop(struct pipe *p, size_t ci);
 int pipe_mstate_put(struct pipe *p, size_t ci);
 void pipe_gap_init(struct pipe *p, size_t ci, uint64_t v);
-int pipe_hold_push(struct pipe *p, size_t ci, uint64_t end, const struct ah_read *r);
+int pipe_hold_push(struct pipe *p, size_t ci, const struct ah_read *r);
 int pipe_hold_reflag(struct pipe *p, size_t ci, unsigned bit, int64_t since);
 int pipe_hold_flush(struct pipe *p, size_t ci);
 void pipe_freeze_keep(struct mstate *m, int64_t at, int64_t fwd);

@@ -7,15 +7,18 @@
  */
 #include "pipeline_int.h"
 
+#include "ah_clock.h"
 #include "ah_err.h"
 #include "ah_log.h"
 #include "config.h"
+#include "pipe_rel.h"
 #include "vee.h"
 
 #include <dirent.h>
-#include <jansson.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- operator releases ----------------------------------------------------- */
@@ -29,12 +32,13 @@ struct rel_ctx {
 static int release_one(void *vctx, uint32_t meter, uint64_t end, const struct ah_read *r)
 {
     struct rel_ctx *c = vctx;
+    (void)end; /* r->end: the read carries it */
     if (vee_is_billable(r->quality))
         return 0; /* clean, or released before */
     struct ah_read rec = *r;
     rec.quality |= VEE_F_RELEASED;
     rec.source = AH_READ_RELEASED;
-    int rc = store_batch_put_read(c->p->st, meter, end, &rec);
+    int rc = store_batch_put_read(c->p->st, meter, &rec);
     if (rc == AH_OK)
         rc = pipe_stage_read(c->p, c->ci, &rec);
     if (rc == AH_OK)
@@ -42,42 +46,62 @@ static int release_one(void *vctx, uint32_t meter, uint64_t end, const struct ah
     return rc;
 }
 
+/* The request file at path (up to PIPE_REL_MAX_BYTES + 1 bytes) parsed.
+ * AH_OK (free *out), AH_EINVAL (said why in *why), AH_ENOMEM. */
+static int release_read(const char *path, struct pipe_rel *out, const char **why)
+{
+    memset(out, 0, sizeof *out);
+    char *buf = malloc(PIPE_REL_MAX_BYTES + 1);
+    if (!buf)
+        return AH_ENOMEM;
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, PIPE_REL_MAX_BYTES + 1, f) : 0;
+    bool err = !f || ferror(f);
+    if (f)
+        fclose(f);
+    int rc = AH_EINVAL;
+    if (err)
+        *why = "unreadable";
+    else if (n > PIPE_REL_MAX_BYTES)
+        *why = "too long";
+    else if ((rc = pipe_rel_parse((const uint8_t *)buf, n, out)) == AH_EINVAL)
+        *why = "keys missing, of another type or out of range";
+    free(buf);
+    return rc;
+}
+
 /* Apply one request file; *done: it was applied (or is invalid) and may go. */
 static int release_apply(struct pipe *p, const char *path, bool *done)
 {
     *done = false;
-    json_error_t je;
-    json_t *o = json_load_file(path, 0, &je);
-    const char *meter = NULL, *reason = NULL, *op = NULL;
-    json_int_t from = 0, to = 0, req = 0;
-    if (!o ||
-        json_unpack(o, "{s:s,s:I,s:I,s:s,s:s,s:I}", "meter", &meter, "from", &from, "to",
-                    &to, "reason", &reason, "operator", &op, "requested", &req) != 0) {
-        ah_log(AH_LOG_WARN, "release", "%s: not a release request (%s), ignored", path,
-               o ? "fields" : je.text);
-        json_decref(o);
-        *done = true;
-        return AH_OK;
+    struct pipe_rel rq;
+    const char *why = "";
+    int rc = release_read(path, &rq, &why);
+    if (rc != AH_OK) {
+        if (rc == AH_EINVAL) {
+            ah_log(AH_LOG_WARN, "release", "%s: not a release request (%s), ignored",
+                   path, why);
+            *done = true;
+            return AH_OK;
+        }
+        return rc;
     }
+    const char *meter = rq.r.meter, *reason = rq.r.reason, *op = rq.r.op;
+    int64_t from = rq.r.from, to = rq.r.to, req = rq.r.requested;
     const struct cfg_meter *cm = cfg_meter_find(p->cfg, meter);
-    /* times the event can carry (pipe_ev), or the request would stay */
-    if (!cm || from < 0 || to <= from || to > PIPE_EV_TIME_MAX || req < 0 ||
-        req > PIPE_EV_TIME_MAX) {
-        ah_log(AH_LOG_WARN, "release",
-               "%s: meter %s unknown, or its range empty or out of bounds: ignored", path,
-               meter);
-        json_decref(o);
+    if (!cm) {
+        ah_log(AH_LOG_WARN, "release", "%s: meter %s unknown: ignored", path, meter);
+        pipe_rel_free(&rq);
         *done = true;
         return AH_OK;
     }
     size_t ci = (size_t)(cm - p->cfg->meters);
     struct rel_ctx c = {p, ci, 0};
-    int rc = store_reads_each(p->st, p->midx[ci], (uint64_t)from, (uint64_t)to,
-                              release_one, &c);
+    rc = store_reads_each(p->st, p->midx[ci], (uint64_t)from, (uint64_t)to, release_one,
+                          &c);
     if (rc == AH_OK) {
-        const struct pipe_ev_release e = {meter,         reason,      op,
-                                          (int64_t)from, (int64_t)to, (int64_t)req,
-                                          now_s(p),      c.count};
+        const struct pipe_ev_release e = {meter, reason, op,       from,
+                                          to,    req,    now_s(p), c.count};
         char *body = NULL;
         rc = pipe_ev_build_release(&e, &body);
         /* key time = the request's own time: applying it twice (a crash
@@ -86,7 +110,7 @@ static int release_apply(struct pipe *p, const char *path, bool *done)
         ah_log(AH_LOG_INFO, "release", "meter %s: %lu reads released by %s: %s", meter,
                c.count, op, reason);
     }
-    json_decref(o);
+    pipe_rel_free(&rq);
     *done = rc == AH_OK;
     return rc;
 }
@@ -95,8 +119,13 @@ static int release_apply(struct pipe *p, const char *path, bool *done)
 int pipe_releases_tick(struct pipe *p, char done[][PATH_MAX], size_t *ndone)
 {
     *ndone = 0;
-    if (!p->release_dir[0])
+    int64_t now = ah_mono_ms();
+    if (!p->release_dir[0] || now < p->rel_next_ms)
         return AH_OK;
+    p->rel_next_ms = now + REL_SCAN_MS;
+    pthread_mutex_lock(&p->lock);
+    p->stats.release_scans++;
+    pthread_mutex_unlock(&p->lock);
     DIR *dir = opendir(p->release_dir);
     if (!dir)
         return AH_OK;
@@ -116,6 +145,8 @@ int pipe_releases_tick(struct pipe *p, char done[][PATH_MAX], size_t *ndone)
             memcpy(done[(*ndone)++], path, sizeof path);
     }
     closedir(dir);
+    if (*ndone == REL_MAX)
+        p->rel_next_ms = now; /* more may wait: the next batch looks again */
     return rc;
 }
 

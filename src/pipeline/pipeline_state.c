@@ -229,13 +229,13 @@ static int room(void *buf, size_t *cap, size_t n, size_t max, size_t sz)
     return AH_OK;
 }
 
-int pipe_hold_push(struct pipe *p, size_t ci, uint64_t end, const struct ah_read *r)
+int pipe_hold_push(struct pipe *p, size_t ci, const struct ah_read *r)
 {
     struct mstate *m = p->ms[ci];
     if (m->nhold == HOLD_MAX) {
         /* a run longer than any rule's count: the oldest cannot be re-flagged
          * by it any more (since is at most 254 intervals back) */
-        int rc = pipe_stage_read(p, ci, &m->hold[0].rec);
+        int rc = pipe_stage_read(p, ci, &m->hold[0]);
         if (rc)
             return rc;
         memmove(m->hold, m->hold + 1, (HOLD_MAX - 1) * sizeof *m->hold);
@@ -246,15 +246,14 @@ int pipe_hold_push(struct pipe *p, size_t ci, uint64_t end, const struct ah_read
         return grc;
     /* in time order: a late backfill may land between held reads */
     size_t at = m->nhold;
-    while (at > 0 && m->hold[at - 1].end > end)
+    while (at > 0 && m->hold[at - 1].end > r->end)
         at--;
-    if (at > 0 && m->hold[at - 1].end == end) {
-        m->hold[at - 1].rec = *r;
+    if (at > 0 && m->hold[at - 1].end == r->end) {
+        m->hold[at - 1] = *r;
         return AH_OK;
     }
     memmove(m->hold + at + 1, m->hold + at, (m->nhold - at) * sizeof *m->hold);
-    m->hold[at].end = end;
-    m->hold[at].rec = *r;
+    m->hold[at] = *r;
     m->nhold++;
     return AH_OK;
 }
@@ -262,10 +261,11 @@ int pipe_hold_push(struct pipe *p, size_t ci, uint64_t end, const struct ah_read
 static int reload_one(void *vctx, uint32_t meter, uint64_t end, const struct ah_read *r)
 {
     (void)meter;
+    (void)end; /* r->end */
     struct reload_ctx *c = vctx;
     if (!vee_is_billable(r->quality))
         return 0;
-    return pipe_hold_push(c->p, c->ci, end, r);
+    return pipe_hold_push(c->p, c->ci, r);
 }
 
 static int defer_reload_one(void *vctx, uint32_t meter, uint64_t end,
@@ -301,11 +301,10 @@ int pipe_hold_reflag(struct pipe *p, size_t ci, unsigned bit, int64_t since)
 {
     struct mstate *m = p->ms[ci];
     for (size_t i = 0; i < m->nhold; i++) {
-        if ((int64_t)m->hold[i].end < since || (m->hold[i].rec.quality & VEE_F(bit)))
+        if ((int64_t)m->hold[i].end < since || (m->hold[i].quality & VEE_F(bit)))
             continue;
-        m->hold[i].rec.quality |= VEE_F(bit);
-        int rc =
-            store_batch_put_read(p->st, p->midx[ci], m->hold[i].end, &m->hold[i].rec);
+        m->hold[i].quality |= VEE_F(bit);
+        int rc = store_batch_put_read(p->st, p->midx[ci], &m->hold[i]);
         if (rc)
             return rc;
     }
@@ -316,9 +315,9 @@ int pipe_hold_flush(struct pipe *p, size_t ci)
 {
     struct mstate *m = p->ms[ci];
     for (size_t i = 0; i < m->nhold; i++) {
-        if (!vee_is_billable(m->hold[i].rec.quality))
+        if (!vee_is_billable(m->hold[i].quality))
             continue;
-        int rc = pipe_stage_read(p, ci, &m->hold[i].rec);
+        int rc = pipe_stage_read(p, ci, &m->hold[i]);
         if (rc)
             return rc;
     }
@@ -441,7 +440,7 @@ int pipe_defer_push(struct pipe *p, size_t ci, const struct pipe_read *r)
     m->dirty = true; /* ST_DEFERRED: what follows last_end waits unjudged */
     struct ah_read rec = r->read;
     rec.quality = r->read.source == AH_READ_BACKFILL ? VEE_F_BACKFILLED : 0;
-    return store_batch_put_read(p->st, r->meter, r->read.end, &rec);
+    return store_batch_put_read(p->st, r->meter, &rec);
 }
 
 /* After a batch: its deferred backfill is committed, only the live reads

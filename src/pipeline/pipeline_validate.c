@@ -150,10 +150,10 @@ int pipe_validate_one(struct pipe *p, const struct pipe_read *r)
         return rc ? rc : pipe_defer_flush(p, ci);
     }
     if (ci == SIZE_MAX) /* not in this config: store as collected */
-        return store_batch_put_read(p->st, r->meter, r->read.end, &r->read);
+        return store_batch_put_read(p->st, r->meter, &r->read);
     if (p->mf[ci] & MF_BAD) { /* see write_batch */
         met_add(p->m_unvalidated, 1);
-        return store_batch_put_read(p->st, r->meter, r->read.end, &r->read);
+        return store_batch_put_read(p->st, r->meter, &r->read);
     }
     int rc = pipe_mstate_load(p, ci);
     if (rc)
@@ -218,14 +218,14 @@ static int validate_late(struct pipe *p, size_t ci, const struct pipe_read *r,
                vee_flag_name(late & VEE_F_TIME_INVALID ? VEE_BIT_TIME_INVALID
                              : late & VEE_F_REVERSED   ? VEE_BIT_REVERSED
                                                        : VEE_BIT_JUMPING));
-        return store_batch_put_read(p->st, r->meter, r->read.end, &rec);
+        return store_batch_put_read(p->st, r->meter, &rec);
     }
-    if ((rc = store_batch_put_read(p->st, r->meter, r->read.end, &rec)) != AH_OK)
+    if ((rc = store_batch_put_read(p->st, r->meter, &rec)) != AH_OK)
         return rc;
     if (m->vs.active != 0)
         return AH_OK;
     if (m->nhold) /* behind held reads: published with them, in order */
-        return pipe_hold_push(p, ci, r->read.end, &rec);
+        return pipe_hold_push(p, ci, &rec);
     return pipe_stage_read(p, ci, &rec);
 }
 
@@ -240,7 +240,7 @@ static int validate_refused(struct pipe *p, size_t ci, const struct pipe_read *r
            meter_id(p, ci), at);
     rec.quality = VEE_F_JUMPING; /* an impossible register value */
     p->ms[ci]->dirty = true;
-    return store_batch_put_read(p->st, r->meter, r->read.end, &rec);
+    return store_batch_put_read(p->st, r->meter, &rec);
 }
 
 /* Validate r in the meter's sequence, store it with its verdict, publish
@@ -270,7 +270,7 @@ int pipe_validate_seq(struct pipe *p, size_t ci, const struct pipe_read *r)
         m->dirty = true;
     if (rc != AH_OK)
         return rc;
-    if ((rc = store_batch_put_read(p->st, r->meter, r->read.end, &rec)) != AH_OK)
+    if ((rc = store_batch_put_read(p->st, r->meter, &rec)) != AH_OK)
         return rc;
     for (unsigned i = 0; i < res.ntrans; i++) {
         if (res.trans[i].started &&
@@ -281,7 +281,7 @@ int pipe_validate_seq(struct pipe *p, size_t ci, const struct pipe_read *r)
     }
     if (run_pending(&m->vs)) {
         if (vee_is_billable(rec.quality))
-            return pipe_hold_push(p, ci, r->read.end, &rec);
+            return pipe_hold_push(p, ci, &rec);
         return AH_OK;
     }
     if ((rc = pipe_hold_flush(p, ci)) != AH_OK)

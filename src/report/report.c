@@ -12,9 +12,9 @@
 #include "ah_date.h"
 #include "ah_err.h"
 #include "config.h"
+#include "pipe_ev.h"
 #include "vee.h"
 
-#include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -64,31 +64,61 @@ static int on_read(void *ctx, uint32_t meter, uint64_t end, const struct ah_read
 }
 
 struct ev_ctx {
-    json_t **lists;
+    struct evlist *lists;
     int64_t from_day, to_day;
 };
+
+/* The list an event goes to: district days in the range, episode
+ * transitions (a rule's or a link's), gaps; -1 for the rest (a district
+ * flag's copy of its day, a release). */
+static int ev_list(const struct ev_ctx *e, const struct pipe_ev *ev)
+{
+    switch (ev->kind) {
+    case PIPE_EVK_DAY: /* a day before the range ends in it */
+        return ev->type == PIPE_EV_DAILY && ev->u.day.day >= e->from_day &&
+                       ev->u.day.day <= e->to_day
+                   ? 0
+                   : -1;
+    case PIPE_EVK_RULE:
+    case PIPE_EVK_LINK:
+        return 1;
+    case PIPE_EVK_GAP:
+        return 2;
+    default:
+        return -1;
+    }
+}
 
 static int on_event(void *ctx, uint64_t t, uint32_t meter, uint16_t type,
                     const uint8_t *bytes, size_t len)
 {
     (void)t;
     (void)meter;
-    (void)type;
     struct ev_ctx *e = ctx;
-    json_t **lists = e->lists; /* daily, anomalies, gaps */
-    json_t *o = json_loadb((const char *)bytes, len, 0, NULL);
-    if (!o)
+    struct pipe_ev ev;
+    if (pipe_ev_kind_of(type) == 0)
+        return 0;
+    int rc = pipe_ev_parse(type, bytes, len, &ev);
+    if (rc == AH_EINVAL)
         return 0; /* an event that does not parse is not the report's business */
-    const char *ty = json_string_value(json_object_get(o, "type"));
-    json_int_t dn = json_integer_value(json_object_get(o, "day_number"));
-    if (ty && !strcmp(ty, "DAILY")) {
-        if (dn >= e->from_day && dn <= e->to_day) /* a day before the range ends in it */
-            json_array_append(lists[0], o);
-    } else if (json_object_get(o, "state"))
-        json_array_append(lists[1], o);
-    else if (ty && !strcmp(ty, "GAP"))
-        json_array_append(lists[2], o);
-    json_decref(o);
+    if (rc != AH_OK)
+        return rc;
+    int q = ev_list(e, &ev);
+    struct evlist *l = q < 0 ? NULL : &e->lists[q];
+    if (l && l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        struct pipe_ev *g = realloc(l->e, cap * sizeof *g);
+        if (!g) {
+            pipe_ev_free(&ev);
+            return AH_ENOMEM;
+        }
+        l->e = g;
+        l->cap = cap;
+    }
+    if (l)
+        l->e[l->n++] = ev;
+    else
+        pipe_ev_free(&ev);
     return 0;
 }
 
@@ -115,14 +145,12 @@ static int view_alloc(struct view *v)
     v->llive = calloc((nl + 1) * n_iv, sizeof *v->llive);
     v->lback = calloc((nl + 1) * n_iv, sizeof *v->lback);
     v->lmeters = calloc(nl + 1, sizeof *v->lmeters);
-    for (int q = 0; q < 3; q++)
-        v->lists[q] = json_array();
     v->xl = calloc(nb + 1, sizeof *v->xl);
     v->vals = calloc((nm + nl + 1) * (nb + (size_t)v->days + 1), sizeof *v->vals);
     v->ser = calloc(nm + nl + 1, sizeof *v->ser);
     if (!v->dnames || !v->dist_of || !v->midx || !v->known || !v->ms || !v->dc ||
-        !v->lc || !v->gb || !v->llive || !v->lback || !v->lmeters || !v->lists[0] ||
-        !v->lists[1] || !v->lists[2] || !v->xl || !v->vals || !v->ser)
+        !v->lc || !v->gb || !v->llive || !v->lback || !v->lmeters || !v->xl || !v->vals ||
+        !v->ser)
         return AH_ENOMEM;
     for (size_t k = 0; k < nb; k++) {
         v->xl[k] = malloc(40);
@@ -141,8 +169,11 @@ static void view_free(struct view *v)
     free(v->xl);
     free(v->vals);
     free(v->ser);
-    for (int q = 0; q < 3; q++)
-        json_decref(v->lists[q]);
+    for (int q = 0; q < 3; q++) {
+        for (size_t i = 0; i < v->lists[q].n; i++)
+            pipe_ev_free(&v->lists[q].e[i]);
+        free(v->lists[q].e);
+    }
     free(v->lmeters);
     free(v->lback);
     free(v->llive);

@@ -8,9 +8,9 @@
 
 #include "ah_buf.h"
 #include "config.h"
+#include "pipe_ev.h"
 #include "vee.h"
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +23,13 @@ struct meter_sum {
     uint32_t missing, backfilled;
     bool has_clock;
     double drift_s; /* largest |meter − head-end| seen, with its sign */
+};
+
+/* Events as the events codec parsed them (pipe_ev: the report reads no
+ * body by string key of its own); each owns its parse. */
+struct evlist {
+    struct pipe_ev *e;
+    size_t n, cap;
 };
 
 struct series {
@@ -48,7 +55,8 @@ struct view {
     uint64_t (*gb)[3];       /* per bucket: live, backfill, missing */
     uint32_t *llive, *lback; /* per link and interval: meters read so */
     size_t *lmeters;         /* meters per link */
-    json_t *lists[3];        /* events: district days, anomalies, gaps */
+    struct evlist lists[3];  /* events: district days (DAILY), anomalies (rule and
+                                link transitions), gaps */
     char **xl;               /* bucket labels */
     double *vals;
     struct series *ser;

@@ -7,7 +7,9 @@
 
 #include "ah_date.h"
 #include "report.h"
+#include "ah_clock.h"
 #include "ah_err.h"
+#include "vee_district.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -194,9 +196,20 @@ static void chart_lines(struct rep *r, const char *id, const char *title,
     out(r, "</svg></figure>\n");
 }
 
-static const char *jstr(json_t *o, const char *k)
+/* An event's time as its body wrote it (ISO 8601 UTC, pipe_ev). */
+struct evtime {
+    char s[32];
+};
+
+static struct evtime evtime(int64_t utc_s)
 {
-    const char *s = json_string_value(json_object_get(o, k));
+    struct evtime t;
+    ah_time_format(utc_s * 1000, t.s, sizeof t.s);
+    return t;
+}
+
+static const char *nz(const char *s)
+{
     return s ? s : "";
 }
 
@@ -270,8 +283,8 @@ static void put_head(struct rep *r, const struct view *v)
         d0, d1, (long long)(v->tz / 3600), (long long)(llabs(v->tz) % 3600 / 60), v->nm,
         v->nl, v->nd, (unsigned long long)tot_exp, v->due, (long long)(v->step / 60),
         (unsigned long long)tot_got,
-        tot_exp ? 100.0 * (double)tot_got / (double)tot_exp : 100.0,
-        json_array_size(v->lists[1]), json_array_size(v->lists[0]));
+        tot_exp ? 100.0 * (double)tot_got / (double)tot_exp : 100.0, v->lists[1].n,
+        v->lists[0].n);
 }
 
 static void put_collection(struct rep *r, const struct view *v)
@@ -382,17 +395,17 @@ static int put_gap_tables(struct rep *r, const struct view *v)
             "(amihead stats, amihead query).</p>\n",
             ngm - shown);
     free(worst);
-    size_t ng = json_array_size(v->lists[2]);
+    size_t ng = v->lists[2].n;
     out(r, "<p>Gaps announced (intervals that left the backfill window unread):</p>");
     static const struct col ev_cols[] = {
         {"meter", true}, {"first", true}, {"last", true}, {"intervals", false}};
     table_open(r, "table-gap-events", ng, SIZE_MAX, ev_cols, NCOLS(ev_cols));
     for (size_t i = 0; i < ng; i++) {
-        json_t *o = json_array_get(v->lists[2], i);
-        const char *t[] = {jstr(o, "meter"), jstr(o, "first"), jstr(o, "last")};
+        const struct pipe_ev_gap *g = &v->lists[2].e[i].u.gap;
+        struct evtime first = evtime(g->first), last = evtime(g->last);
+        const char *t[] = {g->meter, first.s, last.s};
         row_start(r, t, 3);
-        out(r, "<td>%lld</td></tr>\n",
-            (long long)json_integer_value(json_object_get(o, "intervals")));
+        out(r, "<td>%lld</td></tr>\n", (long long)g->intervals);
     }
     out(r, "</table>\n");
     return AH_OK;
@@ -402,7 +415,7 @@ static int put_gap_tables(struct rep *r, const struct view *v)
 static int put_lineloss_chart(struct rep *r, const struct view *v)
 {
     int64_t days = v->days;
-    size_t nd = v->nd, ndaily = json_array_size(v->lists[0]);
+    size_t nd = v->nd, ndaily = v->lists[0].n;
     double *lv = v->vals + (nd + v->nl) * v->nb;
     double llo = v->thr.line_loss_min_pct - 1, lhi = v->thr.line_loss_max_pct + 2;
     char **dl = calloc((size_t)days + 1, sizeof *dl);
@@ -422,15 +435,14 @@ static int put_lineloss_chart(struct rep *r, const struct view *v)
             lv[j * (size_t)days + (size_t)d] = NAN;
     }
     for (size_t i = 0; i < ndaily && rc == AH_OK; i++) {
-        json_t *o = json_array_get(v->lists[0], i);
-        json_t *l = json_object_get(o, "loss_pct");
-        const char *day = jstr(o, "day");
-        for (size_t j = 0; l && j < nd; j++) {
-            if (strcmp(v->dnames[j], jstr(o, "district")) != 0)
+        const struct pipe_ev *ev = &v->lists[0].e[i];
+        const struct pipe_ev_day *o = &ev->u.day;
+        for (size_t j = 0; o->loss_valid && j < nd; j++) {
+            if (strcmp(v->dnames[j], o->district) != 0)
                 continue;
             for (int64_t d = 0; d < days; d++)
-                if (!strcmp(dl[d], day)) {
-                    double x = json_number_value(l);
+                if (!strcmp(dl[d], ev->date)) {
+                    double x = o->loss_pct;
                     lv[j * (size_t)days + (size_t)d] = x;
                     if (x - 1 < llo)
                         llo = floor(x - 1);
@@ -455,38 +467,36 @@ static int put_lineloss_chart(struct rep *r, const struct view *v)
     return rc;
 }
 
-static void put_lineloss_row(struct rep *r, json_t *o)
+static void put_lineloss_row(struct rep *r, const struct pipe_ev *ev)
 {
-    json_t *l = json_object_get(o, "loss_pct");
-    json_t *fl = json_object_get(o, "flags");
-    const char *t[] = {jstr(o, "district"), jstr(o, "day")};
+    const struct pipe_ev_day *o = &ev->u.day;
+    const char *t[] = {o->district, ev->date};
     row_start(r, t, 2);
     out(r, "<td>%s</td><td>%lld / %lld</td><td>%.2f</td><td>%.2f</td>",
-        json_is_true(json_object_get(o, "complete")) ? "yes" : "no",
-        (long long)json_integer_value(json_object_get(o, "collected")),
-        (long long)json_integer_value(json_object_get(o, "expected")),
-        (double)json_integer_value(json_object_get(o, "district_energy")) / 100.0,
-        (double)json_integer_value(json_object_get(o, "customers_energy")) / 100.0);
-    if (l)
-        out(r, "<td%s>%.2f</td>", json_array_size(fl) ? " class=\"bad\"" : "",
-            json_number_value(l));
+        o->complete ? "yes" : "no", (long long)o->collected, (long long)o->expected,
+        (double)o->district_energy / 100.0, (double)o->customers_energy / 100.0);
+    if (o->loss_valid)
+        out(r, "<td%s>%.2f</td>", o->flags ? " class=\"bad\"" : "", o->loss_pct);
     else
         out(r, "<td>–</td>");
     out(r, "<td class=\"l\">");
-    for (size_t f = 0; f < json_array_size(fl); f++) {
-        out(r, "%s", f ? ", " : "");
-        esc(r, json_string_value(json_array_get(fl, f)));
-    }
+    const char *sep = "";
+    for (uint32_t f = 1; f <= VEE_DIST_PARTIAL; f <<= 1)
+        if (o->flags & f) {
+            out(r, "%s", sep);
+            esc(r, pipe_ev_day_flag_name(f));
+            sep = ", ";
+        }
     out(r, "</td></tr>\n");
 }
 
 /* The district days, then the customers listed for a swing. */
 static void put_lineloss_tables(struct rep *r, const struct view *v)
 {
-    json_t *daily = v->lists[0];
-    size_t ndaily = json_array_size(daily), nswing = 0;
+    const struct pipe_ev *daily = v->lists[0].e;
+    size_t ndaily = v->lists[0].n, nswing = 0;
     for (size_t i = 0; i < ndaily; i++)
-        nswing += json_array_size(json_object_get(json_array_get(daily, i), "customers"));
+        nswing += daily[i].u.day.nmovers;
     static const struct col day_cols[] = {
         {"district", true},      {"day", true},
         {"complete", false},     {"collected / expected", false},
@@ -494,7 +504,7 @@ static void put_lineloss_tables(struct rep *r, const struct view *v)
         {"loss %", false},       {"flags", true}};
     table_open(r, "table-lineloss", ndaily, SIZE_MAX, day_cols, NCOLS(day_cols));
     for (size_t i = 0; i < ndaily; i++)
-        put_lineloss_row(r, json_array_get(daily, i));
+        put_lineloss_row(r, &daily[i]);
     out(r, "</table>\n<p>Customers listed for a swing (largest change against their "
            "month):</p>\n");
     static const struct col swing_cols[] = {
@@ -502,15 +512,14 @@ static void put_lineloss_tables(struct rep *r, const struct view *v)
         {"kWh", false},     {"previous kWh", false}, {"change kWh", false}};
     table_open(r, "table-swing", nswing, SIZE_MAX, swing_cols, NCOLS(swing_cols));
     for (size_t i = 0; i < ndaily; i++) {
-        json_t *o = json_array_get(daily, i), *cu = json_object_get(o, "customers");
-        for (size_t k = 0; k < json_array_size(cu); k++) {
-            json_t *m = json_array_get(cu, k);
-            const char *t[] = {jstr(o, "district"), jstr(o, "day"), jstr(m, "meter")};
+        const struct pipe_ev_day *o = &daily[i].u.day;
+        for (size_t k = 0; k < o->nmovers; k++) {
+            const struct pipe_ev_mover *m = &o->movers[k];
+            const char *t[] = {o->district, daily[i].date, m->meter};
             row_start(r, t, 3);
             out(r, "<td>%.2f</td><td>%.2f</td><td>%+.2f</td></tr>\n",
-                (double)json_integer_value(json_object_get(m, "energy")) / 100.0,
-                (double)json_integer_value(json_object_get(m, "previous")) / 100.0,
-                (double)json_integer_value(json_object_get(m, "change")) / 100.0);
+                (double)m->energy / 100.0, (double)m->previous / 100.0,
+                (double)m->change / 100.0);
         }
     }
     out(r, "</table>\n");
@@ -518,7 +527,7 @@ static void put_lineloss_tables(struct rep *r, const struct view *v)
 
 static void put_anomalies(struct rep *r, const struct view *v)
 {
-    size_t na = json_array_size(v->lists[1]);
+    size_t na = v->lists[1].n;
     out(r,
         "<h2 id=\"anomalies\">Anomalies</h2>\n<p class=\"note\">Episode transitions with "
         "their evidence: value and threshold in the rule's unit, aux as the rule "
@@ -529,24 +538,29 @@ static void put_anomalies(struct rep *r, const struct view *v)
         {"value", false}, {"threshold", false}, {"aux", false}};
     table_open(r, "table-anomalies", na, SIZE_MAX, cols, NCOLS(cols));
     for (size_t i = 0; i < na; i++) {
-        json_t *o = json_array_get(v->lists[1], i), *aux = json_object_get(o, "aux");
-        const char *t[] = {jstr(o, "at"), jstr(o, "meter"), jstr(o, "district")};
+        const struct pipe_ev *ev = &v->lists[1].e[i];
+        /* a link's outage has no meter, district or evidence: blank, 0 */
+        static const struct pipe_ev_rule none;
+        const struct pipe_ev_rule *o = ev->kind == PIPE_EVK_RULE ? &ev->u.rule : &none;
+        bool started =
+            ev->kind == PIPE_EVK_RULE ? o->started : ev->type == PIPE_EV_LINK_DOWN;
+        int64_t since = ev->kind == PIPE_EVK_RULE ? o->since : ev->u.link.since;
+        struct evtime at = evtime(ev->kind == PIPE_EVK_RULE ? o->at : ev->u.link.at),
+                      from = evtime(since);
+        const char *t[] = {at.s, nz(o->meter), nz(o->district)};
         row_start(r, t, 3);
-        out(r, "<td class=\"l%s\">", !strcmp(jstr(o, "state"), "start") ? " bad" : "");
-        esc(r, jstr(o, "type"));
+        out(r, "<td class=\"l%s\">", started ? " bad" : "");
+        esc(r, ev->name);
         out(r, "</td>");
-        const char *t2[] = {jstr(o, "state"), jstr(o, "since")};
+        const char *t2[] = {started ? "start" : "cleared", from.s};
         for (size_t k = 0; k < 2; k++) {
             out(r, "<td class=\"l\">");
             esc(r, t2[k]);
             out(r, "</td>");
         }
         out(r, "<td>%lld</td><td>%lld</td><td>%lld, %lld, %lld</td></tr>\n",
-            (long long)json_integer_value(json_object_get(o, "value")),
-            (long long)json_integer_value(json_object_get(o, "threshold")),
-            (long long)json_integer_value(json_array_get(aux, 0)),
-            (long long)json_integer_value(json_array_get(aux, 1)),
-            (long long)json_integer_value(json_array_get(aux, 2)));
+            (long long)o->value, (long long)o->threshold, (long long)o->aux[0],
+            (long long)o->aux[1], (long long)o->aux[2]);
     }
     out(r, "</table>\n");
 }

@@ -112,10 +112,9 @@ const char *store_headend_id(const store_t *s);
 /* Start a new batch, dropping any uncommitted one. */
 void store_batch_begin(store_t *s);
 
-/* Add the read of meter at interval end (UTC seconds). rec: borrowed, copied.
- * AH_EINVAL if rec cannot be encoded. */
-int store_batch_put_read(store_t *s, uint32_t meter, uint64_t end,
-                         const struct ah_read *rec);
+/* Add the read of meter at its interval end (rec->end, UTC seconds: the
+ * key). rec: borrowed, copied. AH_EINVAL if rec cannot be encoded. */
+int store_batch_put_read(store_t *s, uint32_t meter, const struct ah_read *rec);
 
 /* Add an event (anomaly and its evidence) at time t (UTC seconds). bytes:
  * borrowed, copied, opaque to the store. */

@@ -22,15 +22,14 @@ void store_batch_begin(store_t *s)
     s->ob_n = 0;
 }
 
-int store_batch_put_read(store_t *s, uint32_t meter, uint64_t end,
-                         const struct ah_read *rec)
+int store_batch_put_read(store_t *s, uint32_t meter, const struct ah_read *rec)
 {
     uint8_t k[STORE_REC_READ_KEY_LEN];
     uint8_t v[STORE_REC_MAX_LEN];
     int n = store_rec_encode(rec, v, sizeof v);
     if (n < 0)
         return n;
-    store_rec_read_key(k, meter, end);
+    store_rec_read_key(k, meter, rec->end);
     rocksdb_writebatch_put_cf(s->wb, store_cf(s, CF_READS), (const char *)k, sizeof k,
                               (const char *)v, (size_t)n);
     return AH_OK;

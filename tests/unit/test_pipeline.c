@@ -39,6 +39,7 @@
 #include "ah_clock.h"
 #include "ah_err.h"
 #include "config.h"
+#include "pipe_rel.h"
 #include "pipeline.h"
 #include "store.h"
 #include "vee.h"
@@ -183,6 +184,30 @@ static int count_ev(void *vctx, uint64_t t, uint32_t meter, uint16_t type,
     return 0;
 }
 
+/* An operator's request to release intervals from..to-1 of meter
+ * 000001000001, dropped into the spool as `amihead release` does (its
+ * codec, pipe_rel); its path in req. */
+static void drop_request(const char *reldir, const char *name, int from, int to,
+                         const char *reason, const char *op, char *req, size_t cap)
+{
+    mkdir(reldir, 0750);
+    const struct pipe_rel_req rq = {"000001000001",     reason,           op,
+                                    (int64_t)END(from), (int64_t)END(to), T0};
+    char *text = NULL;
+    assert_int_equal(pipe_rel_build(&rq, &text), AH_OK);
+    snprintf(req, cap, "%s/%s.req", reldir, name);
+    write_text(req, text);
+    free(text);
+}
+
+/* Wait up to tenths × 0.1 s for the writer to take the request at req. */
+static void wait_taken(const char *req, int tenths)
+{
+    for (int i = 0; i < tenths && access(req, F_OK) == 0; i++)
+        usleep(100 * 1000);
+    assert_int_not_equal(access(req, F_OK), 0);
+}
+
 static void test_stopped_meter_held_reflagged_resumed_released(void **state)
 {
     struct fx *x = *state;
@@ -223,18 +248,10 @@ static void test_stopped_meter_held_reflagged_resumed_released(void **state)
     assert_true(quality(x, 11) & VEE_F_STOPPED);
 
     /* the operator releases intervals 4..7 through the spool */
-    mkdir(reldir, 0750);
-    char req[512], text[512];
-    snprintf(req, sizeof req, "%s/1-1.req", reldir);
-    snprintf(text, sizeof text,
-             "{\"meter\":\"000001000001\",\"from\":%llu,\"to\":%llu,\"reason\":\"meter "
-             "checked on site\",\"operator\":\"li.wei\",\"requested\":%lld}",
-             (unsigned long long)END(4), (unsigned long long)END(8), T0);
-    write_text(req, text);
+    char req[512];
+    drop_request(reldir, "1-1", 4, 8, "meter checked on site", "li.wei", req, sizeof req);
     p = start(x, reldir, sizeof reldir);
-    for (int i = 0; i < 50 && access(req, F_OK) == 0; i++)
-        usleep(100 * 1000);
-    assert_int_not_equal(access(req, F_OK), 0);
+    wait_taken(req, 50);
     assert_int_equal(pipe_stop(&p), AH_OK);
     for (int k = 4; k < 8; k++) {
         struct ah_read r;
@@ -528,6 +545,32 @@ static void wait_written(pipe_t *p, unsigned long n)
     assert_true(ps.written >= n);
 }
 
+/* The release spool is looked into once a second, not at every batch (a
+ * backfill runs thousands of batches a second, each a failed openat), and
+ * a request dropped into it is still applied within a few seconds. */
+static void test_release_spool_once_a_second(void **state)
+{
+    struct fx *x = *state;
+    char reldir[256];
+    pipe_t *p = start(x, reldir, sizeof reldir);
+    int64_t t0 = ah_mono_ms();
+    for (int k = 0; k < 40; k++) { /* one batch each */
+        push(p, x, k, 1234500 + 25 * k);
+        wait_written(p, (unsigned long)(k + 1));
+    }
+    struct pipe_stats ps;
+    pipe_get_stats(p, &ps);
+    int64_t secs = (ah_mono_ms() - t0) / 1000;
+    assert_true(ps.batches >= 40);
+    if (ps.release_scans > (unsigned long)secs + 2)
+        fail_msg("%lu looks into the spool in %lld s (%lu batches)", ps.release_scans,
+                 (long long)secs, ps.batches);
+    char req[512];
+    drop_request(reldir, "2-2", 0, 2, "r", "o", req, sizeof req);
+    wait_taken(req, 100); /* idle: the writer wakes */
+    assert_int_equal(pipe_stop(&p), AH_OK);
+}
+
 static void test_states_evicted_and_reloaded(void **state)
 {
     struct fx *x = *state;
@@ -803,6 +846,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lazy_state_replayed_after_crash, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_failed_build_drops_no_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_release_spool_once_a_second, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_states_evicted_and_reloaded, setup,
                                         teardown),
     };

@@ -113,7 +113,7 @@ static uint64_t publish_batch(struct fx *f, unsigned n)
                                 .current = {5123}};
             uint64_t end = T0 + STEP * ++f->n_reads;
             r.end = end;
-            assert_int_equal(store_batch_put_read(f->s, 1, end, &r), AH_OK);
+            assert_int_equal(store_batch_put_read(f->s, 1, &r), AH_OK);
             struct wire_read w = {"000012345678", "D01", &r};
             rc = pub_stage_read(f->p, &w, &seq);
             break;

@@ -88,11 +88,18 @@ static struct ah_read rec_with(int64_t imp_total, uint8_t source)
     return r;
 }
 
+/* The read r at interval end: the read carries its end, which is the key. */
+static int put_read_at(store_t *s, uint32_t meter, uint64_t end, struct ah_read *r)
+{
+    r->end = end;
+    return store_batch_put_read(s, meter, r);
+}
+
 static void put_commit(store_t *s, uint32_t meter, uint64_t end, int64_t imp)
 {
     struct ah_read r = rec_with(imp, AH_READ_LIVE);
     store_batch_begin(s);
-    assert_int_equal(store_batch_put_read(s, meter, end, &r), AH_OK);
+    assert_int_equal(put_read_at(s, meter, end, &r), AH_OK);
     assert_int_equal(store_batch_commit(s, false), AH_OK);
 }
 
@@ -137,7 +144,7 @@ static void test_read_round_trip(void **state)
     r.ct = 40;
     r.pt = 100;
     store_batch_begin(f->s);
-    assert_int_equal(store_batch_put_read(f->s, 3, T0 + STEP, &r), AH_OK);
+    assert_int_equal(put_read_at(f->s, 3, T0 + STEP, &r), AH_OK);
     assert_int_equal(store_batch_count(f->s), 1);
     assert_int_equal(store_batch_commit(f->s, true), AH_OK);
     assert_int_equal(store_batch_count(f->s), 0);
@@ -167,8 +174,8 @@ static void test_same_interval_twice_is_one_read(void **state)
     /* and twice inside one batch */
     struct ah_read a = rec_with(200, AH_READ_LIVE), b = rec_with(201, AH_READ_RELEASED);
     store_batch_begin(f->s);
-    assert_int_equal(store_batch_put_read(f->s, 9, T0 + 2 * STEP, &a), AH_OK);
-    assert_int_equal(store_batch_put_read(f->s, 9, T0 + 2 * STEP, &b), AH_OK);
+    assert_int_equal(put_read_at(f->s, 9, T0 + 2 * STEP, &a), AH_OK);
+    assert_int_equal(put_read_at(f->s, 9, T0 + 2 * STEP, &b), AH_OK);
     assert_int_equal(store_batch_commit(f->s, false), AH_OK);
 
     struct seen sn = {0};
@@ -190,7 +197,7 @@ static void test_batch_atomicity(void **state)
     char msg[] = "{\"seq\":1}";
 
     store_batch_begin(f->s);
-    assert_int_equal(store_batch_put_read(f->s, 1, T0, &r), AH_OK);
+    assert_int_equal(put_read_at(f->s, 1, T0, &r), AH_OK);
     assert_int_equal(store_batch_put_outbox(f->s, 1, msg, strlen(msg)), AH_OK);
     assert_int_equal(store_batch_put_event(f->s, T0, 1, 7, "ev", 2), AH_OK);
     assert_int_equal(store_batch_put_meter_state(f->s, 1, "st", 2), AH_OK);
@@ -204,14 +211,14 @@ static void test_batch_atomicity(void **state)
     assert_int_equal(store_next_seq(f->s), 1);
 
     store_batch_begin(f->s);
-    assert_int_equal(store_batch_put_read(f->s, 1, T0, &r), AH_OK);
+    assert_int_equal(put_read_at(f->s, 1, T0, &r), AH_OK);
     assert_int_equal(store_batch_put_outbox(f->s, 1, msg, strlen(msg)), AH_OK);
     reopen(f); /* closed with the batch open: dropped */
     assert_false(store_has_read(f->s, 1, T0));
     assert_int_equal(store_outbox_get(f->s, 1, NULL, 0, &len), AH_ENOENT);
 
     store_batch_begin(f->s);
-    assert_int_equal(store_batch_put_read(f->s, 1, T0, &r), AH_OK);
+    assert_int_equal(put_read_at(f->s, 1, T0, &r), AH_OK);
     assert_int_equal(store_batch_put_outbox(f->s, 1, msg, strlen(msg)), AH_OK);
     assert_int_equal(store_batch_put_event(f->s, T0, 1, 7, "ev", 2), AH_OK);
     assert_int_equal(store_batch_put_meter_state(f->s, 1, "st", 2), AH_OK);
@@ -287,10 +294,10 @@ static void test_gap_list(void **state)
         if ((i >= 12 && i < 16) || i == 95)
             continue;
         struct ah_read r = rec_with((int64_t)i, AH_READ_LIVE);
-        assert_int_equal(store_batch_put_read(f->s, 5, T0 + i * STEP, &r), AH_OK);
+        assert_int_equal(put_read_at(f->s, 5, T0 + i * STEP, &r), AH_OK);
     }
     struct ah_read odd = rec_with(0, AH_READ_LIVE);
-    assert_int_equal(store_batch_put_read(f->s, 5, T0 + 12 * STEP + 7, &odd), AH_OK);
+    assert_int_equal(put_read_at(f->s, 5, T0 + 12 * STEP + 7, &odd), AH_OK);
     assert_int_equal(store_batch_commit(f->s, false), AH_OK);
 
     uint64_t gaps[16];
@@ -706,7 +713,7 @@ static void test_read_only_beside_writer(void **state)
     assert_int_equal(store_get_read(ro, 1, T0, &r), AH_OK);
     assert_true(r.imp_total == 77);
     store_batch_begin(ro);
-    assert_int_equal(store_batch_put_read(ro, 1, T0 + STEP, &r), AH_OK);
+    assert_int_equal(put_read_at(ro, 1, T0 + STEP, &r), AH_OK);
     assert_int_equal(store_batch_commit(ro, true), AH_ENOTSUP);
     store_close(&ro);
     assert_null(ro);
@@ -792,7 +799,7 @@ static void crash_child(const char *dir, int fd, uint64_t first)
         store_batch_begin(s);
         for (uint32_t m = 1; m <= CRASH_METERS; m++) {
             struct ah_read r = rec_with((int64_t)seq, AH_READ_LIVE);
-            if (store_batch_put_read(s, m, T0 + seq * STEP, &r) != AH_OK)
+            if (put_read_at(s, m, T0 + seq * STEP, &r) != AH_OK)
                 _exit(5);
         }
         /* a large message makes torn batches likely at the kill */
