@@ -125,6 +125,12 @@ static void on_frame(struct sess *s, const struct dlt645_frame *f, int64_t now_m
         return;
     case DLT645_R_DATA:
     case DLT645_R_DATA_MORE:
+        /* a follow-up's answer carries the SEQ asked (§1.6). Another SEQ
+         * is the late answer to an earlier 12H that the timeout sent again:
+         * taken as this chunk it would double a piece of the data and ask
+         * for a SEQ past the end, which the meter refuses (ERR) */
+        if (followup && r->proto == DLT645_2007 && rep.seq != s->reasm.next_seq)
+            return;
         s->rtt_ms = now_ms - s->sent_ms;
         if (dlt645_reasm_add(&s->reasm, rep.payload, rep.payload_len) != AH_OK) {
             finish(s, AH_EOVERFLOW);

@@ -197,6 +197,54 @@ static void test_followup_reassembly(void **state)
     assert_memory_equal(p, all, 6);
 }
 
+/* A 12H answered late: the timeout sent it again, the first answer came
+ * after all and the next SEQ went out; then the meter's answer to the
+ * repeated 12H arrives. It carries the old SEQ (§1.6): no chunk of this
+ * read. Taken as the next chunk it doubled a piece of the records (a "bad
+ * load record") and asked for a SEQ past the end, which the meter refuses
+ * (ERR): it_run_fleet's "meter errors" on a loaded box. */
+static void test_followup_late_duplicate(void **state)
+{
+    (void)state;
+    struct sess s = {0};
+    struct sess_req r = read_req(0x06000001);
+    sess_start(&s, &r);
+    sess_sent(&s, 0);
+    uint8_t frame[64];
+    struct dlt645_addr a = r.addr;
+    uint8_t c0[3] = {0xA0, 0xA0, 0x10};
+    int n = dlt645_reply_read(frame, sizeof frame, 0, &a, 0x06000001, true, c0, 3);
+    sess_on_bytes(&s, frame, (size_t)n, 5);
+    assert_int_equal(s.state, SESS_SEND); /* 12H SEQ 1 */
+    sess_sent(&s, 10);
+    sess_on_tick(&s, 10 + r.timeout_ms); /* no answer in time */
+    assert_int_equal(s.state, SESS_SEND);
+    sess_sent(&s, 10 + r.timeout_ms); /* SEQ 1 again */
+    /* B2H: DI + chunk + SEQ 1, the answer to the first 12H, late */
+    uint8_t d1[7] = {0x01, 0x00, 0x00, 0x06, 0x11, 0x22, 0x01};
+    uint8_t f1[64];
+    int n1 = dlt645_encode(f1, sizeof f1, 0, &a, 0xB2, d1, 7);
+    sess_on_bytes(&s, f1, (size_t)n1, 1020);
+    assert_int_equal(s.state, SESS_SEND); /* 12H SEQ 2 */
+    assert_int_equal(s.reasm.next_seq, 2);
+    sess_sent(&s, 1025);
+    /* the answer to the repeated SEQ 1: not the answer to SEQ 2 */
+    sess_on_bytes(&s, f1, (size_t)n1, 1030);
+    assert_int_equal(s.state, SESS_WAIT);
+    assert_int_equal(s.reasm.next_seq, 2);
+    /* 92H: the last chunk, SEQ 2 */
+    uint8_t d2[6] = {0x01, 0x00, 0x00, 0x06, 0xE5, 0x02};
+    n = dlt645_encode(frame, sizeof frame, 0, &a, 0x92, d2, 6);
+    sess_on_bytes(&s, frame, (size_t)n, 1040);
+    assert_int_equal(s.state, SESS_DONE);
+    assert_int_equal(s.result, AH_OK);
+    size_t tn;
+    const uint8_t *p = sess_payload(&s, &tn);
+    uint8_t all[6] = {0xA0, 0xA0, 0x10, 0x11, 0x22, 0xE5};
+    assert_int_equal(tn, 6);
+    assert_memory_equal(p, all, 6);
+}
+
 /* 13H read address: the reply's DATA is the real address (§3.1 #6r). */
 static void test_read_address(void **state)
 {
@@ -229,6 +277,7 @@ int main(void)
         cmocka_unit_test(test_junk_then_reply),
         cmocka_unit_test(test_other_meter_ignored),
         cmocka_unit_test(test_followup_reassembly),
+        cmocka_unit_test(test_followup_late_duplicate),
         cmocka_unit_test(test_read_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
