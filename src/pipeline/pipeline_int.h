@@ -215,7 +215,7 @@ static inline int64_t floor_div(int64_t a, int64_t b)
 }
 
 /* The oldest interval end of the backfill window of a cycle at now
- * (sched_window): backfill_days back from the newest interval, that
+ * (cadence_window): backfill_days back from the newest interval, that
  * boundary included. */
 static inline int64_t window_start(const struct pipe *p, int64_t now)
 {
