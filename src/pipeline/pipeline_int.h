@@ -14,6 +14,7 @@
 
 #include "ah_clock.h"
 #include "ah_err.h"
+#include "cadence.h"
 #include "config.h"
 #include "store.h"
 #include "vee.h"
@@ -215,11 +216,13 @@ static inline int64_t floor_div(int64_t a, int64_t b)
 }
 
 /* The oldest interval end of the backfill window of a cycle at now
- * (sched_window): backfill_days back from the newest interval, that
+ * (cadence_window): backfill_days back from the newest interval, that
  * boundary included. */
 static inline int64_t window_start(const struct pipe *p, int64_t now)
 {
-    return floor_div(now, p->step_s) * p->step_s - p->backfill_s;
+    int64_t from, to; /* the scheduler's own rule: both must agree */
+    cadence_window(now, p->step_s, (int)(p->backfill_s / 86400), &from, &to);
+    return from;
 }
 
 static inline const char *meter_id(const struct pipe *p, size_t ci)
