@@ -197,6 +197,40 @@ static void test_nonblocking_connect(void **state)
 
 /* ---- issue 15 Fix: a serial port that hangs up ---------------------- */
 
+/* The config of a one-meter serial link on the pty slave dev, in dir:
+ * storage dir/store, no backfill, 10 s timeouts; extra: more schedule
+ * lines. */
+static struct cfg *pty_config(const char *dir, const char *dev, const char *extra)
+{
+    char yaml[PATH_MAX + 32], csv[PATH_MAX + 32];
+    snprintf(yaml, sizeof yaml, "%s/amihead.yaml", dir);
+    snprintf(csv, sizeof csv, "%s/meters.csv", dir);
+    FILE *f = fopen(yaml, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "inventory: meters.csv\nstorage:\n  path: %s/store\n  sync: false\n"
+            "schedule:\n  timeout_ms: 10000\n  retries: 0\n  backfill_days: 0\n"
+            "  stagger_s: 0\n%sexport:\n  pub: tcp://127.0.0.1:1\n"
+            "  replay: tcp://127.0.0.1:2\nmetrics:\n  listen: \"\"\n"
+            "links:\n  - name: bus1\n    type: dlt645-serial\n    device: %s\n",
+            dir, extra, dev);
+    fclose(f);
+    f = fopen(csv, "w");
+    assert_non_null(f);
+    fprintf(f, "meter_id,protocol,link,address,unit_id,map,wiring,ct,pt,rated_current,"
+               "max_current,nominal_voltage,district,class,role,bidirectional\n"
+               "000001000001,dlt645-2007,bus1,000001000001,,,1P2W,1,1,5.0,60.0,220.0,"
+               "d0,C,customer,no\n");
+    fclose(f);
+    struct cfg_diag d;
+    cfg_diag_init(&d);
+    struct cfg *cfg = NULL;
+    int rc = cfg_load(yaml, &cfg, &d);
+    if (rc != AH_OK)
+        fail_msg("config: %s", d.n ? d.msg[0] : ah_strerror(rc));
+    return cfg;
+}
+
 struct hup_ctx {
     int master;
     unsigned ticks;
@@ -227,33 +261,7 @@ static void test_serial_hangup_drops_link(void **state)
     assert_true(master >= 0);
     assert_int_equal(grantpt(master), 0);
     assert_int_equal(unlockpt(master), 0);
-    char path[PATH_MAX], yaml[PATH_MAX + 32], csv[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s", ptsname(master));
-    snprintf(yaml, sizeof yaml, "%s/amihead.yaml", dir);
-    snprintf(csv, sizeof csv, "%s/meters.csv", dir);
-    FILE *f = fopen(yaml, "w");
-    assert_non_null(f);
-    fprintf(f,
-            "inventory: meters.csv\nstorage:\n  path: %s/store\n  sync: false\n"
-            "schedule:\n  timeout_ms: 10000\n  retries: 0\n  backfill_days: 0\n"
-            "  stagger_s: 0\nexport:\n  pub: tcp://127.0.0.1:1\n"
-            "  replay: tcp://127.0.0.1:2\nmetrics:\n  listen: \"\"\n"
-            "links:\n  - name: bus1\n    type: dlt645-serial\n    device: %s\n",
-            dir, path);
-    fclose(f);
-    f = fopen(csv, "w");
-    assert_non_null(f);
-    fprintf(f, "meter_id,protocol,link,address,unit_id,map,wiring,ct,pt,rated_current,"
-               "max_current,nominal_voltage,district,class,role,bidirectional\n"
-               "000001000001,dlt645-2007,bus1,000001000001,,,1P2W,1,1,5.0,60.0,220.0,"
-               "d0,C,customer,no\n");
-    fclose(f);
-    struct cfg_diag d;
-    cfg_diag_init(&d);
-    struct cfg *cfg = NULL;
-    int rc = cfg_load(yaml, &cfg, &d);
-    if (rc != AH_OK)
-        fail_msg("config: %s", d.n ? d.msg[0] : ah_strerror(rc));
+    struct cfg *cfg = pty_config(dir, ptsname(master), "");
     store_t *st = NULL;
     assert_int_equal(store_open(cfg->storage.path, NULL, &st), AH_OK);
     uint32_t m;
@@ -346,34 +354,9 @@ static void test_live_record_asked_when_gap_query_fails(void **state)
     assert_true(master >= 0);
     assert_int_equal(grantpt(master), 0);
     assert_int_equal(unlockpt(master), 0);
-    char yaml[PATH_MAX + 32], csv[PATH_MAX + 32], store[PATH_MAX + 32];
-    snprintf(yaml, sizeof yaml, "%s/amihead.yaml", dir);
-    snprintf(csv, sizeof csv, "%s/meters.csv", dir);
-    snprintf(store, sizeof store, "%s/store", dir);
-    FILE *f = fopen(yaml, "w");
-    assert_non_null(f);
-    fprintf(f,
-            "inventory: meters.csv\nstorage:\n  path: %s\n  sync: false\n"
-            "schedule:\n  timeout_ms: 10000\n  retries: 0\n  backfill_days: 0\n"
-            "  stagger_s: 0\n  read_plan: \"clock=off,instant=off,status=off,"
-            "events=off,freeze=off\"\nexport:\n  pub: tcp://127.0.0.1:1\n"
-            "  replay: tcp://127.0.0.1:2\nmetrics:\n  listen: \"\"\n"
-            "links:\n  - name: bus1\n    type: dlt645-serial\n    device: %s\n",
-            store, ptsname(master));
-    fclose(f);
-    f = fopen(csv, "w");
-    assert_non_null(f);
-    fprintf(f, "meter_id,protocol,link,address,unit_id,map,wiring,ct,pt,rated_current,"
-               "max_current,nominal_voltage,district,class,role,bidirectional\n"
-               "000001000001,dlt645-2007,bus1,000001000001,,,1P2W,1,1,5.0,60.0,220.0,"
-               "d0,C,customer,no\n");
-    fclose(f);
-    struct cfg_diag d;
-    cfg_diag_init(&d);
-    struct cfg *cfg = NULL;
-    int rc = cfg_load(yaml, &cfg, &d);
-    if (rc != AH_OK)
-        fail_msg("config: %s", d.n ? d.msg[0] : ah_strerror(rc));
+    struct cfg *cfg = pty_config(dir, ptsname(master),
+                                 "  read_plan: \"clock=off,instant=off,status=off,"
+                                 "events=off,freeze=off\"\n");
     store_t *st = NULL;
     assert_int_equal(store_open(cfg->storage.path, NULL, &st), AH_OK);
     uint32_t m;
