@@ -422,8 +422,13 @@ void sched_live_record(struct sched *s, struct slink *L)
     size_t n = 0;
     if (pipe_missing_intervals(s->pipe, idx, (uint64_t)from, (uint64_t)to,
                                (uint64_t)s->step_s, L->gaps, SCHED_BACKFILL_CHUNK,
-                               &n) != AH_OK)
-        n = 1; /* ask for the live record; a duplicate is ignored */
+                               &n) != AH_OK) {
+        /* the store could not say: ask for the live record alone (a
+         * duplicate is ignored); L->gaps holds a list of another meter or
+         * the failed query's leftovers, never this answer */
+        L->gaps[0] = (uint64_t)L->live_end;
+        n = 1;
+    }
     struct mjob_live_plan plan;
     mjob_live_plan(L->gaps, n, SCHED_BACKFILL_CHUNK, L->live_end, SCHED_INLINE_GAPS,
                    &plan);

@@ -115,7 +115,9 @@ def run(tmp):
             if m in (stopped, reversed_) and t > FAULT_FROM:
                 check(m == stopped and pub["source"] == "released" and
                       row["quality"] & RELEASED and row["quality"] & 1,
-                      f"{m} {iso(t)}: read after the fault published: {pub}")
+                      f"{m} {iso(t)}: read after the fault published: {pub}; stored "
+                      f"quality {row['quality']:#x} {row.get('flags')} source "
+                      f"{row.get('source')}")
                 released += 1
     check(not published, f"published reads the store does not hold: {list(published)[:3]}")
     check(released >= 4, f"{released} released reads of {stopped} reached the subscriber")

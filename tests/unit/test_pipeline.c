@@ -548,6 +548,44 @@ static void wait_written(pipe_t *p, unsigned long n)
 /* The release spool is looked into once a second, not at every batch (a
  * backfill runs thousands of batches a second, each a failed openat), and
  * a request dropped into it is still applied within a few seconds. */
+/* issue 15 (it_run_vee_pub under load): a release for one meter releases
+ * that meter's suspect reads only. Meter 1 (its neighbour in the reads
+ * key order) has suspect reads in the same intervals (its forward register
+ * runs backwards: REVERSED); after meter 0's release they are stored as
+ * they were, not RELEASED, and the event counts meter 0's reads only. */
+static void test_release_touches_no_other_meter(void **state)
+{
+    struct fx *x = *state;
+    char reldir[256];
+    pipe_t *p = start(x, reldir, sizeof reldir);
+    int64_t fwd = 1234500;
+    for (int k = 0; k < 10; k++) {
+        push(p, x, k, k < 4 ? fwd += 25 : fwd); /* STOPPED from k 4 */
+        push_at(p, x, 1, END(k), 500000 - 1000 * k, 0, 0);
+    }
+    assert_int_equal(pipe_stop(&p), AH_OK);
+    char req[512];
+    drop_request(reldir, "3-3", 0, 40, "meter checked on site", "li.wei", req,
+                 sizeof req);
+    p = start(x, reldir, sizeof reldir);
+    wait_taken(req, 50);
+    assert_int_equal(pipe_stop(&p), AH_OK);
+    for (int k = 0; k < 10; k++) {
+        struct ah_read r;
+        assert_int_equal(store_get_read(x->st, x->midx[0], END(k), &r), AH_OK);
+        assert_int_equal((r.quality & VEE_F_RELEASED) != 0, k >= 4);
+        assert_int_equal(store_get_read(x->st, x->midx[1], END(k), &r), AH_OK);
+        assert_false(r.quality & VEE_F_RELEASED);
+        assert_int_equal(r.source, AH_READ_BACKFILL);
+        if (k > 0)
+            assert_true(r.quality & VEE_F_REVERSED);
+    }
+    struct evs e = {0};
+    assert_int_equal(store_events_each(x->st, 0, UINT64_MAX, count_ev, &e), AH_OK);
+    assert_int_equal(e.release, 1);
+    assert_non_null(strstr(e.last, "\"released\":6"));
+}
+
 static void test_release_spool_once_a_second(void **state)
 {
     struct fx *x = *state;
@@ -846,6 +884,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lazy_state_replayed_after_crash, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_failed_build_drops_no_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_release_touches_no_other_meter, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_release_spool_once_a_second, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_states_evicted_and_reloaded, setup,

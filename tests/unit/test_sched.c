@@ -32,7 +32,11 @@
 #include "mbpoll.h"
 #include "pipeline.h"
 #include "scheduler.h"
+#include "dlt645.h"
 #include "store.h"
+#include "store_rec.h"
+
+#include <rocksdb/c.h>
 
 /* 2025-03-14T00:00:00Z */
 #define T0 1741910400LL
@@ -193,6 +197,40 @@ static void test_nonblocking_connect(void **state)
 
 /* ---- issue 15 Fix: a serial port that hangs up ---------------------- */
 
+/* The config of a one-meter serial link on the pty slave dev, in dir:
+ * storage dir/store, no backfill, 10 s timeouts; extra: more schedule
+ * lines. */
+static struct cfg *pty_config(const char *dir, const char *dev, const char *extra)
+{
+    char yaml[PATH_MAX + 32], csv[PATH_MAX + 32];
+    snprintf(yaml, sizeof yaml, "%s/amihead.yaml", dir);
+    snprintf(csv, sizeof csv, "%s/meters.csv", dir);
+    FILE *f = fopen(yaml, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "inventory: meters.csv\nstorage:\n  path: %s/store\n  sync: false\n"
+            "schedule:\n  timeout_ms: 10000\n  retries: 0\n  backfill_days: 0\n"
+            "  stagger_s: 0\n%sexport:\n  pub: tcp://127.0.0.1:1\n"
+            "  replay: tcp://127.0.0.1:2\nmetrics:\n  listen: \"\"\n"
+            "links:\n  - name: bus1\n    type: dlt645-serial\n    device: %s\n",
+            dir, extra, dev);
+    fclose(f);
+    f = fopen(csv, "w");
+    assert_non_null(f);
+    fprintf(f, "meter_id,protocol,link,address,unit_id,map,wiring,ct,pt,rated_current,"
+               "max_current,nominal_voltage,district,class,role,bidirectional\n"
+               "000001000001,dlt645-2007,bus1,000001000001,,,1P2W,1,1,5.0,60.0,220.0,"
+               "d0,C,customer,no\n");
+    fclose(f);
+    struct cfg_diag d;
+    cfg_diag_init(&d);
+    struct cfg *cfg = NULL;
+    int rc = cfg_load(yaml, &cfg, &d);
+    if (rc != AH_OK)
+        fail_msg("config: %s", d.n ? d.msg[0] : ah_strerror(rc));
+    return cfg;
+}
+
 struct hup_ctx {
     int master;
     unsigned ticks;
@@ -223,33 +261,7 @@ static void test_serial_hangup_drops_link(void **state)
     assert_true(master >= 0);
     assert_int_equal(grantpt(master), 0);
     assert_int_equal(unlockpt(master), 0);
-    char path[PATH_MAX], yaml[PATH_MAX + 32], csv[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s", ptsname(master));
-    snprintf(yaml, sizeof yaml, "%s/amihead.yaml", dir);
-    snprintf(csv, sizeof csv, "%s/meters.csv", dir);
-    FILE *f = fopen(yaml, "w");
-    assert_non_null(f);
-    fprintf(f,
-            "inventory: meters.csv\nstorage:\n  path: %s/store\n  sync: false\n"
-            "schedule:\n  timeout_ms: 10000\n  retries: 0\n  backfill_days: 0\n"
-            "  stagger_s: 0\nexport:\n  pub: tcp://127.0.0.1:1\n"
-            "  replay: tcp://127.0.0.1:2\nmetrics:\n  listen: \"\"\n"
-            "links:\n  - name: bus1\n    type: dlt645-serial\n    device: %s\n",
-            dir, path);
-    fclose(f);
-    f = fopen(csv, "w");
-    assert_non_null(f);
-    fprintf(f, "meter_id,protocol,link,address,unit_id,map,wiring,ct,pt,rated_current,"
-               "max_current,nominal_voltage,district,class,role,bidirectional\n"
-               "000001000001,dlt645-2007,bus1,000001000001,,,1P2W,1,1,5.0,60.0,220.0,"
-               "d0,C,customer,no\n");
-    fclose(f);
-    struct cfg_diag d;
-    cfg_diag_init(&d);
-    struct cfg *cfg = NULL;
-    int rc = cfg_load(yaml, &cfg, &d);
-    if (rc != AH_OK)
-        fail_msg("config: %s", d.n ? d.msg[0] : ah_strerror(rc));
+    struct cfg *cfg = pty_config(dir, ptsname(master), "");
     store_t *st = NULL;
     assert_int_equal(store_open(cfg->storage.path, NULL, &st), AH_OK);
     uint32_t m;
@@ -278,10 +290,132 @@ static void test_serial_hangup_drops_link(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The gap query of a live job fails (a reads key of the wrong length in
+ * the meter's window, a damaged store): the job must still ask for its
+ * live record. Before, it set n = 1 over a gap list the query never
+ * filled, and asked for a stale gaps[0] (here 1970-01-01) instead. */
+struct live_ctx {
+    int master;
+    uint8_t buf[512];
+    size_t n;
+};
+
+/* Collect what the head-end sends; stop once a load-record request is in. */
+static bool live_tick(sched_t *s, void *arg)
+{
+    (void)s;
+    struct live_ctx *c = arg;
+    ssize_t r = read(c->master, c->buf + c->n, sizeof c->buf - c->n);
+    if (r > 0)
+        c->n += (size_t)r;
+    struct dlt645_parser ps;
+    dlt645_parser_init(&ps);
+    struct dlt645_frame f;
+    enum dlt645_parse_status st;
+    uint32_t di;
+    for (size_t off = 0, used = 1; off < c->n && used > 0; off += used) {
+        used = dlt645_parse(&ps, c->buf + off, c->n - off, &f, &st);
+        if (st == DLT645_FRAME_OK && dlt645_frame_di(&f, &di) == AH_OK &&
+            di == 0x06000001u)
+            return true;
+        if (st == DLT645_NEED_MORE)
+            break;
+    }
+    return c->n == sizeof c->buf;
+}
+
+/* Put key k (any length) into the store's reads family behind its back,
+ * as a damaged store would hold it. */
+static void put_raw_key(const char *path, const uint8_t *k, size_t klen)
+{
+    const char *names[6] = {"default", "reads", "events", "outbox", "meters", "meta"};
+    rocksdb_options_t *o = rocksdb_options_create();
+    const rocksdb_options_t *co[6] = {o, o, o, o, o, o};
+    rocksdb_column_family_handle_t *h[6];
+    char *err = NULL;
+    rocksdb_t *db = rocksdb_open_column_families(o, path, 6, names, co, h, &err);
+    assert_null(err);
+    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+    rocksdb_put_cf(db, wo, h[1], (const char *)k, klen, "x", 1, &err);
+    assert_null(err);
+    rocksdb_writeoptions_destroy(wo);
+    for (int i = 0; i < 6; i++)
+        rocksdb_column_family_handle_destroy(h[i]);
+    rocksdb_close(db);
+    rocksdb_options_destroy(o);
+}
+
+static void test_live_record_asked_when_gap_query_fails(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_sched_gapq.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    int master = posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK);
+    assert_true(master >= 0);
+    assert_int_equal(grantpt(master), 0);
+    assert_int_equal(unlockpt(master), 0);
+    struct cfg *cfg = pty_config(dir, ptsname(master),
+                                 "  read_plan: \"clock=off,instant=off,status=off,"
+                                 "events=off,freeze=off\"\n");
+    store_t *st = NULL;
+    assert_int_equal(store_open(cfg->storage.path, NULL, &st), AH_OK);
+    uint32_t m;
+    assert_int_equal(store_meter_index(st, "000001000001", true, &m), AH_OK);
+    store_close(&st);
+    /* the live record of a cycle at T0 is T0 (backfill_days 0: the window
+     * is that one interval): a 13-byte key right after its own */
+    uint8_t k[STORE_REC_READ_KEY_LEN + 1] = {0};
+    store_rec_read_key(k, m, (uint64_t)T0);
+    put_raw_key(cfg->storage.path, k, sizeof k);
+
+    assert_int_equal(store_open(cfg->storage.path, NULL, &st), AH_OK);
+    pipe_t *p = NULL;
+    assert_int_equal(pipe_start(st, false, &p), AH_OK);
+    uint64_t gaps[4];
+    size_t n = 0;
+    assert_int_not_equal(
+        pipe_missing_intervals(p, m, (uint64_t)T0, (uint64_t)T0 + 900, 900, gaps, 4, &n),
+        AH_OK);
+    struct ah_clock clk;
+    assert_int_equal(ah_clock_init(&clk, T0 * 1000 + 100, 1.0), 0);
+    sched_t *s = NULL;
+    assert_int_equal(sched_new(cfg, &clk, p, &m, &s), AH_OK);
+    struct live_ctx c = {master, {0}, 0};
+    sched_set_tick(s, live_tick, &c);
+    volatile sig_atomic_t stop = 0;
+    assert_int_equal(sched_run(s, T0 * 1000 + 5000, &stop), AH_OK);
+    sched_destroy(&s);
+    assert_int_equal(pipe_stop(&p), AH_OK);
+    store_close(&st);
+    cfg_destroy(&cfg);
+    close(master);
+
+    /* the request the meter got: the load record at T0 (local UTC) */
+    const struct dlt645_tm t0 = {25, 3, 14, 0, 0, 0, 0};
+    struct dlt645_addr a;
+    assert_int_equal(dlt645_addr_parse("000001000001", &a), AH_OK);
+    uint8_t want[64];
+    int wn = dlt645_req_read_n_time(want, sizeof want, &a, 0x06000001u, 1, &t0);
+    assert_true(wn > 4);
+    bool found = false;
+    for (size_t i = 0; i + (size_t)wn - 4 <= c.n && !found; i++)
+        found = memcmp(c.buf + i, want + 4, (size_t)wn - 4) == 0; /* without FE×4 */
+    if (!found) {
+        char hex[3 * sizeof c.buf + 1] = "";
+        for (size_t i = 0; i < c.n; i++)
+            snprintf(hex + 3 * i, 4, "%02X ", c.buf[i]);
+        fail_msg("no request for the live record at T0; sent: %s", hex);
+    }
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_serial_hangup_drops_link),
+        cmocka_unit_test(test_live_record_asked_when_gap_query_fails),
         cmocka_unit_test(test_backfill_asks_only_gaps),
         cmocka_unit_test(test_modbus_sdm630_to_record),
         cmocka_unit_test(test_nonblocking_connect),
