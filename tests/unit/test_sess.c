@@ -163,21 +163,31 @@ static void test_other_meter_ignored(void **state)
     assert_int_equal(s.state, SESS_DONE);
 }
 
+/* A load-record read (06000001) sent at 0 whose B1H first chunk (A0 A0
+ * 10, "more follows") arrived at 5: the session wants 12H SEQ 1 next. */
+static struct sess_req lr_first_chunk(struct sess *s)
+{
+    struct sess_req r = read_req(0x06000001);
+    sess_start(s, &r);
+    sess_sent(s, 0);
+    uint8_t frame[64];
+    uint8_t c0[3] = {0xA0, 0xA0, 0x10};
+    int n = dlt645_reply_read(frame, sizeof frame, 0, &r.addr, 0x06000001, true, c0, 3);
+    assert_true(n > 0);
+    sess_on_bytes(s, frame, (size_t)n, 5);
+    assert_int_equal(s->state, SESS_SEND);
+    return r;
+}
+
 /* §1.6: B1H first chunk, then 12H SEQ=1 (§3.1 #14 bytes), 92H last chunk. */
 static void test_followup_reassembly(void **state)
 {
     (void)state;
     struct sess s = {0};
-    struct sess_req r = read_req(0x06000001);
-    sess_start(&s, &r);
-    sess_sent(&s, 0);
+    struct sess_req r = lr_first_chunk(&s);
     uint8_t frame[64];
     struct dlt645_addr a = r.addr;
-    uint8_t c1[3] = {0xA0, 0xA0, 0x10};
-    int n = dlt645_reply_read(frame, sizeof frame, 0, &a, 0x06000001, true, c1, 3);
-    assert_true(n > 0);
-    sess_on_bytes(&s, frame, (size_t)n, 5);
-    assert_int_equal(s.state, SESS_SEND);
+    int n;
     size_t tn;
     const uint8_t *tx = sess_tx(&s, &tn);
     uint8_t want[32];
@@ -207,15 +217,10 @@ static void test_followup_late_duplicate(void **state)
 {
     (void)state;
     struct sess s = {0};
-    struct sess_req r = read_req(0x06000001);
-    sess_start(&s, &r);
-    sess_sent(&s, 0);
+    struct sess_req r = lr_first_chunk(&s); /* 12H SEQ 1 next */
     uint8_t frame[64];
     struct dlt645_addr a = r.addr;
-    uint8_t c0[3] = {0xA0, 0xA0, 0x10};
-    int n = dlt645_reply_read(frame, sizeof frame, 0, &a, 0x06000001, true, c0, 3);
-    sess_on_bytes(&s, frame, (size_t)n, 5);
-    assert_int_equal(s.state, SESS_SEND); /* 12H SEQ 1 */
+    int n;
     sess_sent(&s, 10);
     sess_on_tick(&s, 10 + r.timeout_ms); /* no answer in time */
     assert_int_equal(s.state, SESS_SEND);
