@@ -549,21 +549,42 @@ class Run:
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
-        self._pending = b""
+        # stderr is drained by a thread all the time, not only while the
+        # test waits in wait_for/stop: a head-end that logs more than a pipe
+        # holds (64 KiB: a loaded box's timeouts and retries) would
+        # otherwise block on its log between two waits and stall the run
+        self._cv = threading.Condition()
+        self._eof = False
+        self._seen = 0
+        self._pump = threading.Thread(target=self._drain, daemon=True)
+        self._pump.start()
         return self
 
+    def _drain(self):
+        fd, pending = self.proc.stderr.fileno(), b""
+        while True:
+            chunk = os.read(fd, 65536)
+            with self._cv:
+                if not chunk:
+                    if pending:
+                        self.lines.append(pending.decode(errors="replace"))
+                    self._eof = True
+                    self._cv.notify_all()
+                    return
+                pending += chunk
+                *done, pending = pending.split(b"\n")
+                self.lines += [ln.decode(errors="replace") for ln in done]
+                self._cv.notify_all()
+
     def _read(self, timeout):
-        fd = self.proc.stderr.fileno()
-        r, _, _ = select.select([fd], [], [], timeout)
-        if not r:
-            return True
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            return False
-        self._pending += chunk
-        *done, self._pending = self._pending.split(b"\n")
-        self.lines += [ln.decode(errors="replace") for ln in done]
-        return True
+        """Wait up to timeout for log lines; False once stderr is closed
+        and every line has been seen."""
+        with self._cv:
+            if len(self.lines) == self._seen and not self._eof:
+                self._cv.wait(timeout)
+            fresh = len(self.lines) != self._seen
+            self._seen = len(self.lines)
+            return fresh or not self._eof
 
     def wait_for(self, pred, timeout, what):
         deadline = time.monotonic() + timeout
@@ -587,8 +608,7 @@ class Run:
                 self.kill()
                 fail("amihead run ignored SIGTERM")
         self.proc.wait()
-        if self._pending:
-            self.lines.append(self._pending.decode(errors="replace"))
+        self._pump.join()
         log = "\n".join(self.lines)
         check(self.proc.returncode == 0,
               f"amihead run: exit {self.proc.returncode}: {log[-3000:]}")
@@ -604,6 +624,7 @@ class Run:
                 self.kill()
                 fail("amihead run did not stop at --until")
         self.proc.wait()
+        self._pump.join()
         log = "\n".join(self.lines)
         check(self.proc.returncode == 0,
               f"amihead run: exit {self.proc.returncode}: {log[-3000:]}")
