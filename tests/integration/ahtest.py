@@ -7,6 +7,7 @@ the export as a subscriber (`amihead tail`), and read the store through the
 head-end's own reader (`amihead query --all --json`, `--outbox`).
 Not a test itself: CTest runs only it_*.py / it_*.sh."""
 import calendar
+import fcntl
 import json
 import os
 import random
@@ -57,35 +58,77 @@ def amisim_series(args, frm, to, meter=None):
     return [json.loads(ln) for ln in out.splitlines()]
 
 
-def free_port_block(n, low=True):
-    """A base port with n consecutive free loopback ports. low (the
-    default): below the kernel's ephemeral range (32768..), where no other
-    test's outgoing connection can take the port between this check and
-    the server's bind (it_run_metrics and it_link_outage failed that way
-    under ctest -j), and where a block of thousands is found free on a busy
-    box."""
-    for _ in range(200):
-        if low:
-            base = random.randrange(10000, 32000 - n)
-        else:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                base = s.getsockname()[1]
-        if base + n >= 65000:
-            continue
-        socks = []
+# Port blocks handed out to the tests running at the same time (ctest -j):
+# checking that a port is free and the server's bind are moments apart, so
+# two tests that drew overlapping blocks would both find them free. Each
+# block is recorded here, under a lock, with the pid of the test that holds
+# it; a dead pid's blocks are free again.
+PORT_BOOK = os.path.join(tempfile.gettempdir(), "ahtest-ports.json")
+
+
+def _book_blocks(book):
+    """The blocks of live tests: [(base, n, pid)]."""
+    live = []
+    for base, n, pid in book:
         try:
-            for k in range(n):
-                t = socket.socket()
-                t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                t.bind(("127.0.0.1", base + k))
-                socks.append(t)
-            return base
-        except OSError:
+            os.kill(pid, 0)
+        except ProcessLookupError:
             continue
-        finally:
-            for t in socks:
-                t.close()
+        except PermissionError:
+            pass
+        live.append((base, n, pid))
+    return live
+
+
+def _ports_free(base, n):
+    socks = []
+    try:
+        for k in range(n):
+            t = socket.socket()
+            t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            t.bind(("127.0.0.1", base + k))
+            socks.append(t)
+        return True
+    except OSError:
+        return False
+    finally:
+        for t in socks:
+            t.close()
+
+
+def free_port_block(n, low=True):
+    """A base port with n consecutive free loopback ports, booked for this
+    test against the others running beside it (PORT_BOOK). low (the
+    default): below the kernel's ephemeral range (32768..), where no
+    outgoing connection can take the port before the server binds it
+    (it_run_metrics and it_link_outage failed that way under ctest -j), and
+    where a block of thousands is found free on a busy box."""
+    with open(PORT_BOOK + ".lock", "a") as lk:
+        fcntl.flock(lk, fcntl.LOCK_EX)
+        try:
+            with open(PORT_BOOK) as f:
+                book = _book_blocks(json.load(f))
+        except (OSError, ValueError, TypeError):
+            book = []
+        for _ in range(200):
+            if low:
+                base = random.randrange(10000, 32000 - n)
+            else:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", 0))
+                    base = s.getsockname()[1]
+            if base + n >= 65000:
+                continue
+            if any(base < b + m and b < base + n for b, m, _ in book):
+                continue
+            if not _ports_free(base, n):
+                continue
+            book.append((base, n, os.getpid()))
+            tmp = PORT_BOOK + ".%d" % os.getpid()
+            with open(tmp, "w") as f:
+                json.dump(book, f)
+            os.replace(tmp, PORT_BOOK)
+            return base
     fail("no free port block")
 
 
