@@ -96,13 +96,17 @@ def _ports_free(base, n):
             t.close()
 
 
-def free_port_block(n, low=True):
+def free_port_block(n, low=True, owner=None):
     """A base port with n consecutive free loopback ports, booked for this
     test against the others running beside it (PORT_BOOK). low (the
     default): below the kernel's ephemeral range (32768..), where no
     outgoing connection can take the port before the server binds it
     (it_run_metrics and it_link_outage failed that way under ctest -j), and
-    where a block of thousands is found free on a busy box."""
+    where a block of thousands is found free on a busy box: small blocks
+    are drawn from 10000..19999 and large ones (100 ports or more) from
+    20000..31999, so that the small ones never fragment the large ones'
+    range. owner: the pid holding the block (a shell test books for
+    itself), this process by default."""
     with open(PORT_BOOK + ".lock", "a") as lk:
         fcntl.flock(lk, fcntl.LOCK_EX)
         try:
@@ -112,7 +116,8 @@ def free_port_block(n, low=True):
             book = []
         for _ in range(200):
             if low:
-                base = random.randrange(10000, 32000 - n)
+                lo, hi = (10000, 20000) if n < 100 else (20000, 32000)
+                base = random.randrange(lo, hi - n)
             else:
                 with socket.socket() as s:
                     s.bind(("127.0.0.1", 0))
@@ -123,7 +128,7 @@ def free_port_block(n, low=True):
                 continue
             if not _ports_free(base, n):
                 continue
-            book.append((base, n, os.getpid()))
+            book.append((base, n, owner or os.getpid()))
             tmp = PORT_BOOK + ".%d" % os.getpid()
             with open(tmp, "w") as f:
                 json.dump(book, f)

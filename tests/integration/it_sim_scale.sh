@@ -7,8 +7,12 @@ set -eu
 NC=2000
 NM=256
 # 2,000 consecutive free ports, below the ephemeral range (32768..) so that
-# no outgoing connection of a test beside it holds one of them
-pick_port() { P=$(( 10000 + ($(rand16) % 11) * 2000 )); }
+# no outgoing connection of a test beside it holds one of them, booked for
+# this test (ahtest.free_port_block) so that no test beside it draws them
+pick_port() {
+    P=$(PYTHONPATH="$(dirname "$0")" python3 -c \
+        "import ahtest; print(ahtest.free_port_block($NC, owner=$$))")
+}
 run_amisim() {
     exec "$BIN/amisim" --concentrators $NC --meters $NM --port-base "$P" --faults default \
         --epoch 2025-03-14T00:00:00Z
