@@ -16,6 +16,7 @@
 #include "dlt645.h"
 #include "dlt645_di.h"
 #include "meterjob.h"
+#include "ut_hex.h"
 
 /* Walk the job from `from` with the answers in ok[] (true = data, false =
  * ERR); the DIs asked go to out. Returns how many. */
@@ -284,18 +285,6 @@ static void test_lr_run_and_learn(void **state)
 
 static const char *ADDR = "123456789012";
 
-static size_t unhex(const char *s, uint8_t *out)
-{
-    size_t n = 0;
-    unsigned v;
-    int k;
-    while (sscanf(s, " %2x%n", &v, &k) == 1) {
-        out[n++] = (uint8_t)v;
-        s += k;
-    }
-    return n;
-}
-
 /* A reply frame (bytes) to the request of step st, parsed and matched as
  * the session does: the payload after the DI into out; *err the ERR word of
  * an abnormal reply (-1: a normal one). */
@@ -328,7 +317,7 @@ static int answer_hex(struct mjob_vals *v, enum mjob_step st, const char *hex)
 {
     uint8_t fr[256], p[256];
     int err;
-    size_t n = reply_payload(fr, unhex(hex, fr), st, p, &err);
+    size_t n = reply_payload(fr, ut_unhex(hex, fr), st, p, &err);
     assert_int_equal(err, -1);
     return mjob_on_answer(v, st, p, n, TZ, HE);
 }
@@ -414,7 +403,7 @@ static void clock_midnight_and_err(void **state)
 
     uint8_t fr[64], p[64];
     int err;
-    size_t n = reply_payload(fr, unhex("68 12 90 78 56 34 12 68 D1 01 35 8D 16", fr),
+    size_t n = reply_payload(fr, ut_unhex("68 12 90 78 56 34 12 68 D1 01 35 8D 16", fr),
                              MJOB_DT, p, &err);
     assert_int_equal(n, 0);
     assert_int_equal(err, DLT645_ERR_NO_DATA);
@@ -599,7 +588,7 @@ static void requests_are_worked_frames(void **state)
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         struct mjob_req rq;
         uint8_t want[64], got[64];
-        size_t wn = unhex(c[i].hex, want);
+        size_t wn = ut_unhex(c[i].hex, want);
         mjob_request(c[i].st, T0 - TZ, 1, TZ, &rq);
         int n = mjob_req_frame(&rq, &a, got, sizeof got);
         assert_int_equal(n, (int)wn);

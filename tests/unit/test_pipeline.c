@@ -21,7 +21,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <rocksdb/c.h>
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define HEAP_ASAN 1
@@ -43,6 +42,7 @@
 #include "pipeline.h"
 #include "store.h"
 #include "vee.h"
+#include "ut_forge.h"
 
 /* 2025-03-14T00:00:00Z */
 #define T0   1741910400LL
@@ -489,24 +489,6 @@ static void test_lazy_state_replayed_after_crash(void **state)
  * bits), so loading its state fails: the batch is split, meter 1's read is
  * validated and stored as ever, meter 0's is stored as collected (before:
  * both dropped, the batch abandoned). */
-static void put_raw(const char *dir, const uint8_t *k, size_t klen, const char *v)
-{
-    const char *names[6] = {"default", "reads", "events", "outbox", "meters", "meta"};
-    rocksdb_options_t *o = rocksdb_options_create();
-    const rocksdb_options_t *co[6] = {o, o, o, o, o, o};
-    rocksdb_column_family_handle_t *h[6];
-    char *err = NULL;
-    rocksdb_t *db = rocksdb_open_column_families(o, dir, 6, names, co, h, &err);
-    assert_null(err);
-    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
-    rocksdb_put_cf(db, wo, h[1], (const char *)k, klen, v, strlen(v), &err);
-    assert_null(err);
-    rocksdb_writeoptions_destroy(wo);
-    for (int i = 0; i < 6; i++)
-        rocksdb_column_family_handle_destroy(h[i]);
-    rocksdb_close(db);
-    rocksdb_options_destroy(o);
-}
 
 static void push_at(pipe_t *p, const struct fx *x, int i, uint64_t end, int64_t fwd,
                     int64_t freeze_at, int64_t freeze_fwd);
@@ -518,7 +500,7 @@ static void test_failed_build_drops_no_read(void **state)
     store_close(&x->st);
     uint8_t k[STORE_REC_READ_KEY_LEN];
     store_rec_read_key(k, x->midx[0], END(4));
-    put_raw(x->store, k, sizeof k, "bits flipped");
+    ut_forge(x->store, "reads", k, sizeof k, "bits flipped", 12);
     assert_int_equal(store_open(x->store, NULL, &x->st), AH_OK);
     char reldir[256];
     pipe_t *p = start(x, reldir, sizeof reldir);

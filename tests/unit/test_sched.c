@@ -35,8 +35,7 @@
 #include "dlt645.h"
 #include "store.h"
 #include "store_rec.h"
-
-#include <rocksdb/c.h>
+#include "ut_forge.h"
 
 /* 2025-03-14T00:00:00Z */
 #define T0 1741910400LL
@@ -324,27 +323,6 @@ static bool live_tick(sched_t *s, void *arg)
     return c->n == sizeof c->buf;
 }
 
-/* Put key k (any length) into the store's reads family behind its back,
- * as a damaged store would hold it. */
-static void put_raw_key(const char *path, const uint8_t *k, size_t klen)
-{
-    const char *names[6] = {"default", "reads", "events", "outbox", "meters", "meta"};
-    rocksdb_options_t *o = rocksdb_options_create();
-    const rocksdb_options_t *co[6] = {o, o, o, o, o, o};
-    rocksdb_column_family_handle_t *h[6];
-    char *err = NULL;
-    rocksdb_t *db = rocksdb_open_column_families(o, path, 6, names, co, h, &err);
-    assert_null(err);
-    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
-    rocksdb_put_cf(db, wo, h[1], (const char *)k, klen, "x", 1, &err);
-    assert_null(err);
-    rocksdb_writeoptions_destroy(wo);
-    for (int i = 0; i < 6; i++)
-        rocksdb_column_family_handle_destroy(h[i]);
-    rocksdb_close(db);
-    rocksdb_options_destroy(o);
-}
-
 static void test_live_record_asked_when_gap_query_fails(void **state)
 {
     (void)state;
@@ -366,7 +344,7 @@ static void test_live_record_asked_when_gap_query_fails(void **state)
      * is that one interval): a 13-byte key right after its own */
     uint8_t k[STORE_REC_READ_KEY_LEN + 1] = {0};
     store_rec_read_key(k, m, (uint64_t)T0);
-    put_raw_key(cfg->storage.path, k, sizeof k);
+    ut_forge(cfg->storage.path, "reads", k, sizeof k, "x", 1);
 
     assert_int_equal(store_open(cfg->storage.path, NULL, &st), AH_OK);
     pipe_t *p = NULL;

@@ -13,18 +13,7 @@
 
 #include "ah_err.h"
 #include "sess.h"
-
-static size_t unhex(const char *s, uint8_t *out)
-{
-    size_t n = 0;
-    unsigned v;
-    int k;
-    while (sscanf(s, " %2x%n", &v, &k) == 1) {
-        out[n++] = (uint8_t)v;
-        s += k;
-    }
-    return n;
-}
+#include "ut_hex.h"
 
 static struct sess_req read_req(uint32_t di)
 {
@@ -41,7 +30,7 @@ static struct sess_req read_req(uint32_t di)
 static void feed_hex(struct sess *s, const char *hex, int64_t now)
 {
     uint8_t b[300];
-    size_t n = unhex(hex, b);
+    size_t n = ut_unhex(hex, b);
     sess_on_bytes(s, b, n, now);
 }
 
@@ -56,7 +45,7 @@ static void test_read_energy(void **state)
     const uint8_t *tx = sess_tx(&s, &n);
     uint8_t want[32];
     size_t wn =
-        unhex("FE FE FE FE 68 12 90 78 56 34 12 68 11 04 33 33 34 33 68 16", want);
+        ut_unhex("FE FE FE FE 68 12 90 78 56 34 12 68 11 04 33 33 34 33 68 16", want);
     assert_int_equal(n, wn);
     assert_memory_equal(tx, want, wn);
     sess_sent(&s, 100);
@@ -192,7 +181,7 @@ static void test_followup_reassembly(void **state)
     const uint8_t *tx = sess_tx(&s, &tn);
     uint8_t want[32];
     size_t wn =
-        unhex("FE FE FE FE 68 12 90 78 56 34 12 68 12 05 34 33 33 39 34 A4 16", want);
+        ut_unhex("FE FE FE FE 68 12 90 78 56 34 12 68 12 05 34 33 33 39 34 A4 16", want);
     assert_int_equal(tn, wn);
     assert_memory_equal(tx, want, wn);
     sess_sent(&s, 10);
@@ -262,7 +251,7 @@ static void test_read_address(void **state)
     size_t n;
     const uint8_t *tx = sess_tx(&s, &n);
     uint8_t want[32];
-    size_t wn = unhex("FE FE FE FE 68 AA AA AA AA AA AA 68 13 00 DF 16", want);
+    size_t wn = ut_unhex("FE FE FE FE 68 AA AA AA AA AA AA 68 13 00 DF 16", want);
     assert_memory_equal(tx, want, wn);
     sess_sent(&s, 0);
     feed_hex(&s, "68 12 90 78 56 34 12 68 93 06 45 C3 AB 89 67 45 07 16", 1);

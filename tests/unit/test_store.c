@@ -5,9 +5,9 @@
  * reopen, retention, a newer schema refused, and kill -9 in the middle of
  * synced commits.
  *
- * Only the schema and corruption tests include rocksdb/c.h, to forge what a
- * newer amihead or a damaged disk would have left; everything else goes
- * through store.h.
+ * Only the schema and corruption tests forge what a newer amihead or a
+ * damaged disk would have left (ut_forge.h, RocksDB directly); everything
+ * else goes through store.h.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,10 +25,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <rocksdb/c.h>
-
 #include "ah_err.h"
 #include "store.h"
+#include "ut_forge.h"
 
 /* Interval grid: 15 minutes; T0 = 2023-11-14 16:00:00 UTC (00:00 UTC+8). */
 #define STEP 900ull
@@ -561,33 +560,6 @@ static void test_events_in_time_order(void **state)
     assert_int_equal(e.meter[1], 1);
 }
 
-/* Forge raw values the way a newer amihead or a damaged disk would leave
- * them: the test's only direct use of RocksDB. */
-static void forge(const char *dir, const char *cfname, const void *k, size_t klen,
-                  const void *v, size_t vlen)
-{
-    const char *names[6] = {"default", "reads", "events", "outbox", "meters", "meta"};
-    rocksdb_options_t *o = rocksdb_options_create();
-    const rocksdb_options_t *co[6] = {o, o, o, o, o, o};
-    rocksdb_column_family_handle_t *h[6];
-    char *err = NULL;
-    rocksdb_t *db = rocksdb_open_column_families(o, dir, 6, names, co, h, &err);
-    assert_null(err);
-    int which = -1;
-    for (int i = 0; i < 6; i++)
-        if (strcmp(names[i], cfname) == 0)
-            which = i;
-    assert_true(which >= 0);
-    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
-    rocksdb_put_cf(db, wo, h[which], k, klen, v, vlen, &err);
-    assert_null(err);
-    rocksdb_writeoptions_destroy(wo);
-    for (int i = 0; i < 6; i++)
-        rocksdb_column_family_handle_destroy(h[i]);
-    rocksdb_close(db);
-    rocksdb_options_destroy(o);
-}
-
 /* A batch's messages are one chunk row: read, iterated and cut by
  * retention message by message, and the sequence resumes after its last. */
 static void test_outbox_chunks(void **state)
@@ -668,7 +640,7 @@ static void test_newer_schema_refused(void **state)
     put_commit(f->s, 1, T0, 1);
     store_close(&f->s);
     const uint8_t v3[4] = {0, 0, 0, STORE_SCHEMA_VERSION + 1};
-    forge(f->dir, "meta", "schema", 6, v3, sizeof v3);
+    ut_forge(f->dir, "meta", "schema", 6, v3, sizeof v3);
     store_t *s = NULL;
     assert_int_equal(store_open(f->dir, NULL, &s), AH_ENOTSUP);
     assert_null(s);
@@ -679,7 +651,7 @@ static void test_newer_schema_refused(void **state)
     assert_int_equal(store_open(f->dir, &ro, &s), AH_ENOTSUP);
 
     const uint8_t v1[4] = {0, 0, 0, 1};
-    forge(f->dir, "meta", "schema", 6, v1, sizeof v1);
+    ut_forge(f->dir, "meta", "schema", 6, v1, sizeof v1);
     assert_int_equal(store_open(f->dir, NULL, &f->s), AH_OK);
     assert_true(store_has_read(f->s, 1, T0));
 }
@@ -690,7 +662,7 @@ static void test_damaged_record_reported(void **state)
     store_close(&f->s);
     uint8_t k[STORE_REC_READ_KEY_LEN];
     store_rec_read_key(k, 1, T0);
-    forge(f->dir, "reads", k, sizeof k, "\x01\x00\x00", 3);
+    ut_forge(f->dir, "reads", k, sizeof k, "\x01\x00\x00", 3);
     assert_int_equal(store_open(f->dir, NULL, &f->s), AH_OK);
     struct ah_read r;
     assert_int_equal(store_get_read(f->s, 1, T0, &r), AH_EFRAME);
