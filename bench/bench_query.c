@@ -18,10 +18,9 @@
 
 enum { DAYS = 31, PER_DAY = 96, QUERIES = 300 };
 
-static int count_read(void *ctx, uint32_t meter, uint64_t end, const struct ah_read *r)
+static int count_read(void *ctx, uint32_t meter, const struct ah_read *r)
 {
     (void)meter;
-    (void)end;
     (void)r;
     (*(size_t *)ctx)++;
     return 0;

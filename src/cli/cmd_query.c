@@ -76,14 +76,14 @@ static void put_energy(json_t *prim, json_t *sec, const char *name, int64_t raw,
     json_object_set_new(sec, name, cmd_json_scaled(raw, 2));
 }
 
-static int print_read(void *vctx, uint32_t meter, uint64_t end, const struct ah_read *r)
+static int print_read(void *vctx, uint32_t meter, const struct ah_read *r)
 {
     (void)meter;
     struct qctx *q = vctx;
     char when[32];
-    ah_time_format((int64_t)end * 1000, when, sizeof when);
+    ah_time_format((int64_t)r->end * 1000, when, sizeof when);
     if (q->csv) {
-        print_csv(q->meter, when, end, r);
+        print_csv(q->meter, when, r->end, r);
         return 0;
     }
     int64_t mult = (int64_t)r->ct * (int64_t)r->pt;

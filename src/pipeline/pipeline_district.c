@@ -76,15 +76,15 @@ static void chain_step(struct day_scan *s, int dir, int64_t t, int64_t v)
     c->v = v;
 }
 
-static int scan_read(void *vctx, uint32_t meter, uint64_t end, const struct ah_read *r)
+static int scan_read(void *vctx, uint32_t meter, const struct ah_read *r)
 {
     (void)meter;
     struct day_scan *s = vctx;
     s->n++;
     if (r->present & AH_READ_HAS_IMP_TOTAL)
-        chain_step(s, 0, (int64_t)end, r->imp_total);
+        chain_step(s, 0, (int64_t)r->end, r->imp_total);
     if (s->exp && (r->present & AH_READ_HAS_EXP_TOTAL))
-        chain_step(s, 1, (int64_t)end, r->exp_total);
+        chain_step(s, 1, (int64_t)r->end, r->exp_total);
     return 0;
 }
 

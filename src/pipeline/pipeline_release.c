@@ -29,10 +29,9 @@ struct rel_ctx {
     unsigned long count;
 };
 
-static int release_one(void *vctx, uint32_t meter, uint64_t end, const struct ah_read *r)
+static int release_one(void *vctx, uint32_t meter, const struct ah_read *r)
 {
     struct rel_ctx *c = vctx;
-    (void)end; /* r->end: the read carries it */
     if (vee_is_billable(r->quality))
         return 0; /* clean, or released before */
     struct ah_read rec = *r;

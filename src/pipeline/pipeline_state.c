@@ -18,14 +18,13 @@
 /* ---- meter state ---------------------------------------------------------- */
 
 static int hold_reload(struct pipe *p, size_t ci, uint64_t from);
-static int defer_reload_one(void *vctx, uint32_t meter, uint64_t end,
-                            const struct ah_read *r);
+static int defer_reload_one(void *vctx, uint32_t meter, const struct ah_read *r);
 struct reload_ctx {
     struct pipe *p;
     size_t ci;
 };
 
-static int replay_one(void *vctx, uint32_t meter, uint64_t end, const struct ah_read *r)
+static int replay_one(void *vctx, uint32_t meter, const struct ah_read *r)
 {
     struct reload_ctx *c = vctx;
     struct mstate *m = c->p->ms[c->ci];
@@ -38,7 +37,6 @@ static int replay_one(void *vctx, uint32_t meter, uint64_t end, const struct ah_
     memset(&pr, 0, sizeof pr);
     pr.meter = meter;
     pr.read = *r;
-    pr.read.end = end;
     struct vee_result res;
     int rc = vee_eval(&c->p->ms[c->ci]->info, &c->p->thr, &m->vs, &pr.read, false,
                       now_s(c->p), &res);
@@ -258,18 +256,16 @@ int pipe_hold_push(struct pipe *p, size_t ci, const struct ah_read *r)
     return AH_OK;
 }
 
-static int reload_one(void *vctx, uint32_t meter, uint64_t end, const struct ah_read *r)
+static int reload_one(void *vctx, uint32_t meter, const struct ah_read *r)
 {
     (void)meter;
-    (void)end; /* r->end */
     struct reload_ctx *c = vctx;
     if (!vee_is_billable(r->quality))
         return 0;
     return pipe_hold_push(c->p, c->ci, r);
 }
 
-static int defer_reload_one(void *vctx, uint32_t meter, uint64_t end,
-                            const struct ah_read *r)
+static int defer_reload_one(void *vctx, uint32_t meter, const struct ah_read *r)
 {
     struct reload_ctx *c = vctx;
     struct mstate *m = c->p->ms[c->ci];
@@ -280,8 +276,7 @@ static int defer_reload_one(void *vctx, uint32_t meter, uint64_t end,
     struct pipe_read *d = &m->defer[m->ndefer++];
     memset(d, 0, sizeof *d);
     d->meter = meter;
-    d->read = *r;
-    d->read.end = end;    /* in key order: the store iterates ascending */
+    d->read = *r;         /* in key order: the store iterates ascending */
     d->kind = PIPE_DEFER; /* kept in memory until the backlog is in */
     return 0;
 }
@@ -365,14 +360,14 @@ struct flush_ctx {
 /* One stored read of the deferred span, in key order: the deferred entries
  * before it first; an entry of the same interval stands for it (it carries
  * what the store does not: counters, freeze, identity). */
-static int flush_one(void *vctx, uint32_t meter, uint64_t end, const struct ah_read *r)
+static int flush_one(void *vctx, uint32_t meter, const struct ah_read *r)
 {
     struct flush_ctx *c = vctx;
     struct mstate *m = c->p->ms[c->ci];
-    while (c->k < m->ndefer && m->defer[c->k].read.end < end)
+    while (c->k < m->ndefer && m->defer[c->k].read.end < r->end)
         if ((c->rc = pipe_validate_seq(c->p, c->ci, &m->defer[c->k++])) != AH_OK)
             return c->rc;
-    if (c->k < m->ndefer && m->defer[c->k].read.end == end)
+    if (c->k < m->ndefer && m->defer[c->k].read.end == r->end)
         return c->rc = pipe_validate_seq(c->p, c->ci, &m->defer[c->k++]);
     if (!vee_is_billable(r->quality))
         return 0; /* judged already (TIME_INVALID, refused): stays as judged */
@@ -380,7 +375,6 @@ static int flush_one(void *vctx, uint32_t meter, uint64_t end, const struct ah_r
     memset(&pr, 0, sizeof pr);
     pr.meter = meter;
     pr.read = *r;
-    pr.read.end = end;
     return c->rc = pipe_validate_seq(c->p, c->ci, &pr);
 }
 

@@ -78,18 +78,18 @@ struct nb {
     int64_t v;
 };
 
-static int nb_last(void *vctx, uint32_t meter, uint64_t end, const struct ah_read *r)
+static int nb_last(void *vctx, uint32_t meter, const struct ah_read *r)
 {
     (void)meter;
     struct nb *n = vctx;
     if (r->present & AH_READ_HAS_IMP_TOTAL)
-        *n = (struct nb){true, end, r->imp_total};
+        *n = (struct nb){true, r->end, r->imp_total};
     return 0;
 }
 
-static int nb_first(void *vctx, uint32_t meter, uint64_t end, const struct ah_read *r)
+static int nb_first(void *vctx, uint32_t meter, const struct ah_read *r)
 {
-    nb_last(vctx, meter, end, r);
+    nb_last(vctx, meter, r);
     return ((struct nb *)vctx)->have; /* 1 stops at the first */
 }
 

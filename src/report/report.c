@@ -33,21 +33,21 @@ struct pass {
     uint64_t newest;
 };
 
-static int on_newest(void *ctx, uint32_t meter, uint64_t end, const struct ah_read *rec)
+static int on_newest(void *ctx, uint32_t meter, const struct ah_read *rec)
 {
     (void)meter;
     (void)rec;
     struct pass *p = ctx;
-    if (end > p->newest)
-        p->newest = end;
+    if (rec->end > p->newest)
+        p->newest = rec->end;
     return 0;
 }
 
-static int on_read(void *ctx, uint32_t meter, uint64_t end, const struct ah_read *rec)
+static int on_read(void *ctx, uint32_t meter, const struct ah_read *rec)
 {
     (void)meter;
     struct pass *p = ctx;
-    int64_t off = (int64_t)end - p->start;
+    int64_t off = (int64_t)rec->end - p->start;
     if (off <= 0 || off % p->step)
         return 0;
     size_t k = (size_t)(off / p->step) - 1;

@@ -154,8 +154,7 @@ bool store_has_read(store_t *s, uint32_t meter, uint64_t end);
 /* Called for each read in key order (interval end ascending). rec: borrowed
  * for the duration of the call. A non-zero return stops the iteration and
  * is returned by the iterating function. */
-typedef int (*store_read_fn)(void *ctx, uint32_t meter, uint64_t end,
-                             const struct ah_read *rec);
+typedef int (*store_read_fn)(void *ctx, uint32_t meter, const struct ah_read *rec);
 
 /* Reads of meter with from <= end < to, oldest first. Returns 0, the
  * callback's non-zero value, a decode error or a store error. */

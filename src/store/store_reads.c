@@ -59,7 +59,7 @@ static int reads_visit(void *ctx, const uint8_t *k, size_t klen, const uint8_t *
     if (e != AH_OK)
         return e;
     rec.end = end;
-    return rc->fn(rc->ctx, meter, end, &rec);
+    return rc->fn(rc->ctx, meter, &rec);
 }
 
 int store_reads_each(store_t *s, uint32_t meter, uint64_t from, uint64_t to,

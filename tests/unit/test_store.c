@@ -111,13 +111,13 @@ struct seen {
     int64_t imp[256];
 };
 
-static int collect(void *ctx, uint32_t meter, uint64_t end, const struct ah_read *rec)
+static int collect(void *ctx, uint32_t meter, const struct ah_read *rec)
 {
     struct seen *sn = ctx;
     if (sn->n >= 256)
         return AH_EOVERFLOW;
     sn->meter[sn->n] = meter;
-    sn->end[sn->n] = end;
+    sn->end[sn->n] = rec->end;
     sn->imp[sn->n] = rec->imp_total;
     sn->n++;
     return 0;
@@ -262,11 +262,9 @@ static void test_reads_iterate_in_time_order(void **state)
     assert_true(sn.end[0] == T0 && sn.end[1] == T0 + STEP);
 }
 
-static int stop_after_two(void *ctx, uint32_t meter, uint64_t end,
-                          const struct ah_read *r)
+static int stop_after_two(void *ctx, uint32_t meter, const struct ah_read *r)
 {
     (void)meter;
-    (void)end;
     (void)r;
     int *n = ctx;
     return ++*n == 2 ? 42 : 0;
@@ -810,11 +808,11 @@ static int check_outbox(void *ctx, uint64_t seq, const uint8_t *b, size_t len)
     return 0;
 }
 
-static int check_read(void *ctx, uint32_t meter, uint64_t end, const struct ah_read *r)
+static int check_read(void *ctx, uint32_t meter, const struct ah_read *r)
 {
     (void)meter;
     struct crash_check *c = ctx;
-    uint64_t seq = (end - T0) / STEP;
+    uint64_t seq = (r->end - T0) / STEP;
     size_t len;
     if (r->imp_total != (int64_t)seq ||
         store_outbox_get(c->s, seq, NULL, 0, &len) != AH_EOVERFLOW)
