@@ -54,7 +54,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="latency_bench.")
     names = ("amihead_requests_total", "amihead_reads_total", "amihead_timeouts_total")
     try:
-        port = free_port_block(NC, low=True)
+        port = free_port_block(NC)
         faults = fault_file(tmp, [{"type": "latency", "concentrator": k, "min_ms": DELAY_MS,
                                    "max_ms": DELAY_MS} for k in range(NC)])
         with Fleet(tmp, ["--concentrators", str(NC), "--meters", str(NM), "--port-base",

@@ -96,17 +96,22 @@ def _ports_free(base, n):
             t.close()
 
 
-def free_port_block(n, low=True, owner=None):
+def free_port_block(n, owner=None):
     """A base port with n consecutive free loopback ports, booked for this
-    test against the others running beside it (PORT_BOOK). low (the
-    default): below the kernel's ephemeral range (32768..), where no
-    outgoing connection can take the port before the server binds it
-    (it_run_metrics and it_link_outage failed that way under ctest -j), and
-    where a block of thousands is found free on a busy box: small blocks
-    are drawn from 10000..19999 and large ones (100 ports or more) from
-    20000..31999, so that the small ones never fragment the large ones'
-    range. owner: the pid holding the block (a shell test books for
-    itself), this process by default."""
+    test against the others running beside it (PORT_BOOK), below the
+    kernel's ephemeral range (32768..): there no outgoing connection can
+    take the port before the server binds it (it_run_metrics and
+    it_link_outage failed that way under ctest -j), and a block of
+    thousands is found free on a busy box. Small blocks are drawn from
+    10000..19999 and large ones (100 ports or more) from 20000..31999 where
+    they fit, so that the small ones never fragment the large ones' range.
+    owner: the pid holding the block (a shell test books for itself), this
+    process by default."""
+    lo, hi = (10000, 20000) if n < 100 else (20000, 32000)
+    if hi - lo <= n:
+        lo = 10000
+    if hi - lo <= n:
+        fail(f"no port block of {n} below the ephemeral range")
     with open(PORT_BOOK + ".lock", "a") as lk:
         fcntl.flock(lk, fcntl.LOCK_EX)
         try:
@@ -115,15 +120,7 @@ def free_port_block(n, low=True, owner=None):
         except (OSError, ValueError, TypeError):
             book = []
         for _ in range(200):
-            if low:
-                lo, hi = (10000, 20000) if n < 100 else (20000, 32000)
-                base = random.randrange(lo, hi - n)
-            else:
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", 0))
-                    base = s.getsockname()[1]
-            if base + n >= 65000:
-                continue
+            base = random.randrange(lo, hi - n)
             if any(base < b + m and b < base + n for b, m, _ in book):
                 continue
             if not _ports_free(base, n):

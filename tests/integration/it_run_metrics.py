@@ -66,8 +66,7 @@ def series(text):
 
 
 def run(tmp):
-    mport = free_port_block(1, low=True)  # below the ephemeral range: no outgoing
-    # connection of a test beside it can take the port before amihead binds it
+    mport = free_port_block(1)
     with Sim(tmp, "--concentrators", "2", "--meters", "3", "--faults", "none",
              "--time-scale", str(SCALE), "--epoch", EPOCH, "--write-config", tmp) as sim:
         ep, rp = export_endpoints()
