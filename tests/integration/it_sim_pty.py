@@ -20,9 +20,12 @@ BAUD, TD_MS = 2400, 120
 
 
 def exchange(fd, req, timeout=3.0):
-    """send req; return (frame, t_first_byte, t_last_byte) relative to send end"""
-    os.write(fd, req)
+    """send req; return (frame, t_first_byte, t_last_byte) relative to the
+    send. t0 is read before the write: read after it, a test descheduled
+    between the two would start its clock late and see the reply early
+    (it once measured 214.0 ms against a 215.2 ms bound)."""
     t0 = time.monotonic()
+    os.write(fd, req)
     buf = b""
     first = None
     while time.monotonic() - t0 < timeout:
